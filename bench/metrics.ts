@@ -1,0 +1,39 @@
+/** What one repetition of one case measured. Every field is optional: each section reads its own. */
+export type MetricName =
+  | 'entriesPerSec'
+  | 'mbPerSec'
+  | 'p50Us'
+  | 'p99Us'
+  | 'p999Us'
+  | 'offeredPerSec'
+  | 'peakRssMiB'
+  | 'baselineRssMiB'
+  | 'seconds'
+  | 'gbPerSec'
+  | 'logGiB'
+  | 'topics'
+  | 'files'
+  | 'diskMiB';
+
+export type Metrics = Partial<Record<MetricName, number>>;
+
+export const bytesPerMiB = 1024 * 1024;
+export const bytesPerGiB = 1024 * bytesPerMiB;
+
+/** Each metric's median over the repetitions that reported it (metrics are not paired). */
+export function medianMetrics(samples: readonly Metrics[]): Metrics {
+  const out: Metrics = {};
+  const names = new Set(samples.flatMap((s) => Object.keys(s) as MetricName[]));
+  for (const name of names) {
+    const values = samples.map((s) => s[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (values.length > 0) out[name] = median(values);
+  }
+  return out;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -1,0 +1,24 @@
+import type { BenchEnv, CaseContext } from '../bench-case.js';
+import type { WalrusApi, WalrusLog, WalrusOpenOptions } from '../walrus-module.js';
+
+export const benchTopic = 'bench';
+
+export function walrusApi(env: BenchEnv): WalrusApi {
+  if (!env.walrus.ok) throw new Error(env.walrus.reason);
+  return env.walrus.api;
+}
+
+export function openWalrus(ctx: CaseContext, dir: string, options: Omit<WalrusOpenOptions, 'dir'> = {}): Promise<WalrusLog> {
+  const writers = ctx.env.options.writers;
+  return walrusApi(ctx.env).open({ dir, ...(writers === undefined ? {} : { writers }), ...options });
+}
+
+/** Opens a log in the repetition's directory, runs `body`, and closes it (closing is not timed). */
+export async function withWalrus<T>(ctx: CaseContext, options: Omit<WalrusOpenOptions, 'dir'>, body: (wal: WalrusLog) => Promise<T>): Promise<T> {
+  const wal = await openWalrus(ctx, ctx.repDir, options);
+  try {
+    return await body(wal);
+  } finally {
+    await wal.close();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The walrus-ts rows load the *built* package (dist/), exactly what a user imports, through a
+ * computed specifier: the bench must typecheck and run (ceilings and peers) before the engine lands.
+ * The types below are the public API the bench relies on (SPEC §3), kept structural on purpose.
+ */
+import * as fs from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export type WalrusFsync = { intervalMs: number } | 'each' | 'none';
+export type WalrusReadConsistency = 'strictly-at-once' | { atLeastOnce: { persistEvery: number } };
+
+export interface WalrusOpenOptions {
+  dir: string;
+  key?: string;
+  fsync?: WalrusFsync;
+  readConsistency?: WalrusReadConsistency;
+  writers?: number;
+  ringBytes?: number;
+}
+
+export interface WalrusEntry {
+  readonly data: Uint8Array;
+}
+
+export interface WalrusLog {
+  append(topic: string, data: Uint8Array | string): Promise<void>;
+  batchAppend(topic: string, entries: Array<Uint8Array | string>): Promise<void>;
+  readNext(topic: string, options?: { checkpoint?: boolean }): Promise<WalrusEntry | null>;
+  batchRead(topic: string, options: { maxBytes: number; checkpoint?: boolean }): Promise<WalrusEntry[]>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WalrusApi {
+  open(options: WalrusOpenOptions): Promise<WalrusLog>;
+}
+
+export type WalrusAvailability = { ok: true; api: WalrusApi } | { ok: false; reason: string };
+
+export const walrusDistEntryPath = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
+
+export async function loadWalrus(entryPath: string = walrusDistEntryPath): Promise<WalrusAvailability> {
+  if (!fs.existsSync(entryPath)) {
+    return { ok: false, reason: `walrus-ts not built (${entryPath} is missing; run \`npm run build\`)` };
+  }
+  try {
+    const mod = (await import(pathToFileURL(entryPath).href)) as { Walrus?: { open?: unknown } };
+    const walrus = mod.Walrus;
+    if (typeof walrus?.open !== 'function') {
+      return { ok: false, reason: `walrus-ts not built (${entryPath} does not export Walrus.open)` };
+    }
+    return { ok: true, api: walrus as WalrusApi };
+  } catch (err) {
+    return { ok: false, reason: `walrus-ts failed to load: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}

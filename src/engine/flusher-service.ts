@@ -1,0 +1,186 @@
+/**
+ * The body of the flusher worker: the only thread that fsyncs. Each round it reads every writer's
+ * written-ops counter, fdatasyncs every segment that can hold those ops (deduplicated: one fsync
+ * per file per round, however many appends it covers — group commit), fsyncs the directory when
+ * new segments appeared, then publishes the counter as durable. It does the same for the cursor
+ * log, writes atomic snapshots, and unlinks reclaimed segments.
+ *
+ * Rounds: 'each' runs one as soon as a writer rings (appends wait for it); { intervalMs } runs one
+ * every intervalMs (and at once on sync()); 'none' never fsyncs.
+ *
+ * An fsync failure is final: the page cache may have dropped the dirty pages, so retrying could
+ * report a false success. The fatal cell is set, durability is no longer published, and the main
+ * thread rejects every durable wait until the WAL is reopened (and recovered).
+ */
+import * as path from 'node:path';
+import { toWalError } from '../errors.js';
+import { writeFileAtomic, type FileIo } from '../storage/file-io.js';
+import { cursorLogPath } from '../storage/cursor-store.js';
+import { segmentFileName } from '../storage/segment-name.js';
+import type { FlusherControl, FlusherInit } from './control-protocol.js';
+import {
+  CURSOR_DURABLE,
+  CURSOR_LOG_GENERATION,
+  CURSOR_WRITTEN,
+  FATAL_CODE,
+  FATAL_FSYNC_FAILED,
+  FLUSHER_DOORBELL,
+  FLUSHER_ROUNDS,
+  MAIN_DOORBELL,
+  SYNC_REQUESTS,
+  W_DURABLE_OPS,
+  W_SEGMENT_NO,
+  W_WRITTEN_OPS,
+  ring,
+  writerBase,
+} from './progress-cells.js';
+import { waitForChange } from './wait.js';
+
+const EACH_IDLE_WAIT_MS = 1000;
+
+export class FlusherService implements FlusherControl {
+  readonly #init: FlusherInit;
+  readonly #io: FileIo;
+  readonly #cells: Int32Array;
+  readonly #durable: boolean;
+  readonly #intervalMs: number;
+  /** Last segment number fsynced per writer (-1: none yet). */
+  readonly #syncedSegment: number[];
+  readonly #fds = new Map<string, number>();
+  #syncedCursorGeneration = -1;
+  #closing = false;
+  #stopped: Promise<void> | null = null;
+  #failed = false;
+
+  constructor(init: FlusherInit, io: FileIo) {
+    this.#init = init;
+    this.#io = io;
+    this.#cells = new Int32Array(init.cells);
+    this.#durable = init.fsync !== 'none';
+    this.#intervalMs = typeof init.fsync === 'object' ? init.fsync.intervalMs : EACH_IDLE_WAIT_MS;
+    this.#syncedSegment = Array.from({ length: init.writers }, () => -1);
+  }
+
+  run(): Promise<void> {
+    this.#stopped ??= this.#loop();
+    return this.#stopped;
+  }
+
+  async #loop(): Promise<void> {
+    const each = this.#init.fsync === 'each';
+    let roundDoorbell = Atomics.load(this.#cells, FLUSHER_DOORBELL);
+    let roundSyncRequests = Atomics.load(this.#cells, SYNC_REQUESTS);
+    let nextIntervalRoundMs = Date.now() + this.#intervalMs;
+    while (!this.#closing) {
+      const doorbell = Atomics.load(this.#cells, FLUSHER_DOORBELL);
+      const syncRequests = Atomics.load(this.#cells, SYNC_REQUESTS);
+      const now = Date.now();
+      // 'each': a writer rang, so someone waits for durability now; appends written while this
+      // round's fsyncs run are picked up by the next round (group commit).
+      const due = (each && doorbell !== roundDoorbell) || syncRequests !== roundSyncRequests || now >= nextIntervalRoundMs;
+      if (due) {
+        roundDoorbell = doorbell;
+        roundSyncRequests = syncRequests;
+        this.#round();
+        nextIntervalRoundMs = Date.now() + this.#intervalMs;
+        continue;
+      }
+      await waitForChange(this.#cells, FLUSHER_DOORBELL, doorbell, Math.max(1, nextIntervalRoundMs - now));
+    }
+    this.#round();
+    for (const fd of this.#fds.values()) this.#io.close(fd);
+    this.#fds.clear();
+  }
+
+  /** One group commit: fsync what the counters cover, then publish them. */
+  #round(): void {
+    if (this.#failed) return;
+    try {
+      for (let w = 0; w < this.#init.writers; w++) this.#syncWriter(w);
+      this.#syncCursorLog();
+    } catch (err) {
+      this.#failed = true;
+      Atomics.store(this.#cells, FATAL_CODE, FATAL_FSYNC_FAILED);
+      console.error(`walrus-ts: ${toWalError(err).message}`);
+    }
+    Atomics.add(this.#cells, FLUSHER_ROUNDS, 1);
+    ring(this.#cells, MAIN_DOORBELL);
+  }
+
+  #syncWriter(w: number): void {
+    const base = writerBase(w);
+    // Counter first, segment number second: the writer stores them in the opposite order, so every
+    // op counted here lives in a segment numbered at most `segmentNo`.
+    const written = Atomics.load(this.#cells, base + W_WRITTEN_OPS);
+    const segmentNo = Atomics.load(this.#cells, base + W_SEGMENT_NO);
+    if (written === Atomics.load(this.#cells, base + W_DURABLE_OPS) && segmentNo === this.#syncedSegment[w]) return;
+    if (this.#durable && segmentNo >= 0) {
+      const first = Math.max(0, this.#syncedSegment[w]!);
+      for (let s = first; s <= segmentNo; s++) {
+        const file = path.join(this.#init.dir, segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo: s }));
+        this.#fdatasync(file);
+      }
+      // New segment files: their directory entries must be durable too.
+      if (segmentNo !== this.#syncedSegment[w]) this.#io.fsyncDir(this.#init.dir);
+    }
+    this.#syncedSegment[w] = segmentNo;
+    Atomics.store(this.#cells, base + W_DURABLE_OPS, written);
+  }
+
+  #syncCursorLog(): void {
+    const written = Atomics.load(this.#cells, CURSOR_WRITTEN);
+    const generation = Atomics.load(this.#cells, CURSOR_LOG_GENERATION);
+    if (written === Atomics.load(this.#cells, CURSOR_DURABLE) && generation === this.#syncedCursorGeneration) return;
+    if (this.#durable) {
+      const first = this.#syncedCursorGeneration < 0 ? generation : this.#syncedCursorGeneration;
+      for (let g = first; g <= generation; g++) {
+        const file = cursorLogPath(this.#init.dir, g);
+        if (this.#io.kind(file) === 'file') this.#fdatasync(file);
+      }
+      if (generation !== this.#syncedCursorGeneration) this.#io.fsyncDir(this.#init.dir);
+    }
+    this.#syncedCursorGeneration = generation;
+    Atomics.store(this.#cells, CURSOR_DURABLE, written);
+  }
+
+  #fdatasync(file: string): void {
+    let fd = this.#fds.get(file);
+    if (fd === undefined) {
+      fd = this.#io.open(file, 'read');
+      this.#fds.set(file, fd);
+    }
+    this.#io.fdatasync(fd);
+  }
+
+  #closeFd(file: string): void {
+    const fd = this.#fds.get(file);
+    if (fd === undefined) return;
+    this.#fds.delete(file);
+    this.#io.close(fd);
+  }
+
+  writeFileAtomic(target: string, bytes: Uint8Array): void {
+    writeFileAtomic(this.#io, target, bytes, this.#durable);
+  }
+
+  deleteFiles(paths: string[]): number {
+    let deleted = 0;
+    for (const file of paths) {
+      this.#closeFd(file);
+      try {
+        this.#io.unlink(file);
+        deleted++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    if (deleted > 0 && this.#durable) this.#io.fsyncDir(this.#init.dir);
+    return deleted;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    ring(this.#cells, FLUSHER_DOORBELL);
+    await this.run();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The shared-memory progress cells between the main thread, the writers and the flusher: who has
+ * written what, what is durable, and the doorbells that wake each side. Every index lives here;
+ * nobody else writes a numeric offset into this SharedArrayBuffer.
+ *
+ * Counters are uint32 values that only grow and wrap modulo 2^32 (compare them with
+ * `reached`), so a long-running instance never overflows them and no BigInt is needed.
+ */
+
+export const MAIN_DOORBELL = 0; // bumped (and notified) by writers/flusher after publishing progress
+export const FLUSHER_DOORBELL = 1; // bumped by writers ('each') and by sync()/close() to wake the flusher
+export const FATAL_CODE = 2; // 0, or a FATAL_* code once durability can no longer be promised
+export const CURSOR_WRITTEN = 3; // cursor-log records written to the OS by the main thread
+export const CURSOR_DURABLE = 4; // cursor-log records made durable by the flusher
+export const CURSOR_LOG_GENERATION = 5; // generation of the cursor log the main thread writes to
+export const SYNC_REQUESTS = 6; // sync() calls: the flusher runs a round as soon as this changes
+export const FLUSHER_ROUNDS = 7; // completed flusher rounds (sync() waits for one that started after it)
+const GLOBAL_CELLS = 16;
+
+/** Per-writer cells, at `writerBase(w) + offset`. */
+export const W_WRITTEN_OPS = 0; // ring ops fully processed (written to the OS, or failed and reported)
+export const W_DURABLE_OPS = 1; // ring ops durable (published by the flusher)
+export const W_SEGMENT_NO = 2; // number of the segment the writer appends to (-1 before the first)
+export const W_ERROR_EPOCH = 3; // bumped before a failure report is posted (see completion.ts)
+export const W_STATE = 4; // WRITER_RUNNING / WRITER_STOPPED
+const WRITER_STRIDE = 8;
+
+export const FATAL_NONE = 0;
+export const FATAL_FSYNC_FAILED = 1;
+
+export const WRITER_RUNNING = 1;
+export const WRITER_STOPPED = 2;
+
+export function writerBase(writerIndex: number): number {
+  return GLOBAL_CELLS + writerIndex * WRITER_STRIDE;
+}
+
+export function createProgressCells(writers: number): Int32Array {
+  const cells = new Int32Array(new SharedArrayBuffer((GLOBAL_CELLS + writers * WRITER_STRIDE) * 4));
+  for (let w = 0; w < writers; w++) cells[writerBase(w) + W_SEGMENT_NO] = -1;
+  return cells;
+}
+
+/** True when the wrapping counter `value` has reached `target` (valid while they are < 2^31 apart). */
+export function reached(value: number, target: number): boolean {
+  return ((value - target) | 0) >= 0;
+}
+
+/** Increments a doorbell and wakes whoever waits on it. */
+export function ring(cells: Int32Array, index: number): void {
+  // add-then-notify: a waiter that loaded the old value before our add either sees the new value
+  // when it calls waitAsync (and returns "not-equal" at once) or is already queued and is woken.
+  Atomics.add(cells, index, 1);
+  Atomics.notify(cells, index);
+}

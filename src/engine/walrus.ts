@@ -1,0 +1,753 @@
+/**
+ * The public facade (SPEC §3). The main thread owns the topic table, the consumer cursors and the
+ * pending-promise tables; writer workers own the topics' tails; the flusher owns fsync.
+ *
+ *   data plane:    append → WriterChannel → SAB ring → writer → progress cells → promises settle
+ *   control plane: comlink (reads, stats, reclaim, close) — never per append
+ */
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { WalError, toWalError } from '../errors.js';
+import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, type WalrusOptions } from '../options.js';
+import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
+import { nodeFileIo, type FileIo } from '../storage/file-io.js';
+import { CODEC_MSGPACK, CODEC_RAW } from '../storage/frame.js';
+import { checkEntrySize, encodeTopic, MAX_BATCH_PAYLOAD_BYTES } from '../storage/limits.js';
+import { openNamespace, finishRecovery, type OpenedNamespace } from '../storage/namespace-opening.js';
+import { deletableSegments } from '../storage/reclaim.js';
+import type { RecoveredTopic, RecoveryResult, SegmentSummary } from '../storage/recover.js';
+import { packValue } from '../value-codec.js';
+import type { FlusherControl, FlusherInit, ReadAnswer, WriterInit, WriterStats } from './control-protocol.js';
+import { ControlClient } from './control-protocol.js';
+import { Entry } from './entry.js';
+import {
+  CURSOR_DURABLE,
+  CURSOR_LOG_GENERATION,
+  CURSOR_WRITTEN,
+  FATAL_CODE,
+  FLUSHER_DOORBELL,
+  MAIN_DOORBELL,
+  SYNC_REQUESTS,
+  createProgressCells,
+  reached,
+  ring,
+} from './progress-cells.js';
+import { scanSegmentsInParallel } from './recovery-scan.js';
+import { createRingBuffer } from './ring-buffer.js';
+import type { EntryData } from './ring-ops.js';
+import { TopicReader } from './topic-reader.js';
+import { waitForChange } from './wait.js';
+import { WriterChannel } from './writer-channel.js';
+import { writerForTopic } from './topic-router.js';
+import { workerUrl } from './worker-url.js';
+
+export { Entry };
+
+const READ_AHEAD_BYTES = 1024 * 1024;
+const MAX_FETCH_BYTES = 256 * 1024 * 1024;
+const PROGRESS_WAIT_MS = 100;
+const RECLAIM_INTERVAL_MS = 1000;
+
+export interface ReadOptions {
+  /** false = peek: the cursor does not move. Default true. */
+  checkpoint?: boolean;
+}
+
+export interface BatchReadOptions extends ReadOptions {
+  /** Payload byte budget (at least one entry is returned even if it is larger). */
+  maxBytes: number;
+}
+
+export interface AppendOptions {
+  /** Override the instance's codec for this call. */
+  codec?: EntryCodec;
+}
+
+export interface TopicStats {
+  appended: number;
+  consumed: number;
+  unread: number;
+}
+
+export interface WalrusStats {
+  dir: string;
+  epoch: number;
+  fsync: ResolvedOptions['fsync'];
+  readConsistency: ResolvedOptions['readConsistency'];
+  writers: Array<WriterStats & { ringUsedBytes: number }>;
+  topics: Record<string, TopicStats>;
+  recovery: { damage: RecoveryResult['damage']; scannedBytes: number; skippedFiles: string[]; durationMs: number };
+  reclaimedSegments: number;
+  failed: string | null;
+}
+
+interface TopicState {
+  id: number;
+  name: string;
+  nameBytes: Uint8Array;
+  writer: number;
+  definedInWriter: boolean;
+  reader: TopicReader;
+}
+
+interface Waiter {
+  done: () => boolean;
+  resolve: () => void;
+  reject: (err: WalError) => void;
+}
+
+type Lifecycle = 'open' | 'closing' | 'closed';
+
+export class Walrus {
+  readonly #options: ResolvedOptions;
+  readonly #ns: OpenedNamespace;
+  readonly #cells: Int32Array;
+  readonly #channels: WriterChannel[];
+  readonly #flusherWorker: Worker;
+  readonly #flusher: ControlClient<FlusherControl>;
+  readonly #policy: CheckpointPolicy;
+  readonly #topics = new Map<string, TopicState>();
+  readonly #segments: SegmentSummary[];
+  readonly #recovery: WalrusStats['recovery'];
+  readonly #codec: number;
+  #nextTopicId: number;
+  #state: Lifecycle = 'open';
+  #closePromise: Promise<void> | null = null;
+  #failure: WalError | null = null;
+  #watching = false;
+  #waiters: Waiter[] = [];
+  #inflightReads = new Set<Promise<unknown>>();
+  #reclaimTimer: NodeJS.Timeout | null = null;
+  #reclaiming: Promise<void> | null = null;
+  #cursorsMovedSinceReclaim = false;
+  #reclaimedSegments = 0;
+
+  private constructor(args: {
+    options: ResolvedOptions;
+    io: FileIo;
+    ns: OpenedNamespace;
+    recovery: RecoveryResult;
+    recoveryMs: number;
+    cells: Int32Array;
+    channels: WriterChannel[];
+    flusherWorker: Worker;
+    flusher: ControlClient<FlusherControl>;
+    topics: TopicState[];
+  }) {
+    this.#options = args.options;
+    this.#ns = args.ns;
+    this.#cells = args.cells;
+    this.#channels = args.channels;
+    this.#flusherWorker = args.flusherWorker;
+    this.#flusher = args.flusher;
+    this.#policy = new CheckpointPolicy(args.options.readConsistency);
+    this.#codec = args.options.codec === 'msgpack' ? CODEC_MSGPACK : CODEC_RAW;
+    this.#segments = args.recovery.segments.slice();
+    this.#recovery = {
+      damage: args.recovery.damage,
+      scannedBytes: args.recovery.scannedBytes,
+      skippedFiles: args.recovery.skippedFiles,
+      durationMs: args.recoveryMs,
+    };
+    let maxId = args.recovery.maxTopicId;
+    for (const t of args.topics) {
+      this.#topics.set(t.name, t);
+      maxId = Math.max(maxId, t.id);
+    }
+    this.#nextTopicId = maxId + 1;
+    this.#reclaimTimer = setInterval(() => this.#maybeReclaim(), RECLAIM_INTERVAL_MS);
+    this.#reclaimTimer.unref();
+  }
+
+  /** Opens (creating if needed) a namespace: locks it, recovers it, starts the workers. */
+  static async open(options?: WalrusOptions): Promise<Walrus> {
+    const resolved = resolveOptions(options);
+    const io = nodeFileIo;
+    const started = performance.now();
+    const ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none');
+    const workers: Worker[] = [];
+    try {
+      const scans = await scanSegmentsInParallel(ns.segmentPaths);
+      const recovery = finishRecovery(ns, scans);
+      const recoveryMs = performance.now() - started;
+      const cells = createProgressCells(resolved.writers);
+      Atomics.store(cells, CURSOR_LOG_GENERATION, ns.cursors.generation);
+
+      const topics: TopicState[] = [];
+      const perWriter: RecoveredTopic[][] = Array.from({ length: resolved.writers }, () => []);
+      for (const t of recovery.topics) {
+        const nameBytes = encodeTopic(t.name);
+        const writer = writerForTopic(nameBytes, resolved.writers);
+        perWriter[writer]!.push(t);
+        topics.push({ id: t.id, name: t.name, nameBytes, writer, definedInWriter: true, reader: new TopicReader(ns.cursors.cursor(t.id)) });
+      }
+
+      const flusherPorts = new MessageChannel();
+      const flusherInit: FlusherInit = {
+        dir: resolved.namespaceDir,
+        epoch: ns.epoch,
+        writers: resolved.writers,
+        fsync: resolved.fsync,
+        cells: cells.buffer as SharedArrayBuffer,
+        controlPort: flusherPorts.port2,
+      };
+      const flusherWorker = new Worker(workerUrl('flusher.worker'), { workerData: flusherInit, transferList: [flusherPorts.port2], name: 'walrus-flusher' });
+      workers.push(flusherWorker);
+      const flusher = new ControlClient<FlusherControl>(flusherPorts.port1);
+
+      let instance: Walrus | null = null;
+      const channels: WriterChannel[] = [];
+      const crashAfter = Number(process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS ?? NaN);
+      for (let w = 0; w < resolved.writers; w++) {
+        const control = new MessageChannel();
+        const data = new MessageChannel();
+        const events = new MessageChannel();
+        const ringSab = createRingBuffer({ capacityBytes: resolved.ringBytes });
+        const init: WriterInit = {
+          dir: resolved.namespaceDir,
+          epoch: ns.epoch,
+          writerIndex: w,
+          segmentBytes: resolved.segmentBytes,
+          blockBytes: resolved.blockBytes,
+          fsync: resolved.fsync,
+          ring: ringSab,
+          cells: cells.buffer as SharedArrayBuffer,
+          topics: perWriter[w]!,
+          controlPort: control.port2,
+          dataPort: data.port2,
+          eventsPort: events.port2,
+          ...(Number.isInteger(crashAfter) && w === 0 ? { crashAfterCommits: crashAfter } : {}),
+        };
+        const worker = new Worker(workerUrl('writer.worker'), {
+          workerData: init,
+          transferList: [control.port2, data.port2, events.port2],
+          name: `walrus-writer-${w}`,
+        });
+        workers.push(worker);
+        channels.push(
+          new WriterChannel({
+            writerIndex: w,
+            worker,
+            ring: ringSab,
+            cells,
+            controlPort: control.port1,
+            dataPort: data.port1,
+            eventsPort: events.port1,
+            waitDurable: resolved.fsync === 'each',
+            onSealed: (event) => instance?.noteSealed(event.summary),
+            onProgressNeeded: () => instance?.watchProgress(),
+          }),
+        );
+        events.port1.unref();
+      }
+      instance = new Walrus({ options: resolved, io, ns, recovery, recoveryMs, cells, channels, flusherWorker, flusher, topics });
+      instance.#superviseWorkers();
+      // Every worker answers a control call before open resolves, so a worker that cannot start
+      // (bad install, missing file) fails open instead of the first append.
+      await Promise.all([...channels.map((c) => c.control.call('stats')), flusher.call('deleteFiles', [])]);
+      return instance;
+    } catch (err) {
+      await Promise.allSettled(workers.map((w) => w.terminate()));
+      ns.release();
+      throw toWalError(err);
+    }
+  }
+
+  /** @internal A writer rolled past a segment: it becomes a reclamation candidate. */
+  noteSealed(summary: SegmentSummary): void {
+    this.#segments.push(summary);
+  }
+
+  /** @internal Pending operations exist: make sure someone waits for progress. */
+  watchProgress(): void {
+    this.#watch();
+  }
+
+  #superviseWorkers(): void {
+    const onDeath = (who: string) => (reason: unknown) => {
+      if (this.#state === 'closed') return;
+      const err = new WalError('ERR_WORKER_FAILED', `${who} worker failed: ${reason instanceof Error ? reason.message : `exit code ${String(reason)}`}; reopen the WAL to recover`);
+      this.#fail(err);
+    };
+    for (const c of this.#channels) {
+      const w = c.worker;
+      w.on('error', onDeath(`writer ${c.writerIndex}`));
+      w.on('exit', (code) => {
+        if (this.#state !== 'closed' && !this.#closingWorkers) onDeath(`writer ${c.writerIndex}`)(code);
+      });
+      w.unref();
+    }
+    this.#flusherWorker.on('error', onDeath('flusher'));
+    this.#flusherWorker.on('exit', (code) => {
+      if (this.#state !== 'closed' && !this.#closingWorkers) onDeath('flusher')(code);
+    });
+    this.#flusherWorker.unref();
+  }
+
+  #closingWorkers = false;
+
+  #fail(err: WalError): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    for (const c of this.#channels) c.fail(err);
+    this.#flusher.markDead(err);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  #checkUsable(): void {
+    if (this.#state !== 'open') throw WalError.closed();
+    if (this.#failure) throw this.#failure;
+    if (Atomics.load(this.#cells, FATAL_CODE) !== 0) {
+      throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed earlier: the WAL no longer promises durability; reopen it to recover');
+    }
+  }
+
+  // ───────────────────────────── writing ─────────────────────────────
+
+  /** Appends one entry. Resolves when written to the OS (when durable with fsync 'each'). */
+  append(topic: string, data: unknown, options?: AppendOptions): Promise<void> {
+    try {
+      this.#checkUsable();
+      const known = this.#topics.get(topic);
+      if (!known) encodeTopic(topic);
+      const payload = this.#payloadOf(data, this.#codecFor(options));
+      checkEntrySize(typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength, this.#options.maxEntryBytes);
+      // The topic is created only once the whole call is known to be valid.
+      const state = this.#topicForWrite(topic);
+      return this.#channels[state.writer]!.append(state.id, payload, codecOf(payload));
+    } catch (err) {
+      return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  /** Appends entries atomically: after any crash, all of them are visible or none. */
+  batchAppend(topic: string, entries: unknown, options?: AppendOptions): Promise<void> {
+    try {
+      this.#checkUsable();
+      if (!Array.isArray(entries)) throw WalError.invalidArgument('entries must be an array');
+      if (entries.length > this.#options.maxBatchEntries) {
+        throw WalError.tooLarge('batch entry count', entries.length, this.#options.maxBatchEntries, { topic });
+      }
+      if (!this.#topics.has(topic)) encodeTopic(topic);
+      const codec = this.#codecFor(options);
+      const payloads: Array<EntryData | PackedValue> = new Array<EntryData>(entries.length);
+      let total = 0;
+      for (let i = 0; i < entries.length; i++) {
+        const p = this.#payloadOf(entries[i], codec);
+        const bytes = typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.byteLength;
+        checkEntrySize(bytes, this.#options.maxEntryBytes);
+        total += bytes;
+        payloads[i] = p;
+      }
+      if (total > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', total, MAX_BATCH_PAYLOAD_BYTES, { topic });
+      const state = this.#topicForWrite(topic);
+      if (payloads.length === 0) return Promise.resolve();
+      // One codec per batch record: a batch mixing values and raw bytes stores the raw ones packed too.
+      const batchCodec = payloads.some((p) => p instanceof PackedValue) ? CODEC_MSGPACK : CODEC_RAW;
+      const encoded = batchCodec === CODEC_MSGPACK ? payloads.map((p) => (p instanceof PackedValue ? p : new PackedValue(packValue(p)))) : payloads;
+      return this.#channels[state.writer]!.batch(state.id, encoded, batchCodec);
+    } catch (err) {
+      return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  #codecFor(options: AppendOptions | undefined): number {
+    if (options === undefined) return this.#codec;
+    if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
+    if (options.codec === undefined) return this.#codec;
+    return validateCodec(options.codec, 'options.codec') === 'msgpack' ? CODEC_MSGPACK : CODEC_RAW;
+  }
+
+  /** Bytes and strings are stored raw; other values need the msgpack codec. */
+  #payloadOf(data: unknown, codec: number): EntryData | PackedValue {
+    if (typeof data === 'string') return data;
+    if (data instanceof Uint8Array) {
+      if (data.byteLength === 0 && isDetached(data)) throw WalError.invalidArgument('data is a view of a detached ArrayBuffer');
+      return data;
+    }
+    if (codec === CODEC_MSGPACK) return new PackedValue(packValue(data));
+    throw WalError.invalidArgument(`data must be a Uint8Array, Buffer or string (or use codec 'msgpack' for other values), got ${data === null ? 'null' : typeof data}`);
+  }
+
+  #topicForWrite(topic: unknown): TopicState {
+    const existing = typeof topic === 'string' ? this.#topics.get(topic) : undefined;
+    if (existing) {
+      if (!existing.definedInWriter) this.#defineInWriter(existing);
+      return existing;
+    }
+    const nameBytes = encodeTopic(topic);
+    const name = topic as string;
+    const id = this.#nextTopicId++;
+    const state: TopicState = { id, name, nameBytes, writer: writerForTopic(nameBytes, this.#options.writers), definedInWriter: false, reader: new TopicReader(0) };
+    this.#topics.set(name, state);
+    this.#ns.cursors.registerTopic(name, id);
+    this.#defineInWriter(state);
+    return state;
+  }
+
+  #defineInWriter(state: TopicState): void {
+    this.#channels[state.writer]!.defineTopic(state.id, state.nameBytes);
+    state.definedInWriter = true;
+  }
+
+  // ───────────────────────────── reading ─────────────────────────────
+
+  /** The next unread entry of `topic`, or null when there is none. */
+  readNext(topic: string, options?: ReadOptions): Promise<Entry | null> {
+    try {
+      this.#checkUsable();
+      const checkpoint = readCheckpointOption(options);
+      const state = this.#topicForRead(topic);
+      if (!state) return Promise.resolve(null);
+      return this.#track(
+        state.reader.exclusive(async () => {
+          let entry = state.reader.peek();
+          if (!entry) {
+            await this.#fetch(state, READ_AHEAD_BYTES);
+            entry = state.reader.peek();
+          }
+          if (!entry) return null;
+          if (checkpoint) {
+            state.reader.drop(1);
+            await this.#advance(state, entry.seq + 1, 1);
+          }
+          return entry;
+        }),
+      );
+    } catch (err) {
+      return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  /** Up to `maxBatchEntries` unread entries within `maxBytes` of payload (at least one if any). */
+  batchRead(topic: string, options: BatchReadOptions): Promise<Entry[]> {
+    try {
+      this.#checkUsable();
+      if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('batchRead needs options { maxBytes }');
+      const { maxBytes } = options;
+      if (typeof maxBytes !== 'number' || !(maxBytes >= 1) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)) {
+        throw WalError.invalidArgument(`maxBytes must be a positive integer (or Infinity), got ${String(maxBytes)}`);
+      }
+      const checkpoint = readCheckpointOption(options);
+      const state = this.#topicForRead(topic);
+      if (!state) return Promise.resolve([]);
+      const maxEntries = this.#options.maxBatchEntries;
+      return this.#track(
+        state.reader.exclusive(async () => {
+          const out: Entry[] = [];
+          let bytes = 0;
+          for (let pass = 0; pass < 2; pass++) {
+            while (out.length < maxEntries) {
+              const next = state.reader.peek(out.length);
+              if (!next) break;
+              if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return this.#finishBatch(state, out, checkpoint);
+              out.push(next);
+              bytes += next.data.byteLength;
+            }
+            if (out.length >= maxEntries || pass === 1) break;
+            const budget = Math.min(MAX_FETCH_BYTES, Math.max(READ_AHEAD_BYTES, maxBytes - bytes));
+            if (!(await this.#fetch(state, budget))) break;
+          }
+          return this.#finishBatch(state, out, checkpoint);
+        }),
+      );
+    } catch (err) {
+      return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
+  async #finishBatch(state: TopicState, out: Entry[], checkpoint: boolean): Promise<Entry[]> {
+    if (checkpoint && out.length > 0) {
+      state.reader.drop(out.length);
+      await this.#advance(state, out[out.length - 1]!.seq + 1, out.length);
+    }
+    return out;
+  }
+
+  #topicForRead(topic: unknown): TopicState | undefined {
+    if (typeof topic === 'string') {
+      const state = this.#topics.get(topic);
+      if (state) return state;
+    }
+    encodeTopic(topic); // validates: a bad name is an error, an unknown good one just has nothing
+    return undefined;
+  }
+
+  /** Fetches more entries after the cached ones; returns how many arrived. */
+  async #fetch(state: TopicState, maxBytes: number): Promise<number> {
+    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, state.reader.fetchFrom, maxBytes, this.#options.maxBatchEntries);
+    const { data, refs } = answer;
+    const entries: Entry[] = new Array<Entry>(refs.length / 4);
+    for (let i = 0, j = 0; i < refs.length; i += 4, j++) {
+      const offset = refs[i + 2]!;
+      entries[j] = new Entry(state.name, refs[i]!, data.subarray(offset, offset + refs[i + 3]!), refs[i + 1]!);
+    }
+    state.reader.fill(entries);
+    return entries.length;
+  }
+
+  /** Moves the cursor; persists it per the read consistency; waits for durability under 'each'. */
+  async #advance(state: TopicState, nextSeq: number, entries: number): Promise<void> {
+    state.reader.cursor = nextSeq;
+    this.#cursorsMovedSinceReclaim = true;
+    const persist = this.#policy.recordCheckpoint(state.id, entries);
+    this.#ns.cursors.advance(state.id, nextSeq, persist);
+    if (!persist) return;
+    const written = this.#ns.cursors.recordsWritten;
+    Atomics.store(this.#cells, CURSOR_WRITTEN, written);
+    if (this.#options.fsync !== 'each') return;
+    ring(this.#cells, FLUSHER_DOORBELL);
+    await this.#waitFor(() => reached(Atomics.load(this.#cells, CURSOR_DURABLE), written));
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflightReads.add(p);
+    const done = (): void => {
+      this.#inflightReads.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  // ───────────────────────────── queries ─────────────────────────────
+
+  /** Entries appended to `topic` and not yet consumed (checkpointed). */
+  async count(topic: string): Promise<number> {
+    this.#checkUsable();
+    const state = this.#topicForRead(topic);
+    if (!state) return 0;
+    const [appended] = await this.#channels[state.writer]!.control.call('nextSeqs', [state.id]);
+    return Math.max(0, appended! - state.reader.cursor);
+  }
+
+  /** Every topic this namespace knows, sorted. */
+  async topics(): Promise<string[]> {
+    this.#checkUsable();
+    return [...this.#topics.keys()].sort();
+  }
+
+  async stats(): Promise<WalrusStats> {
+    if (this.#state === 'closed') throw WalError.closed();
+    const writers = await Promise.all(
+      this.#channels.map(async (c) => ({ ...(await c.control.call('stats')), ringUsedBytes: c.ringUsedBytes })),
+    );
+    const byWriter = new Map<number, TopicState[]>();
+    for (const t of this.#topics.values()) {
+      const list = byWriter.get(t.writer) ?? [];
+      list.push(t);
+      byWriter.set(t.writer, list);
+    }
+    const topics: Record<string, TopicStats> = {};
+    for (const [w, list] of byWriter) {
+      const seqs = await this.#channels[w]!.control.call('nextSeqs', list.map((t) => t.id));
+      list.forEach((t, i) => {
+        const appended = Math.max(seqs[i]!, t.reader.cursor);
+        topics[t.name] = { appended, consumed: t.reader.cursor, unread: appended - t.reader.cursor };
+      });
+    }
+    return {
+      dir: this.#options.namespaceDir,
+      epoch: this.#ns.epoch,
+      fsync: this.#options.fsync,
+      readConsistency: this.#options.readConsistency,
+      writers,
+      topics,
+      recovery: this.#recovery,
+      reclaimedSegments: this.#reclaimedSegments,
+      failed: this.#failure?.code ?? (Atomics.load(this.#cells, FATAL_CODE) !== 0 ? 'ERR_FSYNC_FAILED' : null),
+    };
+  }
+
+  /** Resolves when everything appended (and every cursor persisted) before the call is durable. */
+  async sync(): Promise<void> {
+    this.#checkUsable();
+    await Promise.all(this.#channels.map((c) => c.flushBlocked()));
+    await this.#syncTargets();
+  }
+
+  async #syncTargets(): Promise<void> {
+    const targets = this.#channels.map((c) => c.lastOp);
+    const cursorTarget = this.#ns.cursors.recordsWritten;
+    Atomics.store(this.#cells, CURSOR_WRITTEN, cursorTarget);
+    const none = this.#options.fsync === 'none';
+    if (!none) {
+      Atomics.add(this.#cells, SYNC_REQUESTS, 1);
+      ring(this.#cells, FLUSHER_DOORBELL);
+    }
+    await this.#waitFor(() => {
+      if (!none && Atomics.load(this.#cells, FATAL_CODE) !== 0) {
+        throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed: durability cannot be promised; reopen the WAL to recover');
+      }
+      const ops = this.#channels.every((c, i) => reached(none ? c.writtenOps() : c.durableOps(), targets[i]!));
+      return ops && (none || reached(Atomics.load(this.#cells, CURSOR_DURABLE), cursorTarget));
+    });
+  }
+
+  // ───────────────────────────── progress ─────────────────────────────
+
+  #waitFor(done: () => boolean): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ done, resolve, reject });
+      this.#watch();
+    });
+  }
+
+  /** One watcher for all progress: wakes on the main doorbell, settles everything covered. */
+  #watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    void this.#watchLoop();
+  }
+
+  async #watchLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const seen = Atomics.load(this.#cells, MAIN_DOORBELL);
+        this.#pollAll();
+        if (!this.#hasWork()) break;
+        await waitForChange(this.#cells, MAIN_DOORBELL, seen, PROGRESS_WAIT_MS);
+      }
+    } finally {
+      this.#watching = false;
+    }
+    // Work added between the last poll and clearing the flag would otherwise wait for nobody.
+    if (this.#hasWork()) this.#watch();
+  }
+
+  #hasWork(): boolean {
+    return this.#waiters.length > 0 || this.#channels.some((c) => c.hasPending);
+  }
+
+  #pollAll(): void {
+    for (const c of this.#channels) c.poll();
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      try {
+        if (w.done()) w.resolve();
+        else still.push(w);
+      } catch (err) {
+        w.reject(toWalError(err));
+      }
+    }
+    this.#waiters = still;
+  }
+
+  // ───────────────────────────── space reclamation ─────────────────────────────
+
+  #maybeReclaim(): void {
+    if (!this.#cursorsMovedSinceReclaim || this.#reclaiming || this.#state !== 'open' || this.#failure) return;
+    this.#reclaiming = this.reclaim()
+      .then(() => undefined, () => undefined)
+      .finally(() => {
+        this.#reclaiming = null;
+      });
+  }
+
+  /**
+   * Deletes sealed segment files whose entries are all consumed: snapshot the cursors durably,
+   * make every writer drop the files (closing its handles), then let the flusher unlink them.
+   * Runs on its own about once a second while consumers make progress; returns the count deleted.
+   */
+  async reclaim(): Promise<number> {
+    this.#checkUsable();
+    this.#cursorsMovedSinceReclaim = false;
+    await this.#persistCursorSnapshot();
+    const durable = this.#ns.cursors.snapshotCursors();
+    const sealed = (s: SegmentSummary): boolean => s.id.epoch < this.#ns.epoch || this.#segments.includes(s);
+    const doomed = deletableSegments(this.#segments, (id) => durable.get(id) ?? 0, sealed);
+    if (doomed.length === 0) return 0;
+    const paths = doomed.map((s) => s.path);
+    await Promise.all(this.#channels.map((c) => c.control.call('forgetSegments', paths)));
+    await this.#flusher.call('deleteFiles', paths);
+    const gone = new Set(paths);
+    for (let i = this.#segments.length - 1; i >= 0; i--) if (gone.has(this.#segments[i]!.path)) this.#segments.splice(i, 1);
+    this.#reclaimedSegments += paths.length;
+    return paths.length;
+  }
+
+  /** Writes a new CURSORS generation through the flusher (the main thread never fsyncs). */
+  async #persistCursorSnapshot(): Promise<void> {
+    const snapshot = this.#ns.cursors.beginSnapshot();
+    Atomics.store(this.#cells, CURSOR_LOG_GENERATION, this.#ns.cursors.generation);
+    await this.#flusher.call('writeFileAtomic', snapshot.path, snapshot.bytes);
+    const stale = this.#ns.cursors.completeSnapshot();
+    if (stale.length > 0) await this.#flusher.call('deleteFiles', stale);
+  }
+
+  // ───────────────────────────── lifecycle ─────────────────────────────
+
+  /**
+   * Drains pending appends, writes everything, persists cursors, makes it durable (unless fsync
+   * is 'none'), stops every worker and releases the directory lock. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing';
+    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
+    let firstError: unknown = null;
+    const attempt = async (step: () => Promise<unknown>): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        firstError ??= err;
+      }
+    };
+    if (!this.#failure) {
+      await attempt(() => Promise.allSettled([...this.#inflightReads]));
+      await attempt(() => this.#reclaiming ?? Promise.resolve());
+      await attempt(() => Promise.all(this.#channels.map((c) => c.flushBlocked())));
+      for (const id of this.#policy.pending()) {
+        const state = [...this.#topics.values()].find((t) => t.id === id);
+        if (state) this.#ns.cursors.advance(id, state.reader.cursor, true);
+      }
+      await attempt(() => this.#syncTargets());
+      await attempt(() => this.#persistCursorSnapshot());
+    }
+    this.#closingWorkers = true;
+    await Promise.allSettled(this.#channels.map((c) => c.control.call('close')));
+    await Promise.allSettled([this.#flusher.call('close')]);
+    for (const c of this.#channels) c.control.release();
+    this.#flusher.release();
+    await Promise.allSettled([...this.#channels.map((c) => c.worker.terminate()), this.#flusherWorker.terminate()]);
+    this.#state = 'closed';
+    this.#fail(WalError.closed());
+    this.#ns.close();
+    if (firstError) throw toWalError(firstError);
+  }
+}
+
+/** msgpack bytes of a JS value: a distinct type so they are flagged with the msgpack codec. */
+class PackedValue extends Uint8Array {}
+
+/** A view of a detached buffer reads as empty; only empty views need the (throwing) probe. */
+function isDetached(view: Uint8Array): boolean {
+  try {
+    new Uint8Array(view.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function codecOf(payload: EntryData): number {
+  return payload instanceof PackedValue ? CODEC_MSGPACK : CODEC_RAW;
+}
+
+function readCheckpointOption(options: ReadOptions | undefined): boolean {
+  if (options === undefined) return true;
+  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
+  if (options.checkpoint === undefined) return true;
+  if (typeof options.checkpoint !== 'boolean') throw WalError.invalidArgument(`checkpoint must be a boolean, got ${typeof options.checkpoint}`);
+  return options.checkpoint;
+}

@@ -1,0 +1,315 @@
+/**
+ * The main thread's side of one writer worker: it encodes operations into the writer's ring,
+ * numbers them (op sequence, a wrapping uint32), and settles their promises in batches when the
+ * writer (or the flusher) publishes progress. Data plane only; control calls use `control`.
+ *
+ * Backpressure: when the ring is full, operations wait in order in `#blocked` (holding the
+ * caller's data by reference, as `fs.write` does) and are encoded as soon as the writer frees
+ * space. Callers that await their appends therefore never hold more than the ring plus one
+ * operation each in memory.
+ */
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { WalError } from '../errors.js';
+import { ControlClient, type WriterControl, type WriterEvent } from './control-protocol.js';
+import {
+  FATAL_CODE,
+  W_DURABLE_OPS,
+  W_ERROR_EPOCH,
+  W_WRITTEN_OPS,
+  reached,
+  writerBase,
+} from './progress-cells.js';
+import { RingProducer } from './ring-buffer.js';
+import { RingOpEncoder, byteLengthOf, type EntryData, type LargeOpMessage } from './ring-ops.js';
+
+const SPACE_WAIT_MS = 50;
+const LARGE_MARKER_ROOM_BYTES = 64;
+
+interface PendingOp {
+  op: number;
+  resolve: () => void;
+  reject: (err: WalError) => void;
+}
+
+type BlockedOp =
+  | { kind: 'define'; topicId: number; name: Uint8Array }
+  | { kind: 'append'; topicId: number; data: EntryData; bytes: number; codec: number; pending: Omit<PendingOp, 'op'> }
+  | { kind: 'batch'; topicId: number; entries: EntryData[]; lengths: number[]; bytes: number; codec: number; pending: Omit<PendingOp, 'op'> }
+  | { kind: 'large'; message: LargeOpMessage; pending: Omit<PendingOp, 'op'> };
+
+interface FailedRange {
+  fromOp: number;
+  toOp: number;
+  error: WalError;
+}
+
+export interface WriterChannelOptions {
+  writerIndex: number;
+  worker: Worker;
+  ring: SharedArrayBuffer;
+  cells: Int32Array;
+  controlPort: MessagePort;
+  dataPort: MessagePort;
+  eventsPort: MessagePort;
+  /** Appends settle when durable ('each') instead of when written. */
+  waitDurable: boolean;
+  onSealed: (event: Extract<WriterEvent, { type: 'sealed' }>) => void;
+  onProgressNeeded: () => void;
+}
+
+export class WriterChannel {
+  readonly writerIndex: number;
+  readonly control: ControlClient<WriterControl>;
+  readonly worker: Worker;
+  readonly #producer: RingProducer;
+  readonly #encoder: RingOpEncoder;
+  readonly #cells: Int32Array;
+  readonly #base: number;
+  readonly #dataPort: MessagePort;
+  readonly #waitDurable: boolean;
+  readonly #onProgressNeeded: () => void;
+  readonly #largeThresholdBytes: number;
+  #pending: PendingOp[] = [];
+  #pendingHead = 0;
+  #blocked: BlockedOp[] = [];
+  #unblocking = false;
+  #failed: FailedRange[] = [];
+  #handledErrorEpoch = 0;
+  #lastOp = 0;
+  #failure: WalError | null = null;
+
+  constructor(options: WriterChannelOptions) {
+    this.writerIndex = options.writerIndex;
+    this.worker = options.worker;
+    this.#producer = new RingProducer(options.ring);
+    this.#encoder = new RingOpEncoder(this.#producer);
+    this.#cells = options.cells;
+    this.#base = writerBase(options.writerIndex);
+    this.#dataPort = options.dataPort;
+    this.#waitDurable = options.waitDurable;
+    this.#onProgressNeeded = options.onProgressNeeded;
+    // Big operations go by port so one entry never monopolizes the ring.
+    this.#largeThresholdBytes = Math.floor(this.#producer.maxRecordPayloadBytes / 2);
+    this.control = new ControlClient<WriterControl>(options.controlPort);
+    options.eventsPort.on('message', (event: WriterEvent) => {
+      if (event.type === 'failed') {
+        this.#failed.push({ fromOp: event.fromOp, toOp: event.toOp, error: WalError.fromWire(event.error) });
+        this.#handledErrorEpoch = (this.#handledErrorEpoch + 1) | 0;
+        this.poll();
+      } else {
+        options.onSealed(event);
+      }
+    });
+  }
+
+  get hasPending(): boolean {
+    return this.#pendingHead < this.#pending.length || this.#blocked.length > 0;
+  }
+
+  /** Op number of the last operation handed to the ring (what sync() must see written/durable). */
+  get lastOp(): number {
+    return this.#lastOp;
+  }
+
+  get ringUsedBytes(): number {
+    return this.#producer.usedBytes;
+  }
+
+  defineTopic(topicId: number, name: Uint8Array): void {
+    if (this.#blocked.length === 0 && this.#encoder.tryDefineTopic(topicId, name)) {
+      this.#commitOp();
+      return;
+    }
+    this.#block({ kind: 'define', topicId, name });
+  }
+
+  append(topicId: number, data: EntryData, codec: number): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const bytes = byteLengthOf(data);
+    if (bytes > this.#largeThresholdBytes) return this.#sendLarge(topicId, [data], codec, false);
+    return new Promise<void>((resolve, reject) => {
+      if (this.#blocked.length === 0 && this.#encoder.tryAppend(topicId, data, bytes, codec)) {
+        this.#track(this.#commitOp(), resolve, reject);
+      } else {
+        this.#block({ kind: 'append', topicId, data, bytes, codec, pending: { resolve, reject } });
+      }
+    });
+  }
+
+  batch(topicId: number, entries: EntryData[], codec: number): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const lengths = entries.map(byteLengthOf);
+    let bytes = 0;
+    for (const len of lengths) bytes += len;
+    if (RingOpEncoder.batchRecordBytes(entries.length, bytes) > this.#largeThresholdBytes) {
+      return this.#sendLarge(topicId, entries, codec, true);
+    }
+    return new Promise<void>((resolve, reject) => {
+      if (this.#blocked.length === 0 && this.#encoder.tryBatch(topicId, entries, lengths, bytes, codec)) {
+        this.#track(this.#commitOp(), resolve, reject);
+      } else {
+        this.#block({ kind: 'batch', topicId, entries, lengths, bytes, codec, pending: { resolve, reject } });
+      }
+    });
+  }
+
+  /**
+   * Large operations travel over the data port (copied once, then transferred), with a small
+   * marker in the ring that keeps their place in the topic's order.
+   */
+  #sendLarge(topicId: number, entries: EntryData[], codec: number, batch: boolean): Promise<void> {
+    const copies = entries.map((e) => (typeof e === 'string' ? new Uint8Array(Buffer.from(e, 'utf8')) : new Uint8Array(e)));
+    const message: LargeOpMessage = { topicId, codec, batch, entries: copies };
+    return new Promise<void>((resolve, reject) => {
+      if (this.#blocked.length === 0 && this.#tryLarge(message)) this.#track(this.#commitOp(), resolve, reject);
+      else this.#block({ kind: 'large', message, pending: { resolve, reject } });
+    });
+  }
+
+  #tryLarge(message: LargeOpMessage): boolean {
+    // Room for a wrap marker plus the marker record, checked before posting: once the message is
+    // posted, its marker must be the very next record.
+    if (this.#producer.freeBytes < LARGE_MARKER_ROOM_BYTES) return false;
+    this.#dataPort.postMessage(
+      message,
+      message.entries.map((c) => c.buffer as ArrayBuffer),
+    );
+    if (!this.#encoder.tryLargeMarker(message.topicId)) throw new WalError('ERR_WORKER_FAILED', 'no ring room for a large-entry marker');
+    return true;
+  }
+
+  #commitOp(): number {
+    this.#producer.publish();
+    this.#lastOp = (this.#lastOp + 1) | 0;
+    return this.#lastOp;
+  }
+
+  #track(op: number, resolve: () => void, reject: (err: WalError) => void): void {
+    this.#pending.push({ op, resolve, reject });
+    this.#onProgressNeeded();
+  }
+
+  #block(op: BlockedOp): void {
+    this.#blocked.push(op);
+    if (!this.#unblocking) void this.#unblock();
+  }
+
+  async #unblock(): Promise<void> {
+    this.#unblocking = true;
+    try {
+      while (this.#blocked.length > 0) {
+        if (this.#failure) {
+          this.#rejectBlocked(this.#failure);
+          return;
+        }
+        const op = this.#blocked[0]!;
+        if (this.#tryEncodeBlocked(op)) {
+          this.#blocked.shift();
+          const op_ = this.#commitOp();
+          if (op.kind !== 'define') this.#track(op_, op.pending.resolve, op.pending.reject);
+          continue;
+        }
+        await this.#producer.waitForSpace(this.#recordBytesOf(op), SPACE_WAIT_MS);
+      }
+    } finally {
+      this.#unblocking = false;
+    }
+  }
+
+  #recordBytesOf(op: BlockedOp): number {
+    switch (op.kind) {
+      case 'define':
+        return 4 + op.name.byteLength;
+      case 'append':
+        return RingOpEncoder.appendRecordBytes(op.bytes);
+      case 'batch':
+        return RingOpEncoder.batchRecordBytes(op.entries.length, op.bytes);
+      case 'large':
+        return LARGE_MARKER_ROOM_BYTES;
+    }
+  }
+
+  #tryEncodeBlocked(op: BlockedOp): boolean {
+    switch (op.kind) {
+      case 'define':
+        return this.#encoder.tryDefineTopic(op.topicId, op.name);
+      case 'append':
+        return this.#encoder.tryAppend(op.topicId, op.data, op.bytes, op.codec);
+      case 'batch':
+        return this.#encoder.tryBatch(op.topicId, op.entries, op.lengths, op.bytes, op.codec);
+      case 'large':
+        return this.#tryLarge(op.message);
+    }
+  }
+
+  /** Settles every operation the published counters cover. Cheap when nothing moved. */
+  poll(): void {
+    if (this.#pendingHead >= this.#pending.length) return;
+    // A bumped error epoch means a failure report is in flight on the events port: settle nothing
+    // until it arrives, or a failed op could be resolved as written.
+    if (Atomics.load(this.#cells, this.#base + W_ERROR_EPOCH) !== this.#handledErrorEpoch) return;
+    const fatal = this.#waitDurable && Atomics.load(this.#cells, FATAL_CODE) !== 0;
+    const mark = Atomics.load(this.#cells, this.#base + (this.#waitDurable ? W_DURABLE_OPS : W_WRITTEN_OPS));
+    const written = Atomics.load(this.#cells, this.#base + W_WRITTEN_OPS);
+    const pending = this.#pending;
+    let head = this.#pendingHead;
+    while (head < pending.length) {
+      const p = pending[head]!;
+      const error = this.#failureOf(p.op);
+      if (error) {
+        if (!reached(written, p.op)) break;
+        p.reject(error);
+      } else if (reached(mark, p.op)) {
+        p.resolve();
+      } else if (fatal && reached(written, p.op)) {
+        p.reject(new WalError('ERR_FSYNC_FAILED', 'an fsync failed: this append is written but not durable; reopen the WAL to recover'));
+      } else {
+        break;
+      }
+      head++;
+    }
+    if (head === pending.length) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    } else if (head > 1024 && head * 2 > pending.length) {
+      this.#pending = pending.slice(head);
+      this.#pendingHead = 0;
+    } else {
+      this.#pendingHead = head;
+    }
+  }
+
+  #failureOf(op: number): WalError | null {
+    while (this.#failed.length > 0 && !reached(this.#failed[0]!.toOp, op)) this.#failed.shift();
+    const range = this.#failed[0];
+    return range && reached(op, range.fromOp) ? range.error : null;
+  }
+
+  /** Rejects everything pending and everything after: the worker is gone or the WAL failed. */
+  fail(error: WalError): void {
+    if (!this.#failure) this.#failure = error;
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(error);
+    this.#pending = [];
+    this.#pendingHead = 0;
+    this.#rejectBlocked(error);
+    this.control.markDead(error);
+  }
+
+  #rejectBlocked(error: WalError): void {
+    for (const op of this.#blocked) if (op.kind !== 'define') op.pending.reject(error);
+    this.#blocked = [];
+  }
+
+  /** Resolves once every operation submitted so far is in the ring. */
+  async flushBlocked(): Promise<void> {
+    while (this.#blocked.length > 0 && !this.#failure) await this.#producer.waitForSpace(64, SPACE_WAIT_MS);
+  }
+
+  writtenOps(): number {
+    return Atomics.load(this.#cells, this.#base + W_WRITTEN_OPS);
+  }
+
+  durableOps(): number {
+    return Atomics.load(this.#cells, this.#base + W_DURABLE_OPS);
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The body of a writer worker: drains its ring, coalesces many operations into one positional
+ * write through the storage core's Partition, and publishes progress in shared memory so the
+ * main thread resolves many appends per wake-up. It also serves the control plane (reads of its
+ * topics, stats, reclamation) between drains.
+ *
+ * Order of publication matters (see flusher-service.ts): the current segment number is stored
+ * before the written-ops counter, so a flusher that reads the counter and then the segment number
+ * always fsyncs every segment holding those ops.
+ */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { WalError, toWalError } from '../errors.js';
+import type { FileIo } from '../storage/file-io.js';
+import { FLAG_BATCH, FLAG_BATCH_END } from '../storage/frame.js';
+import { Partition } from '../storage/partition.js';
+import type { SegmentSummary } from '../storage/recover.js';
+import type { ReadAnswer, WriterControl, WriterEvent, WriterInit, WriterStats } from './control-protocol.js';
+import {
+  FLUSHER_DOORBELL,
+  MAIN_DOORBELL,
+  W_ERROR_EPOCH,
+  W_SEGMENT_NO,
+  W_STATE,
+  W_WRITTEN_OPS,
+  WRITER_STOPPED,
+  WRITER_RUNNING,
+  ring,
+  writerBase,
+} from './progress-cells.js';
+import { RingConsumer } from './ring-buffer.js';
+import { OP_APPEND, OP_BATCH, OP_DEFINE_TOPIC, OP_LARGE, opCodec, opKind, type LargeOpMessage } from './ring-ops.js';
+
+const IDLE_WAIT_MS = 1000;
+const LARGE_MESSAGE_WAIT_MS = 5;
+const LARGE_MESSAGE_RETRIES = 2000;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class WriterService implements WriterControl {
+  readonly #init: WriterInit;
+  readonly #partition: Partition;
+  readonly #consumer: RingConsumer;
+  readonly #cells: Int32Array;
+  readonly #base: number;
+  readonly #words: Uint32Array;
+  readonly #dataPort: MessagePort;
+  readonly #eventsPort: MessagePort;
+  readonly #ringEachMode: boolean;
+  #opsDone = 0;
+  #bytesWritten = 0;
+  #commits = 0;
+  #closing = false;
+  #stopped: Promise<void> | null = null;
+  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+  constructor(init: WriterInit, io: FileIo) {
+    this.#init = init;
+    this.#cells = new Int32Array(init.cells);
+    this.#base = writerBase(init.writerIndex);
+    this.#consumer = new RingConsumer(init.ring);
+    const area = this.#consumer.bytes;
+    this.#words = new Uint32Array(area.buffer, area.byteOffset, area.byteLength >>> 2);
+    this.#dataPort = init.dataPort;
+    this.#eventsPort = init.eventsPort;
+    this.#ringEachMode = init.fsync === 'each';
+    this.#partition = new Partition(
+      {
+        dir: init.dir,
+        io,
+        epoch: init.epoch,
+        writerIndex: init.writerIndex,
+        segmentBytes: init.segmentBytes,
+        blockBytes: init.blockBytes,
+        onSegmentSealed: (summary) => this.#post({ type: 'sealed', summary }),
+      },
+      init.topics,
+    );
+    Atomics.store(this.#cells, this.#base + W_STATE, WRITER_RUNNING);
+  }
+
+  /** Runs until close(): drain, then sleep on the ring without blocking this worker's event loop. */
+  run(): Promise<void> {
+    this.#stopped ??= this.#loop();
+    return this.#stopped;
+  }
+
+  async #loop(): Promise<void> {
+    for (;;) {
+      while (this.#drainOnce()) {
+        // keep draining while there is work; each pass ends with one write and one publish
+      }
+      if (this.#closing) break;
+      // waitAsync (not Atomics.wait) so comlink control messages keep being served while idle.
+      await this.#consumer.waitForData(IDLE_WAIT_MS);
+    }
+    this.#partition.close();
+    Atomics.store(this.#cells, this.#base + W_STATE, WRITER_STOPPED);
+    ring(this.#cells, MAIN_DOORBELL);
+  }
+
+  /** Processes ops until the ring is empty or a write is due; returns false when there was nothing. */
+  #drainOnce(): boolean {
+    const firstOp = (this.#opsDone + 1) | 0;
+    let ops = 0;
+    let failure: WalError | null = null;
+    for (;;) {
+      const at = this.#consumer.next();
+      if (at < 0) break;
+      ops++;
+      try {
+        this.#apply(at, this.#consumer.lastPayloadBytes, this.#consumer.lastTag);
+      } catch (err) {
+        // A decode/validation failure of one op must not poison the ops staged before it.
+        failure = toWalError(err);
+        this.#partition.discardStaged();
+        break;
+      }
+      if (this.#partition.wantsCommit()) break;
+    }
+    if (ops === 0) return false;
+    // Payload bytes were copied into the partition's staging buffer, so ring space can go back now.
+    this.#consumer.release();
+    if (failure === null && this.#partition.stagedBytes > 0) {
+      try {
+        const before = this.#partition.currentSegment?.sizeBytes ?? 0;
+        this.#partition.commit();
+        this.#commits++;
+        this.#bytesWritten += (this.#partition.currentSegment?.sizeBytes ?? 0) - before;
+      } catch (err) {
+        failure = toWalError(err);
+      }
+    }
+    if (failure !== null) this.#reportFailure(firstOp, ops, failure);
+    this.#publish(ops);
+    if (this.#init.crashAfterCommits !== undefined && this.#commits >= this.#init.crashAfterCommits) {
+      throw new Error('test hook: writer crash');
+    }
+    return true;
+  }
+
+  #apply(at: number, payloadBytes: number, tag: number): void {
+    const bytes = this.#consumer.bytes;
+    const words = this.#words;
+    const topicId = words[at >>> 2]!;
+    switch (opKind(tag)) {
+      case OP_DEFINE_TOPIC:
+        this.#partition.defineTopic(topicId, utf8.decode(bytes.subarray(at + 4, at + payloadBytes)));
+        return;
+      case OP_APPEND:
+        this.#partition.stageEntry(topicId, bytes, at + 4, payloadBytes - 4, opCodec(tag), 0);
+        return;
+      case OP_BATCH: {
+        const n = words[(at >>> 2) + 1]!;
+        let pos = at + 8 + 4 * n;
+        for (let i = 0; i < n; i++) {
+          const len = words[(at >>> 2) + 2 + i]!;
+          this.#partition.stageEntry(topicId, bytes, pos, len, opCodec(tag), i === n - 1 ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH);
+          pos += len;
+        }
+        return;
+      }
+      case OP_LARGE: {
+        const msg = this.#receiveLarge();
+        const n = msg.entries.length;
+        for (let i = 0; i < n; i++) {
+          const entry = msg.entries[i]!;
+          const flags = !msg.batch ? 0 : i === n - 1 ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH;
+          this.#partition.stageEntry(msg.topicId, entry, 0, entry.byteLength, msg.codec, flags);
+        }
+        return;
+      }
+      default:
+        throw new WalError('ERR_WORKER_FAILED', `unknown ring operation ${tag}`);
+    }
+  }
+
+  /**
+   * The main thread posts a large payload before publishing its marker, and a port message is
+   * queued at postMessage time, so it is normally here already; the bounded wait only covers
+   * the hand-off between threads.
+   */
+  #receiveLarge(): LargeOpMessage {
+    for (let attempt = 0; attempt < LARGE_MESSAGE_RETRIES; attempt++) {
+      const received = receiveMessageOnPort(this.#dataPort);
+      if (received) return received.message as LargeOpMessage;
+      Atomics.wait(this.#sleeper, 0, 0, LARGE_MESSAGE_WAIT_MS);
+    }
+    throw new WalError('ERR_WORKER_FAILED', 'a large entry announced in the ring never arrived');
+  }
+
+  #reportFailure(firstOp: number, ops: number, error: WalError): void {
+    // The epoch is bumped before the report is posted and before the ops counter moves, so the
+    // main thread never resolves these ops as written: it sees the new epoch and waits for the report.
+    Atomics.add(this.#cells, this.#base + W_ERROR_EPOCH, 1);
+    this.#post({ type: 'failed', fromOp: firstOp, toOp: (firstOp + ops - 1) | 0, error: error.toWire() });
+  }
+
+  #publish(ops: number): void {
+    const segment = this.#partition.currentSegment;
+    if (segment) Atomics.store(this.#cells, this.#base + W_SEGMENT_NO, segment.id.segmentNo);
+    this.#opsDone = (this.#opsDone + ops) | 0;
+    Atomics.store(this.#cells, this.#base + W_WRITTEN_OPS, this.#opsDone);
+    ring(this.#cells, MAIN_DOORBELL);
+    if (this.#ringEachMode) ring(this.#cells, FLUSHER_DOORBELL);
+  }
+
+  #post(event: WriterEvent): void {
+    this.#eventsPort.postMessage(event);
+  }
+
+  read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadAnswer {
+    const batch = this.#partition.read(topicId, fromSeq, maxBytes, maxEntries);
+    const refs = new Float64Array(batch.entries.length * 4);
+    let i = 0;
+    for (const e of batch.entries) {
+      refs[i++] = e.seq;
+      refs[i++] = e.codec;
+      refs[i++] = e.offset;
+      refs[i++] = e.length;
+    }
+    // The answer's buffer is transferred, so it must be exclusively ours and not a pooled slab.
+    const data = batch.data.byteOffset === 0 && batch.data.byteLength === batch.data.buffer.byteLength ? batch.data : batch.data.slice();
+    return { data, refs };
+  }
+
+  nextSeqs(topicIds: number[]): number[] {
+    return topicIds.map((id) => (this.#partition.hasTopic(id) ? this.#partition.nextSeq(id) : 0));
+  }
+
+  sealedSegments(): SegmentSummary[] {
+    return this.#partition.segmentSummaries();
+  }
+
+  forgetSegments(paths: string[]): void {
+    this.#partition.forgetSegments(paths);
+  }
+
+  stats(): WriterStats {
+    return {
+      writerIndex: this.#init.writerIndex,
+      writtenOps: this.#opsDone >>> 0,
+      bytesWritten: this.#bytesWritten,
+      commits: this.#commits,
+      segment: this.#partition.currentSegment?.path ?? null,
+      topics: this.#init.topics.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#consumer.wake();
+    await this.run();
+  }
+}

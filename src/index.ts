@@ -1,0 +1,11 @@
+/**
+ * walrus-ts: a topic-based write-ahead log for Node.js.
+ *
+ *   import { Walrus, WalError } from 'walrus-ts';
+ */
+export { Walrus, Entry } from './engine/walrus.js';
+export type { ReadOptions, BatchReadOptions, AppendOptions, WalrusStats, TopicStats } from './engine/walrus.js';
+export { WalError } from './errors.js';
+export type { WalErrorCode, WalErrorDetails } from './errors.js';
+export type { WalrusOptions, FsyncMode, ReadConsistency, EntryCodec } from './options.js';
+export { sanitizeKey } from './storage/namespace.js';

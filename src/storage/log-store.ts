@@ -1,0 +1,351 @@
+/**
+ * The whole log in one thread, synchronously: the reference implementation of SPEC §3–§4 without
+ * workers. The semantic test suite runs against it, and the worker engine must behave exactly as
+ * it does. One partition (writer 0) owns every topic; cursors and the topic table live in the
+ * CursorStore.
+ */
+import * as path from 'node:path';
+import { WalError } from '../errors.js';
+import { CheckpointPolicy, parseReadConsistency, type ReadConsistency } from './checkpoint-policy.js';
+import type { CursorStore } from './cursor-store.js';
+import { nodeFileIo, type FileIo } from './file-io.js';
+import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END } from './frame.js';
+import { MAX_TOPIC_ID, checkBatch, checkEntrySize, encodeTopic, toEntryBytes, validateSizing, type ResolvedSizing } from './limits.js';
+import { finishRecovery, openNamespace, type OpenedNamespace } from './namespace-opening.js';
+import { Partition, type ReadBatch } from './partition.js';
+import { deletableSegments } from './reclaim.js';
+import type { SegmentSummary } from './recover.js';
+import { scanSegment, type DamageReport } from './segment-scanner.js';
+
+export type { ReadConsistency };
+export type FsyncMode = 'each' | 'none' | { intervalMs: number };
+
+export interface LogStoreOptions {
+  dir: string;
+  io?: FileIo;
+  readConsistency?: ReadConsistency;
+  fsync?: FsyncMode;
+  segmentBytes?: number;
+  blockBytes?: number;
+  maxEntryBytes?: number;
+  maxBatchEntries?: number;
+}
+
+export interface StoredEntry {
+  topic: string;
+  seq: number;
+  data: Uint8Array;
+  codec: number;
+}
+
+export interface RecoveryReport {
+  damage: DamageReport[];
+  scannedBytes: number;
+  skippedFiles: string[];
+}
+
+export const DEFAULT_FSYNC_INTERVAL_MS = 200;
+const MAX_FSYNC_INTERVAL_MS = 24 * 60 * 60 * 1000;
+const KNOWN_OPTIONS = new Set(['dir', 'io', 'readConsistency', 'fsync', 'segmentBytes', 'blockBytes', 'maxEntryBytes', 'maxBatchEntries']);
+
+export function parseFsyncMode(value: unknown): FsyncMode {
+  if (value === undefined) return { intervalMs: DEFAULT_FSYNC_INTERVAL_MS };
+  if (value === 'each' || value === 'none') return value;
+  const intervalMs = (value as { intervalMs?: unknown } | null)?.intervalMs;
+  if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 1 && intervalMs <= MAX_FSYNC_INTERVAL_MS) {
+    return { intervalMs };
+  }
+  throw WalError.invalidArgument(`fsync must be 'each', 'none' or { intervalMs: 1 … ${MAX_FSYNC_INTERVAL_MS} }`);
+}
+
+export class LogStore {
+  readonly recovery: RecoveryReport;
+  readonly #io: FileIo;
+  readonly #ns: OpenedNamespace;
+  readonly #cursors: CursorStore;
+  readonly #partition: Partition;
+  readonly #policy: CheckpointPolicy;
+  readonly #fsync: FsyncMode;
+  readonly #sizing: ResolvedSizing;
+  readonly #idsByName = new Map<string, number>();
+  #nextTopicId: number;
+  /** Segments of earlier epochs that still exist: sealed, and reclaimable once consumed. */
+  #olderSegments: SegmentSummary[];
+  /** A segment was created since the last sync: its directory entry is not durable yet. */
+  #dirNeedsSync = false;
+  #lastSyncMs = Date.now();
+  #closed = false;
+
+  private constructor(io: FileIo, ns: OpenedNamespace, fsync: FsyncMode, sizing: ResolvedSizing, policy: CheckpointPolicy) {
+    this.#io = io;
+    this.#ns = ns;
+    this.#cursors = ns.cursors;
+    this.#fsync = fsync;
+    this.#sizing = sizing;
+    this.#policy = policy;
+    const recovery = finishRecovery(ns, ns.segmentPaths.map((segmentPath) => scanSegment(io, segmentPath)));
+    this.recovery = { damage: recovery.damage, scannedBytes: recovery.scannedBytes, skippedFiles: recovery.skippedFiles };
+    this.#olderSegments = recovery.segments;
+    for (const topic of recovery.topics) this.#idsByName.set(topic.name, topic.id);
+    this.#nextTopicId = Math.max(recovery.maxTopicId, this.#cursors.maxTopicId) + 1;
+    this.#partition = new Partition(
+      {
+        dir: ns.dir,
+        io,
+        epoch: ns.epoch,
+        writerIndex: 0,
+        segmentBytes: sizing.segmentBytes,
+        blockBytes: sizing.blockBytes,
+        onSegmentCreated: () => {
+          this.#dirNeedsSync = true;
+        },
+      },
+      recovery.topics,
+    );
+  }
+
+  /**
+   * Opens (creating) the namespace directory `dir`: lock, new epoch in MANIFEST, every segment
+   * scanned and merged into each topic's longest valid prefix, cursors clamped and snapshotted.
+   */
+  static open(options: LogStoreOptions): LogStore {
+    if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
+    for (const name of Object.keys(options)) if (!KNOWN_OPTIONS.has(name)) throw WalError.invalidArgument(`unknown option '${name}'`);
+    if (typeof options.dir !== 'string' || options.dir.length === 0 || options.dir.includes('\0')) {
+      throw WalError.invalidArgument('dir must be a non-empty path string');
+    }
+    const io = options.io ?? nodeFileIo;
+    const policy = new CheckpointPolicy(parseReadConsistency(options.readConsistency));
+    const fsync = parseFsyncMode(options.fsync);
+    const sizing = validateSizing(options);
+    const ns = openNamespace(io, path.resolve(options.dir), fsync !== 'none');
+    try {
+      return new LogStore(io, ns, fsync, sizing, policy);
+    } catch (err) {
+      ns.close();
+      throw err;
+    }
+  }
+
+  /** Appends one entry; returns its sequence number once its bytes were handed to the OS. */
+  append(topic: string, data: Uint8Array | string, codec?: number): number {
+    this.#ensureOpen();
+    encodeTopic(topic);
+    const bytes = toEntryBytes(data);
+    checkEntrySize(bytes.byteLength, this.#sizing.maxEntryBytes);
+    const entryCodec = checkCodec(codec);
+    const topicId = this.#topicIdFor(topic);
+    const seq = this.#stage(() => this.#partition.stageEntry(topicId, bytes, 0, bytes.byteLength, entryCodec, 0));
+    this.#afterWrite();
+    return seq;
+  }
+
+  /** Appends all entries or none (one write, committed by its last frame); [] for an empty batch. */
+  batchAppend(topic: string, entries: Array<Uint8Array | string>, codec?: number): number[] {
+    this.#ensureOpen();
+    encodeTopic(topic);
+    const list = checkBatch(entries, this.#sizing.maxBatchEntries, this.#sizing.maxEntryBytes);
+    const entryCodec = checkCodec(codec);
+    if (list.length === 0) return [];
+    const topicId = this.#topicIdFor(topic);
+    const lastIndex = list.length - 1;
+    const seqs: number[] = [];
+    this.#stage(() => {
+      for (let i = 0; i < list.length; i++) {
+        const flags = i === lastIndex ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH;
+        seqs.push(this.#partition.stageEntry(topicId, list[i]!, 0, list[i]!.byteLength, entryCodec, flags));
+      }
+    });
+    this.#afterWrite();
+    return seqs;
+  }
+
+  /** The next unread entry, or null; with `checkpoint` (default) the cursor moves past it. */
+  readNext(topic: string, options?: { checkpoint?: boolean }): StoredEntry | null {
+    this.#ensureOpen();
+    encodeTopic(topic);
+    const checkpoint = checkpointOption(options);
+    const entries = this.#read(topic, 1, 1, checkpoint);
+    return entries[0] ?? null;
+  }
+
+  /**
+   * Unread entries in order: at least one if any (even one larger than `maxBytes`), at most
+   * `maxBatchEntries`, otherwise within `maxBytes` of payload.
+   */
+  batchRead(topic: string, options: { maxBytes: number; checkpoint?: boolean }): StoredEntry[] {
+    this.#ensureOpen();
+    encodeTopic(topic);
+    const maxBytes = (options as { maxBytes?: unknown } | null)?.maxBytes;
+    if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+      throw WalError.invalidArgument('batchRead needs options.maxBytes, a positive integer');
+    }
+    const checkpoint = checkpointOption(options);
+    return this.#read(topic, maxBytes, this.#sizing.maxBatchEntries, checkpoint);
+  }
+
+  /** Entries appended but not yet consumed (checkpointed) on `topic`. */
+  count(topic: string): number {
+    this.#ensureOpen();
+    encodeTopic(topic);
+    const topicId = this.#idsByName.get(topic);
+    return topicId === undefined ? 0 : this.#partition.nextSeq(topicId) - this.#cursors.cursor(topicId);
+  }
+
+  topics(): string[] {
+    this.#ensureOpen();
+    return [...this.#idsByName.keys()];
+  }
+
+  /** Makes everything written so far durable (segments, their directory entries, cursor log); nothing under 'none'. */
+  sync(): void {
+    this.#ensureOpen();
+    if (this.#fsync === 'none') return;
+    this.#partition.fdatasyncCurrent();
+    if (this.#dirNeedsSync) {
+      this.#fsyncDir();
+      this.#dirNeedsSync = false;
+    }
+    this.#cursors.syncLog();
+    this.#lastSyncMs = Date.now();
+  }
+
+  /**
+   * Snapshots the cursors, then deletes every sealed segment whose entries are all consumed
+   * according to that snapshot (FORMAT §9). Returns the deleted paths.
+   */
+  reclaim(): string[] {
+    this.#ensureOpen();
+    this.#cursors.snapshot();
+    const durable = this.#cursors.snapshotCursors();
+    const current = this.#partition.currentSegment?.path;
+    const candidates = [...this.#olderSegments, ...this.#partition.segmentSummaries()];
+    const doomed = deletableSegments(candidates, (topicId) => durable.get(topicId) ?? 0, (s) => s.id.epoch < this.#ns.epoch || s.path !== current);
+    if (doomed.length === 0) return [];
+    const paths = doomed.map((s) => s.path);
+    this.#partition.forgetSegments(paths);
+    this.#olderSegments = this.#olderSegments.filter((s) => !paths.includes(s.path));
+    for (const segmentPath of paths) {
+      try {
+        this.#io.unlink(segmentPath);
+      } catch (err) {
+        throw WalError.fromSystem(err, 'deleting a consumed segment', segmentPath);
+      }
+    }
+    if (this.#fsync !== 'none') this.#fsyncDir();
+    return paths;
+  }
+
+  /** Persists pending at-least-once cursors, snapshots, syncs (unless 'none') and unlocks. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      for (const topicId of this.#policy.pending()) this.#cursors.advance(topicId, this.#cursors.cursor(topicId), true);
+      this.#cursors.snapshot();
+      this.sync();
+    } finally {
+      this.#closed = true;
+      try {
+        this.#partition.close();
+      } finally {
+        this.#ns.close();
+      }
+    }
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw WalError.closed();
+  }
+
+  #topicIdFor(topic: string): number {
+    const known = this.#idsByName.get(topic);
+    if (known !== undefined) return known;
+    const topicId = this.#nextTopicId;
+    if (topicId > MAX_TOPIC_ID) throw WalError.tooLarge('topic count', topicId, MAX_TOPIC_ID, { topic });
+    this.#cursors.registerTopic(topic, topicId);
+    this.#partition.defineTopic(topicId, topic);
+    this.#idsByName.set(topic, topicId);
+    this.#nextTopicId = topicId + 1;
+    return topicId;
+  }
+
+  /** Stages entries and commits them as one write; on any failure nothing staged stays behind. */
+  #stage<T>(stageEntries: () => T): T {
+    let result: T;
+    try {
+      result = stageEntries();
+    } catch (err) {
+      this.#partition.discardStaged();
+      throw err;
+    }
+    this.#partition.commit();
+    return result;
+  }
+
+  #read(topic: string, maxBytes: number, maxEntries: number, checkpoint: boolean): StoredEntry[] {
+    const topicId = this.#idsByName.get(topic);
+    if (topicId === undefined) return [];
+    const fromSeq = this.#cursors.cursor(topicId);
+    if (fromSeq >= this.#partition.nextSeq(topicId)) return [];
+    // Snapshot before reading, never after: a failed snapshot must not fail a read that consumed.
+    if (checkpoint && this.#cursors.wantsSnapshot()) this.#cursors.snapshot();
+    const entries = toStoredEntries(topic, this.#partition.read(topicId, fromSeq, maxBytes, maxEntries));
+    if (checkpoint && entries.length > 0) this.#checkpoint(topicId, entries.at(-1)!.seq + 1, entries.length);
+    return entries;
+  }
+
+  #checkpoint(topicId: number, nextSeq: number, consumed: number): void {
+    const persist = this.#policy.recordCheckpoint(topicId, consumed);
+    this.#cursors.advance(topicId, nextSeq, persist);
+    if (!persist || this.#fsync === 'none') return;
+    if (this.#fsync === 'each') this.#cursors.syncLog();
+    else this.#syncIfIntervalPassed();
+  }
+
+  #fsyncDir(): void {
+    try {
+      this.#io.fsyncDir(this.#ns.dir);
+    } catch (err) {
+      const sys = err as NodeJS.ErrnoException;
+      throw new WalError('ERR_FSYNC_FAILED', `fsync of the directory ${this.#ns.dir} failed: ${sys?.message ?? String(err)}`, {
+        path: this.#ns.dir,
+        errno: sys?.code,
+        syscall: 'fsync',
+      }, { cause: err });
+    }
+  }
+
+  #afterWrite(): void {
+    if (this.#fsync === 'each') this.sync();
+    else if (this.#fsync !== 'none') this.#syncIfIntervalPassed();
+  }
+
+  #syncIfIntervalPassed(): void {
+    const { intervalMs } = this.#fsync as { intervalMs: number };
+    if (Date.now() - this.#lastSyncMs >= intervalMs) this.sync();
+  }
+}
+
+function toStoredEntries(topic: string, batch: ReadBatch): StoredEntry[] {
+  return batch.entries.map((ref) => ({
+    topic,
+    seq: ref.seq,
+    codec: ref.codec,
+    data: batch.data.subarray(ref.offset, ref.offset + ref.length),
+  }));
+}
+
+function checkCodec(codec: unknown): number {
+  if (codec === undefined) return CODEC_RAW;
+  if (codec === CODEC_RAW || codec === CODEC_MSGPACK) return codec;
+  throw WalError.invalidArgument(`codec must be ${CODEC_RAW} (raw) or ${CODEC_MSGPACK} (msgpack)`);
+}
+
+function checkpointOption(options: unknown): boolean {
+  if (options === undefined) return true;
+  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('read options must be an object');
+  const checkpoint = (options as { checkpoint?: unknown }).checkpoint;
+  if (checkpoint === undefined) return true;
+  if (typeof checkpoint !== 'boolean') throw WalError.invalidArgument('checkpoint must be a boolean');
+  return checkpoint;
+}

@@ -1,0 +1,78 @@
+/**
+ * The MANIFEST control file (docs/FORMAT.md §7): which format a namespace directory holds and the
+ * last epoch opened in it. Rewritten atomically at every open, before the new epoch writes data.
+ */
+import * as path from 'node:path';
+import { WalError } from '../errors.js';
+import { packControlFile, unpackControlMap } from './disk-codec.js';
+import { writeFileAtomic, type FileIo } from './file-io.js';
+
+export const MANIFEST_FILE_NAME = 'MANIFEST';
+export const MANIFEST_FORMAT = 'walrus-ts';
+export const MANIFEST_VERSION = 1;
+const MAX_EPOCH = 0xffff_ffff;
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  epoch: number;
+  createdAtMs: number;
+  openedAtMs: number;
+}
+
+export function manifestPath(dir: string): string {
+  return path.join(dir, MANIFEST_FILE_NAME);
+}
+
+/** The MANIFEST of `dir`, or null when there is none yet (a new namespace). */
+export function readManifest(io: FileIo, dir: string): Manifest | null {
+  const filePath = manifestPath(dir);
+  if (io.kind(filePath) === null) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = io.readFile(filePath);
+  } catch (err) {
+    throw WalError.fromSystem(err, 'reading MANIFEST', filePath);
+  }
+  return decodeManifest(bytes, filePath);
+}
+
+export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durable: boolean): void {
+  const filePath = manifestPath(dir);
+  try {
+    writeFileAtomic(io, filePath, packControlFile(manifest), durable);
+  } catch (err) {
+    throw WalError.fromSystem(err, 'writing MANIFEST', filePath);
+  }
+}
+
+function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
+  let fields: Record<string, unknown>;
+  try {
+    fields = unpackControlMap(bytes);
+  } catch (err) {
+    throw WalError.corrupt(`${filePath} is not a readable MANIFEST: ${(err as Error).message}`, { path: filePath });
+  }
+  if (fields.format !== MANIFEST_FORMAT || fields.version !== MANIFEST_VERSION) {
+    throw new WalError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `${filePath} has format ${JSON.stringify(fields.format)} version ${JSON.stringify(fields.version)}; ` +
+        `this build reads ${MANIFEST_FORMAT} version ${MANIFEST_VERSION}`,
+      { path: filePath },
+    );
+  }
+  const { epoch, createdAtMs, openedAtMs } = fields;
+  if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > MAX_EPOCH) {
+    throw WalError.corrupt(`${filePath} has an invalid epoch ${JSON.stringify(epoch)}`, { path: filePath });
+  }
+  if (!Number.isFinite(createdAtMs) || !Number.isFinite(openedAtMs)) {
+    throw WalError.corrupt(`${filePath} has invalid timestamps`, { path: filePath });
+  }
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    epoch: epoch as number,
+    createdAtMs: createdAtMs as number,
+    openedAtMs: openedAtMs as number,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Opening a namespace, shared by the single-threaded LogStore and the worker engine:
+ *
+ *   1. openNamespace: create the directory, take the lock, start a new epoch in MANIFEST, load the
+ *      cursors, list the segment files. (Scanning the segments is the caller's: inline in the
+ *      LogStore, in parallel piscina tasks in the engine.)
+ *   2. finishRecovery: merge the scans into each topic's longest valid prefix, clamp cursors that
+ *      point past recovered data, register every topic name, and snapshot the cursors so the
+ *      clamps are durable before anything new is written.
+ */
+import { WalError } from '../errors.js';
+import { CursorStore } from './cursor-store.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
+import type { FileIo } from './file-io.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, readManifest, writeManifest } from './manifest.js';
+import { mergeScans, type RecoveryResult } from './recover.js';
+import { listSegments } from './segment-name.js';
+import type { SegmentScan } from './segment-scanner.js';
+
+export interface OpenedNamespace {
+  readonly dir: string;
+  readonly epoch: number;
+  readonly cursors: CursorStore;
+  readonly segmentPaths: string[];
+  /** Releases the lock without touching cursors (open failed). */
+  release(): void;
+  /** Closes the cursor store and releases the lock (clean close). */
+  close(): void;
+}
+
+export function openNamespace(io: FileIo, dir: string, durable: boolean): OpenedNamespace {
+  const kind = io.kind(dir);
+  if (kind !== null && kind !== 'dir') throw WalError.invalidArgument(`the data directory ${dir} exists and is not a directory`, { path: dir });
+  try {
+    io.mkdirp(dir);
+  } catch (err) {
+    throw WalError.fromSystem(err, 'creating the data directory', dir);
+  }
+  const lock: DirLock = acquireDirLock(io, dir);
+  try {
+    const manifest = readManifest(io, dir);
+    const segments = listSegments(io, dir);
+    let epoch = manifest?.epoch ?? 0;
+    for (const s of segments) epoch = Math.max(epoch, s.id.epoch);
+    epoch += 1;
+    const nowMs = Date.now();
+    writeManifest(io, dir, { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, epoch, createdAtMs: manifest?.createdAtMs ?? nowMs, openedAtMs: nowMs }, durable);
+    const cursors = CursorStore.open(io, dir, { durable });
+    return {
+      dir,
+      epoch,
+      cursors,
+      segmentPaths: segments.map((s) => s.path),
+      release: () => lock.release(),
+      close: () => {
+        try {
+          cursors.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): RecoveryResult {
+  const names = new Map<number, string>();
+  const startSeq = new Map<number, number>();
+  for (const [name, id] of ns.cursors.topicTable()) {
+    names.set(id, name);
+    startSeq.set(id, ns.cursors.cursor(id));
+  }
+  const recovery = mergeScans(scans, { names, startSeq });
+  for (const topic of recovery.topics) {
+    ns.cursors.registerTopic(topic.name, topic.id);
+    if (ns.cursors.cursor(topic.id) > topic.nextSeq) ns.cursors.clamp(topic.id, topic.nextSeq);
+  }
+  ns.cursors.snapshot();
+  return recovery;
+}

@@ -1,0 +1,263 @@
+/**
+ * Merges per-segment scans into each topic's longest valid prefix (docs/FORMAT.md §5 steps 2–3).
+ *
+ * A topic's history is written epoch by epoch, and every epoch starts writing a topic at the
+ * `nextSeq` the recovery before it computed. Hence the rules, applied to the topic's runs in
+ * (epoch, writer, segment no) order with `expected` = the next seq wanted and `startSeq` = the
+ * durable cursor:
+ *
+ * - the first run is accepted if it starts at or below `startSeq` (entries below the cursor may have
+ *   been reclaimed); otherwise entries at the cursor are missing: damage, and the topic is broken at
+ *   `startSeq`;
+ * - a run starting at `expected` is accepted;
+ * - a run starting above `expected` but at or below `startSeq` is accepted: what is missing was
+ *   consumed (a segment reclaimed while an earlier one is kept for another topic);
+ * - the first run of a later epoch starting below `expected` is accepted and cuts the prefix back
+ *   to its first seq: the recovery that started that epoch decided the topic ended there, so the
+ *   entries we accepted from that seq on are frames it had ignored;
+ * - anything else is damage that ends the prefix: the rest of that epoch is ignored, and only a
+ *   later epoch (written after a recovery) can continue the topic.
+ *
+ * Ignored frames can look valid to a later recovery once the cursor has moved past their seqs, so
+ * the segments holding the entries that superseded them are reported `pinned`: reclaiming them
+ * while the ignored frames still exist could let the ignored frames reappear.
+ */
+import type { DamageReport, ScannedRun, SegmentScan } from './segment-scanner.js';
+import { compareSegmentIds, type SegmentId } from './segment-name.js';
+
+/** Entries [firstSeq, firstSeq + count) of one topic; endOffset bounds them (it is exact unless the run was cut back). */
+export interface TopicRun {
+  path: string;
+  segment: SegmentId;
+  firstSeq: number;
+  count: number;
+  startOffset: number;
+  endOffset: number;
+}
+
+export interface RecoveredTopic {
+  id: number;
+  name: string;
+  nextSeq: number;
+  runs: TopicRun[];
+  /** The recovered prefix ends before frames (or missing frames) at or after the cursor. */
+  damaged: boolean;
+  /** Largest seq of this topic's ignored frames still on disk; new entries up to it must pin their segment. */
+  ignoredMaxSeq?: number;
+}
+
+export interface SegmentSummary {
+  path: string;
+  id: SegmentId;
+  sizeBytes: number;
+  /** [topicId, lastAcceptedSeq] for every topic with accepted entries in the segment. */
+  topics: Array<[number, number]>;
+  /** Holds entries that supersede ignored frames of an earlier segment: never reclaim it. */
+  pinned?: boolean;
+}
+
+export interface RecoveryResult {
+  topics: RecoveredTopic[];
+  segments: SegmentSummary[];
+  damage: DamageReport[];
+  maxEpoch: number;
+  maxTopicId: number;
+  scannedBytes: number;
+  skippedFiles: string[];
+}
+
+interface RunRef {
+  scan: SegmentScan;
+  order: number;
+  run: ScannedRun;
+  /** How many entries from the start of the run belong to the recovered prefix. */
+  accepted: number;
+}
+
+interface Resolution {
+  nextSeq: number;
+  damaged: boolean;
+}
+
+export function mergeScans(
+  scans: SegmentScan[],
+  known: { names: Map<number, string>; startSeq: Map<number, number> },
+): RecoveryResult {
+  const sorted = [...scans].sort((a, b) => compareSegmentIds(a.id, b.id));
+  const damage: DamageReport[] = sorted.flatMap((scan) => scan.damage);
+  const refsByTopic = collectRuns(sorted);
+  const names = collectNames(sorted, known.names, damage);
+  const pinned = new Set<number>();
+  const topics: RecoveredTopic[] = [];
+
+  const ids = [...new Set([...names.keys(), ...refsByTopic.keys()])].sort((a, b) => a - b);
+  for (const id of ids) {
+    const refs = refsByTopic.get(id) ?? [];
+    const name = names.get(id);
+    if (name === undefined) {
+      const first = refs[0]!;
+      damage.push({ path: first.scan.path, offset: first.run.startOffset, reason: `entries of topic id ${id}, whose name is nowhere defined`, topicId: id });
+      continue;
+    }
+    const startSeq = known.startSeq.get(id) ?? 0;
+    const { nextSeq, damaged } = resolveTopic(id, refs, startSeq, damage);
+    const ignoredMaxSeq = pinSupersedingSegments(refs, pinned);
+    const topic: RecoveredTopic = { id, name, nextSeq, runs: refs.filter((r) => r.accepted > 0).map(toTopicRun), damaged };
+    if (ignoredMaxSeq >= 0) topic.ignoredMaxSeq = ignoredMaxSeq;
+    topics.push(topic);
+  }
+
+  return {
+    topics,
+    segments: summarize(sorted, refsByTopic, pinned),
+    damage,
+    maxEpoch: sorted.reduce((max, scan) => Math.max(max, scan.id.epoch), 0),
+    maxTopicId: maxTopicIdOf(sorted, known.names, damage),
+    scannedBytes: sorted.reduce((sum, scan) => sum + scan.sizeBytes, 0),
+    skippedFiles: sorted.filter((scan) => scan.unreadable).map((scan) => scan.path),
+  };
+}
+
+function collectRuns(sorted: SegmentScan[]): Map<number, RunRef[]> {
+  const byTopic = new Map<number, RunRef[]>();
+  sorted.forEach((scan, order) => {
+    for (const run of scan.runs) {
+      let refs = byTopic.get(run.topicId);
+      if (refs === undefined) byTopic.set(run.topicId, (refs = []));
+      refs.push({ scan, order, run, accepted: 0 });
+    }
+  });
+  return byTopic;
+}
+
+/** Names from the cursor file first, then from TOPIC_DEF frames; one name per id and one id per name. */
+function collectNames(sorted: SegmentScan[], knownNames: Map<number, string>, damage: DamageReport[]): Map<number, string> {
+  const names = new Map<number, string>();
+  const ids = new Map<string, number>();
+  const claim = (id: number, name: string, path: string): void => {
+    const named = names.get(id);
+    const owner = ids.get(name);
+    if (named === name) return;
+    if (named !== undefined) {
+      damage.push({ path, offset: 0, reason: `topic id ${id} is named ${JSON.stringify(name)} here, ${JSON.stringify(named)} elsewhere`, topicId: id });
+    } else if (owner !== undefined) {
+      damage.push({ path, offset: 0, reason: `topic ${JSON.stringify(name)} has id ${owner} and id ${id}; id ${id} is ignored`, topicId: id });
+    } else {
+      names.set(id, name);
+      ids.set(name, id);
+    }
+  };
+  for (const [id, name] of knownNames) claim(id, name, 'CURSORS');
+  for (const scan of sorted) for (const [id, name] of scan.topicNames) claim(id, name, scan.path);
+  return names;
+}
+
+function resolveTopic(id: number, refs: RunRef[], startSeq: number, damage: DamageReport[]): Resolution {
+  const chain: RunRef[] = [];
+  let expected = -1;
+  let lastEpoch = -1;
+  let brokenEpoch = -1;
+  let damaged = false;
+  const accept = (ref: RunRef): void => {
+    ref.accepted = ref.run.count;
+    chain.push(ref);
+    expected = ref.run.firstSeq + ref.run.count;
+  };
+  const breakAt = (ref: RunRef, epoch: number, reason: string): void => {
+    damage.push({ path: ref.scan.path, offset: ref.run.startOffset, reason, topicId: id, seq: expected });
+    damaged = true;
+    brokenEpoch = epoch;
+  };
+
+  for (const ref of refs) {
+    const epoch = ref.scan.id.epoch;
+    const epochStart = epoch !== lastEpoch;
+    lastEpoch = epoch;
+    if (!epochStart && epoch === brokenEpoch) continue;
+    const first = ref.run.firstSeq;
+    if (expected < 0) {
+      if (first <= startSeq) {
+        accept(ref);
+      } else {
+        expected = startSeq;
+        breakAt(ref, epoch, `entries ${startSeq}..${first - 1} are missing; later entries are ignored`);
+      }
+    } else if (first === expected || (first > expected && first <= startSeq)) {
+      accept(ref);
+    } else if (epochStart && first < expected) {
+      cutBack(chain, first);
+      accept(ref);
+    } else {
+      breakAt(ref, epoch, `expected seq ${expected}, found seq ${first}; later entries are ignored`);
+    }
+  }
+  return { nextSeq: expected < 0 ? startSeq : expected, damaged };
+}
+
+function cutBack(chain: RunRef[], seq: number): void {
+  while (chain.length > 0 && chain.at(-1)!.run.firstSeq >= seq) chain.pop()!.accepted = 0;
+  const last = chain.at(-1);
+  if (last !== undefined && last.run.firstSeq + last.accepted > seq) last.accepted = seq - last.run.firstSeq;
+}
+
+/** Marks segments whose accepted entries supersede ignored frames of earlier segments; returns the largest ignored seq. */
+function pinSupersedingSegments(refs: RunRef[], pinned: Set<number>): number {
+  let ignoredBefore = -1;
+  let ignoredHere = -1;
+  let order = -1;
+  for (const ref of refs) {
+    if (ref.order !== order) {
+      ignoredBefore = Math.max(ignoredBefore, ignoredHere);
+      ignoredHere = -1;
+      order = ref.order;
+    }
+    if (ref.accepted > 0 && ref.run.firstSeq <= ignoredBefore) pinned.add(order);
+    if (ref.accepted < ref.run.count) ignoredHere = Math.max(ignoredHere, ref.run.firstSeq + ref.run.count - 1);
+  }
+  return Math.max(ignoredBefore, ignoredHere);
+}
+
+function toTopicRun(ref: RunRef): TopicRun {
+  const { scan, run } = ref;
+  return {
+    path: scan.path,
+    segment: scan.id,
+    firstSeq: run.firstSeq,
+    count: ref.accepted,
+    startOffset: run.startOffset,
+    endOffset: run.endOffset,
+  };
+}
+
+function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>, pinned: Set<number>): SegmentSummary[] {
+  const lastSeqs = sorted.map(() => new Map<number, number>());
+  for (const [topicId, refs] of refsByTopic) {
+    for (const ref of refs) {
+      if (ref.accepted > 0) lastSeqs[ref.order]!.set(topicId, ref.run.firstSeq + ref.accepted - 1);
+    }
+  }
+  const summaries: SegmentSummary[] = [];
+  sorted.forEach((scan, order) => {
+    if (scan.unreadable) return;
+    const summary: SegmentSummary = {
+      path: scan.path,
+      id: scan.id,
+      sizeBytes: scan.sizeBytes,
+      topics: [...lastSeqs[order]!].sort((a, b) => a[0] - b[0]),
+    };
+    if (pinned.has(order)) summary.pinned = true;
+    summaries.push(summary);
+  });
+  return summaries;
+}
+
+function maxTopicIdOf(sorted: SegmentScan[], knownNames: Map<number, string>, damage: DamageReport[]): number {
+  let max = 0;
+  for (const id of knownNames.keys()) max = Math.max(max, id);
+  for (const scan of sorted) {
+    for (const [id] of scan.topicNames) max = Math.max(max, id);
+    for (const run of scan.runs) max = Math.max(max, run.topicId);
+  }
+  for (const report of damage) if (report.topicId !== undefined) max = Math.max(max, report.topicId);
+  return max;
+}

@@ -1,0 +1,75 @@
+/**
+ * Where a topic's entries are: an ordered list of runs (consecutive seqs in one segment). A run may
+ * contain frames of other topics between its own; readers skip them. Runs are capped in byte span
+ * so that finding a seq inside one never walks more than `maxRunSpanBytes` of the file.
+ */
+import type { SegmentId } from './segment-name.js';
+
+export interface SegmentRef {
+  readonly path: string;
+  readonly id: SegmentId;
+  /** Block size from the segment header; 0 until the segment is first read. */
+  blockBytes: number;
+}
+
+export interface IndexedRun {
+  readonly segment: SegmentRef;
+  readonly firstSeq: number;
+  count: number;
+  readonly startOffset: number;
+  /** Bounds the run's frames; exact for runs this process wrote. */
+  endOffset: number;
+}
+
+export const DEFAULT_MAX_RUN_SPAN_BYTES = 1024 * 1024;
+
+export class TopicIndex {
+  private runs: IndexedRun[] = [];
+  private readonly maxRunSpanBytes: number;
+
+  constructor(maxRunSpanBytes = DEFAULT_MAX_RUN_SPAN_BYTES) {
+    this.maxRunSpanBytes = maxRunSpanBytes;
+  }
+
+  get runCount(): number {
+    return this.runs.length;
+  }
+
+  runAt(index: number): IndexedRun {
+    return this.runs[index]!;
+  }
+
+  /** Adds entries [firstSeq, firstSeq + count) that follow every indexed entry. */
+  append(segment: SegmentRef, firstSeq: number, count: number, startOffset: number, endOffset: number): void {
+    const last = this.runs.at(-1);
+    if (
+      last !== undefined &&
+      last.segment === segment &&
+      last.firstSeq + last.count === firstSeq &&
+      endOffset - last.startOffset <= this.maxRunSpanBytes
+    ) {
+      last.count += count;
+      last.endOffset = endOffset;
+      return;
+    }
+    this.runs.push({ segment, firstSeq, count, startOffset, endOffset });
+  }
+
+  /** Index of the run holding `seq`, or -1. */
+  find(seq: number): number {
+    let lo = 0;
+    let hi = this.runs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const run = this.runs[mid]!;
+      if (seq < run.firstSeq) hi = mid - 1;
+      else if (seq >= run.firstSeq + run.count) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  removeSegments(paths: ReadonlySet<string>): void {
+    this.runs = this.runs.filter((run) => !paths.has(run.segment.path));
+  }
+}

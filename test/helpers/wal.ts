@@ -1,0 +1,41 @@
+/**
+ * Opening the BUILT package (dist/) the way a user would, in a fresh temp directory per test, and
+ * closing every instance afterwards so no worker outlives its test.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach } from 'vitest';
+import { Walrus, type WalrusOptions } from '../../dist/src/index.js';
+
+const opened: Walrus[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.allSettled(opened.splice(0).map((w) => w.close()));
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export function tempDir(prefix = 'walrus-engine-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Small sizes so tests exercise rolls, wraps and backpressure with little data. */
+export const SMALL: WalrusOptions = { writers: 2, ringBytes: 64 * 1024, segmentBytes: 64 * 1024, blockBytes: 4096 };
+
+export async function openWal(options: WalrusOptions = {}): Promise<Walrus> {
+  const wal = await Walrus.open({ dir: options.dir ?? tempDir(), ...options });
+  opened.push(wal);
+  return wal;
+}
+
+export async function drain(wal: Walrus, topic: string, maxBytes = 1 << 20): Promise<Array<{ seq: number; text: string }>> {
+  const out: Array<{ seq: number; text: string }> = [];
+  for (;;) {
+    const batch = await wal.batchRead(topic, { maxBytes });
+    if (batch.length === 0) return out;
+    for (const e of batch) out.push({ seq: e.seq, text: e.text() });
+  }
+}

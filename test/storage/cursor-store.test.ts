@@ -1,0 +1,377 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CheckpointPolicy, parseReadConsistency } from '../../src/storage/checkpoint-policy.js';
+import {
+  CURSOR_RECORD_BYTES,
+  CURSORS_FILE_NAME,
+  CursorStore,
+  cursorLogPath,
+  decodeCursorRecord,
+  encodeCursorRecord,
+} from '../../src/storage/cursor-store.js';
+import { packControlFile, unpackControlMap } from '../../src/storage/disk-codec.js';
+import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
+import { CURSOR_LOG_SNAPSHOT_BYTES } from '../../src/storage/limits.js';
+import { TmpDirs } from '../helpers/tmp-dir.js';
+import { expectWalError } from '../helpers/wal-error-assert.js';
+
+const logName = (generation: number) => path.basename(cursorLogPath('/', generation));
+
+function logBytes(dir: string, generation: number): Buffer {
+  return fs.readFileSync(cursorLogPath(dir, generation));
+}
+
+function cursorsFile(dir: string): Record<string, unknown> {
+  return unpackControlMap(fs.readFileSync(path.join(dir, CURSORS_FILE_NAME)));
+}
+
+function writeCursorsFile(dir: string, fields: Record<string, unknown>): void {
+  fs.writeFileSync(path.join(dir, CURSORS_FILE_NAME), packControlFile({ format: 'walrus-ts/cursors', version: 1, generation: 0, topics: [], ...fields }));
+}
+
+/** A FileIo that logs durability calls and can be told to fail renames. */
+function instrumentedIo(calls: string[], failRename = { on: false }): FileIo {
+  return {
+    ...nodeFileIo,
+    fdatasync: (fd) => {
+      calls.push('fdatasync');
+      nodeFileIo.fdatasync(fd);
+    },
+    fsync: (fd) => {
+      calls.push('fsync');
+      nodeFileIo.fsync(fd);
+    },
+    fsyncDir: (dir) => {
+      calls.push('fsyncDir');
+      nodeFileIo.fsyncDir(dir);
+    },
+    rename: (from, to) => {
+      if (failRename.on) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'rename' });
+      nodeFileIo.rename(from, to);
+    },
+  };
+}
+
+describe('cursor records (FORMAT §6)', () => {
+  it('have the documented 32-byte layout with a CRC-32 over bytes 0…27', () => {
+    const bytes = Buffer.from(encodeCursorRecord({ generation: 0x01020304, topicId: 7, nextSeq: 2 ** 40 + 5 }));
+    expect(bytes).toHaveLength(CURSOR_RECORD_BYTES);
+    expect([...bytes.subarray(0, 4)]).toEqual([0x43, 0x55, 0x52, 0x53]);
+    expect(bytes.readUInt32LE(4)).toBe(0x01020304);
+    expect(bytes.readUInt32LE(8)).toBe(7);
+    expect(bytes.readUInt32LE(12)).toBe(5);
+    expect(bytes.readUInt32LE(16)).toBe(2 ** 8);
+    expect(bytes.readUInt32LE(20)).toBe(0);
+    expect(bytes.readUInt32LE(24)).toBe(0);
+    expect(bytes.readUInt32LE(28)).toBe(crc32(bytes.subarray(0, 28)) >>> 0);
+    expect(decodeCursorRecord(bytes, 0)).toEqual({ generation: 0x01020304, topicId: 7, nextSeq: 2 ** 40 + 5 });
+  });
+
+  it('decode to null when torn, flipped, reserved bits set or topic id 0', () => {
+    const good = Buffer.from(encodeCursorRecord({ generation: 1, topicId: 3, nextSeq: 9 }));
+    expect(decodeCursorRecord(good.subarray(0, 31), 0)).toBeNull();
+    for (let bit = 0; bit < 32 * 8; bit += 13) {
+      const flipped = Buffer.from(good);
+      flipped[bit >> 3]! ^= 1 << (bit & 7);
+      expect(decodeCursorRecord(flipped, 0)).toBeNull();
+    }
+    const reserved = Buffer.from(good);
+    reserved.writeUInt32LE(1, 20);
+    reserved.writeUInt32LE(crc32(reserved.subarray(0, 28)) >>> 0, 28);
+    expect(decodeCursorRecord(reserved, 0)).toBeNull();
+    expect(decodeCursorRecord(encodeCursorRecord({ generation: 1, topicId: 0, nextSeq: 9 }), 0)).toBeNull();
+  });
+});
+
+describe('CursorStore', () => {
+  const tmp = new TmpDirs();
+  const open: CursorStore[] = [];
+  afterEach(() => {
+    for (const store of open.splice(0)) store.close();
+    tmp.removeAll();
+  });
+  const openStore = (dir: string, io: FileIo = nodeFileIo, durable = false) => {
+    const store = CursorStore.open(io, dir, { durable });
+    open.push(store);
+    return store;
+  };
+  const reopen = (store: CursorStore) => {
+    store.close();
+    return openStore(store.dir);
+  };
+
+  it('starts a new directory at generation 0 with no topics and an empty live log', () => {
+    const dir = tmp.make();
+    const store = openStore(dir);
+    expect(store.generation).toBe(0);
+    expect(store.topicTable()).toEqual(new Map());
+    expect(store.cursor(1)).toBe(0);
+    expect(store.maxTopicId).toBe(0);
+    expect(store.logPath).toBe(cursorLogPath(dir, 0));
+    expect(fs.readdirSync(dir)).toEqual([logName(0)]);
+    expect(logBytes(dir, 0)).toHaveLength(0);
+  });
+
+  it('persists an advance as one log record that a reopen replays; an unpersisted one is lost', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.advance(1, 5, true);
+    store.advance(2, 3, false);
+    expect(store.cursor(2)).toBe(3);
+    expect(store.recordsWritten).toBe(1);
+    const log = logBytes(dir, 0);
+    expect(log).toHaveLength(CURSOR_RECORD_BYTES);
+    expect(decodeCursorRecord(log, 0)).toEqual({ generation: 0, topicId: 1, nextSeq: 5 });
+    store = reopen(store);
+    expect(store.cursor(1)).toBe(5);
+    expect(store.cursor(2)).toBe(0);
+  });
+
+  it('applies records in file order, the last one per topic winning', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.advance(1, 1, true);
+    store.advance(2, 10, true);
+    store.advance(1, 4, true);
+    store.advance(1, 2 ** 52, true);
+    store = reopen(store);
+    expect(store.cursor(1)).toBe(2 ** 52);
+    expect(store.cursor(2)).toBe(10);
+    expect(store.maxTopicId).toBe(2);
+  });
+
+  it('never moves a cursor back through advance, and writes no record for an unchanged value', () => {
+    const dir = tmp.make();
+    const store = openStore(dir);
+    store.advance(1, 8, true);
+    store.advance(1, 3, true);
+    store.advance(1, 8, true);
+    expect(store.cursor(1)).toBe(8);
+    expect(store.recordsWritten).toBe(1);
+    store.advance(1, 9, false);
+    store.advance(1, 9, true); // persists the value reached without persisting
+    expect(store.recordsWritten).toBe(2);
+    expect(reopen(store).cursor(1)).toBe(9);
+  });
+
+  it('clamp moves a cursor back and persists it', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.advance(1, 30, true);
+    store.clamp(1, 12);
+    store.clamp(1, 20); // never forward
+    expect(store.cursor(1)).toBe(12);
+    store = reopen(store);
+    expect(store.cursor(1)).toBe(12);
+  });
+
+  it('stops replaying at a torn tail, cuts it off, and appends valid records after the prefix', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.advance(1, 1, true);
+    store.advance(1, 2, true);
+    store.close();
+    const torn = encodeCursorRecord({ generation: 0, topicId: 1, nextSeq: 99 }).subarray(0, 17);
+    fs.appendFileSync(cursorLogPath(dir, 0), torn);
+    store = openStore(dir);
+    expect(store.cursor(1)).toBe(2);
+    expect(logBytes(dir, 0)).toHaveLength(2 * CURSOR_RECORD_BYTES);
+    store.advance(1, 3, true);
+    store = reopen(store);
+    expect(store.cursor(1)).toBe(3);
+  });
+
+  it('ignores everything after a damaged record or one of another generation', () => {
+    for (const damage of ['flip', 'generation'] as const) {
+      const dir = tmp.make();
+      const store = openStore(dir);
+      for (let i = 1; i <= 4; i++) store.advance(i, i * 10, true);
+      store.close();
+      const log = logBytes(dir, 0);
+      if (damage === 'flip') log[CURSOR_RECORD_BYTES + 13]! ^= 0x10;
+      else log.set(encodeCursorRecord({ generation: 5, topicId: 2, nextSeq: 20 }), CURSOR_RECORD_BYTES);
+      fs.writeFileSync(cursorLogPath(dir, 0), log);
+      const again = openStore(dir);
+      expect([1, 2, 3, 4].map((id) => again.cursor(id))).toEqual([10, 0, 0, 0]);
+    }
+  });
+
+  it('snapshot writes CURSORS generation g+1 with every named cursor, switches logs and deletes the old one', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('alpha', 1);
+    store.registerTopic('βeta', 2);
+    store.advance(1, 4, true);
+    store.advance(2, 2 ** 33, false);
+    store.advance(9, 5, true); // a cursor of a topic with no name yet is kept in memory, not snapshotted
+    store.snapshot();
+    expect(store.generation).toBe(1);
+    expect(cursorsFile(dir)).toEqual({
+      format: 'walrus-ts/cursors',
+      version: 1,
+      generation: 1,
+      topics: [
+        ['alpha', 1, 4],
+        ['βeta', 2, 2 ** 33],
+      ],
+    });
+    expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1)]);
+    expect(store.snapshotCursors()).toEqual(new Map([[1, 4], [2, 2 ** 33]]));
+    expect(store.cursor(9)).toBe(5);
+    store.advance(1, 6, true);
+    expect(decodeCursorRecord(logBytes(dir, 1), 0)).toEqual({ generation: 1, topicId: 1, nextSeq: 6 });
+    expect(store.snapshotCursors().get(1)).toBe(4);
+    store = reopen(store);
+    expect(store.generation).toBe(1);
+    expect(store.topicTable()).toEqual(new Map([['alpha', 1], ['βeta', 2]]));
+    expect([store.cursor(1), store.cursor(2), store.cursor(9)]).toEqual([6, 2 ** 33, 0]);
+    expect(store.snapshotCursors()).toEqual(new Map([[1, 4], [2, 2 ** 33]]));
+  });
+
+  it('deletes logs of other generations on open (a crash between creating the next log and renaming CURSORS)', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    store.snapshot();
+    store.advance(1, 3, true);
+    store.close();
+    fs.writeFileSync(cursorLogPath(dir, 2), encodeCursorRecord({ generation: 2, topicId: 1, nextSeq: 50 }));
+    fs.writeFileSync(cursorLogPath(dir, 0), encodeCursorRecord({ generation: 0, topicId: 1, nextSeq: 60 }));
+    fs.writeFileSync(cursorLogPath(dir, 0xab), 'junk');
+    fs.writeFileSync(path.join(dir, 'cursors-notes.log'), 'not ours');
+    store = openStore(dir);
+    expect(store.cursor(1)).toBe(3);
+    expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1), 'cursors-notes.log']);
+    store.snapshot();
+    expect(logBytes(dir, 2)).toHaveLength(0);
+    expect(reopen(store).cursor(1)).toBe(3);
+  });
+
+  it('a failed snapshot changes nothing: the old generation and its log stay live', () => {
+    const dir = tmp.make();
+    const failRename = { on: false };
+    const calls: string[] = [];
+    let store = openStore(dir, instrumentedIo(calls, failRename));
+    store.registerTopic('t', 1);
+    store.snapshot();
+    store.advance(1, 2, true);
+    failRename.on = true;
+    expectWalError(() => store.snapshot(), 'ERR_DISK_FULL');
+    failRename.on = false;
+    expect(store.generation).toBe(1);
+    expect(fs.existsSync(cursorLogPath(dir, 2))).toBe(false);
+    store.advance(1, 3, true);
+    store = reopen(store);
+    expect(store.generation).toBe(1);
+    expect(store.cursor(1)).toBe(3);
+  });
+
+  it('is durable only when asked: fdatasync of the log, fsyncs of the snapshot', () => {
+    const dir = tmp.make();
+    const durableCalls: string[] = [];
+    const durable = openStore(dir, instrumentedIo(durableCalls), true);
+    durable.advance(1, 1, true);
+    durable.syncLog();
+    durable.snapshot();
+    expect(durableCalls).toEqual(['fdatasync', 'fsync', 'fsyncDir']);
+    durable.close();
+    const laxCalls: string[] = [];
+    const lax = openStore(dir, instrumentedIo(laxCalls), false);
+    lax.advance(1, 2, true);
+    lax.syncLog();
+    lax.snapshot();
+    expect(laxCalls).toEqual([]);
+  });
+
+  it('asks for a snapshot once the log holds 1 MiB of records', () => {
+    const store = openStore(tmp.make());
+    const records = CURSOR_LOG_SNAPSHOT_BYTES / CURSOR_RECORD_BYTES;
+    for (let i = 1; i < records; i++) store.advance(1, i, true);
+    expect(store.wantsSnapshot()).toBe(false);
+    store.advance(1, records, true);
+    expect(store.wantsSnapshot()).toBe(true);
+    expect(store.recordsWritten).toBe(records);
+    store.snapshot();
+    expect(store.wantsSnapshot()).toBe(false);
+    expect(store.recordsWritten).toBe(records);
+  });
+
+  it('keeps the topic table consistent: re-registering is a no-op, conflicts are refused', () => {
+    const store = openStore(tmp.make());
+    store.registerTopic('a', 1);
+    store.registerTopic('a', 1);
+    expectWalError(() => store.registerTopic('a', 2), 'ERR_CORRUPT');
+    expectWalError(() => store.registerTopic('b', 1), 'ERR_CORRUPT');
+    expectWalError(() => store.registerTopic('c', 0), 'ERR_INVALID_ARGUMENT');
+    expectWalError(() => store.advance(1, -1, true), 'ERR_INVALID_ARGUMENT');
+    expectWalError(() => store.advance(1, 1.5, true), 'ERR_INVALID_ARGUMENT');
+    expect(store.topicTable()).toEqual(new Map([['a', 1]]));
+  });
+
+  it('rejects an unreadable or inconsistent CURSORS with ERR_CORRUPT, another version with ERR_UNSUPPORTED_FORMAT', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, CURSORS_FILE_NAME);
+    fs.writeFileSync(file, Buffer.from([0x92, 0x01]));
+    expect(expectWalError(() => openStore(dir), 'ERR_CORRUPT').message).toContain(file);
+    const corrupt: Array<Record<string, unknown>> = [
+      { generation: -1 },
+      { topics: 'none' },
+      { topics: [['a', 1]] },
+      { topics: [['', 1, 0]] },
+      { topics: [['a', 0, 0]] },
+      { topics: [['a', 1, -2]] },
+      { topics: [['a', 1, 0], ['a', 2, 0]] },
+      { topics: [['a', 1, 0], ['b', 1, 0]] },
+    ];
+    for (const fields of corrupt) {
+      writeCursorsFile(dir, fields);
+      expectWalError(() => openStore(dir), 'ERR_CORRUPT');
+    }
+    writeCursorsFile(dir, { version: 2 });
+    expect(expectWalError(() => openStore(dir), 'ERR_UNSUPPORTED_FORMAT').message).toContain(file);
+    writeCursorsFile(dir, { generation: 3, topics: [['a', 1, 7]] });
+    const store = openStore(dir);
+    expect([store.generation, store.cursor(1)]).toEqual([3, 7]);
+  });
+
+  it('refuses use after close; close is idempotent', () => {
+    const store = openStore(tmp.make());
+    store.close();
+    store.close();
+    expectWalError(() => store.advance(1, 1, true), 'ERR_CLOSED');
+    expectWalError(() => store.snapshot(), 'ERR_CLOSED');
+    expectWalError(() => store.syncLog(), 'ERR_CLOSED');
+  });
+});
+
+describe('CheckpointPolicy', () => {
+  it('strictly-at-once persists every checkpointed read that consumed something', () => {
+    const policy = new CheckpointPolicy('strictly-at-once');
+    expect(policy.recordCheckpoint(1, 1)).toBe(true);
+    expect(policy.recordCheckpoint(1, 7)).toBe(true);
+    expect(policy.recordCheckpoint(1, 0)).toBe(false);
+    expect(policy.pending()).toEqual([]);
+  });
+
+  it('at-least-once persists once persistEvery entries were consumed, counting entries, per topic', () => {
+    const policy = new CheckpointPolicy({ atLeastOnce: { persistEvery: 3 } });
+    expect([1, 1].map(() => policy.recordCheckpoint(1, 1))).toEqual([false, false]);
+    expect(policy.recordCheckpoint(2, 2)).toBe(false);
+    expect(policy.pending().sort()).toEqual([1, 2]);
+    expect(policy.recordCheckpoint(1, 1)).toBe(true);
+    expect(policy.pending()).toEqual([2]);
+    expect(policy.recordCheckpoint(2, 5)).toBe(true);
+    expect(policy.pending()).toEqual([]);
+  });
+
+  it('treats persistEvery 0 as 1 and validates the option', () => {
+    expect(parseReadConsistency({ atLeastOnce: { persistEvery: 0 } })).toEqual({ atLeastOnce: { persistEvery: 1 } });
+    expect(parseReadConsistency(undefined)).toBe('strictly-at-once');
+    expect(new CheckpointPolicy({ atLeastOnce: { persistEvery: 0 } }).recordCheckpoint(1, 1)).toBe(true);
+    for (const bad of ['at-least-once', { atLeastOnce: {} }, { atLeastOnce: { persistEvery: -1 } }, { atLeastOnce: { persistEvery: 1.5 } }, null, 3]) {
+      expectWalError(() => new CheckpointPolicy(bad), 'ERR_INVALID_ARGUMENT');
+    }
+  });
+});

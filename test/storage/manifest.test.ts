@@ -1,0 +1,89 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { packControlFile, unpackControlMap } from '../../src/storage/disk-codec.js';
+import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
+import { MANIFEST_FILE_NAME, readManifest, writeManifest, type Manifest } from '../../src/storage/manifest.js';
+import { TmpDirs } from '../helpers/tmp-dir.js';
+import { expectWalError } from '../helpers/wal-error-assert.js';
+
+const sample: Manifest = { format: 'walrus-ts', version: 1, epoch: 7, createdAtMs: 1_700_000_000_000, openedAtMs: 1_700_000_123_456.5 };
+
+/** A FileIo that logs the durability calls it sees. */
+function recordingIo(calls: string[]): FileIo {
+  return {
+    ...nodeFileIo,
+    fsync: (fd) => {
+      calls.push('fsync');
+      nodeFileIo.fsync(fd);
+    },
+    fsyncDir: (dir) => {
+      calls.push('fsyncDir');
+      nodeFileIo.fsyncDir(dir);
+    },
+    rename: (from, to) => {
+      calls.push(`rename ${path.basename(from)} ${path.basename(to)}`);
+      nodeFileIo.rename(from, to);
+    },
+  };
+}
+
+describe('MANIFEST (FORMAT §7)', () => {
+  const tmp = new TmpDirs();
+  afterEach(() => tmp.removeAll());
+
+  it('is absent in a new directory', () => {
+    expect(readManifest(nodeFileIo, tmp.make())).toBeNull();
+  });
+
+  it('round-trips as a plain msgpack map with the documented fields', () => {
+    const dir = tmp.make();
+    writeManifest(nodeFileIo, dir, sample, false);
+    expect(readManifest(nodeFileIo, dir)).toEqual(sample);
+    const raw = unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)));
+    expect(raw).toEqual({ format: 'walrus-ts', version: 1, epoch: 7, createdAtMs: sample.createdAtMs, openedAtMs: sample.openedAtMs });
+    expect(fs.readdirSync(dir)).toEqual([MANIFEST_FILE_NAME]);
+  });
+
+  it('is replaced through tmp + fsync + rename + directory fsync when durable, without fsyncs otherwise', () => {
+    const dir = tmp.make();
+    const durable: string[] = [];
+    writeManifest(recordingIo(durable), dir, sample, true);
+    expect(durable).toEqual(['fsync', 'rename MANIFEST.tmp MANIFEST', 'fsyncDir']);
+    const lax: string[] = [];
+    writeManifest(recordingIo(lax), dir, { ...sample, epoch: 8 }, false);
+    expect(lax).toEqual(['rename MANIFEST.tmp MANIFEST']);
+    expect(readManifest(nodeFileIo, dir)?.epoch).toBe(8);
+  });
+
+  it('rejects unreadable bytes with ERR_CORRUPT naming the file', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, MANIFEST_FILE_NAME);
+    const valid = packControlFile(sample);
+    for (const bytes of [Buffer.from([0xc1]), valid.subarray(0, valid.length - 5), Buffer.from([0x2a])]) {
+      fs.writeFileSync(file, bytes);
+      const err = expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
+      expect(err.message).toContain(file);
+      expect(err.details.path).toBe(file);
+    }
+  });
+
+  it('rejects invalid field values with ERR_CORRUPT', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, MANIFEST_FILE_NAME);
+    for (const bad of [{ epoch: -1 }, { epoch: 1.5 }, { epoch: 2 ** 32 }, { epoch: 'one' }, { createdAtMs: 'now' }, { openedAtMs: undefined }]) {
+      fs.writeFileSync(file, packControlFile({ ...sample, ...bad }));
+      expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
+    }
+  });
+
+  it('refuses another version or format with ERR_UNSUPPORTED_FORMAT naming the file', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, MANIFEST_FILE_NAME);
+    for (const other of [{ version: 2 }, { format: 'walrus-rust' }, { format: undefined }]) {
+      fs.writeFileSync(file, packControlFile({ ...sample, ...other }));
+      const err = expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_UNSUPPORTED_FORMAT');
+      expect(err.message).toContain(file);
+    }
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { deletableSegments } from '../../src/storage/reclaim.js';
+import type { SegmentSummary } from '../../src/storage/recover.js';
+
+function summary(segmentNo: number, topics: Array<[number, number]>, pinned?: boolean): SegmentSummary {
+  const s: SegmentSummary = { path: `/wal/seg-${segmentNo}`, id: { epoch: 1, writerIndex: 0, segmentNo }, sizeBytes: 100, topics };
+  if (pinned !== undefined) s.pinned = pinned;
+  return s;
+}
+
+describe('deletableSegments', () => {
+  const cursors = new Map<number, number>([
+    [1, 10],
+    [2, 5],
+  ]);
+  const durable = (topicId: number): number => cursors.get(topicId) ?? 0;
+  const allSealed = (): boolean => true;
+
+  it('deletes a sealed segment only when every topic in it is consumed past its last seq', () => {
+    const segments = [summary(0, [[1, 9]]), summary(1, [[1, 10]]), summary(2, [[1, 3], [2, 4]]), summary(3, [[1, 3], [2, 5]])];
+    expect(deletableSegments(segments, durable, allSealed).map((s) => s.id.segmentNo)).toEqual([0, 2]);
+  });
+
+  it('never deletes an unsealed segment', () => {
+    const segments = [summary(0, [[1, 1]]), summary(1, [[1, 2]])];
+    expect(deletableSegments(segments, durable, (s) => s.id.segmentNo === 1).map((s) => s.id.segmentNo)).toEqual([1]);
+  });
+
+  it('deletes a sealed segment without accepted entries, and a topic unknown to the cursors keeps its segment', () => {
+    const segments = [summary(0, []), summary(1, [[3, 0]])];
+    expect(deletableSegments(segments, durable, allSealed).map((s) => s.id.segmentNo)).toEqual([0]);
+  });
+
+  it('keeps pinned segments whatever the cursors say', () => {
+    const segments = [summary(0, [[1, 0]], true), summary(1, [[1, 1]], false)];
+    expect(deletableSegments(segments, durable, allSealed).map((s) => s.id.segmentNo)).toEqual([1]);
+  });
+});

@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeFileIo } from '../../src/storage/file-io.js';
+import { compareSegmentIds, listSegments, parseSegmentFileName, segmentFileName } from '../../src/storage/segment-name.js';
+
+describe('segment file names', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('formats epoch-writer-segment as 8-4-8 lowercase hex', () => {
+    expect(segmentFileName({ epoch: 1, writerIndex: 0, segmentNo: 0 })).toBe('00000001-0000-00000000.seg');
+    expect(segmentFileName({ epoch: 0xffffffff, writerIndex: 0xabcd, segmentNo: 0x1234abcd })).toBe('ffffffff-abcd-1234abcd.seg');
+  });
+
+  it('round-trips every field, including the largest values', () => {
+    for (const id of [
+      { epoch: 0, writerIndex: 0, segmentNo: 0 },
+      { epoch: 7, writerIndex: 3, segmentNo: 255 },
+      { epoch: 0xffffffff, writerIndex: 0xffff, segmentNo: 0xffffffff },
+    ]) {
+      expect(parseSegmentFileName(segmentFileName(id))).toEqual(id);
+    }
+  });
+
+  it('accepts only the exact pattern', () => {
+    for (const name of [
+      '00000001-0000-00000000.seg.tmp',
+      '0000000A-0000-00000000.seg',
+      '00000001-0000-0000000.seg',
+      '00000001-00000-00000000.seg',
+      'x00000001-0000-00000000.seg',
+      '00000001-0000-00000000.SEG',
+      'intruder.seg',
+      '',
+    ]) {
+      expect(parseSegmentFileName(name), name).toBeNull();
+    }
+  });
+
+  it('orders by epoch, then writer, then segment number', () => {
+    const ids = [
+      { epoch: 2, writerIndex: 0, segmentNo: 0 },
+      { epoch: 1, writerIndex: 1, segmentNo: 0 },
+      { epoch: 1, writerIndex: 0, segmentNo: 10 },
+      { epoch: 1, writerIndex: 0, segmentNo: 2 },
+    ];
+    expect([...ids].sort(compareSegmentIds)).toEqual([ids[3], ids[2], ids[1], ids[0]]);
+  });
+
+  it('lists only segment files, sorted, ignoring foreign files and directories', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-names-'));
+    dirs.push(dir);
+    for (const name of ['00000002-0000-00000000.seg', '00000001-0001-00000000.seg', '00000001-0000-00000010.seg', '00000001-0000-00000002.seg']) {
+      fs.writeFileSync(path.join(dir, name), '');
+    }
+    fs.writeFileSync(path.join(dir, '00000003-0000-00000000.seg.tmp'), '');
+    fs.writeFileSync(path.join(dir, 'CURSORS'), '');
+    fs.mkdirSync(path.join(dir, '00000009-0000-00000000.seg'));
+    expect(listSegments(nodeFileIo, dir).map((s) => path.basename(s.path))).toEqual([
+      '00000001-0000-00000002.seg',
+      '00000001-0000-00000010.seg',
+      '00000001-0001-00000000.seg',
+      '00000002-0000-00000000.seg',
+    ]);
+  });
+});

@@ -1,0 +1,10 @@
+/** Writer worker: a thin shell around WriterService (src/engine/writer-service.ts). */
+import { workerData } from 'node:worker_threads';
+import { nodeFileIo } from '../src/storage/file-io.js';
+import { exposeControl, type WriterInit } from '../src/engine/control-protocol.js';
+import { WriterService } from '../src/engine/writer-service.js';
+
+const init = workerData as WriterInit;
+const service = new WriterService(init, nodeFileIo);
+exposeControl(service, init.controlPort);
+await service.run();
