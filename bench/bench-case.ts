@@ -23,6 +23,8 @@ export interface CaseContext {
   /** Empty at the start of each repetition, removed after it. */
   readonly repDir: string;
   readonly repetition: number;
+  /** Records something the reader of the table must know about this row (printed under its block). */
+  note(text: string): void;
 }
 
 export interface BenchCase {

@@ -48,12 +48,12 @@ const fullDefaults = {
 };
 
 const quickDefaults: typeof fullDefaults = {
-  durationMs: 300,
+  durationMs: 250,
   repeat: 3,
   ingestBytes: 256 * bytesPerMiB,
   recoveryBytes: 256 * bytesPerMiB,
-  topicCount: 10_000,
-  readBytes: 16 * bytesPerMiB,
+  topicCount: 5_000,
+  readBytes: 8 * bytesPerMiB,
 };
 
 export const usage = `Usage: npm run bench -- [options]
@@ -62,7 +62,7 @@ export const usage = `Usage: npm run bench -- [options]
                        ${sectionIds.join(', ')}
   --systems LIST       systems to run (default: all): ${systemIds.join(', ')}
   --sizes LIST         entry sizes in bytes, e.g. 100,1KiB (default: 100,1024)
-  --duration T         time per repetition, e.g. 3s, 500ms (default: 3s; quick: 300ms)
+  --duration T         time per repetition, e.g. 3s, 500ms (default: 3s; quick: 250ms)
   --repeat N           repetitions per case, the median is reported (default: 3)
   --dir PATH           where the temporary data directory is made (default: the OS temp dir)
   --out PATH           where results JSON and the SVG chart go (default: bench/results)
@@ -70,8 +70,8 @@ export const usage = `Usage: npm run bench -- [options]
   --window N           walrus-ts appends in flight in throughput rows (default: 4096)
   --ingest-bytes B     bytes ingested by the peak-RSS section (default: 4GiB; quick: 256MiB)
   --recovery-bytes B   log size for the open/recovery section (default: 2GiB; quick: 256MiB)
-  --topics N           topics in the many-topics section (default: 100000; quick: 10000)
-  --read-bytes B       bytes prefilled for read-back (default: 256MiB; quick: 16MiB)
+  --topics N           topics in the many-topics section (default: 100000; quick: 5000)
+  --read-bytes B       bytes prefilled for read-back (default: 256MiB; quick: 8MiB)
   --latency-rate N     offered appends/s for the latency section (default: half the measured maximum)
   --writers N          walrus-ts writer workers (default: the library's)
   --no-cold            skip cold-cache rows even where caches can be dropped

@@ -17,6 +17,14 @@ export function canDropCaches(): boolean {
   }
 }
 
+/**
+ * Writes back every dirty page (not timed), so a row does not pay for the writeback of the
+ * gigabytes the row before it left in the page cache.
+ */
+export function settlePageCache(): void {
+  if (process.platform !== 'win32') execFileSync('sync');
+}
+
 /** Writes back dirty pages first: only clean pages can be dropped. */
 export function dropCaches(): void {
   execFileSync('sync');

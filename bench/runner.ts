@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { BenchCase, BenchEnv, CaseContext, Section } from './bench-case.js';
 import { medianMetrics, type Metrics } from './metrics.js';
 import type { BenchOptions, SectionId, SystemId } from './options.js';
+import { settlePageCache } from './page-cache.js';
 import { makePayloads, type Payloads } from './payloads.js';
 import type { ProgressSink } from './report/progress.js';
 import { sectionById, sizesFor } from './sections.js';
@@ -23,6 +24,7 @@ export interface CaseResult {
   ceiling?: string;
   samples: Metrics[];
   median: Metrics;
+  notes: string[];
   skipped?: string;
   error?: string;
 }
@@ -69,6 +71,7 @@ function resultOf(planned: PlannedCase): CaseResult {
     ...(benchCase.ceiling === undefined ? {} : { ceiling: benchCase.ceiling }),
     samples: [],
     median: {},
+    notes: [],
   };
 }
 
@@ -99,8 +102,12 @@ export async function runPlan(plan: readonly PlannedCase[], env: BenchEnv, runDi
     } else {
       for (let repetition = 1; repetition <= repeat && !result.error; repetition++) {
         progress.update(`${where} · rep ${repetition}/${repeat}`);
+        settlePageCache();
         const repDir = fs.mkdtempSync(path.join(sectionDir, 'rep-'));
-        const ctx: CaseContext = { env, payloads, sectionDir, repDir, repetition };
+        const note = (text: string): void => {
+          if (!result.notes.includes(text)) result.notes.push(text);
+        };
+        const ctx: CaseContext = { env, payloads, sectionDir, repDir, repetition, note };
         try {
           result.samples.push(await benchCase.run(ctx));
         } catch (err) {

@@ -11,12 +11,24 @@ export interface TableBlock {
   title: string;
   header: string[];
   rows: string[][];
+  notes: string[];
 }
 
 function statusText(result: CaseResult): string {
   if (result.skipped) return `skipped: ${result.skipped}`;
   if (result.error) return `error: ${result.error}`;
   return result.durable;
+}
+
+/** A note every measured row shares is printed once; others name their row. */
+function blockNotes(rows: readonly CaseResult[]): string[] {
+  const measured = rows.filter((r) => !r.skipped);
+  const texts = [...new Set(rows.flatMap((r) => r.notes))];
+  return texts.flatMap((text) => {
+    const having = rows.filter((r) => r.notes.includes(text));
+    if (having.length === measured.length && having.length > 1) return [text];
+    return having.map((r) => `${r.system} · ${r.label}: ${text}`);
+  });
 }
 
 export function tableBlocks(sections: readonly Section[], results: readonly CaseResult[]): TableBlock[] {
@@ -37,6 +49,7 @@ export function tableBlocks(sections: readonly Section[], results: readonly Case
           formatPercent(versusCeiling(r, results, section)),
           statusText(r),
         ]),
+        notes: blockNotes(rows),
       });
     }
   }
@@ -57,7 +70,8 @@ export function renderAligned(blocks: readonly TableBlock[]): string {
     .map((block) => {
       const all = [block.header, ...block.rows];
       const widths = block.header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
-      return [block.title, alignRow(block.header, widths), ...block.rows.map((row) => alignRow(row, widths))].join('\n');
+      const notes = block.notes.map((n) => `  note: ${n}`);
+      return [block.title, alignRow(block.header, widths), ...block.rows.map((row) => alignRow(row, widths)), ...notes].join('\n');
     })
     .join('\n\n');
 }
@@ -71,7 +85,8 @@ export function renderMarkdown(blocks: readonly TableBlock[]): string {
     .map((block) => {
       const align = block.header.map((_, i) => (i >= 2 && i < block.header.length - 1 ? '---:' : '---'));
       const lines = [block.header, align, ...block.rows].map((row) => `| ${row.map(markdownCell).join(' | ')} |`);
-      return [`**${block.title}**`, '', ...lines].join('\n');
+      const notes = block.notes.length > 0 ? ['', ...block.notes.map((n) => `- ${n}`)] : [];
+      return [`**${block.title}**`, '', ...lines, ...notes].join('\n');
     })
     .join('\n\n');
 }

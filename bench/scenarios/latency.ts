@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics.js';
 import { openLevelLog, levelKey } from '../systems/level.js';
 import { openLmdbLog } from '../systems/lmdb.js';
 import { createLogFile } from '../systems/raw-file.js';
-import { benchTopic, withWalrus } from '../systems/walrus.js';
+import { benchTopic, openWalrus } from '../systems/walrus.js';
 import { rawWrite, walrusAppend } from './append-runs.js';
 import { writeHeadlineKey } from './write.js';
 
@@ -20,84 +20,94 @@ export const latencyKey = 'walrus.latency';
 const backlogSeconds = 0.25;
 const drainTimeoutMs = 60_000;
 
-const chosenRates = new WeakMap<CaseContext['env'], Map<number, Promise<number>>>();
+interface OfferedRate {
+  ratePerSec: number;
+  basis: string;
+}
 
-/** Half of the maximum append rate: measured earlier in the run, or probed now for one duration. */
-async function probeHalfRate(ctx: CaseContext): Promise<number> {
+const chosenRates = new WeakMap<CaseContext['env'], Map<number, Promise<OfferedRate>>>();
+
+async function probeMaximum(ctx: CaseContext): Promise<OfferedRate> {
   const measured = ctx.env.measured(writeHeadlineKey, ctx.payloads.sizeBytes)?.entriesPerSec;
-  if (measured !== undefined) return measured / 2;
+  if (measured !== undefined) return { ratePerSec: measured / 2, basis: 'half the walrus-ts append maximum of the write section' };
   const probeCtx = { ...ctx, repDir: path.join(ctx.sectionDir, `rate-probe-${ctx.payloads.sizeBytes}`) };
   fs.mkdirSync(probeCtx.repDir, { recursive: true });
   try {
-    const max = ctx.env.walrus.ok
-      ? await walrusAppend(probeCtx, { topics: 1, batchSize: 1, window: ctx.env.options.windowOps })
-      : rawWrite(probeCtx, 'entry', false);
-    return (max.entriesPerSec ?? 0) / 2;
+    const { env } = ctx;
+    if (env.walrus.ok && env.options.systems.includes('walrus-ts')) {
+      const max = await walrusAppend(probeCtx, { topics: 1, batchSize: 1, window: env.options.windowOps });
+      return { ratePerSec: (max.entriesPerSec ?? 0) / 2, basis: 'half the walrus-ts append maximum (probed)' };
+    }
+    const max = rawWrite(probeCtx, 'entry', false);
+    return { ratePerSec: (max.entriesPerSec ?? 0) / 2, basis: 'half the fs.writeSync-per-entry maximum (walrus-ts not measured)' };
   } finally {
     fs.rmSync(probeCtx.repDir, { recursive: true, force: true });
   }
 }
 
-export function offeredRate(ctx: CaseContext): Promise<number> {
+/** Chosen once per run and size, so every row is offered the same load. */
+function offeredRate(ctx: CaseContext): Promise<OfferedRate> {
   const given = ctx.env.options.latencyRatePerSec;
-  if (given !== undefined) return Promise.resolve(given);
+  if (given !== undefined) return Promise.resolve({ ratePerSec: given, basis: '--latency-rate' });
   let bySize = chosenRates.get(ctx.env);
   if (!bySize) chosenRates.set(ctx.env, (bySize = new Map()));
   let rate = bySize.get(ctx.payloads.sizeBytes);
-  if (!rate) bySize.set(ctx.payloads.sizeBytes, (rate = probeHalfRate(ctx)));
+  if (!rate) bySize.set(ctx.payloads.sizeBytes, (rate = probeMaximum(ctx)));
   return rate;
 }
 
-async function offer(ctx: CaseContext, op: (index: number) => Promise<unknown> | void): Promise<Metrics> {
-  const ratePerSec = await offeredRate(ctx);
-  const run: OpenLoopRun = await runOpenLoop(op, {
-    ratePerSec,
-    durationMs: ctx.env.options.durationMs,
-    maxOutstanding: Math.max(10_000, Math.ceil(ratePerSec * backlogSeconds)),
-    drainTimeoutMs,
-  });
-  if (run.overloaded) throw new Error(`overloaded: more than ${backlogSeconds * 1000} ms of appends pending at ${Math.round(ratePerSec)}/s`);
+interface OpenedSystem {
+  append(index: number): Promise<unknown> | void;
+  close(): Promise<void> | void;
+}
+
+/** The rate is settled before the system under test is opened, so a probe never runs beside it. */
+async function offer(ctx: CaseContext, open: () => Promise<OpenedSystem>): Promise<Metrics> {
+  const { ratePerSec, basis } = await offeredRate(ctx);
+  ctx.note(`offered load: ${basis}`);
+  const system = await open();
+  let run: OpenLoopRun;
+  try {
+    run = await runOpenLoop((i) => system.append(i), {
+      ratePerSec,
+      durationMs: ctx.env.options.durationMs,
+      maxOutstanding: Math.max(10_000, Math.ceil(ratePerSec * backlogSeconds)),
+      drainTimeoutMs,
+    });
+  } finally {
+    await system.close();
+  }
+  if (run.overloaded) ctx.note(`overloaded: stopped once ${backlogSeconds * 1000} ms of appends were pending`);
   return { offeredPerSec: ratePerSec, entriesPerSec: run.completed / run.seconds, ...latencyMetrics(run.histogram) };
 }
 
 function cases(): BenchCase[] {
   const peer = { compareTo: latencyKey };
   return [
-    { system: 'walrus-ts', key: latencyKey, label: "append, fsync every 200 ms (default), 1 topic", durable: 'written to the OS; fsynced within 200 ms',
-      run: async (ctx) => {
-        await offeredRate(ctx);
-        return withWalrus(ctx, {}, (wal) => offer(ctx, (i) => wal.append(benchTopic, ctx.payloads.at(i))));
-      } },
+    { system: 'walrus-ts', key: latencyKey, label: 'append, fsync every 200 ms (default), 1 topic', durable: 'written to the OS; fsynced within 200 ms',
+      run: (ctx) =>
+        offer(ctx, async () => {
+          const wal = await openWalrus(ctx, ctx.repDir);
+          return { append: (i) => wal.append(benchTopic, ctx.payloads.at(i)), close: () => wal.close() };
+        }) },
     { ...peer, system: 'ceiling', key: 'ceiling.latency-write-entry', label: 'fs.writeSync per entry (blocks the event loop)', durable: 'no (page cache)',
-      run: async (ctx) => {
-        await offeredRate(ctx);
-        const fd = createLogFile(path.join(ctx.repDir, 'raw.log'));
-        try {
-          return await offer(ctx, (i) => void fs.writeSync(fd, ctx.payloads.at(i)));
-        } finally {
-          fs.closeSync(fd);
-        }
-      } },
+      run: (ctx) =>
+        offer(ctx, async () => {
+          const fd = createLogFile(path.join(ctx.repDir, 'raw.log'));
+          return { append: (i) => void fs.writeSync(fd, ctx.payloads.at(i)), close: () => fs.closeSync(fd) };
+        }) },
     { ...peer, system: 'lmdb', key: 'lmdb.latency-put', label: 'put (default overlappingSync)', durable: 'committed; fsync overlapped',
-      run: async (ctx) => {
-        await offeredRate(ctx);
-        const db = await openLmdbLog(ctx.repDir, { overlappingSync: true });
-        try {
-          return await offer(ctx, (i) => db.put(i, ctx.payloads.at(i)));
-        } finally {
-          await db.close();
-        }
-      } },
+      run: (ctx) =>
+        offer(ctx, async () => {
+          const db = await openLmdbLog(ctx.repDir, { overlappingSync: true });
+          return { append: (i) => db.put(i, ctx.payloads.at(i)), close: () => db.close() };
+        }) },
     { ...peer, system: 'classic-level', key: 'level.latency-put', label: 'put sync:false', durable: 'no (LevelDB log not fsynced)',
-      run: async (ctx) => {
-        await offeredRate(ctx);
-        const db = await openLevelLog(ctx.repDir);
-        try {
-          return await offer(ctx, (i) => db.put(levelKey(i), ctx.payloads.at(i)));
-        } finally {
-          await db.close();
-        }
-      } },
+      run: (ctx) =>
+        offer(ctx, async () => {
+          const db = await openLevelLog(ctx.repDir);
+          return { append: (i) => db.put(levelKey(i), ctx.payloads.at(i)), close: () => db.close() };
+        }) },
   ];
 }
 

@@ -164,12 +164,16 @@ export class CursorStore {
     this.#ensureOpen();
     checkTopicId(topicId);
     checkSeq(nextSeq);
-    if (nextSeq > this.cursor(topicId)) this.#cursors.set(topicId, nextSeq);
-    const value = this.cursor(topicId);
+    const value = Math.max(this.cursor(topicId), nextSeq);
+    // Recorded first: a record that cannot be written leaves the cursor where it was.
     if (persist && value !== (this.#persisted.get(topicId) ?? 0)) this.#appendRecord(topicId, value);
+    if (value !== this.cursor(topicId)) this.#cursors.set(topicId, value);
   }
 
-  /** Recovery only: moves a cursor that points past its topic's recovered end back to it, persisted. */
+  /**
+   * Moves a cursor back to `maxNextSeq` if it is past it, persisted: for recovery (a cursor past its
+   * topic's recovered end) and for undoing an advance whose read failed.
+   */
   clamp(topicId: number, maxNextSeq: number): void {
     this.#ensureOpen();
     checkSeq(maxNextSeq);

@@ -39,8 +39,8 @@ interface LockHolder {
   token: string;
 }
 
-/** Locks held by this thread, by the directory's real path, with the token written in LOCK. */
-const heldLocks = new Map<string, string>();
+/** Real paths of the directories this thread holds locked. */
+const heldLocks = new Set<string>();
 
 export function acquireDirLock(io: FileIo, dir: string): DirLock {
   const realDir = realDirOf(dir);
@@ -71,7 +71,7 @@ function register(io: FileIo, realDir: string, lockPath: string, token: string):
   // A competitor that judged our just-created, still-empty LOCK stale may have replaced it.
   const now = readLockFile(io, lockPath);
   if (now === null || parseHolder(now)?.token !== token) throw lockedError(lockPath, undefined, 'another process took it while it was being created');
-  heldLocks.set(realDir, token);
+  heldLocks.add(realDir);
   let released = false;
   return {
     dir: realDir,
@@ -170,7 +170,11 @@ function takeOverStale(io: FileIo, lockPath: string, staleText: string, token: s
     unlinkLock(io, asidePath);
     return;
   }
-  io.rename(asidePath, lockPath);
+  try {
+    io.rename(asidePath, lockPath);
+  } catch (err) {
+    throw WalError.fromSystem(err, 'restoring a directory lock taken by mistake', lockPath);
+  }
   const holder = moved === null ? null : parseHolder(moved);
   throw lockedError(lockPath, holder?.pid, 'another process took it over first');
 }

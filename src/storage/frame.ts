@@ -3,7 +3,7 @@
  * Uint8Array so the hot path (writer workers encoding thousands of frames per write) allocates
  * nothing. msgpackr is deliberately not used here.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 
 export const FRAME_MAGIC = 0x524c4157; // bytes 57 41 4C 52, "WALR"
 export const FRAME_VERSION = 1;
@@ -46,8 +46,7 @@ export function frameBytes(payloadBytes: number): number {
 }
 
 export function crc32Of(data: Uint8Array, start = 0, end = data.byteLength, seed = 0): number {
-  if (start === 0 && end === data.byteLength) return crc32(data, seed) >>> 0;
-  return crc32(data.subarray(start, end), seed) >>> 0;
+  return crc32(data, start, end, seed);
 }
 
 function writeU32(buf: Uint8Array, at: number, v: number): void {

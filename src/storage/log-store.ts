@@ -1,8 +1,16 @@
 /**
  * The whole log in one thread, synchronously: the reference implementation of SPEC §3–§4 without
- * workers. The semantic test suite runs against it, and the worker engine must behave exactly as
- * it does. One partition (writer 0) owns every topic; cursors and the topic table live in the
- * CursorStore.
+ * workers. The semantic test suite runs against it, and the worker engine must behave as it does.
+ * One partition (writer 0) owns every topic; cursors and the topic table live in the CursorStore.
+ *
+ * Durability (SPEC §4.5–§4.7):
+ * - 'each': a write is synced inside the write itself (see `syncingWrites`), so a failed fdatasync
+ *   fails the append and the partition rolls it back: nothing reported as failed is visible, and a
+ *   retry cannot duplicate it. A persisted cursor record is synced before the read returns; if that
+ *   fails the cursor is moved back and the read fails.
+ * - { intervalMs }: no timers; each mutating call first syncs everything written before it once
+ *   intervalMs passed since the last sync, so a failed sync fails that call before it changes anything.
+ * - 'none': never syncs.
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
@@ -88,17 +96,18 @@ export class LogStore {
     this.#olderSegments = recovery.segments;
     for (const topic of recovery.topics) this.#idsByName.set(topic.name, topic.id);
     this.#nextTopicId = Math.max(recovery.maxTopicId, this.#cursors.maxTopicId) + 1;
+    const each = fsync === 'each';
     this.#partition = new Partition(
       {
         dir: ns.dir,
-        io,
+        io: each ? syncingWrites(io) : io,
         epoch: ns.epoch,
         writerIndex: 0,
         segmentBytes: sizing.segmentBytes,
         blockBytes: sizing.blockBytes,
-        onSegmentCreated: () => {
-          this.#dirNeedsSync = true;
-        },
+        // Called inside the commit that creates the segment: under 'each' a failed directory
+        // fsync fails (and rolls back) that commit.
+        onSegmentCreated: () => (each ? this.#fsyncDir() : (this.#dirNeedsSync = true)),
       },
       recovery.topics,
     );
@@ -127,17 +136,16 @@ export class LogStore {
     }
   }
 
-  /** Appends one entry; returns its sequence number once its bytes were handed to the OS. */
+  /** Appends one entry; returns its sequence number once written (and synced under 'each'). */
   append(topic: string, data: Uint8Array | string, codec?: number): number {
     this.#ensureOpen();
     encodeTopic(topic);
     const bytes = toEntryBytes(data);
     checkEntrySize(bytes.byteLength, this.#sizing.maxEntryBytes);
     const entryCodec = checkCodec(codec);
+    this.#syncIfDue();
     const topicId = this.#topicIdFor(topic);
-    const seq = this.#stage(() => this.#partition.stageEntry(topicId, bytes, 0, bytes.byteLength, entryCodec, 0));
-    this.#afterWrite();
-    return seq;
+    return this.#commit(() => this.#partition.stageEntry(topicId, bytes, 0, bytes.byteLength, entryCodec, 0));
   }
 
   /** Appends all entries or none (one write, committed by its last frame); [] for an empty batch. */
@@ -147,17 +155,14 @@ export class LogStore {
     const list = checkBatch(entries, this.#sizing.maxBatchEntries, this.#sizing.maxEntryBytes);
     const entryCodec = checkCodec(codec);
     if (list.length === 0) return [];
+    this.#syncIfDue();
     const topicId = this.#topicIdFor(topic);
     const lastIndex = list.length - 1;
-    const seqs: number[] = [];
-    this.#stage(() => {
-      for (let i = 0; i < list.length; i++) {
-        const flags = i === lastIndex ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH;
-        seqs.push(this.#partition.stageEntry(topicId, list[i]!, 0, list[i]!.byteLength, entryCodec, flags));
-      }
-    });
-    this.#afterWrite();
-    return seqs;
+    return this.#commit(() =>
+      list.map((bytes, i) =>
+        this.#partition.stageEntry(topicId, bytes, 0, bytes.byteLength, entryCodec, i === lastIndex ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH),
+      ),
+    );
   }
 
   /** The next unread entry, or null; with `checkpoint` (default) the cursor moves past it. */
@@ -165,8 +170,7 @@ export class LogStore {
     this.#ensureOpen();
     encodeTopic(topic);
     const checkpoint = checkpointOption(options);
-    const entries = this.#read(topic, 1, 1, checkpoint);
-    return entries[0] ?? null;
+    return this.#read(topic, 1, 1, checkpoint)[0] ?? null;
   }
 
   /**
@@ -220,7 +224,7 @@ export class LogStore {
     const durable = this.#cursors.snapshotCursors();
     const current = this.#partition.currentSegment?.path;
     const candidates = [...this.#olderSegments, ...this.#partition.segmentSummaries()];
-    const doomed = deletableSegments(candidates, (topicId) => durable.get(topicId) ?? 0, (s) => s.id.epoch < this.#ns.epoch || s.path !== current);
+    const doomed = deletableSegments(candidates, (topicId) => durable.get(topicId) ?? 0, (s) => s.path !== current);
     if (doomed.length === 0) return [];
     const paths = doomed.map((s) => s.path);
     this.#partition.forgetSegments(paths);
@@ -270,7 +274,7 @@ export class LogStore {
   }
 
   /** Stages entries and commits them as one write; on any failure nothing staged stays behind. */
-  #stage<T>(stageEntries: () => T): T {
+  #commit<T>(stageEntries: () => T): T {
     let result: T;
     try {
       result = stageEntries();
@@ -287,43 +291,92 @@ export class LogStore {
     if (topicId === undefined) return [];
     const fromSeq = this.#cursors.cursor(topicId);
     if (fromSeq >= this.#partition.nextSeq(topicId)) return [];
-    // Snapshot before reading, never after: a failed snapshot must not fail a read that consumed.
-    if (checkpoint && this.#cursors.wantsSnapshot()) this.#cursors.snapshot();
+    if (checkpoint) {
+      this.#syncIfDue();
+      // Before reading, never after: a failed snapshot must not fail a read that consumed entries.
+      if (this.#cursors.wantsSnapshot()) this.#cursors.snapshot();
+    }
     const entries = toStoredEntries(topic, this.#partition.read(topicId, fromSeq, maxBytes, maxEntries));
-    if (checkpoint && entries.length > 0) this.#checkpoint(topicId, entries.at(-1)!.seq + 1, entries.length);
+    if (checkpoint && entries.length > 0) this.#checkpoint(topicId, fromSeq, entries.at(-1)!.seq + 1, entries.length);
     return entries;
   }
 
-  #checkpoint(topicId: number, nextSeq: number, consumed: number): void {
+  #checkpoint(topicId: number, fromSeq: number, nextSeq: number, consumed: number): void {
     const persist = this.#policy.recordCheckpoint(topicId, consumed);
     this.#cursors.advance(topicId, nextSeq, persist);
-    if (!persist || this.#fsync === 'none') return;
-    if (this.#fsync === 'each') this.#cursors.syncLog();
-    else this.#syncIfIntervalPassed();
+    if (!persist || this.#fsync !== 'each') return;
+    try {
+      this.#cursors.syncLog();
+    } catch (err) {
+      // The read fails, so its entries must stay unread: in memory at once, on disk by a record
+      // that supersedes the one whose sync failed (best effort: the sync error is what to report).
+      try {
+        this.#cursors.clamp(topicId, fromSeq);
+      } catch {
+        // the cursor is already back in memory; the record is retried by the next persist
+      }
+      throw err;
+    }
+  }
+
+  #syncIfDue(): void {
+    if (typeof this.#fsync !== 'object') return;
+    if (Date.now() - this.#lastSyncMs >= this.#fsync.intervalMs) this.sync();
   }
 
   #fsyncDir(): void {
     try {
       this.#io.fsyncDir(this.#ns.dir);
     } catch (err) {
-      const sys = err as NodeJS.ErrnoException;
-      throw new WalError('ERR_FSYNC_FAILED', `fsync of the directory ${this.#ns.dir} failed: ${sys?.message ?? String(err)}`, {
-        path: this.#ns.dir,
-        errno: sys?.code,
-        syscall: 'fsync',
-      }, { cause: err });
+      throw fsyncFailed(err, this.#ns.dir);
     }
   }
+}
 
-  #afterWrite(): void {
-    if (this.#fsync === 'each') this.sync();
-    else if (this.#fsync !== 'none') this.#syncIfIntervalPassed();
-  }
+/**
+ * The FileIo a partition writes through under 'each': every write is fdatasynced before it counts
+ * as done, so a failed sync is a failed write, which the partition rolls back (truncate, seqs).
+ */
+function syncingWrites(io: FileIo): FileIo {
+  const pathsByFd = new Map<number, string>();
+  return {
+    open: (filePath, mode) => {
+      const fd = io.open(filePath, mode);
+      pathsByFd.set(fd, filePath);
+      return fd;
+    },
+    close: (fd) => {
+      pathsByFd.delete(fd);
+      io.close(fd);
+    },
+    pwrite: (fd, data, offset, length, position) => {
+      const written = io.pwrite(fd, data, offset, length, position);
+      try {
+        io.fdatasync(fd);
+      } catch (err) {
+        throw fsyncFailed(err, pathsByFd.get(fd) ?? `descriptor ${fd}`);
+      }
+      return written;
+    },
+    pread: (fd, into, offset, length, position) => io.pread(fd, into, offset, length, position),
+    fdatasync: (fd) => io.fdatasync(fd),
+    fsync: (fd) => io.fsync(fd),
+    ftruncate: (fd, lengthBytes) => io.ftruncate(fd, lengthBytes),
+    fileSize: (fd) => io.fileSize(fd),
+    fsyncDir: (dirPath) => io.fsyncDir(dirPath),
+    rename: (from, to) => io.rename(from, to),
+    unlink: (filePath) => io.unlink(filePath),
+    readdir: (dirPath) => io.readdir(dirPath),
+    mkdirp: (dirPath) => io.mkdirp(dirPath),
+    kind: (filePath) => io.kind(filePath),
+    readFile: (filePath) => io.readFile(filePath),
+  };
+}
 
-  #syncIfIntervalPassed(): void {
-    const { intervalMs } = this.#fsync as { intervalMs: number };
-    if (Date.now() - this.#lastSyncMs >= intervalMs) this.sync();
-  }
+function fsyncFailed(err: unknown, filePath: string): WalError {
+  const sys = err as NodeJS.ErrnoException;
+  const message = `fsync of ${filePath} failed: ${sys?.message ?? String(err)}`;
+  return new WalError('ERR_FSYNC_FAILED', message, { path: filePath, errno: sys?.code, syscall: sys?.syscall }, { cause: err });
 }
 
 function toStoredEntries(topic: string, batch: ReadBatch): StoredEntry[] {

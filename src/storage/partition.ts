@@ -144,7 +144,7 @@ export class Partition {
     for (const topic of topics) {
       const state = this.addTopic(topic.id, topic.name, topic.nextSeq, topic.ignoredMaxSeq ?? -1);
       for (const run of topic.runs) {
-        state.index.append(this.segmentRef(run.path, run.segment, 0), run.firstSeq, run.count, run.startOffset, run.endOffset);
+        state.index.append(this.segmentRef(run.path, run.segment, 0), run.firstSeq, run.count, run.startOffset, run.endOffset, false);
       }
     }
   }
@@ -512,8 +512,9 @@ export class Partition {
     const endSeq = run.firstSeq + run.count;
     const limit = run.endOffset;
     let seq = fromSeq;
-    let offset =
-      topic.hintSegment === segment && topic.hintSeq <= seq && topic.hintSeq >= run.firstSeq ? topic.hintOffset : run.startOffset;
+    const hinted =
+      topic.hintSegment === segment && topic.hintSeq <= seq && topic.hintSeq >= run.firstSeq && topic.hintOffset >= run.startOffset;
+    let offset = hinted ? topic.hintOffset : run.startOffset;
     try {
       while (seq < endSeq && !batch.full) {
         const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, limit);

@@ -1,22 +1,23 @@
 /**
  * Merges per-segment scans into each topic's longest valid prefix (docs/FORMAT.md §5 steps 2–3).
  *
- * A topic's history is written epoch by epoch, and every epoch starts writing a topic at the
- * `nextSeq` the recovery before it computed. Hence the rules, applied to the topic's runs in
- * (epoch, writer, segment no) order with `expected` = the next seq wanted and `startSeq` = the
- * durable cursor:
+ * A topic's history is written segment by segment, and whoever starts writing a topic in a segment
+ * (a new epoch after a recovery, or the same writer rolling over) starts at the seq it believes
+ * comes next. Hence the rules, applied to the topic's runs in (epoch, writer, segment no) order with
+ * `expected` = the next seq wanted and `startSeq` = the durable cursor:
  *
  * - the first run is accepted if it starts at or below `startSeq` (entries below the cursor may have
  *   been reclaimed); otherwise entries at the cursor are missing: damage, and the topic is broken at
  *   `startSeq`;
- * - a run starting at `expected` is accepted;
+ * - a run starting at `expected` is accepted, except later in the segment where the topic broke;
  * - a run starting above `expected` but at or below `startSeq` is accepted: what is missing was
  *   consumed (a segment reclaimed while an earlier one is kept for another topic);
- * - the first run of a later epoch starting below `expected` is accepted and cuts the prefix back
- *   to its first seq: the recovery that started that epoch decided the topic ended there, so the
- *   entries we accepted from that seq on are frames it had ignored;
- * - anything else is damage that ends the prefix: the rest of that epoch is ignored, and only a
- *   later epoch (written after a recovery) can continue the topic.
+ * - a topic's first run in a segment starting below `expected` is accepted and cuts the prefix back
+ *   to its first seq: its writer (after a recovery) decided the topic continued there, so the
+ *   entries we had accepted from that seq on are frames that recovery ignored;
+ * - anything else is damage that ends the prefix, reported once: the rest of that segment is
+ *   ignored, and only a run that starts at `expected` later can continue the topic. Old ignored
+ *   frames never start exactly there, since every seq is written once before a recovery.
  *
  * Ignored frames can look valid to a later recovery once the cursor has moved past their seqs, so
  * the segments holding the entries that superseded them are reported `pinned`: reclaiming them
@@ -155,40 +156,42 @@ function collectNames(sorted: SegmentScan[], knownNames: Map<number, string>, da
 function resolveTopic(id: number, refs: RunRef[], startSeq: number, damage: DamageReport[]): Resolution {
   const chain: RunRef[] = [];
   let expected = -1;
-  let lastEpoch = -1;
-  let brokenEpoch = -1;
+  let lastOrder = -1;
+  let brokenOrder = -1;
+  let broken = false;
   let damaged = false;
   const accept = (ref: RunRef): void => {
     ref.accepted = ref.run.count;
     chain.push(ref);
     expected = ref.run.firstSeq + ref.run.count;
+    broken = false;
   };
-  const breakAt = (ref: RunRef, epoch: number, reason: string): void => {
-    damage.push({ path: ref.scan.path, offset: ref.run.startOffset, reason, topicId: id, seq: expected });
+  const breakAt = (ref: RunRef, reason: string): void => {
+    if (!broken) damage.push({ path: ref.scan.path, offset: ref.run.startOffset, reason, topicId: id, seq: expected });
     damaged = true;
-    brokenEpoch = epoch;
+    broken = true;
+    brokenOrder = ref.order;
   };
 
   for (const ref of refs) {
-    const epoch = ref.scan.id.epoch;
-    const epochStart = epoch !== lastEpoch;
-    lastEpoch = epoch;
-    if (!epochStart && epoch === brokenEpoch) continue;
+    const segmentStart = ref.order !== lastOrder;
+    lastOrder = ref.order;
+    if (ref.order === brokenOrder) continue;
     const first = ref.run.firstSeq;
     if (expected < 0) {
       if (first <= startSeq) {
         accept(ref);
       } else {
         expected = startSeq;
-        breakAt(ref, epoch, `entries ${startSeq}..${first - 1} are missing; later entries are ignored`);
+        breakAt(ref, `entries ${startSeq}..${first - 1} are missing; later entries are ignored`);
       }
     } else if (first === expected || (first > expected && first <= startSeq)) {
       accept(ref);
-    } else if (epochStart && first < expected) {
+    } else if (segmentStart && first < expected) {
       cutBack(chain, first);
       accept(ref);
     } else {
-      breakAt(ref, epoch, `expected seq ${expected}, found seq ${first}; later entries are ignored`);
+      breakAt(ref, `expected seq ${expected}, found seq ${first}; later entries are ignored`);
     }
   }
   return { nextSeq: expected < 0 ? startSeq : expected, damaged };

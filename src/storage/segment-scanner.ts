@@ -24,6 +24,7 @@ import {
 } from './frame.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
 import { parseSegmentFileName, sameSegmentId, segmentFileName, type SegmentId } from './segment-name.js';
+import { MAX_RUN_SPAN_BYTES } from './topic-index.js';
 
 export interface DamageReport {
   path: string;
@@ -33,6 +34,11 @@ export interface DamageReport {
   seq?: number;
 }
 
+/**
+ * Committed entries [firstSeq, firstSeq + count) of one topic, in file order between startOffset and
+ * endOffset. Valid frames of other topics may lie between them (a reader skips those); damage never
+ * does, and a run spans at most MAX_RUN_SPAN_BYTES.
+ */
 export interface ScannedRun {
   topicId: number;
   firstSeq: number;
@@ -151,7 +157,8 @@ class SegmentScanner {
   private readonly result: SegmentScan;
   private readonly names = new Map<number, string>();
   private blockBytes = 0;
-  private run: ScannedRun | null = null;
+  /** Per topic, the run its next entry may extend. */
+  private readonly openRuns = new Map<number, ScannedRun>();
   private batch: PendingBatch | null = null;
 
   constructor(reader: ChunkReader, id: SegmentId) {
@@ -203,7 +210,7 @@ class SegmentScanner {
     }
     const info = decodeSegmentHeaderPayload(reader.buf.subarray(payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES));
     if (info.formatVersion > FORMAT_VERSION) {
-      throw new WalError('ERR_UNSUPPORTED_FORMAT', `segment format version ${info.formatVersion} is not supported`, {
+      throw new WalError('ERR_UNSUPPORTED_FORMAT', `${reader.path}: segment format version ${info.formatVersion} is not supported`, {
         path: reader.path,
         offset: 0,
       });
@@ -218,7 +225,10 @@ class SegmentScanner {
 
   private refuseNewerFormat(problem: string, offset: number): void {
     if (problem === 'unsupported-version' || problem === 'reserved-flags') {
-      throw new WalError('ERR_UNSUPPORTED_FORMAT', `frame with ${problem} at offset ${offset}`, { path: this.reader.path, offset });
+      throw new WalError('ERR_UNSUPPORTED_FORMAT', `${this.reader.path}: frame with ${problem} at offset ${offset}`, {
+        path: this.reader.path,
+        offset,
+      });
     }
   }
 
@@ -303,7 +313,7 @@ class SegmentScanner {
   }
 
   private defineTopic(header: FrameHeader, offset: number): boolean {
-    this.interrupt();
+    if (this.batch !== null) this.dropBatch('interrupted by a topic definition');
     const { reader } = this;
     let name: string | null = null;
     if (header.payloadBytes >= 1 && header.payloadBytes <= MAX_TOPIC_NAME_BYTES) {
@@ -328,26 +338,28 @@ class SegmentScanner {
   }
 
   private emit(topicId: number, firstSeq: number, count: number, startOffset: number, endOffset: number): void {
-    const run = this.run;
-    if (run !== null && run.topicId === topicId && run.firstSeq + run.count === firstSeq) {
+    const run = this.openRuns.get(topicId);
+    if (run !== undefined && run.firstSeq + run.count === firstSeq && endOffset - run.startOffset <= MAX_RUN_SPAN_BYTES) {
       run.count += count;
       run.endOffset = endOffset;
       return;
     }
-    this.run = { topicId, firstSeq, count, startOffset, endOffset };
-    this.result.runs.push(this.run);
+    const fresh = { topicId, firstSeq, count, startOffset, endOffset };
+    this.openRuns.set(topicId, fresh);
+    this.result.runs.push(fresh);
   }
 
-  /** Anything but the next frame of the current run or batch ends both. */
+  /** Damage ends every run (it may have been a frame of any topic) and any pending batch. */
   private interrupt(): void {
-    this.run = null;
-    if (this.batch !== null) this.dropBatch('interrupted by another frame');
+    this.openRuns.clear();
+    if (this.batch !== null) this.dropBatch('interrupted by damage');
   }
 
+  /** The dropped frames are valid entries of the topic, so its run must not span them. */
   private dropBatch(why: string): void {
     const batch = this.batch!;
     this.batch = null;
-    this.run = null;
+    this.openRuns.delete(batch.topicId);
     this.result.damage.push({
       path: this.reader.path,
       offset: batch.startOffset,

@@ -21,13 +21,14 @@ export interface IndexedRun {
   endOffset: number;
 }
 
-export const DEFAULT_MAX_RUN_SPAN_BYTES = 1024 * 1024;
+/** Longest stretch of file a run may cover, so finding a seq inside one walks at most this much. */
+export const MAX_RUN_SPAN_BYTES = 1024 * 1024;
 
 export class TopicIndex {
   private runs: IndexedRun[] = [];
   private readonly maxRunSpanBytes: number;
 
-  constructor(maxRunSpanBytes = DEFAULT_MAX_RUN_SPAN_BYTES) {
+  constructor(maxRunSpanBytes = MAX_RUN_SPAN_BYTES) {
     this.maxRunSpanBytes = maxRunSpanBytes;
   }
 
@@ -39,10 +40,15 @@ export class TopicIndex {
     return this.runs[index]!;
   }
 
-  /** Adds entries [firstSeq, firstSeq + count) that follow every indexed entry. */
-  append(segment: SegmentRef, firstSeq: number, count: number, startOffset: number, endOffset: number): void {
+  /**
+   * Adds entries [firstSeq, firstSeq + count) that follow every indexed entry. `mayMerge` says the
+   * bytes since the previous run are known-valid frames (written by this process); recovered runs
+   * may have damage between them and must stay apart, since a reader walks a run frame by frame.
+   */
+  append(segment: SegmentRef, firstSeq: number, count: number, startOffset: number, endOffset: number, mayMerge = true): void {
     const last = this.runs.at(-1);
     if (
+      mayMerge &&
       last !== undefined &&
       last.segment === segment &&
       last.firstSeq + last.count === firstSeq &&

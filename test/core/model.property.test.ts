@@ -13,7 +13,7 @@ import { TmpDirs, crashCopy } from '../helpers/tmp-dir.js';
 
 const TOPICS = ['a', 'b', 'ü/c'] as const;
 const MAX_BATCH_ENTRIES = 6;
-const NUM_RUNS = 25;
+const NUM_RUNS = 40;
 
 type Consistency = NonNullable<LogStoreOptions['readConsistency']>;
 
@@ -178,8 +178,8 @@ const crash = fc.constant<Cmd>({
 });
 
 const commands = fc.commands(
-  [append, append, batchAppend, readNext, readNext, batchRead, count, reopen, crash],
-  { maxCommands: 60 },
+  [append, append, batchAppend, readNext, readNext, batchRead, batchRead, count, reopen, crash, crash],
+  { maxCommands: 80, size: 'large' },
 );
 
 describe('model property: LogStore behaves like an in-memory log (SPEC §4 rules 1–4)', () => {

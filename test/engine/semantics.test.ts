@@ -175,7 +175,7 @@ describe('entries of every size, including larger than a block and than the ring
     for (const n of sizes) await wal.append('sizes', new Uint8Array(n).fill(n % 251));
     const batch = Array.from({ length: 10 }, (_, i) => new Uint8Array(20_000).fill(i));
     await wal.batchAppend('sizes', batch);
-    const got = [];
+    const got: Uint8Array[] = [];
     for (;;) {
       const e = await wal.readNext('sizes');
       if (!e) break;

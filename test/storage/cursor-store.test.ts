@@ -156,6 +156,27 @@ describe('CursorStore', () => {
     expect(reopen(store).cursor(1)).toBe(9);
   });
 
+  it('leaves the cursor where it was when its record cannot be written', () => {
+    const dir = tmp.make();
+    const full = { on: false };
+    const io: FileIo = {
+      ...nodeFileIo,
+      pwrite: (fd, data, offset, length, position) => {
+        if (full.on) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'write' });
+        return nodeFileIo.pwrite(fd, data, offset, length, position);
+      },
+    };
+    const store = openStore(dir, io);
+    store.advance(1, 2, true);
+    full.on = true;
+    expectWalError(() => store.advance(1, 5, true), 'ERR_DISK_FULL');
+    expect(store.cursor(1)).toBe(2);
+    expect(store.recordsWritten).toBe(1);
+    full.on = false;
+    store.advance(1, 5, true);
+    expect(reopen(store).cursor(1)).toBe(5);
+  });
+
   it('clamp moves a cursor back and persists it', () => {
     const dir = tmp.make();
     let store = openStore(dir);
@@ -230,23 +251,55 @@ describe('CursorStore', () => {
     expect(store.snapshotCursors()).toEqual(new Map([[1, 4], [2, 2 ** 33]]));
   });
 
-  it('deletes logs of other generations on open (a crash between creating the next log and renaming CURSORS)', () => {
+  it('on open applies the log of a snapshot begun but never completed, and deletes every other log', () => {
     const dir = tmp.make();
     let store = openStore(dir);
     store.registerTopic('t', 1);
     store.snapshot();
     store.advance(1, 3, true);
     store.close();
+    // Generation 2's log exists but CURSORS is still generation 1: its records are the newest.
     fs.writeFileSync(cursorLogPath(dir, 2), encodeCursorRecord({ generation: 2, topicId: 1, nextSeq: 50 }));
     fs.writeFileSync(cursorLogPath(dir, 0), encodeCursorRecord({ generation: 0, topicId: 1, nextSeq: 60 }));
     fs.writeFileSync(cursorLogPath(dir, 0xab), 'junk');
     fs.writeFileSync(path.join(dir, 'cursors-notes.log'), 'not ours');
     store = openStore(dir);
-    expect(store.cursor(1)).toBe(3);
-    expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1), 'cursors-notes.log']);
+    expect(store.cursor(1)).toBe(50);
+    expect(store.generation).toBe(2);
+    expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1), logName(2), 'cursors-notes.log']);
+    store.advance(1, 51, true);
+    expect(decodeCursorRecord(logBytes(dir, 2), CURSOR_RECORD_BYTES)).toEqual({ generation: 2, topicId: 1, nextSeq: 51 });
     store.snapshot();
-    expect(logBytes(dir, 2)).toHaveLength(0);
-    expect(reopen(store).cursor(1)).toBe(3);
+    expect(cursorsFile(dir).generation).toBe(3);
+    expect(logBytes(dir, 3)).toHaveLength(0);
+    store = reopen(store);
+    expect(store.cursor(1)).toBe(51);
+    expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(3), 'cursors-notes.log']);
+  });
+
+  it('beginSnapshot switches logs at once; completeSnapshot, once CURSORS is written, hands back the old log', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    store.advance(1, 4, true);
+    const pending = store.beginSnapshot();
+    expect(pending.generation).toBe(1);
+    expect(pending.path).toBe(path.join(dir, CURSORS_FILE_NAME));
+    expect(unpackControlMap(pending.bytes)).toEqual({ format: 'walrus-ts/cursors', version: 1, generation: 1, topics: [['t', 1, 4]] });
+    store.advance(1, 7, true);
+    expect(decodeCursorRecord(logBytes(dir, 1), 0)).toEqual({ generation: 1, topicId: 1, nextSeq: 7 });
+    // A crash before CURSORS is written: both logs are applied, nothing is lost (the name, never
+    // snapshotted, comes back from the segments' TOPIC_DEF frames in a real recovery).
+    store = reopen(store);
+    expect(store.cursor(1)).toBe(7);
+    store.registerTopic('t', 1);
+    const again = store.beginSnapshot();
+    fs.writeFileSync(again.path, again.bytes);
+    expect(store.snapshotCursors().get(1)).toBeUndefined();
+    expect(store.completeSnapshot()).toEqual([cursorLogPath(dir, 1)]);
+    expect(store.snapshotCursors()).toEqual(new Map([[1, 7]]));
+    expect(store.completeSnapshot()).toEqual([]);
+    expect(reopen(store).cursor(1)).toBe(7);
   });
 
   it('a failed snapshot changes nothing: the old generation and its log stay live', () => {

@@ -469,6 +469,33 @@ describe('Partition', () => {
     });
   });
 
+  it('reads recovered runs of one topic that recovery found on both sides of a damaged frame of another topic', () => {
+    const p = open();
+    p.defineTopic(T1, 'a');
+    p.defineTopic(T2, 'b');
+    for (let i = 0; i < 6; i++) {
+      append(p, T1, bytes(30, i));
+      if (i === 2) append(p, T2, bytes(30, 99));
+    }
+    const file = p.currentSegment!.path;
+    p.close();
+    const data = fs.readFileSync(file);
+    data[data.indexOf(Buffer.from(bytes(30, 99))) - 32] ^= 0xff; // the magic of T2's only frame
+    fs.writeFileSync(file, data);
+    const recovered = recover(dir);
+    expect(recovered.damage).toHaveLength(1);
+    const t1 = recovered.topics.find((t) => t.id === T1)!;
+    expect(t1.runs.map((r) => [r.firstSeq, r.count])).toEqual([
+      [0, 3],
+      [3, 3],
+    ]);
+    const reader = open({ epoch: 2 }, recovered.topics);
+    expect(payloadsOf(reader, T1)).toEqual(Array.from({ length: 6 }, (_, i) => bytes(30, i)));
+    const firstTwo = reader.read(T1, 0, 1000, 2);
+    expect(firstTwo.entries.map((e) => e.seq)).toEqual([0, 1]);
+    expect(reader.read(T1, 2, 1000, 10).entries.map((e) => e.seq)).toEqual([2, 3, 4, 5]); // resumes from the read hint
+  });
+
   it('forgetSegments drops the runs of those segments and closes their descriptors', () => {
     const faults = new FaultyIo();
     const p = open({ io: faults.io, segmentBytes: 8192 });

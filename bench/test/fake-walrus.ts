@@ -1,0 +1,72 @@
+/**
+ * An in-memory stand-in with the public walrus-ts API, so the harness's walrus-ts rows can be
+ * exercised without the engine. It records how many appends were ever pending at once.
+ */
+import type { WalrusApi, WalrusEntry, WalrusLog, WalrusOpenOptions } from '../walrus-module.js';
+
+export interface FakeWalrus extends WalrusApi {
+  readonly opened: WalrusOpenOptions[];
+  maxPending: number;
+  openLogs: number;
+}
+
+export function createFakeWalrus(): FakeWalrus {
+  const stores = new Map<string, Map<string, Uint8Array[]>>();
+  const cursors = new Map<string, Map<string, number>>();
+  let pending = 0;
+  const fake: FakeWalrus = {
+    opened: [],
+    maxPending: 0,
+    openLogs: 0,
+    async open(options) {
+      fake.opened.push(options);
+      fake.openLogs++;
+      const topics = stores.get(options.dir) ?? new Map<string, Uint8Array[]>();
+      stores.set(options.dir, topics);
+      const cursor = cursors.get(options.dir) ?? new Map<string, number>();
+      cursors.set(options.dir, cursor);
+      const later = <T>(value: T): Promise<T> => {
+        pending++;
+        fake.maxPending = Math.max(fake.maxPending, pending);
+        return new Promise((resolve) =>
+          setImmediate(() => {
+            pending--;
+            resolve(value);
+          }),
+        );
+      };
+      const take = (topic: string, count: number): WalrusEntry[] => {
+        const entries = topics.get(topic) ?? [];
+        const at = cursor.get(topic) ?? 0;
+        const out = entries.slice(at, at + count).map((data) => ({ data }));
+        cursor.set(topic, at + out.length);
+        return out;
+      };
+      const log: WalrusLog = {
+        append(topic, data) {
+          const list = topics.get(topic) ?? [];
+          topics.set(topic, list);
+          list.push(typeof data === 'string' ? Buffer.from(data) : data);
+          return later(undefined);
+        },
+        batchAppend(topic, entries) {
+          const list = topics.get(topic) ?? [];
+          topics.set(topic, list);
+          for (const data of entries) list.push(typeof data === 'string' ? Buffer.from(data) : data);
+          return later(undefined);
+        },
+        readNext: async (topic) => take(topic, 1)[0] ?? null,
+        batchRead: async (topic, { maxBytes }) => {
+          const size = topics.get(topic)?.[0]?.length ?? 1;
+          return take(topic, Math.max(1, Math.min(2000, Math.floor(maxBytes / size))));
+        },
+        sync: async () => {},
+        close: async () => {
+          fake.openLogs--;
+        },
+      };
+      return log;
+    },
+  };
+  return fake;
+}

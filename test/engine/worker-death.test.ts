@@ -1,0 +1,44 @@
+/**
+ * SPEC §5: a worker that dies rejects every pending operation with a clear error, nothing hangs,
+ * and the next open recovers everything that was acknowledged.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WalError } from '../../dist/src/index.js';
+import { SMALL, drain, openWal, tempDir } from '../helpers/wal.js';
+
+afterEach(() => {
+  delete process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS;
+});
+
+describe('worker death: pending operations reject with ERR_WORKER_FAILED, reopen recovers', () => {
+  it('rejects every pending append and later call, then recovers the acknowledged ones', async () => {
+    const dir = tempDir();
+    process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS = '5';
+    const wal = await openWal({ ...SMALL, dir, writers: 1 });
+    delete process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS;
+    const acknowledged: number[] = [];
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 2000 }, (_, i) =>
+        wal.append('t', `e${i}`).then(() => {
+          acknowledged.push(i);
+        }),
+      ),
+    );
+    const rejected = outcomes.filter((o) => o.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const r of rejected) {
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WalError);
+      expect(((r as PromiseRejectedResult).reason as WalError).code).toBe('ERR_WORKER_FAILED');
+    }
+    await expect(wal.append('t', 'later')).rejects.toMatchObject({ code: 'ERR_WORKER_FAILED' });
+    await expect(wal.readNext('t')).rejects.toMatchObject({ code: 'ERR_WORKER_FAILED' });
+    await wal.close();
+
+    const again = await openWal({ ...SMALL, dir, writers: 1 });
+    const texts = (await drain(again, 't')).map((e) => e.text);
+    // everything acknowledged is there, in order (a written-but-unacknowledged tail may be too)
+    expect(texts.length).toBeGreaterThanOrEqual(acknowledged.length);
+    expect(texts.slice(0, acknowledged.length)).toEqual(acknowledged.map((i) => `e${i}`));
+    texts.forEach((t, i) => expect(t).toBe(`e${i}`));
+  });
+});
