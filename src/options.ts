@@ -5,7 +5,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError } from './errors.js';
-import type { FsyncMode, ReadConsistency } from './storage/log-store.js';
+import { parseReadConsistency, type ReadConsistency } from './storage/checkpoint-policy.js';
+import { parseFsyncMode, type FsyncMode } from './storage/fsync-mode.js';
 import { validateSizing } from './storage/limits.js';
 import { resolveNamespaceDir } from './storage/namespace.js';
 
@@ -55,12 +56,10 @@ export interface ResolvedOptions {
   maxBatchEntries: number;
 }
 
-export const DEFAULT_FSYNC_INTERVAL_MS = 200;
 export const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
 const MIN_RING_BYTES = 64 * 1024;
 const MAX_RING_BYTES = 1024 * 1024 * 1024;
 const MAX_WRITERS = 64;
-const MAX_INTERVAL_MS = 24 * 60 * 60 * 1000;
 
 export function defaultWriterCount(): number {
   return Math.min(4, Math.max(1, os.availableParallelism() - 1));
@@ -88,28 +87,10 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
-export function validateReadConsistency(value: unknown): ReadConsistency {
-  if (value === undefined || value === 'strictly-at-once') return 'strictly-at-once';
-  if (isPlainObject(value) && isPlainObject(value.atLeastOnce)) {
-    const n = value.atLeastOnce.persistEvery;
-    if (isIntegerIn(n, 0, 2 ** 31 - 1)) return { atLeastOnce: { persistEvery: Math.max(1, n) } };
-  }
-  throw WalError.invalidArgument(
-    `readConsistency must be 'strictly-at-once' or { atLeastOnce: { persistEvery: <integer ≥ 0> } }, got ${describe(value)}`,
-  );
-}
-
 export function validateCodec(value: unknown, name: string): EntryCodec {
   if (value === undefined || value === 'raw') return 'raw';
   if (value === 'msgpack') return 'msgpack';
   throw WalError.invalidArgument(`${name} must be 'raw' or 'msgpack', got ${describe(value)}`);
-}
-
-export function validateFsync(value: unknown): FsyncMode {
-  if (value === undefined) return { intervalMs: DEFAULT_FSYNC_INTERVAL_MS };
-  if (value === 'each' || value === 'none') return value;
-  if (isPlainObject(value) && isIntegerIn(value.intervalMs, 1, MAX_INTERVAL_MS)) return { intervalMs: value.intervalMs };
-  throw WalError.invalidArgument(`fsync must be 'each', 'none' or { intervalMs: 1 … ${MAX_INTERVAL_MS} }, got ${describe(value)}`);
 }
 
 function describe(value: unknown): string {
@@ -151,8 +132,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   return {
     codec,
     namespaceDir: resolveNamespaceDir(path.resolve(dirOption), options.key as string | undefined),
-    readConsistency: validateReadConsistency(options.readConsistency),
-    fsync: validateFsync(options.fsync),
+    readConsistency: parseReadConsistency(options.readConsistency),
+    fsync: parseFsyncMode(options.fsync),
     writers,
     ringBytes,
     ...sizing,

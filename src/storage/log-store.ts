@@ -15,6 +15,7 @@
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { CheckpointPolicy, parseReadConsistency, type ReadConsistency } from './checkpoint-policy.js';
+import { parseFsyncMode, type FsyncMode } from './fsync-mode.js';
 import type { CursorStore } from './cursor-store.js';
 import { nodeFileIo, type FileIo } from './file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END } from './frame.js';
@@ -26,8 +27,6 @@ import type { SegmentSummary } from './recover.js';
 import { scanSegment, type DamageReport } from './segment-scanner.js';
 
 export type { ReadConsistency };
-export type FsyncMode = 'each' | 'none' | { intervalMs: number };
-
 export interface LogStoreOptions {
   dir: string;
   io?: FileIo;
@@ -52,19 +51,7 @@ export interface RecoveryReport {
   skippedFiles: string[];
 }
 
-export const DEFAULT_FSYNC_INTERVAL_MS = 200;
-const MAX_FSYNC_INTERVAL_MS = 24 * 60 * 60 * 1000;
 const KNOWN_OPTIONS = new Set(['dir', 'io', 'readConsistency', 'fsync', 'segmentBytes', 'blockBytes', 'maxEntryBytes', 'maxBatchEntries']);
-
-export function parseFsyncMode(value: unknown): FsyncMode {
-  if (value === undefined) return { intervalMs: DEFAULT_FSYNC_INTERVAL_MS };
-  if (value === 'each' || value === 'none') return value;
-  const intervalMs = (value as { intervalMs?: unknown } | null)?.intervalMs;
-  if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 1 && intervalMs <= MAX_FSYNC_INTERVAL_MS) {
-    return { intervalMs };
-  }
-  throw WalError.invalidArgument(`fsync must be 'each', 'none' or { intervalMs: 1 … ${MAX_FSYNC_INTERVAL_MS} }`);
-}
 
 export class LogStore {
   readonly recovery: RecoveryReport;

@@ -133,17 +133,36 @@ describe('scanSegment', () => {
     expect(structuredClone(result)).toEqual(result);
   });
 
-  it('caps the byte span of a run, and splits runs at damage even when seqs stay contiguous', () => {
+  it('caps the byte span of a run', () => {
     writeSegment(Array.from({ length: 700 }, (_, i) => [i % 2 === 0 ? A : B, 3000] as Write));
     const result = scan();
     expect(result.damage).toEqual([]);
     expect(result.runs.every((r) => r.endOffset - r.startOffset <= 1024 * 1024)).toBe(true);
-    expect(result.runs.filter((r) => r.topicId === A).map((r) => r.count)).toEqual([350]
-      .flatMap(() => [])
-      .concat(result.runs.filter((r) => r.topicId === A).map((r) => r.count)));
-    expect(result.runs.filter((r) => r.topicId === A).reduce((n, r) => n + r.count, 0)).toBe(350);
-    expect(result.runs.length).toBeGreaterThan(2);
-    expect(result.runs.length).toBeLessThan(10);
+    const runsOfA = result.runs.filter((r) => r.topicId === A);
+    expect(runsOfA.length).toBeGreaterThan(1);
+    expect(runsOfA.length).toBeLessThan(5);
+    runsOfA.forEach((r, i) => expect(r.firstSeq).toBe(i === 0 ? 0 : runsOfA[i - 1]!.firstSeq + runsOfA[i - 1]!.count));
+    expect(runsOfA.reduce((n, r) => n + r.count, 0)).toBe(350);
+  });
+
+  it('splits a run at damage of another topic even though its seqs stay contiguous', () => {
+    writeSegment([
+      [A, 20],
+      [A, 20],
+      [B, 20],
+      [A, 20],
+      [A, 20],
+    ]);
+    const victim = entryFrames(file)[2]!;
+    editFile(file, (data) => {
+      data[victim.offset + 32] ^= 0x01;
+    });
+    const result = scan();
+    expect(runsOf(result)).toEqual([
+      [A, 0, 2],
+      [A, 2, 2],
+    ]);
+    expect(result.damage).toEqual([expect.objectContaining({ topicId: B, seq: 0 })]);
   });
 
   it('skips zero padding and reads frames larger than a block and than the read chunk', () => {
@@ -295,6 +314,25 @@ describe('scanSegment', () => {
       const result = scan();
       expect(result.damage).toEqual([expect.objectContaining({ reason: expect.stringMatching(/incomplete batch of 1 entries/), topicId: A, seq: 1 })]);
       expect(acceptedEntries(result.runs)).not.toContain(`${A}#1`);
+    });
+
+    it('a run never spans the frames of a dropped batch of its own topic', () => {
+      writeSegment([
+        [A, 30],
+        [A, 30],
+        [B, 30],
+        [A, 30],
+      ]);
+      const [, second, , fourth] = entryFrames(file);
+      patchHeader(file, second!.offset, (header) => header.writeUInt16LE(FLAG_BATCH, 6)); // a batch cut short by B
+      patchHeader(file, fourth!.offset, (header) => header.writeUInt32LE(1, 16)); // seq 1 written again, whole
+      const result = scan();
+      expect(runsOf(result)).toEqual([
+        [A, 0, 1],
+        [B, 0, 1],
+        [A, 1, 1],
+      ]);
+      expect(result.runs[2]!.startOffset).toBe(fourth!.offset);
     });
   });
 
