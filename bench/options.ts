@@ -48,12 +48,12 @@ const fullDefaults = {
 };
 
 const quickDefaults: typeof fullDefaults = {
-  durationMs: 250,
+  durationMs: 200,
   repeat: 3,
-  ingestBytes: 256 * bytesPerMiB,
-  recoveryBytes: 256 * bytesPerMiB,
-  topicCount: 5_000,
-  readBytes: 8 * bytesPerMiB,
+  ingestBytes: 128 * bytesPerMiB,
+  recoveryBytes: 128 * bytesPerMiB,
+  topicCount: 2_000,
+  readBytes: 4 * bytesPerMiB,
 };
 
 export const usage = `Usage: npm run bench -- [options]
@@ -62,16 +62,16 @@ export const usage = `Usage: npm run bench -- [options]
                        ${sectionIds.join(', ')}
   --systems LIST       systems to run (default: all): ${systemIds.join(', ')}
   --sizes LIST         entry sizes in bytes, e.g. 100,1KiB (default: 100,1024)
-  --duration T         time per repetition, e.g. 3s, 500ms (default: 3s; quick: 250ms)
+  --duration T         time per repetition, e.g. 3s, 500ms (default: 3s; quick: 200ms)
   --repeat N           repetitions per case, the median is reported (default: 3)
   --dir PATH           where the temporary data directory is made (default: the OS temp dir)
   --out PATH           where results JSON and the SVG chart go (default: bench/results)
   --quick              smoke-test defaults: whole run in about 2 minutes, scaled-down sizes
   --window N           walrus-ts appends in flight in throughput rows (default: 4096)
-  --ingest-bytes B     bytes ingested by the peak-RSS section (default: 4GiB; quick: 256MiB)
-  --recovery-bytes B   log size for the open/recovery section (default: 2GiB; quick: 256MiB)
-  --topics N           topics in the many-topics section (default: 100000; quick: 5000)
-  --read-bytes B       bytes prefilled for read-back (default: 256MiB; quick: 8MiB)
+  --ingest-bytes B     bytes ingested by the peak-RSS section (default: 4GiB; quick: 128MiB)
+  --recovery-bytes B   log size for the open/recovery section (default: 2GiB; quick: 128MiB)
+  --topics N           topics in the many-topics section (default: 100000; quick: 2000)
+  --read-bytes B       bytes prefilled for read-back (default: 256MiB; quick: 4MiB)
   --latency-rate N     offered appends/s for the latency section (default: half the measured maximum)
   --writers N          walrus-ts writer workers (default: the library's)
   --no-cold            skip cold-cache rows even where caches can be dropped

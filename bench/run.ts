@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BenchOptions } from './options.js';
+import type { BenchOptions, SectionId } from './options.js';
 import { OptionsError, parseOptions, usage } from './options.js';
 import { bytesPerGiB } from './metrics.js';
 import { canDropCaches } from './page-cache.js';
@@ -25,9 +25,16 @@ const fullTopicCount = 100_000;
 
 function scaleNotes(options: BenchOptions): string[] {
   const notes: string[] = [];
-  if (options.sections.includes('rss') && options.ingestBytes < fullIngestBytes) notes.push(`peak RSS ingests ${formatGiB(options.ingestBytes)} (scaled down from 4 GiB)`);
-  if (options.sections.includes('recovery') && options.recoveryBytes < fullRecoveryBytes) notes.push(`recovery opens a ${formatGiB(options.recoveryBytes)} log (scaled down from 2 GiB)`);
-  if (options.sections.includes('topics') && options.topicCount < fullTopicCount) notes.push(`many-topics uses ${options.topicCount.toLocaleString('en-US')} topics (scaled down from 100,000)`);
+  const has = (id: SectionId): boolean => options.sections.includes(id);
+  if (has('rss') && options.ingestBytes < fullIngestBytes) {
+    notes.push(`peak RSS ingests ${formatGiB(options.ingestBytes)} (scaled down from 4 GiB)`);
+  }
+  if (has('recovery') && options.recoveryBytes < fullRecoveryBytes) {
+    notes.push(`recovery opens a ${formatGiB(options.recoveryBytes)} log (scaled down from 2 GiB)`);
+  }
+  if (has('topics') && options.topicCount < fullTopicCount) {
+    notes.push(`many-topics uses ${options.topicCount.toLocaleString('en-US')} topics (scaled down from 100,000)`);
+  }
   return notes;
 }
 
@@ -110,7 +117,18 @@ async function main(): Promise<number> {
     '',
   ].join('\n');
   const svg = renderChart(sections, results, `${startedAt.toISOString().slice(0, 10)}, ${machine.cpus} CPUs, ${machine.filesystem}`);
-  const data = { format: 'walrus-ts-bench', version: 1, startedAt, finishedAt, machine, options, walrus: walrus.ok ? 'built' : walrus.reason, canDropCaches: dropCapable, results, targets: checks };
+  const data = {
+    format: 'walrus-ts-bench',
+    version: 1,
+    startedAt,
+    finishedAt,
+    machine,
+    options,
+    walrus: walrus.ok ? 'built' : walrus.reason,
+    canDropCaches: dropCapable,
+    results,
+    targets: checks,
+  };
   const files = writeResults(options.outDir, stamp, data, svg, markdown);
   process.stdout.write(`results: ${files.json}\nchart:   ${files.svg}\ntable:   ${files.markdown}\n`);
   const failed = results.filter((r) => r.error);

@@ -83,10 +83,38 @@ export function sizeLabel(sizeBytes: number): string {
   return sizeBytes % 1024 === 0 ? `${sizeBytes / 1024} KiB` : `${sizeBytes} B`;
 }
 
+type CaseBase = Omit<CaseContext, 'repDir' | 'repetition' | 'note'>;
+
+async function runRepetitions(planned: PlannedCase, result: CaseResult, base: CaseBase, where: string, progress: ProgressSink): Promise<void> {
+  const repeat = base.env.options.repeat;
+  const note = (text: string): void => {
+    if (!result.notes.includes(text)) result.notes.push(text);
+  };
+  for (let repetition = 1; repetition <= repeat && !result.error; repetition++) {
+    progress.update(`${where} · rep ${repetition}/${repeat}`);
+    settlePageCache();
+    const repDir = fs.mkdtempSync(path.join(base.sectionDir, 'rep-'));
+    try {
+      result.samples.push(await planned.benchCase.run({ ...base, repDir, repetition, note }));
+    } catch (err) {
+      result.error = errorText(err);
+      progress.note(`  ${where}: ${result.error}`);
+    } finally {
+      fs.rmSync(repDir, { recursive: true, force: true });
+    }
+  }
+  result.median = medianMetrics(result.samples);
+}
+
 /** Runs the plan in `runDir`, appending to `results` as it goes (so later cases can read earlier medians). */
-export async function runPlan(plan: readonly PlannedCase[], env: BenchEnv, runDir: string, results: CaseResult[], progress: ProgressSink): Promise<void> {
+export async function runPlan(
+  plan: readonly PlannedCase[],
+  env: BenchEnv,
+  runDir: string,
+  results: CaseResult[],
+  progress: ProgressSink,
+): Promise<void> {
   const payloadsBySize = new Map<number, Payloads>();
-  const repeat = env.options.repeat;
   for (let index = 0; index < plan.length; index++) {
     const planned = plan[index]!;
     const { section, sizeBytes, benchCase } = planned;
@@ -97,28 +125,8 @@ export async function runPlan(plan: readonly PlannedCase[], env: BenchEnv, runDi
     const result = resultOf(planned);
     results.push(result);
     const where = `[${index + 1}/${plan.length}] ${section.id} ${sizeLabel(sizeBytes)} · ${benchCase.system} · ${benchCase.label}`;
-    if (benchCase.system === 'walrus-ts' && !env.walrus.ok) {
-      result.skipped = 'walrus-ts not built';
-    } else {
-      for (let repetition = 1; repetition <= repeat && !result.error; repetition++) {
-        progress.update(`${where} · rep ${repetition}/${repeat}`);
-        settlePageCache();
-        const repDir = fs.mkdtempSync(path.join(sectionDir, 'rep-'));
-        const note = (text: string): void => {
-          if (!result.notes.includes(text)) result.notes.push(text);
-        };
-        const ctx: CaseContext = { env, payloads, sectionDir, repDir, repetition, note };
-        try {
-          result.samples.push(await benchCase.run(ctx));
-        } catch (err) {
-          result.error = errorText(err);
-          progress.note(`  ${where}: ${result.error}`);
-        } finally {
-          fs.rmSync(repDir, { recursive: true, force: true });
-        }
-      }
-      result.median = medianMetrics(result.samples);
-    }
+    if (benchCase.system === 'walrus-ts' && !env.walrus.ok) result.skipped = 'walrus-ts not built';
+    else await runRepetitions(planned, result, { env, payloads, sectionDir }, where, progress);
     const next = plan[index + 1];
     if (!next || next.section !== section || next.sizeBytes !== sizeBytes) fs.rmSync(sectionDir, { recursive: true, force: true });
   }

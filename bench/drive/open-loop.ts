@@ -67,7 +67,9 @@ export async function runOpenLoop(op: (index: number) => Promise<unknown> | void
   }
   const drainDeadlineMs = performance.now() + options.drainTimeoutMs;
   while (outstanding > 0) {
-    if (performance.now() > drainDeadlineMs) throw new Error(`${outstanding} operations still pending ${options.drainTimeoutMs} ms after the load stopped`);
+    if (performance.now() > drainDeadlineMs) {
+      throw new Error(`${outstanding} operations still pending ${options.drainTimeoutMs} ms after the load stopped`);
+    }
     await nextTurn();
   }
   if (failure) throw failure.error;

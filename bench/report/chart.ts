@@ -15,6 +15,12 @@ const barPx = 400;
 const rowPx = 18;
 const titlePx = 30;
 const logScaleSpan = 20;
+const style = [
+  'text{font-family:sans-serif;fill:#212529}',
+  '.title{font-size:14px;font-weight:bold}',
+  '.label,.value{font-size:11px}',
+  '.head{font-size:16px;font-weight:bold}',
+].join('');
 
 const colors: Record<SystemId, string> = {
   'walrus-ts': '#d9480f',
@@ -48,8 +54,10 @@ function panel(section: Section, sizeBytes: number, bars: readonly Bar[], top: n
   const max = Math.max(...values);
   const log = min > 0 && max / min > logScaleSpan;
   const metric = section.columns.find((c) => c.metric === section.primary);
+  const format = metric?.format ?? 'decimal';
   const unit = `${metric?.title ?? section.primary}${section.higherIsBetter ? ', higher is better' : ', lower is better'}${log ? ', log scale' : ''}`;
-  const parts = [`<text x="10" y="${top + 20}" class="title">${escapeXml(`${section.id}, ${sizeLabel(sizeBytes)}: ${section.title}`)} (${escapeXml(unit)})</text>`];
+  const title = `${section.id}, ${sizeLabel(sizeBytes)}: ${section.title} (${unit})`;
+  const parts = [`<text x="10" y="${top + 20}" class="title">${escapeXml(title)}</text>`];
   bars.forEach((bar, i) => {
     const y = top + titlePx + i * rowPx;
     const length = barLength(bar.value, min, max, log);
@@ -58,7 +66,7 @@ function panel(section: Section, sizeBytes: number, bars: readonly Bar[], top: n
     parts.push(
       `<text x="${labelPx - 8}" y="${y + 13}" class="label" text-anchor="end">${escapeXml(shown)}</text>`,
       `<rect x="${labelPx}" y="${y + 3}" width="${length.toFixed(1)}" height="${rowPx - 6}" fill="${colors[bar.system]}"/>`,
-      `<text x="${(labelPx + length + 6).toFixed(1)}" y="${y + 13}" class="value">${escapeXml(formatMetric(bar.value, metric?.format ?? 'decimal'))}</text>`,
+      `<text x="${(labelPx + length + 6).toFixed(1)}" y="${y + 13}" class="value">${escapeXml(formatMetric(bar.value, format))}</text>`,
     );
   });
   return parts.join('\n');
@@ -83,7 +91,7 @@ export function renderChart(sections: readonly Section[], results: readonly Case
   const height = top + 10;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${widthPx}" height="${height}" viewBox="0 0 ${widthPx} ${height}">`,
-    '<style>text{font-family:sans-serif;fill:#212529}.title{font-size:14px;font-weight:bold}.label{font-size:11px}.value{font-size:11px}.head{font-size:16px;font-weight:bold}</style>',
+    `<style>${style}</style>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="10" y="24" class="head">walrus-ts benchmark: ${escapeXml(subtitle)}</text>`,
     ...panels,

@@ -43,5 +43,6 @@ export function describeMachine(dataDir: string): MachineInfo {
 }
 
 export function machineLine(machine: MachineInfo): string {
-  return `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}, Node ${machine.node}, data on ${machine.filesystem}`;
+  const { cpus, cpuModel, memoryGiB, platform, kernel, node, filesystem } = machine;
+  return `${cpus} CPUs (${cpuModel}), ${memoryGiB} GiB, ${platform} ${kernel}, Node ${node}, data on ${filesystem}`;
 }

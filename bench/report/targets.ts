@@ -35,12 +35,18 @@ function valueOf(results: readonly CaseResult[], key: string, sizeBytes: number,
   return r && !r.error && !r.skipped ? r.median[metric] : undefined;
 }
 
-function absolute(key: string, sizeBytes: number, metric: 'entriesPerSec' | 'gbPerSec' | 'peakRssMiB' | 'p99Us'): Target['measure'] {
+const shownAs = {
+  entriesPerSec: (v: number) => `${formatMetric(v, 'count')}/s`,
+  gbPerSec: (v: number) => `${v.toFixed(2)} GB/s`,
+  peakRssMiB: (v: number) => `${v.toFixed(0)} MiB`,
+  p99Us: (v: number) => `${formatMetric(v, 'micros')} µs`,
+};
+
+function absolute(key: string, sizeBytes: number, metric: keyof typeof shownAs): Target['measure'] {
   return (results) => {
     const value = valueOf(results, key, sizeBytes, metric);
     if (value === undefined) return undefined;
-    const shown = metric === 'entriesPerSec' ? `${formatMetric(value, 'count')}/s` : metric === 'gbPerSec' ? `${value.toFixed(2)} GB/s` : metric === 'peakRssMiB' ? `${value.toFixed(0)} MiB` : `${formatMetric(value, 'micros')} µs`;
-    return { value, shown };
+    return { value, shown: shownAs[metric](value) };
   };
 }
 
@@ -64,22 +70,78 @@ function overFastestPeer(sizeBytes: number): Target['measure'] {
 }
 
 export const targets: readonly Target[] = [
-  { text: "append (interval), 1 topic, 1 KiB: ≥ 65% of the coalesced writeSync ceiling", atLeast: true, goal: 0.65,
-    measure: relative('walrus.append-1-topic', 'ceiling.write-1MiB', kib) },
-  { text: 'append (interval), 1 topic, 1 KiB: ≥ 3× the fastest peer not durable per entry', atLeast: true, goal: 3, measure: overFastestPeer(kib) },
-  { text: 'append (interval), 1 topic, 100 B: ≥ 3,000,000/s', atLeast: true, goal: 3_000_000, measure: absolute('walrus.append-1-topic', 100, 'entriesPerSec') },
-  { text: "fsync 'each', 64 in flight, 1 KiB: ≥ 80% of the fdatasync-per-64-KiB ceiling", atLeast: true, goal: 0.8,
-    measure: relative('walrus.each-c64', 'ceiling.fdatasync-64KiB', kib) },
-  { text: "fsync 'each', 1024 in flight, 1 KiB: ≥ 250,000/s", atLeast: true, goal: 250_000, measure: absolute('walrus.each-c1024', kib, 'entriesPerSec') },
-  { text: "fsync 'each', 1 in flight, 1 KiB: ≥ 80% of one fdatasync per entry", atLeast: true, goal: 0.8,
-    measure: relative('walrus.each-c1', 'ceiling.fdatasync-entry', kib) },
-  { text: 'batchRead, hot, 1 KiB: ≥ 3,000,000 entries/s', atLeast: true, goal: 3_000_000, measure: absolute('walrus.batch-read', kib, 'entriesPerSec') },
-  { text: 'readNext, atLeastOnce persistEvery 1000, 1 KiB: ≥ 1,000,000/s', atLeast: true, goal: 1_000_000,
-    measure: absolute('walrus.read-next-at-least-once', kib, 'entriesPerSec') },
-  { text: 'readNext, strictly-at-once, 1 KiB: ≥ 200,000/s', atLeast: true, goal: 200_000, measure: absolute('walrus.read-next-strict', kib, 'entriesPerSec') },
-  { text: 'peak RSS while ingesting: < 256 MiB', atLeast: false, goal: 256, measure: absolute('walrus.rss', kib, 'peakRssMiB') },
-  { text: 'recovery: ≥ 1 GB/s of log scanned (hot cache)', atLeast: true, goal: 1, measure: absolute('walrus.open', kib, 'gbPerSec') },
-  { text: 'p99 append latency at half the maximum throughput, 1 KiB: < 1 ms', atLeast: false, goal: 1000, measure: absolute('walrus.latency', kib, 'p99Us') },
+  {
+    text: "append (interval), 1 topic, 1 KiB: ≥ 65% of the coalesced writeSync ceiling",
+    atLeast: true,
+    goal: 0.65,
+    measure: relative('walrus.append-1-topic', 'ceiling.write-1MiB', kib),
+  },
+  {
+    text: 'append (interval), 1 topic, 1 KiB: ≥ 3× the fastest peer not durable per entry',
+    atLeast: true,
+    goal: 3,
+    measure: overFastestPeer(kib),
+  },
+  {
+    text: 'append (interval), 1 topic, 100 B: ≥ 3,000,000/s',
+    atLeast: true,
+    goal: 3_000_000,
+    measure: absolute('walrus.append-1-topic', 100, 'entriesPerSec'),
+  },
+  {
+    text: "fsync 'each', 64 in flight, 1 KiB: ≥ 80% of the fdatasync-per-64-KiB ceiling",
+    atLeast: true,
+    goal: 0.8,
+    measure: relative('walrus.each-c64', 'ceiling.fdatasync-64KiB', kib),
+  },
+  {
+    text: "fsync 'each', 1024 in flight, 1 KiB: ≥ 250,000/s",
+    atLeast: true,
+    goal: 250_000,
+    measure: absolute('walrus.each-c1024', kib, 'entriesPerSec'),
+  },
+  {
+    text: "fsync 'each', 1 in flight, 1 KiB: ≥ 80% of one fdatasync per entry",
+    atLeast: true,
+    goal: 0.8,
+    measure: relative('walrus.each-c1', 'ceiling.fdatasync-entry', kib),
+  },
+  {
+    text: 'batchRead, hot, 1 KiB: ≥ 3,000,000 entries/s',
+    atLeast: true,
+    goal: 3_000_000,
+    measure: absolute('walrus.batch-read', kib, 'entriesPerSec'),
+  },
+  {
+    text: 'readNext, atLeastOnce persistEvery 1000, 1 KiB: ≥ 1,000,000/s',
+    atLeast: true,
+    goal: 1_000_000,
+    measure: absolute('walrus.read-next-at-least-once', kib, 'entriesPerSec'),
+  },
+  {
+    text: 'readNext, strictly-at-once, 1 KiB: ≥ 200,000/s',
+    atLeast: true,
+    goal: 200_000,
+    measure: absolute('walrus.read-next-strict', kib, 'entriesPerSec'),
+  },
+  {
+    text: 'peak RSS while ingesting: < 256 MiB',
+    atLeast: false,
+    goal: 256,
+    measure: absolute('walrus.rss', kib, 'peakRssMiB'),
+  },
+  {
+    text: 'recovery: ≥ 1 GB/s of log scanned (hot cache)',
+    atLeast: true,
+    goal: 1,
+    measure: absolute('walrus.open', kib, 'gbPerSec'),
+  },
+  {
+    text: 'p99 append latency at half the maximum throughput, 1 KiB: < 1 ms',
+    atLeast: false,
+    goal: 1000,
+    measure: absolute('walrus.latency', kib, 'p99Us'),
+  },
 ];
 
 export function checkTargets(results: readonly CaseResult[]): TargetCheck[] {
@@ -88,7 +150,9 @@ export function checkTargets(results: readonly CaseResult[]): TargetCheck[] {
     if (!figure) return { text: target.text, met: undefined, measured: 'not measured' };
     const met = target.atLeast ? figure.value >= target.goal : figure.value < target.goal;
     if (met) return { text: target.text, met, measured: figure.shown };
-    const gap = target.atLeast ? `short by ${formatPercent(1 - figure.value / target.goal)}` : `over by ${formatPercent(figure.value / target.goal - 1)}`;
+    const gap = target.atLeast
+      ? `short by ${formatPercent(1 - figure.value / target.goal)}`
+      : `over by ${formatPercent(figure.value / target.goal - 1)}`;
     return { text: target.text, met, measured: figure.shown, gap };
   });
 }

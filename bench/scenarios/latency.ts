@@ -81,33 +81,60 @@ async function offer(ctx: CaseContext, open: () => Promise<OpenedSystem>): Promi
   return { offeredPerSec: ratePerSec, entriesPerSec: run.completed / run.seconds, ...latencyMetrics(run.histogram) };
 }
 
+async function walrusAppender(ctx: CaseContext): Promise<OpenedSystem> {
+  const wal = await openWalrus(ctx, ctx.repDir);
+  return { append: (i) => wal.append(benchTopic, ctx.payloads.at(i)), close: () => wal.close() };
+}
+
+async function rawAppender(ctx: CaseContext): Promise<OpenedSystem> {
+  const fd = createLogFile(path.join(ctx.repDir, 'raw.log'));
+  return { append: (i) => void fs.writeSync(fd, ctx.payloads.at(i)), close: () => fs.closeSync(fd) };
+}
+
+async function lmdbAppender(ctx: CaseContext): Promise<OpenedSystem> {
+  const db = await openLmdbLog(ctx.repDir, { overlappingSync: true });
+  return { append: (i) => db.put(i, ctx.payloads.at(i)), close: () => db.close() };
+}
+
+async function levelAppender(ctx: CaseContext): Promise<OpenedSystem> {
+  const db = await openLevelLog(ctx.repDir);
+  return { append: (i) => db.put(levelKey(i), ctx.payloads.at(i)), close: () => db.close() };
+}
+
 function cases(): BenchCase[] {
   const peer = { compareTo: latencyKey };
   return [
-    { system: 'walrus-ts', key: latencyKey, label: 'append, fsync every 200 ms (default), 1 topic', durable: 'written to the OS; fsynced within 200 ms',
-      run: (ctx) =>
-        offer(ctx, async () => {
-          const wal = await openWalrus(ctx, ctx.repDir);
-          return { append: (i) => wal.append(benchTopic, ctx.payloads.at(i)), close: () => wal.close() };
-        }) },
-    { ...peer, system: 'ceiling', key: 'ceiling.latency-write-entry', label: 'fs.writeSync per entry (blocks the event loop)', durable: 'no (page cache)',
-      run: (ctx) =>
-        offer(ctx, async () => {
-          const fd = createLogFile(path.join(ctx.repDir, 'raw.log'));
-          return { append: (i) => void fs.writeSync(fd, ctx.payloads.at(i)), close: () => fs.closeSync(fd) };
-        }) },
-    { ...peer, system: 'lmdb', key: 'lmdb.latency-put', label: 'put (default overlappingSync)', durable: 'committed; fsync overlapped',
-      run: (ctx) =>
-        offer(ctx, async () => {
-          const db = await openLmdbLog(ctx.repDir, { overlappingSync: true });
-          return { append: (i) => db.put(i, ctx.payloads.at(i)), close: () => db.close() };
-        }) },
-    { ...peer, system: 'classic-level', key: 'level.latency-put', label: 'put sync:false', durable: 'no (LevelDB log not fsynced)',
-      run: (ctx) =>
-        offer(ctx, async () => {
-          const db = await openLevelLog(ctx.repDir);
-          return { append: (i) => db.put(levelKey(i), ctx.payloads.at(i)), close: () => db.close() };
-        }) },
+    {
+      system: 'walrus-ts',
+      key: latencyKey,
+      label: 'append, fsync every 200 ms (default), 1 topic',
+      durable: 'written to the OS; fsynced within 200 ms',
+      run: (ctx) => offer(ctx, () => walrusAppender(ctx)),
+    },
+    {
+      ...peer,
+      system: 'ceiling',
+      key: 'ceiling.latency-write-entry',
+      label: 'fs.writeSync per entry (blocks the event loop)',
+      durable: 'no (page cache)',
+      run: (ctx) => offer(ctx, () => rawAppender(ctx)),
+    },
+    {
+      ...peer,
+      system: 'lmdb',
+      key: 'lmdb.latency-put',
+      label: 'put (default overlappingSync)',
+      durable: 'committed; fsync overlapped',
+      run: (ctx) => offer(ctx, () => lmdbAppender(ctx)),
+    },
+    {
+      ...peer,
+      system: 'classic-level',
+      key: 'level.latency-put',
+      label: 'put sync:false',
+      durable: 'no (LevelDB log not fsynced)',
+      run: (ctx) => offer(ctx, () => levelAppender(ctx)),
+    },
   ];
 }
 

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CaseContext } from '../bench-case.js';
-import { runDrainLoop } from '../drive/drain-loop.js';
-import { throughputMetrics, type ThroughputRun } from '../drive/throughput.js';
+import { runDrainLoop, type DrainRun } from '../drive/drain-loop.js';
+import { throughputMetrics } from '../drive/throughput.js';
 import { bytesPerMiB, type Metrics } from '../metrics.js';
 import { dropCaches } from '../page-cache.js';
 import { makeBatches, type Payloads } from '../payloads.js';
@@ -37,12 +37,20 @@ function entryCount(ctx: CaseContext): number {
   return readEntryCount(ctx.payloads.sizeBytes, ctx.env.options.readBytes);
 }
 
+/** Calls `put` once per prefill batch of 1000 entries, with the sequence number of its first entry. */
+async function prefillBatches(ctx: CaseContext, put: (first: number, batch: Buffer[]) => unknown): Promise<void> {
+  const batches = makeBatches(ctx.payloads, prefillBatchEntries);
+  for (let b = 0; b < entryCount(ctx) / prefillBatchEntries; b++) await put(b * prefillBatchEntries, batches[b % batches.length]!);
+}
+
 function checkSize(payloads: Payloads, data: Uint8Array): void {
   if (data.length !== payloads.sizeBytes) throw new Error(`read back ${data.length} bytes, wrote ${payloads.sizeBytes}`);
 }
 
-function finish(ctx: CaseContext, run: ThroughputRun): Metrics {
-  if (run.entries === 0) throw new Error('nothing was read back');
+/** A reader that ran dry must have delivered every entry written: a fast wrong answer is no figure. */
+function finish(ctx: CaseContext, run: DrainRun): Metrics {
+  const written = entryCount(ctx);
+  if (run.entries === 0 || (run.exhausted && run.entries !== written)) throw new Error(`read back ${run.entries} of ${written} entries`);
   return throughputMetrics(run, ctx.payloads.sizeBytes);
 }
 
@@ -110,8 +118,7 @@ export async function rawRead(ctx: CaseContext, shape: ReadShape): Promise<Metri
 
 export async function sqliteRead(ctx: CaseContext, shape: ReadShape): Promise<Metrics> {
   const writer = openSqliteLog(ctx.repDir, 'NORMAL');
-  const batches = makeBatches(ctx.payloads, prefillBatchEntries);
-  for (let b = 0; b < entryCount(ctx) / prefillBatchEntries; b++) writer.insertMany(benchTopic, batches[b % batches.length]!);
+  await prefillBatches(ctx, (_first, batch) => writer.insertMany(benchTopic, batch));
   writer.close();
   const log = openSqliteLog(ctx.repDir, 'NORMAL');
   try {
@@ -131,8 +138,7 @@ export async function sqliteRead(ctx: CaseContext, shape: ReadShape): Promise<Me
 
 export async function lmdbRead(ctx: CaseContext, shape: ReadShape): Promise<Metrics> {
   const writer = await openLmdbLog(ctx.repDir, { overlappingSync: true });
-  const batches = makeBatches(ctx.payloads, prefillBatchEntries);
-  for (let b = 0; b < entryCount(ctx) / prefillBatchEntries; b++) await lmdbPutBatch(writer, b * prefillBatchEntries, batches[b % batches.length]!);
+  await prefillBatches(ctx, (first, batch) => lmdbPutBatch(writer, first, batch));
   await writer.close();
   const db = await openLmdbLog(ctx.repDir, { overlappingSync: true });
   try {
@@ -155,8 +161,7 @@ export async function lmdbRead(ctx: CaseContext, shape: ReadShape): Promise<Metr
 
 export async function levelRead(ctx: CaseContext, shape: ReadShape): Promise<Metrics> {
   const writer = await openLevelLog(ctx.repDir);
-  const batches = makeBatches(ctx.payloads, prefillBatchEntries);
-  for (let b = 0; b < entryCount(ctx) / prefillBatchEntries; b++) await levelPutBatch(writer, b * prefillBatchEntries, batches[b % batches.length]!, false);
+  await prefillBatches(ctx, (first, batch) => levelPutBatch(writer, first, batch, false));
   await writer.close();
   const db = await openLevelLog(ctx.repDir);
   const iterator = db.iterator({ gte: levelKey(0) });

@@ -17,20 +17,64 @@ function casesAt(shape: ReadShape): BenchCase[] {
   const ref = batchReadKey + suffix;
   const peer = { compareTo: ref, durable: noCursor };
   const rows: BenchCase[] = [
-    { system: 'walrus-ts', key: ref, ceiling: readCeilingKey + suffix, label: `batchRead maxBytes 1 MiB, strictly-at-once, ${temperature}`,
-      durable: 'cursor per call', run: (ctx) => walrusRead(ctx, 'batchRead', 'strictly-at-once', shape) },
-    { ...peer, system: 'ceiling', key: readCeilingKey + suffix, label: `fs.readSync of 1 MiB chunks, ${temperature}`, run: (ctx) => rawRead(ctx, shape) },
-    { ...peer, system: 'better-sqlite3', key: 'sqlite.read' + suffix, label: `SELECT pages of 1000 by rowid, ${temperature}`, run: (ctx) => sqliteRead(ctx, shape) },
-    { ...peer, system: 'lmdb', key: 'lmdb.read' + suffix, label: `getRange pages of 1000, ${temperature}`, run: (ctx) => lmdbRead(ctx, shape) },
-    { ...peer, system: 'classic-level', key: 'level.read' + suffix, label: `iterator nextv(1000), ${temperature}`, run: (ctx) => levelRead(ctx, shape) },
+    {
+      system: 'walrus-ts',
+      key: ref,
+      ceiling: readCeilingKey + suffix,
+      label: `batchRead maxBytes 1 MiB, strictly-at-once, ${temperature}`,
+      durable: 'cursor per call',
+      run: (ctx) => walrusRead(ctx, 'batchRead', 'strictly-at-once', shape),
+    },
+    {
+      ...peer,
+      system: 'ceiling',
+      key: readCeilingKey + suffix,
+      label: `fs.readSync of 1 MiB chunks, ${temperature}`,
+      run: (ctx) => rawRead(ctx, shape),
+    },
+    {
+      ...peer,
+      system: 'better-sqlite3',
+      key: 'sqlite.read' + suffix,
+      label: `SELECT pages of 1000 by rowid, ${temperature}`,
+      run: (ctx) => sqliteRead(ctx, shape),
+    },
+    {
+      ...peer,
+      system: 'lmdb',
+      key: 'lmdb.read' + suffix,
+      label: `getRange pages of 1000, ${temperature}`,
+      run: (ctx) => lmdbRead(ctx, shape),
+    },
+    {
+      ...peer,
+      system: 'classic-level',
+      key: 'level.read' + suffix,
+      label: `iterator nextv(1000), ${temperature}`,
+      run: (ctx) => levelRead(ctx, shape),
+    },
   ];
   if (shape.cold) return rows;
   return [
     ...rows.slice(0, 1),
-    { system: 'walrus-ts', key: 'walrus.read-next-at-least-once', compareTo: ref, ceiling: readCeilingKey, label: 'readNext, atLeastOnce persistEvery 1000, hot cache',
-      durable: 'cursor every 1000 reads', run: (ctx) => walrusRead(ctx, 'readNext', { atLeastOnce: { persistEvery: 1000 } }, shape) },
-    { system: 'walrus-ts', key: 'walrus.read-next-strict', compareTo: ref, ceiling: readCeilingKey, label: 'readNext, strictly-at-once, hot cache',
-      durable: 'cursor to the OS per read; fsynced within 200 ms', run: (ctx) => walrusRead(ctx, 'readNext', 'strictly-at-once', shape) },
+    {
+      system: 'walrus-ts',
+      key: 'walrus.read-next-at-least-once',
+      compareTo: ref,
+      ceiling: readCeilingKey,
+      label: 'readNext, atLeastOnce persistEvery 1000, hot cache',
+      durable: 'cursor every 1000 reads',
+      run: (ctx) => walrusRead(ctx, 'readNext', { atLeastOnce: { persistEvery: 1000 } }, shape),
+    },
+    {
+      system: 'walrus-ts',
+      key: 'walrus.read-next-strict',
+      compareTo: ref,
+      ceiling: readCeilingKey,
+      label: 'readNext, strictly-at-once, hot cache',
+      durable: 'cursor to the OS per read; fsynced within 200 ms',
+      run: (ctx) => walrusRead(ctx, 'readNext', 'strictly-at-once', shape),
+    },
     ...rows.slice(1),
   ];
 }

@@ -77,10 +77,22 @@ function casesAt(cold: boolean, amount: string): BenchCase[] {
   const suffix = cold ? '-cold' : '';
   const temperature = cold ? 'cold cache' : 'hot cache';
   return [
-    { system: 'walrus-ts', key: `walrus.open${suffix}`, ceiling: `ceiling.scan-crc${suffix}`, label: `Walrus.open of a ${amount} log (16 topics), ${temperature}`,
-      durable: 'n/a', run: (ctx) => walrusOpen(ctx, cold) },
-    { system: 'ceiling', key: `ceiling.scan-crc${suffix}`, compareTo: `walrus.open${suffix}`, label: `read ${amount} in 1 MiB chunks + CRC-32, ${temperature}`,
-      durable: 'n/a', run: (ctx) => rawScan(ctx, cold) },
+    {
+      system: 'walrus-ts',
+      key: `walrus.open${suffix}`,
+      ceiling: `ceiling.scan-crc${suffix}`,
+      label: `Walrus.open of a ${amount} log (16 topics), ${temperature}`,
+      durable: 'n/a',
+      run: (ctx) => walrusOpen(ctx, cold),
+    },
+    {
+      system: 'ceiling',
+      key: `ceiling.scan-crc${suffix}`,
+      compareTo: `walrus.open${suffix}`,
+      label: `read ${amount} in 1 MiB chunks + CRC-32, ${temperature}`,
+      durable: 'n/a',
+      run: (ctx) => rawScan(ctx, cold),
+    },
   ];
 }
 

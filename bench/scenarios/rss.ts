@@ -105,12 +105,30 @@ export function formatGiB(bytes: number): string {
 function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {
   const amount = formatGiB(env.options.ingestBytes);
   return [
-    { system: 'walrus-ts', key: 'walrus.rss', ceiling: 'ceiling.rss', label: `append ${amount}, ${env.options.windowOps} in flight`,
-      durable: 'written to the OS; fsynced within 200 ms', run: (ctx) => ingestIn(ctx, 'walrus-ts') },
-    { system: 'ceiling', key: 'ceiling.rss', compareTo: 'walrus.rss', label: `fs.writeSync ${amount} in 1 MiB buffers`, durable: 'no (page cache)',
-      run: (ctx) => ingestIn(ctx, 'ceiling') },
-    { system: 'sonic-boom', key: 'sonic.rss', compareTo: 'walrus.rss', label: `write ${amount}, sync:false, waits for 'drain'`, durable: 'no fsync',
-      run: (ctx) => ingestIn(ctx, 'sonic-boom') },
+    {
+      system: 'walrus-ts',
+      key: 'walrus.rss',
+      ceiling: 'ceiling.rss',
+      label: `append ${amount}, ${env.options.windowOps} in flight`,
+      durable: 'written to the OS; fsynced within 200 ms',
+      run: (ctx) => ingestIn(ctx, 'walrus-ts'),
+    },
+    {
+      system: 'ceiling',
+      key: 'ceiling.rss',
+      compareTo: 'walrus.rss',
+      label: `fs.writeSync ${amount} in 1 MiB buffers`,
+      durable: 'no (page cache)',
+      run: (ctx) => ingestIn(ctx, 'ceiling'),
+    },
+    {
+      system: 'sonic-boom',
+      key: 'sonic.rss',
+      compareTo: 'walrus.rss',
+      label: `write ${amount}, sync:false, waits for 'drain'`,
+      durable: 'no fsync',
+      run: (ctx) => ingestIn(ctx, 'sonic-boom'),
+    },
   ];
 }
 

@@ -81,7 +81,14 @@ export async function topicsJob(job: TopicsJob): Promise<Metrics> {
   await write(job, payloads);
   const seconds = (performance.now() - startMs) / 1000;
   const usage = diskUsage(job.dir);
-  return { topics: job.topics, seconds, entriesPerSec: job.topics / seconds, peakRssMiB: peakRssMiB(), files: usage.files, diskMiB: usage.allocatedBytes / bytesPerMiB };
+  return {
+    topics: job.topics,
+    seconds,
+    entriesPerSec: job.topics / seconds,
+    peakRssMiB: peakRssMiB(),
+    files: usage.files,
+    diskMiB: usage.allocatedBytes / bytesPerMiB,
+  };
 }
 
 function topicsIn(ctx: CaseContext, system: SystemId): Promise<Metrics> {
@@ -101,12 +108,29 @@ function topicsIn(ctx: CaseContext, system: SystemId): Promise<Metrics> {
 function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {
   const n = env.options.topicCount.toLocaleString('en-US');
   return [
-    { system: 'walrus-ts', key: 'walrus.topics', label: `append 1 entry to each of ${n} topics, then close`, durable: 'all, after close',
-      run: (ctx) => topicsIn(ctx, 'walrus-ts') },
-    { system: 'better-sqlite3', key: 'sqlite.topics', compareTo: 'walrus.topics', label: `${n} topics, topic index, transactions of 1000`,
-      durable: 'no (synchronous=NORMAL)', run: (ctx) => topicsIn(ctx, 'better-sqlite3') },
-    { system: 'fs', key: 'fs.topics', compareTo: 'walrus.topics', label: `fs.appendFileSync, one file per topic (${n} files)`, durable: 'no fsync',
-      run: (ctx) => topicsIn(ctx, 'fs') },
+    {
+      system: 'walrus-ts',
+      key: 'walrus.topics',
+      label: `append 1 entry to each of ${n} topics, then close`,
+      durable: 'all, after close',
+      run: (ctx) => topicsIn(ctx, 'walrus-ts'),
+    },
+    {
+      system: 'better-sqlite3',
+      key: 'sqlite.topics',
+      compareTo: 'walrus.topics',
+      label: `${n} topics, topic index, transactions of 1000`,
+      durable: 'no (synchronous=NORMAL)',
+      run: (ctx) => topicsIn(ctx, 'better-sqlite3'),
+    },
+    {
+      system: 'fs',
+      key: 'fs.topics',
+      compareTo: 'walrus.topics',
+      label: `fs.appendFileSync, one file per topic (${n} files)`,
+      durable: 'no fsync',
+      run: (ctx) => topicsIn(ctx, 'fs'),
+    },
   ];
 }
 

@@ -97,6 +97,7 @@ describe('runDrainLoop', () => {
     }, 60_000);
     expect(run.entries).toBe(10);
     expect(run.ops).toBe(4);
+    expect(run.exhausted).toBe(true);
   });
 });
 

@@ -8,7 +8,7 @@ const silent: ProgressSink = { update: () => {}, note: () => {}, done: () => {} 
 const peers = 'ceiling,better-sqlite3,lmdb,classic-level,sonic-boom';
 
 async function run(argv: string[]): Promise<CaseResult[]> {
-  const options = parseOptions([...argv, '--duration', '20ms', '--repeat', '1', '--read-bytes', '256KiB', '--latency-rate', '2000']);
+  const options = parseOptions(['--duration', '20ms', '--repeat', '1', '--read-bytes', '256KiB', '--latency-rate', '2000', ...argv]);
   const results: CaseResult[] = [];
   const env = createEnv(options, { ok: false, reason: 'walrus-ts not built (test)' }, false, results);
   await runPlan(planCases(env), env, tempDir(), results, silent);
@@ -27,7 +27,7 @@ describe('ceiling and peer rows', () => {
   });
 
   it('read back exactly what was written (sizes checked entry by entry)', async () => {
-    const results = await run(['--scenarios', 'read', '--systems', peers, '--sizes', '1KiB']);
+    const results = await run(['--scenarios', 'read', '--systems', peers, '--sizes', '1KiB', '--read-bytes', '3MiB', '--duration', '60s']);
     expect(results.map((r) => r.system)).toEqual(['ceiling', 'better-sqlite3', 'lmdb', 'classic-level']);
     for (const r of results) {
       expect(r.error, r.key).toBeUndefined();
@@ -64,5 +64,14 @@ describe('ceiling and peer rows', () => {
       expect(r.median.peakRssMiB!).toBeGreaterThanOrEqual(r.median.baselineRssMiB!);
       expect(r.median.mbPerSec).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('peak RSS of a child', () => {
+  it('is its own, not the high-water mark it would inherit from a big parent through fork + exec', async () => {
+    const ballast = Buffer.alloc(512 * 1024 * 1024, 1);
+    const results = await run(['--scenarios', 'rss', '--systems', 'ceiling', '--ingest-bytes', '1MiB']);
+    expect(ballast[ballast.length - 1]).toBe(1);
+    expect(results[0]!.median.peakRssMiB).toBeLessThan(400);
   });
 });

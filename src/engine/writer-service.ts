@@ -209,6 +209,8 @@ export class WriterService implements WriterControl {
   }
 
   read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadAnswer {
+    // A topic whose definition is still in the ring has nothing written yet.
+    if (!this.#partition.hasTopic(topicId)) return { data: new Uint8Array(0), refs: new Float64Array(0) };
     const batch = this.#partition.read(topicId, fromSeq, maxBytes, maxEntries);
     const refs = new Float64Array(batch.entries.length * 4);
     let i = 0;

@@ -24,7 +24,7 @@ import {
 } from './frame.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
 import { parseSegmentFileName, sameSegmentId, segmentFileName, type SegmentId } from './segment-name.js';
-import { MAX_RUN_SPAN_BYTES } from './topic-index.js';
+import { mayExtendRun } from './topic-index.js';
 
 export interface DamageReport {
   path: string;
@@ -36,8 +36,8 @@ export interface DamageReport {
 
 /**
  * Committed entries [firstSeq, firstSeq + count) of one topic, in file order between startOffset and
- * endOffset. Valid frames of other topics may lie between them (a reader skips those); damage never
- * does, and a run spans at most MAX_RUN_SPAN_BYTES.
+ * endOffset. A few valid frames of other topics may lie between them (a reader skips those, and
+ * mayExtendRun bounds them); damage never does.
  */
 export interface ScannedRun {
   topicId: number;
@@ -339,7 +339,7 @@ class SegmentScanner {
 
   private emit(topicId: number, firstSeq: number, count: number, startOffset: number, endOffset: number): void {
     const run = this.openRuns.get(topicId);
-    if (run !== undefined && run.firstSeq + run.count === firstSeq && endOffset - run.startOffset <= MAX_RUN_SPAN_BYTES) {
+    if (run !== undefined && run.firstSeq + run.count === firstSeq && mayExtendRun(run, startOffset, endOffset)) {
       run.count += count;
       run.endOffset = endOffset;
       return;

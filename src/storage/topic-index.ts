@@ -1,7 +1,7 @@
 /**
  * Where a topic's entries are: an ordered list of runs (consecutive seqs in one segment). A run may
- * contain frames of other topics between its own; readers skip them. Runs are capped in byte span
- * so that finding a seq inside one never walks more than `maxRunSpanBytes` of the file.
+ * contain frames of other topics between its own; readers skip them. Runs are bounded in span and
+ * in gaps (see mayExtendRun) so that a reader never walks much more than it returns.
  */
 import type { SegmentId } from './segment-name.js';
 
@@ -23,14 +23,19 @@ export interface IndexedRun {
 
 /** Longest stretch of file a run may cover, so finding a seq inside one walks at most this much. */
 export const MAX_RUN_SPAN_BYTES = 1024 * 1024;
+/**
+ * Most bytes of other frames a run may skip between two of its entries: a sparse topic among busy
+ * ones gets a run per entry (read directly) rather than runs a reader must walk frame by frame.
+ */
+export const MAX_RUN_GAP_BYTES = 4 * 1024;
+
+/** Whether entries at [startOffset, endOffset) may extend a run that ends at `run.endOffset`. */
+export function mayExtendRun(run: { startOffset: number; endOffset: number }, startOffset: number, endOffset: number): boolean {
+  return startOffset - run.endOffset <= MAX_RUN_GAP_BYTES && endOffset - run.startOffset <= MAX_RUN_SPAN_BYTES;
+}
 
 export class TopicIndex {
   private runs: IndexedRun[] = [];
-  private readonly maxRunSpanBytes: number;
-
-  constructor(maxRunSpanBytes = MAX_RUN_SPAN_BYTES) {
-    this.maxRunSpanBytes = maxRunSpanBytes;
-  }
 
   get runCount(): number {
     return this.runs.length;
@@ -52,7 +57,7 @@ export class TopicIndex {
       last !== undefined &&
       last.segment === segment &&
       last.firstSeq + last.count === firstSeq &&
-      endOffset - last.startOffset <= this.maxRunSpanBytes
+      mayExtendRun(last, startOffset, endOffset)
     ) {
       last.count += count;
       last.endOffset = endOffset;

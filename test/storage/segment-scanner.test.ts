@@ -134,7 +134,7 @@ describe('scanSegment', () => {
   });
 
   it('caps the byte span of a run', () => {
-    writeSegment(Array.from({ length: 700 }, (_, i) => [i % 2 === 0 ? A : B, 3000] as Write));
+    writeSegment(Array.from({ length: 2400 }, (_, i) => [i % 2 === 0 ? A : B, 1000] as Write));
     const result = scan();
     expect(result.damage).toEqual([]);
     expect(result.runs.every((r) => r.endOffset - r.startOffset <= 1024 * 1024)).toBe(true);
@@ -142,7 +142,16 @@ describe('scanSegment', () => {
     expect(runsOfA.length).toBeGreaterThan(1);
     expect(runsOfA.length).toBeLessThan(5);
     runsOfA.forEach((r, i) => expect(r.firstSeq).toBe(i === 0 ? 0 : runsOfA[i - 1]!.firstSeq + runsOfA[i - 1]!.count));
-    expect(runsOfA.reduce((n, r) => n + r.count, 0)).toBe(350);
+    expect(runsOfA.reduce((n, r) => n + r.count, 0)).toBe(1200);
+  });
+
+  it('does not let a run skip more than a few KiB of other frames between two entries', () => {
+    const busy = (n: number): Write[] => Array.from({ length: n }, () => [B, 1000] as Write);
+    writeSegment([[A, 10], ...busy(3), [A, 10], ...busy(8), [A, 10]]);
+    expect(runsOf(scan()).filter(([topicId]) => topicId === A)).toEqual([
+      [A, 0, 2],
+      [A, 2, 1],
+    ]);
   });
 
   it('splits a run at damage of another topic even though its seqs stay contiguous', () => {
