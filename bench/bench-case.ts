@@ -56,5 +56,3 @@ export interface Section {
   readonly columns: readonly Column[];
   cases(sizeBytes: number, env: BenchEnv): BenchCase[];
 }
-
-export const walrusSystem: SystemId = 'walrus-ts';

@@ -9,6 +9,7 @@ import { OptionsError, parseOptions, usage } from './options.js';
 import { bytesPerGiB } from './metrics.js';
 import { canDropCaches } from './page-cache.js';
 import { renderChart } from './report/chart.js';
+import { formatGiB } from './report/number-format.js';
 import { describeMachine, machineLine } from './report/machine.js';
 import { createProgress } from './report/progress.js';
 import { resultStamp, writeResults } from './report/results-file.js';
@@ -16,7 +17,6 @@ import { renderAligned, renderMarkdown, tableBlocks } from './report/table.js';
 import { checkTargets, renderTargets } from './report/targets.js';
 import { createEnv, planCases, runPlan, sizeLabel, type CaseResult } from './runner.js';
 import { sectionById } from './sections.js';
-import { formatGiB } from './scenarios/rss.js';
 import { loadWalrus } from './walrus-module.js';
 
 const fullIngestBytes = 4 * bytesPerGiB;

@@ -12,7 +12,7 @@ import { dropCaches } from '../page-cache.js';
 import { makeBatches } from '../payloads.js';
 import { prefillFile, scanFiles } from '../systems/raw-file.js';
 import { benchTopic, openWalrus } from '../systems/walrus.js';
-import { formatGiB } from './rss.js';
+import { formatGiB } from '../report/number-format.js';
 
 const segmentFile = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{8}\.seg$/;
 const recoveryTopics = 16;
@@ -69,7 +69,7 @@ async function walrusOpen(ctx: CaseContext, cold: boolean): Promise<Metrics> {
 async function rawScan(ctx: CaseContext, cold: boolean): Promise<Metrics> {
   const filePath = preparedRawFile(ctx);
   if (cold) dropCaches();
-  const scan = scanFiles([filePath], true);
+  const scan = scanFiles([filePath]);
   return scanMetrics(scan.bytes, scan.seconds);
 }
 

@@ -9,7 +9,8 @@ import type { BenchCase, BenchEnv, CaseContext, Section } from '../bench-case.js
 import { currentRssMiB, peakRssMiB } from '../child/peak-rss.js';
 import { runChild } from '../child/run-child.js';
 import { runWindowedLoop } from '../drive/windowed-loop.js';
-import { bytesPerGiB, bytesPerMiB, type Metrics } from '../metrics.js';
+import { bytesPerMiB, type Metrics } from '../metrics.js';
+import { formatGiB } from '../report/number-format.js';
 import type { SystemId } from '../options.js';
 import { coalesce, makePayloads } from '../payloads.js';
 import { openBoomLog } from '../systems/sonic-boom.js';
@@ -95,11 +96,6 @@ function ingestIn(ctx: CaseContext, system: SystemId): Promise<Metrics> {
     writers: options.writers,
   };
   return runChild(job);
-}
-
-export function formatGiB(bytes: number): string {
-  const gib = bytes / bytesPerGiB;
-  return gib >= 1 ? `${Number(gib.toFixed(2))} GiB` : `${Math.round(bytes / bytesPerMiB)} MiB`;
 }
 
 function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {

@@ -13,13 +13,13 @@ export function createLogFile(filePath: string): number {
   return fs.openSync(filePath, 'w');
 }
 
-/** Writes `totalBytes` of payload entries (in coalesced 1 MiB writes) and closes the file. */
+/** Writes exactly `totalBytes` of payload entries (in coalesced writes of up to 1 MiB) and closes the file. */
 export function prefillFile(filePath: string, payloads: Payloads, totalBytes: number): number {
   const chunk = coalesce(payloads, Math.min(coalescedWriteBytes, totalBytes));
   const fd = createLogFile(filePath);
   let written = 0;
   try {
-    while (written + chunk.length <= totalBytes || written === 0) written += fs.writeSync(fd, chunk);
+    while (written < totalBytes) written += fs.writeSync(fd, chunk, 0, Math.min(chunk.length, totalBytes - written));
   } finally {
     fs.closeSync(fd);
   }
@@ -31,11 +31,8 @@ export interface ScanResult {
   seconds: number;
 }
 
-/**
- * Reads files sequentially in 1 MiB chunks, optionally CRC-32ing each chunk (what a recovery
- * scan must at least do), until done or `deadlineMs` (a performance.now() time) passed.
- */
-export function scanFiles(filePaths: readonly string[], withCrc: boolean, deadlineMs = Number.POSITIVE_INFINITY): ScanResult {
+/** Reads files sequentially in 1 MiB chunks and CRC-32s them: the least a validating recovery scan does. */
+export function scanFiles(filePaths: readonly string[]): ScanResult {
   const chunk = Buffer.allocUnsafe(coalescedWriteBytes);
   const startMs = performance.now();
   let bytes = 0;
@@ -46,9 +43,8 @@ export function scanFiles(filePaths: readonly string[], withCrc: boolean, deadli
       for (;;) {
         const n = fs.readSync(fd, chunk, 0, chunk.length, null);
         if (n === 0) break;
-        if (withCrc) crc = crc32(chunk.subarray(0, n), crc);
+        crc = crc32(chunk.subarray(0, n), crc);
         bytes += n;
-        if (performance.now() >= deadlineMs) return { bytes, seconds: (performance.now() - startMs) / 1000 };
       }
     } finally {
       fs.closeSync(fd);

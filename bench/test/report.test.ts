@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Section } from '../bench-case.js';
 import { renderChart } from '../report/chart.js';
-import { formatMetric } from '../report/number-format.js';
+import { formatGiB, formatMetric } from '../report/number-format.js';
 import { versusCeiling, versusWalrus } from '../report/ratios.js';
 import { renderAligned, renderMarkdown, tableBlocks } from '../report/table.js';
 import { checkTargets, renderTargets } from '../report/targets.js';
@@ -66,6 +66,12 @@ describe('number formats', () => {
     expect(formatMetric(3.14159, 'micros')).toBe('3.14');
     expect(formatMetric(42.42, 'micros')).toBe('42.4');
     expect(formatMetric(undefined, 'count')).toBe('—');
+  });
+
+  it('names data sizes in GiB, or MiB below one GiB', () => {
+    expect(formatGiB(4 * 1024 ** 3)).toBe('4 GiB');
+    expect(formatGiB(1.5 * 1024 ** 3)).toBe('1.5 GiB');
+    expect(formatGiB(256 * 1024 ** 2)).toBe('256 MiB');
   });
 });
 

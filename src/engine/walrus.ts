@@ -610,6 +610,47 @@ export class Walrus {
     return { ok: damage.length === 0, files: files.length, bytes, damage };
   }
 
+  /**
+   * Resolves once the writer owning `topic` has published writes made after the call (so a reader
+   * that found nothing can look again), when `signal` aborts, or after `timeoutMs`. Rejects with
+   * ERR_CLOSED when the WAL closes. What `subscribe` waits on instead of polling.
+   */
+  waitForWrites(topic: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    try {
+      this.#checkUsable();
+      const state = this.#topicForRead(topic);
+      const channels = state ? [this.#channels[state.writer]!] : this.#channels;
+      const before = channels.map((c) => c.writtenOps());
+      const { signal, timeoutMs } = options;
+      if (signal?.aborted) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
+        const finish = (): void => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve();
+        };
+        const onAbort = (): void => finish();
+        const waiter: Waiter = {
+          done: () => channels.some((c, i) => c.writtenOps() !== before[i]),
+          resolve: finish,
+          reject: (err) => {
+            if (timer) clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            reject(err);
+          },
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        if (timeoutMs !== undefined) timer = setTimeout(finish, timeoutMs);
+        this.#waiters.push(waiter);
+        this.#watch();
+      });
+    } catch (err) {
+      return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
+    }
+  }
+
   // ───────────────────────────── progress ─────────────────────────────
 
   #waitFor(done: () => boolean): Promise<void> {

@@ -77,6 +77,7 @@ export class WriterChannel {
   #handledErrorEpoch = 0;
   #lastOp = 0;
   #failure: WalError | null = null;
+  #publishScheduled = false;
 
   constructor(options: WriterChannelOptions) {
     this.writerIndex = options.writerIndex;
@@ -179,10 +180,20 @@ export class WriterChannel {
   }
 
   #commitOp(): number {
-    this.#producer.publish();
+    // One publish per burst: appends made in the same synchronous run share one TAIL store and
+    // at most one wake-up of the writer (a publish per append cost ~9% of the main thread).
+    if (!this.#publishScheduled) {
+      this.#publishScheduled = true;
+      queueMicrotask(this.#publish);
+    }
     this.#lastOp = (this.#lastOp + 1) | 0;
     return this.#lastOp;
   }
+
+  readonly #publish = (): void => {
+    this.#publishScheduled = false;
+    this.#producer.publish();
+  };
 
   #track(op: number, resolve: () => void, reject: (err: WalError) => void): void {
     this.#pending.push({ op, resolve, reject });

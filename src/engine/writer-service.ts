@@ -122,10 +122,10 @@ export class WriterService implements WriterControl {
     this.#consumer.release();
     if (failure === null && this.#partition.stagedBytes > 0) {
       try {
-        const before = this.#partition.currentSegment?.sizeBytes ?? 0;
+        const staged = this.#partition.stagedBytes;
         this.#partition.commit();
         this.#commits++;
-        this.#bytesWritten += (this.#partition.currentSegment?.sizeBytes ?? 0) - before;
+        this.#bytesWritten += staged;
       } catch (err) {
         failure = toWalError(err);
       }

@@ -17,10 +17,6 @@ export class FdCache {
     this.capacityFiles = capacityFiles;
   }
 
-  get size(): number {
-    return this.fds.size;
-  }
-
   get(path: string): number {
     const cached = this.fds.get(path);
     if (cached !== undefined) {

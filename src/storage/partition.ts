@@ -2,8 +2,8 @@
  * One writer's share of the log (docs/FORMAT.md §2–§4): its current segment, its topics' next
  * sequence numbers and their indexes. Entries are staged into one buffer and written with one
  * positional write; a failed write is rolled back so that nothing of it is visible or reused.
- * Synchronous, and allocation-free per staged entry apart from the one view of its payload that
- * `zlib.crc32` needs.
+ * Synchronous; staging an entry allocates nothing but one view of the caller's bytes (copy and
+ * checksum need a range, and the ring the bytes come from is shared).
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
