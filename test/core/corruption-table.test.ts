@@ -69,11 +69,8 @@ function writeWorkload(dir: string): Map<string, string[]> {
 }
 
 interface Corruption {
-  name: string;
   /** Damages the copy; may return a segment path that recovery must report as skipped. */
   corrupt: (dir: string) => string | void;
-  /** Exact prefix lengths for topics whose outcome is fully determined (others: any prefix). */
-  exact?: Partial<Record<(typeof TOPICS)[number], number>>;
   /** The corruption destroys at least one entry (guards against a no-op corruption). */
   mustLose?: boolean;
   /** false when the cut leaves only whole frames: a shorter log then looks exactly like this one. */
@@ -99,10 +96,10 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
   afterAll(() => baseTmp.removeAll());
   afterEach(() => tmp.removeAll());
 
-  function check(corruption: Corruption, exactOverride?: Record<string, number>): void {
+  /** `exact`: prefix lengths when the outcome is fully determined; otherwise any prefix passes. */
+  function check(corruption: Corruption, exact: Record<string, number | undefined> = {}): void {
     const dir = copyDir(baseDir, tmp);
     const skipped = corruption.corrupt(dir);
-    const exact: Record<string, number | undefined> = { ...(exactOverride ?? corruption.exact) };
 
     let store = LogStore.open(options(dir));
     // Counts first: they show what recovery decided even if reading the entries then fails.
@@ -143,7 +140,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
       it(`cut ${k} byte(s) off the last frame`, () => {
         check(
           {
-            name: `truncate ${k}`,
             corrupt: (dir) => {
               const last = locateEntries(dir).at(-1)!;
               expect(last.topic).toBe(LAST.topic);
@@ -160,7 +156,7 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
 
   describe('one flipped bit', () => {
     const HEADER_OFFSETS = [0, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 20, 23, 24, 27, 28, 31];
-    const targets = () => [
+    const targets = [
       { topic: 't0', seq: 3 },
       EMPTY_ENTRY,
       { topic: BIG_ENTRY.topic, seq: BIG_ENTRY.seq },
@@ -169,11 +165,11 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
       { topic: 't1', seq: 60 },
       { topic: 't2', seq: 88 },
     ];
-    for (const target of targets()) {
+    for (const target of targets) {
       for (const at of HEADER_OFFSETS) {
         it(`${target.topic}#${target.seq}: header byte ${at}`, () => {
           check(
-            { name: 'flip', corrupt: (dir) => flipHit(dir, target, (hit) => hit.offset + at, at % 8) },
+            { corrupt: (dir) => flipHit(dir, target, (hit) => hit.offset + at, at % 8) },
             cutAt(target.topic, target.seq),
           );
         });
@@ -184,7 +180,7 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
           if (hit.payloadBytes === 0) return; // the empty entry has no payload byte to flip
           const rel = where === 'first' ? 0 : where === 'middle' ? Math.floor(hit.payloadBytes / 2) : hit.payloadBytes - 1;
           check(
-            { name: 'flip', corrupt: (copy) => flipHit(copy, target, (h) => h.offset + FRAME_HEADER_BYTES + rel, 7 - (rel % 8)) },
+            { corrupt: (copy) => flipHit(copy, target, (h) => h.offset + FRAME_HEADER_BYTES + rel, 7 - (rel % 8)) },
             cutAt(target.topic, target.seq),
           );
         });
@@ -192,7 +188,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     }
     it('a TOPIC_DEF frame of a later segment (prefix only)', () => {
       check({
-        name: 'topic def',
         corrupt: (dir) => {
           const layout = readSegmentLayout(segmentPaths(dir)[1]!);
           const def = layout.frames.find((f) => f.kind === KIND_TOPIC_DEF)!;
@@ -209,7 +204,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
 
     it('512 zeroed bytes in the middle of a middle segment (from inside a payload)', () => {
       check({
-        name: 'zero 512 mid',
         corrupt: (dir) => {
           const frames = framesOf(dir, 1);
           const hit = frames[Math.floor(frames.length / 2)]!;
@@ -220,7 +214,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     });
     it('512 zeroed bytes across a block boundary', () => {
       check({
-        name: 'zero 512 across block',
         corrupt: (dir) => {
           const hit = framesOf(dir, 0).find((e) => e.offset % BLOCK_BYTES === 0 && e.offset >= 2 * BLOCK_BYTES)!;
           zeroRange(hit.path, hit.offset - 256, 512);
@@ -230,7 +223,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     });
     it('512 zeroed bytes at the start of a block', () => {
       check({
-        name: 'zero 512 at block start',
         corrupt: (dir) => {
           const hit = framesOf(dir, 1).find((e) => e.offset % BLOCK_BYTES === 0)!;
           zeroRange(hit.path, hit.offset, 512);
@@ -240,7 +232,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     });
     it('512 bytes of garbage over frames of the first segment', () => {
       check({
-        name: 'garbage 512',
         corrupt: (dir) => {
           const hit = findEntry(dir, 't1', 5);
           overwrite(hit.path, hit.offset + 16, garbage(512));
@@ -253,11 +244,11 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
   describe('extra bytes and foreign files', () => {
     for (const bytes of [1, 7, 100, 4096, 10_000]) {
       it(`${bytes} byte(s) of garbage appended to the last segment lose nothing`, () => {
-        check({ name: 'garbage tail', corrupt: (dir) => appendBytes(segmentPaths(dir).at(-1)!, garbage(bytes, bytes)) }, whole());
+        check({ corrupt: (dir) => appendBytes(segmentPaths(dir).at(-1)!, garbage(bytes, bytes)) }, whole());
       });
     }
     it('zeros appended to the last segment (a preallocated tail) lose nothing', () => {
-      check({ name: 'zero tail', corrupt: (dir) => appendBytes(segmentPaths(dir).at(-1)!, new Uint8Array(3 * BLOCK_BYTES)) }, whole());
+      check({ corrupt: (dir) => appendBytes(segmentPaths(dir).at(-1)!, new Uint8Array(3 * BLOCK_BYTES)) }, whole());
     });
 
     const intruder = (dir: string, epoch: number) =>
@@ -280,7 +271,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     it('stray files (*.seg.tmp, foreign names, upper-case hex, a directory named like a segment) are never read', () => {
       check(
         {
-          name: 'stray files',
           corrupt: (dir) => {
             const forged = intruder(dir, 9);
             fs.writeFileSync(path.join(dir, '00000009-0000-00000000.seg.tmp'), forged);
@@ -300,7 +290,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
   describe('destroyed segment headers and truncated segments', () => {
     it('a zeroed segment header makes the file skipped and reported', () => {
       check({
-        name: 'zero header',
         corrupt: (dir) => {
           const segment = segmentPaths(dir)[1]!;
           zeroRange(segment, 0, SEGMENT_HEADER_FRAME_BYTES);
@@ -311,7 +300,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     });
     it('a garbage segment header on the first segment makes the file skipped and reported', () => {
       check({
-        name: 'garbage header',
         corrupt: (dir) => {
           const segment = segmentPaths(dir)[0]!;
           overwrite(segment, 0, garbage(SEGMENT_HEADER_FRAME_BYTES, 99));
@@ -322,7 +310,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     });
     it('a flipped bit in the segment header payload makes the file skipped and reported', () => {
       check({
-        name: 'flip header payload',
         corrupt: (dir) => {
           const segment = segmentPaths(dir).at(-1)!;
           flipBit(segment, FRAME_HEADER_BYTES + 8, 0);
@@ -332,7 +319,6 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
       });
     });
     const cutLastSegment = (at: (frames: FrameAt[]) => number, lossDetectable: boolean): Corruption => ({
-      name: 'short segment',
       corrupt: (dir) => {
         const segment = segmentPaths(dir).at(-1)!;
         truncateTo(segment, at(readSegmentLayout(segment).frames));

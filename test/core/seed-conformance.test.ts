@@ -9,7 +9,7 @@ import { FRAME_HEADER_BYTES } from '../../src/storage/frame.js';
 import { LogStore, type LogStoreOptions, type StoredEntry } from '../../src/storage/log-store.js';
 import { sanitizeKey } from '../../src/storage/namespace.js';
 import { findEntry, flipBit, overwrite, segmentPaths, zeroRange } from '../helpers/corrupt.js';
-import { bytesOf, drain, patterned, peekAll, seqs, texts } from '../helpers/log-store-reads.js';
+import { bytesOf, drain, patterned, peekAll, seqs, textOf, texts } from '../helpers/log-store-reads.js';
 import { TmpDirs, crashCopy } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
@@ -133,7 +133,7 @@ describe('seed §5.1 tests/unit.rs', () => {
       const entries = store.batchRead(topic, { maxBytes: 1 << 20 });
       expect(entries.length).toBe(100);
       for (let i = 0; i < 100; i++) {
-        if (textsOne(entries[i]!) !== `t${t}:e${i}` || entries[i]!.seq !== i) throw new Error(`${topic}[${i}] is ${textsOne(entries[i]!)}`);
+        if (textOf(entries[i]!) !== `t${t}:e${i}` || entries[i]!.seq !== i) throw new Error(`${topic}[${i}] is ${textOf(entries[i]!)}`);
       }
       expect(store.readNext(topic)).toBeNull();
     }
@@ -258,10 +258,6 @@ describe('seed §5.1 tests/unit.rs', () => {
   });
 });
 
-function textsOne(entry: { data: Uint8Array }): string {
-  return bytesOf(entry.data).toString('utf8');
-}
-
 describe('seed §5.2 tests/integration.rs', () => {
   it('integration_binary_data and utf8 strings on several topics', () => {
     const dir = tmp.make();
@@ -352,7 +348,7 @@ describe('seed §5.2 tests/integration.rs', () => {
     const entries = drain(store, 'roll');
     expect(entries).toHaveLength(6);
     for (let i = 0; i < 5; i++) expectBytes(entries[i]!.data, patterned(100 * KiB, i));
-    expect(textsOne(entries[5]!)).toBe('small after');
+    expect(textOf(entries[5]!)).toBe('small after');
     store.close();
   });
 });
@@ -716,8 +712,8 @@ describe('seed §5.6 tests/batch_read.rs', () => {
     const second = store.batchRead('cap', { maxBytes: 1 << 30 });
     expect(first).toHaveLength(2000);
     expect(second).toHaveLength(2000);
-    expect(textsOne(first[0]!)).toBe('0-0');
-    expect(textsOne(second[1999]!)).toBe('1-1999');
+    expect(textOf(first[0]!)).toBe('0-0');
+    expect(textOf(second[1999]!)).toBe('1-1999');
     expect(store.batchRead('cap', { maxBytes: 1 << 30 })).toEqual([]);
     store.close();
   });
