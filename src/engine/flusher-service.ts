@@ -27,6 +27,9 @@ import {
   FLUSHER_DOORBELL,
   FLUSHER_ROUNDS,
   MAIN_DOORBELL,
+  MAIN_WAITING,
+  FLUSHER_WAITING,
+  parkOnDoorbell,
   SYNC_REQUESTS,
   W_DURABLE_OPS,
   W_SEGMENT_NO,
@@ -34,7 +37,6 @@ import {
   ring,
   writerBase,
 } from './progress-cells.js';
-import { waitForChange } from './wait.js';
 
 const EACH_IDLE_WAIT_MS = 1000;
 
@@ -85,7 +87,7 @@ export class FlusherService implements FlusherControl {
         nextIntervalRoundMs = Date.now() + this.#intervalMs;
         continue;
       }
-      await waitForChange(this.#cells, FLUSHER_DOORBELL, doorbell, Math.max(1, nextIntervalRoundMs - now));
+      await parkOnDoorbell(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING, doorbell, Math.max(1, nextIntervalRoundMs - now));
     }
     this.#round();
     for (const fd of this.#fds.values()) this.#io.close(fd);
@@ -104,7 +106,7 @@ export class FlusherService implements FlusherControl {
       console.error(`walrus-ts: ${toWalError(err).message}`);
     }
     Atomics.add(this.#cells, FLUSHER_ROUNDS, 1);
-    ring(this.#cells, MAIN_DOORBELL);
+    ring(this.#cells, MAIN_DOORBELL, MAIN_WAITING);
   }
 
   #syncWriter(w: number): void {
@@ -180,7 +182,7 @@ export class FlusherService implements FlusherControl {
 
   async close(): Promise<void> {
     this.#closing = true;
-    ring(this.#cells, FLUSHER_DOORBELL);
+    ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
     await this.run();
   }
 }

@@ -14,6 +14,9 @@ export class TopicReader {
   #cache: Entry[] = [];
   #head = 0;
   #tail: Promise<unknown> = Promise.resolve();
+  #queued = 0;
+  /** The next batch being read ahead, resolving to how many entries it added (0 on failure). */
+  prefetch: Promise<number> | null = null;
 
   constructor(cursor: number) {
     this.cursor = cursor;
@@ -21,9 +24,23 @@ export class TopicReader {
 
   /** Runs `fn` after every read queued before it on this topic. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#queued++;
     const run = this.#tail.then(fn, fn);
-    this.#tail = run.catch(() => undefined);
+    const settled = run.then(
+      () => {
+        this.#queued--;
+      },
+      () => {
+        this.#queued--;
+      },
+    );
+    this.#tail = settled;
     return run;
+  }
+
+  /** A read of this topic is queued or running: new reads must queue behind it. */
+  get busy(): boolean {
+    return this.#queued > 0;
   }
 
   get cachedCount(): number {

@@ -11,7 +11,7 @@ import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, t
 import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
 import { nodeFileIo, type FileIo } from '../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../storage/frame.js';
-import { checkEntrySize, encodeTopic, MAX_BATCH_PAYLOAD_BYTES } from '../storage/limits.js';
+import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../storage/limits.js';
 import { openNamespace, finishRecovery, type OpenedNamespace } from '../storage/namespace-opening.js';
 import { deletableSegments } from '../storage/reclaim.js';
 import { listSegments } from '../storage/segment-name.js';
@@ -27,6 +27,9 @@ import {
   FATAL_CODE,
   FLUSHER_DOORBELL,
   MAIN_DOORBELL,
+  MAIN_WAITING,
+  FLUSHER_WAITING,
+  parkOnDoorbell,
   SYNC_REQUESTS,
   createProgressCells,
   reached,
@@ -36,7 +39,7 @@ import { scanSegmentsInParallel } from './recovery-scan.js';
 import { createRingBuffer } from './ring-buffer.js';
 import type { EntryData } from './ring-ops.js';
 import { TopicReader } from './topic-reader.js';
-import { waitForChange } from './wait.js';
+import { subscribeTopic, type SubscribeOptions } from './subscription.js';
 import { WriterChannel } from './writer-channel.js';
 import { writerForTopic } from './topic-router.js';
 import { workerUrl } from './worker-url.js';
@@ -47,6 +50,7 @@ const READ_AHEAD_BYTES = 1024 * 1024;
 const MAX_FETCH_BYTES = 256 * 1024 * 1024;
 const PROGRESS_WAIT_MS = 100;
 const RECLAIM_INTERVAL_MS = 1000;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export interface ReadOptions {
   /** false = peek: the cursor does not move. Default true. */
@@ -128,6 +132,7 @@ export class Walrus {
   #reclaiming: Promise<void> | null = null;
   #cursorsMovedSinceReclaim = false;
   #reclaimedSegments = 0;
+  #unfinishedSnapshot: { path: string; bytes: Uint8Array } | null = null;
 
   private constructor(args: {
     options: ResolvedOptions;
@@ -408,18 +413,22 @@ export class Walrus {
       const checkpoint = readCheckpointOption(options);
       const state = this.#topicForRead(topic);
       if (!state) return Promise.resolve(null);
+      const reader = state.reader;
+      // Fast path: the next entry is cached and no read of this topic is queued, so it can be
+      // handed out now (the cursor write, if any, is a synchronous pwrite).
+      if (!reader.busy) {
+        const entry = reader.peek();
+        if (entry !== undefined) return checkpoint ? this.#consume(state, [entry]).then(() => entry) : Promise.resolve(entry);
+      }
       return this.#track(
-        state.reader.exclusive(async () => {
-          let entry = state.reader.peek();
+        reader.exclusive(async () => {
+          let entry = reader.peek();
           if (!entry) {
             await this.#fetch(state, READ_AHEAD_BYTES);
-            entry = state.reader.peek();
+            entry = reader.peek();
           }
           if (!entry) return null;
-          if (checkpoint) {
-            state.reader.drop(1);
-            await this.#advance(state, entry.seq + 1, 1);
-          }
+          if (checkpoint) await this.#consume(state, [entry]);
           return entry;
         }),
       );
@@ -466,10 +475,7 @@ export class Walrus {
   }
 
   async #finishBatch(state: TopicState, out: Entry[], checkpoint: boolean): Promise<Entry[]> {
-    if (checkpoint && out.length > 0) {
-      state.reader.drop(out.length);
-      await this.#advance(state, out[out.length - 1]!.seq + 1, out.length);
-    }
+    if (checkpoint && out.length > 0) await this.#consume(state, out);
     return out;
   }
 
@@ -482,31 +488,67 @@ export class Walrus {
     return undefined;
   }
 
-  /** Fetches more entries after the cached ones; returns how many arrived. */
+  /**
+   * Makes more entries available after the cached ones; returns how many arrived. While the
+   * caller works through one batch, the next is already being read by the writer (one prefetch
+   * in flight per topic, so a topic caches at most two batches).
+   */
   async #fetch(state: TopicState, maxBytes: number): Promise<number> {
-    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, state.reader.fetchFrom, maxBytes, this.#options.maxBatchEntries);
+    const reader = state.reader;
+    if (reader.prefetch) {
+      const prefetched = await reader.prefetch;
+      if (prefetched > 0) return prefetched;
+    }
+    return this.#fetchNow(state, maxBytes);
+  }
+
+  async #fetchNow(state: TopicState, maxBytes: number): Promise<number> {
+    const reader = state.reader;
+    const maxEntries = this.#options.maxBatchEntries;
+    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, reader.fetchFrom, maxBytes, maxEntries);
     const { data, refs } = answer;
-    const entries: Entry[] = new Array<Entry>(refs.length / 4);
+    const count = refs.length / 4;
+    const entries: Entry[] = new Array<Entry>(count);
     for (let i = 0, j = 0; i < refs.length; i += 4, j++) {
       const offset = refs[i + 2]!;
       entries[j] = new Entry(state.name, refs[i]!, data.subarray(offset, offset + refs[i + 3]!), refs[i + 1]!);
     }
-    state.reader.fill(entries);
-    return entries.length;
+    reader.fill(entries);
+    // A full answer means more is probably waiting: start reading it now.
+    if (count > 0 && (count >= maxEntries || data.byteLength * 2 >= maxBytes) && this.#state === 'open') {
+      const prefetch = this.#fetchNow(state, READ_AHEAD_BYTES).catch(() => 0);
+      reader.prefetch = prefetch;
+      void this.#track(prefetch).then(() => {
+        if (reader.prefetch === prefetch) reader.prefetch = null;
+      });
+    }
+    return count;
   }
 
-  /** Moves the cursor; persists it per the read consistency; waits for durability under 'each'. */
-  async #advance(state: TopicState, nextSeq: number, entries: number): Promise<void> {
-    state.reader.cursor = nextSeq;
-    this.#cursorsMovedSinceReclaim = true;
-    const persist = this.#policy.recordCheckpoint(state.id, entries);
+  /**
+   * Consumes `entries` (the first cached ones): persists the cursor per the read consistency
+   * first — a failed cursor write leaves them unconsumed — then drops them from the cache. Under
+   * fsync 'each' a persisted advance resolves once the cursor log is durable.
+   */
+  #consume(state: TopicState, entries: Entry[]): Promise<void> {
+    const nextSeq = entries[entries.length - 1]!.seq + 1;
+    const persist = this.#policy.recordCheckpoint(state.id, entries.length);
     this.#ns.cursors.advance(state.id, nextSeq, persist);
-    if (!persist) return;
+    state.reader.cursor = nextSeq;
+    state.reader.drop(entries.length);
+    this.#cursorsMovedSinceReclaim = true;
+    if (!persist) return RESOLVED;
     const written = this.#ns.cursors.recordsWritten;
     Atomics.store(this.#cells, CURSOR_WRITTEN, written);
-    if (this.#options.fsync !== 'each') return;
-    ring(this.#cells, FLUSHER_DOORBELL);
-    await this.#waitFor(() => reached(Atomics.load(this.#cells, CURSOR_DURABLE), written));
+    if (this.#options.fsync !== 'each') return RESOLVED;
+    ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
+    return this.#waitFor(() => {
+      // A failed fsync stops CURSOR_DURABLE for good: without this check the read would hang.
+      if (Atomics.load(this.#cells, FATAL_CODE) !== 0) {
+        throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed: this read cannot be made durable; reopen the WAL to recover');
+      }
+      return reached(Atomics.load(this.#cells, CURSOR_DURABLE), written);
+    });
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
@@ -537,8 +579,17 @@ export class Walrus {
 
   async stats(): Promise<WalrusStats> {
     if (this.#state === 'closed') throw WalError.closed();
+    // After a worker died every control call rejects, yet stats() must still answer so `failed`
+    // can say why: figures the workers hold fall back to what the shared cells tell.
+    const ask = <T>(call: () => Promise<T>, fallback: () => T): Promise<T> => (this.#failure ? call().catch(fallback) : call());
     const writers = await Promise.all(
-      this.#channels.map(async (c) => ({ ...(await c.control.call('stats')), ringUsedBytes: c.ringUsedBytes })),
+      this.#channels.map(async (c) => ({
+        ...(await ask(
+          () => c.control.call('stats'),
+          () => ({ writerIndex: c.writerIndex, writtenOps: c.writtenOps() >>> 0, bytesWritten: 0, commits: 0, segment: null, topics: 0 }),
+        )),
+        ringUsedBytes: c.ringUsedBytes,
+      })),
     );
     const byWriter = new Map<number, TopicState[]>();
     for (const t of this.#topics.values()) {
@@ -548,7 +599,10 @@ export class Walrus {
     }
     const topics: Record<string, TopicStats> = {};
     for (const [w, list] of byWriter) {
-      const seqs = await this.#channels[w]!.control.call('nextSeqs', list.map((t) => t.id));
+      const seqs = await ask(
+        () => this.#channels[w]!.control.call('nextSeqs', list.map((t) => t.id)),
+        () => list.map(() => 0),
+      );
       list.forEach((t, i) => {
         const appended = Math.max(seqs[i]!, t.reader.cursor);
         topics[t.name] = { appended, consumed: t.reader.cursor, unread: appended - t.reader.cursor };
@@ -581,7 +635,7 @@ export class Walrus {
     const none = this.#options.fsync === 'none';
     if (!none) {
       Atomics.add(this.#cells, SYNC_REQUESTS, 1);
-      ring(this.#cells, FLUSHER_DOORBELL);
+      ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
     }
     await this.#waitFor(() => {
       if (!none && Atomics.load(this.#cells, FATAL_CODE) !== 0) {
@@ -651,6 +705,14 @@ export class Walrus {
     }
   }
 
+  /**
+   * Follows `topic`: an AsyncIterable of its entries that waits for new ones, consuming them a batch
+   * at a time (unless `checkpoint: false`), and ends on abort or close. See src/engine/subscription.ts.
+   */
+  subscribe(topic: string, options?: SubscribeOptions): AsyncIterable<Entry> {
+    return subscribeTopic(this, topic, options);
+  }
+
   // ───────────────────────────── progress ─────────────────────────────
 
   #waitFor(done: () => boolean): Promise<void> {
@@ -674,7 +736,7 @@ export class Walrus {
         const seen = Atomics.load(this.#cells, MAIN_DOORBELL);
         this.#pollAll();
         if (!this.#hasWork()) break;
-        await waitForChange(this.#cells, MAIN_DOORBELL, seen, PROGRESS_WAIT_MS);
+        await parkOnDoorbell(this.#cells, MAIN_DOORBELL, MAIN_WAITING, seen, PROGRESS_WAIT_MS);
       }
     } finally {
       this.#watching = false;
@@ -737,9 +799,13 @@ export class Walrus {
 
   /** Writes a new CURSORS generation through the flusher (the main thread never fsyncs). */
   async #persistCursorSnapshot(): Promise<void> {
-    const snapshot = this.#ns.cursors.beginSnapshot();
+    // A snapshot whose CURSORS never landed is retried as it is: beginning another would move new
+    // cursor records to a log generation that a reopen (which applies only the one generation
+    // after CURSORS) deletes unread — consumed entries would be delivered again.
+    const snapshot = (this.#unfinishedSnapshot ??= this.#ns.cursors.beginSnapshot());
     Atomics.store(this.#cells, CURSOR_LOG_GENERATION, this.#ns.cursors.generation);
     await this.#flusher.call('writeFileAtomic', snapshot.path, snapshot.bytes);
+    if (this.#unfinishedSnapshot === snapshot) this.#unfinishedSnapshot = null;
     const stale = this.#ns.cursors.completeSnapshot();
     if (stale.length > 0) await this.#flusher.call('deleteFiles', stale);
   }
@@ -803,16 +869,6 @@ function fileSizeOf(file: string): number {
     return nodeFileIo.fileSize(fd);
   } finally {
     nodeFileIo.close(fd);
-  }
-}
-
-/** A view of a detached buffer reads as empty; only empty views need the (throwing) probe. */
-function isDetached(view: Uint8Array): boolean {
-  try {
-    new Uint8Array(view.buffer, 0, 0);
-    return false;
-  } catch {
-    return true;
   }
 }
 

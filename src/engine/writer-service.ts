@@ -18,6 +18,8 @@ import type { ReadAnswer, WriterControl, WriterEvent, WriterInit, WriterStats } 
 import {
   FLUSHER_DOORBELL,
   MAIN_DOORBELL,
+  MAIN_WAITING,
+  FLUSHER_WAITING,
   W_ERROR_EPOCH,
   W_SEGMENT_NO,
   W_STATE,
@@ -95,7 +97,7 @@ export class WriterService implements WriterControl {
     }
     this.#partition.close();
     Atomics.store(this.#cells, this.#base + W_STATE, WRITER_STOPPED);
-    ring(this.#cells, MAIN_DOORBELL);
+    ring(this.#cells, MAIN_DOORBELL, MAIN_WAITING);
   }
 
   /** Processes ops until the ring is empty or a write is due; returns false when there was nothing. */
@@ -200,8 +202,8 @@ export class WriterService implements WriterControl {
     if (segment) Atomics.store(this.#cells, this.#base + W_SEGMENT_NO, segment.id.segmentNo);
     this.#opsDone = (this.#opsDone + ops) | 0;
     Atomics.store(this.#cells, this.#base + W_WRITTEN_OPS, this.#opsDone);
-    ring(this.#cells, MAIN_DOORBELL);
-    if (this.#ringEachMode) ring(this.#cells, FLUSHER_DOORBELL);
+    ring(this.#cells, MAIN_DOORBELL, MAIN_WAITING);
+    if (this.#ringEachMode) ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
   }
 
   #post(event: WriterEvent): void {

@@ -121,7 +121,8 @@ function sizeOption(name: string, value: unknown, fallback: number, min: number,
   return value;
 }
 
-function isDetached(view: Uint8Array): boolean {
+/** A view of a detached buffer reads as empty; constructing a view over it throws. */
+export function isDetached(view: Uint8Array): boolean {
   try {
     // Constructing a view over a detached buffer throws; a genuinely empty buffer does not.
     new Uint8Array(view.buffer, 0, 0);
