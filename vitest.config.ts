@@ -10,5 +10,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
     reporters: ['default'],
+    // Type tests of the public API (expectTypeOf): vitest runs tsc and reports them as tests.
+    // Type errors elsewhere are `npm run typecheck`'s job (it runs before the tests).
+    typecheck: { enabled: true, include: ['test/types/**/*.test-d.ts'], ignoreSourceErrors: true },
   },
 });

@@ -13,8 +13,7 @@ export type WalErrorCode =
   | 'ERR_DISK_FULL'
   | 'ERR_IO'
   | 'ERR_FSYNC_FAILED'
-  | 'ERR_WORKER_FAILED'
-  | 'ERR_BUSY';
+  | 'ERR_WORKER_FAILED';
 
 export interface WalErrorDetails {
   topic?: string;

@@ -9,3 +9,6 @@ export { WalError } from './errors.js';
 export type { WalErrorCode, WalErrorDetails } from './errors.js';
 export type { WalrusOptions, FsyncMode, ReadConsistency, EntryCodec } from './options.js';
 export { sanitizeKey } from './storage/namespace.js';
+export type { SubscribeOptions } from './engine/subscription.js';
+export { topicReadable, topicWritable } from './streams.js';
+export type { TopicReadableOptions, TopicWritableOptions } from './streams.js';

@@ -12,6 +12,7 @@ import { WalError, toWalError, type WalErrorWire } from '../errors.js';
 import type { ReadConsistency } from '../storage/checkpoint-policy.js';
 import type { FsyncMode } from '../storage/fsync-mode.js';
 import type { RecoveredTopic, SegmentSummary } from '../storage/recover.js';
+import type { LatencySummary } from './latency-stats.js';
 
 /**
  * comlink speaks the DOM `addEventListener` protocol; a Node MessagePort emits 'message' events
@@ -70,7 +71,15 @@ export interface WriterControl {
   close(): void;
 }
 
+export interface FlusherStats {
+  rounds: number;
+  fsyncs: number;
+  fsyncLatency: LatencySummary;
+  failed: boolean;
+}
+
 export interface FlusherControl {
+  stats(): FlusherStats;
   /** Atomically replaces `target` with `bytes`: tmp, fsync, rename, directory fsync (unless fsync is 'none'). */
   writeFileAtomic(target: string, bytes: Uint8Array): void;
   /** Unlinks fully consumed files after their writers closed every handle, then fsyncs the directory. */

@@ -17,7 +17,8 @@ import { toWalError } from '../errors.js';
 import { writeFileAtomic, type FileIo } from '../storage/file-io.js';
 import { cursorLogPath } from '../storage/cursor-store.js';
 import { segmentFileName } from '../storage/segment-name.js';
-import type { FlusherControl, FlusherInit } from './control-protocol.js';
+import type { FlusherControl, FlusherInit, FlusherStats } from './control-protocol.js';
+import { LatencyStats } from './latency-stats.js';
 import {
   CURSOR_DURABLE,
   CURSOR_LOG_GENERATION,
@@ -53,6 +54,9 @@ export class FlusherService implements FlusherControl {
   #closing = false;
   #stopped: Promise<void> | null = null;
   #failed = false;
+  #rounds = 0;
+  #fsyncs = 0;
+  readonly #fsyncLatency = new LatencyStats();
 
   constructor(init: FlusherInit, io: FileIo) {
     this.#init = init;
@@ -106,6 +110,7 @@ export class FlusherService implements FlusherControl {
       console.error(`walrus-ts: ${toWalError(err).message}`);
     }
     Atomics.add(this.#cells, FLUSHER_ROUNDS, 1);
+    this.#rounds++;
     ring(this.#cells, MAIN_DOORBELL, MAIN_WAITING);
   }
 
@@ -151,7 +156,14 @@ export class FlusherService implements FlusherControl {
       fd = this.#io.open(file, 'read');
       this.#fds.set(file, fd);
     }
+    const startedMs = performance.now();
     this.#io.fdatasync(fd);
+    this.#fsyncLatency.recordMs(performance.now() - startedMs);
+    this.#fsyncs++;
+  }
+
+  stats(): FlusherStats {
+    return { rounds: this.#rounds, fsyncs: this.#fsyncs, fsyncLatency: this.#fsyncLatency.summary(), failed: this.#failed };
   }
 
   #closeFd(file: string): void {

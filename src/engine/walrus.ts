@@ -5,6 +5,7 @@
  *   data plane:    append → WriterChannel → SAB ring → writer → progress cells → promises settle
  *   control plane: comlink (reads, stats, reclaim, close) — never per append
  */
+import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { WalError, toWalError } from '../errors.js';
 import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, type WalrusOptions } from '../options.js';
@@ -17,7 +18,8 @@ import { deletableSegments } from '../storage/reclaim.js';
 import { listSegments } from '../storage/segment-name.js';
 import type { RecoveredTopic, RecoveryResult, SegmentSummary } from '../storage/recover.js';
 import { packValue } from '../value-codec.js';
-import type { FlusherControl, FlusherInit, ReadAnswer, WriterInit, WriterStats } from './control-protocol.js';
+import type { FlusherControl, FlusherInit, FlusherStats, ReadAnswer, WriterInit, WriterStats } from './control-protocol.js';
+import { LatencyStats, type LatencySummary } from './latency-stats.js';
 import { ControlClient } from './control-protocol.js';
 import { Entry } from './entry.js';
 import {
@@ -89,6 +91,13 @@ export interface WalrusStats {
   topics: Record<string, TopicStats>;
   recovery: { damage: RecoveryResult['damage']; scannedBytes: number; skippedFiles: string[]; durationMs: number };
   reclaimedSegments: number;
+  reclaimedBytes: number;
+  bytesRead: number;
+  /** Sampled submission → settlement latency of appends (written, or durable under 'each'). */
+  appendLatency: LatencySummary;
+  /** Flusher rounds, fsyncs and their latency. */
+  flusher: FlusherStats;
+  segments: { files: number; bytes: number };
   failed: string | null;
 }
 
@@ -109,7 +118,19 @@ interface Waiter {
 
 type Lifecycle = 'open' | 'closing' | 'closed';
 
-export class Walrus {
+/**
+ * Events (all optional to listen to):
+ * - 'recovered' (report): what recovery found at open, emitted on the next tick after open resolves;
+ * - 'failed' (WalError): the WAL entered a failed state (worker death, fsync failure);
+ * - 'reclaimed' ({ segments, bytes }): consumed segment files were deleted.
+ */
+export interface WalrusEvents {
+  recovered: [WalrusStats['recovery']];
+  failed: [WalError];
+  reclaimed: [{ segments: number; bytes: number }];
+}
+
+export class Walrus extends EventEmitter<WalrusEvents> {
   readonly #options: ResolvedOptions;
   readonly #ns: OpenedNamespace;
   readonly #cells: Int32Array;
@@ -132,6 +153,9 @@ export class Walrus {
   #reclaiming: Promise<void> | null = null;
   #cursorsMovedSinceReclaim = false;
   #reclaimedSegments = 0;
+  #reclaimedBytes = 0;
+  readonly #appendLatency: LatencyStats;
+  #bytesRead = 0;
   #unfinishedSnapshot: { path: string; bytes: Uint8Array } | null = null;
 
   private constructor(args: {
@@ -145,8 +169,11 @@ export class Walrus {
     flusherWorker: Worker;
     flusher: ControlClient<FlusherControl>;
     topics: TopicState[];
+    appendLatency: LatencyStats;
   }) {
+    super();
     this.#options = args.options;
+    this.#appendLatency = args.appendLatency;
     this.#ns = args.ns;
     this.#cells = args.cells;
     this.#channels = args.channels;
@@ -209,6 +236,7 @@ export class Walrus {
 
       let instance: Walrus | null = null;
       const channels: WriterChannel[] = [];
+      const appendLatency = new LatencyStats();
       const crashAfter = Number(process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS ?? NaN);
       for (let w = 0; w < resolved.writers; w++) {
         const control = new MessageChannel();
@@ -248,15 +276,18 @@ export class Walrus {
             waitDurable: resolved.fsync === 'each',
             onSealed: (event) => instance?.noteSealed(event.summary),
             onProgressNeeded: () => instance?.watchProgress(),
+            appendLatency,
           }),
         );
         events.port1.unref();
       }
-      instance = new Walrus({ options: resolved, io, ns, recovery, recoveryMs, cells, channels, flusherWorker, flusher, topics });
+      instance = new Walrus({ options: resolved, io, ns, recovery, recoveryMs, cells, channels, flusherWorker, flusher, topics, appendLatency });
       instance.#superviseWorkers();
       // Every worker answers a control call before open resolves, so a worker that cannot start
       // (bad install, missing file) fails open instead of the first append.
       await Promise.all([...channels.map((c) => c.control.call('stats')), flusher.call('deleteFiles', [])]);
+      const opened = instance;
+      setImmediate(() => opened.emit('recovered', opened.#recovery));
       return instance;
     } catch (err) {
       await Promise.allSettled(workers.map((w) => w.terminate()));
@@ -301,6 +332,7 @@ export class Walrus {
   #fail(err: WalError): void {
     if (this.#failure) return;
     this.#failure = err;
+    if (err.code !== 'ERR_CLOSED' && this.listenerCount('failed') > 0) this.emit('failed', err);
     for (const c of this.#channels) c.fail(err);
     this.#flusher.markDead(err);
     const waiters = this.#waiters;
@@ -507,6 +539,7 @@ export class Walrus {
     const maxEntries = this.#options.maxBatchEntries;
     const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, reader.fetchFrom, maxBytes, maxEntries);
     const { data, refs } = answer;
+    this.#bytesRead += data.byteLength;
     const count = refs.length / 4;
     const entries: Entry[] = new Array<Entry>(count);
     for (let i = 0, j = 0; i < refs.length; i += 4, j++) {
@@ -617,6 +650,11 @@ export class Walrus {
       topics,
       recovery: this.#recovery,
       reclaimedSegments: this.#reclaimedSegments,
+      reclaimedBytes: this.#reclaimedBytes,
+      bytesRead: this.#bytesRead,
+      appendLatency: this.#appendLatency.summary(),
+      flusher: await this.#flusher.call('stats'),
+      segments: segmentFiles(this.#options.namespaceDir),
       failed: this.#failure?.code ?? (Atomics.load(this.#cells, FATAL_CODE) !== 0 ? 'ERR_FSYNC_FAILED' : null),
     };
   }
@@ -794,6 +832,9 @@ export class Walrus {
     const gone = new Set(paths);
     for (let i = this.#segments.length - 1; i >= 0; i--) if (gone.has(this.#segments[i]!.path)) this.#segments.splice(i, 1);
     this.#reclaimedSegments += paths.length;
+    const bytes = doomed.reduce((n, seg) => n + seg.sizeBytes, 0);
+    this.#reclaimedBytes += bytes;
+    this.emit('reclaimed', { segments: paths.length, bytes });
     return paths.length;
   }
 
@@ -862,6 +903,11 @@ export class Walrus {
 
 /** msgpack bytes of a JS value: a distinct type so they are flagged with the msgpack codec. */
 class PackedValue extends Uint8Array {}
+
+function segmentFiles(dir: string): { files: number; bytes: number } {
+  const files = listSegments(nodeFileIo, dir);
+  return { files: files.length, bytes: files.reduce((n, f) => n + fileSizeOf(f.path), 0) };
+}
 
 function fileSizeOf(file: string): number {
   const fd = nodeFileIo.open(file, 'read');

@@ -19,23 +19,30 @@ import {
   reached,
   writerBase,
 } from './progress-cells.js';
+import type { LatencyStats } from './latency-stats.js';
 import { RingProducer } from './ring-buffer.js';
 import { RingOpEncoder, byteLengthOf, type EntryData, type LargeOpMessage } from './ring-ops.js';
 
 const SPACE_WAIT_MS = 50;
+/** Append latency is sampled (1 in 16 ops) so timing costs nothing measurable on the hot path. */
+const APPEND_LATENCY_SAMPLE_MASK = 15;
 const LARGE_MARKER_ROOM_BYTES = 64;
 
 interface PendingOp {
   op: number;
+  /** performance.now() at submission for sampled ops (1 in APPEND_LATENCY_SAMPLE), else 0. */
+  startedMs: number;
   resolve: () => void;
   reject: (err: WalError) => void;
 }
 
 type BlockedOp =
   | { kind: 'define'; topicId: number; name: Uint8Array }
-  | { kind: 'append'; topicId: number; data: EntryData; bytes: number; codec: number; pending: Omit<PendingOp, 'op'> }
-  | { kind: 'batch'; topicId: number; entries: EntryData[]; lengths: number[]; bytes: number; codec: number; pending: Omit<PendingOp, 'op'> }
-  | { kind: 'large'; message: LargeOpMessage; pending: Omit<PendingOp, 'op'> };
+  | { kind: 'append'; topicId: number; data: EntryData; bytes: number; codec: number; pending: Settle }
+  | { kind: 'batch'; topicId: number; entries: EntryData[]; lengths: number[]; bytes: number; codec: number; pending: Settle }
+  | { kind: 'large'; message: LargeOpMessage; pending: Settle };
+
+type Settle = Pick<PendingOp, 'resolve' | 'reject'>;
 
 interface FailedRange {
   fromOp: number;
@@ -55,10 +62,13 @@ export interface WriterChannelOptions {
   waitDurable: boolean;
   onSealed: (event: Extract<WriterEvent, { type: 'sealed' }>) => void;
   onProgressNeeded: () => void;
+  /** Submission → settlement of sampled appends ('written' or 'durable' per the fsync mode), shared by all writers. */
+  appendLatency: LatencyStats;
 }
 
 export class WriterChannel {
   readonly writerIndex: number;
+  readonly #appendLatency: LatencyStats;
   readonly control: ControlClient<WriterControl>;
   readonly worker: Worker;
   readonly #producer: RingProducer;
@@ -89,6 +99,7 @@ export class WriterChannel {
     this.#dataPort = options.dataPort;
     this.#waitDurable = options.waitDurable;
     this.#onProgressNeeded = options.onProgressNeeded;
+    this.#appendLatency = options.appendLatency;
     // Big operations go by port so one entry never monopolizes the ring.
     this.#largeThresholdBytes = Math.floor(this.#producer.maxRecordPayloadBytes / 2);
     this.control = new ControlClient<WriterControl>(options.controlPort);
@@ -196,7 +207,7 @@ export class WriterChannel {
   };
 
   #track(op: number, resolve: () => void, reject: (err: WalError) => void): void {
-    this.#pending.push({ op, resolve, reject });
+    this.#pending.push({ op, startedMs: (op & APPEND_LATENCY_SAMPLE_MASK) === 0 ? performance.now() : 0, resolve, reject });
     this.#onProgressNeeded();
   }
 
@@ -271,6 +282,7 @@ export class WriterChannel {
         if (!reached(written, p.op)) break;
         p.reject(error);
       } else if (reached(mark, p.op)) {
+        if (p.startedMs !== 0) this.#appendLatency.recordMs(performance.now() - p.startedMs);
         p.resolve();
       } else if (fatal && reached(written, p.op)) {
         p.reject(new WalError('ERR_FSYNC_FAILED', 'an fsync failed: this append is written but not durable; reopen the WAL to recover'));

@@ -51,8 +51,13 @@ export interface FaultRule {
   times?: number;
   /** Throw an fs-style error with this code (default 'EIO' unless `short` or `crash` is set). */
   errno?: string;
-  /** pwrite only: write the first half of the range and return that count (0 for 1 byte). */
-  short?: boolean;
+  /**
+   * pwrite only: a short write. `true` writes the first half of the range (at least one byte, so
+   * a writer that loops always progresses); a number writes at most that many bytes (0: the call
+   * accepts nothing and returns 0). With `errno` too, the call after each short write fails with
+   * it — what a file system that runs out of space mid-write does (a partial count, then ENOSPC).
+   */
+  short?: boolean | number;
   /**
    * Kill the thread: in a worker, `process.exit(crashExitCode)` ends that worker abruptly (the
    * engine's 'exit' supervision sees it, as it would see a real crash); on the main thread, where
@@ -113,7 +118,10 @@ export function parseFaultPlan(value: unknown): FaultPlan {
     if (r.errno !== undefined && (typeof r.errno !== 'string' || !(r.errno in os.constants.errno))) {
       throw new TypeError(`fault rule ${i}: unknown errno ${String(r.errno)}`);
     }
-    if (r.short && !ops.every((op) => op === 'pwrite')) throw new TypeError(`fault rule ${i}: short applies to pwrite only`);
+    if (r.short !== undefined && typeof r.short !== 'boolean' && !(Number.isInteger(r.short) && (r.short as number) >= 0)) {
+      throw new TypeError(`fault rule ${i}: short must be a boolean or a byte count >= 0`);
+    }
+    if (r.short !== undefined && r.short !== false && !ops.every((op) => op === 'pwrite')) throw new TypeError(`fault rule ${i}: short applies to pwrite only`);
     if (r.thread !== undefined && r.thread !== 'writer' && r.thread !== 'flusher' && r.thread !== 'main') {
       throw new TypeError(`fault rule ${i}: thread must be 'writer', 'flusher' or 'main'`);
     }
@@ -155,6 +163,8 @@ interface RuleState {
   readonly ops: ReadonlySet<FaultOp>;
   seen: number;
   fired: number;
+  /** A short write with `errno` happened: the next firing throws. */
+  failNext: boolean;
 }
 
 export class FaultyFileIo implements FileIo {
@@ -167,7 +177,7 @@ export class FaultyFileIo implements FileIo {
   constructor(io: FileIo, plan: FaultPlan, thread: FaultThread = 'main') {
     this.#io = io;
     this.#thread = thread;
-    this.#rules = parseFaultPlan(plan).map((rule) => ({ rule, ops: new Set(Array.isArray(rule.op) ? rule.op : [rule.op]), seen: 0, fired: 0 }));
+    this.#rules = parseFaultPlan(plan).map((rule) => ({ rule, ops: new Set(Array.isArray(rule.op) ? rule.op : [rule.op]), seen: 0, fired: 0, failNext: false }));
   }
 
   /** How many faults this instance injected so far. */
@@ -176,7 +186,7 @@ export class FaultyFileIo implements FileIo {
   }
 
   /** The first live rule that fires for this call (counting it), or null. */
-  #fire(op: FaultOp, filePath: string | undefined): FaultRule | null {
+  #fire(op: FaultOp, filePath: string | undefined): RuleState | null {
     for (const state of this.#rules) {
       const { rule } = state;
       if (!state.ops.has(op)) continue;
@@ -188,15 +198,15 @@ export class FaultyFileIo implements FileIo {
       if (rule.times !== undefined && state.fired >= rule.times) continue;
       state.fired++;
       this.#injected++;
-      return rule;
+      return state;
     }
     return null;
   }
 
   /** Throws (or exits) for a firing rule that is not a short write. */
   #check(op: FaultOp, filePath: string | undefined): void {
-    const rule = this.#fire(op, filePath);
-    if (rule !== null) this.#raise(rule, op, filePath);
+    const state = this.#fire(op, filePath);
+    if (state !== null) this.#raise(state.rule, op, filePath);
   }
 
   #raise(rule: FaultRule, op: FaultOp, filePath: string | undefined): never {
@@ -223,11 +233,16 @@ export class FaultyFileIo implements FileIo {
 
   pwrite(fd: number, data: Uint8Array, offset: number, length: number, position: number): number {
     const filePath = this.#paths.get(fd);
-    const rule = this.#fire('pwrite', filePath);
-    if (rule !== null) {
-      if (!rule.short || rule.crash) this.#raise(rule, 'pwrite', filePath);
+    const state = this.#fire('pwrite', filePath);
+    if (state !== null) {
+      const { rule } = state;
+      if (rule.short === undefined || rule.short === false || rule.crash || state.failNext) {
+        state.failNext = false;
+        this.#raise(rule, 'pwrite', filePath);
+      }
       // A real short write: the first part reaches the file, the caller learns how much.
-      const part = Math.floor(length / 2);
+      state.failNext = rule.errno !== undefined;
+      const part = rule.short === true ? Math.max(1, Math.floor(length / 2)) : Math.min(length, Number(rule.short));
       return part === 0 ? 0 : this.#io.pwrite(fd, data, offset, part, position);
     }
     return this.#io.pwrite(fd, data, offset, length, position);
@@ -265,7 +280,7 @@ export class FaultyFileIo implements FileIo {
 
   rename(from: string, to: string): void {
     // Matched on either name: a rule for 'CURSORS' should catch 'CURSORS.tmp' → 'CURSORS'.
-    const rule = this.#fire('rename', `${from}\n${to}`);
+    const rule = this.#fire('rename', `${from}\n${to}`)?.rule ?? null;
     if (rule !== null) {
       if (rule.crash) this.#raise(rule, 'rename', from);
       const err = systemError(rule.errno ?? 'EIO', 'rename', from);
