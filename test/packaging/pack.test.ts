@@ -69,7 +69,10 @@ describe('npm pack', () => {
     ]) {
       expect(packedFiles, file).toContain(file);
     }
-    expect(packedFiles.filter((f) => /^(test|bench|src|workers|examples)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'))).toEqual([]);
+    expect(packedFiles.filter((f) => /^(test|bench|examples)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'))).toEqual([]);
+    // The TypeScript sources ship too, so the source maps and declaration maps resolve.
+    expect(packedFiles).toContain('src/index.ts');
+    expect(packedFiles).toContain('workers/writer.worker.ts');
   });
 
   it('installs with its dependencies into an empty project', () => {
