@@ -1,0 +1,120 @@
+/**
+ * A read-only view of the consumer cursors (docs/FORMAT.md §6): `CURSORS` plus the records of the
+ * live `cursors-<g>.log` (and `cursors-<g+1>.log` when a snapshot had begun), applied the way
+ * CursorStore.open applies them, but without truncating a torn log or deleting stale logs. The
+ * CLI must be able to look at a WAL a service has open without touching any of its files.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WalError } from '../errors.js';
+import { unpackControlMap } from '../storage/disk-codec.js';
+import {
+  CURSORS_FILE_NAME,
+  CURSORS_FORMAT,
+  CURSORS_VERSION,
+  CURSOR_RECORD_BYTES,
+  cursorLogPath,
+  decodeCursorRecord,
+} from '../storage/cursor-store.js';
+
+export interface CursorView {
+  /** Generation of the CURSORS file read (0 when there is none yet). */
+  generation: number;
+  /** Durable topic table: id → name. */
+  names: Map<number, string>;
+  /** Next seq to deliver per topic id, as a reopen would load it. */
+  cursors: Map<number, number>;
+}
+
+const MAX_GENERATION = 0xffff_ffff;
+/** A snapshot completing between reading CURSORS and its log is detected and the read retried. */
+const MAX_ATTEMPTS = 5;
+
+export function readCursors(dir: string): CursorView {
+  let view = readOnce(dir);
+  for (let attempt = 1; attempt < MAX_ATTEMPTS; attempt++) {
+    const again = readGeneration(dir);
+    if (again === view.generation) return view;
+    view = readOnce(dir);
+  }
+  return view;
+}
+
+function readOnce(dir: string): CursorView {
+  const snapshot = readSnapshotFile(path.join(dir, CURSORS_FILE_NAME));
+  const view: CursorView = { generation: snapshot.generation, names: new Map(), cursors: new Map() };
+  for (const [name, id, nextSeq] of snapshot.topics) {
+    view.names.set(id, name);
+    view.cursors.set(id, nextSeq);
+  }
+  applyLog(view.cursors, cursorLogPath(dir, snapshot.generation), snapshot.generation);
+  const next = snapshot.generation === MAX_GENERATION ? 0 : snapshot.generation + 1;
+  applyLog(view.cursors, cursorLogPath(dir, next), next);
+  return view;
+}
+
+function readGeneration(dir: string): number {
+  return readSnapshotFile(path.join(dir, CURSORS_FILE_NAME)).generation;
+}
+
+/** Applies the valid prefix of one log; a missing log (not written yet, or just superseded) applies nothing. */
+function applyLog(cursors: Map<number, number>, logPath: string, generation: number): void {
+  const bytes = readIfPresent(logPath);
+  if (bytes === null) return;
+  for (let at = 0; at + CURSOR_RECORD_BYTES <= bytes.byteLength; at += CURSOR_RECORD_BYTES) {
+    const record = decodeCursorRecord(bytes, at);
+    if (record === null || record.generation !== generation) return;
+    cursors.set(record.topicId, record.nextSeq);
+  }
+}
+
+interface SnapshotFile {
+  generation: number;
+  topics: Array<[string, number, number]>;
+}
+
+function readSnapshotFile(filePath: string): SnapshotFile {
+  const bytes = readIfPresent(filePath);
+  if (bytes === null) return { generation: 0, topics: [] };
+  let fields: Record<string, unknown>;
+  try {
+    fields = unpackControlMap(bytes);
+  } catch (err) {
+    throw WalError.corrupt(`${filePath} is not a readable CURSORS file: ${(err as Error).message}`, { path: filePath });
+  }
+  if (fields.format !== CURSORS_FORMAT || fields.version !== CURSORS_VERSION) {
+    throw new WalError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `${filePath} has format ${JSON.stringify(fields.format)} version ${JSON.stringify(fields.version)}; ` +
+        `this build reads ${CURSORS_FORMAT} version ${CURSORS_VERSION}`,
+      { path: filePath },
+    );
+  }
+  const { generation, topics } = fields;
+  if (!isWhole(generation) || generation > MAX_GENERATION || !Array.isArray(topics)) {
+    throw WalError.corrupt(`${filePath} has no valid generation or topic table`, { path: filePath });
+  }
+  const rows: SnapshotFile['topics'] = [];
+  for (const row of topics as unknown[]) {
+    const [name, id, nextSeq] = Array.isArray(row) ? (row as unknown[]) : [];
+    if (typeof name !== 'string' || !isWhole(id) || !isWhole(nextSeq)) {
+      throw WalError.corrupt(`${filePath} has a malformed topic row`, { path: filePath });
+    }
+    rows.push([name, id, nextSeq]);
+  }
+  return { generation, topics: rows };
+}
+
+function isWhole(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** The file's bytes, or null when it does not exist (the engine may delete a log at any moment). */
+function readIfPresent(filePath: string): Uint8Array | null {
+  try {
+    return fs.readFileSync(filePath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw WalError.fromSystem(err, 'reading', filePath);
+  }
+}

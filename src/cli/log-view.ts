@@ -1,0 +1,139 @@
+/**
+ * A read-only, lock-free view of one namespace directory: the cursors, a scan of every segment and
+ * the merge into each topic's longest valid prefix, computed exactly as `Walrus.open` would but
+ * without taking the lock, writing MANIFEST, clamping cursors or deleting anything. It may run
+ * while a service has the WAL open: what it shows is the log as of the moment each file was read.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WalError } from '../errors.js';
+import { LOCK_FILE_NAME } from '../storage/dir-lock.js';
+import { nodeFileIo } from '../storage/file-io.js';
+import { MANIFEST_FILE_NAME, readManifest, type Manifest } from '../storage/manifest.js';
+import { resolveNamespaceDir } from '../storage/namespace.js';
+import { mergeScans, type RecoveryResult } from '../storage/recover.js';
+import { listSegments } from '../storage/segment-name.js';
+import type { SegmentScan } from '../storage/segment-scanner.js';
+import { CURSORS_FILE_NAME } from '../storage/cursor-store.js';
+import { CliFailure, UsageError } from './cli-error.js';
+import { readCursors, type CursorView } from './cursor-reader.js';
+import { scanSegmentFiles, type ScanProgress, type SegmentFile } from './segment-scans.js';
+
+export interface LogView {
+  /** The namespace directory, absolute. */
+  dir: string;
+  manifest: Manifest | null;
+  cursors: CursorView;
+  scans: SegmentScan[];
+  recovery: RecoveryResult;
+}
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  /** The process exists (only knowable on this host; a lock from another host counts as alive). */
+  alive: boolean;
+}
+
+/** The namespace directory of `dir` / `--key`, checked to hold a walrus-ts log. */
+export function resolveLogDir(dir: string, key: string | undefined): string {
+  let nsDir: string;
+  try {
+    nsDir = resolveNamespaceDir(dir, key);
+  } catch (err) {
+    if (err instanceof WalError && err.code === 'ERR_INVALID_ARGUMENT') throw new UsageError(err.message.replace(/^ERR_INVALID_ARGUMENT: /, ''));
+    throw err;
+  }
+  const base = path.resolve(dir);
+  if (!isDirectory(base)) throw new CliFailure(`no such directory: ${base}`);
+  if (key !== undefined && !isDirectory(nsDir)) {
+    throw new CliFailure(`no namespace for key ${JSON.stringify(key)} in ${base}${namespaceHint(base)}`);
+  }
+  if (!holdsLog(nsDir)) throw new CliFailure(`${nsDir} holds no walrus-ts log${key === undefined ? namespaceHint(nsDir) : ''}`);
+  return nsDir;
+}
+
+/** Segment files with their current sizes (a file reclaimed meanwhile is left out). */
+export function segmentFiles(nsDir: string): SegmentFile[] {
+  const files: SegmentFile[] = [];
+  for (const { path: filePath } of listSegments(nodeFileIo, nsDir)) {
+    const sizeBytes = fileSize(filePath);
+    if (sizeBytes !== null) files.push({ path: filePath, sizeBytes });
+  }
+  return files;
+}
+
+export async function loadLogView(nsDir: string, onProgress?: (progress: ScanProgress) => void): Promise<LogView> {
+  const manifest = readManifest(nodeFileIo, nsDir);
+  const scans = await scanSegmentFiles(segmentFiles(nsDir), onProgress);
+  // Cursors after the scans: a live service deletes a segment only once the durable cursors are
+  // past it, so cursors read after any deletion this scan missed cover the gap it left.
+  const cursors = readCursors(nsDir);
+  return { dir: nsDir, manifest, cursors, scans, recovery: mergeView(cursors, scans) };
+}
+
+/** mergeScans with the cursors as recovery uses them: consumed entries may have been reclaimed. */
+export function mergeView(cursors: CursorView, scans: SegmentScan[]): RecoveryResult {
+  const startSeq = new Map<number, number>();
+  for (const id of cursors.names.keys()) startSeq.set(id, cursors.cursors.get(id) ?? 0);
+  return mergeScans(scans, { names: cursors.names, startSeq });
+}
+
+/** Who holds the directory lock, or null when the WAL is not open. */
+export function readLockHolder(nsDir: string): LockHolder | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(nsDir, LOCK_FILE_NAME), 'utf8');
+  } catch {
+    return null;
+  }
+  const [pidText, hostname = ''] = text.split('\n');
+  const pid = Number(pidText);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  return { pid, hostname, alive: hostname !== os.hostname() || processExists(pid) };
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function holdsLog(dir: string): boolean {
+  if (!isDirectory(dir)) return false;
+  if (fs.existsSync(path.join(dir, MANIFEST_FILE_NAME)) || fs.existsSync(path.join(dir, CURSORS_FILE_NAME))) return true;
+  return listSegments(nodeFileIo, dir).length > 0;
+}
+
+/** Names the sub-directories that hold logs, for someone who forgot `--key`. */
+function namespaceHint(dir: string): string {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((name) => holdsLog(path.join(dir, name))).sort();
+  } catch {
+    return '';
+  }
+  if (names.length === 0) return '';
+  const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? ', …' : '');
+  return ` (namespace directories there: ${shown}; pass --key, or the namespace directory itself)`;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function fileSize(p: string): number | null {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Scans segment files with the storage core's scanner: in parallel on the piscina scan task the
+ * engine uses at open (one stateless task per file), or inline when the work is too small to pay
+ * for starting a pool. Unlike src/engine/recovery-scan.ts it reports each finished file (verify's
+ * progress bar) and tolerates files that vanish mid-scan, since a live service reclaims segments.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { Piscina } from 'piscina';
+import { workerUrl } from '../engine/worker-url.js';
+import { nodeFileIo } from '../storage/file-io.js';
+import { scanSegment, type SegmentScan } from '../storage/segment-scanner.js';
+
+export interface SegmentFile {
+  path: string;
+  sizeBytes: number;
+}
+
+export interface ScanProgress {
+  doneFiles: number;
+  totalFiles: number;
+  doneBytes: number;
+  totalBytes: number;
+}
+
+/** Below this much data a pool's startup costs more than it saves. */
+const INLINE_SCAN_BYTES = 8 * 1024 * 1024;
+
+/** Scans of the files still present, in the order given; files deleted meanwhile are left out. */
+export async function scanSegmentFiles(files: SegmentFile[], onProgress?: (progress: ScanProgress) => void): Promise<SegmentScan[]> {
+  const totalBytes = files.reduce((sum, f) => sum + f.sizeBytes, 0);
+  const progress: ScanProgress = { doneFiles: 0, totalFiles: files.length, doneBytes: 0, totalBytes };
+  const finished = (file: SegmentFile): void => {
+    progress.doneFiles++;
+    progress.doneBytes += file.sizeBytes;
+    onProgress?.({ ...progress });
+  };
+  if (files.length <= 1 || totalBytes < INLINE_SCAN_BYTES) {
+    const scans: Array<SegmentScan | null> = [];
+    for (const file of files) {
+      scans.push(scanInline(file.path));
+      finished(file);
+    }
+    return scans.filter((s): s is SegmentScan => s !== null);
+  }
+  const pool = new Piscina({
+    filename: workerUrl('scan.task').href,
+    minThreads: 1,
+    maxThreads: Math.max(1, Math.min(files.length, os.availableParallelism())),
+  });
+  try {
+    const scans = await Promise.all(
+      files.map(async (file) => {
+        let scan: SegmentScan | null;
+        try {
+          scan = (await pool.run(file.path)) as SegmentScan;
+        } catch {
+          // Errors lose their code crossing the thread boundary: rescanning here reproduces the
+          // real error (or finds that the file was reclaimed meanwhile).
+          scan = scanInline(file.path);
+        }
+        finished(file);
+        return scan;
+      }),
+    );
+    return scans.filter((s): s is SegmentScan => s !== null);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The scan of one file, or null when it no longer exists. */
+export function scanInline(filePath: string): SegmentScan | null {
+  try {
+    return scanSegment(nodeFileIo, filePath);
+  } catch (err) {
+    if (!fs.existsSync(filePath)) return null;
+    throw err;
+  }
+}
