@@ -45,6 +45,7 @@ import { subscribeTopic, type SubscribeOptions } from './subscription.js';
 import { WriterChannel } from './writer-channel.js';
 import { writerForTopic } from './topic-router.js';
 import { workerUrl } from './worker-url.js';
+import { byteView } from '../storage/byte-view.js';
 
 export { Entry };
 
@@ -544,7 +545,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const entries: Entry[] = new Array<Entry>(count);
     for (let i = 0, j = 0; i < refs.length; i += 4, j++) {
       const offset = refs[i + 2]!;
-      entries[j] = new Entry(state.name, refs[i]!, data.subarray(offset, offset + refs[i + 3]!), refs[i + 1]!);
+      entries[j] = new Entry(state.name, refs[i]!, byteView(data, offset, offset + refs[i + 3]!), refs[i + 1]!);
     }
     reader.fill(entries);
     // A full answer means more is probably waiting: start reading it now.
@@ -653,7 +654,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       reclaimedBytes: this.#reclaimedBytes,
       bytesRead: this.#bytesRead,
       appendLatency: this.#appendLatency.summary(),
-      flusher: await this.#flusher.call('stats'),
+      flusher: await ask(
+        () => this.#flusher.call('stats'),
+        () => ({ rounds: 0, fsyncs: 0, fsyncLatency: { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 }, failed: Atomics.load(this.#cells, FATAL_CODE) !== 0 }),
+      ),
       segments: segmentFiles(this.#options.namespaceDir),
       failed: this.#failure?.code ?? (Atomics.load(this.#cells, FATAL_CODE) !== 0 ? 'ERR_FSYNC_FAILED' : null),
     };

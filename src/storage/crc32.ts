@@ -6,6 +6,7 @@
  * NATIVE_MIN_BYTES a slicing-by-8 table in JS is several times faster; above it, zlib wins.
  */
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { byteView } from './byte-view.js';
 
 const NATIVE_MIN_BYTES = 192;
 
@@ -32,7 +33,7 @@ function buildTables(): Uint32Array {
 export function crc32(data: Uint8Array, start = 0, end = data.byteLength, seed = 0): number {
   const length = end - start;
   if (length >= NATIVE_MIN_BYTES) {
-    const view = start === 0 && end === data.byteLength ? data : data.subarray(start, end);
+    const view = start === 0 && end === data.byteLength ? data : byteView(data, start, end);
     return zlibCrc32(view, seed) >>> 0;
   }
   const t = TABLES;

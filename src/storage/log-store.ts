@@ -25,6 +25,7 @@ import { Partition, type ReadBatch } from './partition.js';
 import { deletableSegments } from './reclaim.js';
 import type { SegmentSummary } from './recover.js';
 import { scanSegment, type DamageReport } from './segment-scanner.js';
+import { byteView } from './byte-view.js';
 
 export type { ReadConsistency };
 export interface LogStoreOptions {
@@ -371,7 +372,7 @@ function toStoredEntries(topic: string, batch: ReadBatch): StoredEntry[] {
     topic,
     seq: ref.seq,
     codec: ref.codec,
-    data: batch.data.subarray(ref.offset, ref.offset + ref.length),
+    data: byteView(batch.data, ref.offset, ref.offset + ref.length),
   }));
 }
 

@@ -34,6 +34,7 @@ import {
 import type { RecoveredTopic, SegmentSummary } from './recover.js';
 import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
 import { TopicIndex, type IndexedRun, type SegmentRef } from './topic-index.js';
+import { byteView } from './byte-view.js';
 
 export interface PartitionConfig {
   dir: string;
@@ -190,7 +191,7 @@ export class Partition {
     const bytes = frameBytes(length);
     const at = this.reserve(bytes);
     const stage = this.stage!;
-    const payload = data.subarray(offset, offset + length);
+    const payload = byteView(data, offset, offset + length);
     stage.set(payload, at + FRAME_HEADER_BYTES);
     stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
     encodeFrameHeader(stage, at, KIND_ENTRY, flagsWithCodec(batchFlags, codec), length, topicId, seq, crc32Of(payload));
@@ -548,7 +549,7 @@ export class Partition {
     const at = batch.usedBytes;
     if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
       const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, limit) + FRAME_HEADER_BYTES;
-      into.set(this.window.bytes.subarray(i, i + length), at);
+      into.set(byteView(this.window.bytes, i, i + length), at);
     } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
       throw corrupt(segment, offset, 'entry runs past the end of the file');
     }
