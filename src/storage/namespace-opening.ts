@@ -4,9 +4,9 @@
  *   1. openNamespace: create the directory, take the lock, start a new epoch in MANIFEST, load the
  *      cursors, list the segment files. (Scanning the segments is the caller's: inline in the
  *      LogStore, in parallel piscina tasks in the engine.)
- *   2. finishRecovery: merge the scans into each topic's longest valid prefix, clamp cursors that
- *      point past recovered data, register every topic name, and snapshot the cursors so the
- *      clamps are durable before anything new is written.
+ *   2. finishRecovery: merge the scans into each topic's longest valid prefix, move the next
+ *      sequence number of a topic whose cursor is past its recovered data up to that cursor,
+ *      register every topic name, and snapshot the cursors before anything new is written.
  */
 import { WalError } from '../errors.js';
 import { CursorStore } from './cursor-store.js';
@@ -76,7 +76,11 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
   const recovery = mergeScans(scans, { names, startSeq });
   for (const topic of recovery.topics) {
     ns.cursors.registerTopic(topic.name, topic.id);
-    if (ns.cursors.cursor(topic.id) > topic.nextSeq) ns.cursors.clamp(topic.id, topic.nextSeq);
+    // A cursor past the recovered entries means they were consumed and then lost or reclaimed
+    // (e.g. the segment with a topic's last, consumed entries was deleted). Their sequence numbers
+    // were handed out already: new appends continue after the cursor, never reusing them.
+    const cursor = ns.cursors.cursor(topic.id);
+    if (cursor > topic.nextSeq) topic.nextSeq = cursor;
   }
   ns.cursors.snapshot();
   return recovery;

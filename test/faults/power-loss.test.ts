@@ -1,0 +1,712 @@
+/**
+ * Power-loss simulation of the storage core (docs/DURABILITY.md, the power-loss column).
+ *
+ * A seeded random workload drives a LogStore whose FileIo is the in-memory RecordingFileIo
+ * (test/helpers/recording-file-io.ts documents the crash model). At random mutations (every write,
+ * sync, create, rename, unlink is a possible cut point, including those inside open, close,
+ * snapshots and reclaims) the simulator builds several disk states a power cut could leave, writes
+ * each into a real temp directory and recovers it with `LogStore.open`. Every state must open, and:
+ *
+ * - every append acknowledged as durable is present, intact, in order: under 'each' every
+ *   acknowledged append; under { intervalMs } those acknowledged before a call that synced
+ *   returned (sync(), close(), or any call that ran the interval sync: seen as its cursor-log
+ *   fdatasync); in the state that keeps every pending op (what a process crash leaves), every
+ *   acknowledged append, whatever the mode;
+ * - each topic is a prefix of what was attempted (no entry that was never written, none altered);
+ * - no atomic batch is cut: the part of a batch not yet delivered is all there or all gone;
+ * - the cursor never points past the recovered data nor past what was delivered, and a
+ *   strictly-at-once read acknowledged durable (every one under 'each') is never delivered again;
+ *   at-least-once redelivers at most `persistEvery` entries;
+ * - an append after recovery gets the next sequence number and, after another reopen, is there
+ *   behind the same prefix (old damage never hides new data, ignored frames never come back).
+ *
+ * Some cut points also "crash for real": the workload continues on one of the crash states, so
+ * recovery runs over the leftovers of earlier recoveries (torn tails, stale cursor logs, ignored
+ * frames). Under { intervalMs }, the test also checks the sync schedule itself: a mutating call made
+ * `intervalMs` after the last sync must sync before it returns.
+ *
+ * Replay: the seed is printed; POWER_LOSS_SEED=<seed> replays it, POWER_LOSS_DEPTH=<n> scales the
+ * number of workloads and cut points (default 1 keeps the file well under a minute).
+ */
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LogStore, type LogStoreOptions, type StoredEntry } from '../../src/storage/log-store.js';
+import {
+  RecordingFileIo,
+  Rng,
+  crashStateOf,
+  materialize,
+  randomCrashStates,
+  withoutLock,
+  type CrashState,
+  type ModelSnapshot,
+  type MutationRecord,
+} from '../helpers/recording-file-io.js';
+import { TmpDirs } from '../helpers/tmp-dir.js';
+
+const SEED = process.env.POWER_LOSS_SEED !== undefined ? Number(process.env.POWER_LOSS_SEED) : randomInt(2 ** 31);
+/** Keeps the disk state of a counterexample for inspection (it is removed otherwise). */
+const KEEP_FAILED = process.env.POWER_LOSS_KEEP === '1';
+/** Runs only the configurations whose name includes this text. */
+const ONLY = process.env.POWER_LOSS_ONLY ?? '';
+/** Logs every step and mutation (long; with POWER_LOSS_ONLY and a seed). */
+const TRACE = process.env.POWER_LOSS_TRACE === '1';
+const DEPTH = Math.max(1, Number(process.env.POWER_LOSS_DEPTH ?? 1));
+const SEGMENT_BYTES = 64 * 1024;
+const BLOCK_BYTES = 4096;
+const MAX_BATCH_ENTRIES = 16;
+const STEPS_PER_WORKLOAD = 400;
+const WORKLOADS = 2 * DEPTH;
+/** Cut points per workload, roughly: each mutation is a cut with this probability. */
+const CUT_PROBABILITY = 0.05;
+const STATES_PER_CUT = 10;
+/** Of the cuts, how many also become the disk the workload continues on. */
+const CONTINUE_PROBABILITY = 0.06;
+const INTERVAL_MS = 50;
+const ALO_EVERY = 3;
+const TOPICS = ['orders', 'événements/😀', 't'] as const;
+
+type Consistency = NonNullable<LogStoreOptions['readConsistency']>;
+type Fsync = NonNullable<LogStoreOptions['fsync']>;
+
+interface Config {
+  name: string;
+  fsync: Fsync;
+  readConsistency: Consistency;
+}
+
+const CONFIGS: Config[] = [
+  { name: "fsync 'each', strictly-at-once", fsync: 'each', readConsistency: 'strictly-at-once' },
+  { name: `fsync 'each', at-least-once ${ALO_EVERY}`, fsync: 'each', readConsistency: { atLeastOnce: { persistEvery: ALO_EVERY } } },
+  { name: `fsync { intervalMs: ${INTERVAL_MS} }, strictly-at-once`, fsync: { intervalMs: INTERVAL_MS }, readConsistency: 'strictly-at-once' },
+  {
+    name: `fsync { intervalMs: ${INTERVAL_MS} }, at-least-once ${ALO_EVERY}`,
+    fsync: { intervalMs: INTERVAL_MS },
+    readConsistency: { atLeastOnce: { persistEvery: ALO_EVERY } },
+  },
+];
+
+// ---- a controllable clock: the interval schedule must replay exactly from the seed -------------
+
+const realNow = Date.now.bind(Date);
+let fakeNow: number | null = null;
+
+function withClock<T>(now: number, fn: () => T): T {
+  fakeNow = now;
+  try {
+    return fn();
+  } finally {
+    fakeNow = null;
+  }
+}
+
+// ---- what the workload knows, and what a crash state must show -------------------------------
+
+interface TopicModel {
+  /** Entry bytes by seq: every append attempted (acknowledged or in flight). */
+  attempted: Buffer[];
+  /** Appends that returned. */
+  acked: number;
+  /** Appends that must survive a power cut. */
+  durable: number;
+  batches: Array<{ first: number; count: number }>;
+  /** The cursor as the store has it (checkpointed reads that returned). */
+  cursor: number;
+  /** Where a read in flight may have moved the cursor to. */
+  cursorMax: number;
+  /** The cursor a power cut must keep (minus the at-least-once slack). */
+  durableCursor: number;
+}
+
+interface Expectations {
+  /** Per topic, a copy of its model at the cut (with `durable` as the crash state demands). */
+  topics: Map<string, TopicModel>;
+  /** Entries at-least-once may redeliver (0 in strictly-at-once). */
+  slack: number;
+}
+
+interface Recovered {
+  nextSeq: number;
+  cursor: number;
+}
+
+class Failure extends Error {}
+
+function fail(message: string): never {
+  throw new Failure(message);
+}
+
+let payloadCounter = 0;
+
+/** Bytes unique to this attempt (a counter in the head), so a stale frame never passes for a new one. */
+function payload(rng: Rng, topic: string, seq: number, sizeBytes: number): Buffer {
+  const head = Buffer.from(`${topic}#${seq}@${payloadCounter++}|`);
+  if (sizeBytes <= 0) return Buffer.alloc(0);
+  const out = Buffer.alloc(sizeBytes);
+  head.copy(out, 0, 0, Math.min(head.byteLength, sizeBytes));
+  const salt = rng.int(256);
+  for (let i = head.byteLength; i < sizeBytes; i++) out[i] = (i * 31 + salt) & 0xff;
+  return out;
+}
+
+function entrySize(rng: Rng): number {
+  const r = rng.next();
+  if (r < 0.04) return 0;
+  if (r < 0.14) return rng.between(BLOCK_BYTES - 64, 2 * BLOCK_BYTES + 300); // frames that span blocks
+  if (r < 0.5) return rng.between(600, 2500);
+  return rng.between(1, 400);
+}
+
+function storeOptions(dir: string, config: Config, io?: RecordingFileIo): LogStoreOptions {
+  const options: LogStoreOptions = {
+    dir,
+    fsync: config.fsync,
+    readConsistency: config.readConsistency,
+    segmentBytes: SEGMENT_BYTES,
+    blockBytes: BLOCK_BYTES,
+    maxBatchEntries: MAX_BATCH_ENTRIES,
+  };
+  if (io) options.io = io;
+  return options;
+}
+
+// ---- checking one crash state ------------------------------------------------------------------
+
+let stateDirCounter = 0;
+
+/**
+ * Recovers `state` in a real directory and checks it against `exp`. With `reopen`, also appends a
+ * probe per topic, reopens and checks the prefix plus the probe again. Returns what was recovered.
+ */
+function checkCrashState(state: CrashState, exp: Expectations, root: string, workDir: string, reopen: boolean): Map<string, Recovered> {
+  const dir = path.join(workDir, `state-${stateDirCounter++}`);
+  materialize(state, root, dir);
+  try {
+    const recoveryOptions: LogStoreOptions = { dir, fsync: 'none', segmentBytes: SEGMENT_BYTES, blockBytes: BLOCK_BYTES, maxBatchEntries: 1_000_000 };
+    const recovered = new Map<string, Recovered>();
+    const probes = new Map<string, Buffer>();
+    let store = openOrFail(recoveryOptions, 'first recovery');
+    try {
+      for (const topic of store.topics()) if (!exp.topics.has(topic)) fail(`recovery invented topic ${JSON.stringify(topic)}`);
+      for (const [topic, model] of exp.topics) {
+        const count = store.count(topic);
+        const unread = store.batchRead(topic, { maxBytes: 2 ** 30, checkpoint: false });
+        const probe = Buffer.from(`probe ${topic} ${stateDirCounter}`);
+        const nextSeq = store.append(topic, probe);
+        probes.set(topic, probe);
+        const cursor = nextSeq - count;
+        const where = `topic ${JSON.stringify(topic)} (recovered end ${nextSeq}, cursor ${cursor})`;
+        if (count < 0 || cursor < 0) fail(`${where}: cursor points past the recovered data (count ${count})`);
+        if (unread.length !== count) fail(`${where}: count() says ${count} unread, batchRead returned ${unread.length}`);
+        checkEntries(unread, cursor, model.attempted, where);
+        if (nextSeq > model.attempted.length) fail(`${where}: ${nextSeq} entries recovered, only ${model.attempted.length} were ever written`);
+        if (nextSeq < model.durable) {
+          fail(`${where}: LOST acknowledged durable appends (or the end moved back, to reuse seqs): ${model.durable} must survive`);
+        }
+        for (const batch of model.batches) {
+          // The part of a batch still to be delivered is all there or all gone. (A batch may end
+          // up cut at the cursor: its first entries were read before the crash, which under
+          // { intervalMs } may lose the rest, not yet durable, while a cursor snapshot was.)
+          if (Math.max(batch.first, cursor) < nextSeq && nextSeq < batch.first + batch.count) {
+            fail(`${where}: batch [${batch.first}, ${batch.first + batch.count}) is cut at ${nextSeq}`);
+          }
+        }
+        if (cursor > model.cursorMax) fail(`${where}: cursor is past what was ever delivered (${model.cursorMax}): entries were skipped`);
+        if (cursor < model.durableCursor - exp.slack) {
+          fail(`${where}: REDELIVERY: a durable checkpoint had the cursor at ${model.durableCursor} (slack ${exp.slack})`);
+        }
+        recovered.set(topic, { nextSeq, cursor });
+      }
+    } finally {
+      store.close();
+    }
+    if (!reopen) return recovered;
+    store = openOrFail(recoveryOptions, 'second recovery (after a probe append)');
+    try {
+      for (const [topic, model] of exp.topics) {
+        const { nextSeq, cursor } = recovered.get(topic)!;
+        const where = `topic ${JSON.stringify(topic)} after a probe append and a reopen`;
+        const count = store.count(topic);
+        if (count !== nextSeq + 1 - cursor) fail(`${where}: count ${count}, expected ${nextSeq + 1 - cursor}`);
+        const unread = store.batchRead(topic, { maxBytes: 2 ** 30, checkpoint: false });
+        checkEntries(unread, cursor, [...model.attempted.slice(0, nextSeq), probes.get(topic)!], where);
+        if (unread.length !== count) fail(`${where}: batchRead returned ${unread.length} of ${count}`);
+      }
+    } finally {
+      store.close();
+    }
+    return recovered;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function openOrFail(options: LogStoreOptions, what: string): LogStore {
+  try {
+    return LogStore.open(options);
+  } catch (err) {
+    return fail(`${what} failed to open: ${(err as Error).stack ?? String(err)}`);
+  }
+}
+
+function checkEntries(entries: StoredEntry[], from: number, attempted: readonly Buffer[], where: string): void {
+  entries.forEach((entry, i) => {
+    const seq = from + i;
+    if (entry.seq !== seq) fail(`${where}: entry ${i} has seq ${entry.seq}, expected ${seq}`);
+    const want = attempted[seq];
+    if (want === undefined) fail(`${where}: entry ${seq} was never written`);
+    if (!Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).equals(want)) {
+      fail(`${where}: entry ${seq} is ALTERED (${entry.data.byteLength} bytes, expected ${want.byteLength})`);
+    }
+  });
+}
+
+// ---- the workload ------------------------------------------------------------------------------
+
+interface Cut {
+  snapshot: ModelSnapshot;
+  mutation: MutationRecord;
+  step: number;
+  action: string;
+  exp: Expectations;
+  /** What a process crash (every pending op kept) must show: every acknowledged append and read. */
+  expAll: Expectations;
+  continueHere: boolean;
+}
+
+interface RunStats {
+  cuts: number;
+  states: number;
+  continued: number;
+  steps: number;
+}
+
+class Workload {
+  readonly #config: Config;
+  readonly #rng: Rng;
+  readonly #io: RecordingFileIo;
+  readonly #root: string;
+  readonly #workDir: string;
+  readonly #label: string;
+  readonly #topics = new Map<string, TopicModel>(TOPICS.map((t) => [t, newTopic()]));
+  readonly #slack: number;
+  readonly #cuts: Cut[] = [];
+  #store: LogStore | null = null;
+  #clock = 1_700_000_000_000;
+  #lastSyncClock = 0;
+  #syncsThisCall = 0;
+  #step = 0;
+  #action = 'open';
+  readonly stats: RunStats = { cuts: 0, states: 0, continued: 0, steps: 0 };
+
+  constructor(config: Config, seed: number, root: string, workDir: string, label: string) {
+    this.#config = config;
+    this.#rng = new Rng(seed);
+    this.#root = root;
+    this.#workDir = workDir;
+    this.#label = label;
+    this.#io = new RecordingFileIo(root);
+    this.#slack = config.readConsistency === 'strictly-at-once' ? 0 : config.readConsistency.atLeastOnce.persistEvery;
+    this.#io.onMutation = (m) => this.#onMutation(m);
+  }
+
+  run(steps: number): void {
+    this.#open();
+    for (this.#step = 1; this.#step <= steps; this.#step++) {
+      this.#doStep();
+      if (TRACE) console.log(`step ${this.#step}: ${this.#action}`);
+      this.stats.steps++;
+      this.#processCuts();
+    }
+    this.#action = 'final close';
+    this.#call(() => this.#store!.close());
+    this.#markAllDurable();
+    this.#processCuts();
+    this.#io.onMutation = null;
+  }
+
+  // ---- steps -----------------------------------------------------------------------------------
+
+  #doStep(): void {
+    const rng = this.#rng;
+    const topic = rng.pick(TOPICS);
+    const r = rng.next();
+    if (r < 0.3) this.#append(topic);
+    else if (r < 0.4) this.#batchAppend(topic);
+    else if (r < 0.52) this.#readNext(topic, true);
+    else if (r < 0.55) this.#readNext(topic, false);
+    else if (r < 0.65) this.#batchRead(topic, true);
+    else if (r < 0.68) this.#batchRead(topic, false);
+    else if (r < 0.8) {
+      this.#action = 'clock';
+      this.#clock += rng.int(2 * INTERVAL_MS);
+    } else if (r < 0.84) {
+      this.#action = 'sync()';
+      this.#call(() => this.#store!.sync());
+      this.#markAllDurable();
+    } else if (r < 0.88) {
+      this.#action = 'reclaim()';
+      this.#call(() => this.#store!.reclaim());
+    } else if (r < 0.9) {
+      this.#action = 'close() and reopen';
+      this.#call(() => this.#store!.close());
+      this.#markAllDurable();
+      this.#open();
+    } else {
+      this.#action = 'count()';
+      const model = this.#topics.get(topic)!;
+      this.#expect(this.#store!.count(topic) === model.attempted.length - model.cursor, `count(${topic})`);
+    }
+  }
+
+  #append(topic: string): void {
+    const model = this.#topics.get(topic)!;
+    const seq = model.attempted.length;
+    const data = payload(this.#rng, topic, seq, entrySize(this.#rng));
+    model.attempted.push(data);
+    this.#action = `append(${topic}) #${seq} (${data.byteLength} B)`;
+    const got = this.#mutatingCall(true, () => this.#store!.append(topic, data));
+    this.#expect(got === seq, `append returned seq ${got}, expected ${seq}`);
+    model.acked = seq + 1;
+    this.#afterAck();
+  }
+
+  #batchAppend(topic: string): void {
+    const model = this.#topics.get(topic)!;
+    const first = model.attempted.length;
+    const count = this.#rng.between(1, 6);
+    const entries = Array.from({ length: count }, (_, i) => payload(this.#rng, topic, first + i, this.#rng.chance(0.1) ? entrySize(this.#rng) : this.#rng.between(0, 700)));
+    model.attempted.push(...entries);
+    model.batches.push({ first, count });
+    this.#action = `batchAppend(${topic}) #${first}..${first + count - 1}`;
+    const got = this.#mutatingCall(true, () => this.#store!.batchAppend(topic, entries));
+    this.#expect(got.join() === entries.map((_, i) => first + i).join(), `batchAppend returned seqs ${got.join()}`);
+    model.acked = first + count;
+    this.#afterAck();
+  }
+
+  #readNext(topic: string, checkpoint: boolean): void {
+    const model = this.#topics.get(topic)!;
+    const unread = model.attempted.length - model.cursor;
+    this.#action = `readNext(${topic}, checkpoint ${checkpoint}) at ${model.cursor}`;
+    if (checkpoint && unread > 0) model.cursorMax = Math.max(model.cursorMax, model.cursor + 1);
+    const entry = this.#mutatingCall(checkpoint && unread > 0, () => this.#store!.readNext(topic, { checkpoint }));
+    if (unread === 0) {
+      this.#expect(entry === null, `readNext(${topic}) returned an entry past the end`);
+      return;
+    }
+    this.#expect(entry !== null, `readNext(${topic}) returned null with ${unread} unread`);
+    this.#checkRead([entry!], model);
+    if (checkpoint) this.#consumed(model, 1);
+  }
+
+  #batchRead(topic: string, checkpoint: boolean): void {
+    const model = this.#topics.get(topic)!;
+    const maxBytes = this.#rng.chance(0.2) ? 1 : this.#rng.between(200, 12_000);
+    // What the call must return, per SPEC §3.3: at least one, then within maxBytes and the cap.
+    let n = 0;
+    let bytes = 0;
+    for (let seq = model.cursor; seq < model.attempted.length && n < MAX_BATCH_ENTRIES; seq++) {
+      const size = model.attempted[seq]!.byteLength;
+      if (n > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      n++;
+    }
+    this.#action = `batchRead(${topic}, ${maxBytes} B, checkpoint ${checkpoint}) at ${model.cursor}`;
+    if (checkpoint && n > 0) model.cursorMax = Math.max(model.cursorMax, model.cursor + n);
+    const got = this.#mutatingCall(checkpoint && n > 0, () => this.#store!.batchRead(topic, { maxBytes, checkpoint }));
+    this.#expect(got.length === n, `batchRead returned ${got.length} entries, expected ${n}`);
+    this.#checkRead(got, model);
+    if (checkpoint && n > 0) this.#consumed(model, n);
+  }
+
+  #checkRead(entries: StoredEntry[], model: TopicModel): void {
+    try {
+      checkEntries(entries, model.cursor, model.attempted, this.#action);
+    } catch (err) {
+      this.#fail((err as Error).message);
+    }
+  }
+
+  #consumed(model: TopicModel, n: number): void {
+    model.cursor += n;
+    // 'each' syncs every persisted cursor record before the read returns.
+    if (this.#config.fsync === 'each') model.durableCursor = model.cursor;
+  }
+
+  #afterAck(): void {
+    if (this.#config.fsync === 'each') for (const model of this.#topics.values()) model.durable = model.acked;
+  }
+
+  /** A call that must sync first when a sync is due ({ intervalMs }: the schedule under test). */
+  #mutatingCall<T>(mutating: boolean, fn: () => T): T {
+    const interval = typeof this.#config.fsync === 'object';
+    const due = interval && mutating && this.#clock - this.#lastSyncClock >= INTERVAL_MS;
+    const before = [...this.#topics.values()].map((m) => ({ m, acked: m.acked, cursor: m.cursor }));
+    this.#syncsThisCall = 0;
+    const result = this.#call(fn);
+    if (due) this.#expect(this.#syncsThisCall > 0, `a sync was due (${this.#clock - this.#lastSyncClock} ms since the last) but ${this.#action} did not sync`);
+    if (interval && this.#syncsThisCall > 0) {
+      // The sync ran before this call wrote anything: what was acknowledged before the call is
+      // durable now. (Only from here on: a cut inside the call is not held to it, so the order of
+      // the steps inside sync() is not assumed.)
+      for (const { m, acked, cursor } of before) {
+        m.durable = Math.max(m.durable, acked);
+        m.durableCursor = Math.max(m.durableCursor, cursor);
+      }
+    }
+    return result;
+  }
+
+  #call<T>(fn: () => T): T {
+    try {
+      return withClock(this.#clock, fn);
+    } catch (err) {
+      if (err instanceof Failure) throw err;
+      return this.#fail(`${this.#action} threw: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+
+  #open(): void {
+    this.#action = 'open';
+    this.#store = this.#call(() => LogStore.open(storeOptions(this.#root, this.#config, this.#io)));
+    this.#lastSyncClock = this.#clock;
+    for (const [topic, model] of this.#topics) {
+      const count = this.#store.count(topic);
+      // A clean close persisted every cursor: nothing is delivered again, in either consistency.
+      this.#expect(count === model.attempted.length - model.cursor, `after a clean reopen, count(${topic}) is ${count}, expected ${model.attempted.length - model.cursor}`);
+    }
+  }
+
+  #markAllDurable(): void {
+    for (const model of this.#topics.values()) {
+      model.durable = model.acked;
+      model.durableCursor = model.cursor;
+    }
+  }
+
+  // ---- cut points ----------------------------------------------------------------------------
+
+  #onMutation(m: MutationRecord): void {
+    if (TRACE) console.log(`  #${m.index} ${m.op} ${path.basename(m.path)} ${m.detail}`);
+    // Every LogStore.sync() fdatasyncs the cursor log (under { intervalMs } nothing else does):
+    // that is how a call is seen to have synced.
+    if (m.op === 'fdatasync' && /^cursors-[0-9a-f]{8}\.log$/.test(path.basename(m.path))) {
+      this.#syncsThisCall++;
+      this.#lastSyncClock = this.#clock;
+    }
+    if (!this.#rng.chance(CUT_PROBABILITY)) return;
+    this.#cuts.push({
+      snapshot: this.#io.snapshot(),
+      mutation: m,
+      step: this.#step,
+      action: this.#action,
+      exp: this.#expectations(false),
+      expAll: this.#expectations(true),
+      continueHere: this.#rng.chance(CONTINUE_PROBABILITY),
+    });
+  }
+
+  #expectations(everythingKept: boolean): Expectations {
+    const topics: Expectations['topics'] = new Map();
+    for (const [topic, m] of this.#topics) {
+      topics.set(topic, {
+        attempted: m.attempted.slice(),
+        acked: m.acked,
+        durable: everythingKept ? m.acked : m.durable,
+        batches: m.batches.slice(),
+        cursor: m.cursor,
+        cursorMax: m.cursorMax,
+        durableCursor: everythingKept ? m.cursor : m.durableCursor,
+      });
+    }
+    return { topics, slack: this.#slack };
+  }
+
+  #processCuts(): void {
+    let continueWith: { state: CrashState; recovered: Map<string, Recovered> } | null = null;
+    for (const cut of this.#cuts.splice(0)) {
+      this.stats.cuts++;
+      const states = randomCrashStates(cut.snapshot, this.#rng, STATES_PER_CUT);
+      for (const state of states) {
+        this.stats.states++;
+        const exp = state.style === 'all' ? cut.expAll : cut.exp;
+        let recovered: Map<string, Recovered>;
+        try {
+          recovered = checkCrashState(state, exp, this.#root, this.#workDir, this.#rng.chance(0.3));
+        } catch (err) {
+          if (!(err instanceof Failure)) throw err;
+          const kept = KEEP_FAILED ? fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-power-counterexample-')) : null;
+          if (kept !== null) materialize(state, this.#root, kept);
+          throw new Error(
+            [
+              `POWER-LOSS COUNTEREXAMPLE (${this.#label}): ${err.message}`,
+              `  cut at mutation #${cut.mutation.index} (${cut.mutation.op} ${path.basename(cut.mutation.path)} ${cut.mutation.detail}) during step ${cut.step}: ${cut.action}`,
+              `  crash state (${state.style}): ${state.description}`,
+              `  choice: ${JSON.stringify(state.choice)}`,
+              kept === null ? '  (POWER_LOSS_KEEP=1 keeps the state on disk)' : `  the state is kept in ${kept}`,
+            ].join('\n'),
+            { cause: err },
+          );
+        }
+        if (cut.continueHere && continueWith === null && state.style === 'random') continueWith = { state, recovered };
+      }
+    }
+    if (continueWith !== null) this.#continueAfterCrash(continueWith.state, continueWith.recovered);
+  }
+
+  /** The power came back with `state` on disk: the old store is abandoned, the workload goes on. */
+  #continueAfterCrash(state: CrashState, recovered: Map<string, Recovered>): void {
+    this.stats.continued++;
+    this.#action = 'abandoning the crashed store';
+    const hook = this.#io.onMutation;
+    this.#io.onMutation = null;
+    // Only to release its lock registration: what it writes lands in the model being replaced.
+    try {
+      withClock(this.#clock, () => this.#store!.close());
+    } catch {
+      // the crashed store's fate does not matter
+    }
+    this.#io.resetTo(withoutLock(state.files, this.#root));
+    this.#io.onMutation = hook;
+    for (const [topic, model] of this.#topics) {
+      const { nextSeq, cursor } = recovered.get(topic)!;
+      model.attempted.length = nextSeq;
+      model.acked = model.durable = nextSeq;
+      // A batch the crash cut at the cursor (see checkCrashState) is gone past it: its seqs get reused.
+      model.batches = model.batches.filter((b) => b.first + b.count <= nextSeq);
+      model.cursor = model.cursorMax = model.durableCursor = cursor;
+    }
+    this.#action = `reopen after a crash (state: ${state.description})`;
+    if (TRACE) console.log(`${this.#action}, recovered ${JSON.stringify([...recovered])}`);
+    this.#open();
+  }
+
+  #expect(ok: boolean, message: string): void {
+    if (!ok) this.#fail(message);
+  }
+
+  #fail(message: string): never {
+    throw new Error(`WORKLOAD FAILURE (${this.#label}) at step ${this.#step}, ${this.#action}: ${message}`);
+  }
+}
+
+function newTopic(): TopicModel {
+  return { attempted: [], acked: 0, durable: 0, batches: [], cursor: 0, cursorMax: 0, durableCursor: 0 };
+}
+
+// ---- the simulator itself: a lenient model would hide bugs --------------------------------------
+
+describe('the crash model of RecordingFileIo', () => {
+  const setUp = () => {
+    const root = fs.realpathSync(tmp.make('walrus-model'));
+    const io = new RecordingFileIo(root);
+    return { root, io, file: (name: string) => path.join(root, name) };
+  };
+  const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+
+  it('keeps synced bytes, drops or keeps unsynced ones, and tears a write only at 512-byte sectors', () => {
+    const { io, file } = setUp();
+    const fd = io.open(file('f'), 'write');
+    io.fsyncDir(path.dirname(file('f')));
+    io.pwrite(fd, bytes(2000, 1), 0, 2000, 0);
+    io.fdatasync(fd);
+    io.pwrite(fd, bytes(1500, 2), 0, 1500, 2000);
+    const snapshot = io.snapshot();
+    const durable = crashStateOf(snapshot, { dirOps: [0], files: {} }).files.get(file('f'))!;
+    expect(durable).toEqual(bytes(2000, 1));
+    const all = randomCrashStates(snapshot, new Rng(1), 2)[1]!;
+    expect(all.files.get(file('f'))).toEqual(new Uint8Array([...bytes(2000, 1), ...bytes(1500, 2)]));
+    let torn = 0;
+    for (const state of randomCrashStates(snapshot, new Rng(2), 400)) {
+      const content = state.files.get(file('f'))!;
+      expect(content.subarray(0, 2000)).toEqual(bytes(2000, 1));
+      expect(content.byteLength).toBeLessThanOrEqual(3500);
+      // Sector by sector (file offsets 2000..2047 are the tail of sector 3): all new bytes or none.
+      for (let sector = 1536; sector < content.byteLength; sector += 512) {
+        const part = [...content.subarray(Math.max(sector, 2000), Math.min(sector + 512, content.byteLength))];
+        expect(part.every((b) => b === 2) || part.every((b) => b === 0)).toBe(true);
+      }
+      if (content.byteLength > 2000 && content.byteLength < 3500) torn++;
+    }
+    expect(torn, 'some states tear the unsynced write').toBeGreaterThan(0);
+  });
+
+  it('loses a created file whose directory was not fsynced, even if the file itself was', () => {
+    const { io, file } = setUp();
+    const fd = io.open(file('new'), 'create-exclusive');
+    io.pwrite(fd, bytes(10, 7), 0, 10, 0);
+    io.fsync(fd);
+    const snapshot = io.snapshot();
+    expect(crashStateOf(snapshot, { dirOps: [0], files: {} }).files.has(file('new'))).toBe(false);
+    expect(crashStateOf(snapshot, { dirOps: [1], files: {} }).files.get(file('new'))).toEqual(bytes(10, 7));
+    io.fsyncDir(path.dirname(file('new')));
+    expect(crashStateOf(io.snapshot(), { dirOps: [0], files: {} }).files.get(file('new'))).toEqual(bytes(10, 7));
+  });
+
+  it('undoes a rename or an unlink that no directory fsync made durable', () => {
+    const { io, file } = setUp();
+    for (const [name, fill] of [['target', 1], ['doomed', 3]] as const) {
+      const fd = io.open(file(name), 'write');
+      io.pwrite(fd, bytes(4, fill), 0, 4, 0);
+      io.fsync(fd);
+      io.close(fd);
+    }
+    io.fsyncDir(path.dirname(file('target')));
+    const fd = io.open(file('target.tmp'), 'write');
+    io.pwrite(fd, bytes(4, 2), 0, 4, 0);
+    io.fsync(fd);
+    io.close(fd);
+    io.rename(file('target.tmp'), file('target'));
+    io.unlink(file('doomed'));
+    const snapshot = io.snapshot();
+    const before = crashStateOf(snapshot, { dirOps: [0], files: {} }).files;
+    expect(before.get(file('target'))).toEqual(bytes(4, 1));
+    expect(before.get(file('doomed'))).toEqual(bytes(4, 3));
+    const renamed = crashStateOf(snapshot, { dirOps: [2], files: {} }).files;
+    expect(renamed.get(file('target'))).toEqual(bytes(4, 2));
+    expect(renamed.has(file('target.tmp'))).toBe(false);
+    expect(renamed.get(file('doomed'))).toEqual(bytes(4, 3));
+    expect(crashStateOf(snapshot, { dirOps: [3], files: {} }).files.has(file('doomed'))).toBe(false);
+  });
+});
+
+// ---- the runs ----------------------------------------------------------------------------------
+
+const tmp = new TmpDirs();
+const totals: RunStats = { cuts: 0, states: 0, continued: 0, steps: 0 };
+
+beforeAll(() => {
+  console.log(`power-loss: seed ${SEED}, depth ${DEPTH} (replay with POWER_LOSS_SEED=${SEED} POWER_LOSS_DEPTH=${DEPTH})`);
+  vi.spyOn(Date, 'now').mockImplementation(() => fakeNow ?? realNow());
+});
+
+afterEach(() => tmp.removeAll());
+
+afterAll(() => {
+  vi.restoreAllMocks();
+  console.log(`power-loss: ${totals.states} crash states recovered at ${totals.cuts} cut points, ${totals.continued} continued, ${totals.steps} workload steps`);
+});
+
+describe(`power loss (seed ${SEED})`, () => {
+  CONFIGS.forEach((config, configIndex) => {
+    if (!config.name.includes(ONLY)) return;
+    it(`${config.name}: every crash state recovers what was promised`, () => {
+      let states = 0;
+      for (let w = 0; w < WORKLOADS; w++) {
+        const seed = (SEED + configIndex * 1_000_003 + w * 7919) >>> 0;
+        const root = fs.realpathSync(tmp.make('walrus-power-root'));
+        const workDir = tmp.make('walrus-power-states');
+        const workload = new Workload(config, seed, root, workDir, `${config.name}, seed ${SEED}, workload ${w}`);
+        workload.run(STEPS_PER_WORKLOAD);
+        for (const key of Object.keys(totals) as Array<keyof RunStats>) totals[key] += workload.stats[key];
+        states += workload.stats.states;
+        expect(workload.stats.cuts, 'cut points were taken').toBeGreaterThan(0);
+      }
+      expect(states).toBeGreaterThan(0);
+    }, 240_000 * DEPTH);
+  });
+});
