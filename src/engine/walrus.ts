@@ -204,7 +204,13 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const resolved = resolveOptions(options);
     const io = nodeFileIo;
     const started = performance.now();
-    const ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none');
+    let ns: OpenedNamespace;
+    try {
+      ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none');
+    } catch (err) {
+      // Some fs errors (ENOTDIR, EACCES from a stat) came out raw instead of as a WalError.
+      throw toWalError(err);
+    }
     const workers: Worker[] = [];
     try {
       const scans = await scanSegmentsInParallel(ns.segmentPaths);
@@ -407,7 +413,11 @@ export class Walrus extends EventEmitter<WalrusEvents> {
 
   /** Bytes and strings are stored raw; other values need the msgpack codec. */
   #payloadOf(data: unknown, codec: number): EntryData | PackedValue {
-    if (typeof data === 'string') return data;
+    if (typeof data === 'string') {
+      // As the storage core does (toEntryBytes): UTF-8 would silently store a lone surrogate as U+FFFD.
+      if (!(data as WellFormedString).isWellFormed()) throw WalError.invalidArgument('string data must be well-formed Unicode (it holds a lone surrogate)');
+      return data;
+    }
     if (data instanceof Uint8Array) {
       if (data.byteLength === 0 && isDetached(data)) throw WalError.invalidArgument('data is a view of a detached ArrayBuffer');
       return data;
@@ -565,6 +575,9 @@ export class Walrus extends EventEmitter<WalrusEvents> {
    * fsync 'each' a persisted advance resolves once the cursor log is durable.
    */
   #consume(state: TopicState, entries: Entry[]): Promise<void> {
+    // A read queued behind one that failed must not move the cursor past the entries given back.
+    this.#checkUsable();
+    const firstSeq = entries[0]!.seq;
     const nextSeq = entries[entries.length - 1]!.seq + 1;
     const persist = this.#policy.recordCheckpoint(state.id, entries.length);
     this.#ns.cursors.advance(state.id, nextSeq, persist);
@@ -582,6 +595,17 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed: this read cannot be made durable; reopen the WAL to recover');
       }
       return reached(Atomics.load(this.#cells, CURSOR_DURABLE), written);
+    }).catch((err: unknown) => {
+      // The read rejects, so its entries must stay unconsumed, but their cursor record already
+      // reached the OS: without a record moving the cursor back (this thread writes the log
+      // itself, no flusher needed) a reopen would skip entries no caller ever received.
+      state.reader.cursor = Math.min(state.reader.cursor, firstSeq);
+      try {
+        this.#ns.cursors.clamp(state.id, firstSeq);
+      } catch {
+        // The cursor store is closed or the disk refuses: nothing more can be done here.
+      }
+      throw err;
     });
   }
 
@@ -717,7 +741,13 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       const state = this.#topicForRead(topic);
       const channels = state ? [this.#channels[state.writer]!] : this.#channels;
       const before = channels.map((c) => c.writtenOps());
+      // Validated here: a non-object used to wait forever, a bad signal to reject with a TypeError.
+      if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
       const { signal, timeoutMs } = options;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw WalError.invalidArgument('signal must be an AbortSignal');
+      if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
+        throw WalError.invalidArgument(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
+      }
       if (signal?.aborted) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         let timer: NodeJS.Timeout | undefined;
@@ -904,6 +934,9 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     if (firstError) throw toWalError(firstError);
   }
 }
+
+/** ES2024 `String.prototype.isWellFormed` (Node ≥ 20), missing from the ES2023 lib this builds with. */
+type WellFormedString = string & { isWellFormed(): boolean };
 
 /** msgpack bytes of a JS value: a distinct type so they are flagged with the msgpack codec. */
 class PackedValue extends Uint8Array {}

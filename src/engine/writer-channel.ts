@@ -83,6 +83,8 @@ export class WriterChannel {
   #pendingHead = 0;
   #blocked: BlockedOp[] = [];
   #unblocking = false;
+  /** flushBlocked() callers, resolved when #unblock stops (everything encoded, or it gave up). */
+  readonly #drainWaiters: Array<() => void> = [];
   #failed: FailedRange[] = [];
   #handledErrorEpoch = 0;
   #lastOp = 0;
@@ -235,6 +237,7 @@ export class WriterChannel {
       }
     } finally {
       this.#unblocking = false;
+      for (const resolve of this.#drainWaiters.splice(0)) resolve();
     }
   }
 
@@ -325,7 +328,10 @@ export class WriterChannel {
 
   /** Resolves once every operation submitted so far is in the ring. */
   async flushBlocked(): Promise<void> {
-    while (this.#blocked.length > 0 && !this.#failure) await this.#producer.waitForSpace(64, SPACE_WAIT_MS);
+    // Waits for #unblock itself. Waiting for ring space instead resolved at once whenever a little
+    // was free, so this loop spun in microtasks and starved the very wake-up #unblock needed:
+    // sync()/close() under backpressure hung at 100% CPU.
+    while (this.#blocked.length > 0 && this.#unblocking) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   writtenOps(): number {

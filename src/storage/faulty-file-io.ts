@@ -11,8 +11,9 @@
  * A rule matches a call by operation and path (fd operations are matched by the path the fd was
  * opened with). `after` skips that many matching calls, `times` bounds how many it faults, and
  * `whenFileExists` makes the rule live only while that file exists: a test arms and disarms
- * faults in a worker by creating and deleting a file, with no message to the worker. Counters are
- * per FileIo instance, so each worker counts its own calls.
+ * faults in a worker by creating and deleting a file, with no message to the worker. `thread`
+ * limits a rule to writers or the flusher, and `crash` ends the worker instead of throwing (the
+ * hook the flusher-death tests use). Counters are per FileIo instance: each worker counts its own.
  *
  * Injected errors look like the ones Node's fs throws (`code`, `errno`, `syscall`, `path`, the
  * same message shape), because the library maps them by `code` exactly as it maps real ones.
