@@ -4,7 +4,7 @@
  * CursorStore.open applies them, but without truncating a torn log or deleting stale logs. The
  * CLI must be able to look at a WAL a service has open without touching any of its files.
  */
-import * as fs from 'node:fs';
+import { nodeFileIo } from '../storage/file-io.js';
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { unpackControlMap } from '../storage/disk-codec.js';
@@ -112,7 +112,7 @@ function isWhole(value: unknown): value is number {
 /** The file's bytes, or null when it does not exist (the engine may delete a log at any moment). */
 function readIfPresent(filePath: string): Uint8Array | null {
   try {
-    return fs.readFileSync(filePath);
+    return nodeFileIo.readFile(filePath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw WalError.fromSystem(err, 'reading', filePath);

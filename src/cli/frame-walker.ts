@@ -5,7 +5,7 @@
  * hands out their headers and, when asked, their checked payloads. Reads through a sliding window,
  * so walking many small frames costs few system calls.
  */
-import * as fs from 'node:fs';
+import { nodeFileIo } from '../storage/file-io.js';
 import { nextBlockBoundary, nextFrameOffset } from '../storage/block-layout.js';
 import { FRAME_ALIGN_BYTES, FRAME_HEADER_BYTES, crc32Of, decodeFrameHeader, frameBytes, type FrameHeader } from '../storage/frame.js';
 
@@ -53,16 +53,16 @@ export class SegmentReader {
   static open(filePath: string): SegmentReader | null {
     let fd: number;
     try {
-      fd = fs.openSync(filePath, 'r');
+      fd = nodeFileIo.open(filePath, 'read');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    return new SegmentReader(filePath, fd, fs.fstatSync(fd).size);
+    return new SegmentReader(filePath, fd, nodeFileIo.fileSize(fd));
   }
 
   close(): void {
-    fs.closeSync(this.#fd);
+    nodeFileIo.close(this.#fd);
   }
 
   /**
@@ -154,7 +154,7 @@ export class SegmentReader {
 function readFull(fd: number, into: Uint8Array, offset: number, length: number, position: number): number {
   let done = 0;
   while (done < length) {
-    const n = fs.readSync(fd, into, offset + done, length - done, position + done);
+    const n = nodeFileIo.pread(fd, into, offset + done, length - done, position + done);
     if (n <= 0) break;
     done += n;
   }

@@ -4,7 +4,6 @@
  * without taking the lock, writing MANIFEST, clamping cursors or deleting anything. It may run
  * while a service has the WAL open: what it shows is the log as of the moment each file was read.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
@@ -84,7 +83,7 @@ export function mergeView(cursors: CursorView, scans: SegmentScan[]): RecoveryRe
 export function readLockHolder(nsDir: string): LockHolder | null {
   let text: string;
   try {
-    text = fs.readFileSync(path.join(nsDir, LOCK_FILE_NAME), 'utf8');
+    text = Buffer.from(nodeFileIo.readFile(path.join(nsDir, LOCK_FILE_NAME))).toString('utf8');
   } catch {
     return null;
   }
@@ -105,7 +104,7 @@ function processExists(pid: number): boolean {
 
 function holdsLog(dir: string): boolean {
   if (!isDirectory(dir)) return false;
-  if (fs.existsSync(path.join(dir, MANIFEST_FILE_NAME)) || fs.existsSync(path.join(dir, CURSORS_FILE_NAME))) return true;
+  if (nodeFileIo.kind(path.join(dir, MANIFEST_FILE_NAME)) !== null || nodeFileIo.kind(path.join(dir, CURSORS_FILE_NAME)) !== null) return true;
   return listSegments(nodeFileIo, dir).length > 0;
 }
 
@@ -113,7 +112,7 @@ function holdsLog(dir: string): boolean {
 function namespaceHint(dir: string): string {
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((name) => holdsLog(path.join(dir, name))).sort();
+    names = nodeFileIo.readdir(dir).filter((name) => holdsLog(path.join(dir, name))).sort();
   } catch {
     return '';
   }
@@ -124,7 +123,7 @@ function namespaceHint(dir: string): string {
 
 function isDirectory(p: string): boolean {
   try {
-    return fs.statSync(p).isDirectory();
+    return nodeFileIo.kind(p) === 'dir';
   } catch {
     return false;
   }
@@ -132,8 +131,18 @@ function isDirectory(p: string): boolean {
 
 function fileSize(p: string): number | null {
   try {
-    return fs.statSync(p).size;
+    return sizeOf(p);
   } catch {
     return null;
+  }
+}
+
+/** Size of a file by path, through the one file-system seam. */
+export function sizeOf(p: string): number {
+  const fd = nodeFileIo.open(p, 'read');
+  try {
+    return nodeFileIo.fileSize(fd);
+  } finally {
+    nodeFileIo.close(fd);
   }
 }

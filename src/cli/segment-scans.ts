@@ -4,7 +4,6 @@
  * for starting a pool. Unlike src/engine/recovery-scan.ts it reports each finished file (verify's
  * progress bar) and tolerates files that vanish mid-scan, since a live service reclaims segments.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Piscina } from 'piscina';
 import { workerUrl } from '../engine/worker-url.js';
@@ -74,7 +73,7 @@ export function scanInline(filePath: string): SegmentScan | null {
   try {
     return scanSegment(nodeFileIo, filePath);
   } catch (err) {
-    if (!fs.existsSync(filePath)) return null;
+    if (nodeFileIo.kind(filePath) === null) return null;
     throw err;
   }
 }
