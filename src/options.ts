@@ -80,7 +80,9 @@ const KNOWN_OPTIONS = new Set([
 ]);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {

@@ -393,11 +393,23 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         payloads[i] = p;
       }
       if (total > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', total, MAX_BATCH_PAYLOAD_BYTES, { topic });
-      const state = this.#topicForWrite(topic);
-      if (payloads.length === 0) return Promise.resolve();
       // One codec per batch record: a batch mixing values and raw bytes stores the raw ones packed too.
       const batchCodec = payloads.some((p) => p instanceof PackedValue) ? CODEC_MSGPACK : CODEC_RAW;
-      const encoded = batchCodec === CODEC_MSGPACK ? payloads.map((p) => (p instanceof PackedValue ? p : new PackedValue(packValue(p)))) : payloads;
+      let encoded = payloads;
+      if (batchCodec === CODEC_MSGPACK) {
+        // Packing adds a header, so the packed form is what must fit (it slipped past the limits).
+        let packedTotal = 0;
+        encoded = payloads.map((p) => {
+          const packed = p instanceof PackedValue ? p : new PackedValue(packValue(p));
+          checkEntrySize(packed.byteLength, this.#options.maxEntryBytes);
+          packedTotal += packed.byteLength;
+          return packed;
+        });
+        if (packedTotal > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', packedTotal, MAX_BATCH_PAYLOAD_BYTES, { topic });
+      }
+      // The topic is created only once the whole call is known to be valid.
+      const state = this.#topicForWrite(topic);
+      if (payloads.length === 0) return Promise.resolve();
       return this.#channels[state.writer]!.batch(state.id, encoded, batchCodec);
     } catch (err) {
       return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));

@@ -233,6 +233,9 @@ describe('bad arguments to every method of an open WAL', () => {
     expect(err.details).toMatchObject({ limit: 5, actual: 6 });
     await row('batch with one oversized entry', () => tiny.batchAppend('small', ['a', new Uint8Array(1001)]), 'ERR_TOO_LARGE', 'tiny');
     await row('msgpack value over the limit', () => tiny.append('small', { blob: 'x'.repeat(2000) }, { codec: 'msgpack' }), 'ERR_TOO_LARGE', 'tiny');
+    // A batch with a value stores every entry packed: 999 raw bytes become 1002 packed ones, which
+    // must not slip past the limit (nor create the topic).
+    await row('batch whose packed form is over the limit', () => tiny.batchAppend('new-topic', [new Uint8Array(999), { v: 1 }], { codec: 'msgpack' }), 'ERR_TOO_LARGE', 'tiny');
     // A batch over 1 GiB in total, without allocating it: 17 views of one 64 MiB buffer.
     const big = new Uint8Array(64 * MiB);
     err = await row('batch over 1 GiB in total', () => wal.batchAppend('good', Array.from({ length: 17 }, () => big)), 'ERR_TOO_LARGE');
