@@ -53,7 +53,7 @@ const openMs = performance.now() - openedAt;
 const stats0 = await wal.stats();
 const already = Object.values(stats0.topics).reduce((n, t) => n + t.unread, 0);
 console.log(`walrus-ts demo: ${dir}`);
-console.log(`  opened in ${openMs.toFixed(0)} ms (epoch ${stats0.epoch}, ${stats0.writers.length} writer workers, fsync every ${stats0.fsync.intervalMs ?? stats0.fsync} ms${already ? `, ${already} unread entries recovered` : ''})`);
+console.log(`  opened in ${openMs.toFixed(0)} ms (epoch ${stats0.epoch}, ${stats0.writers.length} writer worker${stats0.writers.length === 1 ? '' : 's'}, fsync every ${stats0.fsync.intervalMs ?? stats0.fsync} ms${already ? `, ${already} unread entries recovered` : ''})`);
 console.log(`  ${producerCount} producers → ${topicCount} topics → ${topicCount} consumers, ${totalEntries.toLocaleString()} entries`);
 
 let produced = 0;
@@ -123,7 +123,7 @@ console.log('summary');
 console.log(`  appended    ${produced.toLocaleString()} entries, ${mb.toFixed(1)} MB in ${(produceMs / 1000).toFixed(2)} s → ${Math.round(produced / (produceMs / 1000)).toLocaleString()} entries/s, ${(mb / (produceMs / 1000)).toFixed(1)} MB/s`);
 console.log(`  consumed    ${consumed.toLocaleString()} entries with checkpoints (strictly-at-once), all done in ${(totalMs / 1000).toFixed(2)} s`);
 console.log(`  durability  fsync every 200 ms (default): a process crash loses nothing acknowledged; a power loss at most the last ~200 ms`);
-console.log(`  on disk     ${segFiles.length} segment files, ${(segBytes / 1e6).toFixed(1)} MB (fully consumed sealed segments are reclaimed), ${files.length - segFiles.length} control files`);
+console.log(`  on disk     ${segFiles.length} segment file${segFiles.length === 1 ? '' : 's'}, ${(segBytes / 1e6).toFixed(1)} MB (fully consumed sealed segments are reclaimed), ${files.length - segFiles.length} control files`);
 console.log(`  recovery    reopened in ${reopenMs.toFixed(0)} ms: scanned ${(stats.recovery.scannedBytes / 1e6).toFixed(1)} MB, ${appended.toLocaleString()} entries ever appended, ${unread} unread, ${stats.recovery.damage.length} damaged frames`);
 if (tempRoot) fs.rmSync(tempRoot, { recursive: true, force: true });
 else console.log(`  data kept in ${dir}`);
