@@ -4,18 +4,17 @@
  * CursorStore.open applies them, but without truncating a torn log or deleting stale logs. The
  * CLI must be able to look at a WAL a service has open without touching any of its files.
  */
-import { nodeFileIo } from '../storage/file-io.js';
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
-import { unpackControlMap } from '../storage/disk-codec.js';
 import {
   CURSORS_FILE_NAME,
-  CURSORS_FORMAT,
-  CURSORS_VERSION,
   CURSOR_RECORD_BYTES,
   cursorLogPath,
   decodeCursorRecord,
+  decodeCursorSnapshot,
+  type CursorSnapshot,
 } from '../storage/cursor-store.js';
+import { nodeFileIo } from '../storage/file-io.js';
 
 export interface CursorView {
   /** Generation of the CURSORS file read (0 when there is none yet). */
@@ -68,45 +67,10 @@ function applyLog(cursors: Map<number, number>, logPath: string, generation: num
   }
 }
 
-interface SnapshotFile {
-  generation: number;
-  topics: Array<[string, number, number]>;
-}
-
-function readSnapshotFile(filePath: string): SnapshotFile {
+function readSnapshotFile(filePath: string): CursorSnapshot {
   const bytes = readIfPresent(filePath);
   if (bytes === null) return { generation: 0, topics: [] };
-  let fields: Record<string, unknown>;
-  try {
-    fields = unpackControlMap(bytes);
-  } catch (err) {
-    throw WalError.corrupt(`${filePath} is not a readable CURSORS file: ${(err as Error).message}`, { path: filePath });
-  }
-  if (fields.format !== CURSORS_FORMAT || fields.version !== CURSORS_VERSION) {
-    throw new WalError(
-      'ERR_UNSUPPORTED_FORMAT',
-      `${filePath} has format ${JSON.stringify(fields.format)} version ${JSON.stringify(fields.version)}; ` +
-        `this build reads ${CURSORS_FORMAT} version ${CURSORS_VERSION}`,
-      { path: filePath },
-    );
-  }
-  const { generation, topics } = fields;
-  if (!isWhole(generation) || generation > MAX_GENERATION || !Array.isArray(topics)) {
-    throw WalError.corrupt(`${filePath} has no valid generation or topic table`, { path: filePath });
-  }
-  const rows: SnapshotFile['topics'] = [];
-  for (const row of topics as unknown[]) {
-    const [name, id, nextSeq] = Array.isArray(row) ? (row as unknown[]) : [];
-    if (typeof name !== 'string' || !isWhole(id) || !isWhole(nextSeq)) {
-      throw WalError.corrupt(`${filePath} has a malformed topic row`, { path: filePath });
-    }
-    rows.push([name, id, nextSeq]);
-  }
-  return { generation, topics: rows };
-}
-
-function isWhole(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+  return decodeCursorSnapshot(bytes, filePath);
 }
 
 /** The file's bytes, or null when it does not exist (the engine may delete a log at any moment). */

@@ -61,7 +61,7 @@ export function decodeCursorRecord(buf: Uint8Array, at: number): CursorRecord | 
   return { generation: readU32(buf, at + 4), topicId, nextSeq };
 }
 
-interface CursorSnapshot {
+export interface CursorSnapshot {
   generation: number;
   topics: Array<[name: string, id: number, nextSeq: number]>;
 }
@@ -352,6 +352,11 @@ function readSnapshot(io: FileIo, filePath: string): CursorSnapshot {
   } catch (err) {
     throw WalError.fromSystem(err, 'reading CURSORS', filePath);
   }
+  return decodeCursorSnapshot(bytes, filePath);
+}
+
+/** Decodes and validates CURSORS bytes (also used by the read-only CLI). */
+export function decodeCursorSnapshot(bytes: Uint8Array, filePath: string): CursorSnapshot {
   let fields: Record<string, unknown>;
   try {
     fields = unpackControlMap(bytes);
