@@ -5,10 +5,13 @@
  * overhead, which dominates for frame headers (28 bytes) and small entries. Below
  * NATIVE_MIN_BYTES a slicing-by-8 table in JS is several times faster; above it, zlib wins.
  */
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { byteView } from './byte-view.js';
 
-const NATIVE_MIN_BYTES = 192;
+type NativeCrc32 = (data: Uint8Array, value?: number) => number;
+/** zlib.crc32 exists from Node 20.15; on older 20.x releases every input takes the JS path. */
+const zlibCrc32 = (zlib as { crc32?: NativeCrc32 }).crc32;
+const NATIVE_MIN_BYTES = zlibCrc32 ? 192 : Number.POSITIVE_INFINITY;
 
 const TABLES = buildTables();
 
@@ -34,7 +37,7 @@ export function crc32(data: Uint8Array, start = 0, end = data.byteLength, seed =
   const length = end - start;
   if (length >= NATIVE_MIN_BYTES) {
     const view = start === 0 && end === data.byteLength ? data : byteView(data, start, end);
-    return zlibCrc32(view, seed) >>> 0;
+    return zlibCrc32!(view, seed) >>> 0;
   }
   const t = TABLES;
   let c = ~seed;
