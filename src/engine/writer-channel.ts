@@ -313,6 +313,9 @@ export class WriterChannel {
 
   /** Rejects everything pending and everything after: the worker is gone or the WAL failed. */
   fail(error: WalError): void {
+    // Settle first what the counters already cover: an append the writer wrote (and published)
+    // before dying succeeded, and rejecting it would invite a duplicate on retry.
+    if (!this.#failure) this.poll();
     if (!this.#failure) this.#failure = error;
     for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(error);
     this.#pending = [];
