@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { LOCK_FILE_NAME } from '../storage/dir-lock.js';
-import { nodeFileIo } from '../storage/file-io.js';
+import { fileSizeAt, nodeFileIo } from '../storage/file-io.js';
 import { MANIFEST_FILE_NAME, readManifest, type Manifest } from '../storage/manifest.js';
 import { resolveNamespaceDir } from '../storage/namespace.js';
 import { mergeScans, type RecoveryResult } from '../storage/recover.js';
@@ -131,18 +131,9 @@ function isDirectory(p: string): boolean {
 
 function fileSize(p: string): number | null {
   try {
-    return sizeOf(p);
+    return fileSizeAt(nodeFileIo, p);
   } catch {
     return null;
   }
 }
 
-/** Size of a file by path, through the one file-system seam. */
-export function sizeOf(p: string): number {
-  const fd = nodeFileIo.open(p, 'read');
-  try {
-    return nodeFileIo.fileSize(fd);
-  } finally {
-    nodeFileIo.close(fd);
-  }
-}

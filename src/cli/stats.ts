@@ -2,7 +2,7 @@
  * `walrus stats <dir>`: what a namespace holds, per topic and in total, read without the lock and
  * without writing anything, so it can be run against the data directory of a running service.
  */
-import { nodeFileIo } from '../storage/file-io.js';
+import { fileSizeAt, nodeFileIo } from '../storage/file-io.js';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KIND_ENTRY } from '../storage/frame.js';
@@ -12,7 +12,7 @@ import { EXIT_OK } from './cli-error.js';
 import { escapeControl } from './entry-format.js';
 import { formatBytes, renderTable } from './format.js';
 import { SegmentReader } from './frame-walker.js';
-import { loadLogView, readLockHolder, resolveLogDir, sizeOf, type LockHolder, type LogView } from './log-view.js';
+import { loadLogView, readLockHolder, resolveLogDir, type LockHolder, type LogView } from './log-view.js';
 
 export const statsUsage = `Usage: walrus stats <dir> [--key K] [--json]
 
@@ -139,7 +139,7 @@ function filesIn(nsDir: string): { count: number; bytes: number } {
     try {
       const file = path.join(nsDir, name);
       if (nodeFileIo.kind(file) !== 'file') continue;
-      bytes += sizeOf(file);
+      bytes += fileSizeAt(nodeFileIo, file);
       count++;
     } catch {
       // Deleted between the listing and the stat (a live service reclaiming or rotating a log).

@@ -10,7 +10,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { WalError, toWalError } from '../errors.js';
 import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, type WalrusOptions } from '../options.js';
 import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
-import { nodeFileIo, type FileIo } from '../storage/file-io.js';
+import { fileSizeAt, nodeFileIo, type FileIo } from '../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../storage/frame.js';
 import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../storage/limits.js';
 import { openNamespace, finishRecovery, type OpenedNamespace } from '../storage/namespace-opening.js';
@@ -39,7 +39,7 @@ import {
 } from './progress-cells.js';
 import { scanSegmentsInParallel } from './recovery-scan.js';
 import { createRingBuffer } from './ring-buffer.js';
-import type { EntryData } from './ring-ops.js';
+import { byteLengthOf, type EntryData } from './ring-ops.js';
 import { TopicReader } from './topic-reader.js';
 import { subscribeTopic, type SubscribeOptions } from './subscription.js';
 import { WriterChannel } from './writer-channel.js';
@@ -364,10 +364,11 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       const known = this.#topics.get(topic);
       if (!known) encodeTopic(topic);
       const payload = this.#payloadOf(data, this.#codecFor(options));
-      checkEntrySize(typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength, this.#options.maxEntryBytes);
+      const bytes = byteLengthOf(payload);
+      checkEntrySize(bytes, this.#options.maxEntryBytes);
       // The topic is created only once the whole call is known to be valid.
       const state = this.#topicForWrite(topic);
-      return this.#channels[state.writer]!.append(state.id, payload, codecOf(payload));
+      return this.#channels[state.writer]!.append(state.id, payload, bytes, codecOf(payload));
     } catch (err) {
       return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
     }
@@ -384,13 +385,15 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       if (!this.#topics.has(topic)) encodeTopic(topic);
       const codec = this.#codecFor(options);
       const payloads: Array<EntryData | PackedValue> = new Array<EntryData>(entries.length);
+      let lengths: number[] = new Array<number>(entries.length);
       let total = 0;
       for (let i = 0; i < entries.length; i++) {
         const p = this.#payloadOf(entries[i], codec);
-        const bytes = typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.byteLength;
+        const bytes = byteLengthOf(p);
         checkEntrySize(bytes, this.#options.maxEntryBytes);
         total += bytes;
         payloads[i] = p;
+        lengths[i] = bytes;
       }
       if (total > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', total, MAX_BATCH_PAYLOAD_BYTES, { topic });
       // One codec per batch record: a batch mixing values and raw bytes stores the raw ones packed too.
@@ -406,11 +409,13 @@ export class Walrus extends EventEmitter<WalrusEvents> {
           return packed;
         });
         if (packedTotal > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', packedTotal, MAX_BATCH_PAYLOAD_BYTES, { topic });
+        lengths = encoded.map(byteLengthOf);
+        total = packedTotal;
       }
       // The topic is created only once the whole call is known to be valid.
       const state = this.#topicForWrite(topic);
       if (payloads.length === 0) return Promise.resolve();
-      return this.#channels[state.writer]!.batch(state.id, encoded, batchCodec);
+      return this.#channels[state.writer]!.batch(state.id, encoded, lengths, total, batchCodec);
     } catch (err) {
       return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
     }
@@ -735,7 +740,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const targets = this.#channels.map((c) => c.lastOp);
     await this.#waitFor(() => this.#channels.every((c, i) => reached(c.writtenOps(), targets[i]!)));
     const files = listSegments(nodeFileIo, this.#options.namespaceDir);
-    const sizes = new Map(files.map((f) => [f.path, fileSizeOf(f.path)]));
+    const sizes = new Map(files.map((f) => [f.path, fileSizeAt(nodeFileIo, f.path)]));
     const scans = await scanSegmentsInParallel(files.map((f) => f.path));
     const damage = scans.flatMap((scan) => scan.damage.filter((d) => d.offset < (sizes.get(scan.path) ?? Infinity)));
     const bytes = scans.reduce((n, scan) => n + Math.min(scan.sizeBytes, sizes.get(scan.path) ?? scan.sizeBytes), 0);
@@ -927,9 +932,9 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       await attempt(() => Promise.allSettled([...this.#inflightReads]));
       await attempt(() => this.#reclaiming ?? Promise.resolve());
       await attempt(() => Promise.all(this.#channels.map((c) => c.flushBlocked())));
-      for (const id of this.#policy.pending()) {
-        const state = [...this.#topics.values()].find((t) => t.id === id);
-        if (state) this.#ns.cursors.advance(id, state.reader.cursor, true);
+      const pending = new Set(this.#policy.pending());
+      for (const state of this.#topics.values()) {
+        if (pending.has(state.id)) this.#ns.cursors.advance(state.id, state.reader.cursor, true);
       }
       await attempt(() => this.#syncTargets());
       await attempt(() => this.#persistCursorSnapshot());
@@ -955,17 +960,9 @@ class PackedValue extends Uint8Array {}
 
 function segmentFiles(dir: string): { files: number; bytes: number } {
   const files = listSegments(nodeFileIo, dir);
-  return { files: files.length, bytes: files.reduce((n, f) => n + fileSizeOf(f.path), 0) };
+  return { files: files.length, bytes: files.reduce((n, f) => n + fileSizeAt(nodeFileIo, f.path), 0) };
 }
 
-function fileSizeOf(file: string): number {
-  const fd = nodeFileIo.open(file, 'read');
-  try {
-    return nodeFileIo.fileSize(fd);
-  } finally {
-    nodeFileIo.close(fd);
-  }
-}
 
 function codecOf(payload: EntryData): number {
   return payload instanceof PackedValue ? CODEC_MSGPACK : CODEC_RAW;

@@ -21,7 +21,7 @@ import {
 } from './progress-cells.js';
 import type { LatencyStats } from './latency-stats.js';
 import { RingProducer } from './ring-buffer.js';
-import { RingOpEncoder, byteLengthOf, type EntryData, type LargeOpMessage } from './ring-ops.js';
+import { RingOpEncoder, type EntryData, type LargeOpMessage } from './ring-ops.js';
 
 const SPACE_WAIT_MS = 50;
 /** Append latency is sampled (1 in 16 ops) so timing costs nothing measurable on the hot path. */
@@ -137,9 +137,9 @@ export class WriterChannel {
     this.#block({ kind: 'define', topicId, name });
   }
 
-  append(topicId: number, data: EntryData, codec: number): Promise<void> {
+  /** `bytes` is the UTF-8 / byte length of `data`, already computed by the caller's size check. */
+  append(topicId: number, data: EntryData, bytes: number, codec: number): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const bytes = byteLengthOf(data);
     if (bytes > this.#largeThresholdBytes) return this.#sendLarge(topicId, [data], codec, false);
     return new Promise<void>((resolve, reject) => {
       if (this.#blocked.length === 0 && this.#encoder.tryAppend(topicId, data, bytes, codec)) {
@@ -150,11 +150,9 @@ export class WriterChannel {
     });
   }
 
-  batch(topicId: number, entries: EntryData[], codec: number): Promise<void> {
+  /** `lengths` are the byte lengths of `entries` and `bytes` their sum, from the caller's size checks. */
+  batch(topicId: number, entries: EntryData[], lengths: number[], bytes: number, codec: number): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const lengths = entries.map(byteLengthOf);
-    let bytes = 0;
-    for (const len of lengths) bytes += len;
     if (RingOpEncoder.batchRecordBytes(entries.length, bytes) > this.#largeThresholdBytes) {
       return this.#sendLarge(topicId, entries, codec, true);
     }

@@ -103,6 +103,16 @@ export const nodeFileIo: FileIo = {
   },
 };
 
+/** Size of the file at `filePath` in bytes. */
+export function fileSizeAt(io: FileIo, filePath: string): number {
+  const fd = io.open(filePath, 'read');
+  try {
+    return io.fileSize(fd);
+  } finally {
+    io.close(fd);
+  }
+}
+
 /** Writes all of `data` at `position`, looping over short writes; throws on a zero-byte write. */
 export function pwriteAll(io: FileIo, fd: number, data: Uint8Array, position: number, length = data.byteLength): void {
   let done = 0;
