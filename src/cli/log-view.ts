@@ -11,7 +11,7 @@ import { LOCK_FILE_NAME } from '../storage/dir-lock.js';
 import { fileSizeAt, nodeFileIo } from '../storage/file-io.js';
 import { MANIFEST_FILE_NAME, readManifest, type Manifest } from '../storage/manifest.js';
 import { resolveNamespaceDir } from '../storage/namespace.js';
-import { mergeScans, type RecoveryResult } from '../storage/recover.js';
+import { mergeScans, type Fence, type RecoveryResult } from '../storage/recover.js';
 import { listSegments } from '../storage/segment-name.js';
 import type { SegmentScan } from '../storage/segment-scanner.js';
 import { CURSORS_FILE_NAME } from '../storage/cursor-store.js';
@@ -69,14 +69,19 @@ export async function loadLogView(nsDir: string, onProgress?: (progress: ScanPro
   // Cursors after the scans: a live service deletes a segment only once the durable cursors are
   // past it, so cursors read after any deletion this scan missed cover the gap it left.
   const cursors = readCursors(nsDir);
-  return { dir: nsDir, manifest, cursors, scans, recovery: mergeView(cursors, scans) };
+  return { dir: nsDir, manifest, cursors, scans, recovery: mergeView(cursors, scans, manifest?.fences ?? []) };
 }
 
-/** mergeScans with the cursors as recovery uses them: consumed entries may have been reclaimed. */
-export function mergeView(cursors: CursorView, scans: SegmentScan[]): RecoveryResult {
+/** mergeScans as recovery runs it: consumed entries may have been reclaimed, fenced frames are void. */
+export function mergeView(cursors: CursorView, scans: SegmentScan[], fences: readonly Fence[]): RecoveryResult {
   const startSeq = new Map<number, number>();
   for (const id of cursors.names.keys()) startSeq.set(id, cursors.cursors.get(id) ?? 0);
-  return mergeScans(scans, { names: cursors.names, startSeq });
+  return mergeScans(scans, { names: cursors.names, startSeq, fences });
+}
+
+/** The fences of MANIFEST (none when there is no MANIFEST yet). */
+export function readFences(nsDir: string): Fence[] {
+  return readManifest(nodeFileIo, nsDir)?.fences ?? [];
 }
 
 /** Who holds the directory lock, or null when the WAL is not open. */

@@ -12,7 +12,7 @@ import { HELP_OPTION, KEY_OPTION, parseChoice, parseInteger, takePositionals, wi
 import { CliFailure, EXIT_OK, UsageError } from './cli-error.js';
 import { readCursors } from './cursor-reader.js';
 import { PAYLOAD_FORMATS, codecName, escapeControl, hexDump, payloadJsonFields, payloadText, type PayloadFormat } from './entry-format.js';
-import { loadLogView, mergeView, resolveLogDir, segmentFiles } from './log-view.js';
+import { loadLogView, mergeView, readFences, resolveLogDir, segmentFiles } from './log-view.js';
 import { Output } from './output.js';
 import { scanInline } from './segment-scans.js';
 import { readTopicEntries, type TopicEntry } from './topic-entries.js';
@@ -97,7 +97,7 @@ export async function runTail(args: string[]): Promise<number> {
         break; // aborted by a signal: stop cleanly
       }
       refreshScans(nsDir, scans);
-      topic = mergeView(readCursors(nsDir), [...scans.values()]).topics.find((t) => t.name === topicName);
+      topic = mergeView(readCursors(nsDir), [...scans.values()], readFences(nsDir)).topics.find((t) => t.name === topicName);
       if (topic === undefined) continue;
       // A service that recovered from damage continues the topic at a lower seq: follow it there.
       if (topic.nextSeq < next) next = topic.nextSeq;

@@ -15,7 +15,9 @@ import { EXIT_FAILURE, EXIT_OK } from './cli-error.js';
 import { readCursors, type CursorView } from './cursor-reader.js';
 import { escapeControl } from './entry-format.js';
 import { formatBytes } from './format.js';
-import { mergeView, resolveLogDir, segmentFiles } from './log-view.js';
+import type { Fence } from '../storage/recover.js';
+import { MANIFEST_FILE_NAME } from '../storage/manifest.js';
+import { mergeView, readFences, resolveLogDir, segmentFiles } from './log-view.js';
 import { ProgressBar } from './progress-bar.js';
 import { scanInline, scanSegmentFiles } from './segment-scans.js';
 
@@ -85,7 +87,14 @@ export async function verifyLog(nsDir: string): Promise<VerifyResult> {
     if (!(err instanceof WalError) || err.code !== 'ERR_CORRUPT') throw err;
     findings.push({ kind: 'control', file: path.join(nsDir, CURSORS_FILE_NAME), offset: 0, reason: err.message });
   }
-  const recovery = mergeView(cursors, scans);
+  let fences: Fence[] = [];
+  try {
+    fences = readFences(nsDir);
+  } catch (err) {
+    if (!(err instanceof WalError) || err.code !== 'ERR_CORRUPT') throw err;
+    findings.push({ kind: 'control', file: path.join(nsDir, MANIFEST_FILE_NAME), offset: 0, reason: err.message });
+  }
+  const recovery = mergeView(cursors, scans, fences);
   const frameDamage = scans.flatMap((scan) => scan.damage);
   const names = topicNames(cursors, scans);
   const describe = (kind: VerifyFinding['kind'], d: DamageReport): VerifyFinding => {

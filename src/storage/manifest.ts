@@ -1,11 +1,14 @@
 /**
- * The MANIFEST control file (docs/FORMAT.md §7): which format a namespace directory holds and the
- * last epoch opened in it. Rewritten atomically at every open, before the new epoch writes data.
+ * The MANIFEST control file (docs/FORMAT.md §7): which format a namespace directory holds, the last
+ * epoch opened in it, and the fences that keep frames an earlier recovery ignored void (recover.ts).
+ * Rewritten atomically at every open, before the new epoch writes data.
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { packControlFile, unpackControlMap } from './disk-codec.js';
 import { writeFileAtomic, type FileIo } from './file-io.js';
+import type { Fence } from './recover.js';
+import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 
 export const MANIFEST_FILE_NAME = 'MANIFEST';
 export const MANIFEST_FORMAT = 'walrus-ts';
@@ -18,7 +21,11 @@ export interface Manifest {
   epoch: number;
   createdAtMs: number;
   openedAtMs: number;
+  fences: Fence[];
 }
+
+/** A fence on disk: [segment file name, topic id, run offset, first void seq]. */
+type StoredFence = [string, number, number, number];
 
 export function manifestPath(dir: string): string {
   return path.join(dir, MANIFEST_FILE_NAME);
@@ -40,7 +47,10 @@ export function readManifest(io: FileIo, dir: string): Manifest | null {
 export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durable: boolean): void {
   const filePath = manifestPath(dir);
   try {
-    writeFileAtomic(io, filePath, packControlFile(manifest), durable);
+    const { fences, ...fields } = manifest;
+    const stored: StoredFence[] = fences.map((f) => [segmentFileName(f.segment), f.topicId, f.offset, f.seq]);
+    // No key at all when there is no fence: files without fences stay byte-identical to before fences existed.
+    writeFileAtomic(io, filePath, packControlFile(stored.length > 0 ? { ...fields, fences: stored } : fields), durable);
   } catch (err) {
     throw WalError.fromSystem(err, 'writing MANIFEST', filePath);
   }
@@ -74,5 +84,23 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
     epoch: epoch as number,
     createdAtMs: createdAtMs as number,
     openedAtMs: openedAtMs as number,
+    fences: decodeFences(fields.fences, filePath),
   };
+}
+
+function decodeFences(value: unknown, filePath: string): Fence[] {
+  if (value === undefined) return [];
+  const invalid = (): WalError => WalError.corrupt(`${filePath} has an invalid fence list`, { path: filePath });
+  if (!Array.isArray(value)) throw invalid();
+  return value.map((item: unknown): Fence => {
+    if (!Array.isArray(item) || item.length !== 4) throw invalid();
+    const [name, topicId, offset, seq] = item as unknown[];
+    const segment = typeof name === 'string' ? parseSegmentFileName(name) : null;
+    if (segment === null || !isNonNegativeInteger(topicId) || !isNonNegativeInteger(offset) || !isNonNegativeInteger(seq)) throw invalid();
+    return { segment, topicId, offset, seq };
+  });
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }

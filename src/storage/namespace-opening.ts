@@ -4,22 +4,26 @@
  *   1. openNamespace: create the directory, take the lock, start a new epoch in MANIFEST, load the
  *      cursors, list the segment files. (Scanning the segments is the caller's: inline in the
  *      LogStore, in parallel piscina tasks in the engine.)
- *   2. finishRecovery: merge the scans into each topic's longest valid prefix, move the next
- *      sequence number of a topic whose cursor is past its recovered data up to that cursor,
- *      register every topic name, and snapshot the cursors before anything new is written.
+ *   2. finishRecovery: merge the scans into each topic's longest valid prefix, record the fences
+ *      over frames the merge ignored, move the next sequence number of a topic whose cursor is past
+ *      its recovered data up to that cursor, register every topic name, and snapshot the cursors —
+ *      all before anything new is written.
  */
 import { WalError } from '../errors.js';
 import { CursorStore } from './cursor-store.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import type { FileIo } from './file-io.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, readManifest, writeManifest } from './manifest.js';
-import { mergeScans, type RecoveryResult } from './recover.js';
-import { listSegments } from './segment-name.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, readManifest, writeManifest, type Manifest } from './manifest.js';
+import { mergeScans, type Fence, type RecoveryResult } from './recover.js';
+import { compareSegmentIds, listSegments } from './segment-name.js';
 import type { SegmentScan } from './segment-scanner.js';
 
 export interface OpenedNamespace {
   readonly dir: string;
+  readonly io: FileIo;
   readonly epoch: number;
+  /** As written at open (the fences are still those of the previous open). */
+  readonly manifest: Manifest;
   readonly cursors: CursorStore;
   readonly segmentPaths: string[];
   /** Releases the lock without touching cursors (open failed). */
@@ -44,11 +48,21 @@ export function openNamespace(io: FileIo, dir: string, durable: boolean): Opened
     for (const s of segments) epoch = Math.max(epoch, s.id.epoch);
     epoch += 1;
     const nowMs = Date.now();
-    writeManifest(io, dir, { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, epoch, createdAtMs: manifest?.createdAtMs ?? nowMs, openedAtMs: nowMs }, durable);
+    const written: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      epoch,
+      createdAtMs: manifest?.createdAtMs ?? nowMs,
+      openedAtMs: nowMs,
+      fences: manifest?.fences ?? [],
+    };
+    writeManifest(io, dir, written, durable);
     const cursors = CursorStore.open(io, dir, { durable });
     return {
       dir,
+      io,
       epoch,
+      manifest: written,
       cursors,
       segmentPaths: segments.map((s) => s.path),
       release: () => lock.release(),
@@ -73,7 +87,12 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
     names.set(id, name);
     startSeq.set(id, ns.cursors.cursor(id));
   }
-  const recovery = mergeScans(scans, { names, startSeq });
+  const recovery = mergeScans(scans, { names, startSeq, fences: ns.manifest.fences });
+  if (!sameFences(recovery.fences, ns.manifest.fences)) {
+    // Durable even under fsync 'none': it is rare, and without it a power cut could let frames this
+    // recovery ignored come back once the new epoch's writes that replace them are reclaimed.
+    writeManifest(ns.io, ns.dir, { ...ns.manifest, fences: recovery.fences }, true);
+  }
   for (const topic of recovery.topics) {
     ns.cursors.registerTopic(topic.name, topic.id);
     // A cursor past the recovered entries means they were consumed and then lost or reclaimed
@@ -84,4 +103,11 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
   }
   ns.cursors.snapshot();
   return recovery;
+}
+
+function sameFences(a: readonly Fence[], b: readonly Fence[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((f, i) => f.topicId === b[i]!.topicId && f.offset === b[i]!.offset && f.seq === b[i]!.seq && compareSegmentIds(f.segment, b[i]!.segment) === 0)
+  );
 }

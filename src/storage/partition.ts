@@ -83,7 +83,6 @@ interface TopicState {
   /** The segment that holds (or will, once committed) this topic's TOPIC_DEF. */
   definedIn: SegmentRef | null;
   readonly index: TopicIndex;
-  readonly ignoredMaxSeq: number;
   /** Where the last read stopped, so a sequential reader does not re-walk its run. */
   hintSegment: SegmentRef | null;
   hintSeq: number;
@@ -99,7 +98,7 @@ interface CurrentSegment {
   /** Where the next frame may start (past sizeBytes after a frame larger than a block). */
   tailOffset: number;
   dirty: boolean;
-  readonly seqs: Map<number, { first: number; last: number }>;
+  readonly lastSeqs: Map<number, number>;
 }
 
 export class Partition {
@@ -143,7 +142,7 @@ export class Partition {
     this.window = new ReadWindow(config.io, READ_WINDOW_BYTES);
     this.nextSegmentNo = this.firstFreeSegmentNo();
     for (const topic of topics) {
-      const state = this.addTopic(topic.id, topic.name, topic.nextSeq, topic.ignoredMaxSeq ?? -1);
+      const state = this.addTopic(topic.id, topic.name, topic.nextSeq);
       for (const run of topic.runs) {
         state.index.append(this.segmentRef(run.path, run.segment, 0), run.firstSeq, run.count, run.startOffset, run.endOffset, false);
       }
@@ -155,7 +154,7 @@ export class Partition {
     if (this.topics.has(id)) return;
     if (!Number.isInteger(id) || id < 0 || id > MAX_TOPIC_ID) throw WalError.invalidArgument(`invalid topic id ${id}`);
     if (!Number.isSafeInteger(nextSeq) || nextSeq < 0) throw WalError.invalidArgument(`invalid next seq ${nextSeq}`);
-    this.addTopic(id, name, nextSeq, -1);
+    this.addTopic(id, name, nextSeq);
   }
 
   hasTopic(id: number): boolean {
@@ -352,7 +351,7 @@ export class Partition {
   private newSegment(): CurrentSegment {
     const id: SegmentId = { epoch: this.config.epoch, writerIndex: this.config.writerIndex, segmentNo: this.nextSegmentNo++ };
     const ref = this.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes);
-    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, dirty: false, seqs: new Map() };
+    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, dirty: false, lastSeqs: new Map() };
   }
 
   /** Created exclusively (a name is never reused), then reopened read-write for writes and reads. */
@@ -376,16 +375,8 @@ export class Partition {
   }
 
   private summaryOf(segment: CurrentSegment): SegmentSummary {
-    const topics: Array<[number, number]> = [];
-    let pinned = false;
-    for (const [topicId, { first, last }] of segment.seqs) {
-      topics.push([topicId, last]);
-      if (first <= this.topics.get(topicId)!.ignoredMaxSeq) pinned = true;
-    }
-    topics.sort((a, b) => a[0] - b[0]);
-    const summary: SegmentSummary = { path: segment.ref.path, id: segment.ref.id, sizeBytes: segment.sizeBytes, topics };
-    if (pinned) summary.pinned = true;
-    return summary;
+    const topics = [...segment.lastSeqs].sort((a, b) => a[0] - b[0]);
+    return { path: segment.ref.path, id: segment.ref.id, sizeBytes: segment.sizeBytes, topics };
   }
 
   private stageSegmentHeader(ref: SegmentRef): void {
@@ -468,9 +459,7 @@ export class Partition {
       const topic = this.topics.get(topicId)!;
       topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
       topic.committedSeq = firstSeq + count;
-      const seqs = segment.seqs.get(topicId);
-      if (seqs === undefined) segment.seqs.set(topicId, { first: firstSeq, last: firstSeq + count - 1 });
-      else seqs.last = firstSeq + count - 1;
+      segment.lastSeqs.set(topicId, firstSeq + count - 1);
     }
   }
 
@@ -590,7 +579,7 @@ export class Partition {
 
   // ---- bookkeeping -------------------------------------------------------------------------
 
-  private addTopic(id: number, name: string, nextSeq: number, ignoredMaxSeq: number): TopicState {
+  private addTopic(id: number, name: string, nextSeq: number): TopicState {
     const nameBytes = new TextEncoder().encode(name);
     if (nameBytes.byteLength === 0) throw WalError.invalidArgument('a topic name cannot be empty');
     const state: TopicState = {
@@ -602,7 +591,6 @@ export class Partition {
       committedSeq: nextSeq,
       definedIn: null,
       index: new TopicIndex(),
-      ignoredMaxSeq,
       hintSegment: null,
       hintSeq: 0,
       hintOffset: 0,

@@ -1,6 +1,7 @@
 /**
  * Which segments may be deleted (docs/FORMAT.md §9): sealed ones in which every topic's entries are
- * all below its durable cursor. Pinned segments are kept whatever the cursors say (see recover.ts).
+ * all below its durable cursor. Frames an earlier recovery ignored do not count: MANIFEST fences
+ * keep them void (see recover.ts).
  */
 import type { SegmentSummary } from './recover.js';
 
@@ -10,6 +11,6 @@ export function deletableSegments(
   isSealed: (s: SegmentSummary) => boolean,
 ): SegmentSummary[] {
   return segments.filter(
-    (s) => s.pinned !== true && isSealed(s) && s.topics.every(([topicId, lastSeq]) => durableNextSeq(topicId) > lastSeq),
+    (s) => isSealed(s) && s.topics.every(([topicId, lastSeq]) => durableNextSeq(topicId) > lastSeq),
   );
 }

@@ -16,12 +16,17 @@
  *   to its first seq: its writer (after a recovery) decided the topic continued there, so the
  *   entries we had accepted from that seq on are frames that recovery ignored;
  * - anything else is damage that ends the prefix, reported once: the rest of that segment is
- *   ignored, and only a run that starts at `expected` later can continue the topic. Old ignored
- *   frames never start exactly there, since every seq is written once before a recovery.
+ *   ignored, and only a run that starts at `expected` later can continue the topic.
  *
- * Ignored frames can look valid to a later recovery once the cursor has moved past their seqs, so
- * the segments holding the entries that superseded them are reported `pinned`: reclaiming them
- * while the ignored frames still exist could let the ignored frames reappear.
+ * Frames a recovery ignored must stay ignored forever, yet they can look valid to a later recovery:
+ * once the entries that replaced them are lost or reclaimed and the cursor has moved past the gap,
+ * "a gap below the cursor" is exactly what a reclaimed segment looks like. So the first run of a
+ * topic that a recovery leaves (partly) unaccepted in a segment becomes a fence — in this segment
+ * file, this topic's frames from this seq of the run at this offset on, and all its later runs in
+ * the file, are void (within a segment the accepted runs of a topic always precede the ignored
+ * ones) — and the opener records the fences in MANIFEST before the new epoch writes anything
+ * (docs/FORMAT.md §5, §7). Segment files of past epochs are never written again, so a fence stays
+ * exact. Fences are applied before the rules above and forgotten once the file is gone.
  */
 import type { DamageReport, ScannedRun, SegmentScan } from './segment-scanner.js';
 import { compareSegmentIds, type SegmentId } from './segment-name.js';
@@ -43,8 +48,17 @@ export interface RecoveredTopic {
   runs: TopicRun[];
   /** The recovered prefix ends before frames (or missing frames) at or after the cursor. */
   damaged: boolean;
-  /** Largest seq of this topic's ignored frames still on disk; new entries up to it must pin their segment. */
-  ignoredMaxSeq?: number;
+}
+
+/**
+ * In the segment file `segment`, the frames of `topicId` are void from seq `seq` of the run that
+ * starts at `offset`, and in every run of that topic starting after it (FORMAT §5).
+ */
+export interface Fence {
+  segment: SegmentId;
+  topicId: number;
+  offset: number;
+  seq: number;
 }
 
 export interface SegmentSummary {
@@ -53,14 +67,14 @@ export interface SegmentSummary {
   sizeBytes: number;
   /** [topicId, lastAcceptedSeq] for every topic with accepted entries in the segment. */
   topics: Array<[number, number]>;
-  /** Holds entries that supersede ignored frames of an earlier segment: never reclaim it. */
-  pinned?: boolean;
 }
 
 export interface RecoveryResult {
   topics: RecoveredTopic[];
   segments: SegmentSummary[];
   damage: DamageReport[];
+  /** Every fence to keep: the given ones that still void frames on disk, and one per run left unaccepted. */
+  fences: Fence[];
   maxEpoch: number;
   maxTopicId: number;
   scannedBytes: number;
@@ -82,14 +96,16 @@ interface Resolution {
 
 export function mergeScans(
   scans: SegmentScan[],
-  known: { names: Map<number, string>; startSeq: Map<number, number> },
+  known: { names: Map<number, string>; startSeq: Map<number, number>; fences?: readonly Fence[] },
 ): RecoveryResult {
   const sorted = [...scans].sort((a, b) => compareSegmentIds(a.id, b.id));
   const damage: DamageReport[] = sorted.flatMap((scan) => scan.damage);
-  const refsByTopic = collectRuns(sorted);
+  const fences = known.fences ?? [];
+  const live = new Set<Fence>();
+  const refsByTopic = collectRuns(sorted, fences, live);
   const names = collectNames(sorted, known.names, damage);
-  const pinned = new Set<number>();
   const topics: RecoveredTopic[] = [];
+  const newFences: Fence[] = [];
 
   const ids = [...new Set([...names.keys(), ...refsByTopic.keys()])].sort((a, b) => a - b);
   for (const id of ids) {
@@ -102,16 +118,20 @@ export function mergeScans(
     }
     const startSeq = known.startSeq.get(id) ?? 0;
     const { nextSeq, damaged } = resolveTopic(id, refs, startSeq, damage);
-    const ignoredMaxSeq = pinSupersedingSegments(refs, pinned);
-    const topic: RecoveredTopic = { id, name, nextSeq, runs: refs.filter((r) => r.accepted > 0).map(toTopicRun), damaged };
-    if (ignoredMaxSeq >= 0) topic.ignoredMaxSeq = ignoredMaxSeq;
-    topics.push(topic);
+    topics.push({ id, name, nextSeq, runs: refs.filter((r) => r.accepted > 0).map(toTopicRun), damaged });
+    let fencedOrder = -1;
+    for (const ref of refs) {
+      if (ref.accepted === ref.run.count || ref.order === fencedOrder) continue;
+      fencedOrder = ref.order;
+      newFences.push({ segment: ref.scan.id, topicId: id, offset: ref.run.startOffset, seq: ref.run.firstSeq + ref.accepted });
+    }
   }
 
   return {
     topics,
-    segments: summarize(sorted, refsByTopic, pinned),
+    segments: summarize(sorted, refsByTopic),
     damage,
+    fences: [...fences.filter((f) => live.has(f)), ...newFences],
     maxEpoch: sorted.reduce((max, scan) => Math.max(max, scan.id.epoch), 0),
     maxTopicId: maxTopicIdOf(sorted, known.names, damage),
     scannedBytes: sorted.reduce((sum, scan) => sum + scan.sizeBytes, 0),
@@ -119,10 +139,23 @@ export function mergeScans(
   };
 }
 
-function collectRuns(sorted: SegmentScan[]): Map<number, RunRef[]> {
+/** Every run by topic, in segment order, with fenced frames cut off; marks the fences that cut something in `live`. */
+function collectRuns(sorted: SegmentScan[], fences: readonly Fence[], live: Set<Fence>): Map<number, RunRef[]> {
   const byTopic = new Map<number, RunRef[]>();
   sorted.forEach((scan, order) => {
-    for (const run of scan.runs) {
+    const here = fences.filter((f) => compareSegmentIds(f.segment, scan.id) === 0);
+    // What an unreadable file holds is unknown (it may read again later): keep its fences.
+    if (scan.unreadable) for (const f of here) live.add(f);
+    for (const scanned of scan.runs) {
+      let run = scanned;
+      for (const f of here) {
+        if (f.topicId !== run.topicId || run.startOffset < f.offset) continue;
+        const keep = run.startOffset === f.offset ? Math.max(0, Math.min(run.count, f.seq - run.firstSeq)) : 0;
+        if (keep === run.count) continue;
+        live.add(f);
+        run = { ...run, count: keep };
+      }
+      if (run.count === 0) continue;
       let refs = byTopic.get(run.topicId);
       if (refs === undefined) byTopic.set(run.topicId, (refs = []));
       refs.push({ scan, order, run, accepted: 0 });
@@ -203,23 +236,6 @@ function cutBack(chain: RunRef[], seq: number): void {
   if (last !== undefined && last.run.firstSeq + last.accepted > seq) last.accepted = seq - last.run.firstSeq;
 }
 
-/** Marks segments whose accepted entries supersede ignored frames of earlier segments; returns the largest ignored seq. */
-function pinSupersedingSegments(refs: RunRef[], pinned: Set<number>): number {
-  let ignoredBefore = -1;
-  let ignoredHere = -1;
-  let order = -1;
-  for (const ref of refs) {
-    if (ref.order !== order) {
-      ignoredBefore = Math.max(ignoredBefore, ignoredHere);
-      ignoredHere = -1;
-      order = ref.order;
-    }
-    if (ref.accepted > 0 && ref.run.firstSeq <= ignoredBefore) pinned.add(order);
-    if (ref.accepted < ref.run.count) ignoredHere = Math.max(ignoredHere, ref.run.firstSeq + ref.run.count - 1);
-  }
-  return Math.max(ignoredBefore, ignoredHere);
-}
-
 function toTopicRun(ref: RunRef): TopicRun {
   const { scan, run } = ref;
   return {
@@ -232,7 +248,7 @@ function toTopicRun(ref: RunRef): TopicRun {
   };
 }
 
-function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>, pinned: Set<number>): SegmentSummary[] {
+function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>): SegmentSummary[] {
   const lastSeqs = sorted.map(() => new Map<number, number>());
   for (const [topicId, refs] of refsByTopic) {
     for (const ref of refs) {
@@ -242,14 +258,12 @@ function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>, pi
   const summaries: SegmentSummary[] = [];
   sorted.forEach((scan, order) => {
     if (scan.unreadable) return;
-    const summary: SegmentSummary = {
+    summaries.push({
       path: scan.path,
       id: scan.id,
       sizeBytes: scan.sizeBytes,
       topics: [...lastSeqs[order]!].sort((a, b) => a[0] - b[0]),
-    };
-    if (pinned.has(order)) summary.pinned = true;
-    summaries.push(summary);
+    });
   });
   return summaries;
 }

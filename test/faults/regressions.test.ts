@@ -88,12 +88,10 @@ describe('regressions from the power-loss simulator', () => {
    * and consumed. The second cut loses them but keeps the cursor (3). Recovery then takes the old
    * run [2, 3] for consumed entries (recover.ts resolveTopic: a run above `expected` and at or
    * below the cursor is accepted) and delivers the old t#3, an entry the first recovery had
-   * declared gone (docs/FORMAT.md §5.3: ignored frames never come back).
+   * declared gone (docs/FORMAT.md §5.3: ignored frames never come back). Fixed by MANIFEST fences:
+   * the first recovery fences t's frames from seq 2 in that segment, so the second never sees them.
    */
-  // KNOWN DEFECT, not yet fixed (recover.ts gap crossing below the cursor): needs { intervalMs } or
-  // 'none', out-of-order writeback and two power cuts. `it.fails` keeps the counterexample running:
-  // when recovery is fixed this test starts passing and vitest reports it, so flip it back to `it`.
-  it.fails('a frame one recovery ignored never comes back after the entries that replaced it are lost', () => {
+  it('a frame one recovery ignored never comes back after the entries that replaced it are lost', () => {
     const root = fs.realpathSync(tmp.make('walrus-regression'));
     const io = new RecordingFileIo(root);
     const options: LogStoreOptions = { dir: root, io, fsync: { intervalMs: 86_400_000 } };

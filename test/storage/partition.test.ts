@@ -535,15 +535,6 @@ describe('Partition', () => {
     expect(faults.calls).toHaveLength(3);
   });
 
-  it('marks a sealed segment pinned when it holds seqs of ignored frames still on disk', () => {
-    const sealed: SegmentSummary[] = [];
-    const topics: RecoveredTopic[] = [{ id: T1, name: 't', nextSeq: 5, runs: [], damaged: true, ignoredMaxSeq: 9 }];
-    const p = open({ segmentBytes: 8192, onSegmentSealed: (s) => sealed.push(s) }, topics);
-    for (let i = 0; i < 30; i++) append(p, T1, bytes(700, i));
-    expect(sealed[0]!.pinned).toBe(true);
-    expect(sealed.at(-1)!.pinned).toBeUndefined();
-  });
-
   it('refuses use after close', () => {
     const p = open();
     p.defineTopic(T1, 't');

@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { deletableSegments } from '../../src/storage/reclaim.js';
 import type { SegmentSummary } from '../../src/storage/recover.js';
 
-function summary(segmentNo: number, topics: Array<[number, number]>, pinned?: boolean): SegmentSummary {
-  const s: SegmentSummary = { path: `/wal/seg-${segmentNo}`, id: { epoch: 1, writerIndex: 0, segmentNo }, sizeBytes: 100, topics };
-  if (pinned !== undefined) s.pinned = pinned;
-  return s;
+function summary(segmentNo: number, topics: Array<[number, number]>): SegmentSummary {
+  return { path: `/wal/seg-${segmentNo}`, id: { epoch: 1, writerIndex: 0, segmentNo }, sizeBytes: 100, topics };
 }
 
 describe('deletableSegments', () => {
@@ -29,10 +27,5 @@ describe('deletableSegments', () => {
   it('deletes a sealed segment without accepted entries, and a topic unknown to the cursors keeps its segment', () => {
     const segments = [summary(0, []), summary(1, [[3, 0]])];
     expect(deletableSegments(segments, durable, allSealed).map((s) => s.id.segmentNo)).toEqual([0]);
-  });
-
-  it('keeps pinned segments whatever the cursors say', () => {
-    const segments = [summary(0, [[1, 0]], true), summary(1, [[1, 1]], false)];
-    expect(deletableSegments(segments, durable, allSealed).map((s) => s.id.segmentNo)).toEqual([1]);
   });
 });

@@ -6,7 +6,7 @@ import { nodeFileIo } from '../../src/storage/file-io.js';
 import { CODEC_RAW, KIND_ENTRY, decodeFrameHeader, frameBytes } from '../../src/storage/frame.js';
 import { Partition } from '../../src/storage/partition.js';
 import { deletableSegments } from '../../src/storage/reclaim.js';
-import { mergeScans, type RecoveredTopic, type RecoveryResult } from '../../src/storage/recover.js';
+import { mergeScans, type Fence, type RecoveredTopic, type RecoveryResult } from '../../src/storage/recover.js';
 import { listSegments, segmentFileName } from '../../src/storage/segment-name.js';
 import { scanSegment, type DamageReport, type SegmentScan } from '../../src/storage/segment-scanner.js';
 
@@ -41,9 +41,15 @@ function seg(epoch: number, segmentNo: number, runs: Run[], extra: Partial<Segme
   };
 }
 
-function merge(scans: SegmentScan[], startSeq: Array<[number, number]> = [], names: Array<[number, string]> = []): RecoveryResult {
-  return mergeScans(scans, { names: new Map(names), startSeq: new Map(startSeq) });
+function merge(scans: SegmentScan[], startSeq: Array<[number, number]> = [], names: Array<[number, string]> = [], fences: Fence[] = []): RecoveryResult {
+  return mergeScans(scans, { names: new Map(names), startSeq: new Map(startSeq), fences });
 }
+
+/** `e<epoch>s<segmentNo>:<topic>@<seq>` for each fence. */
+function fencesOf(result: RecoveryResult): string[] {
+  return result.fences.map((f) => `e${f.segment.epoch}s${f.segment.segmentNo}:${f.topicId}@${f.seq}`);
+}
+
 
 function topic(result: RecoveryResult, id: number): RecoveredTopic {
   const found = result.topics.find((t) => t.id === id);
@@ -124,31 +130,58 @@ describe('mergeScans', () => {
   });
 
   it('two successive recoveries: old ignored frames stay hidden, entries written after each recovery are visible', () => {
-    // Epoch 1 wrote A 0..9; seq 5 got damaged. Recovery 1 (epoch 2) ends A at 5.
+    // Epoch 1 wrote A 0..9; seq 5 got damaged. Recovery 1 (epoch 2) ends A at 5 and fences 6..9.
     const epoch1 = seg(1, 0, [[A, 0, 5], [A, 6, 4]]);
     const first = merge([epoch1]);
-    expect(topic(first, A)).toMatchObject({ nextSeq: 5, ignoredMaxSeq: 9 });
+    expect(topic(first, A).nextSeq).toBe(5);
+    expect(fencesOf(first)).toEqual([`e1s0:${A}@6`]);
 
     // Epoch 2 appended A 5..7. Recovery 2 (epoch 3) must take those, not the old 6..9.
     const epoch2 = seg(2, 0, [[A, 5, 3]]);
-    const second = merge([epoch1, epoch2]);
+    const second = merge([epoch1, epoch2], [], [], first.fences);
     expect(runsOf(second, A)).toEqual(['e1s0:0+5', 'e2s0:5+3']);
     expect(topic(second, A).nextSeq).toBe(8);
-    expect(second.segments.find((s) => s.id.epoch === 2)!.pinned).toBe(true);
+    expect(fencesOf(second), 'the fence still voids frames on disk').toEqual([`e1s0:${A}@6`]);
 
-    // Epoch 3 appended A 8..9 (seqs the old ignored frames also have). Recovery 3:
+    // Epoch 3 appended A 8..9 (seqs the old ignored frames also have). Recovery 3, whatever the cursor:
     const epoch3 = seg(3, 0, [[A, 8, 2]]);
-    const third = merge([epoch1, epoch2, epoch3]);
-    expect(runsOf(third, A)).toEqual(['e1s0:0+5', 'e2s0:5+3', 'e3s0:8+2']);
-    expect(topic(third, A).nextSeq).toBe(10);
-
-    // Same, with the consumer's cursor past the damaged seq: the old frames 6..9 look like a
-    // reclaimed gap at first, and epoch 2's restart at 5 cuts them out again.
-    for (const cursor of [6, 8, 9, 10]) {
-      const withCursor = merge([epoch1, epoch2, epoch3], [[A, cursor]]);
-      expect(runsOf(withCursor, A), `cursor ${cursor}`).toEqual(['e1s0:0+5', 'e2s0:5+3', 'e3s0:8+2']);
-      expect(topic(withCursor, A).nextSeq).toBe(10);
+    for (const cursor of [0, 6, 8, 9, 10]) {
+      const third = merge([epoch1, epoch2, epoch3], [[A, cursor]], [], second.fences);
+      expect(runsOf(third, A), `cursor ${cursor}`).toEqual(['e1s0:0+5', 'e2s0:5+3', 'e3s0:8+2']);
+      expect(topic(third, A).nextSeq).toBe(10);
     }
+  });
+
+  it('a fenced frame never comes back, even once the entries that replaced it are gone and the cursor is past them', () => {
+    const epoch1 = seg(1, 0, [[A, 0, 1], [A, 2, 2]]); // seq 1 never reached the disk
+    const first = merge([epoch1]);
+    expect(topic(first, A).nextSeq).toBe(1);
+    // Epoch 2's entries 1..2 were consumed (cursor 3), then lost in a power cut or reclaimed.
+    const second = merge([epoch1], [[A, 3]], [], first.fences);
+    expect(runsOf(second, A)).toEqual(['e1s0:0+1']);
+    expect(topic(second, A).nextSeq, 'old seq 3 is not accepted across the gap').toBe(1);
+    expect(second.damage).toEqual([]);
+    // Without the fence, the gap below the cursor would look reclaimed and old seq 3 would return.
+    expect(topic(merge([epoch1], [[A, 3]]), A).nextSeq).toBe(4);
+  });
+
+  it('a fence voids only the ignored runs of its segment, never the accepted run with the same seqs before them', () => {
+    const copied = seg(1, 0, [[A, 0, 10], [A, 3, 4], [A, 8, 1]]); // damage duplicated frames 3..6 and 8 later in the file
+    const first = merge([copied]);
+    expect(runsOf(first, A)).toEqual(['e1s0:0+10']);
+    expect(first.fences).toEqual([{ segment: copied.id, topicId: A, offset: copied.runs[1]!.startOffset, seq: 3 }]);
+    const again = merge([copied], [[A, 5]], [], first.fences);
+    expect(runsOf(again, A)).toEqual(['e1s0:0+10']);
+    expect(topic(again, A).nextSeq).toBe(10);
+    expect(again.fences).toEqual(first.fences);
+  });
+
+  it('a fence is forgotten once the file it voids is gone, and kept while that file cannot be read', () => {
+    const first = merge([seg(1, 0, [[A, 0, 1], [A, 2, 2]]), seg(1, 1, [[B, 0, 1]])]);
+    expect(fencesOf(first)).toEqual([`e1s0:${A}@2`]);
+    expect(merge([seg(1, 1, [[B, 0, 1]]), seg(2, 0, [[A, 1, 1]])], [[A, 1]], [], first.fences).fences).toEqual([]);
+    const unreadable = seg(1, 0, [], { unreadable: true, topicNames: [] });
+    expect(fencesOf(merge([unreadable], [], [], first.fences))).toEqual([`e1s0:${A}@2`]);
   });
 
   it('a segment that restarts a topic below what was accepted cuts a run back in the middle', () => {
@@ -157,12 +190,17 @@ describe('mergeScans', () => {
       [1, 0, 7],
       [2, 7, 2],
     ]);
-    expect(topic(result, A)).toMatchObject({ nextSeq: 9, ignoredMaxSeq: 14 });
-    expect(result.segments.map((s) => [s.id.epoch, s.id.segmentNo, s.topics, s.pinned ?? false])).toEqual([
-      [1, 0, [[A, 6]], false],
-      [1, 1, [], false],
-      [2, 0, [[A, 8]], true],
+    expect(topic(result, A).nextSeq).toBe(9);
+    expect(fencesOf(result)).toEqual([`e1s0:${A}@7`, `e1s1:${A}@12`]);
+    expect(result.segments.map((s) => [s.id.epoch, s.id.segmentNo, s.topics])).toEqual([
+      [1, 0, [[A, 6]]],
+      [1, 1, []],
+      [2, 0, [[A, 8]]],
     ]);
+    // Epoch 2's segment reclaimed (cursor 9): the old 7..14 stay void.
+    const later = merge([seg(1, 0, [[A, 0, 10]]), seg(1, 1, [[A, 12, 3]])], [[A, 9]], [], result.fences);
+    expect(runsOf(later, A)).toEqual(['e1s0:0+7']);
+    expect(topic(later, A).nextSeq).toBe(7);
   });
 
   it('reports damage from the scans, skips unreadable files, and does not index them', () => {
@@ -194,8 +232,11 @@ describe('mergeScans', () => {
 
 describe('recovery of real segment files', () => {
   let dir: string;
+  /** What MANIFEST would hold: each recovery keeps the fences the previous one left. */
+  let fences: Fence[];
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-recover-'));
+    fences = [];
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -203,7 +244,9 @@ describe('recovery of real segment files', () => {
 
   function recoverDir(cursors: Array<[number, number]> = []): RecoveryResult {
     const scans = listSegments(nodeFileIo, dir).map((s) => scanSegment(nodeFileIo, s.path));
-    return mergeScans(scans, { names: new Map(), startSeq: new Map(cursors) });
+    const result = mergeScans(scans, { names: new Map(), startSeq: new Map(cursors), fences });
+    fences = result.fences;
+    return result;
   }
 
   /** Opens a writer for a new epoch over what recovery found, appends, and returns every readable entry. */
@@ -291,7 +334,7 @@ describe('recovery of real segment files', () => {
     }
   });
 
-  it('keeps the segment that supersedes ignored frames until those frames are gone', () => {
+  it('lets the segment that superseded ignored frames be reclaimed: the fence keeps those frames void', () => {
     epoch(1, [], [...Array.from({ length: 10 }, (_, i) => old(i)), [B, 'b-0']]);
     corruptPayloadOf(A, 5);
     const r1 = recoverDir();
@@ -307,10 +350,10 @@ describe('recovery of real segment files', () => {
       [B, 0],
     ]);
     const deletable = deletableSegments(r2.segments, (id) => cursors.get(id) ?? 0, () => true);
-    expect(deletable).toEqual([]);
-    // Had epoch 2's segment been deleted, the old frames 6..9 would come back:
-    fs.rmSync(r2.segments.find((s) => s.id.epoch === 2)!.path);
-    const wrong = recoverDir([[A, 8]]);
-    expect(topic(wrong, A).nextSeq).toBe(10);
+    expect(deletable.map((s) => s.id.epoch)).toEqual([2]);
+    fs.rmSync(deletable[0]!.path);
+    const r3 = recoverDir([[A, 8]]);
+    expect(topic(r3, A).nextSeq, 'old frames 6..9 stay void; the opener raises nextSeq to the cursor').toBe(5);
+    expect(r3.damage.filter((d) => d.topicId === A && d.reason.startsWith('expected'))).toEqual([]);
   });
 });
