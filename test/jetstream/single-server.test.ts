@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
@@ -47,7 +47,6 @@ describeWithNats('mirror and replay on a single nats-server', () => {
     await fleet?.shutdown();
     tmp.removeAll();
   });
-  afterEach(() => undefined);
 
   it('mirrors every entry exactly once in per-topic order while appends go on, then replays it', async () => {
     const dir = tmp.make('walrus-js');
