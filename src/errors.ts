@@ -13,7 +13,11 @@ export type WalErrorCode =
   | 'ERR_DISK_FULL'
   | 'ERR_IO'
   | 'ERR_FSYNC_FAILED'
-  | 'ERR_WORKER_FAILED';
+  | 'ERR_WORKER_FAILED'
+  /** walrus-ts/jetstream: a topic mirrored to JetStream had another consumer (its cursor moved under the mirror). */
+  | 'ERR_CONFLICT'
+  /** walrus-ts/jetstream: replay found a topic's sequence numbers missing from the stream. */
+  | 'ERR_SEQUENCE_GAP';
 
 export interface WalErrorDetails {
   topic?: string;
@@ -24,6 +28,10 @@ export interface WalErrorDetails {
   syscall?: string;
   limit?: number;
   actual?: number;
+  /** walrus-ts/jetstream: the sequence number that was expected next (ERR_SEQUENCE_GAP, ERR_CONFLICT). */
+  expectedSeq?: number;
+  /** walrus-ts/jetstream: the JetStream stream involved. */
+  stream?: string;
 }
 
 export interface WalErrorWire {

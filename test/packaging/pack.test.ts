@@ -75,6 +75,23 @@ describe('npm pack', () => {
     expect(packedFiles).toContain('workers/writer.worker.ts');
   });
 
+  it('ships walrus-ts/jetstream as a subpath whose NATS client is an optional peer, not installed with the core', async () => {
+    expect(packedFiles).toContain('dist/src/jetstream/index.js');
+    expect(packedFiles).toContain('dist/src/jetstream/index.d.ts');
+    const installed = JSON.parse(fs.readFileSync(path.join(project, 'node_modules/walrus-ts/package.json'), 'utf8')) as {
+      exports: Record<string, { default: string }>;
+      peerDependenciesMeta: Record<string, { optional: boolean }>;
+    };
+    expect(installed.exports['./jetstream']?.default).toBe('./dist/src/jetstream/index.js');
+    expect(installed.peerDependenciesMeta['@nats-io/jetstream']?.optional).toBe(true);
+    expect(fs.existsSync(path.join(project, 'node_modules/@nats-io'))).toBe(false);
+    // Resolvable through the exports map; loading it needs the peers, which the app did not install.
+    const script = "try { await import('walrus-ts/jetstream'); console.log('loaded'); } catch (e) { console.log(e.code); }\nconsole.log(import.meta.resolve('walrus-ts/jetstream'));";
+    fs.writeFileSync(path.join(project, 'subpath.mjs'), script);
+    const { stdout } = await run(process.execPath, ['subpath.mjs'], { cwd: project, env: cleanEnv() });
+    expect(stdout.trim().split('\n')).toEqual(['ERR_MODULE_NOT_FOUND', `file://${fs.realpathSync(project)}/node_modules/walrus-ts/dist/src/jetstream/index.js`]);
+  });
+
   it('installs with its dependencies into an empty project', () => {
     const installed = JSON.parse(fs.readFileSync(path.join(project, 'node_modules/walrus-ts/package.json'), 'utf8')) as { dependencies: Record<string, string> };
     for (const dep of Object.keys(installed.dependencies)) {

@@ -156,6 +156,8 @@ describe('errors', () => {
       | 'ERR_IO'
       | 'ERR_FSYNC_FAILED'
       | 'ERR_WORKER_FAILED'
+      | 'ERR_CONFLICT'
+      | 'ERR_SEQUENCE_GAP'
     >();
     expectTypeOf<WalError>().toExtend<Error>();
     expectTypeOf<WalError['code']>().toEqualTypeOf<WalErrorCode>();
@@ -168,6 +170,8 @@ describe('errors', () => {
       syscall?: string;
       limit?: number;
       actual?: number;
+      expectedSeq?: number;
+      stream?: string;
     }>();
   });
 

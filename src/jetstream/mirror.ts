@@ -1,0 +1,485 @@
+/**
+ * `mirror(wal, options)`: copies topics into a JetStream stream, exactly once within the stream's
+ * duplicate window, in per-topic order. See docs/SCALE-OUT.md for the guarantees and their limits.
+ *
+ * One round at a time, for all mirrored topics together:
+ *   1. peek each topic from its cursor (`batchRead` with `checkpoint: false`);
+ *   2. publish every peeked entry, pipelined (at most `maxInFlight` acks outstanding), each with its
+ *      deterministic message id (message-id.ts) and `Nats-Expected-Last-Sequence` = the stream
+ *      sequence it must follow;
+ *   3. when every publish settled, consume from each topic exactly the prefix JetStream acknowledged
+ *      (consume-exactly.ts). The cursor never moves past an entry the broker has not stored.
+ *
+ * Why the expected-last-sequence chain: with many publishes in flight, a broker failure can lose
+ * one (in transit to a dying stream leader) while later ones reach the new leader. Retrying the lost
+ * one would store it after its successors. With every message pinned to the stream position right
+ * after its predecessor, a message whose predecessor is missing is rejected instead, so what the
+ * stream holds of a round is always a prefix of it: order is kept, and the rest is published again
+ * in the next round. The prediction assumes the mirror is the stream's only writer; another writer
+ * (or a re-published duplicate, which does not take a position) only costs a rejected tail and a
+ * re-read of the stream's last sequence, never order.
+ */
+import * as path from 'node:path';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { WalError, toWalError } from '../errors.js';
+import type { Entry } from '../engine/entry.js';
+import type { Walrus } from '../engine/walrus.js';
+import { encodeTopic } from '../storage/limits.js';
+import { backoffDelayMs, sleep } from './backoff.js';
+import { consumeExactly } from './consume-exactly.js';
+import { describeError, isWrongLastSequence, openConnection, streamInfo, validateConnectionOptions, type ConnectionOptions } from './connection.js';
+import {
+  HEADER_CODEC,
+  HEADER_NAMESPACE,
+  HEADER_SEQ,
+  HEADER_TOPIC,
+  defaultSubject,
+  encodeHeaderValue,
+  isValidStreamName,
+  messageIdFromDigest,
+  topicDigest,
+} from './message-id.js';
+import { RateMeter } from './rate-meter.js';
+
+/** How the mirror creates the stream when it does not exist (ignored when it does). */
+export interface MirrorStreamOptions {
+  /** Subjects the stream captures. Default `[<stream>.>]`, which covers the default `subject`. */
+  subjects?: string[];
+  /** Raft replicas (1, 3 or 5 on a cluster). Default 1. */
+  replicas?: number;
+  /** JetStream's duplicate window: how long a re-published entry is still recognized. Default 120 000 ms. */
+  duplicateWindowMs?: number;
+  /** Default 'file'. */
+  storage?: 'file' | 'memory';
+}
+
+export interface MirrorOptions extends ConnectionOptions {
+  /** The topics to mirror. The mirror must be each topic's only consumer (it owns the cursor). */
+  topics: readonly string[];
+  /** The JetStream stream to publish to. */
+  stream: string;
+  /** The subject of a topic's messages. Default `<stream>.<topic>` for plain names, else `<stream>.~<digest>`. */
+  subject?: (topic: string) => string;
+  /**
+   * Identifies this WAL in message ids and headers. Default: the namespace directory's name
+   * (the sanitized `key`). Set it when two hosts use the same key and mirror into one stream.
+   */
+  namespace?: string;
+  /** Stops the mirror after the round in progress (its acknowledged entries are still consumed). */
+  signal?: AbortSignal;
+  /** Create the stream when it is missing: true (default) or how; false = wait for it to exist. */
+  createStream?: boolean | MirrorStreamOptions;
+  /** Most publish acknowledgements outstanding at once (backpressure). Default 1024. */
+  maxInFlight?: number;
+  /** Payload bytes peeked per topic per round (at least one entry). Default 1 MiB. */
+  maxBatchBytes?: number;
+  /** How long to wait for one publish acknowledgement before the round counts as failed. Default 10 000 ms. */
+  ackTimeoutMs?: number;
+  /** First retry delay after a failed round; doubles per failure up to `retryMaxMs`. Default 100 ms. */
+  retryInitialMs?: number;
+  /** Default 5 000 ms. */
+  retryMaxMs?: number;
+}
+
+export interface MirrorTopicStats {
+  /** Entries appended but not yet mirrored (the topic's unread count). */
+  lag: number;
+  /** Entries this mirror published and consumed (including duplicates JetStream already had). */
+  published: number;
+  /** Of those, how many JetStream reported as duplicates (already stored: redelivery after a crash). */
+  duplicates: number;
+}
+
+export interface MirrorStats {
+  topics: Record<string, MirrorTopicStats>;
+  published: number;
+  duplicates: number;
+  /** Entries published and consumed per second over the last few seconds. */
+  publishedPerSec: number;
+  /** The last failure (publish, timeout, broker unavailable); the mirror keeps retrying. */
+  lastError: { message: string; atMs: number } | null;
+  /** Rounds that failed (each retried after a backoff). */
+  failedRounds: number;
+  /** Times the NATS client reconnected. */
+  reconnects: number;
+  connected: boolean;
+  /** The stream's duplicate window: how long exactly-once holds for a redelivered entry. null until known. */
+  duplicateWindowMs: number | null;
+}
+
+export interface Mirror {
+  /** Resolves when the mirror stopped after `signal` aborted (or `stop()`); rejects on a fatal error (a WalError). */
+  readonly done: Promise<void>;
+  stats(): Promise<MirrorStats>;
+  /** Stops it as the signal would and waits for `done`. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 1024;
+const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+const DEFAULT_ACK_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY_INITIAL_MS = 100;
+const DEFAULT_RETRY_MAX_MS = 5_000;
+const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+const NANOS_PER_MS = 1_000_000;
+
+export type MirrorWal = Pick<Walrus, 'batchRead' | 'readNext' | 'waitForWrites' | 'count' | 'stats'>;
+
+interface TopicPlan {
+  topic: string;
+  subject: string;
+  digest: string;
+  topicHeader: string;
+  published: number;
+  duplicates: number;
+}
+
+interface Resolved {
+  topics: TopicPlan[];
+  stream: string;
+  namespace: string | undefined;
+  createStream: MirrorStreamOptions | null;
+  maxInFlight: number;
+  maxBatchBytes: number;
+  ackTimeoutMs: number;
+  retry: { initialMs: number; maxMs: number };
+}
+
+/**
+ * Starts mirroring `options.topics` of `wal` into `options.stream`. Validates at the call (a bad
+ * option throws ERR_INVALID_ARGUMENT); everything after runs in the background.
+ */
+export function mirror(wal: MirrorWal, options: MirrorOptions): Mirror {
+  const resolved = resolveOptions(options);
+  const stopper = new AbortController();
+  const outer = options.signal;
+  if (outer) {
+    if (outer.aborted) stopper.abort();
+    else outer.addEventListener('abort', () => stopper.abort(), { once: true });
+  }
+  const run = new MirrorRun(wal, resolved, options, stopper.signal);
+  const done = run.start();
+  // A caller that only watches stats() must not crash the process with an unhandled rejection.
+  done.catch(() => {});
+  return {
+    done,
+    stats: () => run.stats(),
+    stop: async () => {
+      stopper.abort();
+      await done;
+    },
+  };
+}
+
+function resolveOptions(options: MirrorOptions): Resolved {
+  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('mirror options must be an object');
+  validateConnectionOptions(options);
+  const { stream } = options;
+  if (!isValidStreamName(stream)) throw WalError.invalidArgument(`stream must be a JetStream stream name (no '.', '*', '>', whitespace), got ${String(stream)}`);
+  if (!Array.isArray(options.topics) || options.topics.length === 0) throw WalError.invalidArgument('topics must be a non-empty array of topic names');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw WalError.invalidArgument('signal must be an AbortSignal');
+  if (options.subject !== undefined && typeof options.subject !== 'function') throw WalError.invalidArgument('subject must be a function (topic) => subject');
+  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
+    throw WalError.invalidArgument('namespace must be a non-empty string');
+  }
+  const seen = new Set<string>();
+  const subjectOf = options.subject ?? ((topic: string) => defaultSubject(stream, topic));
+  const topics: TopicPlan[] = options.topics.map((topic: unknown) => {
+    encodeTopic(topic);
+    const name = topic as string;
+    if (seen.has(name)) throw WalError.invalidArgument(`topic listed twice: ${name}`, { topic: name });
+    seen.add(name);
+    const subject = subjectOf(name);
+    if (typeof subject !== 'string' || subject.length === 0 || /[\s*>]/.test(subject) || subject.startsWith('.') || subject.endsWith('.') || subject.includes('..')) {
+      throw WalError.invalidArgument(`subject(${JSON.stringify(name)}) must be a literal NATS subject, got ${JSON.stringify(subject)}`, { topic: name });
+    }
+    return { topic: name, subject, digest: '', topicHeader: encodeHeaderValue(name), published: 0, duplicates: 0 };
+  });
+  const create = options.createStream ?? true;
+  let createStream: MirrorStreamOptions | null = null;
+  if (create === true) createStream = {};
+  else if (typeof create === 'object' && create !== null) createStream = create;
+  else if (create !== false) throw WalError.invalidArgument('createStream must be a boolean or stream options');
+  if (createStream) {
+    const { replicas = 1, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS, storage = 'file', subjects } = createStream;
+    positiveInteger(replicas, 'createStream.replicas');
+    positiveInteger(duplicateWindowMs, 'createStream.duplicateWindowMs');
+    if (storage !== 'file' && storage !== 'memory') throw WalError.invalidArgument(`createStream.storage must be 'file' or 'memory'`);
+    if (subjects !== undefined && !(Array.isArray(subjects) && subjects.length > 0 && subjects.every((s) => typeof s === 'string' && s.length > 0))) {
+      throw WalError.invalidArgument('createStream.subjects must be a non-empty array of subjects');
+    }
+  }
+  return {
+    topics,
+    stream,
+    namespace: options.namespace,
+    createStream,
+    maxInFlight: positiveInteger(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, 'maxInFlight'),
+    maxBatchBytes: positiveInteger(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'),
+    ackTimeoutMs: positiveInteger(options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, 'ackTimeoutMs'),
+    retry: {
+      initialMs: positiveInteger(options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS, 'retryInitialMs'),
+      maxMs: positiveInteger(options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, 'retryMaxMs'),
+    },
+  };
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw WalError.invalidArgument(`${name} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+/** What one round published: per topic, how many of its peeked entries JetStream has. */
+interface RoundResult {
+  storedPrefix: number[];
+  lastStoredSeq: number | null;
+  error: unknown;
+  /** Every failure was a rejected expectation (a stale prediction), not a broker problem. */
+  onlyStalePredictions: boolean;
+}
+
+class MirrorRun {
+  readonly #wal: MirrorWal;
+  readonly #opts: Resolved;
+  readonly #connection: ConnectionOptions;
+  readonly #stop: AbortSignal;
+  readonly #rate = new RateMeter();
+  #published = 0;
+  #duplicates = 0;
+  #failedRounds = 0;
+  #reconnects = 0;
+  #connected = false;
+  #lastError: MirrorStats['lastError'] = null;
+  #duplicateWindowMs: number | null = null;
+
+  constructor(wal: MirrorWal, opts: Resolved, connection: ConnectionOptions, stop: AbortSignal) {
+    this.#wal = wal;
+    this.#opts = opts;
+    this.#connection = { servers: connection.servers, connection: connection.connection };
+    this.#stop = stop;
+  }
+
+  async stats(): Promise<MirrorStats> {
+    const topics: Record<string, MirrorTopicStats> = {};
+    for (const plan of this.#opts.topics) {
+      let lag = 0;
+      try {
+        lag = await this.#wal.count(plan.topic);
+      } catch {
+        // A closed WAL has no lag to report; the counters below still are the truth.
+      }
+      topics[plan.topic] = { lag, published: plan.published, duplicates: plan.duplicates };
+    }
+    return {
+      topics,
+      published: this.#published,
+      duplicates: this.#duplicates,
+      publishedPerSec: this.#rate.perSecond(),
+      lastError: this.#lastError,
+      failedRounds: this.#failedRounds,
+      reconnects: this.#reconnects,
+      connected: this.#connected,
+      duplicateWindowMs: this.#duplicateWindowMs,
+    };
+  }
+
+  async start(): Promise<void> {
+    const namespace = this.#opts.namespace ?? path.basename((await this.#wal.stats()).dir);
+    for (const plan of this.#opts.topics) plan.digest = topicDigest(namespace, plan.topic);
+    const owned = await openConnection(this.#connection, `walrus-mirror:${namespace}`, this.#stop, true);
+    if (!owned) return;
+    this.#connected = true;
+    void this.#watchStatus(owned.nc);
+    try {
+      await this.#loop(owned.nc, encodeHeaderValue(namespace));
+    } catch (err) {
+      throw toWalError(err);
+    } finally {
+      await owned.release();
+    }
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.#connected = false;
+        else if (s.type === 'reconnect') {
+          this.#connected = true;
+          this.#reconnects++;
+        }
+      }
+    } catch {
+      // The status stream ends with the connection; nothing to report.
+    }
+  }
+
+  #noteError(err: unknown): void {
+    this.#lastError = { message: describeError(err), atMs: Date.now() };
+  }
+
+  async #loop(nc: NatsConnection, namespaceHeader: string): Promise<void> {
+    const js = jetstream(nc, { timeout: this.#opts.ackTimeoutMs });
+    let jsm: JetStreamManager | null = null;
+    /** The stream's last sequence as far as the mirror knows; null = ask the stream. */
+    let lastSeq: number | null = null;
+    let failures = 0;
+    while (!this.#stop.aborted) {
+      if (lastSeq === null) {
+        try {
+          jsm ??= await jetstreamManager(nc, { timeout: this.#opts.ackTimeoutMs });
+          lastSeq = await this.#prepareStream(jsm);
+        } catch (err) {
+          this.#noteError(err);
+          jsm = null;
+          await sleep(backoffDelayMs(failures++, this.#opts.retry), this.#stop);
+          continue;
+        }
+        if (lastSeq === null) {
+          await sleep(backoffDelayMs(failures++, this.#opts.retry), this.#stop);
+          continue;
+        }
+      }
+      const batches = await this.#peekOrWait();
+      if (batches === null) continue;
+      const round = await this.#publishRound(js, namespaceHeader, batches, lastSeq);
+      let progress = 0;
+      for (let t = 0; t < batches.length; t++) {
+        const stored = batches[t]!.slice(0, round.storedPrefix[t]);
+        if (stored.length === 0) continue;
+        // Only after the acks: a crash before this line re-publishes, and the ids deduplicate.
+        await consumeExactly(this.#wal, this.#opts.topics[t]!.topic, stored);
+        this.#count(t, stored.length);
+        progress += stored.length;
+      }
+      if (round.error === undefined) {
+        failures = 0;
+        if (round.lastStoredSeq !== null) lastSeq = round.lastStoredSeq;
+        continue;
+      }
+      // Some publish failed: re-read where the stream stands, then go again from the cursors.
+      lastSeq = null;
+      if (round.onlyStalePredictions && progress > 0) continue;
+      this.#failedRounds++;
+      this.#noteError(round.error);
+      await sleep(backoffDelayMs(failures++, this.#opts.retry), this.#stop);
+    }
+  }
+
+  #count(topicIndex: number, published: number): void {
+    this.#opts.topics[topicIndex]!.published += published;
+    this.#published += published;
+    this.#rate.record(this.#published);
+  }
+
+  /** Creates the stream if needed; returns its last sequence, or null if it is missing and may not be created. */
+  async #prepareStream(jsm: JetStreamManager): Promise<number | null> {
+    let info = await streamInfo(jsm, this.#opts.stream);
+    if (!info) {
+      const create = this.#opts.createStream;
+      if (!create) {
+        this.#noteError(new Error(`stream ${this.#opts.stream} does not exist (createStream: false)`));
+        return null;
+      }
+      info = await jsm.streams.add({
+        name: this.#opts.stream,
+        subjects: create.subjects ?? [`${this.#opts.stream}.>`],
+        num_replicas: create.replicas ?? 1,
+        duplicate_window: nanos(create.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
+        storage: create.storage === 'memory' ? 'memory' : 'file',
+      } as Parameters<JetStreamManager['streams']['add']>[0]);
+    }
+    this.#duplicateWindowMs = Math.round(info.config.duplicate_window / NANOS_PER_MS);
+    return info.state.last_seq;
+  }
+
+  /**
+   * Peeks every topic; when all are empty, sleeps until a writer publishes (armed before a second
+   * look, so a write between the look and the wait is not missed). Returns null to loop again.
+   */
+  async #peekOrWait(): Promise<Entry[][] | null> {
+    const peek = (): Promise<Entry[][]> =>
+      Promise.all(this.#opts.topics.map((p) => this.#wal.batchRead(p.topic, { maxBytes: this.#opts.maxBatchBytes, checkpoint: false })));
+    let batches = await peek();
+    if (batches.some((b) => b.length > 0)) return batches;
+    const waiting = new AbortController();
+    const onStop = (): void => waiting.abort();
+    this.#stop.addEventListener('abort', onStop, { once: true });
+    try {
+      const woken = Promise.race(this.#opts.topics.map((p) => this.#wal.waitForWrites(p.topic, { signal: waiting.signal })));
+      batches = await peek();
+      if (batches.some((b) => b.length > 0)) {
+        waiting.abort();
+        await woken;
+        return batches;
+      }
+      await woken;
+      return null;
+    } finally {
+      waiting.abort();
+      this.#stop.removeEventListener('abort', onStop);
+    }
+  }
+
+  async #publishRound(js: JetStreamClient, namespaceHeader: string, batches: Entry[][], lastSeq: number): Promise<RoundResult> {
+    /** Per topic, per peeked entry: undefined = not sent or failed, else the ack. */
+    const acks: Array<Array<PubAck | undefined>> = batches.map((b) => new Array<PubAck | undefined>(b.length));
+    let error: unknown;
+    let onlyStalePredictions = true;
+    const inFlight = new Set<Promise<void>>();
+    let expectedLast = lastSeq;
+    const opts = this.#opts;
+    outer: for (let t = 0; t < batches.length; t++) {
+      const plan = opts.topics[t]!;
+      const batch = batches[t]!;
+      for (let i = 0; i < batch.length; i++) {
+        // After a failure the rest would be rejected anyway (their predecessor is missing).
+        if (error !== undefined) break outer;
+        while (inFlight.size >= opts.maxInFlight) await Promise.race(inFlight);
+        if (error !== undefined) break outer;
+        const entry = batch[i]!;
+        const h = headers();
+        h.set(HEADER_NAMESPACE, namespaceHeader);
+        h.set(HEADER_TOPIC, plan.topicHeader);
+        h.set(HEADER_SEQ, String(entry.seq));
+        h.set(HEADER_CODEC, entry.codec);
+        // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset).
+        const expect = expectedLast > 0 ? { streamName: opts.stream, lastSequence: expectedLast } : { streamName: opts.stream };
+        expectedLast++;
+        const p = js
+          .publish(plan.subject, entry.data, { msgID: messageIdFromDigest(plan.digest, entry.seq), headers: h, expect, timeout: opts.ackTimeoutMs })
+          .then(
+            (ack: PubAck) => {
+              acks[t]![i] = ack;
+            },
+            (err: unknown) => {
+              const stale = isWrongLastSequence(err);
+              if (!stale) onlyStalePredictions = false;
+              // Keep the most telling failure: a broker problem over the rejections it caused.
+              if (error === undefined || !stale) error = err;
+            },
+          )
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+    }
+    await Promise.all(inFlight);
+    const storedPrefix: number[] = [];
+    let lastStoredSeq: number | null = null;
+    for (let t = 0; t < batches.length; t++) {
+      // An entry counts only if every entry before it in the topic is stored too.
+      let n = 0;
+      for (const ack of acks[t]!) {
+        if (ack === undefined) break;
+        if (ack.duplicate) {
+          this.#opts.topics[t]!.duplicates++;
+          this.#duplicates++;
+        }
+        else if (lastStoredSeq === null || ack.seq > lastStoredSeq) lastStoredSeq = ack.seq;
+        n++;
+      }
+      storedPrefix.push(n);
+    }
+    return { storedPrefix, lastStoredSeq, error, onlyStalePredictions };
+  }
+}

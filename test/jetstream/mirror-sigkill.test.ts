@@ -1,0 +1,82 @@
+/**
+ * Issue 7: the mirror process killed with SIGKILL mid-stream (while it appends and publishes with
+ * acks in flight) and restarted, JETSTREAM_KILLS times (default 8); a last run finishes. Then every
+ * entry the WAL holds is in the stream exactly once, in per-topic order. Redelivered entries must
+ * show up as JetStream duplicates, never as second copies.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Walrus } from '../../dist/src/index.js';
+import { TmpDirs } from '../helpers/tmp-dir.js';
+import { NatsFleet, checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'mirror-child.mjs');
+const KILLS = Number(process.env.JETSTREAM_KILLS ?? 8);
+const TOPICS = ['alpha', 'beta', 'topic with spaces.and.dots'];
+const PER_TOPIC = 4000;
+
+interface ChildRun {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  published: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the child; with `killAfterPublished`, SIGKILLs it once it reported that many more published entries. */
+function runChild(dir: string, servers: string[], killAfterPublished: number | null): Promise<ChildRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CHILD, dir, 'mirrored', servers.join(','), 'KILLS', String(PER_TOPIC), JSON.stringify(TOPICS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let published = 0;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      const m = /P (\d+) \d+\n(?![\s\S]*P \d+)/.exec(stdout.slice(-200));
+      if (m) published = Number(m[1]);
+      if (killAfterPublished !== null && published >= killAfterPublished && child.exitCode === null) child.kill('SIGKILL');
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('exit', (exitCode, signal) => {
+      clearTimeout(guard);
+      resolve({ exitCode, signal, published, stdout, stderr });
+    });
+  });
+}
+
+describeWithNats('mirror process killed with SIGKILL and restarted', () => {
+  let fleet: NatsFleet;
+  const tmp = new TmpDirs();
+  beforeAll(async () => {
+    fleet = await NatsFleet.start(1);
+  });
+  afterAll(async () => {
+    await fleet?.shutdown();
+    tmp.removeAll();
+  });
+
+  it(`${KILLS} kills mid-stream, then a clean finish: every entry exactly once, in order`, async () => {
+    const dir = tmp.make('walrus-js-kill');
+    let killedMidStream = 0;
+    for (let k = 0; k < KILLS; k++) {
+      // A different point each time: after 150-750 more published entries of this life.
+      const run = await runChild(dir, fleet.servers, 150 + Math.floor(Math.random() * 600));
+      expect(run.signal, `child ${k} ended by itself: ${run.stderr}`).toBe('SIGKILL');
+      if (!run.stdout.includes('DONE')) killedMidStream++;
+    }
+    const last = await runChild(dir, fleet.servers, null);
+    expect(last.exitCode, last.stderr).toBe(0);
+    expect(killedMidStream).toBe(KILLS);
+
+    const wal = await Walrus.open({ dir, key: 'mirrored', fsync: 'none' });
+    const stats = (await wal.stats()).topics;
+    await wal.close();
+    for (const t of TOPICS) expect(stats[t]).toMatchObject({ appended: PER_TOPIC, unread: 0 });
+    const stored = await readStream(fleet.servers, 'KILLS');
+    expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, PER_TOPIC])), (t, s) => `${t}:${s}`)).toEqual([]);
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * What the JetStream test files share beyond the servers (nats-fleet.ts): the suite wrapper that
+ * skips loudly or fails when nats-server is missing, and the exactly-once check.
+ */
+import { describe, it } from 'vitest';
+import { NATS_BIN, type StoredEntry } from './nats-fleet.js';
+
+export { NatsFleet, readStream, NATS_BIN, type StoredEntry } from './nats-fleet.js';
+
+export function describeWithNats(name: string, body: () => void): void {
+  if (NATS_BIN) {
+    describe(name, body);
+    return;
+  }
+  const why = 'nats-server not found (PATH, /usr/sbin, $NATS_SERVER): install the Debian package nats-server';
+  if (process.env.WALRUS_REQUIRE_NATS === '1') {
+    describe(name, () => {
+      it('needs nats-server (WALRUS_REQUIRE_NATS=1)', () => {
+        throw new Error(why);
+      });
+    });
+    return;
+  }
+  console.warn(`\n*** SKIPPING JetStream tests "${name}": ${why}. Set WALRUS_REQUIRE_NATS=1 to make this a failure. ***\n`);
+  describe.skip(name, body);
+}
+
+/**
+ * The property every scenario ends with: each topic's entries 0..count-1 are in the stream exactly
+ * once, in per-topic order, with the payload `payloadOf(topic, seq)`. Returns a list of problems
+ * (empty = holds) so a failure shows all of them.
+ */
+export function checkExactlyOnce(stored: StoredEntry[], expected: Map<string, number>, payloadOf: (topic: string, seq: number) => string): string[] {
+  const problems: string[] = [];
+  const next = new Map<string, number>();
+  for (const e of stored) {
+    if (!expected.has(e.topic)) {
+      problems.push(`unexpected topic ${JSON.stringify(e.topic)}`);
+      continue;
+    }
+    const want = next.get(e.topic) ?? 0;
+    if (e.seq !== want) {
+      problems.push(`${JSON.stringify(e.topic)}: stream seq ${e.streamSeq} holds entry ${e.seq}, expected ${want} (${e.seq < want ? 'duplicate' : 'gap or reorder'})`);
+      if (problems.length > 20) break;
+      next.set(e.topic, Math.max(want, e.seq + 1));
+      continue;
+    }
+    if (e.data.toString('utf8') !== payloadOf(e.topic, e.seq)) problems.push(`${JSON.stringify(e.topic)} seq ${e.seq}: payload differs`);
+    next.set(e.topic, want + 1);
+  }
+  for (const [topic, count] of expected) {
+    const got = next.get(topic) ?? 0;
+    if (got !== count) problems.push(`${JSON.stringify(topic)}: stream has entries up to ${got - 1}, the WAL has ${count}`);
+  }
+  return problems;
+}
