@@ -153,13 +153,17 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
       const subjects = wanted ? [...new Set([...wanted].map((t) => (options.subject ?? ((x: string) => defaultSubject(stream, x)))(t)))] : [null];
       for (const subject of subjects) {
         if (signal.aborted) break;
+        // Where this read ends, asked of the stream leader. A consumer may be served by a replica
+        // still catching up (after a broker restart), whose `pending` says 0 long before the end.
+        let endSeq = lastSeq;
         if (subject !== null) {
-          const filtered = await jsm.streams.info(stream, { subjects_filter: subject });
-          if ((filtered.state.subjects?.[subject] ?? 0) === 0) continue;
+          const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+          if (last === null) continue;
+          endSeq = Math.min(lastSeq, last.seq);
         }
         // One subject filter per consumer: nats-server 2.9 has no multi-subject filters.
         const consumer = await js.consumers.get(stream, subject === null ? {} : { filter_subjects: subject });
-        await readUpTo(consumer, lastSeq, signal, accept);
+        await readUpTo(consumer, endSeq, signal, accept);
       }
     }
     await flushAll();
@@ -173,16 +177,16 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
   }
 }
 
-/** Feeds messages in stream order to `accept` until the one at or before `lastSeq` with nothing pending. */
-async function readUpTo(consumer: Consumer, lastSeq: number, signal: AbortSignal, accept: (msg: JsMsg) => Promise<void>): Promise<void> {
+/** Feeds messages in stream order to `accept` up to stream sequence `endSeq`. */
+async function readUpTo(consumer: Consumer, endSeq: number, signal: AbortSignal, accept: (msg: JsMsg) => Promise<void>): Promise<void> {
   const messages = await consumer.consume({ max_messages: FETCH_MESSAGES });
   const onAbort = (): void => void messages.stop();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const msg of messages) {
-      if (msg.info.streamSequence > lastSeq) break;
+      if (msg.info.streamSequence > endSeq) break;
       await accept(msg);
-      if (msg.info.pending === 0 || msg.info.streamSequence === lastSeq || signal.aborted) break;
+      if (msg.info.streamSequence >= endSeq || signal.aborted) break;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
-import { mirror, type Mirror } from '../../dist/src/jetstream/index.js';
+import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 import { NatsFleet, checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
@@ -68,6 +68,19 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', () => {
     }
     const stored = await readStream(fleet.servers, 'CL1');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, 4000])), payloadOf)).toEqual([]);
+    // Replay right away, while the restarted node may still be catching up: it must not stop early.
+    const restored = await Walrus.open({ dir: tmp.make('walrus-js-cl1-restored'), key: 'cl1', fsync: 'none' });
+    try {
+      const report = await replay('CL1', restored, { servers: fleet.servers, topics: TOPICS });
+      expect(report.complete).toBe(true);
+      for (const t of TOPICS) {
+        expect(report.topics[t]?.appended, t).toBe(4000);
+        const first = (await restored.batchRead(t, { maxBytes: Infinity, checkpoint: false })).at(0);
+        expect(first?.text()).toBe(payloadOf(t, 0));
+      }
+    } finally {
+      await restored.close();
+    }
   });
 
   it('survives the whole cluster restarted mid-stream', async () => {

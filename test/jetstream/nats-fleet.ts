@@ -188,7 +188,8 @@ export async function readStream(servers: string[], stream: string): Promise<Sto
         data: Buffer.from(m.data),
         streamSeq: m.info.streamSequence,
       });
-      if (m.info.pending === 0 || m.info.streamSequence >= info.state.last_seq) break;
+      // Not `pending === 0`: the consumer may live on a replica still catching up after a restart.
+      if (m.info.streamSequence >= info.state.last_seq) break;
     }
     await messages.close();
     return out;
