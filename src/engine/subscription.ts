@@ -12,6 +12,9 @@
  * consumed when the batch is read, before the first of them is yielded. Leaving a `for await` loop
  * early (`break`, `throw`) therefore drops the rest of that batch; an abort does not — the entries
  * already taken are still yielded, then the iteration ends. `maxBytes` bounds a batch.
+ *
+ * With `checkpoint: false` the follower peeks from the next sequence number it owes (the facade's
+ * private `peekFrom`), not from the cursor, so it keeps up however far it is ahead of consumers.
  */
 import { WalError } from '../errors.js';
 import { encodeTopic } from '../storage/limits.js';
@@ -25,13 +28,13 @@ export interface SubscribeOptions {
    * true (default): entries are consumed (the cursor moves, per the read consistency mode) a batch
    * at a time, when the batch is read: leaving the loop early drops the rest of that batch (an
    * abort does not: the batch is yielded to its end first). Competing subscribers of one topic
-   * share its entries. false: observe without consuming; since peeks start at the cursor, it
-   * sees at most `maxBatchEntries` entries past the cursor, and then waits for a consumer.
+   * share its entries. false: observe without consuming: every entry from the cursor on, in
+   * order; entries other readers consume before this follower reaches them are skipped.
    */
   checkpoint?: boolean;
   /**
-   * Payload bytes per batch read when consuming (at least one entry per batch; `1` = one entry per
-   * read, so nothing is taken before it is yielded). Default 64 KiB. Ignored with `checkpoint: false`.
+   * Payload bytes per batch read (at least one entry per batch; with `checkpoint: true`, `1` = one
+   * entry per read, so nothing is taken before it is yielded). Default 64 KiB.
    */
   maxBytes?: number;
 }
@@ -39,8 +42,11 @@ export interface SubscribeOptions {
 /** Small enough that an abort's drain and a `break`'s loss stay short, large enough to amortize a cursor record. */
 export const DEFAULT_SUBSCRIBE_MAX_BYTES = 64 * 1024;
 
-/** What a subscription needs of the WAL: the public read and wait calls, nothing private. */
-export type SubscriptionSource = Pick<Walrus, 'batchRead' | 'waitForWrites'>;
+/** What a subscription needs of the WAL: the public read and wait calls, and a peek from any seq. */
+export interface SubscriptionSource extends Pick<Walrus, 'batchRead' | 'waitForWrites'> {
+  /** Unconsumed entries from `fromSeq` (or the cursor, if past it) within `maxBytes`, at least one if any. */
+  peekFrom(topic: string, fromSeq: number, maxBytes: number): Promise<Entry[]>;
+}
 
 interface Resolved {
   signal: AbortSignal | undefined;
@@ -84,9 +90,9 @@ function isClosed(err: unknown): boolean {
 }
 
 /** A batch, or null when the WAL closed (the iteration then ends instead of throwing). */
-async function readBatch(wal: SubscriptionSource, topic: string, maxBytes: number, checkpoint: boolean): Promise<Entry[] | null> {
+async function unlessClosed(read: Promise<Entry[]>): Promise<Entry[] | null> {
   try {
-    return await wal.batchRead(topic, { maxBytes, checkpoint });
+    return await read;
   } catch (err) {
     if (isClosed(err)) return null;
     throw err;
@@ -112,25 +118,22 @@ function armWait(wal: SubscriptionSource, topic: string, signal: AbortSignal | u
 }
 
 /**
- * Reads the next non-empty batch (filtered by `keep`), sleeping until new writes when there is
- * none. Returns null when the iteration must end (abort or close).
+ * The next non-empty batch `read` returns, sleeping until new writes when there is none. Returns
+ * null when the iteration must end (abort or close).
  */
-async function nextBatch(wal: SubscriptionSource, topic: string, opts: Resolved, readMaxBytes: number, keep: (batch: Entry[]) => Entry[]): Promise<Entry[] | null> {
+async function nextBatch(wal: SubscriptionSource, topic: string, opts: Resolved, read: () => Promise<Entry[] | null>): Promise<Entry[] | null> {
   for (;;) {
     if (opts.signal?.aborted) return null;
-    const first = await readBatch(wal, topic, readMaxBytes, opts.checkpoint);
-    if (first === null) return null;
-    const fresh = keep(first);
-    if (fresh.length > 0) return fresh;
+    const first = await read();
+    if (first === null || first.length > 0) return first;
     if (opts.signal?.aborted) return null;
     // Nothing unread: arm the wait first, then look once more, so a write published in between
     // either shows up in this read or wakes the wait.
     const wait = armWait(wal, topic, opts.signal);
-    const second = await readBatch(wal, topic, readMaxBytes, opts.checkpoint).catch((err: unknown) => {
+    const again = await read().catch((err: unknown) => {
       wait.cancel();
       throw err;
     });
-    const again = second === null ? null : keep(second);
     if (again === null || again.length > 0) {
       wait.cancel();
       return again;
@@ -147,28 +150,23 @@ async function nextBatch(wal: SubscriptionSource, topic: string, opts: Resolved,
  * strictly-at-once mode), then the iteration ends.
  */
 async function* consume(wal: SubscriptionSource, topic: string, opts: Resolved): AsyncGenerator<Entry, void, undefined> {
+  const read = (): Promise<Entry[] | null> => unlessClosed(wal.batchRead(topic, { maxBytes: opts.maxBytes, checkpoint: true }));
   for (;;) {
-    const batch = await nextBatch(wal, topic, opts, opts.maxBytes, (b) => b);
+    const batch = await nextBatch(wal, topic, opts, read);
     if (batch === null) return;
     yield* batch;
   }
 }
 
 /**
- * checkpoint: false — peeks never move the cursor, so every peek starts at the cursor again: the
- * follower remembers the next sequence number it owes and skips what it already yielded. A peek
- * returns at most `maxBatchEntries` entries, hence the documented window. Nothing is consumed, so
- * an abort ends the iteration at once.
+ * checkpoint: false — the follower remembers the next sequence number it owes and peeks from
+ * there. Nothing is consumed, so an abort ends the iteration at once.
  */
 async function* observe(wal: SubscriptionSource, topic: string, opts: Resolved): AsyncGenerator<Entry, void, undefined> {
   let nextSeq = 0;
-  const unseen = (batch: Entry[]): Entry[] => {
-    const i = batch.findIndex((e) => e.seq >= nextSeq);
-    return i < 0 ? [] : batch.slice(i);
-  };
+  const read = (): Promise<Entry[] | null> => unlessClosed(wal.peekFrom(topic, nextSeq, opts.maxBytes));
   for (;;) {
-    // The peek window must reach past what was already yielded: the byte budget is not the limit here.
-    const batch = await nextBatch(wal, topic, opts, Infinity, unseen);
+    const batch = await nextBatch(wal, topic, opts, read);
     if (batch === null) return;
     for (const entry of batch) {
       if (opts.signal?.aborted) return;

@@ -565,18 +565,11 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   async #fetchNow(state: TopicState, maxBytes: number): Promise<number> {
     const reader = state.reader;
     const maxEntries = this.#options.maxBatchEntries;
-    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, reader.fetchFrom, maxBytes, maxEntries);
-    const { data, refs } = answer;
-    this.#bytesRead += data.byteLength;
-    const count = refs.length / 4;
-    const entries: Entry[] = new Array<Entry>(count);
-    for (let i = 0, j = 0; i < refs.length; i += 4, j++) {
-      const offset = refs[i + 2]!;
-      entries[j] = new Entry(state.name, refs[i]!, byteView(data, offset, offset + refs[i + 3]!), refs[i + 1]!);
-    }
+    const { entries, bytes } = await this.#readFromWriter(state, reader.fetchFrom, maxBytes);
     reader.fill(entries);
+    const count = entries.length;
     // A full answer means more is probably waiting: start reading it now.
-    if (count > 0 && (count >= maxEntries || data.byteLength * 2 >= maxBytes) && this.#state === 'open') {
+    if (count > 0 && (count >= maxEntries || bytes * 2 >= maxBytes) && this.#state === 'open') {
       const prefetch = this.#fetchNow(state, READ_AHEAD_BYTES).catch(() => 0);
       reader.prefetch = prefetch;
       void this.#track(prefetch).then(() => {
@@ -584,6 +577,37 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       });
     }
     return count;
+  }
+
+  /** Up to `maxBatchEntries` entries from `fromSeq` within `maxBytes` (at least one), straight from the topic's writer. */
+  async #readFromWriter(state: TopicState, fromSeq: number, maxBytes: number): Promise<{ entries: Entry[]; bytes: number }> {
+    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, fromSeq, maxBytes, this.#options.maxBatchEntries);
+    const { data, refs } = answer;
+    this.#bytesRead += data.byteLength;
+    const entries: Entry[] = new Array<Entry>(refs.length / 4);
+    for (let i = 0, j = 0; i < refs.length; i += 4, j++) {
+      const offset = refs[i + 2]!;
+      entries[j] = new Entry(state.name, refs[i]!, byteView(data, offset, offset + refs[i + 3]!), refs[i + 1]!);
+    }
+    return { entries, bytes: data.byteLength };
+  }
+
+  /**
+   * Entries from `fromSeq` on — or from the cursor, when consumers already moved past it (what
+   * they consumed may be reclaimed) — without consuming anything: what a `checkpoint: false`
+   * subscription follows the tail with, since a peek at the cursor cannot reach past
+   * `maxBatchEntries` unconsumed entries.
+   */
+  #peekFrom(topic: string, fromSeq: number, maxBytes: number): Promise<Entry[]> {
+    try {
+      this.#checkUsable();
+      const state = this.#topicForRead(topic);
+      if (!state) return Promise.resolve([]);
+      const reader = state.reader;
+      return this.#track(reader.exclusive(async () => (await this.#readFromWriter(state, Math.max(fromSeq, reader.cursor), maxBytes)).entries));
+    } catch (err) {
+      return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
+    }
   }
 
   /**
@@ -799,7 +823,15 @@ export class Walrus extends EventEmitter<WalrusEvents> {
    * at a time (unless `checkpoint: false`), and ends on abort or close. See src/engine/subscription.ts.
    */
   subscribe(topic: string, options?: SubscribeOptions): AsyncIterable<Entry> {
-    return subscribeTopic(this, topic, options);
+    return subscribeTopic(
+      {
+        batchRead: (t, o) => this.batchRead(t, o),
+        waitForWrites: (t, o) => this.waitForWrites(t, o),
+        peekFrom: (t, fromSeq, maxBytes) => this.#peekFrom(t, fromSeq, maxBytes),
+      },
+      topic,
+      options,
+    );
   }
 
   // ───────────────────────────── progress ─────────────────────────────

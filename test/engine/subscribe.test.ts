@@ -220,6 +220,19 @@ describe('subscribe: consistency', () => {
     expect((await wal.readNext('watched'))?.text()).toBe('a');
   });
 
+  it('checkpoint: false keeps following far past maxBatchEntries unconsumed entries, and skips what consumers took', async () => {
+    const wal = await openWal({ ...SMALL, maxBatchEntries: 16 });
+    for (let i = 0; i < 10; i++) await wal.batchAppend('far', Array.from({ length: 10 }, (_, k) => `f${i * 10 + k}`));
+    const reading = collect(wal, 'far', (texts) => texts.length === 150, { checkpoint: false, maxBytes: 64 });
+    await tick(20);
+    for (let i = 100; i < 150; i++) await wal.append('far', `f${i}`);
+    expect(await reading).toEqual(Array.from({ length: 150 }, (_, i) => `f${i}`));
+    expect(await wal.count('far')).toBe(150);
+    // A new observer starts at the cursor: what a consumer took is not replayed to it.
+    expect((await wal.batchRead('far', { maxBytes: Infinity })).length).toBe(16);
+    expect(await collect(wal, 'far', (texts) => texts.length === 3, { checkpoint: false })).toEqual(['f16', 'f17', 'f18']);
+  });
+
   it('a consumed position survives reopen: a new subscription starts after it', async () => {
     const dir = tempDir();
     const first = await openWal({ ...SMALL, dir, readConsistency: { atLeastOnce: { persistEvery: 10 } } });
