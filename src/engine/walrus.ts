@@ -157,7 +157,6 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   #reclaimedBytes = 0;
   readonly #appendLatency: LatencyStats;
   #bytesRead = 0;
-  #unfinishedSnapshot: { path: string; bytes: Uint8Array } | null = null;
 
   private constructor(args: {
     options: ResolvedOptions;
@@ -923,13 +922,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
 
   /** Writes a new CURSORS generation through the flusher (the main thread never fsyncs). */
   async #persistCursorSnapshot(): Promise<void> {
-    // A snapshot whose CURSORS never landed is retried as it is: beginning another would move new
-    // cursor records to a log generation that a reopen (which applies only the one generation
-    // after CURSORS) deletes unread — consumed entries would be delivered again.
-    const snapshot = (this.#unfinishedSnapshot ??= this.#ns.cursors.beginSnapshot());
+    // A snapshot whose CURSORS never landed is retried as it is (beginSnapshot returns it again).
+    const snapshot = this.#ns.cursors.beginSnapshot();
     Atomics.store(this.#cells, CURSOR_LOG_GENERATION, this.#ns.cursors.generation);
     await this.#flusher.call('writeFileAtomic', snapshot.path, snapshot.bytes);
-    if (this.#unfinishedSnapshot === snapshot) this.#unfinishedSnapshot = null;
     const stale = this.#ns.cursors.completeSnapshot();
     if (stale.length > 0) await this.#flusher.call('deleteFiles', stale);
   }

@@ -66,6 +66,13 @@ export interface CursorSnapshot {
   topics: Array<[name: string, id: number, nextSeq: number]>;
 }
 
+/** A CURSORS file to write atomically (tmp, fsync, rename, directory fsync). */
+export interface SnapshotFile {
+  path: string;
+  bytes: Uint8Array;
+  generation: number;
+}
+
 export class CursorStore {
   readonly dir: string;
   readonly #io: FileIo;
@@ -80,7 +87,7 @@ export class CursorStore {
   /** Per topic, the value a reopen would load: the last record written, else the snapshot's. */
   readonly #persisted = new Map<number, number>();
   #snapshotCursors = new Map<number, number>();
-  #pendingSnapshot: { staleLog: string; cursors: Map<number, number> } | null = null;
+  #pendingSnapshot: { staleLog: string; cursors: Map<number, number>; file: SnapshotFile } | null = null;
 
   private constructor(io: FileIo, dir: string, durable: boolean, loaded: CursorSnapshot) {
     this.#io = io;
@@ -238,19 +245,25 @@ export class CursorStore {
    * The first half of a snapshot whose file another thread writes (the engine's flusher, so the
    * main thread never fsyncs): switches new records to the next generation's log at once and
    * returns what CURSORS must become. Until `completeSnapshot`, a reopen applies both logs.
+   *
+   * While one is pending (its CURSORS write failed or is still in flight) the same one is returned:
+   * beginning another would move new records to generation g + 2, which a reopen after a crash
+   * (it applies only logs g and g + 1) would delete unread — consumed entries delivered again.
    */
-  beginSnapshot(): { path: string; bytes: Uint8Array; generation: number } {
+  beginSnapshot(): SnapshotFile {
     this.#ensureOpen();
+    if (this.#pendingSnapshot !== null) return this.#pendingSnapshot.file;
     const next = nextGeneration(this.#generation);
     const topics = [...this.#idsByName].map(([name, id]): [string, number, number] => [name, id, this.cursor(id)]);
     const nextFd = this.#createEmptyLog(cursorLogPath(this.dir, next));
-    this.#pendingSnapshot = { staleLog: this.logPath, cursors: new Map(topics.map(([, id, nextSeq]) => [id, nextSeq])) };
+    const bytes = packControlFile({ format: CURSORS_FORMAT, version: CURSORS_VERSION, generation: next, topics });
+    const file: SnapshotFile = { path: path.join(this.dir, CURSORS_FILE_NAME), bytes, generation: next };
+    this.#pendingSnapshot = { staleLog: this.logPath, cursors: new Map(topics.map(([, id, nextSeq]) => [id, nextSeq])), file };
     this.#io.close(this.#logFd!);
     this.#generation = next;
     this.#logFd = nextFd;
     this.#logBytes = 0;
-    const bytes = packControlFile({ format: CURSORS_FORMAT, version: CURSORS_VERSION, generation: next, topics });
-    return { path: path.join(this.dir, CURSORS_FILE_NAME), bytes, generation: next };
+    return file;
   }
 
   /** The second half, once CURSORS is durable: returns the superseded log to delete. */

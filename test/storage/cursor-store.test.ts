@@ -294,12 +294,15 @@ describe('CursorStore', () => {
     expect(store.cursor(1)).toBe(7);
     store.registerTopic('t', 1);
     const again = store.beginSnapshot();
+    store.advance(1, 8, true);
+    expect(store.beginSnapshot(), 'a pending snapshot is returned again, not a generation further').toBe(again);
+    expect(store.generation).toBe(2);
     fs.writeFileSync(again.path, again.bytes);
     expect(store.snapshotCursors().get(1)).toBeUndefined();
     expect(store.completeSnapshot()).toEqual([cursorLogPath(dir, 1)]);
     expect(store.snapshotCursors()).toEqual(new Map([[1, 7]]));
     expect(store.completeSnapshot()).toEqual([]);
-    expect(reopen(store).cursor(1)).toBe(7);
+    expect(reopen(store).cursor(1)).toBe(8);
   });
 
   it('a failed snapshot changes nothing: the old generation and its log stay live', () => {
