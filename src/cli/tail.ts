@@ -69,27 +69,31 @@ export async function runTail(args: string[]): Promise<number> {
   const nsDir = resolveLogDir(dir!, values.key);
 
   const out = new Output(process.stdout);
-  const view = await loadLogView(nsDir);
-  const scans = new Map(view.scans.map((scan) => [scan.path, scan]));
-  let topic = view.recovery.topics.find((t) => t.name === topicName);
-  if (topic === undefined && !values.follow) {
-    const known = view.recovery.topics.map((t) => JSON.stringify(t.name));
-    throw new CliFailure(`no topic ${JSON.stringify(topicName)} in ${nsDir}${known.length > 0 ? ` (topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ''}`);
-  }
-  let next = 0;
-  if (topic !== undefined) {
-    const from = values['from-start'] ? 0 : Math.max(0, topic.nextSeq - lines);
-    await printEntries(out, scans, topic, from, format);
-    next = topic.nextSeq;
-  }
-  await out.flush();
-  if (!values.follow) return EXIT_OK;
-
+  // Listening from the start: a SIGINT that arrives while the last entries are printed (before
+  // the follow loop) must stop it cleanly too, not kill the process.
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  if (values.follow) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
+    const view = await loadLogView(nsDir);
+    const scans = new Map(view.scans.map((scan) => [scan.path, scan]));
+    let topic = view.recovery.topics.find((t) => t.name === topicName);
+    if (topic === undefined && !values.follow) {
+      const known = view.recovery.topics.map((t) => JSON.stringify(t.name));
+      throw new CliFailure(`no topic ${JSON.stringify(topicName)} in ${nsDir}${known.length > 0 ? ` (topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ''}`);
+    }
+    let next = 0;
+    if (topic !== undefined) {
+      const from = values['from-start'] ? 0 : Math.max(0, topic.nextSeq - lines);
+      await printEntries(out, scans, topic, from, format);
+      next = topic.nextSeq;
+    }
+    await out.flush();
+    if (!values.follow) return EXIT_OK;
+
     while (!stop.signal.aborted) {
       try {
         await sleep(intervalMs, undefined, { signal: stop.signal });
