@@ -10,17 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WalError, Walrus, type WalrusOptions } from '../../dist/src/index.js';
+import { within } from '../helpers/within.js';
 
 const CALL_TIMEOUT_MS = 10_000;
 const MiB = 1024 * 1024;
-
-function within<T>(p: Promise<T>, label: string, ms = CALL_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hung for ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Runs a call that must fail: a synchronous throw counts as a failure too (it is reported). */
 async function failureOf(label: string, call: () => unknown): Promise<unknown> {
@@ -31,7 +24,7 @@ async function failureOf(label: string, call: () => unknown): Promise<unknown> {
     return { syncThrow: err };
   }
   if (!(result instanceof Promise)) return new Error(`${label} returned ${String(result)} instead of a promise`);
-  return within(result, label).then(
+  return within(result, label, CALL_TIMEOUT_MS).then(
     (value) => new Error(`${label} resolved (${String(value)}), expected a rejection`),
     (err: unknown) => err,
   );
@@ -65,7 +58,7 @@ const OPTIONS: WalrusOptions = { writers: 2, ringBytes: 64 * 1024, segmentBytes:
 const TINY: WalrusOptions = { ...OPTIONS, maxEntryBytes: 1000, maxBatchEntries: 5 };
 
 async function open(options: WalrusOptions): Promise<Walrus> {
-  const wal = await within(Walrus.open(options), 'open');
+  const wal = await within(Walrus.open(options), 'open', CALL_TIMEOUT_MS);
   opened.push(wal);
   return wal;
 }
@@ -75,14 +68,14 @@ class Model {
   readonly unread = new Map<string, string[]>();
 
   async check(wal: Walrus, label: string): Promise<void> {
-    expect(await within(wal.topics(), 'topics'), `${label}: topics`).toEqual([...this.unread.keys()].sort());
+    expect(await within(wal.topics(), 'topics', CALL_TIMEOUT_MS), `${label}: topics`).toEqual([...this.unread.keys()].sort());
     for (const [topic, texts] of this.unread) {
-      const peeked = await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), 'peek');
+      const peeked = await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), 'peek', CALL_TIMEOUT_MS);
       expect(
         peeked.map((e) => e.text()),
         `${label}: entries of ${topic}`,
       ).toEqual(texts);
-      expect(await within(wal.count(topic), 'count'), `${label}: count of ${topic}`).toBe(texts.length);
+      expect(await within(wal.count(topic), 'count', CALL_TIMEOUT_MS), `${label}: count of ${topic}`).toBe(texts.length);
     }
   }
 }
@@ -311,11 +304,11 @@ describe('bad arguments to every method of an open WAL', () => {
     // Larger than half the ring's record limit: it travels over the data port (copied first).
     const largeShared = new Uint8Array(new SharedArrayBuffer(48 * 1024));
     largeShared.fill(0x4c);
-    await within(wal.append('good', small), 'append shared');
-    await within(wal.append('good', largeShared), 'append large shared');
-    await within(wal.batchAppend('good', [small, new Uint8Array(0), '']), 'batch of shared and empty');
+    await within(wal.append('good', small), 'append shared', CALL_TIMEOUT_MS);
+    await within(wal.append('good', largeShared), 'append large shared', CALL_TIMEOUT_MS);
+    await within(wal.batchAppend('good', [small, new Uint8Array(0), '']), 'batch of shared and empty', CALL_TIMEOUT_MS);
     const pooled = Buffer.from('pooled-view');
-    await within(wal.append('good', pooled.subarray(7)), 'append subarray');
+    await within(wal.append('good', pooled.subarray(7)), 'append subarray', CALL_TIMEOUT_MS);
     model.unread.get('good')!.push('shared-small', 'L'.repeat(48 * 1024), 'shared-small', '', '', 'view');
     await model.check(wal, 'valid unusual data');
   });
@@ -328,7 +321,7 @@ describe('after close()', () => {
     await wal.append('kept', 'k0');
     await wal.append('kept', 'k1');
     expect((await wal.readNext('kept'))?.text()).toBe('k0');
-    await within(wal.close(), 'close');
+    await within(wal.close(), 'close', CALL_TIMEOUT_MS);
     const calls: Record<string, () => unknown> = {
       append: () => wal.append('kept', 'x'),
       'append (bad args too)': () => wal.append(undefined as never, undefined),
@@ -344,11 +337,11 @@ describe('after close()', () => {
       waitForWrites: () => wal.waitForWrites('kept', { timeoutMs: 1 }),
     };
     for (const [name, call] of Object.entries(calls)) await expectCode(name, call, 'ERR_CLOSED');
-    await within(wal.close(), 'second close');
-    await within(wal[Symbol.asyncDispose](), 'asyncDispose');
+    await within(wal.close(), 'second close', CALL_TIMEOUT_MS);
+    await within(wal[Symbol.asyncDispose](), 'asyncDispose', CALL_TIMEOUT_MS);
     const again = await open({ ...OPTIONS, dir });
-    expect((await within(again.batchRead('kept', { maxBytes: 100 }), 'read')).map((e) => e.text())).toEqual(['k1']);
-    await within(again.close(), 'close again');
+    expect((await within(again.batchRead('kept', { maxBytes: 100 }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text())).toEqual(['k1']);
+    await within(again.close(), 'close again', CALL_TIMEOUT_MS);
   });
 });
 
@@ -419,12 +412,12 @@ describe('Walrus.open with bad options', () => {
     // A key that sanitizes to the same directory is the same namespace.
     await expectCode('aliased key', () => Walrus.open({ ...OPTIONS, dir, key: 'prod_payments__v1' }), 'ERR_LOCKED');
     await first.append('t', 'two');
-    expect((await within(first.batchRead('t', { maxBytes: 100, checkpoint: false }), 'read')).map((e) => e.text())).toEqual(['one', 'two']);
-    await within(first.close(), 'close');
+    expect((await within(first.batchRead('t', { maxBytes: 100, checkpoint: false }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text())).toEqual(['one', 'two']);
+    await within(first.close(), 'close', CALL_TIMEOUT_MS);
     // The failed opens left no lock behind.
     const again = await open({ ...OPTIONS, dir, key: 'prod/payments::v1' });
-    expect((await within(again.batchRead('t', { maxBytes: 100 }), 'read')).map((e) => e.text())).toEqual(['one', 'two']);
-    await within(again.close(), 'close again');
+    expect((await within(again.batchRead('t', { maxBytes: 100 }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text())).toEqual(['one', 'two']);
+    await within(again.close(), 'close again', CALL_TIMEOUT_MS);
   });
 
   it('a data directory that is a file, or lies under a file, is refused with a WalError', async () => {

@@ -32,6 +32,7 @@ import { WalError as BuiltWalError, Walrus } from '../../dist/src/index.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import { Rng } from '../helpers/recording-file-io.js';
 import { TmpDirs, copyDir, crashCopy } from '../helpers/tmp-dir.js';
+import { within } from '../helpers/within.js';
 
 const SEED = process.env.CORRUPT_OPEN_SEED !== undefined ? Number(process.env.CORRUPT_OPEN_SEED) : randomInt(2 ** 31);
 const DEPTH = Math.max(1, Number(process.env.CORRUPT_OPEN_DEPTH ?? 1));
@@ -453,14 +454,6 @@ describe(`corrupt files at open (seed ${SEED})`, () => {
 
 const ENGINE_CALL_MS = 60_000;
 
-function within<T>(p: Promise<T>, label: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`HANG: ${label} did not settle within ${ENGINE_CALL_MS} ms`)), ENGINE_CALL_MS);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 describe('corrupt files at open, through the engine (dist/)', () => {
   it('Walrus.open recovers a valid prefix of every topic or rejects with the file named', async () => {
     const rng = new Rng(SEED ^ 0x1234567);
@@ -472,7 +465,7 @@ describe('corrupt files at open, through the engine (dist/)', () => {
       const where = `engine case ${i} (seed ${SEED}): ${d.how}`;
       let wal: Walrus;
       try {
-        wal = await within(Walrus.open({ dir: copy, writers: 2, ringBytes: 64 * 1024, segmentBytes: SEGMENT_BYTES, blockBytes: BLOCK_BYTES, fsync: 'none' }), `open, ${where}`);
+        wal = await within(Walrus.open({ dir: copy, writers: 2, ringBytes: 64 * 1024, segmentBytes: SEGMENT_BYTES, blockBytes: BLOCK_BYTES, fsync: 'none' }), `open, ${where}`, ENGINE_CALL_MS);
       } catch (err) {
         refused++;
         expect(err, `${where}: rejected with a non-WalError: ${String(err)}`).toBeInstanceOf(BuiltWalError);
@@ -487,7 +480,7 @@ describe('corrupt files at open, through the engine (dist/)', () => {
         for (const topic of TOPICS) {
           const written = base.written.get(topic)!;
           const count = await wal.count(topic);
-          const unread = await within(wal.batchRead(topic, { maxBytes: 16 << 20, checkpoint: false }), `batchRead, ${where}`);
+          const unread = await within(wal.batchRead(topic, { maxBytes: 16 << 20, checkpoint: false }), `batchRead, ${where}`, ENGINE_CALL_MS);
           expect(unread.length, `${where}: unread entries of ${topic} vs count()`).toBe(count);
           unread.forEach((entry, k) => {
             if (k > 0) expect(entry.seq, `${where}: ${topic} seqs`).toBe(unread[k - 1]!.seq + 1);
@@ -499,7 +492,7 @@ describe('corrupt files at open, through the engine (dist/)', () => {
           }
         }
       } finally {
-        await within(wal.close(), `close, ${where}`);
+        await within(wal.close(), `close, ${where}`, ENGINE_CALL_MS);
       }
       fs.rmSync(copy, { recursive: true, force: true });
     }

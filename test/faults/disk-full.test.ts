@@ -12,41 +12,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WalError, Walrus, type WalrusOptions } from '../../dist/src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WalError, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
 import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
-
-const CALL_TIMEOUT_MS = 20_000;
-
-/** Bounds one call: a hang becomes a failure that names the call, not a stuck test file. */
-function within<T>(p: Promise<T>, label: string, ms = CALL_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-const opened: Walrus[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((w) => w.close()));
-  delete process.env.WALRUS_FAULTS;
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function open(options: WalrusOptions): Promise<Walrus> {
-  const wal = await within(Walrus.open(options), 'open');
-  opened.push(wal);
-  return wal;
-}
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-diskfull-'));
-  dirs.push(dir);
-  return dir;
-}
+import { SMALL, closeOpened, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
+import { within } from '../helpers/within.js';
 
 /** A payload that names its index and is big enough to fill space quickly. */
 function payload(i: number, bytes: number): string {
@@ -80,15 +50,6 @@ async function peekAll(wal: Walrus, topic: string): Promise<string[]> {
   return all.map((e) => e.text());
 }
 
-async function drain(wal: Walrus, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    const batch = await within(wal.batchRead(topic, { maxBytes: 1 << 20 }), 'drain batchRead');
-    if (batch.length === 0) return out;
-    for (const e of batch) out.push(e.text());
-  }
-}
-
 function expectDiskFull(err: unknown): void {
   expect(err).toBeInstanceOf(WalError);
   expect((err as WalError).code, String(err)).toBe('ERR_DISK_FULL');
@@ -102,6 +63,8 @@ function expectDiskFull(err: unknown): void {
 async function diskFullScenario(args: {
   dir: string;
   options: WalrusOptions;
+  /** In the workers' environment at every open; armed by `fill`. */
+  plan: FaultPlan | null;
   fill: () => void;
   free: () => void;
   entryBytes: number;
@@ -109,8 +72,8 @@ async function diskFullScenario(args: {
   /** Real file system only: takes the last free bytes, so the main thread's cursor writes fail too. */
   topOff?: () => void;
 }): Promise<void> {
-  const options: WalrusOptions = { ...args.options, dir: args.dir, maxBatchEntries: 100_000 };
-  const wal = await open(options);
+  const options: WalrusOptions = { ...args.options, maxBatchEntries: 100_000 };
+  const wal = await openWithFaults(args.dir, options, args.plan);
   const attempts: Attempt[] = [];
   const acked = (): string[] => attempts.filter((a) => a.ok).map((a) => a.text);
 
@@ -179,11 +142,11 @@ async function diskFullScenario(args: {
 
   // Reopen: exactly the acknowledged entries, the consumed cursor kept, and no damage found
   // (a failed write was truncated away, so nothing torn is left for recovery to report).
-  const again = await open(options);
+  const again = await openWithFaults(args.dir, options, args.plan);
   const stats = await within(again.stats(), 'stats after reopen');
   expect(stats.recovery.damage).toEqual([]);
-  expect(await drain(again, 't')).toEqual(expected);
-  expect(await drain(again, 'other')).toEqual(Array.from({ length: 9 }, (_, i) => `o${i + 1}`));
+  expect(await drainTexts(again, 't')).toEqual(expected);
+  expect(await drainTexts(again, 'other')).toEqual(Array.from({ length: 9 }, (_, i) => `o${i + 1}`));
 }
 
 // ───────────────────────────── a real full file system ─────────────────────────────
@@ -259,6 +222,7 @@ describe('disk full on a real (tmpfs) file system', () => {
       await diskFullScenario({
         dir: walDir,
         options: { writers: 2, ringBytes: 256 * 1024, segmentBytes: 1024 * 1024, blockBytes: 64 * 1024, fsync: { intervalMs: 50 } },
+        plan: null,
         fill: () => undefined,
         free: () => {
           fs.rmSync(filler);
@@ -269,7 +233,7 @@ describe('disk full on a real (tmpfs) file system', () => {
         wave: 16,
       });
     } finally {
-      await Promise.allSettled(opened.splice(0).map((w) => w.close()));
+      await closeOpened();
       fs.rmSync(walDir, { recursive: true, force: true });
       fs.rmSync(filler, { force: true });
       fs.rmSync(topOff, { force: true });
@@ -292,12 +256,12 @@ describe('disk full through the FileIo fault seam (runs everywhere)', () => {
   for (const [variant, plan] of Object.entries(plans)) {
     for (const fsync of [{ intervalMs: 50 }, 'each'] as const) {
       it(`${variant}, fsync ${JSON.stringify(fsync)}`, async () => {
-        const dir = tempDir();
+        const dir = tempDir('walrus-diskfull-');
         const armed = path.join(dir, 'armed');
-        process.env.WALRUS_FAULTS = JSON.stringify(plan(armed));
         await diskFullScenario({
           dir: path.join(dir, 'wal'),
-          options: { writers: 2, ringBytes: 64 * 1024, segmentBytes: 64 * 1024, blockBytes: 4096, fsync },
+          options: { ...SMALL, fsync },
+          plan: plan(armed),
           fill: () => fs.writeFileSync(armed, ''),
           free: () => fs.rmSync(armed),
           entryBytes: 700,

@@ -7,59 +7,14 @@
  * acknowledged append (in order) and never redelivers a consumed entry.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { WalError, Walrus, type FsyncMode, type WalrusOptions } from '../../dist/src/index.js';
+import { describe, expect, it } from 'vitest';
+import { WalError, type FsyncMode, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
 import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
+import { SMALL, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
+import { within } from '../helpers/within.js';
 
-/** A hang detector, not a timing assertion: the rejections come long before it on any machine. */
-const BOUND_MS = 20_000;
-
-function within<T>(p: Promise<T>, label: string, ms = BOUND_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hung for ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-const opened: Walrus[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  delete process.env.WALRUS_FAULTS;
-  await Promise.allSettled(opened.splice(0).map((w) => w.close()));
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-flusher-death-'));
-  dirs.push(dir);
-  return dir;
-}
-
-const SMALL: WalrusOptions = { writers: 2, ringBytes: 64 * 1024, segmentBytes: 64 * 1024, blockBytes: 4096, maxBatchEntries: 100_000 };
-
-async function openWith(dir: string, options: WalrusOptions, plan: FaultPlan | null): Promise<Walrus> {
-  if (plan) process.env.WALRUS_FAULTS = JSON.stringify(plan);
-  try {
-    const wal = await within(Walrus.open({ ...SMALL, ...options, dir }), 'open');
-    opened.push(wal);
-    return wal;
-  } finally {
-    delete process.env.WALRUS_FAULTS;
-  }
-}
-
-async function drain(wal: Walrus, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    const batch = await within(wal.batchRead(topic, { maxBytes: 1 << 20 }), 'drain');
-    if (batch.length === 0) return out;
-    for (const e of batch) out.push(e.text());
-  }
-}
+const OPTIONS: WalrusOptions = { ...SMALL, maxBatchEntries: 100_000 };
 
 function expectWorkerFailed(err: unknown, label: string): void {
   expect(err, `${label}: ${String(err)}`).toBeInstanceOf(WalError);
@@ -147,10 +102,10 @@ describe('the flusher dies mid-load', () => {
   ];
 
   it.each(cases)('%s: everything pending rejects with ERR_WORKER_FAILED, reopen recovers', async (_label, fsync, plan) => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-flusher-death-');
     const armed = path.join(dir, 'armed');
     const walDir = path.join(dir, 'wal');
-    const wal = await openWith(walDir, { fsync }, plan(armed));
+    const wal = await openWithFaults(walDir, { ...OPTIONS, fsync }, plan(armed));
     const { acked, consumed, pending } = await loadUntilDeath(wal, armed, fsync);
 
     const rejected = pending.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -167,9 +122,9 @@ describe('the flusher dies mid-load', () => {
     await within(wal.close().catch(() => undefined), 'close');
     await expect(within(wal.append('t0', 'x'), 'append after close')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
 
-    const again = await openWith(walDir, { fsync }, null);
+    const again = await openWithFaults(walDir, { ...OPTIONS, fsync }, null);
     for (const [topic, texts] of acked) {
-      const got = await drain(again, topic);
+      const got = await drainTexts(again, topic);
       const expected = topic === 't0' ? texts.filter((t) => !consumed.includes(t)) : texts;
       // Every acknowledged append is back in order; written-but-unacknowledged ones may sit between.
       expect(isSubsequence(expected, got), `${topic}: acknowledged ${JSON.stringify(expected.slice(0, 5))}… not all in ${JSON.stringify(got.slice(0, 5))}…`).toBe(true);
@@ -180,10 +135,10 @@ describe('the flusher dies mid-load', () => {
   });
 
   it('dies while writing a CURSORS snapshot: reclaim rejects ERR_WORKER_FAILED, consumed entries stay consumed', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-flusher-death-');
     const armed = path.join(dir, 'armed');
     const walDir = path.join(dir, 'wal');
-    const wal = await openWith(walDir, { fsync: 'each' }, [{ op: 'rename', pathIncludes: 'CURSORS', crash: true, whenFileExists: armed, thread: 'flusher' }]);
+    const wal = await openWithFaults(walDir, { ...OPTIONS, fsync: 'each' }, [{ op: 'rename', pathIncludes: 'CURSORS', crash: true, whenFileExists: armed, thread: 'flusher' }]);
     const texts = Array.from({ length: 100 }, (_, i) => `m${i}`);
     await within(Promise.all(texts.map((t) => wal.append('q', t))), 'appends');
     for (let i = 0; i < 30; i++) expect((await within(wal.readNext('q'), 'read'))?.text()).toBe(`m${i}`);
@@ -194,8 +149,8 @@ describe('the flusher dies mid-load', () => {
     for (const [name, call] of Object.entries(everyCall(wal))) expectWorkerFailed(await rejection(call(), name), name);
     await within(wal.close().catch(() => undefined), 'close');
 
-    const again = await openWith(walDir, { fsync: 'each' }, null);
-    const got = await drain(again, 'q');
+    const again = await openWithFaults(walDir, { ...OPTIONS, fsync: 'each' }, null);
+    const got = await drainTexts(again, 'q');
     expect(got.slice(0, 70)).toEqual(texts.slice(30));
     expect(got.slice(70).every((t) => t === 'pending-during-death')).toBe(true);
   });

@@ -13,60 +13,16 @@
  *     and no consumed entry is delivered again after a reopen, however many snapshots failed.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { WalError, Walrus, type WalrusOptions } from '../../dist/src/index.js';
-import { FaultyFileIo, type FaultPlan } from '../../src/storage/faulty-file-io.js';
+import { describe, expect, it } from 'vitest';
+import { WalError, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
+import { FaultyFileIo } from '../../src/storage/faulty-file-io.js';
 import { nodeFileIo } from '../../src/storage/file-io.js';
+import { SMALL, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
+import { within } from '../helpers/within.js';
 
-const CALL_TIMEOUT_MS = 20_000;
-
-function within<T>(p: Promise<T>, label: string, ms = CALL_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-const opened: Walrus[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  delete process.env.WALRUS_FAULTS;
-  await Promise.allSettled(opened.splice(0).map((w) => w.close()));
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-ioerr-'));
-  dirs.push(dir);
-  return dir;
-}
-
-const SMALL: WalrusOptions = { writers: 2, ringBytes: 64 * 1024, segmentBytes: 64 * 1024, blockBytes: 4096, maxBatchEntries: 100_000 };
-
-/** Opens with `plan` in the workers' environment (they copy it when they start). */
-async function openWith(dir: string, options: WalrusOptions, plan: FaultPlan | null): Promise<Walrus> {
-  if (plan) process.env.WALRUS_FAULTS = JSON.stringify(plan);
-  try {
-    const wal = await within(Walrus.open({ ...SMALL, ...options, dir }), 'open');
-    opened.push(wal);
-    return wal;
-  } finally {
-    delete process.env.WALRUS_FAULTS;
-  }
-}
-
-async function drain(wal: Walrus, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    const batch = await within(wal.batchRead(topic, { maxBytes: 1 << 20 }), 'drain');
-    if (batch.length === 0) return out;
-    for (const e of batch) out.push(e.text());
-  }
-}
+/** maxBatchEntries this large lets one peek read a whole topic. */
+const OPTIONS: WalrusOptions = { ...SMALL, maxBatchEntries: 100_000 };
 
 async function peekAll(wal: Walrus, topic: string): Promise<string[]> {
   return (await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), 'peek')).map((e) => e.text());
@@ -86,7 +42,7 @@ const disarm = (file: string): void => fs.rmSync(file, { force: true });
 
 describe('the fault seam itself', () => {
   it('injects errors shaped like the ones Node fs throws (code, errno, syscall, path, message)', () => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     const missing = path.join(dir, 'missing');
     let real: NodeJS.ErrnoException | null = null;
     try {
@@ -121,9 +77,9 @@ describe('the fault seam itself', () => {
 
 describe('EIO on a segment write', () => {
   it('rejects the affected appends with ERR_IO, keeps the rest, and works again without reopening', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     const armed = path.join(dir, 'armed');
-    const wal = await openWith(path.join(dir, 'wal'), {}, [{ op: 'pwrite', pathIncludes: '.seg', errno: 'EIO', whenFileExists: armed, thread: 'writer' }]);
+    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [{ op: 'pwrite', pathIncludes: '.seg', errno: 'EIO', whenFileExists: armed, thread: 'writer' }]);
     const before = Array.from({ length: 50 }, (_, i) => `ok-${i}`);
     await within(Promise.all(before.map((t) => wal.append('t', t))), 'appends before');
 
@@ -152,17 +108,17 @@ describe('EIO on a segment write', () => {
     expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i));
     await within(wal.close(), 'close');
 
-    const again = await openWith(path.join(dir, 'wal'), {}, null);
+    const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
     expect((await within(again.stats(), 'stats')).recovery.damage).toEqual([]);
-    expect(await drain(again, 't')).toEqual([...before, ...after]);
+    expect(await drainTexts(again, 't')).toEqual([...before, ...after]);
   });
 });
 
 describe('short writes', () => {
   it('completes writes the device accepts piecemeal: every append succeeds, bytes intact', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     // The first 40 segment write calls each land only half of what was asked; the loop writes the rest.
-    const wal = await openWith(path.join(dir, 'wal'), {}, [{ op: 'pwrite', pathIncludes: '.seg', short: true, times: 40, thread: 'writer' }]);
+    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [{ op: 'pwrite', pathIncludes: '.seg', short: true, times: 40, thread: 'writer' }]);
     const texts = Array.from({ length: 300 }, (_, i) => `piece-${i}-${'x'.repeat(i % 97)}`);
     for (let i = 0; i < texts.length; i += 30) {
       await within(Promise.all(texts.slice(i, i + 30).map((t) => wal.append('t', t))), `appends ${i}`);
@@ -171,15 +127,15 @@ describe('short writes', () => {
     expect(audit.ok).toBe(true);
     expect(await peekAll(wal, 't')).toEqual(texts);
     await within(wal.close(), 'close');
-    const again = await openWith(path.join(dir, 'wal'), {}, null);
-    expect(await drain(again, 't')).toEqual(texts);
+    const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
+    expect(await drainTexts(again, 't')).toEqual(texts);
   });
 
   it('rejects with ERR_IO when the device stops accepting bytes mid-write, and rolls the torn part back', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     const armed = path.join(dir, 'armed');
     // Armed: the first write lands 100 bytes, then the device accepts nothing (write returns 0).
-    const wal = await openWith(path.join(dir, 'wal'), {}, [
+    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [
       { op: 'pwrite', pathIncludes: '.seg', short: 100, times: 1, whenFileExists: armed, thread: 'writer' },
       { op: 'pwrite', pathIncludes: '.seg', short: 0, whenFileExists: armed, thread: 'writer' },
     ]);
@@ -196,9 +152,9 @@ describe('short writes', () => {
     expect((await within(wal.verify(), 'verify')).damage).toEqual([]);
     expect(await peekAll(wal, 't')).toEqual(['first', 'second']);
     await within(wal.close(), 'close');
-    const again = await openWith(path.join(dir, 'wal'), {}, null);
+    const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
     expect((await within(again.stats(), 'stats')).recovery.damage).toEqual([]);
-    expect(await drain(again, 't')).toEqual(['first', 'second']);
+    expect(await drainTexts(again, 't')).toEqual(['first', 'second']);
   });
 });
 
@@ -237,9 +193,9 @@ describe("EIO on fdatasync is final until reopen (fsync: 'each')", () => {
     ['a segment', '.seg'],
     ['the cursor log', 'cursors-'],
   ])('fdatasync of %s fails: pending appends reject ERR_FSYNC_FAILED, every later call too, reopen recovers', async (_what, file) => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     const armed = path.join(dir, 'armed');
-    const wal = await openWith(path.join(dir, 'wal'), { fsync: 'each' }, [
+    const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, [
       { op: 'fdatasync', pathIncludes: file, errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
     ]);
     const acked = Array.from({ length: 40 }, (_, i) => `durable-${i}`);
@@ -269,20 +225,20 @@ describe("EIO on fdatasync is final until reopen (fsync: 'each')", () => {
     await within(wal.close().catch((err: unknown) => expect(codeOf(err)).toBe('ERR_FSYNC_FAILED')), 'close');
     await expectEveryCallRejects(wal, 'ERR_CLOSED');
 
-    const again = await openWith(path.join(dir, 'wal'), { fsync: 'each' }, null);
-    const texts = await drain(again, 't');
+    const again = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, null);
+    const texts = await drainTexts(again, 't');
     // The read that failed its fsync (cursor-log case) did not consume durable-1: it comes back.
     // Everything acknowledged is back, in order; written-but-unacknowledged appends may follow.
     expect(texts.slice(0, acked.length - 1)).toEqual(acked.slice(1));
     texts.slice(acked.length - 1).forEach((t, i) => expect(t).toBe(`doomed-${i}`));
     await within(again.append('t', 'after-reopen'), 'append after reopen');
-    expect(await drain(again, 't')).toEqual(['after-reopen']);
+    expect(await drainTexts(again, 't')).toEqual(['after-reopen']);
   });
 
   it('under { intervalMs } the next sync() and every later call reject with ERR_FSYNC_FAILED', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     const armed = path.join(dir, 'armed');
-    const wal = await openWith(path.join(dir, 'wal'), { fsync: { intervalMs: 20 } }, [
+    const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: { intervalMs: 20 } }, [
       { op: 'fdatasync', errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
     ]);
     const acked = Array.from({ length: 30 }, (_, i) => `w-${i}`);
@@ -297,9 +253,9 @@ describe("EIO on fdatasync is final until reopen (fsync: 'each')", () => {
     disarm(armed);
     await expectEveryCallRejects(wal, 'ERR_FSYNC_FAILED');
     await within(wal.close().catch((err: unknown) => expect(codeOf(err)).toBe('ERR_FSYNC_FAILED')), 'close');
-    const again = await openWith(path.join(dir, 'wal'), {}, null);
+    const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
     expect((await within(again.stats(), 'stats')).failed).toBeNull();
-    expect(await drain(again, 't')).toEqual([...acked, ...more]);
+    expect(await drainTexts(again, 't')).toEqual([...acked, ...more]);
   });
 });
 
@@ -308,9 +264,9 @@ describe('a failed rename of the CURSORS snapshot', () => {
     ['disarmed before close', false],
     ['still failing at close', true],
   ])('reclaim rejects with ERR_IO, the WAL works on, no consumed entry comes back (%s)', async (_label, failAtClose) => {
-    const dir = tempDir();
+    const dir = tempDir('walrus-ioerr-');
     const armed = path.join(dir, 'armed');
-    const wal = await openWith(path.join(dir, 'wal'), { fsync: 'each' }, [
+    const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, [
       { op: 'rename', pathIncludes: 'CURSORS', errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
     ]);
     const texts = Array.from({ length: 60 }, (_, i) => `m${i}`);
@@ -344,8 +300,8 @@ describe('a failed rename of the CURSORS snapshot', () => {
     if (failAtClose) expect(codeOf(closed)).toBe('ERR_IO');
     else expect(closed).toBeNull();
 
-    const again = await openWith(path.join(dir, 'wal'), { fsync: 'each' }, null);
+    const again = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, null);
     expect(await within(again.count('t'), 'count')).toBe(61 - consumed);
-    expect(await drain(again, 't')).toEqual([...texts, 'm60'].slice(consumed));
+    expect(await drainTexts(again, 't')).toEqual([...texts, 'm60'].slice(consumed));
   });
 });

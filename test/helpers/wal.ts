@@ -1,20 +1,28 @@
 /**
  * Opening the BUILT package (dist/) the way a user would, in a fresh temp directory per test, and
- * closing every instance afterwards so no worker outlives its test.
+ * closing every instance afterwards so no worker outlives its test (nor a fault plan its test).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach } from 'vitest';
 import { Walrus, type WalrusOptions } from '../../dist/src/index.js';
+import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
+import { within } from './within.js';
 
 const opened: Walrus[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((w) => w.close()));
+  delete process.env.WALRUS_FAULTS;
+  await closeOpened();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/** Closes every instance opened so far, as afterEach does: for a test that must let go of its files sooner. */
+export async function closeOpened(): Promise<void> {
+  await Promise.allSettled(opened.splice(0).map((w) => w.close()));
+}
 
 export function tempDir(prefix = 'walrus-engine-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -31,6 +39,19 @@ export async function openWal(options: WalrusOptions = {}): Promise<Walrus> {
   return wal;
 }
 
+/**
+ * Opens with `plan` in the workers' environment: they copy it when they start, so it is set only
+ * while opening and cannot leak into a later open. A null plan opens without faults.
+ */
+export async function openWithFaults(dir: string, options: WalrusOptions, plan: FaultPlan | null): Promise<Walrus> {
+  if (plan) process.env.WALRUS_FAULTS = JSON.stringify(plan);
+  try {
+    return await within(openWal({ ...options, dir }), 'open');
+  } finally {
+    delete process.env.WALRUS_FAULTS;
+  }
+}
+
 export async function drain(wal: Walrus, topic: string, maxBytes = 1 << 20): Promise<Array<{ seq: number; text: string }>> {
   const out: Array<{ seq: number; text: string }> = [];
   for (;;) {
@@ -38,4 +59,9 @@ export async function drain(wal: Walrus, topic: string, maxBytes = 1 << 20): Pro
     if (batch.length === 0) return out;
     for (const e of batch) out.push({ seq: e.seq, text: e.text() });
   }
+}
+
+/** drain(), texts only, bounded: the fault tests compare texts and must not hang on a dead worker. */
+export async function drainTexts(wal: Walrus, topic: string): Promise<string[]> {
+  return (await within(drain(wal, topic), `drain ${topic}`)).map((e) => e.text);
 }
