@@ -6,7 +6,7 @@
  *   control plane: comlink (reads, stats, reclaim, close) — never per append
  */
 import { EventEmitter } from 'node:events';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { WalError, toWalError } from '../errors.js';
 import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, type WalrusOptions } from '../options.js';
 import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
@@ -18,7 +18,7 @@ import { deletableSegments } from '../storage/reclaim.js';
 import { listSegments } from '../storage/segment-name.js';
 import type { RecoveredTopic, RecoveryResult, SegmentSummary } from '../storage/recover.js';
 import { packValue } from '../value-codec.js';
-import type { FlusherControl, FlusherInit, FlusherStats, ReadAnswer, WriterInit, WriterStats } from './control-protocol.js';
+import type { FlusherControl, FlusherStats, ReadAnswer, WriterStats } from './control-protocol.js';
 import { LatencyStats, type LatencySummary } from './latency-stats.js';
 import { ControlClient } from './control-protocol.js';
 import { Entry } from './entry.js';
@@ -28,30 +28,26 @@ import {
   CURSOR_WRITTEN,
   FATAL_CODE,
   FLUSHER_DOORBELL,
-  MAIN_DOORBELL,
-  MAIN_WAITING,
   FLUSHER_WAITING,
-  parkOnDoorbell,
   SYNC_REQUESTS,
   createProgressCells,
   reached,
   ring,
 } from './progress-cells.js';
 import { scanSegmentsInParallel } from './recovery-scan.js';
-import { createRingBuffer } from './ring-buffer.js';
 import { byteLengthOf, type EntryData } from './ring-ops.js';
+import { ProgressWatcher } from './progress-watcher.js';
 import { TopicReader } from './topic-reader.js';
 import { subscribeTopic, type SubscribeOptions } from './subscription.js';
 import { WriterChannel } from './writer-channel.js';
 import { writerForTopic } from './topic-router.js';
-import { workerUrl } from './worker-url.js';
+import { startWorkers } from './worker-startup.js';
 import { byteView } from '../storage/byte-view.js';
 
 export { Entry };
 
 const READ_AHEAD_BYTES = 1024 * 1024;
 const MAX_FETCH_BYTES = 256 * 1024 * 1024;
-const PROGRESS_WAIT_MS = 100;
 const RECLAIM_INTERVAL_MS = 1000;
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -111,12 +107,6 @@ interface TopicState {
   reader: TopicReader;
 }
 
-interface Waiter {
-  done: () => boolean;
-  resolve: () => void;
-  reject: (err: WalError) => void;
-}
-
 type Lifecycle = 'open' | 'closing' | 'closed';
 
 /**
@@ -147,8 +137,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   #state: Lifecycle = 'open';
   #closePromise: Promise<void> | null = null;
   #failure: WalError | null = null;
-  #watching = false;
-  #waiters: Waiter[] = [];
+  readonly #progress: ProgressWatcher;
   #inflightReads = new Set<Promise<unknown>>();
   #reclaimTimer: NodeJS.Timeout | null = null;
   #reclaiming: Promise<void> | null = null;
@@ -177,6 +166,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     this.#ns = args.ns;
     this.#cells = args.cells;
     this.#channels = args.channels;
+    this.#progress = new ProgressWatcher(args.cells, args.channels);
     this.#flusherWorker = args.flusherWorker;
     this.#flusher = args.flusher;
     this.#policy = new CheckpointPolicy(args.options.readConsistency);
@@ -227,66 +217,16 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         topics.push({ id: t.id, name: t.name, nameBytes, writer, definedInWriter: true, reader: new TopicReader(ns.cursors.cursor(t.id)) });
       }
 
-      const flusherPorts = new MessageChannel();
-      const flusherInit: FlusherInit = {
-        dir: resolved.namespaceDir,
-        epoch: ns.epoch,
-        writers: resolved.writers,
-        fsync: resolved.fsync,
-        cells: cells.buffer as SharedArrayBuffer,
-        controlPort: flusherPorts.port2,
-      };
-      const flusherWorker = new Worker(workerUrl('flusher.worker'), { workerData: flusherInit, transferList: [flusherPorts.port2], name: 'walrus-flusher' });
-      workers.push(flusherWorker);
-      const flusher = new ControlClient<FlusherControl>(flusherPorts.port1);
-
       let instance: Walrus | null = null;
-      const channels: WriterChannel[] = [];
-      const appendLatency = new LatencyStats();
-      const crashAfter = Number(process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS ?? NaN);
-      for (let w = 0; w < resolved.writers; w++) {
-        const control = new MessageChannel();
-        const data = new MessageChannel();
-        const events = new MessageChannel();
-        const ringSab = createRingBuffer({ capacityBytes: resolved.ringBytes });
-        const init: WriterInit = {
-          dir: resolved.namespaceDir,
-          epoch: ns.epoch,
-          writerIndex: w,
-          segmentBytes: resolved.segmentBytes,
-          blockBytes: resolved.blockBytes,
-          fsync: resolved.fsync,
-          ring: ringSab,
-          cells: cells.buffer as SharedArrayBuffer,
-          topics: perWriter[w]!,
-          controlPort: control.port2,
-          dataPort: data.port2,
-          eventsPort: events.port2,
-          ...(Number.isInteger(crashAfter) && w === 0 ? { crashAfterCommits: crashAfter } : {}),
-        };
-        const worker = new Worker(workerUrl('writer.worker'), {
-          workerData: init,
-          transferList: [control.port2, data.port2, events.port2],
-          name: `walrus-writer-${w}`,
-        });
-        workers.push(worker);
-        channels.push(
-          new WriterChannel({
-            writerIndex: w,
-            worker,
-            ring: ringSab,
-            cells,
-            controlPort: control.port1,
-            dataPort: data.port1,
-            eventsPort: events.port1,
-            waitDurable: resolved.fsync === 'each',
-            onSealed: (event) => instance?.noteSealed(event.summary),
-            onProgressNeeded: () => instance?.watchProgress(),
-            appendLatency,
-          }),
-        );
-        events.port1.unref();
-      }
+      const { flusherWorker, flusher, channels, appendLatency } = startWorkers({
+        options: resolved,
+        ns,
+        cells,
+        topicsByWriter: perWriter,
+        onSealed: (summary) => instance?.noteSealed(summary),
+        onProgressNeeded: () => instance?.watchProgress(),
+        started: workers,
+      });
       instance = new Walrus({ options: resolved, io, ns, recovery, recoveryMs, cells, channels, flusherWorker, flusher, topics, appendLatency });
       instance.#superviseWorkers();
       // Every worker answers a control call before open resolves, so a worker that cannot start
@@ -309,7 +249,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
 
   /** @internal Pending operations exist: make sure someone waits for progress. */
   watchProgress(): void {
-    this.#watch();
+    this.#progress.watch();
   }
 
   #superviseWorkers(): void {
@@ -341,9 +281,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     if (err.code !== 'ERR_CLOSED' && this.listenerCount('failed') > 0) this.emit('failed', err);
     for (const c of this.#channels) c.fail(err);
     this.#flusher.markDead(err);
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w.reject(err);
+    this.#progress.rejectAll(err);
   }
 
   #checkUsable(): void {
@@ -789,28 +727,12 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         throw WalError.invalidArgument(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
       }
       if (signal?.aborted) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        const finish = (): void => {
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          resolve();
-        };
-        const onAbort = (): void => finish();
-        const waiter: Waiter = {
-          done: () => channels.some((c, i) => c.writtenOps() !== before[i]),
-          resolve: finish,
-          reject: (err) => {
-            if (timer) clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            reject(err);
-          },
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        if (timeoutMs !== undefined) timer = setTimeout(finish, timeoutMs);
-        this.#waiters.push(waiter);
-        this.#watch();
+      const wait = this.#progress.waitCancelable(() => channels.some((c, i) => c.writtenOps() !== before[i]));
+      const timer = timeoutMs === undefined ? undefined : setTimeout(wait.cancel, timeoutMs);
+      signal?.addEventListener('abort', wait.cancel, { once: true });
+      return wait.promise.finally(() => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', wait.cancel);
       });
     } catch (err) {
       return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
@@ -837,51 +759,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
 
   #waitFor(done: () => boolean): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ done, resolve, reject });
-      this.#watch();
-    });
-  }
-
-  /** One watcher for all progress: wakes on the main doorbell, settles everything covered. */
-  #watch(): void {
-    if (this.#watching) return;
-    this.#watching = true;
-    void this.#watchLoop();
-  }
-
-  async #watchLoop(): Promise<void> {
-    try {
-      for (;;) {
-        const seen = Atomics.load(this.#cells, MAIN_DOORBELL);
-        this.#pollAll();
-        if (!this.#hasWork()) break;
-        await parkOnDoorbell(this.#cells, MAIN_DOORBELL, MAIN_WAITING, seen, PROGRESS_WAIT_MS);
-      }
-    } finally {
-      this.#watching = false;
-    }
-    // Work added between the last poll and clearing the flag would otherwise wait for nobody.
-    if (this.#hasWork()) this.#watch();
-  }
-
-  #hasWork(): boolean {
-    return this.#waiters.length > 0 || this.#channels.some((c) => c.hasPending);
-  }
-
-  #pollAll(): void {
-    for (const c of this.#channels) c.poll();
-    if (this.#waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of this.#waiters) {
-      try {
-        if (w.done()) w.resolve();
-        else still.push(w);
-      } catch (err) {
-        w.reject(toWalError(err));
-      }
-    }
-    this.#waiters = still;
+    return this.#progress.waitFor(done);
   }
 
   // ───────────────────────────── space reclamation ─────────────────────────────

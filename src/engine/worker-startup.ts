@@ -1,0 +1,101 @@
+/**
+ * Starting the threads of an open WAL: the flusher, then one writer per ring. Each worker gets its
+ * shared memory (the ring, the progress cells) and its ports in `workerData`, so it can serve the
+ * first operation without a handshake; the facade's `open` proves each one answers before it
+ * resolves.
+ */
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { ResolvedOptions } from '../options.js';
+import type { OpenedNamespace } from '../storage/namespace-opening.js';
+import type { RecoveredTopic, SegmentSummary } from '../storage/recover.js';
+import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit } from './control-protocol.js';
+import { LatencyStats } from './latency-stats.js';
+import { createRingBuffer } from './ring-buffer.js';
+import { WriterChannel } from './writer-channel.js';
+import { workerUrl } from './worker-url.js';
+
+export interface StartedWorkers {
+  flusherWorker: Worker;
+  flusher: ControlClient<FlusherControl>;
+  channels: WriterChannel[];
+  appendLatency: LatencyStats;
+}
+
+export interface WorkerStartup {
+  options: ResolvedOptions;
+  ns: OpenedNamespace;
+  cells: Int32Array;
+  /** The recovered topics each writer owns (its index rebuilds from their runs). */
+  topicsByWriter: RecoveredTopic[][];
+  /** A writer sealed a segment (a reclamation candidate). */
+  onSealed: (summary: SegmentSummary) => void;
+  /** Operations are pending: someone must watch for progress. */
+  onProgressNeeded: () => void;
+  /** Every worker started, so a failed open can terminate them all. */
+  started: Worker[];
+}
+
+export function startWorkers(startup: WorkerStartup): StartedWorkers {
+  const { options, ns, cells } = startup;
+  const flusherPorts = new MessageChannel();
+  const flusherInit: FlusherInit = {
+    dir: options.namespaceDir,
+    epoch: ns.epoch,
+    writers: options.writers,
+    fsync: options.fsync,
+    cells: cells.buffer as SharedArrayBuffer,
+    controlPort: flusherPorts.port2,
+  };
+  const flusherWorker = new Worker(workerUrl('flusher.worker'), { workerData: flusherInit, transferList: [flusherPorts.port2], name: 'walrus-flusher' });
+  startup.started.push(flusherWorker);
+  const flusher = new ControlClient<FlusherControl>(flusherPorts.port1);
+
+  const channels: WriterChannel[] = [];
+  const appendLatency = new LatencyStats();
+  // Test hook (test/engine/worker-death.test.ts): writer 0 dies after this many commits.
+  const crashAfter = Number(process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS ?? NaN);
+  for (let w = 0; w < options.writers; w++) {
+    const control = new MessageChannel();
+    const data = new MessageChannel();
+    const events = new MessageChannel();
+    const ring = createRingBuffer({ capacityBytes: options.ringBytes });
+    const init: WriterInit = {
+      dir: options.namespaceDir,
+      epoch: ns.epoch,
+      writerIndex: w,
+      segmentBytes: options.segmentBytes,
+      blockBytes: options.blockBytes,
+      fsync: options.fsync,
+      ring,
+      cells: cells.buffer as SharedArrayBuffer,
+      topics: startup.topicsByWriter[w]!,
+      controlPort: control.port2,
+      dataPort: data.port2,
+      eventsPort: events.port2,
+      ...(Number.isInteger(crashAfter) && w === 0 ? { crashAfterCommits: crashAfter } : {}),
+    };
+    const worker = new Worker(workerUrl('writer.worker'), {
+      workerData: init,
+      transferList: [control.port2, data.port2, events.port2],
+      name: `walrus-writer-${w}`,
+    });
+    startup.started.push(worker);
+    channels.push(
+      new WriterChannel({
+        writerIndex: w,
+        worker,
+        ring,
+        cells,
+        controlPort: control.port1,
+        dataPort: data.port1,
+        eventsPort: events.port1,
+        waitDurable: options.fsync === 'each',
+        onSealed: (event) => startup.onSealed(event.summary),
+        onProgressNeeded: startup.onProgressNeeded,
+        appendLatency,
+      }),
+    );
+    events.port1.unref();
+  }
+  return { flusherWorker, flusher, channels, appendLatency };
+}
