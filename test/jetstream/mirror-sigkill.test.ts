@@ -15,7 +15,8 @@ import { NatsFleet, checkExactlyOnce, describeWithNats, readStream } from './nat
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'mirror-child.mjs');
 const KILLS = Number(process.env.JETSTREAM_KILLS ?? 8);
 const TOPICS = ['alpha', 'beta', 'topic with spaces.and.dots'];
-const PER_TOPIC = 4000;
+// Enough entries that every life can be killed mid-stream (each publishes up to 750 before its kill).
+const PER_TOPIC = Math.max(4000, KILLS * 400);
 
 interface ChildRun {
   exitCode: number | null;
