@@ -69,14 +69,33 @@ export function validateConnectionOptions(options: ConnectionOptions): void {
 /** JetStream's "stream not found" API error code. */
 const STREAM_NOT_FOUND_CODE = 10059;
 
-export async function streamInfo(jsm: JetStreamManager, stream: string): Promise<StreamInfo | null> {
-  try {
-    return await jsm.streams.info(stream);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === STREAM_NOT_FOUND_CODE) return null;
-    throw err;
+/**
+ * The stream's info as its leader knows it, or null when it does not exist. While a replicated
+ * stream has no leader (an election, a node catching up after a restart) a replica may answer with
+ * its own, stale state — seen here: a restarted node reporting 3,000 messages of 8,000 — so an
+ * answer that names no leader is asked again until one does, for at most `leaderWaitMs`.
+ */
+export async function streamInfo(jsm: JetStreamManager, stream: string, leaderWaitMs = LEADER_WAIT_MS): Promise<StreamInfo | null> {
+  const deadline = Date.now() + leaderWaitMs;
+  for (;;) {
+    let info: StreamInfo;
+    try {
+      info = await jsm.streams.info(stream);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === STREAM_NOT_FOUND_CODE) return null;
+      throw err;
+    }
+    const replicated = (info.cluster?.replicas?.length ?? 0) > 0;
+    if (!replicated || info.cluster?.leader) return info;
+    if (Date.now() >= deadline) {
+      throw new WalError('ERR_IO', `stream ${stream} has no leader after ${leaderWaitMs} ms: its state cannot be trusted yet`, { stream });
+    }
+    await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
   }
 }
+
+const LEADER_WAIT_MS = 30_000;
+const LEADER_POLL_MS = 200;
 
 /** `err_code` JetStream answers a publish with when its `Nats-Expected-Last-Sequence` did not hold. */
 export const WRONG_LAST_SEQUENCE_CODE = 10071;

@@ -174,7 +174,12 @@ export async function readStream(servers: string[], stream: string): Promise<Sto
   const nc = await connect({ servers, maxReconnectAttempts: -1, waitOnFirstConnect: true });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    const info = await jsm.streams.info(stream);
+    // The leader's view: a replica still catching up answers with stale state while there is none.
+    let info = await jsm.streams.info(stream);
+    while ((info.cluster?.replicas?.length ?? 0) > 0 && !info.cluster?.leader) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      info = await jsm.streams.info(stream);
+    }
     const out: StoredEntry[] = [];
     if (info.state.messages === 0) return out;
     const consumer = await jetstream(nc, { timeout: 10_000 }).consumers.get(stream);
