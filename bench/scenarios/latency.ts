@@ -18,6 +18,8 @@ import { writeHeadlineKey } from './write.js';
 
 export const latencyKey = 'walrus.latency';
 const backlogSeconds = 0.25;
+/** Offered before each measured period, not recorded: see OpenLoopOptions.warmupMs. */
+const maxWarmupMs = 1000;
 const drainTimeoutMs = 60_000;
 
 interface OfferedRate {
@@ -71,6 +73,7 @@ async function offer(ctx: CaseContext, open: () => Promise<OpenedSystem>): Promi
     run = await runOpenLoop((i) => system.append(i), {
       ratePerSec,
       durationMs: ctx.env.options.durationMs,
+      warmupMs: Math.min(maxWarmupMs, ctx.env.options.durationMs),
       maxOutstanding: Math.max(10_000, Math.ceil(ratePerSec * backlogSeconds)),
       drainTimeoutMs,
     });
@@ -78,7 +81,8 @@ async function offer(ctx: CaseContext, open: () => Promise<OpenedSystem>): Promi
     await system.close();
   }
   if (run.overloaded) ctx.note(`overloaded: stopped once ${backlogSeconds * 1000} ms of appends were pending`);
-  return { offeredPerSec: ratePerSec, entriesPerSec: run.completed / run.seconds, ...latencyMetrics(run.histogram) };
+  const cpuWait = run.cpuWaitMs === undefined ? {} : { cpuWaitPct: (100 * run.cpuWaitMs) / (run.seconds * 1000) };
+  return { offeredPerSec: ratePerSec, entriesPerSec: run.completed / run.seconds, ...latencyMetrics(run.histogram), ...cpuWait };
 }
 
 async function walrusAppender(ctx: CaseContext): Promise<OpenedSystem> {
@@ -150,6 +154,7 @@ export const latencySection: Section = {
     { title: 'p50 µs', metric: 'p50Us', format: 'micros' },
     { title: 'p99 µs', metric: 'p99Us', format: 'micros' },
     { title: 'p99.9 µs', metric: 'p999Us', format: 'micros' },
+    { title: 'CPU wait %', metric: 'cpuWaitPct', format: 'decimal' },
   ],
   cases,
 };
