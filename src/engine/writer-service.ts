@@ -171,14 +171,16 @@ export class WriterService implements WriterControl {
         this.#partition.defineTopic(topicId, utf8.decode(bytes.subarray(at + 4, at + payloadBytes)));
         return;
       case OP_APPEND:
-        this.#partition.stageEntry(topicId, bytes, at + 4, payloadBytes - 4, opCodec(tag), 0);
+        this.#partition.stageEntry(topicId, bytes, at + 8, payloadBytes - 8, opCodec(tag), 0, words[(at >>> 2) + 1]!);
         return;
       case OP_BATCH: {
-        const n = words[(at >>> 2) + 1]!;
-        let pos = at + 8 + 4 * n;
+        const w = at >>> 2;
+        const n = words[w + 1]!;
+        let pos = at + 8 + 8 * n;
         for (let i = 0; i < n; i++) {
-          const len = words[(at >>> 2) + 2 + i]!;
-          this.#partition.stageEntry(topicId, bytes, pos, len, opCodec(tag), i === n - 1 ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH);
+          const len = words[w + 2 + i]!;
+          const flags = i === n - 1 ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH;
+          this.#partition.stageEntry(topicId, bytes, pos, len, opCodec(tag), flags, words[w + 2 + n + i]!);
           pos += len;
         }
         return;
