@@ -39,7 +39,7 @@ const LARGE_MESSAGE_WAIT_MS = 5;
 const LARGE_MESSAGE_RETRIES = 2000;
 /**
  * Under { intervalMs }, the flusher is asked for an early round once this much was written since
- * the last ask. An fdatasync stalls concurrent writes to its file (ext4 here: 10–30 ms stalls while
+ * the last ask. An fdatasync stalls concurrent writes to its file (ext4 here: 10–35 ms stalls while
  * a 200 ms backlog of ~26 MB was flushed), so fsyncing in smaller rounds keeps each stall short.
  */
 const FLUSH_AHEAD_BYTES = 8 * 1024 * 1024;
