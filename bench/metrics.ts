@@ -6,6 +6,7 @@ export type MetricName =
   | 'p99Us'
   | 'p999Us'
   | 'offeredPerSec'
+  | 'cpuWaitPct'
   | 'peakRssMiB'
   | 'baselineRssMiB'
   | 'seconds'

@@ -10,8 +10,10 @@ const childMain = fileURLToPath(new URL('./main.ts', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const stderrTailChars = 2000;
 
-export async function runChild(job: object): Promise<Metrics> {
-  const child = spawn(process.execPath, ['--import', 'tsx', childMain, JSON.stringify(job)], {
+/** Runs `job` in bench/child/main.ts (under tsx), or in `plainScript`, a .mjs run by plain Node. */
+export async function runChild(job: object, plainScript?: string): Promise<Metrics> {
+  const args = plainScript === undefined ? ['--import', 'tsx', childMain] : [plainScript];
+  const child = spawn(process.execPath, [...args, JSON.stringify(job)], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -81,6 +81,16 @@ describe('runOpenLoop', () => {
     expect(run.histogram.percentile(50)).toBeGreaterThan(1e6);
   });
 
+  it('offers the warm-up like the rest but records only the measured period', async () => {
+    const seen: number[] = [];
+    const run = await runOpenLoop((i) => void seen.push(i), { ratePerSec: 10_000, durationMs: 20, warmupMs: 10, maxOutstanding: 1e6, drainTimeoutMs: 5000 });
+    // 10 ms at 10,000/s: the first 100 operations are the warm-up.
+    expect(seen.slice(0, 101)).toEqual(Array.from({ length: 101 }, (_, i) => i));
+    expect(run.issued).toBe(seen.length - 100);
+    expect(run.completed).toBe(run.issued);
+    expect(run.histogram.count).toBe(run.completed);
+  });
+
   it('rethrows a failed operation after the others settled', async () => {
     const op = (i: number): Promise<void> => (i === 3 ? Promise.reject(new Error('boom')) : later());
     await expect(runOpenLoop(op, { ratePerSec: 100_000, durationMs: 50, maxOutstanding: 1e6, drainTimeoutMs: 5000 })).rejects.toThrow('boom');

@@ -83,8 +83,9 @@ export class FlusherService implements FlusherControl {
       const syncRequests = Atomics.load(this.#cells, SYNC_REQUESTS);
       const now = Date.now();
       // 'each': a writer rang, so someone waits for durability now; appends written while this
-      // round's fsyncs run are picked up by the next round (group commit).
-      const due = (each && doorbell !== roundDoorbell) || syncRequests !== roundSyncRequests || now >= nextIntervalRoundMs;
+      // round's fsyncs run are picked up by the next round (group commit). { intervalMs }: a
+      // writer rings once it wrote FLUSH_AHEAD_BYTES, for an early, shorter round.
+      const due = doorbell !== roundDoorbell || syncRequests !== roundSyncRequests || now >= nextIntervalRoundMs;
       if (due) {
         roundDoorbell = doorbell;
         roundSyncRequests = syncRequests;

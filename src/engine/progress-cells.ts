@@ -9,7 +9,7 @@
 import { waitForChange } from './wait.js';
 
 export const MAIN_DOORBELL = 0; // bumped (and notified) by writers/flusher after publishing progress
-export const FLUSHER_DOORBELL = 1; // bumped by writers ('each') and by sync()/close() to wake the flusher
+export const FLUSHER_DOORBELL = 1; // bumped by writers ('each': every write; interval: every 8 MiB) and by sync()/close()
 export const FATAL_CODE = 2; // 0, or a FATAL_* code once durability can no longer be promised
 export const CURSOR_WRITTEN = 3; // cursor-log records written to the OS by the main thread
 export const CURSOR_DURABLE = 4; // cursor-log records made durable by the flusher

@@ -179,7 +179,11 @@ export class Partition {
     return { id: segment.ref.id, path: segment.ref.path, sizeBytes: segment.sizeBytes };
   }
 
-  stageEntry(topicId: number, data: Uint8Array, offset: number, length: number, codec: number, batchFlags: number): number {
+  /**
+   * `payloadCrc`: the CRC-32 of exactly data[offset, offset + length) when the caller already has it
+   * (the writer gets it from the ring, computed by the main thread); computed here otherwise.
+   */
+  stageEntry(topicId: number, data: Uint8Array, offset: number, length: number, codec: number, batchFlags: number, payloadCrc?: number): number {
     this.assertWritable();
     const topic = this.topicOf(topicId);
     this.checkEntry(topicId, data, offset, length, codec, batchFlags);
@@ -193,7 +197,7 @@ export class Partition {
     const payload = byteView(data, offset, offset + length);
     stage.set(payload, at + FRAME_HEADER_BYTES);
     stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
-    encodeFrameHeader(stage, at, KIND_ENTRY, flagsWithCodec(batchFlags, codec), length, topicId, seq, crc32Of(payload));
+    encodeFrameHeader(stage, at, KIND_ENTRY, flagsWithCodec(batchFlags, codec), length, topicId, seq, payloadCrc ?? crc32Of(payload));
     topic.nextSeq = seq + 1;
     this.recordStagedEntry(topicId, seq, this.stageBase + at, this.stageBase + at + bytes);
     this.stagedEntryCount++;
