@@ -5,7 +5,7 @@
  * hands out their headers and, when asked, their checked payloads. Reads through a sliding window,
  * so walking many small frames costs few system calls.
  */
-import { nodeFileIo } from '../storage/file-io.js';
+import { nodeFileIo, preadFull } from '../storage/file-io.js';
 import { nextBlockBoundary, nextFrameOffset } from '../storage/block-layout.js';
 import { FRAME_ALIGN_BYTES, FRAME_HEADER_BYTES, crc32Of, decodeFrameHeader, frameBytes, type FrameHeader } from '../storage/frame.js';
 
@@ -114,7 +114,7 @@ export class SegmentReader {
   #load(offset: number, n: number): number {
     if (offset >= this.#windowStart && offset + n <= this.#windowStart + this.#windowLength) return offset - this.#windowStart;
     const want = Math.min(this.#window.byteLength, this.sizeBytes - offset);
-    this.#windowLength = readFull(this.#fd, this.#window, 0, want, offset);
+    this.#windowLength = preadFull(nodeFileIo, this.#fd, this.#window, offset, want);
     this.#windowStart = offset;
     if (this.#windowLength < n) throw new Error(`${this.path} shrank while it was read (${this.#windowLength} of ${n} bytes at ${offset})`);
     return 0;
@@ -127,7 +127,7 @@ export class SegmentReader {
       return this.#window.slice(i, i + n);
     }
     const out = new Uint8Array(n);
-    if (readFull(this.#fd, out, 0, n, offset) < n) throw new Error(`${this.path} shrank while it was read (at ${offset})`);
+    if (preadFull(nodeFileIo, this.#fd, out, offset, n) < n) throw new Error(`${this.path} shrank while it was read (at ${offset})`);
     return out;
   }
 
@@ -149,14 +149,4 @@ export class SegmentReader {
     }
     return limit;
   }
-}
-
-function readFull(fd: number, into: Uint8Array, offset: number, length: number, position: number): number {
-  let done = 0;
-  while (done < length) {
-    const n = nodeFileIo.pread(fd, into, offset + done, length - done, position + done);
-    if (n <= 0) break;
-    done += n;
-  }
-  return done;
 }

@@ -5,41 +5,18 @@
  * after it started and stopping cleanly on SIGINT, `stats` and `verify` without the lock.
  * Runs `node bin/walrus.mjs` on the BUILT package (`npm test` builds first).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { ProgressBar, renderProgressLine } from '../../dist/src/cli/progress-bar.js';
+import { runWalrus as walrus, startWalrus } from './run-walrus.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin', 'walrus.mjs');
 const FRAME_HEADER_BYTES = 32;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function start(args: string[]): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-function walrus(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = start(args);
-    child.stdin.end();
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const dirs: string[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
@@ -106,7 +83,7 @@ function waitForOutput(child: ChildProcessWithoutNullStreams, read: () => string
 }
 
 function follow(args: string[]): { child: ChildProcessWithoutNullStreams; out: () => string; err: () => string; exit: Promise<[number | null, NodeJS.Signals | null]> } {
-  const child = start(args);
+  const child = startWalrus(args);
   children.push(child);
   let stdout = '';
   let stderr = '';

@@ -4,12 +4,11 @@
  * (2) the whole cluster is stopped and started again. After each: every entry the WAL holds is in
  * the stream exactly once, in per-topic order.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { TmpDirs } from '../helpers/tmp-dir.js';
-import { NatsFleet, checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
+import { checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
 
 const TOPICS = ['clicks', 'orders'];
 const payloadOf = (t: string, s: number): string => `${t}:${s}`;
@@ -33,31 +32,27 @@ async function mirroredAll(m: Mirror, wal: Walrus, perTopic: number): Promise<bo
   return TOPICS.every((t) => w[t]?.appended === perTopic && s.topics[t]!.lag === 0);
 }
 
-describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', () => {
-  let fleet: NatsFleet;
-  const tmp = new TmpDirs();
-  beforeAll(async () => {
-    fleet = await NatsFleet.start(3);
-  });
-  afterAll(async () => {
-    await fleet?.shutdown();
-    tmp.removeAll();
-  });
+describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite) => {
+  /** A fresh WAL and its mirror into a new R3 stream, with short timeouts so failovers retry soon. */
+  async function openMirrored(key: string, stream: string): Promise<{ wal: Walrus; m: Mirror }> {
+    const wal = await Walrus.open({ dir: suite.tmp.make(`walrus-js-${key}`), key, fsync: 'none' });
+    const m = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream, createStream: { replicas: 3 }, maxInFlight: 256, ackTimeoutMs: 2000, retryMaxMs: 1000 });
+    return { wal, m };
+  }
 
   it('survives the stream leader killed with SIGKILL and restarted mid-stream', async () => {
-    const wal = await Walrus.open({ dir: tmp.make('walrus-js-cl1'), key: 'cl1', fsync: 'none' });
-    const m = mirror(wal, { topics: TOPICS, servers: fleet.servers, stream: 'CL1', createStream: { replicas: 3 }, maxInFlight: 256, ackTimeoutMs: 2000, retryMaxMs: 1000 });
+    const { wal, m } = await openMirrored('cl1', 'CL1');
     try {
       await appendRange(wal, 0, 1500);
       await until(async () => (await m.stats()).published >= 600);
-      const nc = await fleet.connect();
+      const nc = await suite.fleet.connect();
       const leader = (await (await jetstreamManager(nc)).streams.info('CL1')).cluster?.leader;
       await nc.close();
-      const victim = fleet.nodes.find((n) => n.name === leader) ?? fleet.nodes[0]!;
-      await fleet.stopNode(victim, 'SIGKILL');
+      const victim = suite.fleet.nodes.find((n) => n.name === leader) ?? suite.fleet.nodes[0]!;
+      await suite.fleet.stopNode(victim, 'SIGKILL');
       await appendRange(wal, 1500, 1500); // goes on while the cluster elects a new leader
       await until(async () => (await m.stats()).published >= 3600);
-      await fleet.startNode(victim);
+      await suite.fleet.startNode(victim);
       await appendRange(wal, 3000, 1000);
       await until(() => mirroredAll(m, wal, 4000));
       const s = await m.stats();
@@ -66,12 +61,12 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', () => {
       await m.stop();
       await wal.close();
     }
-    const stored = await readStream(fleet.servers, 'CL1');
+    const stored = await readStream(suite.fleet.servers, 'CL1');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, 4000])), payloadOf)).toEqual([]);
     // Replay right away, while the restarted node may still be catching up: it must not stop early.
-    const restored = await Walrus.open({ dir: tmp.make('walrus-js-cl1-restored'), key: 'cl1', fsync: 'none' });
+    const restored = await Walrus.open({ dir: suite.tmp.make('walrus-js-cl1-restored'), key: 'cl1', fsync: 'none' });
     try {
-      const report = await replay('CL1', restored, { servers: fleet.servers, topics: TOPICS });
+      const report = await replay('CL1', restored, { servers: suite.fleet.servers, topics: TOPICS });
       expect(report.complete).toBe(true);
       for (const t of TOPICS) {
         expect(report.topics[t]?.appended, t).toBe(4000);
@@ -84,15 +79,14 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', () => {
   });
 
   it('survives the whole cluster restarted mid-stream', async () => {
-    const wal = await Walrus.open({ dir: tmp.make('walrus-js-cl2'), key: 'cl2', fsync: 'none' });
-    const m = mirror(wal, { topics: TOPICS, servers: fleet.servers, stream: 'CL2', createStream: { replicas: 3 }, maxInFlight: 256, ackTimeoutMs: 2000, retryMaxMs: 1000 });
+    const { wal, m } = await openMirrored('cl2', 'CL2');
     try {
       await appendRange(wal, 0, 1500);
       await until(async () => (await m.stats()).published >= 600);
       // All three go down while publishes are in flight (graceful stop: see docs/SCALE-OUT.md on SIGKILL of every replica).
-      await Promise.all(fleet.nodes.map((n) => fleet.stopNode(n, 'SIGTERM')));
+      await Promise.all(suite.fleet.nodes.map((n) => suite.fleet.stopNode(n, 'SIGTERM')));
       await appendRange(wal, 1500, 500); // the WAL keeps taking writes with no broker at all
-      await Promise.all(fleet.nodes.map((n) => fleet.startNode(n)));
+      await Promise.all(suite.fleet.nodes.map((n) => suite.fleet.startNode(n)));
       await appendRange(wal, 2000, 1000);
       await until(() => mirroredAll(m, wal, 3000));
       const s = await m.stats();
@@ -102,7 +96,7 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', () => {
       await m.stop();
       await wal.close();
     }
-    const stored = await readStream(fleet.servers, 'CL2');
+    const stored = await readStream(suite.fleet.servers, 'CL2');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, 3000])), payloadOf)).toEqual([]);
   });
 });

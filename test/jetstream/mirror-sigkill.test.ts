@@ -7,10 +7,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
-import { TmpDirs } from '../helpers/tmp-dir.js';
-import { NatsFleet, checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
+import { checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'mirror-child.mjs');
 const KILLS = Number(process.env.JETSTREAM_KILLS ?? 8);
@@ -49,27 +48,18 @@ function runChild(dir: string, servers: string[], killAfterPublished: number | n
   });
 }
 
-describeWithNats('mirror process killed with SIGKILL and restarted', () => {
-  let fleet: NatsFleet;
-  const tmp = new TmpDirs();
-  beforeAll(async () => {
-    fleet = await NatsFleet.start(1);
-  });
-  afterAll(async () => {
-    await fleet?.shutdown();
-    tmp.removeAll();
-  });
+describeWithNats('mirror process killed with SIGKILL and restarted', 1, (suite) => {
 
   it(`${KILLS} kills mid-stream, then a clean finish: every entry exactly once, in order`, async () => {
-    const dir = tmp.make('walrus-js-kill');
+    const dir = suite.tmp.make('walrus-js-kill');
     let killedMidStream = 0;
     for (let k = 0; k < KILLS; k++) {
       // A different point each time: after 150-750 more published entries of this life.
-      const run = await runChild(dir, fleet.servers, 150 + Math.floor(Math.random() * 600));
+      const run = await runChild(dir, suite.fleet.servers, 150 + Math.floor(Math.random() * 600));
       expect(run.signal, `child ${k} ended by itself: ${run.stderr}`).toBe('SIGKILL');
       if (!run.stdout.includes('DONE')) killedMidStream++;
     }
-    const last = await runChild(dir, fleet.servers, null);
+    const last = await runChild(dir, suite.fleet.servers, null);
     expect(last.exitCode, last.stderr).toBe(0);
     expect(killedMidStream).toBe(KILLS);
 
@@ -77,7 +67,7 @@ describeWithNats('mirror process killed with SIGKILL and restarted', () => {
     const stats = (await wal.stats()).topics;
     await wal.close();
     for (const t of TOPICS) expect(stats[t]).toMatchObject({ appended: PER_TOPIC, unread: 0 });
-    const stored = await readStream(fleet.servers, 'KILLS');
+    const stored = await readStream(suite.fleet.servers, 'KILLS');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, PER_TOPIC])), (t, s) => `${t}:${s}`)).toEqual([]);
   });
 });

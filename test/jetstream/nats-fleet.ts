@@ -31,10 +31,7 @@ export function findNatsServer(): string | null {
 
 export const NATS_BIN = findNatsServer();
 
-/**
- * `describe` when nats-server exists; otherwise a suite that fails (WALRUS_REQUIRE_NATS=1) or is
- * skipped with a warning, so a missing server never passes silently on CI.
- */
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

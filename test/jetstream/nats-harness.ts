@@ -2,27 +2,55 @@
  * What the JetStream test files share beyond the servers (nats-fleet.ts): the suite wrapper that
  * skips loudly or fails when nats-server is missing, and the exactly-once check.
  */
-import { describe, it } from 'vitest';
-import { NATS_BIN, type StoredEntry } from './nats-fleet.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { TmpDirs } from '../helpers/tmp-dir.js';
+import { NATS_BIN, NatsFleet, type StoredEntry } from './nats-fleet.js';
 
 export { NatsFleet, readStream, NATS_BIN, type StoredEntry } from './nats-fleet.js';
 
-export function describeWithNats(name: string, body: () => void): void {
+/** What a suite's tests share: its servers (started before the first test) and its temp dirs. */
+export interface NatsSuite {
+  readonly fleet: NatsFleet;
+  readonly tmp: TmpDirs;
+}
+
+/**
+ * A suite against `nodes` real nats-servers (one, or a JetStream cluster), stopped and cleaned up
+ * after its last test.
+ */
+export function describeWithNats(name: string, nodes: 1 | 3, body: (suite: NatsSuite) => void): void {
   if (NATS_BIN) {
-    describe(name, body);
-    return;
-  }
-  const why = 'nats-server not found (PATH, /usr/sbin, $NATS_SERVER): install the Debian package nats-server';
-  if (process.env.WALRUS_REQUIRE_NATS === '1') {
     describe(name, () => {
-      it('needs nats-server (WALRUS_REQUIRE_NATS=1)', () => {
-        throw new Error(why);
+      let fleet: NatsFleet | undefined;
+      const tmp = new TmpDirs();
+      beforeAll(async () => {
+        fleet = await NatsFleet.start(nodes);
+      });
+      afterAll(async () => {
+        await fleet?.shutdown();
+        tmp.removeAll();
+      });
+      body({
+        get fleet(): NatsFleet {
+          if (!fleet) throw new Error('the servers are not started yet (use the fleet inside a test)');
+          return fleet;
+        },
+        tmp,
       });
     });
     return;
   }
-  console.warn(`\n*** SKIPPING JetStream tests "${name}": ${why}. Set WALRUS_REQUIRE_NATS=1 to make this a failure. ***\n`);
-  describe.skip(name, body);
+  // No server: CI sets WALRUS_REQUIRE_NATS=1 (.ci/run), so there this fails; on a developer machine
+  // (issue 7) it is one test that is skipped with the reason in the report, and a loud warning.
+  const why = 'nats-server not found (PATH, /usr/sbin, $NATS_SERVER): install the Debian package nats-server';
+  const required = process.env.WALRUS_REQUIRE_NATS === '1';
+  if (!required) console.warn(`\n*** SKIPPING JetStream tests "${name}": ${why}. Set WALRUS_REQUIRE_NATS=1 to make this a failure. ***\n`);
+  describe(name, () => {
+    it('needs nats-server', (ctx) => {
+      if (!required) ctx.skip(why);
+      throw new Error(`${why} (WALRUS_REQUIRE_NATS=1)`);
+    });
+  });
 }
 
 /**

@@ -5,11 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
-import { TmpDirs } from '../helpers/tmp-dir.js';
-import { NatsFleet, checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
+import { checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
 
 const ODD = 'päth.with dots\nand *wildcards> '.repeat(100); // ~3 KB of UTF-8 a subject cannot hold
 const TOPICS = ['orders', ODD, 'empties'];
@@ -37,21 +36,12 @@ async function untilMirrored(m: Mirror, total: number): Promise<void> {
   }
 }
 
-describeWithNats('mirror and replay on a single nats-server', () => {
-  let fleet: NatsFleet;
-  const tmp = new TmpDirs();
-  beforeAll(async () => {
-    fleet = await NatsFleet.start(1);
-  });
-  afterAll(async () => {
-    await fleet?.shutdown();
-    tmp.removeAll();
-  });
+describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
 
   it('mirrors every entry exactly once in per-topic order while appends go on, then replays it', async () => {
-    const dir = tmp.make('walrus-js');
+    const dir = suite.tmp.make('walrus-js');
     const wal = await Walrus.open({ dir, key: 'single', fsync: 'none' });
-    const m = mirror(wal, { topics: TOPICS, servers: fleet.servers, stream: 'SINGLE', maxInFlight: 64, maxBatchBytes: 16 * 1024 });
+    const m = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream: 'SINGLE', maxInFlight: 64, maxBatchBytes: 16 * 1024 });
     await appendAll(wal, 0, PER_TOPIC);
     await untilMirrored(m, PER_TOPIC * TOPICS.length);
     const stats = await m.stats();
@@ -62,24 +52,24 @@ describeWithNats('mirror and replay on a single nats-server', () => {
 
     // A second mirror on the same WAL picks up where the cursors are.
     await appendAll(wal, PER_TOPIC, PER_TOPIC + 100);
-    const again = mirror(wal, { topics: TOPICS, servers: fleet.servers, stream: 'SINGLE' });
+    const again = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream: 'SINGLE' });
     await untilMirrored(again, 100 * TOPICS.length);
     await again.stop();
     await wal.close();
 
     const expected = new Map(TOPICS.map((t) => [t, PER_TOPIC + 100]));
-    const stored = await readStream(fleet.servers, 'SINGLE');
+    const stored = await readStream(suite.fleet.servers, 'SINGLE');
     expect(checkExactlyOnce(stored, expected, payloadOf)).toEqual([]);
     expect(new Set(stored.map((e) => e.namespace))).toEqual(new Set(['single']));
 
     // Replay into a fresh WAL: same topics, same seqs, same bytes; a second run adds nothing.
-    const restoredDir = tmp.make('walrus-js-restore');
+    const restoredDir = suite.tmp.make('walrus-js-restore');
     const restored = await Walrus.open({ dir: restoredDir, key: 'single', fsync: 'none' });
     try {
-      const first = await replay('SINGLE', restored, { servers: fleet.servers });
+      const first = await replay('SINGLE', restored, { servers: suite.fleet.servers });
       expect(first.complete).toBe(true);
       for (const t of TOPICS) expect(first.topics[t]).toEqual({ appended: PER_TOPIC + 100, skipped: 0, nextSeq: PER_TOPIC + 100 });
-      const second = await replay('SINGLE', restored, { servers: fleet.servers, topics: TOPICS });
+      const second = await replay('SINGLE', restored, { servers: suite.fleet.servers, topics: TOPICS });
       for (const t of TOPICS) expect(second.topics[t]).toEqual({ appended: 0, skipped: PER_TOPIC + 100, nextSeq: PER_TOPIC + 100 });
       for (const t of TOPICS) {
         let seq = 0;
@@ -100,47 +90,47 @@ describeWithNats('mirror and replay on a single nats-server', () => {
   });
 
   it('a copy of the WAL taken before the mirror consumed publishes only duplicates (what a crash after publish looks like)', async () => {
-    const dir = tmp.make('walrus-js-dup');
+    const dir = suite.tmp.make('walrus-js-dup');
     const wal = await Walrus.open({ dir, key: 'dup', fsync: 'none' });
     await wal.batchAppend('orders', Array.from({ length: 500 }, (_, i) => `orders:${i}`));
     await wal.close();
-    const copyRoot = tmp.make('walrus-js-dup-copy');
+    const copyRoot = suite.tmp.make('walrus-js-dup-copy');
     fs.cpSync(path.join(dir, 'dup'), path.join(copyRoot, 'dup'), { recursive: true });
 
     for (const root of [dir, copyRoot]) {
       const w = await Walrus.open({ dir: root, key: 'dup', fsync: 'none' });
-      const m = mirror(w, { topics: ['orders'], servers: fleet.servers, stream: 'DUP', namespace: 'host-a/dup' });
+      const m = mirror(w, { topics: ['orders'], servers: suite.fleet.servers, stream: 'DUP', namespace: 'host-a/dup' });
       await untilMirrored(m, 500);
       const s = await m.stats();
       await m.stop();
       await w.close();
       expect(s.duplicates).toBe(root === dir ? 0 : 500);
     }
-    const stored = await readStream(fleet.servers, 'DUP');
+    const stored = await readStream(suite.fleet.servers, 'DUP');
     expect(checkExactlyOnce(stored, new Map([['orders', 500]]), (t, s) => `${t}:${s}`)).toEqual([]);
   });
 
   it('replay refuses a stream that starts mid-topic (ERR_SEQUENCE_GAP) and continues a WAL that holds the start', async () => {
-    const dir = tmp.make('walrus-js-gap');
+    const dir = suite.tmp.make('walrus-js-gap');
     const wal = await Walrus.open({ dir, key: 'gap', fsync: 'none' });
     await wal.batchAppend('t', Array.from({ length: 20 }, (_, i) => `t:${i}`));
     await wal.batchRead('t', { maxBytes: 5 * 3 }); // consumed before mirroring: seqs 0-4 never reach the stream
-    const m = mirror(wal, { topics: ['t'], servers: fleet.servers, stream: 'GAP' });
+    const m = mirror(wal, { topics: ['t'], servers: suite.fleet.servers, stream: 'GAP' });
     await untilMirrored(m, 15);
     await m.stop();
     await wal.close();
 
-    const empty = await Walrus.open({ dir: tmp.make('walrus-js-gap-a'), key: 'gap', fsync: 'none' });
+    const empty = await Walrus.open({ dir: suite.tmp.make('walrus-js-gap-a'), key: 'gap', fsync: 'none' });
     try {
-      await expect(replay('GAP', empty, { servers: fleet.servers })).rejects.toMatchObject({ code: 'ERR_SEQUENCE_GAP', details: { topic: 't', expectedSeq: 0, actual: 5 } });
+      await expect(replay('GAP', empty, { servers: suite.fleet.servers })).rejects.toMatchObject({ code: 'ERR_SEQUENCE_GAP', details: { topic: 't', expectedSeq: 0, actual: 5 } });
       expect((await empty.stats()).topics.t?.appended ?? 0).toBe(0);
     } finally {
       await empty.close();
     }
-    const holdsStart = await Walrus.open({ dir: tmp.make('walrus-js-gap-b'), key: 'gap', fsync: 'none' });
+    const holdsStart = await Walrus.open({ dir: suite.tmp.make('walrus-js-gap-b'), key: 'gap', fsync: 'none' });
     try {
       await holdsStart.batchAppend('t', Array.from({ length: 5 }, (_, i) => `t:${i}`));
-      const r = await replay('GAP', holdsStart, { servers: fleet.servers });
+      const r = await replay('GAP', holdsStart, { servers: suite.fleet.servers });
       expect(r.topics.t).toEqual({ appended: 15, skipped: 0, nextSeq: 20 });
       const all = await holdsStart.batchRead('t', { maxBytes: 1 << 20 });
       expect(all.map((e) => e.text())).toEqual(Array.from({ length: 20 }, (_, i) => `t:${i}`));
@@ -150,14 +140,14 @@ describeWithNats('mirror and replay on a single nats-server', () => {
   });
 
   it('validates its options at the call', async () => {
-    const wal = await Walrus.open({ dir: tmp.make('walrus-js-args'), key: 'args', fsync: 'none' });
+    const wal = await Walrus.open({ dir: suite.tmp.make('walrus-js-args'), key: 'args', fsync: 'none' });
     try {
-      expect(() => mirror(wal, { topics: [], servers: fleet.servers, stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a'], servers: fleet.servers, stream: 'bad.name' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a', 'a'], servers: fleet.servers, stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      expect(() => mirror(wal, { topics: [], servers: suite.fleet.servers, stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      expect(() => mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'bad.name' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      expect(() => mirror(wal, { topics: ['a', 'a'], servers: suite.fleet.servers, stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
       expect(() => mirror(wal, { topics: ['a'], servers: [], stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a'], servers: fleet.servers, stream: 'X', subject: () => 'x.*' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      await expect(replay('NOPE', wal, { servers: fleet.servers })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      expect(() => mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'X', subject: () => 'x.*' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      await expect(replay('NOPE', wal, { servers: suite.fleet.servers })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     } finally {
       await wal.close();
     }
