@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { streamInfo } from '../../dist/src/jetstream/connection.js';
 
 export function findNatsServer(): string | null {
   const candidates = [process.env.NATS_SERVER, ...((process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'nats-server'))), '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
@@ -171,12 +172,9 @@ export async function readStream(servers: string[], stream: string): Promise<Sto
   const nc = await connect({ servers, maxReconnectAttempts: -1, waitOnFirstConnect: true });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    // The leader's view: a replica still catching up answers with stale state while there is none.
-    let info = await jsm.streams.info(stream);
-    while ((info.cluster?.replicas?.length ?? 0) > 0 && !info.cluster?.leader) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      info = await jsm.streams.info(stream);
-    }
+    // The leader's view, as replay takes it: a replica still catching up answers with stale state.
+    const info = await streamInfo(jsm, stream);
+    if (!info) throw new Error(`stream ${stream} does not exist`);
     const out: StoredEntry[] = [];
     if (info.state.messages === 0) return out;
     const consumer = await jetstream(nc, { timeout: 10_000 }).consumers.get(stream);
