@@ -4,6 +4,7 @@
  */
 import * as os from 'node:os';
 import { Piscina } from 'piscina';
+import { toWalError } from '../errors.js';
 import { nodeFileIo } from '../storage/file-io.js';
 import { scanSegment, type SegmentScan } from '../storage/segment-scanner.js';
 import { workerUrl } from './worker-url.js';
@@ -17,7 +18,8 @@ export async function scanSegmentsInParallel(paths: string[]): Promise<SegmentSc
     maxThreads: Math.max(1, Math.min(paths.length, os.availableParallelism())),
   });
   try {
-    return await Promise.all(paths.map((p) => pool.run(p) as Promise<SegmentScan>));
+    // A task's error crosses the thread as a plain Error (its code is lost): typed here, like inline.
+    return await Promise.all(paths.map((p) => (pool.run(p) as Promise<SegmentScan>).catch((err: unknown) => Promise.reject(toWalError(err, 'ERR_IO')))));
   } finally {
     await pool.close();
   }

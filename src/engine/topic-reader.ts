@@ -8,13 +8,13 @@
  * callers in strictly-at-once mode receive each entry exactly once.
  */
 import type { Entry } from './entry.js';
+import { SerialQueue } from './serial-queue.js';
 
 export class TopicReader {
   cursor: number;
   #cache: Entry[] = [];
   #head = 0;
-  #tail: Promise<unknown> = Promise.resolve();
-  #queued = 0;
+  readonly #reads = new SerialQueue();
   /** The next batch being read ahead, resolving to how many entries it added (0 on failure). */
   prefetch: Promise<number> | null = null;
 
@@ -24,23 +24,12 @@ export class TopicReader {
 
   /** Runs `fn` after every read queued before it on this topic. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    this.#queued++;
-    const run = this.#tail.then(fn, fn);
-    const settled = run.then(
-      () => {
-        this.#queued--;
-      },
-      () => {
-        this.#queued--;
-      },
-    );
-    this.#tail = settled;
-    return run;
+    return this.#reads.run(fn);
   }
 
   /** A read of this topic is queued or running: new reads must queue behind it. */
   get busy(): boolean {
-    return this.#queued > 0;
+    return this.#reads.busy;
   }
 
   get cachedCount(): number {

@@ -37,6 +37,7 @@ import {
 import { scanSegmentsInParallel } from './recovery-scan.js';
 import { byteLengthOf, type EntryData } from './ring-ops.js';
 import { ProgressWatcher } from './progress-watcher.js';
+import { SerialQueue } from './serial-queue.js';
 import { TopicReader } from './topic-reader.js';
 import { subscribeTopic, type SubscribeOptions } from './subscription.js';
 import { WriterChannel } from './writer-channel.js';
@@ -141,6 +142,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   #inflightReads = new Set<Promise<unknown>>();
   #reclaimTimer: NodeJS.Timeout | null = null;
   #reclaiming: Promise<void> | null = null;
+  /** verify() and reclaim() take turns: an audit must never open a file a reclaim just deleted. */
+  readonly #segmentFileJobs = new SerialQueue();
   #cursorsMovedSinceReclaim = false;
   #reclaimedSegments = 0;
   #reclaimedBytes = 0;
@@ -700,12 +703,14 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     await Promise.all(this.#channels.map((c) => c.flushBlocked()));
     const targets = this.#channels.map((c) => c.lastOp);
     await this.#waitFor(() => this.#channels.every((c, i) => reached(c.writtenOps(), targets[i]!)));
-    const files = listSegments(nodeFileIo, this.#options.namespaceDir);
-    const sizes = new Map(files.map((f) => [f.path, fileSizeAt(nodeFileIo, f.path)]));
-    const scans = await scanSegmentsInParallel(files.map((f) => f.path));
-    const damage = scans.flatMap((scan) => scan.damage.filter((d) => d.offset < (sizes.get(scan.path) ?? Infinity)));
-    const bytes = scans.reduce((n, scan) => n + Math.min(scan.sizeBytes, sizes.get(scan.path) ?? scan.sizeBytes), 0);
-    return { ok: damage.length === 0, files: files.length, bytes, damage };
+    return this.#segmentFileJobs.run(async () => {
+      const files = listSegments(nodeFileIo, this.#options.namespaceDir);
+      const sizes = new Map(files.map((f) => [f.path, fileSizeAt(nodeFileIo, f.path)]));
+      const scans = await scanSegmentsInParallel(files.map((f) => f.path));
+      const damage = scans.flatMap((scan) => scan.damage.filter((d) => d.offset < (sizes.get(scan.path) ?? Infinity)));
+      const bytes = scans.reduce((n, scan) => n + Math.min(scan.sizeBytes, sizes.get(scan.path) ?? scan.sizeBytes), 0);
+      return { ok: damage.length === 0, files: files.length, bytes, damage };
+    });
   }
 
   /**
@@ -780,6 +785,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
    */
   async reclaim(): Promise<number> {
     this.#checkUsable();
+    return this.#segmentFileJobs.run(() => this.#reclaimConsumed());
+  }
+
+  async #reclaimConsumed(): Promise<number> {
     this.#cursorsMovedSinceReclaim = false;
     await this.#persistCursorSnapshot();
     const durable = this.#ns.cursors.snapshotCursors();
@@ -836,7 +845,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     };
     if (!this.#failure) {
       await attempt(() => Promise.allSettled([...this.#inflightReads]));
-      await attempt(() => this.#reclaiming ?? Promise.resolve());
+      // Every reclaim and verify queued before close finishes first (none starts after it).
+      await attempt(() => this.#segmentFileJobs.run(() => Promise.resolve()));
       await attempt(() => Promise.all(this.#channels.map((c) => c.flushBlocked())));
       const pending = new Set(this.#policy.pending());
       for (const state of this.#topics.values()) {

@@ -166,6 +166,26 @@ describe('§4.9 space is reclaimed: consumed, sealed segments are deleted', () =
     const rest = (await drain(wal, 's')).map((e) => Number(e.text.split(':')[0]));
     expect(rest).toEqual(Array.from({ length: 50 }, (_, i) => 250 + i));
   });
+
+  it('verify() running alongside reclaim() audits a consistent set of files (CI failure: ENOENT on a reclaimed segment)', async () => {
+    const dir = tempDir();
+    const wal = await openWal({ ...SMALL, dir, writers: 1 });
+    const big = 'v'.repeat(2000);
+    let reclaimedTotal = 0;
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 100; i++) await wal.append('s', `${round}.${i}:${big}`);
+      for (let i = 0; i < 100; i++) await wal.readNext('s');
+      // The audit starts first, so it lists files the reclaim is about to delete.
+      const [report, deleted] = await Promise.all([wal.verify(), wal.reclaim()]);
+      expect(report.ok, JSON.stringify(report.damage)).toBe(true);
+      expect(report.files).toBeGreaterThan(0);
+      reclaimedTotal += deleted;
+    }
+    expect(reclaimedTotal).toBeGreaterThan(6);
+    const after = await wal.verify();
+    expect(after.ok).toBe(true);
+    expect(after.files).toBe(fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).length);
+  });
 });
 
 describe('entries of every size, including larger than a block and than the ring', () => {
