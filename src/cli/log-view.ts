@@ -8,11 +8,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { LOCK_FILE_NAME } from '../storage/dir-lock.js';
-import { fileSizeAt, nodeFileIo } from '../storage/file-io.js';
+import { nodeFileIo } from '../storage/file-io.js';
 import { MANIFEST_FILE_NAME, readManifest, type Manifest } from '../storage/manifest.js';
 import { resolveNamespaceDir } from '../storage/namespace.js';
 import { mergeScans, type Fence, type RecoveryResult } from '../storage/recover.js';
-import { listSegments } from '../storage/segment-name.js';
+import { listSegments, listSegmentSizes } from '../storage/segment-name.js';
 import type { SegmentScan } from '../storage/segment-scanner.js';
 import { CURSORS_FILE_NAME } from '../storage/cursor-store.js';
 import { CliFailure, UsageError } from './cli-error.js';
@@ -55,12 +55,7 @@ export function resolveLogDir(dir: string, key: string | undefined): string {
 
 /** Segment files with their current sizes (a file reclaimed meanwhile is left out). */
 export function segmentFiles(nsDir: string): SegmentFile[] {
-  const files: SegmentFile[] = [];
-  for (const { path: filePath } of listSegments(nodeFileIo, nsDir)) {
-    const sizeBytes = fileSize(filePath);
-    if (sizeBytes !== null) files.push({ path: filePath, sizeBytes });
-  }
-  return files;
+  return listSegmentSizes(nodeFileIo, nsDir);
 }
 
 export async function loadLogView(nsDir: string, onProgress?: (progress: ScanProgress) => void): Promise<LogView> {
@@ -133,12 +128,3 @@ function isDirectory(p: string): boolean {
     return false;
   }
 }
-
-function fileSize(p: string): number | null {
-  try {
-    return fileSizeAt(nodeFileIo, p);
-  } catch {
-    return null;
-  }
-}
-

@@ -10,12 +10,12 @@ import type { Worker } from 'node:worker_threads';
 import { WalError, toWalError } from '../errors.js';
 import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, type WalrusOptions } from '../options.js';
 import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
-import { fileSizeAt, nodeFileIo, type FileIo } from '../storage/file-io.js';
+import { nodeFileIo, type FileIo } from '../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../storage/frame.js';
 import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../storage/limits.js';
 import { openNamespace, finishRecovery, type OpenedNamespace } from '../storage/namespace-opening.js';
 import { deletableSegments } from '../storage/reclaim.js';
-import { listSegments } from '../storage/segment-name.js';
+import { listSegmentSizes } from '../storage/segment-name.js';
 import type { RecoveredTopic, RecoveryResult, SegmentSummary } from '../storage/recover.js';
 import { packValue } from '../value-codec.js';
 import type { FlusherControl, FlusherStats, ReadAnswer, WriterStats } from './control-protocol.js';
@@ -704,8 +704,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const targets = this.#channels.map((c) => c.lastOp);
     await this.#waitFor(() => this.#channels.every((c, i) => reached(c.writtenOps(), targets[i]!)));
     return this.#segmentFileJobs.run(async () => {
-      const files = listSegments(nodeFileIo, this.#options.namespaceDir);
-      const sizes = new Map(files.map((f) => [f.path, fileSizeAt(nodeFileIo, f.path)]));
+      const files = listSegmentSizes(nodeFileIo, this.#options.namespaceDir);
+      const sizes = new Map(files.map((f) => [f.path, f.sizeBytes]));
       const scans = await scanSegmentsInParallel(files.map((f) => f.path));
       const damage = scans.flatMap((scan) => scan.damage.filter((d) => d.offset < (sizes.get(scan.path) ?? Infinity)));
       const bytes = scans.reduce((n, scan) => n + Math.min(scan.sizeBytes, sizes.get(scan.path) ?? scan.sizeBytes), 0);
@@ -875,8 +875,8 @@ type WellFormedString = string & { isWellFormed(): boolean };
 class PackedValue extends Uint8Array {}
 
 function segmentFiles(dir: string): { files: number; bytes: number } {
-  const files = listSegments(nodeFileIo, dir);
-  return { files: files.length, bytes: files.reduce((n, f) => n + fileSizeAt(nodeFileIo, f.path), 0) };
+  const files = listSegmentSizes(nodeFileIo, dir);
+  return { files: files.length, bytes: files.reduce((n, f) => n + f.sizeBytes, 0) };
 }
 
 

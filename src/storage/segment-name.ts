@@ -3,7 +3,7 @@
  * 8-4-8 digits. The name alone orders segments, so recovery never has to open a file to sort it.
  */
 import * as path from 'node:path';
-import type { FileIo } from './file-io.js';
+import { fileSizeAt, type FileIo } from './file-io.js';
 
 export interface SegmentId {
   epoch: number;
@@ -50,4 +50,20 @@ export function listSegments(io: FileIo, dir: string): Array<{ id: SegmentId; pa
     found.push({ id, path: filePath });
   }
   return found.sort((a, b) => compareSegmentIds(a.id, b.id));
+}
+
+/**
+ * Every segment file in `dir` with its size, sorted. A file deleted between the listing and the
+ * sizing was reclaimed by a live WAL meanwhile and is left out; any other error is thrown.
+ */
+export function listSegmentSizes(io: FileIo, dir: string): Array<{ id: SegmentId; path: string; sizeBytes: number }> {
+  const sized: Array<{ id: SegmentId; path: string; sizeBytes: number }> = [];
+  for (const segment of listSegments(io, dir)) {
+    try {
+      sized.push({ ...segment, sizeBytes: fileSizeAt(io, segment.path) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return sized;
 }

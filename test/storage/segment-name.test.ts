@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nodeFileIo } from '../../src/storage/file-io.js';
-import { compareSegmentIds, listSegments, parseSegmentFileName, segmentFileName } from '../../src/storage/segment-name.js';
+import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
+import { compareSegmentIds, listSegments, listSegmentSizes, parseSegmentFileName, segmentFileName } from '../../src/storage/segment-name.js';
 
 describe('segment file names', () => {
   const dirs: string[] = [];
@@ -66,5 +66,29 @@ describe('segment file names', () => {
       '00000001-0001-00000000.seg',
       '00000002-0000-00000000.seg',
     ]);
+  });
+
+  it('sizes the listed files, leaving out one deleted in between (reclaimed by a live WAL), and throws any other error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-names-'));
+    dirs.push(dir);
+    const [gone, kept] = ['00000001-0000-00000000.seg', '00000001-0000-00000001.seg'].map((name) => path.join(dir, name));
+    fs.writeFileSync(gone!, 'x'.repeat(10));
+    fs.writeFileSync(kept!, 'y'.repeat(25));
+    const reclaimingIo: FileIo = {
+      ...nodeFileIo,
+      open(filePath, mode) {
+        if (filePath === gone) fs.rmSync(gone);
+        return nodeFileIo.open(filePath, mode);
+      },
+    };
+    expect(listSegmentSizes(reclaimingIo, dir).map((s) => [path.basename(s.path), s.sizeBytes])).toEqual([['00000001-0000-00000001.seg', 25]]);
+
+    const failingIo: FileIo = {
+      ...nodeFileIo,
+      open() {
+        throw Object.assign(new Error('EIO: i/o error, open'), { code: 'EIO', syscall: 'open' });
+      },
+    };
+    expect(() => listSegmentSizes(failingIo, dir)).toThrow(/EIO/);
   });
 });
