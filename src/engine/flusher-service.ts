@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { toWalError } from '../errors.js';
 import { writeFileAtomic, type FileIo } from '../storage/file-io.js';
 import { cursorLogPath } from '../storage/cursor-store.js';
-import { segmentFileName } from '../storage/segment-name.js';
+import { parseSegmentFileName, segmentFileName } from '../storage/segment-name.js';
 import type { FlusherControl, FlusherInit, FlusherStats } from './control-protocol.js';
 import { LatencyStats } from './latency-stats.js';
 import {
@@ -51,6 +51,12 @@ export class FlusherService implements FlusherControl {
   /** Last segment number fsynced per writer (-1: none yet). */
   readonly #syncedSegment: number[];
   readonly #fds = new Map<string, number>();
+  /**
+   * Segment files reclaimed before any round fsynced their last writes. The next round skips them:
+   * their entries are consumed and the cursors durable, so nothing in them is owed to anyone, and
+   * opening them would fail (ENOENT) and be taken for a failed fsync.
+   */
+  readonly #reclaimedUnsynced = new Set<string>();
   #syncedCursorGeneration = -1;
   #closing = false;
   #stopped: Promise<void> | null = null;
@@ -138,7 +144,7 @@ export class FlusherService implements FlusherControl {
       const first = Math.max(0, this.#syncedSegment[w]!);
       for (let s = first; s <= segmentNo; s++) {
         const file = path.join(this.#init.dir, segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo: s }));
-        this.#fdatasync(file);
+        if (!this.#reclaimedUnsynced.delete(file)) this.#fdatasync(file);
       }
       // New segment files: their directory entries must be durable too.
       if (segmentNo !== this.#syncedSegment[w]) this.#io.fsyncDir(this.#init.dir);
@@ -199,6 +205,11 @@ export class FlusherService implements FlusherControl {
         deleted++;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      const id = parseSegmentFileName(path.basename(file));
+      // A round fsyncs from the last segment it synced up: a file in that range is now skipped.
+      if (id !== null && id.epoch === this.#init.epoch && id.segmentNo >= this.#syncedSegment[id.writerIndex]!) {
+        this.#reclaimedUnsynced.add(file);
       }
     }
     if (deleted > 0 && this.#durable) this.#io.fsyncDir(this.#init.dir);

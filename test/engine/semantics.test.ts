@@ -167,6 +167,21 @@ describe('§4.9 space is reclaimed: consumed, sealed segments are deleted', () =
     expect(rest).toEqual(Array.from({ length: 50 }, (_, i) => 250 + i));
   });
 
+  it('a reclaimed segment that no fsync round covered yet is skipped by the next round, not a failed fsync', async () => {
+    const dir = tempDir();
+    // No round runs on its own during the test: the segments are consumed and deleted before any fsync.
+    const wal = await openWal({ ...SMALL, dir, writers: 1, fsync: { intervalMs: 60_000 } });
+    const big = 'u'.repeat(2000);
+    for (let i = 0; i < 150; i++) await wal.append('s', `${i}:${big}`);
+    for (let i = 0; i < 150; i++) await wal.readNext('s');
+    expect(await wal.reclaim()).toBeGreaterThan(2);
+    await wal.sync();
+    await wal.append('s', 'after');
+    await wal.sync();
+    expect((await wal.stats()).failed).toBeNull();
+    expect((await drain(wal, 's')).map((e) => e.text)).toEqual(['after']);
+  });
+
   it('verify() running alongside reclaim() audits a consistent set of files (CI failure: ENOENT on a reclaimed segment)', async () => {
     const dir = tempDir();
     const wal = await openWal({ ...SMALL, dir, writers: 1 });
