@@ -681,6 +681,9 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     Atomics.store(this.#cells, CURSOR_WRITTEN, cursorTarget);
     const none = this.#options.fsync === 'none';
     if (!none) {
+      // A round covers only what the writers have written when it runs, and under { intervalMs }
+      // nothing else asks for the next one before the interval ends: request it once they have.
+      await this.#waitFor(() => this.#channels.every((c, i) => reached(c.writtenOps(), targets[i]!)));
       Atomics.add(this.#cells, SYNC_REQUESTS, 1);
       ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
     }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalError } from '../../dist/src/index.js';
 import { SMALL, drain, openWal, tempDir } from '../helpers/wal.js';
+import { within } from '../helpers/within.js';
 
 describe('§4.1 per-topic order: entries are read in append order, topics never mix', () => {
   it('keeps append order per topic across interleaved topics and writers', async () => {
@@ -128,6 +129,19 @@ describe('§4.5–4.7 appends resolve per fsync mode', () => {
       expect(texts.slice(-2)).toEqual(['b0', 'b1']);
     });
   }
+
+  it('sync() under a long { intervalMs } resolves at once even while the writers still write what it covers', async () => {
+    // The round sync() asked for used to run before the writers had written its targets; the next
+    // round was then a whole interval away (found as a 60 s stall in the reclaim storm).
+    const wal = await openWal({ ...SMALL, writers: 1, fsync: { intervalMs: 600_000 } });
+    for (let round = 0; round < 20; round++) {
+      const appends = Array.from({ length: 300 }, (_, i) => wal.append('s', `${round}.${i}:${'w'.repeat(1000)}`));
+      await within(wal.sync(), `sync() of round ${round}`, 10_000);
+      await Promise.all(appends);
+    }
+    const stats = await wal.stats();
+    expect(stats.flusher.rounds).toBeGreaterThanOrEqual(20);
+  });
 });
 
 describe('§4.8 recovery restores each topic to its longest valid prefix', () => {
