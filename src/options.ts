@@ -46,6 +46,8 @@ export type EntryCodec = 'raw' | 'msgpack';
 export interface ResolvedOptions {
   codec: EntryCodec;
   namespaceDir: string;
+  /** The namespace key as given (undefined: the directory was named directly). */
+  key: string | undefined;
   readConsistency: ReadConsistency;
   fsync: FsyncMode;
   writers: number;
@@ -134,6 +136,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   return {
     codec,
     namespaceDir: resolveNamespaceDir(path.resolve(dirOption), options.key as string | undefined),
+    key: options.key as string | undefined,
     readConsistency: parseReadConsistency(options.readConsistency),
     fsync: parseFsyncMode(options.fsync),
     writers,

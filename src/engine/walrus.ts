@@ -198,7 +198,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const started = performance.now();
     let ns: OpenedNamespace;
     try {
-      ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none');
+      ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none', resolved.key);
     } catch (err) {
       // Some fs errors (ENOTDIR, EACCES from a stat) came out raw instead of as a WalError.
       throw toWalError(err);

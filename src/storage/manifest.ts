@@ -1,6 +1,8 @@
 /**
  * The MANIFEST control file (docs/FORMAT.md §7): which format a namespace directory holds, the last
- * epoch opened in it, and the fences that keep frames an earlier recovery ignored void (recover.ts).
+ * epoch opened in it, the namespace key it was opened with (so two keys that sanitize to the same
+ * directory name cannot share it), and the fences that keep frames an earlier recovery ignored void
+ * (recover.ts).
  * Rewritten atomically at every open, before the new epoch writes data.
  */
 import * as path from 'node:path';
@@ -21,6 +23,8 @@ export interface Manifest {
   epoch: number;
   createdAtMs: number;
   openedAtMs: number;
+  /** The namespace key of the first keyed open; absent for a directory only ever named directly. */
+  key?: string;
   fences: Fence[];
 }
 
@@ -47,10 +51,11 @@ export function readManifest(io: FileIo, dir: string): Manifest | null {
 export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durable: boolean): void {
   const filePath = manifestPath(dir);
   try {
-    const { fences, ...fields } = manifest;
+    const { fences, key, ...fields } = manifest;
     const stored: StoredFence[] = fences.map((f) => [segmentFileName(f.segment), f.topicId, f.offset, f.seq]);
-    // No key at all when there is no fence: files without fences stay byte-identical to before fences existed.
-    writeFileAtomic(io, filePath, packControlFile(stored.length > 0 ? { ...fields, fences: stored } : fields), durable);
+    // Absent fields stay absent: a file without fences or key is byte-identical to one from before they existed.
+    const withKey = key === undefined ? fields : { ...fields, key };
+    writeFileAtomic(io, filePath, packControlFile(stored.length > 0 ? { ...withKey, fences: stored } : withKey), durable);
   } catch (err) {
     throw WalError.fromSystem(err, 'writing MANIFEST', filePath);
   }
@@ -71,12 +76,15 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
       { path: filePath },
     );
   }
-  const { epoch, createdAtMs, openedAtMs } = fields;
+  const { epoch, createdAtMs, openedAtMs, key } = fields;
   if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > MAX_EPOCH) {
     throw WalError.corrupt(`${filePath} has an invalid epoch ${JSON.stringify(epoch)}`, { path: filePath });
   }
   if (!Number.isFinite(createdAtMs) || !Number.isFinite(openedAtMs)) {
     throw WalError.corrupt(`${filePath} has invalid timestamps`, { path: filePath });
+  }
+  if (key !== undefined && typeof key !== 'string') {
+    throw WalError.corrupt(`${filePath} has an invalid namespace key ${JSON.stringify(key)}`, { path: filePath });
   }
   return {
     format: MANIFEST_FORMAT,
@@ -84,6 +92,7 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
     epoch: epoch as number,
     createdAtMs: createdAtMs as number,
     openedAtMs: openedAtMs as number,
+    ...(key === undefined ? {} : { key }),
     fences: decodeFences(fields.fences, filePath),
   };
 }

@@ -32,7 +32,12 @@ export interface OpenedNamespace {
   close(): void;
 }
 
-export function openNamespace(io: FileIo, dir: string, durable: boolean): OpenedNamespace {
+/**
+ * `key` is the namespace key `dir` was derived from (undefined when the caller named `dir` itself).
+ * Sanitizing maps several keys to one name (`a/b` and `a_b` both become `a_b`), so the first key is
+ * recorded in MANIFEST and a different one is refused: distinct keys never share a log.
+ */
+export function openNamespace(io: FileIo, dir: string, durable: boolean, key?: string): OpenedNamespace {
   const kind = io.kind(dir);
   if (kind !== null && kind !== 'dir') throw WalError.invalidArgument(`the data directory ${dir} exists and is not a directory`, { path: dir });
   try {
@@ -43,17 +48,26 @@ export function openNamespace(io: FileIo, dir: string, durable: boolean): Opened
   const lock: DirLock = acquireDirLock(io, dir);
   try {
     const manifest = readManifest(io, dir);
+    if (key !== undefined && manifest?.key !== undefined && manifest.key !== key) {
+      throw WalError.invalidArgument(
+        `namespace key ${JSON.stringify(key)} maps to ${dir}, which holds the log of key ${JSON.stringify(manifest.key)}; ` +
+          'keys that differ only in characters other than letters, digits, "-", "_" and "." share a directory name, so use another key',
+        { path: dir },
+      );
+    }
     const segments = listSegments(io, dir);
     let epoch = manifest?.epoch ?? 0;
     for (const s of segments) epoch = Math.max(epoch, s.id.epoch);
     epoch += 1;
     const nowMs = Date.now();
+    const recordedKey = key ?? manifest?.key;
     const written: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       epoch,
       createdAtMs: manifest?.createdAtMs ?? nowMs,
       openedAtMs: nowMs,
+      ...(recordedKey === undefined ? {} : { key: recordedKey }),
       fences: manifest?.fences ?? [],
     };
     writeManifest(io, dir, written, durable);

@@ -291,6 +291,25 @@ describe('lifecycle: close is idempotent, everything after it rejects with ERR_C
     expect(fs.existsSync(path.join(dir, 'prod_payments__v1'))).toBe(true);
   });
 
+  it('keeps distinct keys apart even when they sanitize to the same directory name: the second is refused, nothing is shared', async () => {
+    const dir = tempDir();
+    const first = await openWal({ ...SMALL, dir, key: 'prod/payments' });
+    await first.append('t', 'belongs to prod/payments');
+    await first.close();
+    const err = await openWal({ ...SMALL, dir, key: 'prod_payments' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WalError);
+    expect((err as WalError).code).toBe('ERR_INVALID_ARGUMENT');
+    expect((err as WalError).message).toContain('"prod/payments"');
+    // The refused open left the directory unlocked and the log untouched.
+    const again = await openWal({ ...SMALL, dir, key: 'prod/payments' });
+    expect((await drain(again, 't')).map((e) => e.text)).toEqual(['belongs to prod/payments']);
+    await again.close();
+    // Naming the directory itself (no key) still opens it, and keeps the recorded key.
+    const direct = await openWal({ ...SMALL, dir: path.join(dir, 'prod_payments') });
+    await direct.close();
+    await expect(openWal({ ...SMALL, dir, key: 'prod?payments' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+  });
+
   it('supports await using (Symbol.asyncDispose)', async () => {
     const wal = await openWal(SMALL);
     await wal[Symbol.asyncDispose]();

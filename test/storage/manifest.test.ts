@@ -54,6 +54,14 @@ describe('MANIFEST (FORMAT §7)', () => {
     expect(raw.fences).toEqual([['00000003-0001-00000009.seg', 4, 4160, 17]]);
   });
 
+  it('keeps the namespace key as a string field when there is one', () => {
+    const dir = tmp.make();
+    const keyed: Manifest = { ...sample, key: 'prod/payments::v1' };
+    writeManifest(nodeFileIo, dir, keyed, false);
+    expect(readManifest(nodeFileIo, dir)).toEqual(keyed);
+    expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).key).toBe('prod/payments::v1');
+  });
+
   it('rejects a malformed fence list with ERR_CORRUPT', () => {
     const dir = tmp.make();
     const file = path.join(dir, MANIFEST_FILE_NAME);
@@ -90,7 +98,7 @@ describe('MANIFEST (FORMAT §7)', () => {
   it('rejects invalid field values with ERR_CORRUPT', () => {
     const dir = tmp.make();
     const file = path.join(dir, MANIFEST_FILE_NAME);
-    for (const bad of [{ epoch: -1 }, { epoch: 1.5 }, { epoch: 2 ** 32 }, { epoch: 'one' }, { createdAtMs: 'now' }, { openedAtMs: undefined }]) {
+    for (const bad of [{ epoch: -1 }, { epoch: 1.5 }, { epoch: 2 ** 32 }, { epoch: 'one' }, { createdAtMs: 'now' }, { openedAtMs: undefined }, { key: 7 }, { key: null }]) {
       fs.writeFileSync(file, packControlFile({ ...sample, ...bad }));
       expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
     }
