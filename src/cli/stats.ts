@@ -46,6 +46,8 @@ export interface TopicStatsRow {
 
 export interface StatsReport {
   dir: string;
+  /** The namespace key MANIFEST records (null: the directory was only ever named directly). */
+  key: string | null;
   epoch: number;
   openBy: LockHolder | null;
   topics: TopicStatsRow[];
@@ -91,6 +93,7 @@ export function collectStats(view: LogView, nsDir: string): StatsReport {
   const sum = (pick: (row: TopicStatsRow) => number): number => topics.reduce((n, row) => n + pick(row), 0);
   return {
     dir: nsDir,
+    key: view.manifest?.key ?? null,
     epoch: Math.max(view.manifest?.epoch ?? 0, view.recovery.maxEpoch),
     openBy: readLockHolder(nsDir),
     topics,
@@ -155,6 +158,7 @@ export function renderStats(report: StatsReport): string {
       ? 'not open'
       : `open by pid ${report.openBy.pid} on ${report.openBy.hostname}${report.openBy.alive ? '' : ' (stale lock: that process is gone)'}`;
   let out = `walrus-ts log  ${report.dir}\n`;
+  if (report.key !== null) out += `namespace key  ${JSON.stringify(report.key)}\n`;
   out += `epoch          ${report.epoch} (${open})\n`;
   out += `segments       ${plural(report.segments.count, 'file')}, ${formatBytes(report.segments.bytes)}\n`;
   out += `all files      ${plural(report.files.count, 'file')}, ${formatBytes(report.files.bytes)}\n`;

@@ -116,6 +116,7 @@ describe('walrus stats', () => {
     expect(run.stderr).toBe('');
     const report = JSON.parse(run.stdout);
     expect(report.dir).toBe(nsDir);
+    expect(report.key).toBe(KEY);
     expect(report.epoch).toBe(1);
     expect(report.openBy).toBeNull();
     expect(report.damagedFrames).toBe(0);
@@ -137,6 +138,7 @@ describe('walrus stats', () => {
     const run = await walrus(['stats', nsDir]); // the namespace directory itself works without --key
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`walrus-ts log  ${nsDir}`);
+    expect(run.stdout).toContain(`namespace key  ${JSON.stringify(KEY)}`);
     expect(run.stdout).toContain('(not open)');
     expect(run.stdout).toMatch(/topic\s+appended\s+consumed\s+unread\s+stored\s+bytes\s+segments/);
     expect(run.stdout).toMatch(new RegExp(`orders\\s+${ORDERS}\\s+${CONSUMED}\\s+${ORDERS - CONSUMED}\\s+${ORDERS}\\s`));
