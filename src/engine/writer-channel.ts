@@ -21,6 +21,7 @@ import {
 } from './progress-cells.js';
 import type { LatencyStats } from './latency-stats.js';
 import { RingProducer } from './ring-buffer.js';
+import { FifoQueue } from './fifo-queue.js';
 import { RingOpEncoder, type EntryData, type LargeOpMessage } from './ring-ops.js';
 
 const SPACE_WAIT_MS = 50;
@@ -79,15 +80,8 @@ export class WriterChannel {
   readonly #waitDurable: boolean;
   readonly #onProgressNeeded: () => void;
   readonly #largeThresholdBytes: number;
-  #pending: PendingOp[] = [];
-  #pendingHead = 0;
-  /**
-   * Waiting ops are #blocked[#blockedHead…]. A head index, not shift(): shift is O(n) once V8 can no
-   * longer trim the array in place (~16k entries), so a backlog behind a full ring collapsed
-   * quadratically (an open-loop load at 80% of the maximum ended with appends waiting 70 s).
-   */
-  #blocked: Array<BlockedOp | undefined> = [];
-  #blockedHead = 0;
+  readonly #pending = new FifoQueue<PendingOp>();
+  readonly #blocked = new FifoQueue<BlockedOp>();
   #unblocking = false;
   /** flushBlocked() callers, resolved when #unblock stops (everything encoded, or it gave up). */
   readonly #drainWaiters: Array<() => void> = [];
@@ -123,7 +117,7 @@ export class WriterChannel {
   }
 
   get hasPending(): boolean {
-    return this.#pendingHead < this.#pending.length || this.#hasBlocked;
+    return !this.#pending.isEmpty || !this.#blocked.isEmpty;
   }
 
   /** Op number of the last operation handed to the ring (what sync() must see written/durable). */
@@ -136,7 +130,7 @@ export class WriterChannel {
   }
 
   defineTopic(topicId: number, name: Uint8Array): void {
-    if (!this.#hasBlocked && this.#encoder.tryDefineTopic(topicId, name)) {
+    if (this.#blocked.isEmpty && this.#encoder.tryDefineTopic(topicId, name)) {
       this.#commitOp();
       return;
     }
@@ -148,7 +142,7 @@ export class WriterChannel {
     if (this.#failure) return Promise.reject(this.#failure);
     if (bytes > this.#largeThresholdBytes) return this.#sendLarge(topicId, [data], codec, false);
     return new Promise<void>((resolve, reject) => {
-      if (!this.#hasBlocked && this.#encoder.tryAppend(topicId, data, bytes, codec)) {
+      if (this.#blocked.isEmpty && this.#encoder.tryAppend(topicId, data, bytes, codec)) {
         this.#track(this.#commitOp(), resolve, reject);
       } else {
         this.#block({ kind: 'append', topicId, data, bytes, codec, pending: { resolve, reject } });
@@ -163,7 +157,7 @@ export class WriterChannel {
       return this.#sendLarge(topicId, entries, codec, true);
     }
     return new Promise<void>((resolve, reject) => {
-      if (!this.#hasBlocked && this.#encoder.tryBatch(topicId, entries, lengths, bytes, codec)) {
+      if (this.#blocked.isEmpty && this.#encoder.tryBatch(topicId, entries, lengths, bytes, codec)) {
         this.#track(this.#commitOp(), resolve, reject);
       } else {
         this.#block({ kind: 'batch', topicId, entries, lengths, bytes, codec, pending: { resolve, reject } });
@@ -179,7 +173,7 @@ export class WriterChannel {
     const copies = entries.map((e) => (typeof e === 'string' ? new Uint8Array(Buffer.from(e, 'utf8')) : new Uint8Array(e)));
     const message: LargeOpMessage = { topicId, codec, batch, entries: copies };
     return new Promise<void>((resolve, reject) => {
-      if (!this.#hasBlocked && this.#tryLarge(message)) this.#track(this.#commitOp(), resolve, reject);
+      if (this.#blocked.isEmpty && this.#tryLarge(message)) this.#track(this.#commitOp(), resolve, reject);
       else this.#block({ kind: 'large', message, pending: { resolve, reject } });
     });
   }
@@ -217,22 +211,6 @@ export class WriterChannel {
     this.#onProgressNeeded();
   }
 
-  get #hasBlocked(): boolean {
-    return this.#blockedHead < this.#blocked.length;
-  }
-
-  #dropBlockedHead(): void {
-    // Drop the reference now: a blocked op holds the caller's data.
-    this.#blocked[this.#blockedHead++] = undefined;
-    if (this.#blockedHead === this.#blocked.length) {
-      this.#blocked = [];
-      this.#blockedHead = 0;
-    } else if (this.#blockedHead > 1024 && this.#blockedHead * 2 > this.#blocked.length) {
-      this.#blocked = this.#blocked.slice(this.#blockedHead);
-      this.#blockedHead = 0;
-    }
-  }
-
   #block(op: BlockedOp): void {
     this.#blocked.push(op);
     if (!this.#unblocking) void this.#unblock();
@@ -241,14 +219,14 @@ export class WriterChannel {
   async #unblock(): Promise<void> {
     this.#unblocking = true;
     try {
-      while (this.#hasBlocked) {
+      while (!this.#blocked.isEmpty) {
         if (this.#failure) {
           this.#rejectBlocked(this.#failure);
           return;
         }
-        const op = this.#blocked[this.#blockedHead]!;
+        const op = this.#blocked.peek()!;
         if (this.#tryEncodeBlocked(op)) {
-          this.#dropBlockedHead();
+          this.#blocked.dropHead();
           const op_ = this.#commitOp();
           if (op.kind !== 'define') this.#track(op_, op.pending.resolve, op.pending.reject);
           continue;
@@ -289,17 +267,14 @@ export class WriterChannel {
 
   /** Settles every operation the published counters cover. Cheap when nothing moved. */
   poll(): void {
-    if (this.#pendingHead >= this.#pending.length) return;
+    if (this.#pending.isEmpty) return;
     // A bumped error epoch means a failure report is in flight on the events port: settle nothing
     // until it arrives, or a failed op could be resolved as written.
     if (Atomics.load(this.#cells, this.#base + W_ERROR_EPOCH) !== this.#handledErrorEpoch) return;
     const fatal = this.#waitDurable && Atomics.load(this.#cells, FATAL_CODE) !== 0;
     const mark = Atomics.load(this.#cells, this.#base + (this.#waitDurable ? W_DURABLE_OPS : W_WRITTEN_OPS));
     const written = Atomics.load(this.#cells, this.#base + W_WRITTEN_OPS);
-    const pending = this.#pending;
-    let head = this.#pendingHead;
-    while (head < pending.length) {
-      const p = pending[head]!;
+    for (let p = this.#pending.peek(); p !== undefined; p = this.#pending.peek()) {
       const error = this.#failureOf(p.op);
       if (error) {
         if (!reached(written, p.op)) break;
@@ -312,16 +287,7 @@ export class WriterChannel {
       } else {
         break;
       }
-      head++;
-    }
-    if (head === pending.length) {
-      this.#pending = [];
-      this.#pendingHead = 0;
-    } else if (head > 1024 && head * 2 > pending.length) {
-      this.#pending = pending.slice(head);
-      this.#pendingHead = 0;
-    } else {
-      this.#pendingHead = head;
+      this.#pending.dropHead();
     }
   }
 
@@ -337,20 +303,13 @@ export class WriterChannel {
     // before dying succeeded, and rejecting it would invite a duplicate on retry.
     if (!this.#failure) this.poll();
     if (!this.#failure) this.#failure = error;
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(error);
-    this.#pending = [];
-    this.#pendingHead = 0;
+    for (const p of this.#pending.takeAll()) p.reject(error);
     this.#rejectBlocked(error);
     this.control.markDead(error);
   }
 
   #rejectBlocked(error: WalError): void {
-    for (let i = this.#blockedHead; i < this.#blocked.length; i++) {
-      const op = this.#blocked[i]!;
-      if (op.kind !== 'define') op.pending.reject(error);
-    }
-    this.#blocked = [];
-    this.#blockedHead = 0;
+    for (const op of this.#blocked.takeAll()) if (op.kind !== 'define') op.pending.reject(error);
   }
 
   /** Resolves once every operation submitted so far is in the ring. */
@@ -358,7 +317,7 @@ export class WriterChannel {
     // Waits for #unblock itself. Waiting for ring space instead resolved at once whenever a little
     // was free, so this loop spun in microtasks and starved the very wake-up #unblock needed:
     // sync()/close() under backpressure hung at 100% CPU.
-    while (this.#hasBlocked && this.#unblocking) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    while (!this.#blocked.isEmpty && this.#unblocking) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   writtenOps(): number {
