@@ -2,6 +2,8 @@
  * Retry pacing for the mirror: exponential with full jitter (so several mirrors that lost the same
  * broker do not come back in lockstep), capped, and an abortable sleep.
  */
+import { setTimeout as delay } from 'node:timers/promises';
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -13,15 +15,6 @@ export function backoffDelayMs(attempt: number, options: BackoffOptions): number
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects: the caller checks the signal). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined);
 }

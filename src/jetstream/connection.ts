@@ -7,6 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { WalError } from '../errors.js';
+import { sleep } from './backoff.js';
 
 export interface ConnectionOptions {
   /** NATS server URLs (`nats://127.0.0.1:4222`, or `host:port`). Ignored when `connection` is given. */
@@ -90,7 +91,7 @@ export async function streamInfo(jsm: JetStreamManager, stream: string, leaderWa
     if (Date.now() >= deadline) {
       throw new WalError('ERR_IO', `stream ${stream} has no leader after ${leaderWaitMs} ms: its state cannot be trusted yet`, { stream });
     }
-    await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+    await sleep(LEADER_POLL_MS);
   }
 }
 

@@ -28,13 +28,19 @@ export const HEADER_CODEC = 'Walrus-Codec';
 /** 128 bits: collisions between distinct (namespace, topic) pairs are not a practical concern. */
 const DIGEST_BYTES = 16;
 
+/** The first DIGEST_BYTES of the SHA-256 of `parts` (concatenated), in base64url. */
+function digestOf(...parts: Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest().subarray(0, DIGEST_BYTES).toString('base64url');
+}
+
 /** The per-(namespace, topic) part of the id, computed once per topic by the mirror. */
 export function topicDigest(namespace: string, topic: string): string {
   const ns = Buffer.from(namespace, 'utf8');
   const prefix = Buffer.alloc(4);
   prefix.writeUInt32BE(ns.byteLength);
-  const hash = createHash('sha256').update(prefix).update(ns).update(Buffer.from(topic, 'utf8')).digest();
-  return hash.subarray(0, DIGEST_BYTES).toString('base64url');
+  return digestOf(prefix, ns, Buffer.from(topic, 'utf8'));
 }
 
 export function messageIdFromDigest(digest: string, seq: number): string {
@@ -65,7 +71,12 @@ const PLAIN_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function defaultSubject(stream: string, topic: string): string {
   if (PLAIN_TOKEN.test(topic)) return `${stream}.${topic}`;
-  return `${stream}.~${createHash('sha256').update(topic, 'utf8').digest().subarray(0, DIGEST_BYTES).toString('base64url')}`;
+  return `${stream}.~${digestOf(Buffer.from(topic, 'utf8'))}`;
+}
+
+/** The subject function of a mirror or replay: the caller's, else `defaultSubject` in `stream`. */
+export function subjectFunction(stream: string, subject?: (topic: string) => string): (topic: string) => string {
+  return subject ?? ((topic) => defaultSubject(stream, topic));
 }
 
 /** JetStream stream names: no `.`, `*`, `>`, path separators or whitespace. */

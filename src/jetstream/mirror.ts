@@ -34,7 +34,7 @@ import {
   HEADER_NAMESPACE,
   HEADER_SEQ,
   HEADER_TOPIC,
-  defaultSubject,
+  subjectFunction,
   encodeHeaderValue,
   isValidStreamName,
   messageIdFromDigest,
@@ -184,7 +184,7 @@ function resolveOptions(options: MirrorOptions): Resolved {
     throw WalError.invalidArgument('namespace must be a non-empty string');
   }
   const seen = new Set<string>();
-  const subjectOf = options.subject ?? ((topic: string) => defaultSubject(stream, topic));
+  const subjectOf = subjectFunction(stream, options.subject);
   const topics: TopicPlan[] = options.topics.map((topic: unknown) => {
     encodeTopic(topic);
     const name = topic as string;
@@ -261,16 +261,12 @@ class MirrorRun {
   }
 
   async stats(): Promise<MirrorStats> {
+    // A closed WAL has no lag to report (0); the counters still are the truth.
+    const lags = await Promise.all(this.#opts.topics.map((plan) => this.#wal.count(plan.topic).catch(() => 0)));
     const topics: Record<string, MirrorTopicStats> = {};
-    for (const plan of this.#opts.topics) {
-      let lag = 0;
-      try {
-        lag = await this.#wal.count(plan.topic);
-      } catch {
-        // A closed WAL has no lag to report; the counters below still are the truth.
-      }
-      topics[plan.topic] = { lag, published: plan.published, duplicates: plan.duplicates };
-    }
+    this.#opts.topics.forEach((plan, i) => {
+      topics[plan.topic] = { lag: lags[i]!, published: plan.published, duplicates: plan.duplicates };
+    });
     return {
       topics,
       published: this.#published,
@@ -433,9 +429,8 @@ class MirrorRun {
       const plan = opts.topics[t]!;
       const batch = batches[t]!;
       for (let i = 0; i < batch.length; i++) {
-        // After a failure the rest would be rejected anyway (their predecessor is missing).
-        if (error !== undefined) break outer;
         while (inFlight.size >= opts.maxInFlight) await Promise.race(inFlight);
+        // After a failure the rest would be rejected anyway (their predecessor is missing).
         if (error !== undefined) break outer;
         const entry = batch[i]!;
         const h = headers();

@@ -19,7 +19,7 @@ import type { Walrus } from '../engine/walrus.js';
 import { unpackValue } from '../value-codec.js';
 import { encodeTopic } from '../storage/limits.js';
 import { describeError, openConnection, streamInfo, validateConnectionOptions, type ConnectionOptions } from './connection.js';
-import { HEADER_CODEC, HEADER_NAMESPACE, HEADER_SEQ, HEADER_TOPIC, decodeHeaderValue, defaultSubject, isValidStreamName } from './message-id.js';
+import { HEADER_CODEC, HEADER_NAMESPACE, HEADER_SEQ, HEADER_TOPIC, decodeHeaderValue, isValidStreamName, subjectFunction } from './message-id.js';
 
 export interface ReplayOptions extends ConnectionOptions {
   /** Restore only these topics (default: every topic found in the stream). */
@@ -150,7 +150,8 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
     };
 
     if (lastSeq > 0 && info.state.messages > 0) {
-      const subjects = wanted ? [...new Set([...wanted].map((t) => (options.subject ?? ((x: string) => defaultSubject(stream, x)))(t)))] : [null];
+      const subjectOf = subjectFunction(stream, options.subject);
+      const subjects = wanted ? [...new Set([...wanted].map((t) => subjectOf(t)))] : [null];
       for (const subject of subjects) {
         if (signal.aborted) break;
         // Where this read ends, asked of the stream leader. A consumer may be served by a replica
@@ -170,7 +171,6 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
     report.complete = !signal.aborted;
     return report;
   } catch (err) {
-    if (err instanceof WalError) throw err;
     throw toWalError(err);
   } finally {
     await owned.release();

@@ -8,14 +8,11 @@ import { expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { until } from '../helpers/within.js';
 import { checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
 
 const TOPICS = ['clicks', 'orders'];
 const payloadOf = (t: string, s: number): string => `${t}:${s}`;
-
-async function until(cond: () => Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 25));
-}
 
 /** Appends `count` entries per topic in small batches, letting the mirror run in between. */
 async function appendRange(wal: Walrus, from: number, count: number): Promise<void> {
@@ -44,17 +41,17 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
     const { wal, m } = await openMirrored('cl1', 'CL1');
     try {
       await appendRange(wal, 0, 1500);
-      await until(async () => (await m.stats()).published >= 600);
+      await until(async () => (await m.stats()).published >= 600, 'published ≥ 600');
       const nc = await suite.fleet.connect();
       const leader = (await (await jetstreamManager(nc)).streams.info('CL1')).cluster?.leader;
       await nc.close();
       const victim = suite.fleet.nodes.find((n) => n.name === leader) ?? suite.fleet.nodes[0]!;
       await suite.fleet.stopNode(victim, 'SIGKILL');
       await appendRange(wal, 1500, 1500); // goes on while the cluster elects a new leader
-      await until(async () => (await m.stats()).published >= 3600);
+      await until(async () => (await m.stats()).published >= 3600, 'published ≥ 3600');
       await suite.fleet.startNode(victim);
       await appendRange(wal, 3000, 1000);
-      await until(() => mirroredAll(m, wal, 4000));
+      await until(() => mirroredAll(m, wal, 4000), 'all 4000 per topic mirrored');
       const s = await m.stats();
       expect(s.published).toBe(8000);
     } finally {
@@ -82,13 +79,13 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
     const { wal, m } = await openMirrored('cl2', 'CL2');
     try {
       await appendRange(wal, 0, 1500);
-      await until(async () => (await m.stats()).published >= 600);
+      await until(async () => (await m.stats()).published >= 600, 'published ≥ 600');
       // All three go down while publishes are in flight (graceful stop: see docs/SCALE-OUT.md on SIGKILL of every replica).
       await Promise.all(suite.fleet.nodes.map((n) => suite.fleet.stopNode(n, 'SIGTERM')));
       await appendRange(wal, 1500, 500); // the WAL keeps taking writes with no broker at all
       await Promise.all(suite.fleet.nodes.map((n) => suite.fleet.startNode(n)));
       await appendRange(wal, 2000, 1000);
-      await until(() => mirroredAll(m, wal, 3000));
+      await until(() => mirroredAll(m, wal, 3000), 'all 3000 per topic mirrored');
       const s = await m.stats();
       expect(s.reconnects).toBeGreaterThan(0);
       expect(s.lastError).not.toBeNull();

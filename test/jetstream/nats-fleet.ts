@@ -10,13 +10,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { streamInfo } from '../../dist/src/jetstream/connection.js';
+import { makeTmpDir, removeTmpDir } from '../helpers/tmp-dir.js';
 
-export function findNatsServer(): string | null {
+function findNatsServer(): string | null {
   const candidates = [process.env.NATS_SERVER, ...((process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'nats-server'))), '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
   for (const c of candidates) {
     if (!c) continue;
@@ -33,7 +34,7 @@ export function findNatsServer(): string | null {
 export const NATS_BIN = findNatsServer();
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -56,13 +57,10 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface NatsNode {
   name: string;
   port: number;
-  clusterPort: number | null;
-  storeDir: string;
   configPath: string;
   process: ChildProcess | null;
   log: string;
@@ -83,7 +81,7 @@ export class NatsFleet {
 
   static async start(size: 1 | 3): Promise<NatsFleet> {
     if (!NATS_BIN) throw new Error('nats-server missing');
-    const fleet = new NatsFleet(fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-nats-')));
+    const fleet = new NatsFleet(makeTmpDir('walrus-nats'));
     const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
     const clusterPorts = size > 1 ? await Promise.all(Array.from({ length: size }, () => freePort())) : [];
     for (let i = 0; i < size; i++) {
@@ -97,7 +95,7 @@ export class NatsFleet {
       }
       const configPath = path.join(fleet.root, `${name}.conf`);
       fs.writeFileSync(configPath, lines.join('\n') + '\n');
-      fleet.nodes.push({ name, port: ports[i]!, clusterPort: clusterPorts[i] ?? null, storeDir, configPath, process: null, log: '' });
+      fleet.nodes.push({ name, port: ports[i]!, configPath, process: null, log: '' });
     }
     await Promise.all(fleet.nodes.map((n) => fleet.startNode(n)));
     await fleet.waitForJetStream();
@@ -114,7 +112,7 @@ export class NatsFleet {
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`nats-server ${node.name} exited: ${node.log}`);
       if (await canConnect(node.port)) return;
-      await sleep(50);
+      await delay(50);
     }
     throw new Error(`nats-server ${node.name} did not listen on ${node.port}: ${node.log}`);
   }
@@ -131,7 +129,7 @@ export class NatsFleet {
 
   /** Until the JetStream API answers (a cluster needs a meta leader first). */
   async waitForJetStream(timeoutMs = 60_000): Promise<void> {
-    const nc = await connect({ servers: this.servers, maxReconnectAttempts: -1, waitOnFirstConnect: true });
+    const nc = await this.connect();
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -141,7 +139,7 @@ export class NatsFleet {
           return;
         } catch (err) {
           if (Date.now() > deadline) throw err;
-          await sleep(200);
+          await delay(200);
         }
       }
     } finally {
@@ -149,14 +147,18 @@ export class NatsFleet {
     }
   }
 
-  async connect(): Promise<NatsConnection> {
-    return connect({ servers: this.servers, maxReconnectAttempts: -1, waitOnFirstConnect: true });
+  connect(): Promise<NatsConnection> {
+    return connectTo(this.servers);
   }
 
   async shutdown(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stopNode(n, 'SIGKILL')));
-    fs.rmSync(this.root, { recursive: true, force: true });
+    removeTmpDir(this.root);
   }
+}
+
+function connectTo(servers: string[]): Promise<NatsConnection> {
+  return connect({ servers, maxReconnectAttempts: -1, waitOnFirstConnect: true });
 }
 
 export interface StoredEntry {
@@ -169,7 +171,7 @@ export interface StoredEntry {
 
 /** Every message of `stream`, in stream order, with the mirror's headers decoded. */
 export async function readStream(servers: string[], stream: string): Promise<StoredEntry[]> {
-  const nc = await connect({ servers, maxReconnectAttempts: -1, waitOnFirstConnect: true });
+  const nc = await connectTo(servers);
   try {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     // The leader's view, as replay takes it: a replica still catching up answers with stale state.

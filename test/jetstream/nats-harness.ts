@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 import { NATS_BIN, NatsFleet, type StoredEntry } from './nats-fleet.js';
 
-export { NatsFleet, readStream, NATS_BIN, type StoredEntry } from './nats-fleet.js';
+export { readStream } from './nats-fleet.js';
 
 /** What a suite's tests share: its servers (started before the first test) and its temp dirs. */
 export interface NatsSuite {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
+import { until } from '../helpers/within.js';
 import { checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
 
 const ODD = 'päth.with dots\nand *wildcards> '.repeat(100); // ~3 KB of UTF-8 a subject cannot hold
@@ -28,12 +29,11 @@ async function appendAll(wal: Walrus, from: number, to: number): Promise<void> {
   }
 }
 
-async function untilMirrored(m: Mirror, total: number): Promise<void> {
-  for (;;) {
+function untilMirrored(m: Mirror, total: number): Promise<void> {
+  return until(async () => {
     const s = await m.stats();
-    if (s.published >= total && Object.values(s.topics).every((t) => t.lag === 0)) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return s.published >= total && Object.values(s.topics).every((t) => t.lag === 0);
+  }, `${total} entries mirrored, no lag`);
 }
 
 describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
