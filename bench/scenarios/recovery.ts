@@ -12,7 +12,7 @@ import { bytesPerGiB, type Metrics } from '../metrics.js';
 import { dropCaches } from '../page-cache.js';
 import { makeBatches } from '../payloads.js';
 import { prefillFile, scanFiles } from '../systems/raw-file.js';
-import { benchTopic, openWalrus } from '../systems/walrus.js';
+import { benchTopic, openWalrus, walrusOpenOptions } from '../systems/walrus.js';
 import { runChild } from '../child/run-child.js';
 import { walrusDistEntryPath } from '../walrus-module.js';
 import { formatGiB } from '../report/number-format.js';
@@ -65,9 +65,7 @@ async function walrusOpen(ctx: CaseContext, cold: boolean): Promise<Metrics> {
   if (cold) dropCaches();
   // In a plain Node child (see open-walrus.mjs): under this process's tsx loader every worker
   // thread Walrus.open starts would load its modules through tsx's hooks, which users never pay.
-  const writers = ctx.env.options.writers;
-  const options = { dir, ...(writers === undefined ? {} : { writers }) };
-  const { seconds } = await runChild({ entry: walrusDistEntryPath, options }, openWalrusScript);
+  const { seconds } = await runChild({ entry: walrusDistEntryPath, options: walrusOpenOptions(ctx, dir) }, openWalrusScript);
   if (seconds === undefined) throw new Error('the open-walrus child reported no time');
   return scanMetrics(bytes, seconds);
 }

@@ -8,9 +8,14 @@ export function walrusApi(env: BenchEnv): WalrusApi {
   return env.walrus.api;
 }
 
-export function openWalrus(ctx: CaseContext, dir: string, options: Omit<WalrusOpenOptions, 'dir'> = {}): Promise<WalrusLog> {
+/** The options every benchmark open uses: `dir`, the run's `--writers`, then the case's own. */
+export function walrusOpenOptions(ctx: CaseContext, dir: string, options: Omit<WalrusOpenOptions, 'dir'> = {}): WalrusOpenOptions {
   const writers = ctx.env.options.writers;
-  return walrusApi(ctx.env).open({ dir, ...(writers === undefined ? {} : { writers }), ...options });
+  return { dir, ...(writers === undefined ? {} : { writers }), ...options };
+}
+
+export function openWalrus(ctx: CaseContext, dir: string, options: Omit<WalrusOpenOptions, 'dir'> = {}): Promise<WalrusLog> {
+  return walrusApi(ctx.env).open(walrusOpenOptions(ctx, dir, options));
 }
 
 /** Opens a log in the repetition's directory, runs `body`, and closes it (closing is not timed). */

@@ -80,20 +80,18 @@ export async function verifyLog(nsDir: string): Promise<VerifyResult> {
   }
   scans = scans.map(rescanTornTail);
   // After the scans, as in log-view.ts: cursors that cover any segment deleted meanwhile.
-  let cursors: CursorView = { generation: 0, names: new Map(), cursors: new Map() };
-  try {
-    cursors = readCursors(nsDir);
-  } catch (err) {
-    if (!(err instanceof WalError) || err.code !== 'ERR_CORRUPT') throw err;
-    findings.push({ kind: 'control', file: path.join(nsDir, CURSORS_FILE_NAME), offset: 0, reason: err.message });
-  }
-  let fences: Fence[] = [];
-  try {
-    fences = readFences(nsDir);
-  } catch (err) {
-    if (!(err instanceof WalError) || err.code !== 'ERR_CORRUPT') throw err;
-    findings.push({ kind: 'control', file: path.join(nsDir, MANIFEST_FILE_NAME), offset: 0, reason: err.message });
-  }
+  // A corrupt control file is a finding, and the audit goes on without it.
+  const readControl = <T>(fileName: string, read: () => T, fallback: T): T => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof WalError) || err.code !== 'ERR_CORRUPT') throw err;
+      findings.push({ kind: 'control', file: path.join(nsDir, fileName), offset: 0, reason: err.message });
+      return fallback;
+    }
+  };
+  const cursors: CursorView = readControl(CURSORS_FILE_NAME, () => readCursors(nsDir), { generation: 0, names: new Map(), cursors: new Map() });
+  const fences: Fence[] = readControl(MANIFEST_FILE_NAME, () => readFences(nsDir), []);
   const recovery = mergeView(cursors, scans, fences);
   const frameDamage = scans.flatMap((scan) => scan.damage);
   const names = topicNames(cursors, scans);

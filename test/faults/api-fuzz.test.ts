@@ -58,6 +58,11 @@ class Model {
     return t;
   }
 
+  /** Moves the cursor past `n` read entries; reading none never creates a topic (the WAL does not either). */
+  consume(name: string, n: number): void {
+    if (n > 0) this.topic(name).cursor += n;
+  }
+
   unread(name: unknown): ModelEntry[] {
     const t = typeof name === 'string' ? this.topics.get(name) : undefined;
     return t ? t.entries.slice(t.cursor) : [];
@@ -264,7 +269,7 @@ function expectOp(model: Model, op: Op): Expectation {
       return succeed(
         (result) => expectEntry(result, next, 'readNext'),
         () => {
-          if (next && checkpoint) model.topic(op.topic as string).cursor++;
+          if (next && checkpoint) model.consume(op.topic as string, 1);
         },
       );
     }
@@ -293,7 +298,7 @@ function expectOp(model: Model, op: Op): Expectation {
           got.forEach((e, i) => expectEntry(e, expected[i], `batchRead[${i}]`));
         },
         () => {
-          if (checkpoint && expected.length > 0) model.topic(op.topic as string).cursor += expected.length;
+          if (checkpoint) model.consume(op.topic as string, expected.length);
         },
       );
     }
@@ -392,7 +397,7 @@ async function runOp(wal: Walrus, model: Model, op: Op): Promise<void> {
     const outcomes = await within(Promise.all(Array.from({ length: op.n }, () => wal.readNext(op.topic as string))), label, CALL_TIMEOUT_MS);
     outcomes.forEach((got, i) => expectEntry(got, unread[i], `${label}[${i}]`));
     // Only a topic that has entries exists: reading an unknown one must not create it in the model.
-    if (unread.length > 0) model.topic(op.topic as string).cursor += Math.min(op.n, unread.length);
+    model.consume(op.topic as string, Math.min(op.n, unread.length));
     return;
   }
   const expectation = expectOp(model, op);

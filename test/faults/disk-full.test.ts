@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WalError, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
 import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
-import { SMALL, closeOpened, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
+import { SMALL, SMALL_WHOLE_TOPIC, closeOpened, drainTexts, openWithFaults, peekTexts, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 
 /** A payload that names its index and is big enough to fill space quickly. */
@@ -43,12 +43,6 @@ async function appendWaves(wal: Walrus, topic: string, attempts: Attempt[], opts
   }
 }
 
-/** Reads every entry of `topic` without moving its cursor (peeks through batchRead). */
-async function peekAll(wal: Walrus, topic: string): Promise<string[]> {
-  // checkpoint: false never advances, so a bounded number of big batches reads everything.
-  const all = await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), 'peek batchRead');
-  return all.map((e) => e.text());
-}
 
 function expectDiskFull(err: unknown): void {
   expect(err).toBeInstanceOf(WalError);
@@ -72,7 +66,7 @@ async function diskFullScenario(args: {
   /** Real file system only: takes the last free bytes, so the main thread's cursor writes fail too. */
   topOff?: () => void;
 }): Promise<void> {
-  const options: WalrusOptions = { ...args.options, maxBatchEntries: 100_000 };
+  const options: WalrusOptions = { ...args.options, maxBatchEntries: SMALL_WHOLE_TOPIC.maxBatchEntries! };
   const wal = await openWithFaults(args.dir, options, args.plan);
   const attempts: Attempt[] = [];
   const acked = (): string[] => attempts.filter((a) => a.ok).map((a) => a.text);
@@ -98,7 +92,7 @@ async function diskFullScenario(args: {
 
   // Reads keep working, see every acknowledged entry in order and never a rejected one.
   const ackedWhileFull = acked();
-  expect(await peekAll(wal, 't')).toEqual(ackedWhileFull);
+  expect(await peekTexts(wal, 't')).toEqual(ackedWhileFull);
   expect((await within(wal.readNext('t', { checkpoint: false }), 'peek'))?.text()).toBe(ackedWhileFull[0]);
   expect(await within(wal.count('t'), 'count')).toBe(ackedWhileFull.length);
   expect(await within(wal.topics(), 'topics')).toEqual(['other', 't']);
@@ -135,7 +129,7 @@ async function diskFullScenario(args: {
   await within(wal.batchAppend('t', ['batch-a', 'batch-b']), 'batch after freeing space');
   await within(wal.sync(), 'sync');
   const expected = [...ackedWhileFull, ...after, 'batch-a', 'batch-b'].slice(consumedWhileFull);
-  expect(await peekAll(wal, 't')).toEqual(expected);
+  expect(await peekTexts(wal, 't')).toEqual(expected);
   const audit = await within(wal.verify(), 'verify');
   expect(audit.damage).toEqual([]);
   await within(wal.close(), 'close');

@@ -9,12 +9,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WalError, type FsyncMode, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
+import { WalError, type FsyncMode, type Walrus } from '../../dist/src/index.js';
 import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
-import { SMALL, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
+import { SMALL_WHOLE_TOPIC, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 
-const OPTIONS: WalrusOptions = { ...SMALL, maxBatchEntries: 100_000 };
+const OPTIONS = SMALL_WHOLE_TOPIC;
 
 function expectWorkerFailed(err: unknown, label: string): void {
   expect(err, `${label}: ${String(err)}`).toBeInstanceOf(WalError);

@@ -15,18 +15,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WalError, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
+import { WalError, type Walrus } from '../../dist/src/index.js';
 import { FaultyFileIo } from '../../src/storage/faulty-file-io.js';
 import { nodeFileIo } from '../../src/storage/file-io.js';
-import { SMALL, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
+import { SMALL_WHOLE_TOPIC, drainTexts, openWithFaults, peekTexts, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 
-/** maxBatchEntries this large lets one peek read a whole topic. */
-const OPTIONS: WalrusOptions = { ...SMALL, maxBatchEntries: 100_000 };
-
-async function peekAll(wal: Walrus, topic: string): Promise<string[]> {
-  return (await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), 'peek')).map((e) => e.text());
-}
+const OPTIONS = SMALL_WHOLE_TOPIC;
 
 async function settle(calls: Array<Promise<unknown>>): Promise<PromiseSettledResult<unknown>[]> {
   return within(Promise.allSettled(calls), 'settle');
@@ -96,13 +91,13 @@ describe('EIO on a segment write', () => {
     }
     // Not fatal: reads work and show only acknowledged entries.
     expect((await within(wal.stats(), 'stats')).failed).toBeNull();
-    expect(await peekAll(wal, 't')).toEqual(before);
+    expect(await peekTexts(wal, 't')).toEqual(before);
 
     disarm(armed);
     const after = Array.from({ length: 50 }, (_, i) => `after-${i}`);
     await within(Promise.all(after.map((t) => wal.append('t', t))), 'appends after');
     await within(wal.sync(), 'sync');
-    expect(await peekAll(wal, 't')).toEqual([...before, ...after]);
+    expect(await peekTexts(wal, 't')).toEqual([...before, ...after]);
     // The next seq after a failed write is reused: no gap, no hole.
     const seqs = (await within(wal.batchRead('t', { maxBytes: Infinity, checkpoint: false }), 'seqs')).map((e) => e.seq);
     expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i));
@@ -125,7 +120,7 @@ describe('short writes', () => {
     }
     const audit = await within(wal.verify(), 'verify');
     expect(audit.ok).toBe(true);
-    expect(await peekAll(wal, 't')).toEqual(texts);
+    expect(await peekTexts(wal, 't')).toEqual(texts);
     await within(wal.close(), 'close');
     const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
     expect(await drainTexts(again, 't')).toEqual(texts);
@@ -150,7 +145,7 @@ describe('short writes', () => {
     disarm(armed);
     await within(wal.append('t', 'second'), 'append second');
     expect((await within(wal.verify(), 'verify')).damage).toEqual([]);
-    expect(await peekAll(wal, 't')).toEqual(['first', 'second']);
+    expect(await peekTexts(wal, 't')).toEqual(['first', 'second']);
     await within(wal.close(), 'close');
     const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
     expect((await within(again.stats(), 'stats')).recovery.damage).toEqual([]);

@@ -14,7 +14,7 @@ const opened: Walrus[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
-  delete process.env.WALRUS_FAULTS;
+  delete process.env.WALRUS_FAULTS; // a backstop: openWithFaults already unsets it after each open
   await closeOpened();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -32,6 +32,9 @@ export function tempDir(prefix = 'walrus-engine-'): string {
 
 /** Small sizes so tests exercise rolls, wraps and backpressure with little data. */
 export const SMALL: WalrusOptions = { writers: 2, ringBytes: 64 * 1024, segmentBytes: 64 * 1024, blockBytes: 4096 };
+
+/** SMALL, with a maxBatchEntries so large that one peek (`peekTexts`) reads a whole test topic. */
+export const SMALL_WHOLE_TOPIC: WalrusOptions = { ...SMALL, maxBatchEntries: 100_000 };
 
 export async function openWal(options: WalrusOptions = {}): Promise<Walrus> {
   const wal = await Walrus.open({ dir: options.dir ?? tempDir(), ...options });
@@ -59,6 +62,11 @@ export async function drain(wal: Walrus, topic: string, maxBytes = 1 << 20): Pro
     if (batch.length === 0) return out;
     for (const e of batch) out.push({ seq: e.seq, text: e.text() });
   }
+}
+
+/** Every entry of `topic` without moving its cursor, bounded; one batch, so open with SMALL_WHOLE_TOPIC. */
+export async function peekTexts(wal: Walrus, topic: string): Promise<string[]> {
+  return (await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), `peek ${topic}`)).map((e) => e.text());
 }
 
 /** drain(), texts only, bounded: the fault tests compare texts and must not hang on a dead worker. */
