@@ -139,7 +139,8 @@ interface Resolved {
   topics: TopicPlan[];
   stream: string;
   namespace: string | undefined;
-  createStream: MirrorStreamOptions | null;
+  /** The stream to create when it is missing, every default applied (null: createStream false). */
+  createStream: Required<MirrorStreamOptions> | null;
   maxInFlight: number;
   maxBatchBytes: number;
   ackTimeoutMs: number;
@@ -197,18 +198,18 @@ function resolveOptions(options: MirrorOptions): Resolved {
     return { topic: name, subject, digest: '', topicHeader: encodeHeaderValue(name), published: 0, duplicates: 0 };
   });
   const create = options.createStream ?? true;
-  let createStream: MirrorStreamOptions | null = null;
-  if (create === true) createStream = {};
-  else if (typeof create === 'object' && create !== null) createStream = create;
-  else if (create !== false) throw WalError.invalidArgument('createStream must be a boolean or stream options');
-  if (createStream) {
-    const { replicas = 1, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS, storage = 'file', subjects } = createStream;
+  let createStream: Required<MirrorStreamOptions> | null = null;
+  if (create === true || (typeof create === 'object' && create !== null)) {
+    const { replicas = 1, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS, storage = 'file', subjects = [`${stream}.>`] } = create === true ? {} : create;
     positiveInteger(replicas, 'createStream.replicas');
     positiveInteger(duplicateWindowMs, 'createStream.duplicateWindowMs');
     if (storage !== 'file' && storage !== 'memory') throw WalError.invalidArgument(`createStream.storage must be 'file' or 'memory'`);
-    if (subjects !== undefined && !(Array.isArray(subjects) && subjects.length > 0 && subjects.every((s) => typeof s === 'string' && s.length > 0))) {
+    if (!(Array.isArray(subjects) && subjects.length > 0 && subjects.every((s) => typeof s === 'string' && s.length > 0))) {
       throw WalError.invalidArgument('createStream.subjects must be a non-empty array of subjects');
     }
+    createStream = { replicas, duplicateWindowMs, storage, subjects };
+  } else if (create !== false) {
+    throw WalError.invalidArgument('createStream must be a boolean or stream options');
   }
   return {
     topics,
@@ -245,8 +246,6 @@ class MirrorRun {
   readonly #connection: ConnectionOptions;
   readonly #stop: AbortSignal;
   readonly #rate = new RateMeter();
-  #published = 0;
-  #duplicates = 0;
   #failedRounds = 0;
   #reconnects = 0;
   #connected = false;
@@ -269,8 +268,8 @@ class MirrorRun {
     });
     return {
       topics,
-      published: this.#published,
-      duplicates: this.#duplicates,
+      published: this.#totalOf('published'),
+      duplicates: this.#totalOf('duplicates'),
       publishedPerSec: this.#rate.perSecond(),
       lastError: this.#lastError,
       failedRounds: this.#failedRounds,
@@ -364,8 +363,11 @@ class MirrorRun {
 
   #count(topicIndex: number, published: number): void {
     this.#opts.topics[topicIndex]!.published += published;
-    this.#published += published;
-    this.#rate.record(this.#published);
+    this.#rate.record(this.#totalOf('published'));
+  }
+
+  #totalOf(counter: 'published' | 'duplicates'): number {
+    return this.#opts.topics.reduce((n, plan) => n + plan[counter], 0);
   }
 
   /** Creates the stream if needed; returns its last sequence, or null if it is missing and may not be created. */
@@ -379,10 +381,10 @@ class MirrorRun {
       }
       info = await jsm.streams.add({
         name: this.#opts.stream,
-        subjects: create.subjects ?? [`${this.#opts.stream}.>`],
-        num_replicas: create.replicas ?? 1,
-        duplicate_window: nanos(create.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
-        storage: create.storage === 'memory' ? 'memory' : 'file',
+        subjects: create.subjects,
+        num_replicas: create.replicas,
+        duplicate_window: nanos(create.duplicateWindowMs),
+        storage: create.storage,
       } as Parameters<JetStreamManager['streams']['add']>[0]);
     }
     this.#duplicateWindowMs = Math.round(info.config.duplicate_window / NANOS_PER_MS);
@@ -468,7 +470,6 @@ class MirrorRun {
         if (ack === undefined) break;
         if (ack.duplicate) {
           this.#opts.topics[t]!.duplicates++;
-          this.#duplicates++;
         }
         else if (lastStoredSeq === null || ack.seq > lastStoredSeq) lastStoredSeq = ack.seq;
         n++;
