@@ -102,18 +102,27 @@ async function unlessClosed(read: Promise<Entry[]>): Promise<Entry[] | null> {
 type WakeReason = 'woke' | 'closed';
 
 /**
- * Arms a wait for the topic's next write (snapshotting the writer's counter now), ended early by
- * the caller's signal or by `cancel()`. Never rejects unobserved: the outcome is a value.
+ * Arms a wait for the next write to any of `topics` (snapshotting the writers' counters now), ended
+ * early by the caller's signal or by `cancel()`. Never rejects unobserved: the outcome is a value.
+ * Arm it before the last look for entries, so a write in between either shows up in that look or
+ * ends the wait. Also the mirror's idle wait (src/jetstream/mirror.ts).
  */
-function armWait(wal: SubscriptionSource, topic: string, signal: AbortSignal | undefined): { done: Promise<WakeReason | { error: unknown }>; cancel: () => void } {
+export function armWait(
+  wal: Pick<Walrus, 'waitForWrites'>,
+  topics: readonly string[],
+  signal: AbortSignal | undefined,
+): { done: Promise<WakeReason | { error: unknown }>; cancel: () => void } {
   const wake = new AbortController();
   const cancel = (): void => wake.abort();
   signal?.addEventListener('abort', cancel, { once: true });
-  const done = wal.waitForWrites(topic, { signal: wake.signal }).then(
+  const done = Promise.race(topics.map((topic) => wal.waitForWrites(topic, { signal: wake.signal }))).then(
     (): WakeReason => 'woke',
     (err: unknown) => (isClosed(err) ? ('closed' as const) : { error: err }),
   );
-  void done.finally(() => signal?.removeEventListener('abort', cancel));
+  void done.finally(() => {
+    signal?.removeEventListener('abort', cancel);
+    cancel(); // the waits on the other topics end too
+  });
   return { done, cancel };
 }
 
@@ -129,7 +138,7 @@ async function nextBatch(wal: SubscriptionSource, topic: string, opts: Resolved,
     if (opts.signal?.aborted) return null;
     // Nothing unread: arm the wait first, then look once more, so a write published in between
     // either shows up in this read or wakes the wait.
-    const wait = armWait(wal, topic, opts.signal);
+    const wait = armWait(wal, [topic], opts.signal);
     const again = await read().catch((err: unknown) => {
       wait.cancel();
       throw err;

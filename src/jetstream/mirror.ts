@@ -24,6 +24,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, toWalError } from '../errors.js';
 import type { Entry } from '../engine/entry.js';
+import { armWait } from '../engine/subscription.js';
 import type { Walrus } from '../engine/walrus.js';
 import { encodeTopic } from '../storage/limits.js';
 import { backoffDelayMs, sleep } from './backoff.js';
@@ -400,23 +401,19 @@ class MirrorRun {
       Promise.all(this.#opts.topics.map((p) => this.#wal.batchRead(p.topic, { maxBytes: this.#opts.maxBatchBytes, checkpoint: false })));
     let batches = await peek();
     if (batches.some((b) => b.length > 0)) return batches;
-    const waiting = new AbortController();
-    const onStop = (): void => waiting.abort();
-    this.#stop.addEventListener('abort', onStop, { once: true });
-    try {
-      const woken = Promise.race(this.#opts.topics.map((p) => this.#wal.waitForWrites(p.topic, { signal: waiting.signal })));
-      batches = await peek();
-      if (batches.some((b) => b.length > 0)) {
-        waiting.abort();
-        await woken;
-        return batches;
-      }
-      await woken;
-      return null;
-    } finally {
-      waiting.abort();
-      this.#stop.removeEventListener('abort', onStop);
+    const wait = armWait(this.#wal, this.#opts.topics.map((p) => p.topic), this.#stop);
+    batches = await peek().catch((err: unknown) => {
+      wait.cancel();
+      throw err;
+    });
+    if (batches.some((b) => b.length > 0)) {
+      wait.cancel();
+      return batches;
     }
+    const outcome = await wait.done;
+    if (outcome === 'closed') throw WalError.closed();
+    if (outcome !== 'woke') throw outcome.error;
+    return null;
   }
 
   async #publishRound(js: JetStreamClient, namespaceHeader: string, batches: Entry[][], lastSeq: number): Promise<RoundResult> {
