@@ -114,7 +114,10 @@ export function armWait(
 ): { done: Promise<WakeReason | { error: unknown }>; cancel: () => void } {
   const wake = new AbortController();
   const cancel = (): void => wake.abort();
-  signal?.addEventListener('abort', cancel, { once: true });
+  // An 'abort' listener added to a signal that is already aborted never fires: the wait would then
+  // last until the next write, maybe forever (a mirror stopped during its last peek hung in stop()).
+  if (signal?.aborted) cancel();
+  else signal?.addEventListener('abort', cancel, { once: true });
   const done = Promise.race(topics.map((topic) => wal.waitForWrites(topic, { signal: wake.signal }))).then(
     (): WakeReason => 'woke',
     (err: unknown) => (isClosed(err) ? ('closed' as const) : { error: err }),

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WalError, type Entry, type Walrus } from '../../dist/src/index.js';
+import { armWait } from '../../dist/src/engine/subscription.js';
 import { SMALL, openWal, tempDir } from '../helpers/wal.js';
+import { within } from '../helpers/within.js';
 
 /** Collects entries' texts until `stop(collected)` says so, then aborts; returns what the loop yielded. */
 async function collect(wal: Walrus, topic: string, stop: (texts: string[]) => boolean, options: { checkpoint?: boolean; maxBytes?: number } = {}): Promise<string[]> {
@@ -268,5 +270,23 @@ describe('subscribe: arguments', () => {
       expect(thrown, JSON.stringify([topic, options])).toBeInstanceOf(WalError);
       expect((thrown as WalError).code).toBe('ERR_INVALID_ARGUMENT');
     }
+  });
+});
+
+describe('the idle wait (armWait) shared by subscribe and the JetStream mirror', () => {
+  it('ends at once when its signal was aborted before it was armed (a mirror stopped during its last peek hung in stop())', async () => {
+    const wal = await openWal(SMALL);
+    await wal.append('other', 'x'); // the topic exists; no write to it follows
+    const stopped = new AbortController();
+    stopped.abort();
+    const wait = armWait(wal, ['other', 'never-written'], stopped.signal);
+    expect(await within(wait.done, 'armWait on an aborted signal', 5_000)).toBe('woke');
+  });
+
+  it('wakes on a write to any of its topics, and ends the waits on the others', async () => {
+    const wal = await openWal(SMALL);
+    const wait = armWait(wal, ['a', 'b', 'c'], undefined);
+    await wal.append('b', 'written');
+    expect(await within(wait.done, 'armWait over three topics')).toBe('woke');
   });
 });
