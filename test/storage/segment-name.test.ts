@@ -1,15 +1,13 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
+import { TmpDirs } from '../helpers/tmp-dir.js';
 import { compareSegmentIds, listSegments, listSegmentSizes, parseSegmentFileName, segmentFileName } from '../../src/storage/segment-name.js';
 
 describe('segment file names', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = new TmpDirs();
+  afterEach(() => tmp.removeAll());
 
   it('formats epoch-writer-segment as 8-4-8 lowercase hex', () => {
     expect(segmentFileName({ epoch: 1, writerIndex: 0, segmentNo: 0 })).toBe('00000001-0000-00000000.seg');
@@ -52,8 +50,7 @@ describe('segment file names', () => {
   });
 
   it('lists only segment files, sorted, ignoring foreign files and directories', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-names-'));
-    dirs.push(dir);
+    const dir = tmp.make('walrus-names');
     for (const name of ['00000002-0000-00000000.seg', '00000001-0001-00000000.seg', '00000001-0000-00000010.seg', '00000001-0000-00000002.seg']) {
       fs.writeFileSync(path.join(dir, name), '');
     }
@@ -69,8 +66,7 @@ describe('segment file names', () => {
   });
 
   it('sizes the listed files, leaving out one deleted in between (reclaimed by a live WAL), and throws any other error', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-names-'));
-    dirs.push(dir);
+    const dir = tmp.make('walrus-names');
     const [gone, kept] = ['00000001-0000-00000000.seg', '00000001-0000-00000001.seg'].map((name) => path.join(dir, name));
     fs.writeFileSync(gone!, 'x'.repeat(10));
     fs.writeFileSync(kept!, 'y'.repeat(25));
