@@ -28,7 +28,8 @@ async function main(): Promise<void> {
     return;
   }
   const { Walrus } = (await import('../dist/src/index.js')) as typeof import('../dist/src/index.js');
-  const { mirror } = (await import('../dist/src/jetstream/index.js')) as typeof import('../dist/src/jetstream/index.js');
+  const { mirror } =
+    (await import('../dist/src/jetstream/index.js')) as typeof import('../dist/src/jetstream/index.js');
   const rows: string[] = [];
   for (const size of [1, 3] as const) {
     const fleet = await NatsFleet.start(size);
@@ -37,18 +38,33 @@ async function main(): Promise<void> {
     try {
       const wal = await Walrus.open({ dir, key: 'bench', fsync: 'none' });
       const payload = Buffer.alloc(ENTRY_BYTES, 'x');
-      for (const t of TOPICS) for (let i = 0; i < ENTRIES_PER_TOPIC; i += 1000) await wal.batchAppend(t, Array.from({ length: 1000 }, () => payload));
+      for (const t of TOPICS)
+        for (let i = 0; i < ENTRIES_PER_TOPIC; i += 1000)
+          await wal.batchAppend(
+            t,
+            Array.from({ length: 1000 }, () => payload),
+          );
       const total = TOPICS.length * ENTRIES_PER_TOPIC;
       const started = performance.now();
-      const m = mirror(wal, { topics: TOPICS, servers: fleet.servers, stream: 'BENCH', createStream: { replicas: size } });
+      const m = mirror(wal, {
+        topics: TOPICS,
+        servers: fleet.servers,
+        stream: 'BENCH',
+        createStream: { replicas: size },
+      });
       while ((await m.stats()).published < total) await new Promise((r) => setTimeout(r, 10));
       const seconds = (performance.now() - started) / 1000;
-      rows.push(`| mirror throughput, ${setup} | ${Math.round(total / seconds).toLocaleString('en-US')} entries/s | ${total.toLocaleString('en-US')} × ${ENTRY_BYTES} B, ${TOPICS.length} topics, incl. stream creation |`);
+      rows.push(
+        `| mirror throughput, ${setup} | ${Math.round(total / seconds).toLocaleString('en-US')} entries/s | ${total.toLocaleString('en-US')} × ${ENTRY_BYTES} B, ${TOPICS.length} topics, incl. stream creation |`,
+      );
 
       // Fixed offered load: each payload carries the time its append resolved.
       const nc = await fleet.connect();
       const info = await (await jetstream(nc).jetstreamManager()).streams.info('BENCH');
-      const consumer = await jetstream(nc).consumers.get('BENCH', { opt_start_seq: info.state.last_seq + 1, deliver_policy: 'by_start_sequence' as never });
+      const consumer = await jetstream(nc).consumers.get('BENCH', {
+        opt_start_seq: info.state.last_seq + 1,
+        deliver_policy: 'by_start_sequence' as never,
+      });
       const latencies = newLatencyHistogram();
       const messages = await consumer.consume({ max_messages: 1000 });
       const expected = Math.floor(LOAD_MS / TICK_MS) * PER_TICK;
@@ -75,13 +91,17 @@ async function main(): Promise<void> {
       await wal.close();
       const { p50Us = 0, p99Us = 0 } = latencyMetrics(latencies);
       const ms = (us: number): string => (us / 1000).toFixed(1);
-      rows.push(`| end-to-end lag at ${OFFERED_PER_SEC.toLocaleString('en-US')} appends/s, ${setup} | p50 ${ms(p50Us)} ms, p99 ${ms(p99Us)} ms, max ${ms(latencies.max / 1000)} ms | append resolved → delivered by an ordered consumer of the stream, ${latencies.count} entries over ${LOAD_MS / 1000} s |`);
+      rows.push(
+        `| end-to-end lag at ${OFFERED_PER_SEC.toLocaleString('en-US')} appends/s, ${setup} | p50 ${ms(p50Us)} ms, p99 ${ms(p99Us)} ms, max ${ms(latencies.max / 1000)} ms | append resolved → delivered by an ordered consumer of the stream, ${latencies.count} entries over ${LOAD_MS / 1000} s |`,
+      );
     } finally {
       await fleet.shutdown();
       removeTmpDir(dir);
     }
   }
-  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, nats-server ${NATS_BIN}`);
+  console.log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, nats-server ${NATS_BIN}`,
+  );
   console.log('| row | result | what |\n|---|---:|---|\n' + rows.join('\n'));
 }
 

@@ -10,7 +10,15 @@ import { bytesPerGiB, bytesPerMiB } from './metrics.js';
 export const sectionIds = ['write', 'durable', 'read', 'latency', 'rss', 'recovery', 'topics'] as const;
 export type SectionId = (typeof sectionIds)[number];
 
-export const systemIds = ['walrus-ts', 'ceiling', 'better-sqlite3', 'lmdb', 'classic-level', 'sonic-boom', 'fs'] as const;
+export const systemIds = [
+  'walrus-ts',
+  'ceiling',
+  'better-sqlite3',
+  'lmdb',
+  'classic-level',
+  'sonic-boom',
+  'fs',
+] as const;
 export type SystemId = (typeof systemIds)[number];
 
 export interface BenchOptions {
@@ -85,12 +93,22 @@ export class OptionsError extends Error {
   }
 }
 
-const byteUnits: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: bytesPerMiB, mib: bytesPerMiB, g: bytesPerGiB, gib: bytesPerGiB };
+const byteUnits: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: bytesPerMiB,
+  mib: bytesPerMiB,
+  g: bytesPerGiB,
+  gib: bytesPerGiB,
+};
 
 export function parseBytes(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = match ? byteUnits[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined) throw new OptionsError(`not a byte size: "${text}" (examples: 100, 1KiB, 256MiB, 4GiB)`);
+  if (!match || unit === undefined)
+    throw new OptionsError(`not a byte size: "${text}" (examples: 100, 1KiB, 256MiB, 4GiB)`);
   const bytes = Math.round(Number(match[1]) * unit);
   if (bytes < 1) throw new OptionsError(`byte size must be at least 1: "${text}"`);
   return bytes;
@@ -106,15 +124,20 @@ export function parseDurationMs(text: string): number {
 
 function parsePositiveInt(text: string, what: string): number {
   const value = Number(text.replace(/_/g, ''));
-  if (!Number.isSafeInteger(value) || value < 1) throw new OptionsError(`${what} must be a positive integer, got "${text}"`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new OptionsError(`${what} must be a positive integer, got "${text}"`);
   return value;
 }
 
 function parseList<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new OptionsError(`${what}: empty list`);
   for (const item of items) {
-    if (!(allowed as readonly string[]).includes(item)) throw new OptionsError(`unknown ${what} "${item}" (known: ${allowed.join(', ')})`);
+    if (!(allowed as readonly string[]).includes(item))
+      throw new OptionsError(`unknown ${what} "${item}" (known: ${allowed.join(', ')})`);
   }
   return allowed.filter((a) => items.includes(a));
 }

@@ -14,8 +14,10 @@ export interface Payloads {
 export const payloadPoolCount = 1024;
 
 export function makePayloads(sizeBytes: number, count: number = payloadPoolCount): Payloads {
-  if (!Number.isInteger(sizeBytes) || sizeBytes < 1) throw new RangeError(`payload size must be a positive integer, got ${sizeBytes}`);
-  if (!Number.isInteger(count) || count < 1 || (count & (count - 1)) !== 0) throw new RangeError(`pool count must be a power of two, got ${count}`);
+  if (!Number.isInteger(sizeBytes) || sizeBytes < 1)
+    throw new RangeError(`payload size must be a positive integer, got ${sizeBytes}`);
+  if (!Number.isInteger(count) || count < 1 || (count & (count - 1)) !== 0)
+    throw new RangeError(`pool count must be a power of two, got ${count}`);
   const backing = randomFillSync(Buffer.allocUnsafe(sizeBytes * count));
   const pool = Array.from({ length: count }, (_, i) => backing.subarray(i * sizeBytes, (i + 1) * sizeBytes));
   const mask = count - 1;
@@ -37,5 +39,7 @@ export function coalesce(payloads: Payloads, targetBytes: number, firstIndex = 0
 
 /** A few distinct batches, reused by callers in turn, so no timed loop builds arrays. */
 export function makeBatches(payloads: Payloads, batchSize: number, count = 8): Buffer[][] {
-  return Array.from({ length: count }, (_, b) => Array.from({ length: batchSize }, (_, i) => payloads.at(b * batchSize + i)));
+  return Array.from({ length: count }, (_, b) =>
+    Array.from({ length: batchSize }, (_, i) => payloads.at(b * batchSize + i)),
+  );
 }

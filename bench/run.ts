@@ -72,7 +72,9 @@ async function main(): Promise<number> {
     `settings: ${settingsLine(options)}`,
     ...scaleNotes(options).map((n) => `note: ${n}`),
     ...(walrus.ok ? [] : [`note: ${walrus.reason}: walrus-ts rows are skipped`]),
-    ...(options.cold && !dropCapable ? ['note: cannot drop the page cache here (needs root on Linux): cold-cache rows are skipped'] : []),
+    ...(options.cold && !dropCapable
+      ? ['note: cannot drop the page cache here (needs root on Linux): cold-cache rows are skipped']
+      : []),
   ];
   process.stdout.write(`${header.join('\n')}\n\n`);
 
@@ -96,7 +98,9 @@ async function main(): Promise<number> {
   const sections = options.sections.map(sectionById);
   const blocks = tableBlocks(sections, results);
   const checks = checkTargets(results);
-  process.stdout.write(`${renderAligned(blocks)}\n\nTargets (1 KiB entries unless stated):\n${renderTargets(checks)}\n\n`);
+  process.stdout.write(
+    `${renderAligned(blocks)}\n\nTargets (1 KiB entries unless stated):\n${renderTargets(checks)}\n\n`,
+  );
 
   const finishedAt = new Date();
   const stamp = resultStamp(startedAt);
@@ -116,7 +120,11 @@ async function main(): Promise<number> {
     '```',
     '',
   ].join('\n');
-  const svg = renderChart(sections, results, `${startedAt.toISOString().slice(0, 10)}, ${machine.cpus} CPUs, ${machine.filesystem}`);
+  const svg = renderChart(
+    sections,
+    results,
+    `${startedAt.toISOString().slice(0, 10)}, ${machine.cpus} CPUs, ${machine.filesystem}`,
+  );
   const data = {
     format: 'walrus-ts-bench',
     version: 1,

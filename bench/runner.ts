@@ -35,12 +35,18 @@ export interface PlannedCase {
   benchCase: BenchCase;
 }
 
-export function createEnv(options: BenchOptions, walrus: WalrusAvailability, canDropCaches: boolean, results: readonly CaseResult[]): BenchEnv {
+export function createEnv(
+  options: BenchOptions,
+  walrus: WalrusAvailability,
+  canDropCaches: boolean,
+  results: readonly CaseResult[],
+): BenchEnv {
   return {
     options,
     walrus,
     canDropCaches,
-    measured: (key, sizeBytes) => results.find((r) => r.key === key && r.sizeBytes === sizeBytes && !r.error && !r.skipped)?.median,
+    measured: (key, sizeBytes) =>
+      results.find((r) => r.key === key && r.sizeBytes === sizeBytes && !r.error && !r.skipped)?.median,
   };
 }
 
@@ -85,7 +91,13 @@ export function sizeLabel(sizeBytes: number): string {
 
 type CaseBase = Omit<CaseContext, 'repDir' | 'repetition' | 'note'>;
 
-async function runRepetitions(planned: PlannedCase, result: CaseResult, base: CaseBase, where: string, progress: ProgressSink): Promise<void> {
+async function runRepetitions(
+  planned: PlannedCase,
+  result: CaseResult,
+  base: CaseBase,
+  where: string,
+  progress: ProgressSink,
+): Promise<void> {
   const repeat = base.env.options.repeat;
   const note = (text: string): void => {
     if (!result.notes.includes(text)) result.notes.push(text);
@@ -128,6 +140,7 @@ export async function runPlan(
     if (benchCase.system === 'walrus-ts' && !env.walrus.ok) result.skipped = 'walrus-ts not built';
     else await runRepetitions(planned, result, { env, payloads, sectionDir }, where, progress);
     const next = plan[index + 1];
-    if (!next || next.section !== section || next.sizeBytes !== sizeBytes) fs.rmSync(sectionDir, { recursive: true, force: true });
+    if (!next || next.section !== section || next.sizeBytes !== sizeBytes)
+      fs.rmSync(sectionDir, { recursive: true, force: true });
   }
 }

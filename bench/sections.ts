@@ -9,7 +9,15 @@ import { topicsSection } from './scenarios/topics.js';
 import { writeSection } from './scenarios/write.js';
 
 /** In run order: the write section first, so the latency section can offer half its maximum. */
-export const sections: readonly Section[] = [writeSection, durableSection, readSection, latencySection, rssSection, recoverySection, topicsSection];
+export const sections: readonly Section[] = [
+  writeSection,
+  durableSection,
+  readSection,
+  latencySection,
+  rssSection,
+  recoverySection,
+  topicsSection,
+];
 
 export function sectionById(id: SectionId): Section {
   const section = sections.find((s) => s.id === id);

@@ -31,7 +31,11 @@ if (args.help) {
 const totalEntries = Number(args.entries);
 const producerCount = Number(args.producers);
 const topicCount = Number(args.topics);
-for (const [name, v] of [['entries', totalEntries], ['producers', producerCount], ['topics', topicCount]]) {
+for (const [name, v] of [
+  ['entries', totalEntries],
+  ['producers', producerCount],
+  ['topics', topicCount],
+]) {
   if (!Number.isInteger(v) || v < 1) {
     console.error(`--${name} must be a positive integer`);
     process.exit(2);
@@ -39,7 +43,11 @@ for (const [name, v] of [['entries', totalEntries], ['producers', producerCount]
 }
 const tempRoot = args.dir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-demo-'));
 const dir = args.dir ? path.resolve(args.dir) : tempRoot;
-const topics = Array.from({ length: topicCount }, (_, i) => `events.${['orders', 'payments', 'clicks', 'logins', 'audit', 'metrics', 'search', 'mail'][i % 8]}${i >= 8 ? `.${i}` : ''}`);
+const topics = Array.from(
+  { length: topicCount },
+  (_, i) =>
+    `events.${['orders', 'payments', 'clicks', 'logins', 'audit', 'metrics', 'search', 'mail'][i % 8]}${i >= 8 ? `.${i}` : ''}`,
+);
 
 const isTty = process.stdout.isTTY;
 function bar(done, total, width = 28) {
@@ -53,8 +61,12 @@ const openMs = performance.now() - openedAt;
 const stats0 = await wal.stats();
 const already = Object.values(stats0.topics).reduce((n, t) => n + t.unread, 0);
 console.log(`walrus-ts demo: ${dir}`);
-console.log(`  opened in ${openMs.toFixed(0)} ms (epoch ${stats0.epoch}, ${stats0.writers.length} writer worker${stats0.writers.length === 1 ? '' : 's'}, fsync every ${stats0.fsync.intervalMs ?? stats0.fsync} ms${already ? `, ${already} unread entries recovered` : ''})`);
-console.log(`  ${producerCount} producers → ${topicCount} topics → ${topicCount} consumers, ${totalEntries.toLocaleString()} entries`);
+console.log(
+  `  opened in ${openMs.toFixed(0)} ms (epoch ${stats0.epoch}, ${stats0.writers.length} writer worker${stats0.writers.length === 1 ? '' : 's'}, fsync every ${stats0.fsync.intervalMs ?? stats0.fsync} ms${already ? `, ${already} unread entries recovered` : ''})`,
+);
+console.log(
+  `  ${producerCount} producers → ${topicCount} topics → ${topicCount} consumers, ${totalEntries.toLocaleString()} entries`,
+);
 
 let produced = 0;
 let producedBytes = 0;
@@ -66,7 +78,13 @@ async function producer(p) {
   const window = [];
   for (let i = p; i < totalEntries; i += producerCount) {
     const topic = topics[i % topicCount];
-    const event = JSON.stringify({ id: i, producer: p, at: Date.now(), amount: (i * 7919) % 10000, note: 'x'.repeat(64 + (i % 256)) });
+    const event = JSON.stringify({
+      id: i,
+      producer: p,
+      at: Date.now(),
+      amount: (i * 7919) % 10000,
+      note: 'x'.repeat(64 + (i % 256)),
+    });
     producedBytes += event.length;
     window.push(wal.append(topic, event).then(() => produced++));
     if (window.length >= 512) await Promise.all(window.splice(0));
@@ -102,7 +120,10 @@ producersDone = true;
 await Promise.all(consumers);
 const totalMs = performance.now() - started;
 clearInterval(progress);
-if (isTty) process.stdout.write(`\r  produce ${bar(1, 1)} ${String(produced).padStart(8)}   consume ${bar(1, 1)} ${String(consumed).padStart(8)}\n`);
+if (isTty)
+  process.stdout.write(
+    `\r  produce ${bar(1, 1)} ${String(produced).padStart(8)}   consume ${bar(1, 1)} ${String(consumed).padStart(8)}\n`,
+  );
 
 await wal.sync();
 const files = fs.readdirSync(dir);
@@ -120,10 +141,20 @@ await again.close();
 
 const mb = producedBytes / 1e6;
 console.log('summary');
-console.log(`  appended    ${produced.toLocaleString()} entries, ${mb.toFixed(1)} MB in ${(produceMs / 1000).toFixed(2)} s → ${Math.round(produced / (produceMs / 1000)).toLocaleString()} entries/s, ${(mb / (produceMs / 1000)).toFixed(1)} MB/s`);
-console.log(`  consumed    ${consumed.toLocaleString()} entries with checkpoints (strictly-at-once), all done in ${(totalMs / 1000).toFixed(2)} s`);
-console.log(`  durability  fsync every 200 ms (default): a process crash loses nothing acknowledged; a power loss at most the last ~200 ms`);
-console.log(`  on disk     ${segFiles.length} segment file${segFiles.length === 1 ? '' : 's'}, ${(segBytes / 1e6).toFixed(1)} MB (fully consumed sealed segments are reclaimed), ${files.length - segFiles.length} control files`);
-console.log(`  recovery    reopened in ${reopenMs.toFixed(0)} ms: scanned ${(stats.recovery.scannedBytes / 1e6).toFixed(1)} MB, ${appended.toLocaleString()} entries ever appended, ${unread} unread, ${stats.recovery.damage.length} damaged frames`);
+console.log(
+  `  appended    ${produced.toLocaleString()} entries, ${mb.toFixed(1)} MB in ${(produceMs / 1000).toFixed(2)} s → ${Math.round(produced / (produceMs / 1000)).toLocaleString()} entries/s, ${(mb / (produceMs / 1000)).toFixed(1)} MB/s`,
+);
+console.log(
+  `  consumed    ${consumed.toLocaleString()} entries with checkpoints (strictly-at-once), all done in ${(totalMs / 1000).toFixed(2)} s`,
+);
+console.log(
+  `  durability  fsync every 200 ms (default): a process crash loses nothing acknowledged; a power loss at most the last ~200 ms`,
+);
+console.log(
+  `  on disk     ${segFiles.length} segment file${segFiles.length === 1 ? '' : 's'}, ${(segBytes / 1e6).toFixed(1)} MB (fully consumed sealed segments are reclaimed), ${files.length - segFiles.length} control files`,
+);
+console.log(
+  `  recovery    reopened in ${reopenMs.toFixed(0)} ms: scanned ${(stats.recovery.scannedBytes / 1e6).toFixed(1)} MB, ${appended.toLocaleString()} entries ever appended, ${unread} unread, ${stats.recovery.damage.length} damaged frames`,
+);
 if (tempRoot) fs.rmSync(tempRoot, { recursive: true, force: true });
 else console.log(`  data kept in ${dir}`);

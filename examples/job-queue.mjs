@@ -35,13 +35,19 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('usage: node examples/job-queue.mjs [--jobs N] [--workers N] [--crash-after N (0: no crash part)] [--dir DIR]');
+  console.log(
+    'usage: node examples/job-queue.mjs [--jobs N] [--workers N] [--crash-after N (0: no crash part)] [--dir DIR]',
+  );
   process.exit(0);
 }
 const jobCount = Number(args.jobs);
 const workerCount = Number(args.workers);
 const crashAfter = Number(args['crash-after']);
-for (const [name, v, min] of [['jobs', jobCount, 1], ['workers', workerCount, 1], ['crash-after', crashAfter, 0]]) {
+for (const [name, v, min] of [
+  ['jobs', jobCount, 1],
+  ['workers', workerCount, 1],
+  ['crash-after', crashAfter, 0],
+]) {
   if (!Number.isInteger(v) || v < min) {
     console.error(`--${name} must be an integer >= ${min}`);
     process.exit(2);
@@ -59,7 +65,13 @@ function runJob(job) {
 }
 
 function makeJob(id) {
-  return { id, kind: id % 3 === 0 ? 'thumbnail' : 'invoice', input: `payload-${id}`, rounds: 1 + (id % 5), enqueuedAt: new Date() };
+  return {
+    id,
+    kind: id % 3 === 0 ? 'thumbnail' : 'invoice',
+    input: `payload-${id}`,
+    rounds: 1 + (id % 5),
+    enqueuedAt: new Date(),
+  };
 }
 
 /** Reads every result recorded so far: which jobs are done (at-least-once: by id, once each). */
@@ -105,7 +117,9 @@ async function runWorkers(wal, done, wanted) {
   const onDone = () => {
     if (--remaining === 0) controller.abort();
   };
-  await Promise.all(Array.from({ length: workerCount }, (_, w) => worker(wal, `w${w + 1}`, done, controller.signal, tally, onDone)));
+  await Promise.all(
+    Array.from({ length: workerCount }, (_, w) => worker(wal, `w${w + 1}`, done, controller.signal, tally, onDone)),
+  );
   return tally;
 }
 
@@ -137,7 +151,9 @@ const check = (ok, message) => {
 
 try {
   console.log(`walrus-ts job queue: ${dir}`);
-  console.log(`  ${jobCount} jobs, ${workerCount} workers, at-least-once consumers (cursor persisted every ${PERSIST_EVERY} jobs)`);
+  console.log(
+    `  ${jobCount} jobs, ${workerCount} workers, at-least-once consumers (cursor persisted every ${PERSIST_EVERY} jobs)`,
+  );
   let wal = await Walrus.open({ dir, ...OPTIONS });
   const done = new Set();
   await loadResults(wal, done); // a kept --dir may hold results of an earlier run
@@ -156,11 +172,19 @@ try {
   const seconds = (performance.now() - started) / 1000;
   const check1 = new Set();
   const duplicateResults = await loadResults(wal, check1);
-  const perWorker = Object.entries(tally.byWorker).sort().map(([w, n]) => `${w} ${n}`).join(', ');
+  const perWorker = Object.entries(tally.byWorker)
+    .sort()
+    .map(([w, n]) => `${w} ${n}`)
+    .join(', ');
   console.log('part 1: run the queue');
   console.log(`  done        ${check1.size} of ${jobCount} jobs in ${seconds.toFixed(2)} s (${perWorker})`);
-  console.log(`  results     ${check1.size} recorded, ${duplicateResults} duplicates, ${await wal.count('jobs')} jobs left in the queue`);
-  check(ids.every((id) => check1.has(id)), 'a job has no result');
+  console.log(
+    `  results     ${check1.size} recorded, ${duplicateResults} duplicates, ${await wal.count('jobs')} jobs left in the queue`,
+  );
+  check(
+    ids.every((id) => check1.has(id)),
+    'a job has no result',
+  );
   check(duplicateResults === 0, 'a job has two results');
 
   if (crashAfter > 0) {
@@ -170,7 +194,9 @@ try {
     await wal.close();
 
     const here = fileURLToPath(import.meta.url);
-    const child = spawn(process.execPath, [here, '--child', '--dir', dir, '--crash-after', String(crashAfter)], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [here, '--child', '--dir', dir, '--crash-after', String(crashAfter)], {
+      stdio: 'inherit',
+    });
     const [, signal] = await new Promise((resolve) => child.on('exit', (code, sig) => resolve([code, sig])));
     check(signal === 'SIGKILL', `the worker process should have been killed, it exited with ${signal}`);
 
@@ -183,11 +209,21 @@ try {
     const duplicates2 = await loadResults(wal, recorded); // + this process's results
     console.log('part 2: SIGKILL a worker process in the middle of a backlog, reopen, carry on');
     console.log(`  crashed     after ${byChild} of ${backlog.length} jobs (killed, no close())`);
-    console.log(`  redelivered ${tally2.skipped} jobs already done were handed out again and skipped (at most ${PERSIST_EVERY})`);
-    console.log(`  finished    the other ${backlog.length - byChild} jobs: ${recorded.size} results, ${duplicates2} duplicates, ${await wal.count('jobs')} jobs left in the queue`);
-    check(byChild === crashAfter, `the worker process should have done ${crashAfter} jobs before the crash, it did ${byChild}`);
+    console.log(
+      `  redelivered ${tally2.skipped} jobs already done were handed out again and skipped (at most ${PERSIST_EVERY})`,
+    );
+    console.log(
+      `  finished    the other ${backlog.length - byChild} jobs: ${recorded.size} results, ${duplicates2} duplicates, ${await wal.count('jobs')} jobs left in the queue`,
+    );
+    check(
+      byChild === crashAfter,
+      `the worker process should have done ${crashAfter} jobs before the crash, it did ${byChild}`,
+    );
     check(tally2.skipped <= PERSIST_EVERY, `more than ${PERSIST_EVERY} jobs were redelivered`);
-    check(backlog.every((id) => recorded.has(id)), 'a job of the backlog has no result');
+    check(
+      backlog.every((id) => recorded.has(id)),
+      'a job of the backlog has no result',
+    );
     check(duplicates2 === 0, 'a job of the backlog has two results');
   }
   await wal.close();

@@ -102,7 +102,8 @@ export function toWalError(err: unknown, fallback: WalErrorCode = 'ERR_IO'): Wal
   if (err instanceof WalError) return err;
   if (WalError.isWire(err)) return WalError.fromWire(err);
   const sys = err as NodeJS.ErrnoException;
-  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') return WalError.fromSystem(err, sys.syscall);
+  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string')
+    return WalError.fromSystem(err, sys.syscall);
   const message = err instanceof Error ? err.message : String(err);
   return new WalError(fallback, message, {}, { cause: err });
 }

@@ -4,7 +4,14 @@
  *   import { Walrus, WalError } from 'walrus-ts';
  */
 export { Walrus, Entry } from './engine/walrus.js';
-export type { ReadOptions, BatchReadOptions, AppendOptions, WalrusStats, TopicStats, VerifyReport } from './engine/walrus.js';
+export type {
+  ReadOptions,
+  BatchReadOptions,
+  AppendOptions,
+  WalrusStats,
+  TopicStats,
+  VerifyReport,
+} from './engine/walrus.js';
 export { WalError } from './errors.js';
 export type { WalErrorCode, WalErrorDetails } from './errors.js';
 export type { WalrusOptions, FsyncMode, ReadConsistency, EntryCodec } from './options.js';

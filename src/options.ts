@@ -121,10 +121,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw WalError.invalidArgument(`key must be a string, got ${describe(options.key)}`);
   }
   const writers = options.writers ?? defaultWriterCount();
-  if (!isIntegerIn(writers, 1, MAX_WRITERS)) throw WalError.invalidArgument(`writers must be an integer 1 … ${MAX_WRITERS}, got ${describe(writers)}`);
+  if (!isIntegerIn(writers, 1, MAX_WRITERS))
+    throw WalError.invalidArgument(`writers must be an integer 1 … ${MAX_WRITERS}, got ${describe(writers)}`);
   const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
   if (!isIntegerIn(ringBytes, MIN_RING_BYTES, MAX_RING_BYTES) || (ringBytes & (ringBytes - 1)) !== 0) {
-    throw WalError.invalidArgument(`ringBytes must be a power of two from ${MIN_RING_BYTES} to ${MAX_RING_BYTES}, got ${describe(ringBytes)}`);
+    throw WalError.invalidArgument(
+      `ringBytes must be a power of two from ${MIN_RING_BYTES} to ${MAX_RING_BYTES}, got ${describe(ringBytes)}`,
+    );
   }
   const codec = validateCodec(options.codec, 'codec');
   const sizing = validateSizing({

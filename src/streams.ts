@@ -40,12 +40,20 @@ export interface TopicWritableOptions {
  * with `subscribe`. `destroy()` stops at once: entries already taken from the WAL but not yet read
  * from the stream (its buffer, the rest of the current batch) are consumed and dropped.
  */
-export function topicReadable(wal: Pick<Walrus, 'subscribe'>, topic: string, options: TopicReadableOptions = {}): Readable {
+export function topicReadable(
+  wal: Pick<Walrus, 'subscribe'>,
+  topic: string,
+  options: TopicReadableOptions = {},
+): Readable {
   return new TopicReadable(wal, topic, options);
 }
 
 /** A Writable that appends each chunk (Buffer, Uint8Array, string; any value with codec 'msgpack') to `topic`. */
-export function topicWritable(wal: Pick<Walrus, 'append' | 'batchAppend'>, topic: string, options: TopicWritableOptions = {}): Writable {
+export function topicWritable(
+  wal: Pick<Walrus, 'append' | 'batchAppend'>,
+  topic: string,
+  options: TopicWritableOptions = {},
+): Writable {
   return new TopicWritable(wal, topic, options);
 }
 
@@ -58,7 +66,8 @@ class TopicReadable extends Readable {
   #pulling = false;
 
   constructor(wal: Pick<Walrus, 'subscribe'>, topic: string, options: TopicReadableOptions) {
-    if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('topicReadable options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw WalError.invalidArgument('topicReadable options must be an object');
     const { highWaterMark = 16, signal, ...subscribeOptions } = options;
     super({ objectMode: true, highWaterMark });
     // The user's signal goes to the subscription (not to Readable, which would destroy the stream
@@ -118,7 +127,8 @@ class TopicWritable extends Writable {
   #batchLimit = Infinity;
 
   constructor(wal: Pick<Walrus, 'append' | 'batchAppend'>, topic: string, options: TopicWritableOptions) {
-    if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('topicWritable options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw WalError.invalidArgument('topicWritable options must be an object');
     encodeTopic(topic);
     const { codec, highWaterMark = 16, signal } = options;
     super({ objectMode: true, highWaterMark, ...(signal !== undefined ? { signal } : {}) });
@@ -131,7 +141,10 @@ class TopicWritable extends Writable {
     this.#wal.append(this.#topic, payloadOf(chunk, encoding), this.#appendOptions).then(() => callback(), callback);
   }
 
-  override _writev(chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+  override _writev(
+    chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>,
+    callback: (error?: Error | null) => void,
+  ): void {
     this.#appendAll(chunks.map((c) => payloadOf(c.chunk, c.encoding))).then(() => callback(), callback);
   }
 
@@ -163,7 +176,13 @@ class TopicWritable extends Writable {
 
 /** A string written with an explicit non-UTF-8 encoding ('hex', 'base64', …) is decoded as such. */
 function payloadOf(chunk: unknown, encoding: BufferEncoding | 'buffer'): unknown {
-  if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' && encoding !== 'buffer' && Buffer.isEncoding(encoding)) {
+  if (
+    typeof chunk === 'string' &&
+    encoding !== 'utf8' &&
+    encoding !== 'utf-8' &&
+    encoding !== 'buffer' &&
+    Buffer.isEncoding(encoding)
+  ) {
     return Buffer.from(chunk, encoding);
   }
   return chunk;

@@ -52,7 +52,10 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * due (at most MAX_SLEEP_MS); the kernel's timer slack (a 0.05 ms wait took 0.14 ms here) groups operations
  * into small bursts, and that wait is counted, since latency runs from the due time.
  */
-export async function runOpenLoop(op: (index: number) => Promise<unknown> | void, options: OpenLoopOptions): Promise<OpenLoopRun> {
+export async function runOpenLoop(
+  op: (index: number) => Promise<unknown> | void,
+  options: OpenLoopOptions,
+): Promise<OpenLoopRun> {
   const { ratePerSec, durationMs, maxOutstanding } = options;
   if (!(ratePerSec > 0)) throw new RangeError(`offered rate must be positive, got ${ratePerSec}`);
   const warmupMs = options.warmupMs ?? 0;
@@ -135,6 +138,8 @@ export async function runOpenLoop(op: (index: number) => Promise<unknown> | void
     seconds: (performance.now() - measureStartMs) / 1000,
     overloaded,
     histogram,
-    ...(cpuWaitAtStart !== undefined && cpuWaitAtEnd !== undefined ? { cpuWaitMs: (cpuWaitAtEnd - cpuWaitAtStart) / 1e6 } : {}),
+    ...(cpuWaitAtStart !== undefined && cpuWaitAtEnd !== undefined
+      ? { cpuWaitMs: (cpuWaitAtEnd - cpuWaitAtStart) / 1e6 }
+      : {}),
   };
 }

@@ -20,7 +20,10 @@ const ignore = (): void => {};
  * its handler when issued (a rejection is never left unhandled); a full window waits until an
  * eighth of it has resolved, so the producer wakes once per batch of completions, not per one.
  */
-export async function runWindowedLoop(op: (index: number) => Promise<unknown>, options: WindowedOptions): Promise<ThroughputRun> {
+export async function runWindowedLoop(
+  op: (index: number) => Promise<unknown>,
+  options: WindowedOptions,
+): Promise<ThroughputRun> {
   const { window, entriesPerOp, durationMs } = options;
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer, got ${window}`);
   const maxOps = options.maxOps ?? Number.POSITIVE_INFINITY;

@@ -22,11 +22,21 @@ function ratio(numerator: number | undefined, denominator: number | undefined): 
 /** This row's figure ÷ the walrus-ts row it is compared with. */
 export function versusWalrus(result: CaseResult, results: readonly CaseResult[], section: Section): number | undefined {
   if (result.compareTo === undefined) return undefined;
-  return ratio(primaryValue(result, section), primaryValue(findResult(results, result.compareTo, result.sizeBytes), section));
+  return ratio(
+    primaryValue(result, section),
+    primaryValue(findResult(results, result.compareTo, result.sizeBytes), section),
+  );
 }
 
 /** A walrus-ts row's figure ÷ its ceiling row's. */
-export function versusCeiling(result: CaseResult, results: readonly CaseResult[], section: Section): number | undefined {
+export function versusCeiling(
+  result: CaseResult,
+  results: readonly CaseResult[],
+  section: Section,
+): number | undefined {
   if (result.ceiling === undefined) return undefined;
-  return ratio(primaryValue(result, section), primaryValue(findResult(results, result.ceiling, result.sizeBytes), section));
+  return ratio(
+    primaryValue(result, section),
+    primaryValue(findResult(results, result.ceiling, result.sizeBytes), section),
+  );
 }

@@ -3,7 +3,10 @@ import * as path from 'node:path';
 
 /** A file-name-safe UTC timestamp, e.g. 2026-11-25T09-41-12Z. */
 export function resultStamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 export interface WrittenResults {
@@ -12,7 +15,13 @@ export interface WrittenResults {
   markdown: string;
 }
 
-export function writeResults(outDir: string, stamp: string, data: unknown, svg: string, markdown: string): WrittenResults {
+export function writeResults(
+  outDir: string,
+  stamp: string,
+  data: unknown,
+  svg: string,
+  markdown: string,
+): WrittenResults {
   fs.mkdirSync(outDir, { recursive: true });
   const files = {
     json: path.join(outDir, `${stamp}.json`),

@@ -40,7 +40,14 @@ export function tableBlocks(sections: readonly Section[], results: readonly Case
       const ceilingTitle = section.higherIsBetter ? 'of ceiling' : 'vs ceiling';
       blocks.push({
         title: `${section.id}, ${sizeLabel(sizeBytes)} entries: ${section.title}`,
-        header: ['system', 'case', ...section.columns.map((c) => c.title), '÷ walrus-ts', ceilingTitle, 'durable when resolved'],
+        header: [
+          'system',
+          'case',
+          ...section.columns.map((c) => c.title),
+          '÷ walrus-ts',
+          ceilingTitle,
+          'durable when resolved',
+        ],
         rows: rows.map((r) => [
           r.system,
           r.label,
@@ -71,7 +78,12 @@ export function renderAligned(blocks: readonly TableBlock[]): string {
       const all = [block.header, ...block.rows];
       const widths = block.header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
       const notes = block.notes.map((n) => `  note: ${n}`);
-      return [block.title, alignRow(block.header, widths), ...block.rows.map((row) => alignRow(row, widths)), ...notes].join('\n');
+      return [
+        block.title,
+        alignRow(block.header, widths),
+        ...block.rows.map((row) => alignRow(row, widths)),
+        ...notes,
+      ].join('\n');
     })
     .join('\n\n');
 }

@@ -30,7 +30,12 @@ interface Target {
 
 const kib = 1024;
 
-function valueOf(results: readonly CaseResult[], key: string, sizeBytes: number, metric: MetricName): number | undefined {
+function valueOf(
+  results: readonly CaseResult[],
+  key: string,
+  sizeBytes: number,
+  metric: MetricName,
+): number | undefined {
   const r = findResult(results, key, sizeBytes);
   return r && !r.error && !r.skipped ? r.median[metric] : undefined;
 }
@@ -62,7 +67,9 @@ function relative(key: string, otherKey: string, sizeBytes: number): Target['mea
 function overFastestPeer(sizeBytes: number): Target['measure'] {
   return (results) => {
     const walrus = valueOf(results, 'walrus.append-1-topic', sizeBytes, 'entriesPerSec');
-    const peers = results.filter((r) => r.section === 'write' && r.sizeBytes === sizeBytes && r.system !== 'walrus-ts' && r.system !== 'ceiling');
+    const peers = results.filter(
+      (r) => r.section === 'write' && r.sizeBytes === sizeBytes && r.system !== 'walrus-ts' && r.system !== 'ceiling',
+    );
     const best = Math.max(0, ...peers.map((r) => valueOf(results, r.key, sizeBytes, 'entriesPerSec') ?? 0));
     if (walrus === undefined || !(best > 0)) return undefined;
     return { value: walrus / best, shown: `${(walrus / best).toFixed(2)}×` };
@@ -71,7 +78,7 @@ function overFastestPeer(sizeBytes: number): Target['measure'] {
 
 export const targets: readonly Target[] = [
   {
-    text: "append (interval), 1 topic, 1 KiB: ≥ 65% of the coalesced writeSync ceiling",
+    text: 'append (interval), 1 topic, 1 KiB: ≥ 65% of the coalesced writeSync ceiling',
     atLeast: true,
     goal: 0.65,
     measure: relative('walrus.append-1-topic', 'ceiling.write-1MiB', kib),
@@ -159,6 +166,9 @@ export function checkTargets(results: readonly CaseResult[]): TargetCheck[] {
 
 export function renderTargets(checks: readonly TargetCheck[]): string {
   return checks
-    .map((c) => `${c.met === undefined ? '  n/a ' : c.met ? '  met ' : 'MISSED'}  ${c.text}: ${c.measured}${c.gap ? ` (${c.gap})` : ''}`)
+    .map(
+      (c) =>
+        `${c.met === undefined ? '  n/a ' : c.met ? '  met ' : 'MISSED'}  ${c.text}: ${c.measured}${c.gap ? ` (${c.gap})` : ''}`,
+    )
     .join('\n');
 }

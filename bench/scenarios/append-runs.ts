@@ -38,14 +38,19 @@ export interface WalrusAppendShape {
 
 export function walrusAppend(ctx: CaseContext, shape: WalrusAppendShape): Promise<Metrics> {
   const options = shape.fsync === undefined ? {} : { fsync: shape.fsync };
-  const topics = Array.from({ length: shape.topics }, (_, i) => (shape.topics === 1 ? benchTopic : `${benchTopic}-${i}`));
+  const topics = Array.from({ length: shape.topics }, (_, i) =>
+    shape.topics === 1 ? benchTopic : `${benchTopic}-${i}`,
+  );
   const batches = makeBatches(ctx.payloads, shape.batchSize);
   return withWalrus(ctx, options, async (wal) => {
     const op =
       shape.batchSize === 1
         ? (i: number) => wal.append(topics[i % topics.length]!, ctx.payloads.at(i))
         : (i: number) => wal.batchAppend(topics[i % topics.length]!, batches[i % batches.length]!);
-    return metricsOf(ctx, await runWindowedLoop(op, { window: shape.window, entriesPerOp: shape.batchSize, durationMs: durationMs(ctx) }));
+    return metricsOf(
+      ctx,
+      await runWindowedLoop(op, { window: shape.window, entriesPerOp: shape.batchSize, durationMs: durationMs(ctx) }),
+    );
   });
 }
 
@@ -74,15 +79,27 @@ export function rawWrite(ctx: CaseContext, writeBytes: 'entry' | number, fdatasy
 export function sqliteAppend(ctx: CaseContext, synchronous: SqliteSynchronous, batchSize: number): Metrics {
   const log = openSqliteLog(ctx.repDir, synchronous);
   try {
-    if (batchSize === 1) return metricsOf(ctx, runSyncLoop((i) => log.insert(benchTopic, ctx.payloads.at(i)), 1, durationMs(ctx)));
+    if (batchSize === 1)
+      return metricsOf(
+        ctx,
+        runSyncLoop((i) => log.insert(benchTopic, ctx.payloads.at(i)), 1, durationMs(ctx)),
+      );
     const batches = makeBatches(ctx.payloads, batchSize);
-    return metricsOf(ctx, runSyncLoop((i) => log.insertMany(benchTopic, batches[i % batches.length]!), batchSize, durationMs(ctx)));
+    return metricsOf(
+      ctx,
+      runSyncLoop((i) => log.insertMany(benchTopic, batches[i % batches.length]!), batchSize, durationMs(ctx)),
+    );
   } finally {
     log.close();
   }
 }
 
-export async function lmdbAppend(ctx: CaseContext, overlappingSync: boolean, batchSize: number, window: number): Promise<Metrics> {
+export async function lmdbAppend(
+  ctx: CaseContext,
+  overlappingSync: boolean,
+  batchSize: number,
+  window: number,
+): Promise<Metrics> {
   const db = await openLmdbLog(ctx.repDir, { overlappingSync });
   try {
     const batches = makeBatches(ctx.payloads, batchSize);
@@ -96,7 +113,12 @@ export async function lmdbAppend(ctx: CaseContext, overlappingSync: boolean, bat
   }
 }
 
-export async function levelAppend(ctx: CaseContext, sync: boolean, batchSize: number, window: number): Promise<Metrics> {
+export async function levelAppend(
+  ctx: CaseContext,
+  sync: boolean,
+  batchSize: number,
+  window: number,
+): Promise<Metrics> {
   const db = await openLevelLog(ctx.repDir);
   try {
     const batches = makeBatches(ctx.payloads, batchSize);

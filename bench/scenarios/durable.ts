@@ -107,7 +107,7 @@ function cases(): BenchCase[] {
 
 export const durableSection: Section = {
   id: 'durable',
-  title: "Durable appends (resolve once on stable storage)",
+  title: 'Durable appends (resolve once on stable storage)',
   sizes: 'each',
   primary: 'entriesPerSec',
   higherIsBetter: true,

@@ -31,7 +31,8 @@ const chosenRates = new WeakMap<CaseContext['env'], Map<number, Promise<OfferedR
 
 async function probeMaximum(ctx: CaseContext): Promise<OfferedRate> {
   const measured = ctx.env.measured(writeHeadlineKey, ctx.payloads.sizeBytes)?.entriesPerSec;
-  if (measured !== undefined) return { ratePerSec: measured / 2, basis: 'half the walrus-ts append maximum of the write section' };
+  if (measured !== undefined)
+    return { ratePerSec: measured / 2, basis: 'half the walrus-ts append maximum of the write section' };
   const { env } = ctx;
   const walrus = env.walrus.ok && env.options.systems.includes('walrus-ts');
   // The median of --repeat probes, as a row would report it: single 3 s probes of the same build
@@ -90,7 +91,12 @@ async function offer(ctx: CaseContext, open: () => Promise<OpenedSystem>): Promi
   }
   if (run.overloaded) ctx.note(`overloaded: stopped once ${backlogSeconds * 1000} ms of appends were pending`);
   const cpuWait = run.cpuWaitMs === undefined ? {} : { cpuWaitPct: (100 * run.cpuWaitMs) / (run.seconds * 1000) };
-  return { offeredPerSec: ratePerSec, entriesPerSec: run.completed / run.seconds, ...latencyMetrics(run.histogram), ...cpuWait };
+  return {
+    offeredPerSec: ratePerSec,
+    entriesPerSec: run.completed / run.seconds,
+    ...latencyMetrics(run.histogram),
+    ...cpuWait,
+  };
 }
 
 async function walrusAppender(ctx: CaseContext): Promise<OpenedSystem> {

@@ -40,18 +40,21 @@ function entryCount(ctx: CaseContext): number {
 /** Calls `put` once per prefill batch of 1000 entries, with the sequence number of its first entry. */
 async function prefillBatches(ctx: CaseContext, put: (first: number, batch: Buffer[]) => unknown): Promise<void> {
   const batches = makeBatches(ctx.payloads, prefillBatchEntries);
-  for (let b = 0; b < entryCount(ctx) / prefillBatchEntries; b++) await put(b * prefillBatchEntries, batches[b % batches.length]!);
+  for (let b = 0; b < entryCount(ctx) / prefillBatchEntries; b++)
+    await put(b * prefillBatchEntries, batches[b % batches.length]!);
 }
 
 function checkSize(payloads: Payloads, data: Uint8Array): void {
-  if (data.length !== payloads.sizeBytes) throw new Error(`read back ${data.length} bytes, wrote ${payloads.sizeBytes}`);
+  if (data.length !== payloads.sizeBytes)
+    throw new Error(`read back ${data.length} bytes, wrote ${payloads.sizeBytes}`);
 }
 
 /** A reader that ran dry must have delivered every entry written: a fast wrong answer is no figure. */
 function finish(ctx: CaseContext, run: DrainRun): Metrics {
   const written = entryCount(ctx);
   // Coalesced ceiling reads count entries as bytes / entry size: compare whole entries.
-  if (run.entries === 0 || (run.exhausted && Math.round(run.entries) !== written)) throw new Error(`read back ${run.entries} of ${written} entries`);
+  if (run.entries === 0 || (run.exhausted && Math.round(run.entries) !== written))
+    throw new Error(`read back ${run.entries} of ${written} entries`);
   return throughputMetrics(run, ctx.payloads.sizeBytes);
 }
 
@@ -79,7 +82,12 @@ async function fillWalrus(ctx: CaseContext): Promise<void> {
 
 export type WalrusReadCall = 'batchRead' | 'readNext';
 
-export async function walrusRead(ctx: CaseContext, call: WalrusReadCall, readConsistency: WalrusReadConsistency, shape: ReadShape): Promise<Metrics> {
+export async function walrusRead(
+  ctx: CaseContext,
+  call: WalrusReadCall,
+  readConsistency: WalrusReadConsistency,
+  shape: ReadShape,
+): Promise<Metrics> {
   await fillWalrus(ctx);
   const wal: WalrusLog = await openWalrus(ctx, ctx.repDir, { readConsistency });
   try {

@@ -65,7 +65,10 @@ async function walrusOpen(ctx: CaseContext, cold: boolean): Promise<Metrics> {
   if (cold) dropCaches();
   // In a plain Node child (see open-walrus.mjs): under this process's tsx loader every worker
   // thread Walrus.open starts would load its modules through tsx's hooks, which users never pay.
-  const { seconds } = await runChild({ entry: walrusDistEntryPath, options: walrusOpenOptions(ctx, dir) }, openWalrusScript);
+  const { seconds } = await runChild(
+    { entry: walrusDistEntryPath, options: walrusOpenOptions(ctx, dir) },
+    openWalrusScript,
+  );
   if (seconds === undefined) throw new Error('the open-walrus child reported no time');
   return scanMetrics(bytes, seconds);
 }

@@ -9,17 +9,29 @@ export function walrusApi(env: BenchEnv): WalrusApi {
 }
 
 /** The options every benchmark open uses: `dir`, the run's `--writers`, then the case's own. */
-export function walrusOpenOptions(ctx: CaseContext, dir: string, options: Omit<WalrusOpenOptions, 'dir'> = {}): WalrusOpenOptions {
+export function walrusOpenOptions(
+  ctx: CaseContext,
+  dir: string,
+  options: Omit<WalrusOpenOptions, 'dir'> = {},
+): WalrusOpenOptions {
   const writers = ctx.env.options.writers;
   return { dir, ...(writers === undefined ? {} : { writers }), ...options };
 }
 
-export function openWalrus(ctx: CaseContext, dir: string, options: Omit<WalrusOpenOptions, 'dir'> = {}): Promise<WalrusLog> {
+export function openWalrus(
+  ctx: CaseContext,
+  dir: string,
+  options: Omit<WalrusOpenOptions, 'dir'> = {},
+): Promise<WalrusLog> {
   return walrusApi(ctx.env).open(walrusOpenOptions(ctx, dir, options));
 }
 
 /** Opens a log in the repetition's directory, runs `body`, and closes it (closing is not timed). */
-export async function withWalrus<T>(ctx: CaseContext, options: Omit<WalrusOpenOptions, 'dir'>, body: (wal: WalrusLog) => Promise<T>): Promise<T> {
+export async function withWalrus<T>(
+  ctx: CaseContext,
+  options: Omit<WalrusOpenOptions, 'dir'>,
+  body: (wal: WalrusLog) => Promise<T>,
+): Promise<T> {
   const wal = await openWalrus(ctx, ctx.repDir, options);
   try {
     return await body(wal);

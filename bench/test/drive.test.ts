@@ -38,7 +38,12 @@ describe('runWindowedLoop', () => {
   });
 
   it('stops at maxOps', async () => {
-    const run = await runWindowedLoop(later, { window: 4, entriesPerOp: 1, durationMs: Number.POSITIVE_INFINITY, maxOps: 1000 });
+    const run = await runWindowedLoop(later, {
+      window: 4,
+      entriesPerOp: 1,
+      durationMs: Number.POSITIVE_INFINITY,
+      maxOps: 1000,
+    });
     expect(run.ops).toBe(1000);
   });
 
@@ -54,7 +59,12 @@ describe('runWindowedLoop', () => {
 
 describe('runOpenLoop', () => {
   it('records one latency per completed operation, sync or async', async () => {
-    const run = await runOpenLoop((i) => (i % 2 === 0 ? undefined : later()), { ratePerSec: 20_000, durationMs: 20, maxOutstanding: 1e6, drainTimeoutMs: 5000 });
+    const run = await runOpenLoop((i) => (i % 2 === 0 ? undefined : later()), {
+      ratePerSec: 20_000,
+      durationMs: 20,
+      maxOutstanding: 1e6,
+      drainTimeoutMs: 5000,
+    });
     expect(run.issued).toBeGreaterThan(0);
     expect(run.completed).toBe(run.issued);
     expect(run.histogram.count).toBe(run.completed);
@@ -63,7 +73,12 @@ describe('runOpenLoop', () => {
 
   it('stops offering and says so once too many operations are pending', async () => {
     const slow = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
-    const run = await runOpenLoop(slow, { ratePerSec: 1e7, durationMs: 10_000, maxOutstanding: 5, drainTimeoutMs: 5000 });
+    const run = await runOpenLoop(slow, {
+      ratePerSec: 1e7,
+      durationMs: 10_000,
+      maxOutstanding: 5,
+      drainTimeoutMs: 5000,
+    });
     expect(run.overloaded).toBe(true);
     expect(run.completed).toBe(run.issued);
   });
@@ -76,14 +91,25 @@ describe('runOpenLoop', () => {
       const until = performance.now() + 30;
       while (performance.now() < until);
     };
-    const run = await runOpenLoop(stallOnce, { ratePerSec: 100_000, durationMs: 40, maxOutstanding: 1e6, drainTimeoutMs: 5000 });
+    const run = await runOpenLoop(stallOnce, {
+      ratePerSec: 100_000,
+      durationMs: 40,
+      maxOutstanding: 1e6,
+      drainTimeoutMs: 5000,
+    });
     // Operations due during the 30 ms stall ran after it: their latency includes the wait.
     expect(run.histogram.percentile(50)).toBeGreaterThan(1e6);
   });
 
   it('offers the warm-up like the rest but records only the measured period', async () => {
     const seen: number[] = [];
-    const run = await runOpenLoop((i) => void seen.push(i), { ratePerSec: 10_000, durationMs: 20, warmupMs: 10, maxOutstanding: 1e6, drainTimeoutMs: 5000 });
+    const run = await runOpenLoop((i) => void seen.push(i), {
+      ratePerSec: 10_000,
+      durationMs: 20,
+      warmupMs: 10,
+      maxOutstanding: 1e6,
+      drainTimeoutMs: 5000,
+    });
     // 10 ms at 10,000/s: the first 100 operations are the warm-up.
     expect(seen.slice(0, 101)).toEqual(Array.from({ length: 101 }, (_, i) => i));
     expect(run.issued).toBe(seen.length - 100);
@@ -93,7 +119,9 @@ describe('runOpenLoop', () => {
 
   it('rethrows a failed operation after the others settled', async () => {
     const op = (i: number): Promise<void> => (i === 3 ? Promise.reject(new Error('boom')) : later());
-    await expect(runOpenLoop(op, { ratePerSec: 100_000, durationMs: 50, maxOutstanding: 1e6, drainTimeoutMs: 5000 })).rejects.toThrow('boom');
+    await expect(
+      runOpenLoop(op, { ratePerSec: 100_000, durationMs: 50, maxOutstanding: 1e6, drainTimeoutMs: 5000 }),
+    ).rejects.toThrow('boom');
   });
 });
 

@@ -8,7 +8,17 @@ const silent: ProgressSink = { update: () => {}, note: () => {}, done: () => {} 
 const peers = 'ceiling,better-sqlite3,lmdb,classic-level,sonic-boom';
 
 async function run(argv: string[]): Promise<CaseResult[]> {
-  const options = parseOptions(['--duration', '20ms', '--repeat', '1', '--read-bytes', '256KiB', '--latency-rate', '2000', ...argv]);
+  const options = parseOptions([
+    '--duration',
+    '20ms',
+    '--repeat',
+    '1',
+    '--read-bytes',
+    '256KiB',
+    '--latency-rate',
+    '2000',
+    ...argv,
+  ]);
   const results: CaseResult[] = [];
   const env = createEnv(options, { ok: false, reason: 'walrus-ts not built (test)' }, false, results);
   await runPlan(planCases(env), env, tempDir(), results, silent);
@@ -27,7 +37,18 @@ describe('ceiling and peer rows', () => {
   });
 
   it('read back exactly what was written (sizes checked entry by entry)', async () => {
-    const results = await run(['--scenarios', 'read', '--systems', peers, '--sizes', '1KiB', '--read-bytes', '3MiB', '--duration', '60s']);
+    const results = await run([
+      '--scenarios',
+      'read',
+      '--systems',
+      peers,
+      '--sizes',
+      '1KiB',
+      '--read-bytes',
+      '3MiB',
+      '--duration',
+      '60s',
+    ]);
     expect(results.map((r) => r.system)).toEqual(['ceiling', 'better-sqlite3', 'lmdb', 'classic-level']);
     for (const r of results) {
       expect(r.error, r.key).toBeUndefined();
@@ -45,7 +66,16 @@ describe('ceiling and peer rows', () => {
   });
 
   it('measure recovery scans and many topics, with files and disk use', async () => {
-    const results = await run(['--scenarios', 'recovery,topics', '--systems', 'ceiling,better-sqlite3,fs', '--recovery-bytes', '4MiB', '--topics', '300']);
+    const results = await run([
+      '--scenarios',
+      'recovery,topics',
+      '--systems',
+      'ceiling,better-sqlite3,fs',
+      '--recovery-bytes',
+      '4MiB',
+      '--topics',
+      '300',
+    ]);
     const scan = results.find((r) => r.key === 'ceiling.scan-crc')!;
     expect(scan.median.logGiB! * 1024).toBeCloseTo(4, 1);
     const perTopic = results.find((r) => r.key === 'fs.topics')!;

@@ -9,16 +9,60 @@ import type { CaseResult } from '../runner.js';
 import { writeSection } from '../scenarios/write.js';
 
 function row(partial: Partial<CaseResult> & Pick<CaseResult, 'key' | 'system'>): CaseResult {
-  return { section: 'write', label: partial.key, sizeBytes: 1024, durable: 'd', samples: [], median: {}, notes: [], ...partial };
+  return {
+    section: 'write',
+    label: partial.key,
+    sizeBytes: 1024,
+    durable: 'd',
+    samples: [],
+    median: {},
+    notes: [],
+    ...partial,
+  };
 }
 
 const results: CaseResult[] = [
-  row({ key: 'walrus.append-1-topic', system: 'walrus-ts', ceiling: 'ceiling.write-1MiB', median: { entriesPerSec: 1_000_000, mbPerSec: 1024 } }),
-  row({ key: 'ceiling.write-1MiB', system: 'ceiling', compareTo: 'walrus.append-1-topic', median: { entriesPerSec: 1_250_000 } }),
-  row({ key: 'sqlite.normal-tx1000', system: 'better-sqlite3', compareTo: 'walrus.append-1-topic', median: { entriesPerSec: 250_000 } }),
-  row({ key: 'lmdb.turn-1000', system: 'lmdb', compareTo: 'walrus.append-1-topic', label: 'a | b', median: {}, error: 'native module <missing> & gone' }),
-  row({ key: 'walrus.append-1-topic', system: 'walrus-ts', sizeBytes: 100, median: {}, skipped: 'walrus-ts not built' }),
-  row({ key: 'ceiling.write-1MiB', system: 'ceiling', sizeBytes: 100, compareTo: 'walrus.append-1-topic', median: { entriesPerSec: 9e6 }, notes: ['slow disk'] }),
+  row({
+    key: 'walrus.append-1-topic',
+    system: 'walrus-ts',
+    ceiling: 'ceiling.write-1MiB',
+    median: { entriesPerSec: 1_000_000, mbPerSec: 1024 },
+  }),
+  row({
+    key: 'ceiling.write-1MiB',
+    system: 'ceiling',
+    compareTo: 'walrus.append-1-topic',
+    median: { entriesPerSec: 1_250_000 },
+  }),
+  row({
+    key: 'sqlite.normal-tx1000',
+    system: 'better-sqlite3',
+    compareTo: 'walrus.append-1-topic',
+    median: { entriesPerSec: 250_000 },
+  }),
+  row({
+    key: 'lmdb.turn-1000',
+    system: 'lmdb',
+    compareTo: 'walrus.append-1-topic',
+    label: 'a | b',
+    median: {},
+    error: 'native module <missing> & gone',
+  }),
+  row({
+    key: 'walrus.append-1-topic',
+    system: 'walrus-ts',
+    sizeBytes: 100,
+    median: {},
+    skipped: 'walrus-ts not built',
+  }),
+  row({
+    key: 'ceiling.write-1MiB',
+    system: 'ceiling',
+    sizeBytes: 100,
+    compareTo: 'walrus.append-1-topic',
+    median: { entriesPerSec: 9e6 },
+    notes: ['slow disk'],
+  }),
 ];
 
 describe('ratios', () => {
@@ -113,7 +157,10 @@ describe('chart', () => {
   });
 
   it('switches to a log scale when rows span more than 20×', () => {
-    const wide = [...results, row({ key: 'sqlite.normal-each', system: 'better-sqlite3', median: { entriesPerSec: 5_000 } })];
+    const wide = [
+      ...results,
+      row({ key: 'sqlite.normal-each', system: 'better-sqlite3', median: { entriesPerSec: 5_000 } }),
+    ];
     expect(renderChart([writeSection], wide, 'x')).toContain('log scale');
   });
 });

@@ -10,9 +10,24 @@ const silent: ProgressSink = { update: () => {}, note: () => {}, done: () => {} 
 
 function setup(argv: string[], walrusOk: boolean) {
   const fake = createFakeWalrus();
-  const options = parseOptions([...argv, '--duration', '30ms', '--repeat', '3', '--window', '64', '--read-bytes', '1MiB']);
+  const options = parseOptions([
+    ...argv,
+    '--duration',
+    '30ms',
+    '--repeat',
+    '3',
+    '--window',
+    '64',
+    '--read-bytes',
+    '1MiB',
+  ]);
   const results: CaseResult[] = [];
-  const env = createEnv(options, walrusOk ? { ok: true, api: fake } : { ok: false, reason: 'walrus-ts not built (test)' }, false, results);
+  const env = createEnv(
+    options,
+    walrusOk ? { ok: true, api: fake } : { ok: false, reason: 'walrus-ts not built (test)' },
+    false,
+    results,
+  );
   return { fake, env, results };
 }
 
@@ -39,7 +54,12 @@ describe('runPlan', () => {
     const { fake, env, results } = setup(['--scenarios', 'write', '--systems', 'walrus-ts', '--sizes', '100'], true);
     const runDir = tempDir();
     await runPlan(planCases(env), env, runDir, results, silent);
-    expect(results.map((r) => r.key)).toEqual(['walrus.append-1-topic', 'walrus.append-16-topics', 'walrus.batch-100', 'walrus.append-no-fsync']);
+    expect(results.map((r) => r.key)).toEqual([
+      'walrus.append-1-topic',
+      'walrus.append-16-topics',
+      'walrus.batch-100',
+      'walrus.append-no-fsync',
+    ]);
     for (const r of results) {
       expect(r.error).toBeUndefined();
       expect(r.samples).toHaveLength(3);
@@ -64,7 +84,10 @@ describe('runPlan', () => {
   });
 
   it('skips walrus-ts rows with a clear reason when it is not built, and still runs the others', async () => {
-    const { env, results } = setup(['--scenarios', 'write', '--systems', 'walrus-ts,ceiling', '--sizes', '1KiB'], false);
+    const { env, results } = setup(
+      ['--scenarios', 'write', '--systems', 'walrus-ts,ceiling', '--sizes', '1KiB'],
+      false,
+    );
     await runPlan(planCases(env), env, tempDir(), results, silent);
     const walrus = results.filter((r) => r.system === 'walrus-ts');
     expect(walrus.length).toBeGreaterThan(0);
@@ -76,7 +99,12 @@ describe('runPlan', () => {
 
   it('turns a failing row into an error and carries on', async () => {
     const { env, results } = setup(['--scenarios', 'write', '--systems', 'walrus-ts,ceiling', '--sizes', '1KiB'], true);
-    const broken = createEnv(env.options, { ok: true, api: { open: () => Promise.reject(new Error('ERR_IO: engine exploded')) } }, false, results);
+    const broken = createEnv(
+      env.options,
+      { ok: true, api: { open: () => Promise.reject(new Error('ERR_IO: engine exploded')) } },
+      false,
+      results,
+    );
     await runPlan(planCases(broken), broken, tempDir(), results, silent);
     expect(results.find((r) => r.key === 'walrus.append-1-topic')!.error).toBe('ERR_IO: engine exploded');
     expect(results.find((r) => r.key === 'ceiling.write-entry')!.median.entriesPerSec).toBeGreaterThan(0);

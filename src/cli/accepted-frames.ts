@@ -20,7 +20,8 @@ export class AcceptedFrames {
         list.push(run);
       }
     }
-    for (const byTopic of this.#runs.values()) for (const list of byTopic.values()) list.sort((a, b) => a.startOffset - b.startOffset);
+    for (const byTopic of this.#runs.values())
+      for (const list of byTopic.values()) list.sort((a, b) => a.startOffset - b.startOffset);
   }
 
   /**

@@ -21,14 +21,23 @@ export function withUsageErrors<T>(parse: () => T): T {
 }
 
 /** Checks the positional count: `names` are required in order, `optional` may follow. */
-export function takePositionals(positionals: string[], names: readonly string[], optional: readonly string[] = []): string[] {
+export function takePositionals(
+  positionals: string[],
+  names: readonly string[],
+  optional: readonly string[] = [],
+): string[] {
   if (positionals.length < names.length) {
-    const missing = names.slice(positionals.length).map((n) => `<${n}>`).join(' ');
+    const missing = names
+      .slice(positionals.length)
+      .map((n) => `<${n}>`)
+      .join(' ');
     throw new UsageError(`missing ${missing}`);
   }
   if (positionals.length > names.length + optional.length) {
     const extra = positionals.slice(names.length + optional.length);
-    throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.map((a) => JSON.stringify(a)).join(' ')}`);
+    throw new UsageError(
+      `unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.map((a) => JSON.stringify(a)).join(' ')}`,
+    );
   }
   for (const [i, value] of positionals.entries()) {
     if (value.length === 0) throw new UsageError(`<${[...names, ...optional][i]}> must not be empty`);
@@ -37,14 +46,25 @@ export function takePositionals(positionals: string[], names: readonly string[],
 }
 
 /** One of `allowed`, or a usage error naming the flag and the choices. */
-export function parseChoice<const C extends string>(value: string | undefined, allowed: readonly C[], fallback: C, flag: string): C {
+export function parseChoice<const C extends string>(
+  value: string | undefined,
+  allowed: readonly C[],
+  fallback: C,
+  flag: string,
+): C {
   if (value === undefined) return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as C;
   throw new UsageError(`${flag} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
 }
 
 /** A whole number in [min, max] written in decimal, or a usage error. */
-export function parseInteger(value: string | undefined, fallback: number, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function parseInteger(
+  value: string | undefined,
+  fallback: number,
+  flag: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {

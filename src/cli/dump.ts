@@ -24,7 +24,15 @@ import type { SegmentScan } from '../storage/segment-scanner.js';
 import { AcceptedFrames } from './accepted-frames.js';
 import { HELP_OPTION, KEY_OPTION, parseChoice, takePositionals, withUsageErrors } from './args.js';
 import { CliFailure, EXIT_OK } from './cli-error.js';
-import { PAYLOAD_FORMATS, codecName, escapeControl, hexDump, payloadJsonFields, payloadPreview, type PayloadFormat } from './entry-format.js';
+import {
+  PAYLOAD_FORMATS,
+  codecName,
+  escapeControl,
+  hexDump,
+  payloadJsonFields,
+  payloadPreview,
+  type PayloadFormat,
+} from './entry-format.js';
 import { SegmentReader, type WalkItem } from './frame-walker.js';
 import { loadLogView, resolveLogDir } from './log-view.js';
 import { Output } from './output.js';
@@ -108,7 +116,11 @@ interface RecordWithPayload {
 }
 
 /** Payloads are always read: a payload checksum is only checked by reading it, and dump reports damage. */
-function* segmentRecords(scan: SegmentScan, accepted: AcceptedFrames, names: ReadonlyMap<number, string>): Generator<RecordWithPayload> {
+function* segmentRecords(
+  scan: SegmentScan,
+  accepted: AcceptedFrames,
+  names: ReadonlyMap<number, string>,
+): Generator<RecordWithPayload> {
   const segment = path.basename(scan.path);
   if (scan.unreadable) {
     for (const d of scan.damage) yield { record: { segment, offset: d.offset, kind: 'DAMAGE', reason: d.reason } };
@@ -118,7 +130,8 @@ function* segmentRecords(scan: SegmentScan, accepted: AcceptedFrames, names: Rea
   if (reader === null) return; // reclaimed since the scan
   try {
     const isAccepted = accepted.inFile(scan.path);
-    for (const item of reader.frames(0, scan.sizeBytes, scan.blockBytes, true)) yield toRecord(segment, item, isAccepted, names);
+    for (const item of reader.frames(0, scan.sizeBytes, scan.blockBytes, true))
+      yield toRecord(segment, item, isAccepted, names);
   } finally {
     reader.close();
   }
@@ -153,7 +166,13 @@ function toRecord(
     return { record };
   }
   if (header.kind === KIND_TOPIC_DEF) {
-    const record: DumpRecord = { segment, offset, kind: 'TOPIC_DEF', topicId: header.topicId, bytes: header.payloadBytes };
+    const record: DumpRecord = {
+      segment,
+      offset,
+      kind: 'TOPIC_DEF',
+      topicId: header.topicId,
+      bytes: header.payloadBytes,
+    };
     if (payload !== undefined && payloadOk) record.topic = new TextDecoder().decode(payload);
     else if (names.has(header.topicId)) record.topic = names.get(header.topicId)!;
     if (payloadOk === false) Object.assign(record, { status: 'damaged', reason: 'payload checksum mismatch' });
@@ -173,7 +192,10 @@ function toRecord(
   return payload === undefined ? { record } : { record, payload };
 }
 
-function topicFields(header: FrameHeader, names: ReadonlyMap<number, string>): Pick<DumpRecord, 'topic' | 'topicId' | 'seq'> {
+function topicFields(
+  header: FrameHeader,
+  names: ReadonlyMap<number, string>,
+): Pick<DumpRecord, 'topic' | 'topicId' | 'seq'> {
   const fields: Pick<DumpRecord, 'topic' | 'topicId' | 'seq'> = { topicId: header.topicId };
   const name = names.get(header.topicId);
   if (name !== undefined) fields.topic = name;
@@ -192,14 +214,22 @@ function flagNames(flags: number): string[] {
 export function renderRecord(record: DumpRecord, payload: Uint8Array | undefined, format: PayloadFormat): string {
   if (format === 'json') {
     const json: Record<string, unknown> = { ...record };
-    if (record.kind === 'ENTRY' && payload !== undefined && record.status !== 'damaged') Object.assign(json, payloadJsonFields(payload, flagsOf(record)));
+    if (record.kind === 'ENTRY' && payload !== undefined && record.status !== 'damaged')
+      Object.assign(json, payloadJsonFields(payload, flagsOf(record)));
     return `${JSON.stringify(json)}\n`;
   }
   let line = `${record.segment} ${String(record.offset).padStart(10)}  ${record.kind.padEnd(14)}`;
-  const topic = record.topic !== undefined ? `topic "${escapeControl(record.topic)}"` : record.topicId !== undefined ? `topic id ${record.topicId}` : '';
+  const topic =
+    record.topic !== undefined
+      ? `topic "${escapeControl(record.topic)}"`
+      : record.topicId !== undefined
+        ? `topic id ${record.topicId}`
+        : '';
   if (record.kind === 'SEGMENT_HEADER') {
     const h = record.segmentHeader;
-    line += h ? ` epoch=${h.epoch} writer=${h.writer} segment=${h.segmentNo} block=${h.blockBytes} created=${h.createdAt ?? '?'}` : '';
+    line += h
+      ? ` epoch=${h.epoch} writer=${h.writer} segment=${h.segmentNo} block=${h.blockBytes} created=${h.createdAt ?? '?'}`
+      : '';
   } else if (record.kind === 'TOPIC_DEF') {
     line += ` ${topic} id=${record.topicId}`;
   } else if (record.kind === 'ENTRY') {

@@ -21,7 +21,10 @@ export function payloadJsonFields(data: Uint8Array, flags: number): Record<strin
   if (codecName(flags) === 'msgpack') {
     const decoded = decodeMsgpack(data);
     if (decoded.ok) return { value: toJsonValue(decoded.value) };
-    return { base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), error: decoded.error };
+    return {
+      base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+      error: decoded.error,
+    };
   }
   try {
     return { text: strictUtf8.decode(data) };
@@ -50,6 +53,8 @@ export function payloadPreview(data: Uint8Array, flags: number, maxChars: number
 
 /** Escapes control characters (newlines included) so a value stays on one line. */
 export function escapeControl(text: string): string {
+  // Control characters are exactly what this pattern is for.
+  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
     if (c === '\n') return '\\n';
     if (c === '\r') return '\\r';
@@ -104,7 +109,8 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
     if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
     if (value instanceof Map) {
       const entries = [...value.entries()];
-      if (entries.every(([k]) => typeof k === 'string')) return Object.fromEntries(entries.map(([k, v]) => [k, toJsonValue(v, seen)]));
+      if (entries.every(([k]) => typeof k === 'string'))
+        return Object.fromEntries(entries.map(([k, v]) => [k, toJsonValue(v, seen)]));
       return entries.map(([k, v]) => [toJsonValue(k, seen), toJsonValue(v, seen)]);
     }
     if (value instanceof Set) return [...value].map((v) => toJsonValue(v, seen));

@@ -7,7 +7,14 @@
  */
 import { nodeFileIo, preadFull } from '../storage/file-io.js';
 import { nextBlockBoundary, nextFrameOffset } from '../storage/block-layout.js';
-import { FRAME_ALIGN_BYTES, FRAME_HEADER_BYTES, crc32Of, decodeFrameHeader, frameBytes, type FrameHeader } from '../storage/frame.js';
+import {
+  FRAME_ALIGN_BYTES,
+  FRAME_HEADER_BYTES,
+  crc32Of,
+  decodeFrameHeader,
+  frameBytes,
+  type FrameHeader,
+} from '../storage/frame.js';
 
 export interface WalkedFrame {
   type: 'frame';
@@ -76,7 +83,8 @@ export class SegmentReader {
     let offset = from;
     while (offset < size) {
       if (size - offset < FRAME_HEADER_BYTES) {
-        if (!this.#isZero(offset, size)) yield { type: 'damage', offset, reason: 'torn tail: partial frame header at the end of the file' };
+        if (!this.#isZero(offset, size))
+          yield { type: 'damage', offset, reason: 'torn tail: partial frame header at the end of the file' };
         return;
       }
       const header = decodeFrameHeader(this.#window, this.#load(offset, FRAME_HEADER_BYTES));
@@ -112,11 +120,13 @@ export class SegmentReader {
 
   /** Makes [offset, offset + n) resident (n ≤ window size); returns its index in the window. */
   #load(offset: number, n: number): number {
-    if (offset >= this.#windowStart && offset + n <= this.#windowStart + this.#windowLength) return offset - this.#windowStart;
+    if (offset >= this.#windowStart && offset + n <= this.#windowStart + this.#windowLength)
+      return offset - this.#windowStart;
     const want = Math.min(this.#window.byteLength, this.sizeBytes - offset);
     this.#windowLength = preadFull(nodeFileIo, this.#fd, this.#window, offset, want);
     this.#windowStart = offset;
-    if (this.#windowLength < n) throw new Error(`${this.path} shrank while it was read (${this.#windowLength} of ${n} bytes at ${offset})`);
+    if (this.#windowLength < n)
+      throw new Error(`${this.path} shrank while it was read (${this.#windowLength} of ${n} bytes at ${offset})`);
     return 0;
   }
 
@@ -127,12 +137,13 @@ export class SegmentReader {
       return this.#window.slice(i, i + n);
     }
     const out = new Uint8Array(n);
-    if (preadFull(nodeFileIo, this.#fd, out, offset, n) < n) throw new Error(`${this.path} shrank while it was read (at ${offset})`);
+    if (preadFull(nodeFileIo, this.#fd, out, offset, n) < n)
+      throw new Error(`${this.path} shrank while it was read (at ${offset})`);
     return out;
   }
 
   #isZero(from: number, to: number): boolean {
-    for (let at = from; at < to; ) {
+    for (let at = from; at < to;) {
       const n = Math.min(this.#window.byteLength, to - at);
       const i = this.#load(at, n);
       for (let k = i; k < i + n; k++) if (this.#window[k] !== 0) return false;

@@ -41,7 +41,8 @@ export function resolveLogDir(dir: string, key: string | undefined): string {
   try {
     nsDir = resolveNamespaceDir(dir, key);
   } catch (err) {
-    if (err instanceof WalError && err.code === 'ERR_INVALID_ARGUMENT') throw new UsageError(err.message.replace(/^ERR_INVALID_ARGUMENT: /, ''));
+    if (err instanceof WalError && err.code === 'ERR_INVALID_ARGUMENT')
+      throw new UsageError(err.message.replace(/^ERR_INVALID_ARGUMENT: /, ''));
     throw err;
   }
   const base = path.resolve(dir);
@@ -49,7 +50,8 @@ export function resolveLogDir(dir: string, key: string | undefined): string {
   if (key !== undefined && !isDirectory(nsDir)) {
     throw new CliFailure(`no namespace for key ${JSON.stringify(key)} in ${base}${namespaceHint(base)}`);
   }
-  if (!holdsLog(nsDir)) throw new CliFailure(`${nsDir} holds no walrus-ts log${key === undefined ? namespaceHint(nsDir) : ''}`);
+  if (!holdsLog(nsDir))
+    throw new CliFailure(`${nsDir} holds no walrus-ts log${key === undefined ? namespaceHint(nsDir) : ''}`);
   return nsDir;
 }
 
@@ -104,7 +106,11 @@ function processExists(pid: number): boolean {
 
 function holdsLog(dir: string): boolean {
   if (!isDirectory(dir)) return false;
-  if (nodeFileIo.kind(path.join(dir, MANIFEST_FILE_NAME)) !== null || nodeFileIo.kind(path.join(dir, CURSORS_FILE_NAME)) !== null) return true;
+  if (
+    nodeFileIo.kind(path.join(dir, MANIFEST_FILE_NAME)) !== null ||
+    nodeFileIo.kind(path.join(dir, CURSORS_FILE_NAME)) !== null
+  )
+    return true;
   return listSegments(nodeFileIo, dir).length > 0;
 }
 
@@ -112,7 +118,10 @@ function holdsLog(dir: string): boolean {
 function namespaceHint(dir: string): string {
   let names: string[];
   try {
-    names = nodeFileIo.readdir(dir).filter((name) => holdsLog(path.join(dir, name))).sort();
+    names = nodeFileIo
+      .readdir(dir)
+      .filter((name) => holdsLog(path.join(dir, name)))
+      .sort();
   } catch {
     return '';
   }

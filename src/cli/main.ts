@@ -20,10 +20,22 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   stats: { summary: 'topics, entries (appended, consumed, unread), bytes and files', usage: statsUsage, run: runStats },
-  verify: { summary: 'parallel checksum audit; exit 1 and file + offset of each damaged frame', usage: verifyUsage, run: runVerify },
-  tail: { summary: 'the last entries of a topic; --follow prints new ones as they are written', usage: tailUsage, run: runTail },
+  verify: {
+    summary: 'parallel checksum audit; exit 1 and file + offset of each damaged frame',
+    usage: verifyUsage,
+    run: runVerify,
+  },
+  tail: {
+    summary: 'the last entries of a topic; --follow prints new ones as they are written',
+    usage: tailUsage,
+    run: runTail,
+  },
   dump: { summary: 'every frame in order: segment, offset, topic, seq, flags, bytes', usage: dumpUsage, run: runDump },
-  bench: { summary: 'run the benchmark (source checkout with dev dependencies only)', usage: benchUsage, run: runBench },
+  bench: {
+    summary: 'run the benchmark (source checkout with dev dependencies only)',
+    usage: benchUsage,
+    run: runBench,
+  },
 };
 
 export const mainUsage = `Usage: walrus <command> [options]
@@ -87,7 +99,9 @@ function help(args: string[]): number {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
-    process.stderr.write(`walrus help: unknown command ${JSON.stringify(name)}\nRun "walrus --help" for the commands.\n`);
+    process.stderr.write(
+      `walrus help: unknown command ${JSON.stringify(name)}\nRun "walrus --help" for the commands.\n`,
+    );
     return EXIT_USAGE;
   }
   process.stdout.write(command.usage);

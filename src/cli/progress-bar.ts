@@ -35,7 +35,9 @@ export class ProgressBar {
     const complete = doneFiles === totalFiles;
     if (!complete && now - this.#lastDraw < REDRAW_EVERY_MS) return;
     this.#lastDraw = now;
-    this.#stream.write(`\r${renderProgressLine(this.#label, doneFiles, totalFiles, doneBytes, totalBytes, this.#stream.columns || 80)}`);
+    this.#stream.write(
+      `\r${renderProgressLine(this.#label, doneFiles, totalFiles, doneBytes, totalBytes, this.#stream.columns || 80)}`,
+    );
     this.#drawn = true;
   }
 
@@ -48,7 +50,14 @@ export class ProgressBar {
 }
 
 /** `label [#####.....]  42%  3/7 files  1.2 MiB/3.0 MiB`, fitted to `columns`. */
-export function renderProgressLine(label: string, doneFiles: number, totalFiles: number, doneBytes: number, totalBytes: number, columns: number): string {
+export function renderProgressLine(
+  label: string,
+  doneFiles: number,
+  totalFiles: number,
+  doneBytes: number,
+  totalBytes: number,
+  columns: number,
+): string {
   const fraction = totalBytes > 0 ? doneBytes / totalBytes : totalFiles > 0 ? doneFiles / totalFiles : 1;
   const percent = `${Math.floor(Math.min(1, fraction) * 100)}%`.padStart(4);
   const tail = ` ${percent}  ${doneFiles}/${totalFiles} files  ${formatBytes(doneBytes)}/${formatBytes(totalBytes)}`;

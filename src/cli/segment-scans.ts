@@ -26,7 +26,10 @@ export interface ScanProgress {
 const INLINE_SCAN_BYTES = 8 * 1024 * 1024;
 
 /** Scans of the files still present, in the order given; files deleted meanwhile are left out. */
-export async function scanSegmentFiles(files: SegmentFile[], onProgress?: (progress: ScanProgress) => void): Promise<SegmentScan[]> {
+export async function scanSegmentFiles(
+  files: SegmentFile[],
+  onProgress?: (progress: ScanProgress) => void,
+): Promise<SegmentScan[]> {
   const totalBytes = files.reduce((sum, f) => sum + f.sizeBytes, 0);
   const progress: ScanProgress = { doneFiles: 0, totalFiles: files.length, doneBytes: 0, totalBytes };
   const finished = (file: SegmentFile): void => {

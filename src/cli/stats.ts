@@ -59,7 +59,12 @@ export interface StatsReport {
 
 export async function runStats(args: string[]): Promise<number> {
   const { values, positionals } = withUsageErrors(() =>
-    parseArgs({ args, options: { ...HELP_OPTION, ...KEY_OPTION, ...JSON_OPTION }, allowPositionals: true, strict: true }),
+    parseArgs({
+      args,
+      options: { ...HELP_OPTION, ...KEY_OPTION, ...JSON_OPTION },
+      allowPositionals: true,
+      strict: true,
+    }),
   );
   if (values.help) {
     process.stdout.write(statsUsage);

@@ -11,7 +11,15 @@ import type { SegmentScan } from '../storage/segment-scanner.js';
 import { HELP_OPTION, KEY_OPTION, parseChoice, parseInteger, takePositionals, withUsageErrors } from './args.js';
 import { CliFailure, EXIT_OK, UsageError } from './cli-error.js';
 import { readCursors } from './cursor-reader.js';
-import { PAYLOAD_FORMATS, codecName, escapeControl, hexDump, payloadJsonFields, payloadText, type PayloadFormat } from './entry-format.js';
+import {
+  PAYLOAD_FORMATS,
+  codecName,
+  escapeControl,
+  hexDump,
+  payloadJsonFields,
+  payloadText,
+  type PayloadFormat,
+} from './entry-format.js';
 import { loadLogView, mergeView, readFences, resolveLogDir, segmentFiles } from './log-view.js';
 import { Output } from './output.js';
 import { scanInline } from './segment-scans.js';
@@ -62,7 +70,8 @@ export async function runTail(args: string[]): Promise<number> {
   }
   const [dir, topicName] = takePositionals(positionals, ['dir', 'topic']);
   const format = parseChoice(values.format, PAYLOAD_FORMATS, 'text', '--format');
-  if (values['from-start'] && values.lines !== undefined) throw new UsageError('--from-start and --lines exclude each other');
+  if (values['from-start'] && values.lines !== undefined)
+    throw new UsageError('--from-start and --lines exclude each other');
   const lines = parseInteger(values.lines, DEFAULT_LINES, '--lines');
   const intervalMs = parseInteger(values.interval, DEFAULT_INTERVAL_MS, '--interval', 10, 3_600_000);
   if (values.interval !== undefined && !values.follow) throw new UsageError('--interval only applies with --follow');
@@ -83,7 +92,9 @@ export async function runTail(args: string[]): Promise<number> {
     let topic = view.recovery.topics.find((t) => t.name === topicName);
     if (topic === undefined && !values.follow) {
       const known = view.recovery.topics.map((t) => JSON.stringify(t.name));
-      throw new CliFailure(`no topic ${JSON.stringify(topicName)} in ${nsDir}${known.length > 0 ? ` (topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ''}`);
+      throw new CliFailure(
+        `no topic ${JSON.stringify(topicName)} in ${nsDir}${known.length > 0 ? ` (topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ''}`,
+      );
     }
     let next = 0;
     if (topic !== undefined) {
@@ -101,7 +112,9 @@ export async function runTail(args: string[]): Promise<number> {
         break; // aborted by a signal: stop cleanly
       }
       refreshScans(nsDir, scans);
-      topic = mergeView(readCursors(nsDir), [...scans.values()], readFences(nsDir)).topics.find((t) => t.name === topicName);
+      topic = mergeView(readCursors(nsDir), [...scans.values()], readFences(nsDir)).topics.find(
+        (t) => t.name === topicName,
+      );
       if (topic === undefined) continue;
       // A service that recovered from damage continues the topic at a lower seq: follow it there.
       if (topic.nextSeq < next) next = topic.nextSeq;
@@ -133,7 +146,13 @@ function refreshScans(nsDir: string, scans: Map<string, SegmentScan>): void {
   for (const filePath of [...scans.keys()]) if (!present.has(filePath)) scans.delete(filePath);
 }
 
-async function printEntries(out: Output, scans: ReadonlyMap<string, SegmentScan>, topic: RecoveredTopic, from: number, format: PayloadFormat): Promise<void> {
+async function printEntries(
+  out: Output,
+  scans: ReadonlyMap<string, SegmentScan>,
+  topic: RecoveredTopic,
+  from: number,
+  format: PayloadFormat,
+): Promise<void> {
   for (const entry of readTopicEntries(scans, topic, from, topic.nextSeq)) {
     const full = out.write(renderEntry(topic.name, entry, format));
     if (full) await full;
@@ -142,7 +161,8 @@ async function printEntries(out: Output, scans: ReadonlyMap<string, SegmentScan>
 
 export function renderEntry(topic: string, entry: TopicEntry, format: PayloadFormat): string {
   const { seq, flags, data } = entry;
-  if (format === 'json') return `${JSON.stringify({ topic, seq, codec: codecName(flags), bytes: data.byteLength, ...payloadJsonFields(data, flags) })}\n`;
+  if (format === 'json')
+    return `${JSON.stringify({ topic, seq, codec: codecName(flags), bytes: data.byteLength, ...payloadJsonFields(data, flags) })}\n`;
   if (format === 'hex') {
     const codec = codecName(flags) === 'msgpack' ? ', msgpack' : '';
     return `seq ${seq} (${data.byteLength} bytes${codec}) topic "${escapeControl(topic)}"\n${hexDump(data, '  ')}`;

@@ -34,9 +34,12 @@ export function* readTopicEntries(
       for (const item of reader.frames(run.startOffset, run.endOffset, blockBytes, true)) {
         if (item.type !== 'frame') continue;
         const { header } = item;
-        if (header.kind !== KIND_ENTRY || header.topicId !== topic.id || header.seq < first || header.seq >= end) continue;
+        if (header.kind !== KIND_ENTRY || header.topicId !== topic.id || header.seq < first || header.seq >= end)
+          continue;
         if (!item.payloadOk) {
-          throw new CliFailure(`${run.path} offset ${item.offset}: the entry (seq ${header.seq}) changed since it was scanned and no longer matches its checksum`);
+          throw new CliFailure(
+            `${run.path} offset ${item.offset}: the entry (seq ${header.seq}) changed since it was scanned and no longer matches its checksum`,
+          );
         }
         yield { seq: header.seq, flags: header.flags, data: item.payload! };
         if (header.seq === end - 1) break;

@@ -56,7 +56,12 @@ export interface VerifyResult {
 
 export async function runVerify(args: string[]): Promise<number> {
   const { values, positionals } = withUsageErrors(() =>
-    parseArgs({ args, options: { ...HELP_OPTION, ...KEY_OPTION, ...JSON_OPTION }, allowPositionals: true, strict: true }),
+    parseArgs({
+      args,
+      options: { ...HELP_OPTION, ...KEY_OPTION, ...JSON_OPTION },
+      allowPositionals: true,
+      strict: true,
+    }),
   );
   if (values.help) {
     process.stdout.write(verifyUsage);
@@ -90,7 +95,11 @@ export async function verifyLog(nsDir: string): Promise<VerifyResult> {
       return fallback;
     }
   };
-  const cursors: CursorView = readControl(CURSORS_FILE_NAME, () => readCursors(nsDir), { generation: 0, names: new Map(), cursors: new Map() });
+  const cursors: CursorView = readControl(CURSORS_FILE_NAME, () => readCursors(nsDir), {
+    generation: 0,
+    names: new Map(),
+    cursors: new Map(),
+  });
   const fences: Fence[] = readControl(MANIFEST_FILE_NAME, () => readFences(nsDir), []);
   const recovery = mergeView(cursors, scans, fences);
   const frameDamage = scans.flatMap((scan) => scan.damage);
@@ -132,7 +141,8 @@ function topicNames(cursors: CursorView, scans: SegmentScan[]): Map<number, stri
 export function renderVerify(result: VerifyResult): string {
   let out = '';
   for (const d of result.damage) {
-    const what = d.kind === 'frame' ? 'damaged frame' : d.kind === 'sequence' ? 'sequence break' : 'unreadable control file';
+    const what =
+      d.kind === 'frame' ? 'damaged frame' : d.kind === 'sequence' ? 'sequence break' : 'unreadable control file';
     const where: string[] = [];
     if (d.topic !== undefined) where.push(`topic "${escapeControl(d.topic)}"`);
     if (d.seq !== undefined) where.push(`seq ${d.seq}`);

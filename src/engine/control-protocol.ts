@@ -43,8 +43,14 @@ function portEndpoint(port: MessagePort): Comlink.Endpoint {
 
 export type ControlResult<T> = { ok: true; value: T } | { ok: false; error: WalErrorWire };
 
-type AsyncApi<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
-type SafeApi<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<ControlResult<Awaited<R>>> : never };
+type AsyncApi<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+type SafeApi<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<ControlResult<Awaited<R>>>
+    : never;
+};
 
 /** One entry of a read answer: where its payload sits in `data`. Four numbers per entry: seq, codec, offset, length. */
 export interface ReadAnswer {
@@ -114,8 +120,7 @@ export interface FlusherInit {
 }
 
 export type WriterEvent =
-  | { type: 'failed'; fromOp: number; toOp: number; error: WalErrorWire }
-  | { type: 'sealed'; summary: SegmentSummary };
+  { type: 'failed'; fromOp: number; toOp: number; error: WalErrorWire } | { type: 'sealed'; summary: SegmentSummary };
 
 export type { ReadConsistency };
 
@@ -130,7 +135,10 @@ export function exposeControl<T extends object>(api: T, port: MessagePort): void
         const value = await (fn as (...a: unknown[]) => unknown).apply(api, args);
         if (value && typeof value === 'object' && 'data' in value && (value as ReadAnswer).data instanceof Uint8Array) {
           const answer = value as ReadAnswer;
-          return Comlink.transfer({ ok: true as const, value }, [answer.data.buffer as ArrayBuffer, answer.refs.buffer as ArrayBuffer]);
+          return Comlink.transfer({ ok: true as const, value }, [
+            answer.data.buffer as ArrayBuffer,
+            answer.refs.buffer as ArrayBuffer,
+          ]);
         }
         return { ok: true as const, value };
       } catch (err) {

@@ -102,7 +102,13 @@ export class FlusherService implements FlusherControl {
       // Group commit under 'each' is latency-bound: appends arrive right after the previous round
       // settled them, so a short spin saves a park/notify round trip per round.
       if (each && this.#spinUntilRang(doorbell)) continue;
-      await parkOnDoorbell(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING, doorbell, Math.max(1, nextIntervalRoundMs - now));
+      await parkOnDoorbell(
+        this.#cells,
+        FLUSHER_DOORBELL,
+        FLUSHER_WAITING,
+        doorbell,
+        Math.max(1, nextIntervalRoundMs - now),
+      );
     }
     this.#round();
     for (const fd of this.#fds.values()) this.#io.close(fd);
@@ -143,7 +149,10 @@ export class FlusherService implements FlusherControl {
     if (this.#durable && segmentNo >= 0) {
       const first = Math.max(0, this.#syncedSegment[w]!);
       for (let s = first; s <= segmentNo; s++) {
-        const file = path.join(this.#init.dir, segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo: s }));
+        const file = path.join(
+          this.#init.dir,
+          segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo: s }),
+        );
         if (!this.#reclaimedUnsynced.delete(file)) this.#fdatasync(file);
       }
       // New segment files: their directory entries must be durable too.
@@ -182,7 +191,12 @@ export class FlusherService implements FlusherControl {
   }
 
   stats(): FlusherStats {
-    return { rounds: this.#rounds, fsyncs: this.#fsyncs, fsyncLatency: this.#fsyncLatency.summary(), failed: this.#failed };
+    return {
+      rounds: this.#rounds,
+      fsyncs: this.#fsyncs,
+      fsyncLatency: this.#fsyncLatency.summary(),
+      failed: this.#failed,
+    };
   }
 
   #closeFd(file: string): void {

@@ -20,6 +20,11 @@ export class LatencyStats {
   summary(): LatencySummary {
     const h = this.#histogram;
     const us = (ns: number): number => Math.round(ns / 100) / 10;
-    return { count: h.count, p50Us: h.count ? us(h.percentile(50)) : 0, p99Us: h.count ? us(h.percentile(99)) : 0, maxUs: h.count ? us(h.max) : 0 };
+    return {
+      count: h.count,
+      p50Us: h.count ? us(h.percentile(50)) : 0,
+      p99Us: h.count ? us(h.percentile(99)) : 0,
+      maxUs: h.count ? us(h.max) : 0,
+    };
   }
 }

@@ -62,7 +62,13 @@ export function ring(cells: Int32Array, doorbell: number, waitingFlag: number): 
 }
 
 /** Parks until the doorbell moves past `seen` (read before the caller last checked for work). */
-export async function parkOnDoorbell(cells: Int32Array, doorbell: number, waitingFlag: number, seen: number, timeoutMs: number): Promise<void> {
+export async function parkOnDoorbell(
+  cells: Int32Array,
+  doorbell: number,
+  waitingFlag: number,
+  seen: number,
+  timeoutMs: number,
+): Promise<void> {
   Atomics.store(cells, waitingFlag, 1);
   try {
     await waitForChange(cells, doorbell, seen, timeoutMs);

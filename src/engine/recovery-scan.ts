@@ -19,7 +19,11 @@ export async function scanSegmentsInParallel(paths: string[]): Promise<SegmentSc
   });
   try {
     // A task's error crosses the thread as a plain Error (its code is lost): typed here, like inline.
-    return await Promise.all(paths.map((p) => (pool.run(p) as Promise<SegmentScan>).catch((err: unknown) => Promise.reject(toWalError(err, 'ERR_IO')))));
+    return await Promise.all(
+      paths.map((p) =>
+        (pool.run(p) as Promise<SegmentScan>).catch((err: unknown) => Promise.reject(toWalError(err, 'ERR_IO'))),
+      ),
+    );
   } finally {
     await pool.close();
   }

@@ -50,8 +50,10 @@ export interface RingBufferOptions {
 export function createRingBuffer(options: RingBufferOptions): SharedArrayBuffer {
   const { capacityBytes, initialPosition = 0 } = options;
   checkCapacity(capacityBytes);
-  if ((initialPosition >>> 0) !== initialPosition || initialPosition % RECORD_ALIGN_BYTES !== 0) {
-    throw new RangeError(`ring initialPosition must be a multiple of ${RECORD_ALIGN_BYTES} below 2^32, got ${initialPosition}`);
+  if (initialPosition >>> 0 !== initialPosition || initialPosition % RECORD_ALIGN_BYTES !== 0) {
+    throw new RangeError(
+      `ring initialPosition must be a multiple of ${RECORD_ALIGN_BYTES} below 2^32, got ${initialPosition}`,
+    );
   }
   const buffer = new SharedArrayBuffer(RING_HEADER_BYTES + capacityBytes);
   const cells = new Int32Array(buffer, 0, RING_HEADER_CELLS);
@@ -73,7 +75,8 @@ const PARK_SPIN_LOADS = 256;
 const PARK_SPIN_MS = 0.05;
 
 function checkCapacity(capacityBytes: number): void {
-  const isPowerOfTwo = Number.isInteger(capacityBytes) && capacityBytes > 0 && (capacityBytes & (capacityBytes - 1)) === 0;
+  const isPowerOfTwo =
+    Number.isInteger(capacityBytes) && capacityBytes > 0 && (capacityBytes & (capacityBytes - 1)) === 0;
   if (!isPowerOfTwo || capacityBytes < MIN_RING_CAPACITY_BYTES || capacityBytes > MAX_RING_CAPACITY_BYTES) {
     throw new RangeError(
       `ring capacity must be a power of two from ${MIN_RING_CAPACITY_BYTES} to ${MAX_RING_CAPACITY_BYTES} bytes, got ${capacityBytes}`,
@@ -229,8 +232,10 @@ export class RingProducer {
   }
 
   #checkedRecordBytes(payloadBytes: number): number {
-    if ((payloadBytes >>> 0) !== payloadBytes || payloadBytes > this.maxRecordPayloadBytes) {
-      throw new RangeError(`ring record payload must be an integer from 0 to ${this.maxRecordPayloadBytes} bytes, got ${payloadBytes}`);
+    if (payloadBytes >>> 0 !== payloadBytes || payloadBytes > this.maxRecordPayloadBytes) {
+      throw new RangeError(
+        `ring record payload must be an integer from 0 to ${this.maxRecordPayloadBytes} bytes, got ${payloadBytes}`,
+      );
     }
     return recordBytesFor(payloadBytes);
   }
@@ -302,7 +307,9 @@ export class RingConsumer {
         continue;
       }
       if (payloadBytes > this.maxRecordPayloadBytes) {
-        throw new Error(`ring record at position ${this.#head} claims ${payloadBytes} bytes: producer and consumer disagree on the layout`);
+        throw new Error(
+          `ring record at position ${this.#head} claims ${payloadBytes} bytes: producer and consumer disagree on the layout`,
+        );
       }
       this.lastPayloadBytes = payloadBytes;
       this.lastTag = this.#words[word + RECORD_TAG_WORD];

@@ -89,7 +89,13 @@ export class RingOpEncoder {
     return true;
   }
 
-  tryBatch(topicId: number, entries: readonly EntryData[], lengths: readonly number[], payloadBytes: number, codec: number): boolean {
+  tryBatch(
+    topicId: number,
+    entries: readonly EntryData[],
+    lengths: readonly number[],
+    payloadBytes: number,
+    codec: number,
+  ): boolean {
     const n = entries.length;
     const at = this.#producer.reserve(8 + 8 * n + payloadBytes, opTag(OP_BATCH, codec));
     if (at < 0) return false;

@@ -59,7 +59,11 @@ interface Resolved {
  * `next()`), and returns an iterable whose every iteration is a new follower starting at the
  * topic's cursor.
  */
-export function subscribeTopic(wal: SubscriptionSource, topic: string, options?: SubscribeOptions): AsyncIterable<Entry> {
+export function subscribeTopic(
+  wal: SubscriptionSource,
+  topic: string,
+  options?: SubscribeOptions,
+): AsyncIterable<Entry> {
   encodeTopic(topic);
   const resolved = resolveOptions(options);
   return {
@@ -69,10 +73,12 @@ export function subscribeTopic(wal: SubscriptionSource, topic: string, options?:
 
 function resolveOptions(options: SubscribeOptions | undefined): Resolved {
   if (options === undefined) return { signal: undefined, checkpoint: true, maxBytes: DEFAULT_SUBSCRIBE_MAX_BYTES };
-  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('subscribe options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw WalError.invalidArgument('subscribe options must be an object');
   const { signal, checkpoint = true, maxBytes = DEFAULT_SUBSCRIBE_MAX_BYTES } = options;
   if (signal !== undefined && !isAbortSignal(signal)) throw WalError.invalidArgument('signal must be an AbortSignal');
-  if (typeof checkpoint !== 'boolean') throw WalError.invalidArgument(`checkpoint must be a boolean, got ${typeof checkpoint}`);
+  if (typeof checkpoint !== 'boolean')
+    throw WalError.invalidArgument(`checkpoint must be a boolean, got ${typeof checkpoint}`);
   if (typeof maxBytes !== 'number' || !(maxBytes >= 1) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)) {
     throw WalError.invalidArgument(`maxBytes must be a positive integer (or Infinity), got ${String(maxBytes)}`);
   }
@@ -82,7 +88,9 @@ function resolveOptions(options: SubscribeOptions | undefined): Resolved {
 /** Duck-typed so a signal from another realm (vm context, polyfill) is accepted too. */
 function isAbortSignal(value: unknown): value is AbortSignal {
   const s = value as AbortSignal | null;
-  return typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function';
+  return (
+    typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function'
+  );
 }
 
 function isClosed(err: unknown): boolean {
@@ -133,7 +141,12 @@ export function armWait(
  * The next non-empty batch `read` returns, sleeping until new writes when there is none. Returns
  * null when the iteration must end (abort or close).
  */
-async function nextBatch(wal: SubscriptionSource, topic: string, opts: Resolved, read: () => Promise<Entry[] | null>): Promise<Entry[] | null> {
+async function nextBatch(
+  wal: SubscriptionSource,
+  topic: string,
+  opts: Resolved,
+  read: () => Promise<Entry[] | null>,
+): Promise<Entry[] | null> {
   for (;;) {
     if (opts.signal?.aborted) return null;
     const first = await read();
@@ -161,8 +174,13 @@ async function nextBatch(wal: SubscriptionSource, topic: string, opts: Resolved,
  * yielded to the end (those entries are consumed: dropping them would lose them for good in
  * strictly-at-once mode), then the iteration ends.
  */
-async function* consume(wal: SubscriptionSource, topic: string, opts: Resolved): AsyncGenerator<Entry, void, undefined> {
-  const read = (): Promise<Entry[] | null> => unlessClosed(wal.batchRead(topic, { maxBytes: opts.maxBytes, checkpoint: true }));
+async function* consume(
+  wal: SubscriptionSource,
+  topic: string,
+  opts: Resolved,
+): AsyncGenerator<Entry, void, undefined> {
+  const read = (): Promise<Entry[] | null> =>
+    unlessClosed(wal.batchRead(topic, { maxBytes: opts.maxBytes, checkpoint: true }));
   for (;;) {
     const batch = await nextBatch(wal, topic, opts, read);
     if (batch === null) return;
@@ -174,7 +192,11 @@ async function* consume(wal: SubscriptionSource, topic: string, opts: Resolved):
  * checkpoint: false — the follower remembers the next sequence number it owes and peeks from
  * there. Nothing is consumed, so an abort ends the iteration at once.
  */
-async function* observe(wal: SubscriptionSource, topic: string, opts: Resolved): AsyncGenerator<Entry, void, undefined> {
+async function* observe(
+  wal: SubscriptionSource,
+  topic: string,
+  opts: Resolved,
+): AsyncGenerator<Entry, void, undefined> {
   let nextSeq = 0;
   const read = (): Promise<Entry[] | null> => unlessClosed(wal.peekFrom(topic, nextSeq, opts.maxBytes));
   for (;;) {

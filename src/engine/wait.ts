@@ -10,8 +10,7 @@
 export type WaitOutcome = 'changed' | 'timed-out';
 
 type WaitAsyncResult =
-  | { async: false; value: 'not-equal' | 'timed-out' }
-  | { async: true; value: Promise<'ok' | 'timed-out'> };
+  { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 
 interface AtomicsWithWaitAsync {
   waitAsync(cells: Int32Array, index: number, expected: number, timeoutMs?: number): WaitAsyncResult;
@@ -42,7 +41,12 @@ function releaseEventLoop(outcome: 'ok' | 'timed-out'): WaitOutcome {
  * 'timed-out' after `timeoutMs` (Infinity waits forever). If the value already differs, the
  * returned promise is already resolved.
  */
-export function waitForChange(cells: Int32Array, index: number, expected: number, timeoutMs: number): Promise<WaitOutcome> {
+export function waitForChange(
+  cells: Int32Array,
+  index: number,
+  expected: number,
+  timeoutMs: number,
+): Promise<WaitOutcome> {
   // waitAsync compares and enqueues under the same lock notify takes, so a store+notify racing
   // with this call either makes it return 'not-equal' now or finds the waiter queued.
   const result = atomics.waitAsync(cells, index, expected, timeoutMs);

@@ -8,7 +8,13 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { WalError, toWalError } from '../errors.js';
-import { resolveOptions, validateCodec, type EntryCodec, type ResolvedOptions, type WalrusOptions } from '../options.js';
+import {
+  resolveOptions,
+  validateCodec,
+  type EntryCodec,
+  type ResolvedOptions,
+  type WalrusOptions,
+} from '../options.js';
 import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
 import { nodeFileIo, type FileIo } from '../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../storage/frame.js';
@@ -217,7 +223,14 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         const nameBytes = encodeTopic(t.name);
         const writer = writerForTopic(nameBytes, resolved.writers);
         perWriter[writer]!.push(t);
-        topics.push({ id: t.id, name: t.name, nameBytes, writer, definedInWriter: true, reader: new TopicReader(ns.cursors.cursor(t.id)) });
+        topics.push({
+          id: t.id,
+          name: t.name,
+          nameBytes,
+          writer,
+          definedInWriter: true,
+          reader: new TopicReader(ns.cursors.cursor(t.id)),
+        });
       }
 
       let instance: Walrus | null = null;
@@ -230,7 +243,19 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         onProgressNeeded: () => instance?.watchProgress(),
         started: workers,
       });
-      instance = new Walrus({ options: resolved, io, ns, recovery, recoveryMs, cells, channels, flusherWorker, flusher, topics, appendLatency });
+      instance = new Walrus({
+        options: resolved,
+        io,
+        ns,
+        recovery,
+        recoveryMs,
+        cells,
+        channels,
+        flusherWorker,
+        flusher,
+        topics,
+        appendLatency,
+      });
       instance.#superviseWorkers();
       // Every worker answers a control call before open resolves, so a worker that cannot start
       // (bad install, missing file) fails open instead of the first append.
@@ -258,7 +283,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   #superviseWorkers(): void {
     const onDeath = (who: string) => (reason: unknown) => {
       if (this.#state === 'closed') return;
-      const err = new WalError('ERR_WORKER_FAILED', `${who} worker failed: ${reason instanceof Error ? reason.message : `exit code ${String(reason)}`}; reopen the WAL to recover`);
+      const err = new WalError(
+        'ERR_WORKER_FAILED',
+        `${who} worker failed: ${reason instanceof Error ? reason.message : `exit code ${String(reason)}`}; reopen the WAL to recover`,
+      );
       this.#fail(err);
     };
     for (const c of this.#channels) {
@@ -291,7 +319,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     if (this.#state !== 'open') throw WalError.closed();
     if (this.#failure) throw this.#failure;
     if (Atomics.load(this.#cells, FATAL_CODE) !== 0) {
-      throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed earlier: the WAL no longer promises durability; reopen it to recover');
+      throw new WalError(
+        'ERR_FSYNC_FAILED',
+        'an fsync failed earlier: the WAL no longer promises durability; reopen it to recover',
+      );
     }
   }
 
@@ -335,7 +366,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
         payloads[i] = p;
         lengths[i] = bytes;
       }
-      if (total > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', total, MAX_BATCH_PAYLOAD_BYTES, { topic });
+      if (total > MAX_BATCH_PAYLOAD_BYTES)
+        throw WalError.tooLarge('batch payload bytes', total, MAX_BATCH_PAYLOAD_BYTES, { topic });
       // One codec per batch record: a batch mixing values and raw bytes stores the raw ones packed too.
       const batchCodec = payloads.some((p) => p instanceof PackedValue) ? CODEC_MSGPACK : CODEC_RAW;
       let encoded = payloads;
@@ -348,7 +380,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
           packedTotal += packed.byteLength;
           return packed;
         });
-        if (packedTotal > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload bytes', packedTotal, MAX_BATCH_PAYLOAD_BYTES, { topic });
+        if (packedTotal > MAX_BATCH_PAYLOAD_BYTES)
+          throw WalError.tooLarge('batch payload bytes', packedTotal, MAX_BATCH_PAYLOAD_BYTES, { topic });
         lengths = encoded.map(byteLengthOf);
         total = packedTotal;
       }
@@ -372,15 +405,19 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   #payloadOf(data: unknown, codec: number): EntryData | PackedValue {
     if (typeof data === 'string') {
       // As the storage core does (toEntryBytes): UTF-8 would silently store a lone surrogate as U+FFFD.
-      if (!(data as WellFormedString).isWellFormed()) throw WalError.invalidArgument('string data must be well-formed Unicode (it holds a lone surrogate)');
+      if (!(data as WellFormedString).isWellFormed())
+        throw WalError.invalidArgument('string data must be well-formed Unicode (it holds a lone surrogate)');
       return data;
     }
     if (data instanceof Uint8Array) {
-      if (data.byteLength === 0 && isDetached(data)) throw WalError.invalidArgument('data is a view of a detached ArrayBuffer');
+      if (data.byteLength === 0 && isDetached(data))
+        throw WalError.invalidArgument('data is a view of a detached ArrayBuffer');
       return data;
     }
     if (codec === CODEC_MSGPACK) return new PackedValue(packValue(data));
-    throw WalError.invalidArgument(`data must be a Uint8Array, Buffer or string (or use codec 'msgpack' for other values), got ${data === null ? 'null' : typeof data}`);
+    throw WalError.invalidArgument(
+      `data must be a Uint8Array, Buffer or string (or use codec 'msgpack' for other values), got ${data === null ? 'null' : typeof data}`,
+    );
   }
 
   #topicForWrite(topic: unknown): TopicState {
@@ -392,7 +429,14 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const nameBytes = encodeTopic(topic);
     const name = topic as string;
     const id = this.#nextTopicId++;
-    const state: TopicState = { id, name, nameBytes, writer: writerForTopic(nameBytes, this.#options.writers), definedInWriter: false, reader: new TopicReader(0) };
+    const state: TopicState = {
+      id,
+      name,
+      nameBytes,
+      writer: writerForTopic(nameBytes, this.#options.writers),
+      definedInWriter: false,
+      reader: new TopicReader(0),
+    };
     this.#topics.set(name, state);
     this.#ns.cursors.registerTopic(name, id);
     this.#defineInWriter(state);
@@ -418,7 +462,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       // handed out now (the cursor write, if any, is a synchronous pwrite).
       if (!reader.busy) {
         const entry = reader.peek();
-        if (entry !== undefined) return checkpoint ? this.#consume(state, [entry]).then(() => entry) : Promise.resolve(entry);
+        if (entry !== undefined)
+          return checkpoint ? this.#consume(state, [entry]).then(() => entry) : Promise.resolve(entry);
       }
       return this.#track(
         reader.exclusive(async () => {
@@ -441,9 +486,14 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   batchRead(topic: string, options: BatchReadOptions): Promise<Entry[]> {
     try {
       this.#checkUsable();
-      if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('batchRead needs options { maxBytes }');
+      if (typeof options !== 'object' || options === null)
+        throw WalError.invalidArgument('batchRead needs options { maxBytes }');
       const { maxBytes } = options;
-      if (typeof maxBytes !== 'number' || !(maxBytes >= 1) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)) {
+      if (
+        typeof maxBytes !== 'number' ||
+        !(maxBytes >= 1) ||
+        (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)
+      ) {
         throw WalError.invalidArgument(`maxBytes must be a positive integer (or Infinity), got ${String(maxBytes)}`);
       }
       const checkpoint = readCheckpointOption(options);
@@ -458,7 +508,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
             while (out.length < maxEntries) {
               const next = state.reader.peek(out.length);
               if (!next) break;
-              if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return this.#finishBatch(state, out, checkpoint);
+              if (out.length > 0 && bytes + next.data.byteLength > maxBytes)
+                return this.#finishBatch(state, out, checkpoint);
               out.push(next);
               bytes += next.data.byteLength;
             }
@@ -520,8 +571,18 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   }
 
   /** Up to `maxBatchEntries` entries from `fromSeq` within `maxBytes` (at least one), straight from the topic's writer. */
-  async #readFromWriter(state: TopicState, fromSeq: number, maxBytes: number): Promise<{ entries: Entry[]; bytes: number }> {
-    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call('read', state.id, fromSeq, maxBytes, this.#options.maxBatchEntries);
+  async #readFromWriter(
+    state: TopicState,
+    fromSeq: number,
+    maxBytes: number,
+  ): Promise<{ entries: Entry[]; bytes: number }> {
+    const answer: ReadAnswer = await this.#channels[state.writer]!.control.call(
+      'read',
+      state.id,
+      fromSeq,
+      maxBytes,
+      this.#options.maxBatchEntries,
+    );
     const { data, refs } = answer;
     this.#bytesRead += data.byteLength;
     const entries: Entry[] = new Array<Entry>(refs.length / 4);
@@ -544,7 +605,11 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       const state = this.#topicForRead(topic);
       if (!state) return Promise.resolve([]);
       const reader = state.reader;
-      return this.#track(reader.exclusive(async () => (await this.#readFromWriter(state, Math.max(fromSeq, reader.cursor), maxBytes)).entries));
+      return this.#track(
+        reader.exclusive(
+          async () => (await this.#readFromWriter(state, Math.max(fromSeq, reader.cursor), maxBytes)).entries,
+        ),
+      );
     } catch (err) {
       return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
     }
@@ -573,7 +638,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     return this.#waitFor(() => {
       // A failed fsync stops CURSOR_DURABLE for good: without this check the read would hang.
       if (Atomics.load(this.#cells, FATAL_CODE) !== 0) {
-        throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed: this read cannot be made durable; reopen the WAL to recover');
+        throw new WalError(
+          'ERR_FSYNC_FAILED',
+          'an fsync failed: this read cannot be made durable; reopen the WAL to recover',
+        );
       }
       return reached(Atomics.load(this.#cells, CURSOR_DURABLE), written);
     }).catch((err: unknown) => {
@@ -620,12 +688,20 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     if (this.#state === 'closed') throw WalError.closed();
     // After a worker died every control call rejects, yet stats() must still answer so `failed`
     // can say why: figures the workers hold fall back to what the shared cells tell.
-    const ask = <T>(call: () => Promise<T>, fallback: () => T): Promise<T> => (this.#failure ? call().catch(fallback) : call());
+    const ask = <T>(call: () => Promise<T>, fallback: () => T): Promise<T> =>
+      this.#failure ? call().catch(fallback) : call();
     const writers = await Promise.all(
       this.#channels.map(async (c) => ({
         ...(await ask(
           () => c.control.call('stats'),
-          () => ({ writerIndex: c.writerIndex, writtenOps: c.writtenOps() >>> 0, bytesWritten: 0, commits: 0, segment: null, topics: 0 }),
+          () => ({
+            writerIndex: c.writerIndex,
+            writtenOps: c.writtenOps() >>> 0,
+            bytesWritten: 0,
+            commits: 0,
+            segment: null,
+            topics: 0,
+          }),
         )),
         ringUsedBytes: c.ringUsedBytes,
       })),
@@ -639,7 +715,11 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const topics: Record<string, TopicStats> = {};
     for (const [w, list] of byWriter) {
       const seqs = await ask(
-        () => this.#channels[w]!.control.call('nextSeqs', list.map((t) => t.id)),
+        () =>
+          this.#channels[w]!.control.call(
+            'nextSeqs',
+            list.map((t) => t.id),
+          ),
         () => list.map(() => 0),
       );
       list.forEach((t, i) => {
@@ -661,7 +741,12 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       appendLatency: this.#appendLatency.summary(),
       flusher: await ask(
         () => this.#flusher.call('stats'),
-        () => ({ rounds: 0, fsyncs: 0, fsyncLatency: { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 }, failed: Atomics.load(this.#cells, FATAL_CODE) !== 0 }),
+        () => ({
+          rounds: 0,
+          fsyncs: 0,
+          fsyncLatency: { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 },
+          failed: Atomics.load(this.#cells, FATAL_CODE) !== 0,
+        }),
       ),
       segments: segmentFiles(this.#options.namespaceDir),
       failed: this.#failure?.code ?? (Atomics.load(this.#cells, FATAL_CODE) !== 0 ? 'ERR_FSYNC_FAILED' : null),
@@ -689,7 +774,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     }
     await this.#waitFor(() => {
       if (!none && Atomics.load(this.#cells, FATAL_CODE) !== 0) {
-        throw new WalError('ERR_FSYNC_FAILED', 'an fsync failed: durability cannot be promised; reopen the WAL to recover');
+        throw new WalError(
+          'ERR_FSYNC_FAILED',
+          'an fsync failed: durability cannot be promised; reopen the WAL to recover',
+        );
       }
       const ops = this.#channels.every((c, i) => reached(none ? c.writtenOps() : c.durableOps(), targets[i]!));
       return ops && (none || reached(Atomics.load(this.#cells, CURSOR_DURABLE), cursorTarget));
@@ -730,7 +818,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       // Validated here: a non-object used to wait forever, a bad signal to reject with a TypeError.
       if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
       const { signal, timeoutMs } = options;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) throw WalError.invalidArgument('signal must be an AbortSignal');
+      if (signal !== undefined && !(signal instanceof AbortSignal))
+        throw WalError.invalidArgument('signal must be an AbortSignal');
       if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
         throw WalError.invalidArgument(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
       }
@@ -775,7 +864,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   #maybeReclaim(): void {
     if (!this.#cursorsMovedSinceReclaim || this.#reclaiming || this.#state !== 'open' || this.#failure) return;
     this.#reclaiming = this.reclaim()
-      .then(() => undefined, () => undefined)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
       .finally(() => {
         this.#reclaiming = null;
       });
@@ -802,7 +894,8 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     await Promise.all(this.#channels.map((c) => c.control.call('forgetSegments', paths)));
     await this.#flusher.call('deleteFiles', paths);
     const gone = new Set(paths);
-    for (let i = this.#segments.length - 1; i >= 0; i--) if (gone.has(this.#segments[i]!.path)) this.#segments.splice(i, 1);
+    for (let i = this.#segments.length - 1; i >= 0; i--)
+      if (gone.has(this.#segments[i]!.path)) this.#segments.splice(i, 1);
     this.#reclaimedSegments += paths.length;
     const bytes = doomed.reduce((n, seg) => n + seg.sizeBytes, 0);
     this.#reclaimedBytes += bytes;
@@ -882,7 +975,6 @@ function segmentFiles(dir: string): { files: number; bytes: number } {
   return { files: files.length, bytes: files.reduce((n, f) => n + f.sizeBytes, 0) };
 }
 
-
 function codecOf(payload: EntryData): number {
   return payload instanceof PackedValue ? CODEC_MSGPACK : CODEC_RAW;
 }
@@ -891,6 +983,7 @@ function readCheckpointOption(options: ReadOptions | undefined): boolean {
   if (options === undefined) return true;
   if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
   if (options.checkpoint === undefined) return true;
-  if (typeof options.checkpoint !== 'boolean') throw WalError.invalidArgument(`checkpoint must be a boolean, got ${typeof options.checkpoint}`);
+  if (typeof options.checkpoint !== 'boolean')
+    throw WalError.invalidArgument(`checkpoint must be a boolean, got ${typeof options.checkpoint}`);
   return options.checkpoint;
 }

@@ -46,7 +46,11 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
     cells: cells.buffer as SharedArrayBuffer,
     controlPort: flusherPorts.port2,
   };
-  const flusherWorker = new Worker(workerUrl('flusher.worker'), { workerData: flusherInit, transferList: [flusherPorts.port2], name: 'walrus-flusher' });
+  const flusherWorker = new Worker(workerUrl('flusher.worker'), {
+    workerData: flusherInit,
+    transferList: [flusherPorts.port2],
+    name: 'walrus-flusher',
+  });
   startup.started.push(flusherWorker);
   const flusher = new ControlClient<FlusherControl>(flusherPorts.port1);
 

@@ -11,14 +11,7 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { WalError } from '../errors.js';
 import { ControlClient, type WriterControl, type WriterEvent } from './control-protocol.js';
-import {
-  FATAL_CODE,
-  W_DURABLE_OPS,
-  W_ERROR_EPOCH,
-  W_WRITTEN_OPS,
-  reached,
-  writerBase,
-} from './progress-cells.js';
+import { FATAL_CODE, W_DURABLE_OPS, W_ERROR_EPOCH, W_WRITTEN_OPS, reached, writerBase } from './progress-cells.js';
 import type { LatencyStats } from './latency-stats.js';
 import { RingProducer } from './ring-buffer.js';
 import { FifoQueue } from './fifo-queue.js';
@@ -40,7 +33,15 @@ interface PendingOp {
 type BlockedOp =
   | { kind: 'define'; topicId: number; name: Uint8Array }
   | { kind: 'append'; topicId: number; data: EntryData; bytes: number; codec: number; pending: Settle }
-  | { kind: 'batch'; topicId: number; entries: EntryData[]; lengths: number[]; bytes: number; codec: number; pending: Settle }
+  | {
+      kind: 'batch';
+      topicId: number;
+      entries: EntryData[];
+      lengths: number[];
+      bytes: number;
+      codec: number;
+      pending: Settle;
+    }
   | { kind: 'large'; message: LargeOpMessage; pending: Settle };
 
 type Settle = Pick<PendingOp, 'resolve' | 'reject'>;
@@ -170,7 +171,9 @@ export class WriterChannel {
    * marker in the ring that keeps their place in the topic's order.
    */
   #sendLarge(topicId: number, entries: EntryData[], codec: number, batch: boolean): Promise<void> {
-    const copies = entries.map((e) => (typeof e === 'string' ? new Uint8Array(Buffer.from(e, 'utf8')) : new Uint8Array(e)));
+    const copies = entries.map((e) =>
+      typeof e === 'string' ? new Uint8Array(Buffer.from(e, 'utf8')) : new Uint8Array(e),
+    );
     const message: LargeOpMessage = { topicId, codec, batch, entries: copies };
     return new Promise<void>((resolve, reject) => {
       if (this.#blocked.isEmpty && this.#tryLarge(message)) this.#track(this.#commitOp(), resolve, reject);
@@ -186,7 +189,8 @@ export class WriterChannel {
       message,
       message.entries.map((c) => c.buffer as ArrayBuffer),
     );
-    if (!this.#encoder.tryLargeMarker(message.topicId)) throw new WalError('ERR_WORKER_FAILED', 'no ring room for a large-entry marker');
+    if (!this.#encoder.tryLargeMarker(message.topicId))
+      throw new WalError('ERR_WORKER_FAILED', 'no ring room for a large-entry marker');
     return true;
   }
 
@@ -207,7 +211,12 @@ export class WriterChannel {
   };
 
   #track(op: number, resolve: () => void, reject: (err: WalError) => void): void {
-    this.#pending.push({ op, startedMs: (op & APPEND_LATENCY_SAMPLE_MASK) === 0 ? performance.now() : 0, resolve, reject });
+    this.#pending.push({
+      op,
+      startedMs: (op & APPEND_LATENCY_SAMPLE_MASK) === 0 ? performance.now() : 0,
+      resolve,
+      reject,
+    });
     this.#onProgressNeeded();
   }
 
@@ -283,7 +292,12 @@ export class WriterChannel {
         if (p.startedMs !== 0) this.#appendLatency.recordMs(performance.now() - p.startedMs);
         p.resolve();
       } else if (fatal && reached(written, p.op)) {
-        p.reject(new WalError('ERR_FSYNC_FAILED', 'an fsync failed: this append is written but not durable; reopen the WAL to recover'));
+        p.reject(
+          new WalError(
+            'ERR_FSYNC_FAILED',
+            'an fsync failed: this append is written but not durable; reopen the WAL to recover',
+          ),
+        );
       } else {
         break;
       }
@@ -317,7 +331,8 @@ export class WriterChannel {
     // Waits for #unblock itself. Waiting for ring space instead resolved at once whenever a little
     // was free, so this loop spun in microtasks and starved the very wake-up #unblock needed:
     // sync()/close() under backpressure hung at 100% CPU.
-    while (!this.#blocked.isEmpty && this.#unblocking) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    while (!this.#blocked.isEmpty && this.#unblocking)
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   writtenOps(): number {

@@ -262,7 +262,10 @@ export class WriterService implements WriterControl {
       refs[i++] = e.length;
     }
     // The answer's buffer is transferred, so it must be exclusively ours and not a pooled slab.
-    const data = batch.data.byteOffset === 0 && batch.data.byteLength === batch.data.buffer.byteLength ? batch.data : batch.data.slice();
+    const data =
+      batch.data.byteOffset === 0 && batch.data.byteLength === batch.data.buffer.byteLength
+        ? batch.data
+        : batch.data.slice();
     return { data, refs };
   }
 

@@ -30,7 +30,12 @@ export interface OwnedConnection {
  * like a reconnect, so a mirror started before its brokers simply waits for them; without it (replay)
  * an unreachable broker rejects at once.
  */
-export async function openConnection(options: ConnectionOptions, name: string, signal: AbortSignal, waitForServers: boolean): Promise<OwnedConnection | null> {
+export async function openConnection(
+  options: ConnectionOptions,
+  name: string,
+  signal: AbortSignal,
+  waitForServers: boolean,
+): Promise<OwnedConnection | null> {
   if (options.connection) return { nc: options.connection, release: async () => {} };
   const pending = connect({
     servers: options.servers,
@@ -59,11 +64,15 @@ export async function openConnection(options: ConnectionOptions, name: string, s
 
 export function validateConnectionOptions(options: ConnectionOptions): void {
   if (options.connection !== undefined) {
-    if (typeof options.connection !== 'object' || options.connection === null) throw WalError.invalidArgument('connection must be a NatsConnection');
+    if (typeof options.connection !== 'object' || options.connection === null)
+      throw WalError.invalidArgument('connection must be a NatsConnection');
     return;
   }
   const servers = options.servers;
-  const ok = typeof servers === 'string' ? servers.length > 0 : Array.isArray(servers) && servers.length > 0 && servers.every((s) => typeof s === 'string' && s.length > 0);
+  const ok =
+    typeof servers === 'string'
+      ? servers.length > 0
+      : Array.isArray(servers) && servers.length > 0 && servers.every((s) => typeof s === 'string' && s.length > 0);
   if (!ok) throw WalError.invalidArgument('servers must be a URL or a non-empty array of URLs (or pass connection)');
 }
 
@@ -76,7 +85,11 @@ const STREAM_NOT_FOUND_CODE = 10059;
  * its own, stale state — seen here: a restarted node reporting 3,000 messages of 8,000 — so an
  * answer that names no leader is asked again until one does, for at most `leaderWaitMs`.
  */
-export async function streamInfo(jsm: JetStreamManager, stream: string, leaderWaitMs = LEADER_WAIT_MS): Promise<StreamInfo | null> {
+export async function streamInfo(
+  jsm: JetStreamManager,
+  stream: string,
+  leaderWaitMs = LEADER_WAIT_MS,
+): Promise<StreamInfo | null> {
   const deadline = Date.now() + leaderWaitMs;
   for (;;) {
     let info: StreamInfo;
@@ -89,7 +102,11 @@ export async function streamInfo(jsm: JetStreamManager, stream: string, leaderWa
     const replicated = (info.cluster?.replicas?.length ?? 0) > 0;
     if (!replicated || info.cluster?.leader) return info;
     if (Date.now() >= deadline) {
-      throw new WalError('ERR_IO', `stream ${stream} has no leader after ${leaderWaitMs} ms: its state cannot be trusted yet`, { stream });
+      throw new WalError(
+        'ERR_IO',
+        `stream ${stream} has no leader after ${leaderWaitMs} ms: its state cannot be trusted yet`,
+        { stream },
+      );
     }
     await sleep(LEADER_POLL_MS);
   }

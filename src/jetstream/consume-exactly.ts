@@ -41,19 +41,27 @@ export async function consumeExactly(wal: ConsumingWal, topic: string, published
 
 function check(topic: string, published: readonly Entry[], taken: readonly Entry[], from: number): void {
   if (taken.length === 0) {
-    throw new WalError('ERR_CONFLICT', `topic entries the mirror published were consumed by someone else (nothing left to consume at seq ${published[from]!.seq})`, {
-      topic,
-      expectedSeq: published[from]!.seq,
-    });
+    throw new WalError(
+      'ERR_CONFLICT',
+      `topic entries the mirror published were consumed by someone else (nothing left to consume at seq ${published[from]!.seq})`,
+      {
+        topic,
+        expectedSeq: published[from]!.seq,
+      },
+    );
   }
   for (let i = 0; i < taken.length; i++) {
     const want = published[from + i];
     if (!want || taken[i]!.seq !== want.seq) {
-      throw new WalError('ERR_CONFLICT', `the mirror consumed seq ${taken[i]!.seq} but published ${want ? `seq ${want.seq}` : 'fewer entries'}: the topic has another consumer`, {
-        topic,
-        expectedSeq: want?.seq,
-        actual: taken[i]!.seq,
-      });
+      throw new WalError(
+        'ERR_CONFLICT',
+        `the mirror consumed seq ${taken[i]!.seq} but published ${want ? `seq ${want.seq}` : 'fewer entries'}: the topic has another consumer`,
+        {
+          topic,
+          expectedSeq: want?.seq,
+          actual: taken[i]!.seq,
+        },
+      );
     }
   }
 }

@@ -12,4 +12,12 @@ export type { Mirror, MirrorOptions, MirrorStats, MirrorTopicStats, MirrorStream
 export { replay } from './replay.js';
 export type { ReplayOptions, ReplayReport, ReplayTopicReport, ReplayWal } from './replay.js';
 export type { ConnectionOptions } from './connection.js';
-export { messageId, defaultSubject, MESSAGE_ID_VERSION, HEADER_CODEC, HEADER_NAMESPACE, HEADER_SEQ, HEADER_TOPIC } from './message-id.js';
+export {
+  messageId,
+  defaultSubject,
+  MESSAGE_ID_VERSION,
+  HEADER_CODEC,
+  HEADER_NAMESPACE,
+  HEADER_SEQ,
+  HEADER_TOPIC,
+} from './message-id.js';

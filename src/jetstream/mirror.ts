@@ -20,7 +20,13 @@
  * re-read of the stream's last sequence, never order.
  */
 import * as path from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+} from '@nats-io/jetstream';
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, toWalError } from '../errors.js';
 import type { Entry } from '../engine/entry.js';
@@ -29,7 +35,14 @@ import type { Walrus } from '../engine/walrus.js';
 import { encodeTopic } from '../storage/limits.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { consumeExactly } from './consume-exactly.js';
-import { describeError, isWrongLastSequence, openConnection, streamInfo, validateConnectionOptions, type ConnectionOptions } from './connection.js';
+import {
+  describeError,
+  isWrongLastSequence,
+  openConnection,
+  streamInfo,
+  validateConnectionOptions,
+  type ConnectionOptions,
+} from './connection.js';
 import {
   HEADER_CODEC,
   HEADER_NAMESPACE,
@@ -175,13 +188,20 @@ export function mirror(wal: MirrorWal, options: MirrorOptions): Mirror {
 }
 
 function resolveOptions(options: MirrorOptions): Resolved {
-  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('mirror options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw WalError.invalidArgument('mirror options must be an object');
   validateConnectionOptions(options);
   const { stream } = options;
-  if (!isValidStreamName(stream)) throw WalError.invalidArgument(`stream must be a JetStream stream name (no '.', '*', '>', whitespace), got ${String(stream)}`);
-  if (!Array.isArray(options.topics) || options.topics.length === 0) throw WalError.invalidArgument('topics must be a non-empty array of topic names');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw WalError.invalidArgument('signal must be an AbortSignal');
-  if (options.subject !== undefined && typeof options.subject !== 'function') throw WalError.invalidArgument('subject must be a function (topic) => subject');
+  if (!isValidStreamName(stream))
+    throw WalError.invalidArgument(
+      `stream must be a JetStream stream name (no '.', '*', '>', whitespace), got ${String(stream)}`,
+    );
+  if (!Array.isArray(options.topics) || options.topics.length === 0)
+    throw WalError.invalidArgument('topics must be a non-empty array of topic names');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw WalError.invalidArgument('signal must be an AbortSignal');
+  if (options.subject !== undefined && typeof options.subject !== 'function')
+    throw WalError.invalidArgument('subject must be a function (topic) => subject');
   if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
     throw WalError.invalidArgument('namespace must be a non-empty string');
   }
@@ -193,19 +213,39 @@ function resolveOptions(options: MirrorOptions): Resolved {
     if (seen.has(name)) throw WalError.invalidArgument(`topic listed twice: ${name}`, { topic: name });
     seen.add(name);
     const subject = subjectOf(name);
-    if (typeof subject !== 'string' || subject.length === 0 || /[\s*>]/.test(subject) || subject.startsWith('.') || subject.endsWith('.') || subject.includes('..')) {
-      throw WalError.invalidArgument(`subject(${JSON.stringify(name)}) must be a literal NATS subject, got ${JSON.stringify(subject)}`, { topic: name });
+    if (
+      typeof subject !== 'string' ||
+      subject.length === 0 ||
+      /[\s*>]/.test(subject) ||
+      subject.startsWith('.') ||
+      subject.endsWith('.') ||
+      subject.includes('..')
+    ) {
+      throw WalError.invalidArgument(
+        `subject(${JSON.stringify(name)}) must be a literal NATS subject, got ${JSON.stringify(subject)}`,
+        { topic: name },
+      );
     }
     return { topic: name, subject, digest: '', topicHeader: encodeHeaderValue(name), published: 0, duplicates: 0 };
   });
   const create = options.createStream ?? true;
   let createStream: Required<MirrorStreamOptions> | null = null;
   if (create === true || (typeof create === 'object' && create !== null)) {
-    const { replicas = 1, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS, storage = 'file', subjects = [`${stream}.>`] } = create === true ? {} : create;
+    const {
+      replicas = 1,
+      duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS,
+      storage = 'file',
+      subjects = [`${stream}.>`],
+    } = create === true ? {} : create;
     positiveInteger(replicas, 'createStream.replicas');
     positiveInteger(duplicateWindowMs, 'createStream.duplicateWindowMs');
-    if (storage !== 'file' && storage !== 'memory') throw WalError.invalidArgument(`createStream.storage must be 'file' or 'memory'`);
-    if (!(Array.isArray(subjects) && subjects.length > 0 && subjects.every((s) => typeof s === 'string' && s.length > 0))) {
+    if (storage !== 'file' && storage !== 'memory')
+      throw WalError.invalidArgument(`createStream.storage must be 'file' or 'memory'`);
+    if (!(
+      Array.isArray(subjects) &&
+      subjects.length > 0 &&
+      subjects.every((s) => typeof s === 'string' && s.length > 0)
+    )) {
       throw WalError.invalidArgument('createStream.subjects must be a non-empty array of subjects');
     }
     createStream = { replicas, duplicateWindowMs, storage, subjects };
@@ -228,7 +268,8 @@ function resolveOptions(options: MirrorOptions): Resolved {
 }
 
 function positiveInteger(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw WalError.invalidArgument(`${name} must be a positive integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+    throw WalError.invalidArgument(`${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 
@@ -398,10 +439,18 @@ class MirrorRun {
    */
   async #peekOrWait(): Promise<Entry[][] | null> {
     const peek = (): Promise<Entry[][]> =>
-      Promise.all(this.#opts.topics.map((p) => this.#wal.batchRead(p.topic, { maxBytes: this.#opts.maxBatchBytes, checkpoint: false })));
+      Promise.all(
+        this.#opts.topics.map((p) =>
+          this.#wal.batchRead(p.topic, { maxBytes: this.#opts.maxBatchBytes, checkpoint: false }),
+        ),
+      );
     let batches = await peek();
     if (batches.some((b) => b.length > 0)) return batches;
-    const wait = armWait(this.#wal, this.#opts.topics.map((p) => p.topic), this.#stop);
+    const wait = armWait(
+      this.#wal,
+      this.#opts.topics.map((p) => p.topic),
+      this.#stop,
+    );
     batches = await peek().catch((err: unknown) => {
       wait.cancel();
       throw err;
@@ -416,7 +465,12 @@ class MirrorRun {
     return null;
   }
 
-  async #publishRound(js: JetStreamClient, namespaceHeader: string, batches: Entry[][], lastSeq: number): Promise<RoundResult> {
+  async #publishRound(
+    js: JetStreamClient,
+    namespaceHeader: string,
+    batches: Entry[][],
+    lastSeq: number,
+  ): Promise<RoundResult> {
     /** Per topic, per peeked entry: undefined = not sent or failed, else the ack. */
     const acks: Array<Array<PubAck | undefined>> = batches.map((b) => new Array<PubAck | undefined>(b.length));
     let error: unknown;
@@ -438,10 +492,16 @@ class MirrorRun {
         h.set(HEADER_SEQ, String(entry.seq));
         h.set(HEADER_CODEC, entry.codec);
         // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset).
-        const expect = expectedLast > 0 ? { streamName: opts.stream, lastSequence: expectedLast } : { streamName: opts.stream };
+        const expect =
+          expectedLast > 0 ? { streamName: opts.stream, lastSequence: expectedLast } : { streamName: opts.stream };
         expectedLast++;
         const p = js
-          .publish(plan.subject, entry.data, { msgID: messageIdFromDigest(plan.digest, entry.seq), headers: h, expect, timeout: opts.ackTimeoutMs })
+          .publish(plan.subject, entry.data, {
+            msgID: messageIdFromDigest(plan.digest, entry.seq),
+            headers: h,
+            expect,
+            timeout: opts.ackTimeoutMs,
+          })
           .then(
             (ack: PubAck) => {
               acks[t]![i] = ack;
@@ -467,8 +527,7 @@ class MirrorRun {
         if (ack === undefined) break;
         if (ack.duplicate) {
           this.#opts.topics[t]!.duplicates++;
-        }
-        else if (lastStoredSeq === null || ack.seq > lastStoredSeq) lastStoredSeq = ack.seq;
+        } else if (lastStoredSeq === null || ack.seq > lastStoredSeq) lastStoredSeq = ack.seq;
         n++;
       }
       storedPrefix.push(n);

@@ -18,8 +18,22 @@ import { WalError, toWalError } from '../errors.js';
 import type { Walrus } from '../engine/walrus.js';
 import { unpackValue } from '../value-codec.js';
 import { encodeTopic } from '../storage/limits.js';
-import { describeError, openConnection, streamInfo, validateConnectionOptions, type ConnectionOptions } from './connection.js';
-import { HEADER_CODEC, HEADER_NAMESPACE, HEADER_SEQ, HEADER_TOPIC, decodeHeaderValue, isValidStreamName, subjectFunction } from './message-id.js';
+import {
+  describeError,
+  openConnection,
+  streamInfo,
+  validateConnectionOptions,
+  type ConnectionOptions,
+} from './connection.js';
+import {
+  HEADER_CODEC,
+  HEADER_NAMESPACE,
+  HEADER_SEQ,
+  HEADER_TOPIC,
+  decodeHeaderValue,
+  isValidStreamName,
+  subjectFunction,
+} from './message-id.js';
 
 export interface ReplayOptions extends ConnectionOptions {
   /** Restore only these topics (default: every topic found in the stream). */
@@ -69,12 +83,17 @@ interface TopicProgress {
 
 /** Restores topics of `wal` from `stream`. Rejects with a WalError. */
 export async function replay(stream: string, wal: ReplayWal, options: ReplayOptions): Promise<ReplayReport> {
-  if (!isValidStreamName(stream)) throw WalError.invalidArgument(`stream must be a JetStream stream name, got ${String(stream)}`);
-  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('replay options must be an object');
+  if (!isValidStreamName(stream))
+    throw WalError.invalidArgument(`stream must be a JetStream stream name, got ${String(stream)}`);
+  if (typeof options !== 'object' || options === null)
+    throw WalError.invalidArgument('replay options must be an object');
   validateConnectionOptions(options);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw WalError.invalidArgument('signal must be an AbortSignal');
-  if (options.subject !== undefined && typeof options.subject !== 'function') throw WalError.invalidArgument('subject must be a function');
-  if (options.topics !== undefined && !Array.isArray(options.topics)) throw WalError.invalidArgument('topics must be an array');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw WalError.invalidArgument('signal must be an AbortSignal');
+  if (options.subject !== undefined && typeof options.subject !== 'function')
+    throw WalError.invalidArgument('subject must be a function');
+  if (options.topics !== undefined && !Array.isArray(options.topics))
+    throw WalError.invalidArgument('topics must be an array');
   const wanted = options.topics ? new Set(options.topics.map((t: unknown) => (encodeTopic(t), t as string))) : null;
   const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const signal = options.signal ?? new AbortController().signal;
@@ -122,7 +141,11 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
         report.topics[topic] = p.report;
       }
       if (p.namespace !== namespace) {
-        throw new WalError('ERR_CONFLICT', `topic ${JSON.stringify(topic)} was mirrored from two namespaces (${p.namespace}, ${namespace}): pass options.namespace`, { topic, stream });
+        throw new WalError(
+          'ERR_CONFLICT',
+          `topic ${JSON.stringify(topic)} was mirrored from two namespaces (${p.namespace}, ${namespace}): pass options.namespace`,
+          { topic, stream },
+        );
       }
       if (!Number.isSafeInteger(seq) || seq < p.report.nextSeq) {
         p.report.skipped++;
@@ -130,12 +153,16 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
       }
       if (seq > p.report.nextSeq) {
         await flushAll();
-        throw new WalError('ERR_SEQUENCE_GAP', `topic ${JSON.stringify(topic)} needs seq ${p.report.nextSeq} next but stream ${stream} has seq ${seq} (stream sequence ${msg.info.streamSequence}): entries are missing`, {
-          topic,
-          stream,
-          expectedSeq: p.report.nextSeq,
-          actual: seq,
-        });
+        throw new WalError(
+          'ERR_SEQUENCE_GAP',
+          `topic ${JSON.stringify(topic)} needs seq ${p.report.nextSeq} next but stream ${stream} has seq ${seq} (stream sequence ${msg.info.streamSequence}): entries are missing`,
+          {
+            topic,
+            stream,
+            expectedSeq: p.report.nextSeq,
+            actual: seq,
+          },
+        );
       }
       // One codec per atomic batch: a batch mixing codecs would store the raw entries packed.
       if (codec !== p.codec) {
@@ -178,7 +205,12 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
 }
 
 /** Feeds messages in stream order to `accept` up to stream sequence `endSeq`. */
-async function readUpTo(consumer: Consumer, endSeq: number, signal: AbortSignal, accept: (msg: JsMsg) => Promise<void>): Promise<void> {
+async function readUpTo(
+  consumer: Consumer,
+  endSeq: number,
+  signal: AbortSignal,
+  accept: (msg: JsMsg) => Promise<void>,
+): Promise<void> {
   const messages = await consumer.consume({ max_messages: FETCH_MESSAGES });
   const onAbort = (): void => void messages.stop();
   signal.addEventListener('abort', onAbort, { once: true });

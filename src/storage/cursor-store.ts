@@ -157,7 +157,9 @@ export class CursorStore {
     const knownName = this.#namesById.get(topicId);
     if (knownId === topicId && knownName === name) return;
     if (knownId !== undefined || knownName !== undefined) {
-      throw WalError.corrupt(`topic table conflict: id ${topicId} / ${JSON.stringify(name)} vs ${knownId} / ${JSON.stringify(knownName)}`);
+      throw WalError.corrupt(
+        `topic table conflict: id ${topicId} / ${JSON.stringify(name)} vs ${knownId} / ${JSON.stringify(knownName)}`,
+      );
     }
     this.#idsByName.set(name, topicId);
     this.#namesById.set(topicId, name);
@@ -202,11 +204,16 @@ export class CursorStore {
       this.#io.fdatasync(this.#logFd!);
     } catch (err) {
       const sys = err as NodeJS.ErrnoException;
-      throw new WalError('ERR_FSYNC_FAILED', `fdatasync of ${this.logPath} failed: ${sys?.message ?? String(err)}`, {
-        path: this.logPath,
-        errno: sys?.code,
-        syscall: 'fdatasync',
-      }, { cause: err });
+      throw new WalError(
+        'ERR_FSYNC_FAILED',
+        `fdatasync of ${this.logPath} failed: ${sys?.message ?? String(err)}`,
+        {
+          path: this.logPath,
+          errno: sys?.code,
+          syscall: 'fdatasync',
+        },
+        { cause: err },
+      );
     }
   }
 
@@ -258,7 +265,11 @@ export class CursorStore {
     const nextFd = this.#createEmptyLog(cursorLogPath(this.dir, next));
     const bytes = packControlFile({ format: CURSORS_FORMAT, version: CURSORS_VERSION, generation: next, topics });
     const file: SnapshotFile = { path: path.join(this.dir, CURSORS_FILE_NAME), bytes, generation: next };
-    this.#pendingSnapshot = { staleLog: this.logPath, cursors: new Map(topics.map(([, id, nextSeq]) => [id, nextSeq])), file };
+    this.#pendingSnapshot = {
+      staleLog: this.logPath,
+      cursors: new Map(topics.map(([, id, nextSeq]) => [id, nextSeq])),
+      file,
+    };
     this.#io.close(this.#logFd!);
     this.#generation = next;
     this.#logFd = nextFd;
@@ -272,7 +283,8 @@ export class CursorStore {
     if (!pending) return [];
     this.#pendingSnapshot = null;
     this.#snapshotCursors = pending.cursors;
-    for (const [id, nextSeq] of pending.cursors) if ((this.#persisted.get(id) ?? 0) < nextSeq) this.#persisted.set(id, nextSeq);
+    for (const [id, nextSeq] of pending.cursors)
+      if ((this.#persisted.get(id) ?? 0) < nextSeq) this.#persisted.set(id, nextSeq);
     return [pending.staleLog];
   }
 
@@ -326,7 +338,10 @@ export class CursorStore {
 
   /** Logs other than the snapshot's own and the one a begun snapshot switched to are stale. */
   #deleteStaleLogs(snapshotGeneration: number): void {
-    const keep = new Set([cursorLogPath(this.dir, snapshotGeneration), cursorLogPath(this.dir, nextGeneration(snapshotGeneration))]);
+    const keep = new Set([
+      cursorLogPath(this.dir, snapshotGeneration),
+      cursorLogPath(this.dir, nextGeneration(snapshotGeneration)),
+    ]);
     for (const name of this.#io.readdir(this.dir)) {
       const filePath = path.join(this.dir, name);
       if (LOG_FILE_NAME.test(name) && !keep.has(filePath)) removeIfPresent(this.#io, filePath);
@@ -390,7 +405,8 @@ function validateSnapshot(fields: Record<string, unknown>, filePath: string): Cu
     );
   }
   const { generation, topics } = fields;
-  if (!isIntegerIn(generation, 0, MAX_GENERATION)) throw corrupt(`has an invalid generation ${JSON.stringify(generation)}`);
+  if (!isIntegerIn(generation, 0, MAX_GENERATION))
+    throw corrupt(`has an invalid generation ${JSON.stringify(generation)}`);
   if (!Array.isArray(topics)) throw corrupt('has no topic table');
   const names = new Set<string>();
   const ids = new Set<number>();
@@ -398,7 +414,8 @@ function validateSnapshot(fields: Record<string, unknown>, filePath: string): Cu
     if (!Array.isArray(row) || row.length !== 3) throw corrupt('has a malformed topic row');
     const [name, id, nextSeq] = row as unknown[];
     if (typeof name !== 'string' || name.length === 0) throw corrupt('has a topic without a name');
-    if (!isIntegerIn(id, 1, MAX_TOPIC_ID) || !isIntegerIn(nextSeq, 0, MAX_SEQ)) throw corrupt(`has an invalid row for topic ${JSON.stringify(name)}`);
+    if (!isIntegerIn(id, 1, MAX_TOPIC_ID) || !isIntegerIn(nextSeq, 0, MAX_SEQ))
+      throw corrupt(`has an invalid row for topic ${JSON.stringify(name)}`);
     if (names.has(name) || ids.has(id)) throw corrupt(`lists topic ${JSON.stringify(name)} / id ${id} twice`);
     names.add(name);
     ids.add(id);
@@ -415,11 +432,13 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
 }
 
 function checkTopicId(topicId: number): void {
-  if (!isIntegerIn(topicId, 1, MAX_TOPIC_ID)) throw WalError.invalidArgument(`topic id must be an integer in 1…${MAX_TOPIC_ID}, got ${topicId}`);
+  if (!isIntegerIn(topicId, 1, MAX_TOPIC_ID))
+    throw WalError.invalidArgument(`topic id must be an integer in 1…${MAX_TOPIC_ID}, got ${topicId}`);
 }
 
 function checkSeq(seq: number): void {
-  if (!isIntegerIn(seq, 0, MAX_SEQ)) throw WalError.invalidArgument(`sequence number must be an integer in 0…${MAX_SEQ}, got ${seq}`);
+  if (!isIntegerIn(seq, 0, MAX_SEQ))
+    throw WalError.invalidArgument(`sequence number must be an integer in 0…${MAX_SEQ}, got ${seq}`);
 }
 
 function removeIfPresent(io: FileIo, filePath: string): void {

@@ -53,7 +53,8 @@ export function acquireDirLock(io: FileIo, dir: string): DirLock {
     const found = readSettledLock(io, lockPath);
     if (found === null) continue;
     const holder = parseHolder(found);
-    if (holder !== null && isLive(holder)) throw lockedError(lockPath, holder.pid, `held by pid ${holder.pid} on ${holder.hostname}`);
+    if (holder !== null && isLive(holder))
+      throw lockedError(lockPath, holder.pid, `held by pid ${holder.pid} on ${holder.hostname}`);
     takeOverStale(io, lockPath, found, token);
   }
   throw lockedError(lockPath, undefined, 'other processes keep racing for it');
@@ -70,7 +71,8 @@ function realDirOf(dir: string): string {
 function register(io: FileIo, realDir: string, lockPath: string, token: string): DirLock {
   // A competitor that judged our just-created, still-empty LOCK stale may have replaced it.
   const now = readLockFile(io, lockPath);
-  if (now === null || parseHolder(now)?.token !== token) throw lockedError(lockPath, undefined, 'another process took it while it was being created');
+  if (now === null || parseHolder(now)?.token !== token)
+    throw lockedError(lockPath, undefined, 'another process took it while it was being created');
   heldLocks.add(realDir);
   let released = false;
   return {
@@ -183,7 +185,8 @@ function unlinkLock(io: FileIo, filePath: string): void {
   try {
     io.unlink(filePath);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw WalError.fromSystem(err, 'removing the directory lock', filePath);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw WalError.fromSystem(err, 'removing the directory lock', filePath);
   }
 }
 

@@ -24,8 +24,10 @@ export function packControlFile(value: unknown): Uint8Array {
 
 /** Decodes a control file, which always holds one map; throws when the frame or the bytes are anything else. */
 export function unpackControlMap(bytes: Uint8Array): Record<string, unknown> {
-  if (bytes.byteLength < CONTROL_HEADER_BYTES || readU32(bytes, 0) !== CONTROL_MAGIC) throw new Error('not a walrus-ts control file (bad magic)');
-  if (readU32(bytes, 4) !== crc32Of(bytes, CONTROL_HEADER_BYTES, bytes.byteLength)) throw new Error('checksum mismatch');
+  if (bytes.byteLength < CONTROL_HEADER_BYTES || readU32(bytes, 0) !== CONTROL_MAGIC)
+    throw new Error('not a walrus-ts control file (bad magic)');
+  if (readU32(bytes, 4) !== crc32Of(bytes, CONTROL_HEADER_BYTES, bytes.byteLength))
+    throw new Error('checksum mismatch');
   const value: unknown = diskPackr.unpack(bytes.subarray(CONTROL_HEADER_BYTES));
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
     throw new Error('the bytes do not hold a msgpack map');

@@ -81,8 +81,21 @@ export type FaultPlan = FaultRule[];
 export const FAULTS_ENV = 'WALRUS_FAULTS';
 
 const FAULT_OPS: ReadonlySet<string> = new Set<FaultOp>([
-  'open', 'close', 'pwrite', 'pread', 'fdatasync', 'fsync', 'ftruncate', 'fileSize',
-  'fsyncDir', 'rename', 'unlink', 'readdir', 'mkdirp', 'kind', 'readFile',
+  'open',
+  'close',
+  'pwrite',
+  'pread',
+  'fdatasync',
+  'fsync',
+  'ftruncate',
+  'fileSize',
+  'fsyncDir',
+  'rename',
+  'unlink',
+  'readdir',
+  'mkdirp',
+  'kind',
+  'readFile',
 ]);
 
 /** The syscall Node names in its own error for each operation. */
@@ -112,22 +125,31 @@ export function parseFaultPlan(value: unknown): FaultPlan {
     if (typeof rule !== 'object' || rule === null) throw new TypeError(`fault rule ${i} must be an object`);
     const r = rule as Record<string, unknown>;
     const ops = Array.isArray(r.op) ? r.op : [r.op];
-    for (const op of ops) if (typeof op !== 'string' || !FAULT_OPS.has(op)) throw new TypeError(`fault rule ${i}: unknown op ${String(op)}`);
+    for (const op of ops)
+      if (typeof op !== 'string' || !FAULT_OPS.has(op))
+        throw new TypeError(`fault rule ${i}: unknown op ${String(op)}`);
     for (const key of ['after', 'times', 'crashExitCode'] as const) {
-      if (r[key] !== undefined && !(Number.isInteger(r[key]) && (r[key] as number) >= 0)) throw new TypeError(`fault rule ${i}: ${key} must be an integer >= 0`);
+      if (r[key] !== undefined && !(Number.isInteger(r[key]) && (r[key] as number) >= 0))
+        throw new TypeError(`fault rule ${i}: ${key} must be an integer >= 0`);
     }
     if (r.errno !== undefined && (typeof r.errno !== 'string' || !(r.errno in os.constants.errno))) {
       throw new TypeError(`fault rule ${i}: unknown errno ${String(r.errno)}`);
     }
-    if (r.short !== undefined && typeof r.short !== 'boolean' && !(Number.isInteger(r.short) && (r.short as number) >= 0)) {
+    if (
+      r.short !== undefined &&
+      typeof r.short !== 'boolean' &&
+      !(Number.isInteger(r.short) && (r.short as number) >= 0)
+    ) {
       throw new TypeError(`fault rule ${i}: short must be a boolean or a byte count >= 0`);
     }
-    if (r.short !== undefined && r.short !== false && !ops.every((op) => op === 'pwrite')) throw new TypeError(`fault rule ${i}: short applies to pwrite only`);
+    if (r.short !== undefined && r.short !== false && !ops.every((op) => op === 'pwrite'))
+      throw new TypeError(`fault rule ${i}: short applies to pwrite only`);
     if (r.thread !== undefined && r.thread !== 'writer' && r.thread !== 'flusher' && r.thread !== 'main') {
       throw new TypeError(`fault rule ${i}: thread must be 'writer', 'flusher' or 'main'`);
     }
     for (const key of ['pathIncludes', 'whenFileExists'] as const) {
-      if (r[key] !== undefined && typeof r[key] !== 'string') throw new TypeError(`fault rule ${i}: ${key} must be a string`);
+      if (r[key] !== undefined && typeof r[key] !== 'string')
+        throw new TypeError(`fault rule ${i}: ${key} must be a string`);
     }
   }
   return plan as FaultPlan;
@@ -149,7 +171,8 @@ export function withFaultsFromEnv(io: FileIo, thread: FaultThread, env: NodeJS.P
 /** An error shaped like the one `fs.*Sync` throws for `code`. */
 export function systemError(code: string, syscall: string, filePath?: string): NodeJS.ErrnoException {
   const errno = (os.constants.errno as Record<string, number>)[code];
-  const description = errno === undefined ? 'unknown error' : (util.getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error');
+  const description =
+    errno === undefined ? 'unknown error' : (util.getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error');
   const where = filePath === undefined ? '' : ` '${filePath}'`;
   const err = new Error(`${code}: ${description}, ${syscall}${where}`) as NodeJS.ErrnoException;
   err.code = code;
@@ -178,7 +201,13 @@ export class FaultyFileIo implements FileIo {
   constructor(io: FileIo, plan: FaultPlan, thread: FaultThread = 'main') {
     this.#io = io;
     this.#thread = thread;
-    this.#rules = parseFaultPlan(plan).map((rule) => ({ rule, ops: new Set(Array.isArray(rule.op) ? rule.op : [rule.op]), seen: 0, fired: 0, failNext: false }));
+    this.#rules = parseFaultPlan(plan).map((rule) => ({
+      rule,
+      ops: new Set(Array.isArray(rule.op) ? rule.op : [rule.op]),
+      seen: 0,
+      fired: 0,
+      failNext: false,
+    }));
   }
 
   /** How many faults this instance injected so far. */

@@ -129,7 +129,14 @@ export function pwriteAll(io: FileIo, fd: number, data: Uint8Array, position: nu
 }
 
 /** Reads up to `length` bytes at `position`, looping over short reads; returns bytes read (less at EOF). */
-export function preadFull(io: FileIo, fd: number, into: Uint8Array, position: number, length = into.byteLength, offset = 0): number {
+export function preadFull(
+  io: FileIo,
+  fd: number,
+  into: Uint8Array,
+  position: number,
+  length = into.byteLength,
+  offset = 0,
+): number {
   let done = 0;
   while (done < length) {
     const n = io.pread(fd, into, offset + done, length - done, position + done);

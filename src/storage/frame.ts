@@ -96,7 +96,8 @@ export interface FrameHeader {
   payloadCrc: number;
 }
 
-export type HeaderProblem = 'zero' | 'bad-magic' | 'bad-header-crc' | 'unsupported-version' | 'unknown-kind' | 'reserved-flags';
+export type HeaderProblem =
+  'zero' | 'bad-magic' | 'bad-header-crc' | 'unsupported-version' | 'unknown-kind' | 'reserved-flags';
 
 /**
  * Decodes and validates the header at `at` (which must have 32 readable bytes). Returns the
@@ -156,7 +157,13 @@ export function decodeSegmentHeaderPayload(payload: Uint8Array): SegmentHeaderIn
 }
 
 /** Encodes a complete frame (header + payload + padding) into a new buffer. For cold paths and tests. */
-export function encodeFrame(kind: number, flags: number, topicId: number, seq: number, payload: Uint8Array): Uint8Array {
+export function encodeFrame(
+  kind: number,
+  flags: number,
+  topicId: number,
+  seq: number,
+  payload: Uint8Array,
+): Uint8Array {
   const out = new Uint8Array(frameBytes(payload.byteLength));
   out.set(payload, FRAME_HEADER_BYTES);
   encodeFrameHeader(out, 0, kind, flags, payload.byteLength, topicId, seq, crc32Of(payload));

@@ -13,8 +13,15 @@ export function parseFsyncMode(value: unknown): FsyncMode {
   if (value === undefined) return { intervalMs: DEFAULT_FSYNC_INTERVAL_MS };
   if (value === 'each' || value === 'none') return value;
   const intervalMs = (value as { intervalMs?: unknown } | null)?.intervalMs;
-  if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 1 && intervalMs <= MAX_FSYNC_INTERVAL_MS) {
+  if (
+    typeof intervalMs === 'number' &&
+    Number.isInteger(intervalMs) &&
+    intervalMs >= 1 &&
+    intervalMs <= MAX_FSYNC_INTERVAL_MS
+  ) {
     return { intervalMs };
   }
-  throw WalError.invalidArgument(`fsync must be 'each', 'none' or { intervalMs: 1 … ${MAX_FSYNC_INTERVAL_MS} }, got ${JSON.stringify(value) ?? String(value)}`);
+  throw WalError.invalidArgument(
+    `fsync must be 'each', 'none' or { intervalMs: 1 … ${MAX_FSYNC_INTERVAL_MS} }, got ${JSON.stringify(value) ?? String(value)}`,
+  );
 }

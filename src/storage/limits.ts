@@ -43,7 +43,8 @@ const utf8 = new TextEncoder();
 export function encodeTopic(topic: unknown): Uint8Array {
   if (typeof topic !== 'string') throw WalError.invalidArgument(`topic must be a string, got ${describe(topic)}`);
   if (topic.length === 0) throw WalError.invalidArgument('topic must not be empty');
-  if (LONE_SURROGATE.test(topic)) throw WalError.invalidArgument('topic must be well-formed Unicode (it holds a lone surrogate)');
+  if (LONE_SURROGATE.test(topic))
+    throw WalError.invalidArgument('topic must be well-formed Unicode (it holds a lone surrogate)');
   const bytes = utf8.encode(topic);
   if (bytes.byteLength > MAX_TOPIC_BYTES) {
     throw WalError.invalidArgument(`topic is ${bytes.byteLength} UTF-8 bytes, the limit is ${MAX_TOPIC_BYTES}`, {
@@ -64,16 +65,23 @@ export function checkEntrySize(bytes: number, maxEntryBytes: number): void {
  */
 export function toEntryBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') {
-    if (LONE_SURROGATE.test(data)) throw WalError.invalidArgument('string entry must be well-formed Unicode (it holds a lone surrogate)');
+    if (LONE_SURROGATE.test(data))
+      throw WalError.invalidArgument('string entry must be well-formed Unicode (it holds a lone surrogate)');
     return utf8.encode(data);
   }
-  if (!(data instanceof Uint8Array)) throw WalError.invalidArgument(`entry must be a Uint8Array or a string, got ${describe(data)}`);
-  if (data.byteLength === 0 && isDetached(data)) throw WalError.invalidArgument('entry is a view of a detached ArrayBuffer');
+  if (!(data instanceof Uint8Array))
+    throw WalError.invalidArgument(`entry must be a Uint8Array or a string, got ${describe(data)}`);
+  if (data.byteLength === 0 && isDetached(data))
+    throw WalError.invalidArgument('entry is a view of a detached ArrayBuffer');
   return data;
 }
 
 /** Validates a batch and returns the bytes of its entries; [] for an empty batch. */
-export function checkBatch(entries: unknown, maxEntries: number, maxEntryBytes: number = MAX_ENTRY_BYTES_LIMIT): Uint8Array[] {
+export function checkBatch(
+  entries: unknown,
+  maxEntries: number,
+  maxEntryBytes: number = MAX_ENTRY_BYTES_LIMIT,
+): Uint8Array[] {
   if (!Array.isArray(entries)) throw WalError.invalidArgument(`batch must be an array, got ${describe(entries)}`);
   if (entries.length > maxEntries) throw WalError.tooLarge('batch (entries)', entries.length, maxEntries);
   const out = new Array<Uint8Array>(entries.length);
@@ -84,7 +92,8 @@ export function checkBatch(entries: unknown, maxEntries: number, maxEntryBytes: 
     totalBytes += bytes.byteLength;
     out[i] = bytes;
   }
-  if (totalBytes > MAX_BATCH_PAYLOAD_BYTES) throw WalError.tooLarge('batch payload (bytes)', totalBytes, MAX_BATCH_PAYLOAD_BYTES);
+  if (totalBytes > MAX_BATCH_PAYLOAD_BYTES)
+    throw WalError.tooLarge('batch payload (bytes)', totalBytes, MAX_BATCH_PAYLOAD_BYTES);
   return out;
 }
 
@@ -100,24 +109,51 @@ export type SizingOptions = { [K in keyof ResolvedSizing]?: unknown };
 
 /** Resolves the sizing options against their defaults and ranges. */
 export function validateSizing(options: SizingOptions): ResolvedSizing {
-  const blockBytes = sizeOption('blockBytes', options.blockBytes, DEFAULT_BLOCK_BYTES, MIN_BLOCK_BYTES, MAX_BLOCK_BYTES);
-  if ((blockBytes & (blockBytes - 1)) !== 0) throw WalError.invalidArgument(`blockBytes must be a power of two, got ${blockBytes}`);
-  const segmentBytes = sizeOption('segmentBytes', options.segmentBytes, DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
+  const blockBytes = sizeOption(
+    'blockBytes',
+    options.blockBytes,
+    DEFAULT_BLOCK_BYTES,
+    MIN_BLOCK_BYTES,
+    MAX_BLOCK_BYTES,
+  );
+  if ((blockBytes & (blockBytes - 1)) !== 0)
+    throw WalError.invalidArgument(`blockBytes must be a power of two, got ${blockBytes}`);
+  const segmentBytes = sizeOption(
+    'segmentBytes',
+    options.segmentBytes,
+    DEFAULT_SEGMENT_BYTES,
+    MIN_SEGMENT_BYTES,
+    MAX_SEGMENT_BYTES,
+  );
   if (segmentBytes < blockBytes) {
     throw WalError.invalidArgument(`segmentBytes (${segmentBytes}) must be at least blockBytes (${blockBytes})`);
   }
   return {
     segmentBytes,
     blockBytes,
-    maxEntryBytes: sizeOption('maxEntryBytes', options.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES, 0, MAX_ENTRY_BYTES_LIMIT),
-    maxBatchEntries: sizeOption('maxBatchEntries', options.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, MAX_BATCH_ENTRIES_LIMIT),
+    maxEntryBytes: sizeOption(
+      'maxEntryBytes',
+      options.maxEntryBytes,
+      DEFAULT_MAX_ENTRY_BYTES,
+      0,
+      MAX_ENTRY_BYTES_LIMIT,
+    ),
+    maxBatchEntries: sizeOption(
+      'maxBatchEntries',
+      options.maxBatchEntries,
+      DEFAULT_MAX_BATCH_ENTRIES,
+      1,
+      MAX_BATCH_ENTRIES_LIMIT,
+    ),
   };
 }
 
 function sizeOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw WalError.invalidArgument(`${name} must be an integer, got ${describe(value)}`);
-  if (value < min || value > max) throw WalError.invalidArgument(`${name} must be between ${min} and ${max}, got ${value}`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw WalError.invalidArgument(`${name} must be an integer, got ${describe(value)}`);
+  if (value < min || value > max)
+    throw WalError.invalidArgument(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 

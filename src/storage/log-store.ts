@@ -19,7 +19,15 @@ import { parseFsyncMode, type FsyncMode } from './fsync-mode.js';
 import type { CursorStore } from './cursor-store.js';
 import { nodeFileIo, type FileIo } from './file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END } from './frame.js';
-import { MAX_TOPIC_ID, checkBatch, checkEntrySize, encodeTopic, toEntryBytes, validateSizing, type ResolvedSizing } from './limits.js';
+import {
+  MAX_TOPIC_ID,
+  checkBatch,
+  checkEntrySize,
+  encodeTopic,
+  toEntryBytes,
+  validateSizing,
+  type ResolvedSizing,
+} from './limits.js';
 import { finishRecovery, openNamespace, type OpenedNamespace } from './namespace-opening.js';
 import { Partition, type ReadBatch } from './partition.js';
 import { deletableSegments } from './reclaim.js';
@@ -52,7 +60,16 @@ export interface RecoveryReport {
   skippedFiles: string[];
 }
 
-const KNOWN_OPTIONS = new Set(['dir', 'io', 'readConsistency', 'fsync', 'segmentBytes', 'blockBytes', 'maxEntryBytes', 'maxBatchEntries']);
+const KNOWN_OPTIONS = new Set([
+  'dir',
+  'io',
+  'readConsistency',
+  'fsync',
+  'segmentBytes',
+  'blockBytes',
+  'maxEntryBytes',
+  'maxBatchEntries',
+]);
 
 export class LogStore {
   readonly recovery: RecoveryReport;
@@ -72,15 +89,28 @@ export class LogStore {
   #lastSyncMs = Date.now();
   #closed = false;
 
-  private constructor(io: FileIo, ns: OpenedNamespace, fsync: FsyncMode, sizing: ResolvedSizing, policy: CheckpointPolicy) {
+  private constructor(
+    io: FileIo,
+    ns: OpenedNamespace,
+    fsync: FsyncMode,
+    sizing: ResolvedSizing,
+    policy: CheckpointPolicy,
+  ) {
     this.#io = io;
     this.#ns = ns;
     this.#cursors = ns.cursors;
     this.#fsync = fsync;
     this.#sizing = sizing;
     this.#policy = policy;
-    const recovery = finishRecovery(ns, ns.segmentPaths.map((segmentPath) => scanSegment(io, segmentPath)));
-    this.recovery = { damage: recovery.damage, scannedBytes: recovery.scannedBytes, skippedFiles: recovery.skippedFiles };
+    const recovery = finishRecovery(
+      ns,
+      ns.segmentPaths.map((segmentPath) => scanSegment(io, segmentPath)),
+    );
+    this.recovery = {
+      damage: recovery.damage,
+      scannedBytes: recovery.scannedBytes,
+      skippedFiles: recovery.skippedFiles,
+    };
     this.#olderSegments = recovery.segments;
     for (const topic of recovery.topics) this.#idsByName.set(topic.name, topic.id);
     this.#nextTopicId = Math.max(recovery.maxTopicId, this.#cursors.maxTopicId) + 1;
@@ -107,7 +137,8 @@ export class LogStore {
    */
   static open(options: LogStoreOptions): LogStore {
     if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('options must be an object');
-    for (const name of Object.keys(options)) if (!KNOWN_OPTIONS.has(name)) throw WalError.invalidArgument(`unknown option '${name}'`);
+    for (const name of Object.keys(options))
+      if (!KNOWN_OPTIONS.has(name)) throw WalError.invalidArgument(`unknown option '${name}'`);
     if (typeof options.dir !== 'string' || options.dir.length === 0 || options.dir.includes('\0')) {
       throw WalError.invalidArgument('dir must be a non-empty path string');
     }
@@ -148,7 +179,14 @@ export class LogStore {
     const lastIndex = list.length - 1;
     return this.#commit(() =>
       list.map((bytes, i) =>
-        this.#partition.stageEntry(topicId, bytes, 0, bytes.byteLength, entryCodec, i === lastIndex ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH),
+        this.#partition.stageEntry(
+          topicId,
+          bytes,
+          0,
+          bytes.byteLength,
+          entryCodec,
+          i === lastIndex ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH,
+        ),
       ),
     );
   }
@@ -212,7 +250,11 @@ export class LogStore {
     const durable = this.#cursors.snapshotCursors();
     const current = this.#partition.currentSegment?.path;
     const candidates = [...this.#olderSegments, ...this.#partition.segmentSummaries()];
-    const doomed = deletableSegments(candidates, (topicId) => durable.get(topicId) ?? 0, (s) => s.path !== current);
+    const doomed = deletableSegments(
+      candidates,
+      (topicId) => durable.get(topicId) ?? 0,
+      (s) => s.path !== current,
+    );
     if (doomed.length === 0) return [];
     const paths = doomed.map((s) => s.path);
     this.#partition.forgetSegments(paths);
@@ -364,7 +406,12 @@ function syncingWrites(io: FileIo): FileIo {
 function fsyncFailed(err: unknown, filePath: string): WalError {
   const sys = err as NodeJS.ErrnoException;
   const message = `fsync of ${filePath} failed: ${sys?.message ?? String(err)}`;
-  return new WalError('ERR_FSYNC_FAILED', message, { path: filePath, errno: sys?.code, syscall: sys?.syscall }, { cause: err });
+  return new WalError(
+    'ERR_FSYNC_FAILED',
+    message,
+    { path: filePath, errno: sys?.code, syscall: sys?.syscall },
+    { cause: err },
+  );
 }
 
 function toStoredEntries(topic: string, batch: ReadBatch): StoredEntry[] {

@@ -55,7 +55,12 @@ export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durab
     const stored: StoredFence[] = fences.map((f) => [segmentFileName(f.segment), f.topicId, f.offset, f.seq]);
     // Absent fields stay absent: a file without fences or key is byte-identical to one from before they existed.
     const withKey = key === undefined ? fields : { ...fields, key };
-    writeFileAtomic(io, filePath, packControlFile(stored.length > 0 ? { ...withKey, fences: stored } : withKey), durable);
+    writeFileAtomic(
+      io,
+      filePath,
+      packControlFile(stored.length > 0 ? { ...withKey, fences: stored } : withKey),
+      durable,
+    );
   } catch (err) {
     throw WalError.fromSystem(err, 'writing MANIFEST', filePath);
   }
@@ -105,7 +110,13 @@ function decodeFences(value: unknown, filePath: string): Fence[] {
     if (!Array.isArray(item) || item.length !== 4) throw invalid();
     const [name, topicId, offset, seq] = item as unknown[];
     const segment = typeof name === 'string' ? parseSegmentFileName(name) : null;
-    if (segment === null || !isNonNegativeInteger(topicId) || !isNonNegativeInteger(offset) || !isNonNegativeInteger(seq)) throw invalid();
+    if (
+      segment === null ||
+      !isNonNegativeInteger(topicId) ||
+      !isNonNegativeInteger(offset) ||
+      !isNonNegativeInteger(seq)
+    )
+      throw invalid();
     return { segment, topicId, offset, seq };
   });
 }

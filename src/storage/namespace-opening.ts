@@ -39,7 +39,8 @@ export interface OpenedNamespace {
  */
 export function openNamespace(io: FileIo, dir: string, durable: boolean, key?: string): OpenedNamespace {
   const kind = io.kind(dir);
-  if (kind !== null && kind !== 'dir') throw WalError.invalidArgument(`the data directory ${dir} exists and is not a directory`, { path: dir });
+  if (kind !== null && kind !== 'dir')
+    throw WalError.invalidArgument(`the data directory ${dir} exists and is not a directory`, { path: dir });
   try {
     io.mkdirp(dir);
   } catch (err) {
@@ -122,6 +123,12 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
 function sameFences(a: readonly Fence[], b: readonly Fence[]): boolean {
   return (
     a.length === b.length &&
-    a.every((f, i) => f.topicId === b[i]!.topicId && f.offset === b[i]!.offset && f.seq === b[i]!.seq && compareSegmentIds(f.segment, b[i]!.segment) === 0)
+    a.every(
+      (f, i) =>
+        f.topicId === b[i]!.topicId &&
+        f.offset === b[i]!.offset &&
+        f.seq === b[i]!.seq &&
+        compareSegmentIds(f.segment, b[i]!.segment) === 0,
+    )
   );
 }

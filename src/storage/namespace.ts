@@ -28,12 +28,16 @@ export function sanitizeKey(key: string): string {
   if (typeof key !== 'string') throw WalError.invalidArgument(`namespace key must be a string, got ${typeof key}`);
   const chars = Array.from(key);
   if (chars.length === 0) throw WalError.invalidArgument('namespace key must not be empty');
-  if (key === '.' || key === '..') throw WalError.invalidArgument(`namespace key '${key}' would leave the data directory`);
+  if (key === '.' || key === '..')
+    throw WalError.invalidArgument(`namespace key '${key}' would leave the data directory`);
   if (chars.length > MAX_NAMESPACE_KEY_CHARS) {
-    throw WalError.invalidArgument(`namespace key is ${chars.length} characters, the limit is ${MAX_NAMESPACE_KEY_CHARS}`, {
-      actual: chars.length,
-      limit: MAX_NAMESPACE_KEY_CHARS,
-    });
+    throw WalError.invalidArgument(
+      `namespace key is ${chars.length} characters, the limit is ${MAX_NAMESPACE_KEY_CHARS}`,
+      {
+        actual: chars.length,
+        limit: MAX_NAMESPACE_KEY_CHARS,
+      },
+    );
   }
   const sanitized = chars.map((c) => (KEPT_CHAR.test(c) ? c : '_')).join('');
   if (!ONLY_UNDERSCORES.test(sanitized)) return sanitized;

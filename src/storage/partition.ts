@@ -131,7 +131,8 @@ export class Partition {
   private openBatchTopic = -1;
 
   constructor(config: PartitionConfig, topics: RecoveredTopic[]) {
-    if (!isValidBlockBytes(config.blockBytes)) throw WalError.invalidArgument(`invalid blockBytes ${config.blockBytes}`);
+    if (!isValidBlockBytes(config.blockBytes))
+      throw WalError.invalidArgument(`invalid blockBytes ${config.blockBytes}`);
     if (!(config.segmentBytes > 0)) throw WalError.invalidArgument(`invalid segmentBytes ${config.segmentBytes}`);
     this.config = config;
     this.io = config.io;
@@ -144,7 +145,14 @@ export class Partition {
     for (const topic of topics) {
       const state = this.addTopic(topic.id, topic.name, topic.nextSeq);
       for (const run of topic.runs) {
-        state.index.append(this.segmentRef(run.path, run.segment, 0), run.firstSeq, run.count, run.startOffset, run.endOffset, false);
+        state.index.append(
+          this.segmentRef(run.path, run.segment, 0),
+          run.firstSeq,
+          run.count,
+          run.startOffset,
+          run.endOffset,
+          false,
+        );
       }
     }
   }
@@ -183,7 +191,15 @@ export class Partition {
    * `payloadCrc`: the CRC-32 of exactly data[offset, offset + length) when the caller already has it
    * (the writer gets it from the ring, computed by the main thread); computed here otherwise.
    */
-  stageEntry(topicId: number, data: Uint8Array, offset: number, length: number, codec: number, batchFlags: number, payloadCrc?: number): number {
+  stageEntry(
+    topicId: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    codec: number,
+    batchFlags: number,
+    payloadCrc?: number,
+  ): number {
     this.assertWritable();
     const topic = this.topicOf(topicId);
     this.checkEntry(topicId, data, offset, length, codec, batchFlags);
@@ -197,7 +213,16 @@ export class Partition {
     const payload = byteView(data, offset, offset + length);
     stage.set(payload, at + FRAME_HEADER_BYTES);
     stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
-    encodeFrameHeader(stage, at, KIND_ENTRY, flagsWithCodec(batchFlags, codec), length, topicId, seq, payloadCrc ?? crc32Of(payload));
+    encodeFrameHeader(
+      stage,
+      at,
+      KIND_ENTRY,
+      flagsWithCodec(batchFlags, codec),
+      length,
+      topicId,
+      seq,
+      payloadCrc ?? crc32Of(payload),
+    );
     topic.nextSeq = seq + 1;
     this.recordStagedEntry(topicId, seq, this.stageBase + at, this.stageBase + at + bytes);
     this.stagedEntryCount++;
@@ -255,7 +280,9 @@ export class Partition {
     const index = topic.index;
     let runIndex = index.find(fromSeq);
     if (runIndex < 0) {
-      throw WalError.invalidArgument(`entry ${fromSeq} of topic ${JSON.stringify(topic.name)} is no longer stored`, { topic: topic.name });
+      throw WalError.invalidArgument(`entry ${fromSeq} of topic ${JSON.stringify(topic.name)} is no longer stored`, {
+        topic: topic.name,
+      });
     }
     let seq = fromSeq;
     for (; runIndex < index.runCount; runIndex++) {
@@ -277,7 +304,9 @@ export class Partition {
     this.assertOpen();
     const gone = new Set(paths);
     if (this.current !== null && gone.has(this.current.ref.path)) {
-      throw WalError.invalidArgument(`cannot forget the current segment ${this.current.ref.path}`, { path: this.current.ref.path });
+      throw WalError.invalidArgument(`cannot forget the current segment ${this.current.ref.path}`, {
+        path: this.current.ref.path,
+      });
     }
     for (const topic of this.topics.values()) {
       topic.index.removeSegments(gone);
@@ -324,9 +353,24 @@ export class Partition {
 
   // ---- writing -------------------------------------------------------------------------------
 
-  private checkEntry(topicId: number, data: Uint8Array, offset: number, length: number, codec: number, batchFlags: number): void {
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > data.byteLength) {
-      throw WalError.invalidArgument(`entry bytes [${offset}, ${offset + length}) are outside the ${data.byteLength}-byte buffer`);
+  private checkEntry(
+    topicId: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    codec: number,
+    batchFlags: number,
+  ): void {
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > data.byteLength
+    ) {
+      throw WalError.invalidArgument(
+        `entry bytes [${offset}, ${offset + length}) are outside the ${data.byteLength}-byte buffer`,
+      );
     }
     if (codec !== CODEC_RAW && codec !== CODEC_MSGPACK) throw WalError.invalidArgument(`unknown codec ${codec}`);
     if (batchFlags !== 0 && batchFlags !== FLAG_BATCH && batchFlags !== (FLAG_BATCH | FLAG_BATCH_END)) {
@@ -353,7 +397,11 @@ export class Partition {
   }
 
   private newSegment(): CurrentSegment {
-    const id: SegmentId = { epoch: this.config.epoch, writerIndex: this.config.writerIndex, segmentNo: this.nextSegmentNo++ };
+    const id: SegmentId = {
+      epoch: this.config.epoch,
+      writerIndex: this.config.writerIndex,
+      segmentNo: this.nextSegmentNo++,
+    };
     const ref = this.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes);
     return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, dirty: false, lastSeqs: new Map() };
   }
@@ -507,7 +555,10 @@ export class Partition {
     const limit = run.endOffset;
     let seq = fromSeq;
     const hinted =
-      topic.hintSegment === segment && topic.hintSeq <= seq && topic.hintSeq >= run.firstSeq && topic.hintOffset >= run.startOffset;
+      topic.hintSegment === segment &&
+      topic.hintSeq <= seq &&
+      topic.hintSeq >= run.firstSeq &&
+      topic.hintOffset >= run.startOffset;
     let offset = hinted ? topic.hintOffset : run.startOffset;
     try {
       while (seq < endSeq && !batch.full) {
@@ -520,7 +571,8 @@ export class Partition {
         if (typeof header === 'string') throw corrupt(segment, offset, `invalid frame header (${header})`);
         const bytes = frameBytes(header.payloadBytes);
         if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
-          if (header.seq !== seq) throw corrupt(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
+          if (header.seq !== seq)
+            throw corrupt(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
           if (!batch.wants(header.payloadBytes)) break;
           this.copyPayload(fd, segment, offset, header, limit, batch);
           seq++;
@@ -536,7 +588,14 @@ export class Partition {
     return seq;
   }
 
-  private copyPayload(fd: number, segment: SegmentRef, offset: number, header: FrameHeader, limit: number, batch: ReadBatchBuilder): void {
+  private copyPayload(
+    fd: number,
+    segment: SegmentRef,
+    offset: number,
+    header: FrameHeader,
+    limit: number,
+    batch: ReadBatchBuilder,
+  ): void {
     const length = header.payloadBytes;
     const into = batch.reserve(length, limit - offset);
     const at = batch.usedBytes;
@@ -546,7 +605,8 @@ export class Partition {
     } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
       throw corrupt(segment, offset, 'entry runs past the end of the file');
     }
-    if (crc32Of(into, at, at + length) !== header.payloadCrc) throw corrupt(segment, offset, 'payload checksum mismatch');
+    if (crc32Of(into, at, at + length) !== header.payloadCrc)
+      throw corrupt(segment, offset, 'payload checksum mismatch');
     batch.add(header.seq, codecOfFlags(header.flags), length);
   }
 
@@ -566,8 +626,10 @@ export class Partition {
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
-    const blockBytes = problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES)).blockBytes : 0;
-    if (!isValidBlockBytes(blockBytes)) throw corrupt(segment, 0, `unreadable segment header (${problem ?? `block size ${blockBytes}`})`);
+    const blockBytes =
+      problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES)).blockBytes : 0;
+    if (!isValidBlockBytes(blockBytes))
+      throw corrupt(segment, 0, `unreadable segment header (${problem ?? `block size ${blockBytes}`})`);
     segment.blockBytes = blockBytes;
     return blockBytes;
   }
@@ -577,7 +639,12 @@ export class Partition {
       this.io.fdatasync(fd);
     } catch (err) {
       const sys = err as NodeJS.ErrnoException;
-      throw new WalError('ERR_FSYNC_FAILED', `fdatasync failed: ${sys.message}`, { path: filePath, errno: sys.code, syscall: 'fdatasync' }, { cause: err });
+      throw new WalError(
+        'ERR_FSYNC_FAILED',
+        `fdatasync failed: ${sys.message}`,
+        { path: filePath, errno: sys.code, syscall: 'fdatasync' },
+        { cause: err },
+      );
     }
   }
 
@@ -619,7 +686,8 @@ export class Partition {
       throw WalError.fromSystem(err, 'listing segments', this.config.dir);
     }
     for (const { id } of found) {
-      if (id.epoch === this.config.epoch && id.writerIndex === this.config.writerIndex) next = Math.max(next, id.segmentNo + 1);
+      if (id.epoch === this.config.epoch && id.writerIndex === this.config.writerIndex)
+        next = Math.max(next, id.segmentNo + 1);
     }
     return next;
   }
@@ -664,7 +732,8 @@ class ReadWindow {
 
   /** Makes [offset, offset + n) resident (n <= capacityBytes), reading ahead up to `limit`; returns its index. */
   load(fd: number, segment: SegmentRef, offset: number, n: number, limit: number): number {
-    if (segment === this.segment && offset >= this.start && offset + n <= this.start + this.length) return offset - this.start;
+    if (segment === this.segment && offset >= this.start && offset + n <= this.start + this.length)
+      return offset - this.start;
     this.buf ??= new Uint8Array(this.capacityBytes);
     this.segment = segment;
     this.start = offset;
@@ -709,7 +778,11 @@ class ReadBatchBuilder {
     if (needed <= this.data.byteLength) return this.data;
     // Entries left times this entry's size guesses the rest; doubling covers a wrong guess.
     const entriesLeft = this.maxEntries - this.entries.length - 1;
-    const guess = Math.min(this.maxBytes, this.used + runBytesLeft, Math.max(this.data.byteLength * 2, needed + length * entriesLeft));
+    const guess = Math.min(
+      this.maxBytes,
+      this.used + runBytesLeft,
+      Math.max(this.data.byteLength * 2, needed + length * entriesLeft),
+    );
     const grown = new Uint8Array(Math.max(needed, guess));
     grown.set(this.data.subarray(0, this.used));
     this.data = grown;

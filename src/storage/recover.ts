@@ -113,7 +113,12 @@ export function mergeScans(
     const name = names.get(id);
     if (name === undefined) {
       const first = refs[0]!;
-      damage.push({ path: first.scan.path, offset: first.run.startOffset, reason: `entries of topic id ${id}, whose name is nowhere defined`, topicId: id });
+      damage.push({
+        path: first.scan.path,
+        offset: first.run.startOffset,
+        reason: `entries of topic id ${id}, whose name is nowhere defined`,
+        topicId: id,
+      });
       continue;
     }
     const startSeq = known.startSeq.get(id) ?? 0;
@@ -123,7 +128,12 @@ export function mergeScans(
     for (const ref of refs) {
       if (ref.accepted === ref.run.count || ref.order === fencedOrder) continue;
       fencedOrder = ref.order;
-      newFences.push({ segment: ref.scan.id, topicId: id, offset: ref.run.startOffset, seq: ref.run.firstSeq + ref.accepted });
+      newFences.push({
+        segment: ref.scan.id,
+        topicId: id,
+        offset: ref.run.startOffset,
+        seq: ref.run.firstSeq + ref.accepted,
+      });
     }
   }
 
@@ -165,7 +175,11 @@ function collectRuns(sorted: SegmentScan[], fences: readonly Fence[], live: Set<
 }
 
 /** Names from the cursor file first, then from TOPIC_DEF frames; one name per id and one id per name. */
-function collectNames(sorted: SegmentScan[], knownNames: Map<number, string>, damage: DamageReport[]): Map<number, string> {
+function collectNames(
+  sorted: SegmentScan[],
+  knownNames: Map<number, string>,
+  damage: DamageReport[],
+): Map<number, string> {
   const names = new Map<number, string>();
   const ids = new Map<string, number>();
   const claim = (id: number, name: string, path: string): void => {
@@ -173,9 +187,19 @@ function collectNames(sorted: SegmentScan[], knownNames: Map<number, string>, da
     const owner = ids.get(name);
     if (named === name) return;
     if (named !== undefined) {
-      damage.push({ path, offset: 0, reason: `topic id ${id} is named ${JSON.stringify(name)} here, ${JSON.stringify(named)} elsewhere`, topicId: id });
+      damage.push({
+        path,
+        offset: 0,
+        reason: `topic id ${id} is named ${JSON.stringify(name)} here, ${JSON.stringify(named)} elsewhere`,
+        topicId: id,
+      });
     } else if (owner !== undefined) {
-      damage.push({ path, offset: 0, reason: `topic ${JSON.stringify(name)} has id ${owner} and id ${id}; id ${id} is ignored`, topicId: id });
+      damage.push({
+        path,
+        offset: 0,
+        reason: `topic ${JSON.stringify(name)} has id ${owner} and id ${id}; id ${id} is ignored`,
+        topicId: id,
+      });
     } else {
       names.set(id, name);
       ids.set(name, id);

@@ -122,7 +122,7 @@ class ChunkReader {
   }
 
   isZero(from: number, to: number): boolean {
-    for (let at = from; at < to; ) {
+    for (let at = from; at < to;) {
       const n = Math.min(this.chunkBytes, to - at);
       const i = this.load(at, n);
       for (let k = i; k < i + n; k++) if (this.buf[k] !== 0) return false;
@@ -133,7 +133,7 @@ class ChunkReader {
 
   crc(from: number, to: number): number {
     let crc = 0;
-    for (let at = from; at < to; ) {
+    for (let at = from; at < to;) {
       const n = Math.min(this.chunkBytes, to - at);
       const i = this.load(at, n);
       crc = crc32Of(this.buf, i, i + n, crc);
@@ -208,12 +208,18 @@ class SegmentScanner {
     if (crc32Of(reader.buf, payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES) !== header.payloadCrc) {
       return 'payload checksum mismatch';
     }
-    const info = decodeSegmentHeaderPayload(reader.buf.subarray(payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES));
+    const info = decodeSegmentHeaderPayload(
+      reader.buf.subarray(payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES),
+    );
     if (info.formatVersion > FORMAT_VERSION) {
-      throw new WalError('ERR_UNSUPPORTED_FORMAT', `${reader.path}: segment format version ${info.formatVersion} is not supported`, {
-        path: reader.path,
-        offset: 0,
-      });
+      throw new WalError(
+        'ERR_UNSUPPORTED_FORMAT',
+        `${reader.path}: segment format version ${info.formatVersion} is not supported`,
+        {
+          path: reader.path,
+          offset: 0,
+        },
+      );
     }
     if (info.formatVersion !== FORMAT_VERSION) return `format version ${info.formatVersion}`;
     if (!isValidBlockBytes(info.blockBytes)) return `invalid block size ${info.blockBytes}`;

@@ -30,7 +30,11 @@ export const MAX_RUN_SPAN_BYTES = 1024 * 1024;
 export const MAX_RUN_GAP_BYTES = 4 * 1024;
 
 /** Whether entries at [startOffset, endOffset) may extend a run that ends at `run.endOffset`. */
-export function mayExtendRun(run: { startOffset: number; endOffset: number }, startOffset: number, endOffset: number): boolean {
+export function mayExtendRun(
+  run: { startOffset: number; endOffset: number },
+  startOffset: number,
+  endOffset: number,
+): boolean {
   return startOffset - run.endOffset <= MAX_RUN_GAP_BYTES && endOffset - run.startOffset <= MAX_RUN_SPAN_BYTES;
 }
 
@@ -50,7 +54,14 @@ export class TopicIndex {
    * bytes since the previous run are known-valid frames (written by this process); recovered runs
    * may have damage between them and must stay apart, since a reader walks a run frame by frame.
    */
-  append(segment: SegmentRef, firstSeq: number, count: number, startOffset: number, endOffset: number, mayMerge = true): void {
+  append(
+    segment: SegmentRef,
+    firstSeq: number,
+    count: number,
+    startOffset: number,
+    endOffset: number,
+    mayMerge = true,
+  ): void {
     const last = this.runs.at(-1);
     if (
       mayMerge &&

@@ -12,8 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { root, runWalrus as walrus } from './run-walrus.js';
 
-
-
 const KEY = 'shop/orders::v1';
 const NS = 'shop_orders__v1';
 const ORDERS = 300;
@@ -40,7 +38,11 @@ beforeAll(async () => {
   const wal = await Walrus.open({ dir: base, key: KEY, writers: 2, segmentBytes: 64 * 1024, blockBytes: 4096 });
   for (let i = 0; i < ORDERS; i++) await wal.append('orders', `order-${i}:${'x'.repeat(200)}`);
   await wal.batchAppend('events', ['created', 'paid\nand shipped', 'closed']);
-  await wal.append('objects', { big: 12345678901234567890n, when: new Date(0), tags: new Set(['a']) }, { codec: 'msgpack' });
+  await wal.append(
+    'objects',
+    { big: 12345678901234567890n, when: new Date(0), tags: new Set(['a']) },
+    { codec: 'msgpack' },
+  );
   await wal.append('binary', new Uint8Array([0xff, 0x00, 0xfe]));
   for (let i = 0; i < CONSUMED; i++) await wal.readNext('orders');
   await wal.close();
@@ -54,7 +56,8 @@ describe('help and usage errors', () => {
   it('prints help globally and for every command, exit 0', async () => {
     const global = await walrus(['--help']);
     expect(global.code).toBe(0);
-    for (const command of ['stats', 'verify', 'tail', 'dump', 'bench']) expect(global.stdout).toContain(`  ${command} `);
+    for (const command of ['stats', 'verify', 'tail', 'dump', 'bench'])
+      expect(global.stdout).toContain(`  ${command} `);
     for (const command of ['stats', 'verify', 'tail', 'dump', 'bench']) {
       const run = await walrus([command, '--help']);
       expect(run.code).toBe(0);
@@ -122,12 +125,33 @@ describe('walrus stats', () => {
     expect(report.damagedFrames).toBe(0);
     const byName = Object.fromEntries(report.topics.map((t: { name: string }) => [t.name, t]));
     expect(Object.keys(byName).sort()).toEqual(['binary', 'events', 'objects', 'orders']);
-    const orderBytes = Array.from({ length: ORDERS }, (_, i) => Buffer.byteLength(`order-${i}:${'x'.repeat(200)}`)).reduce((a, b) => a + b, 0);
-    expect(byName.orders).toMatchObject({ appended: ORDERS, consumed: CONSUMED, unread: ORDERS - CONSUMED, stored: ORDERS, bytes: orderBytes, damaged: false });
+    const orderBytes = Array.from({ length: ORDERS }, (_, i) =>
+      Buffer.byteLength(`order-${i}:${'x'.repeat(200)}`),
+    ).reduce((a, b) => a + b, 0);
+    expect(byName.orders).toMatchObject({
+      appended: ORDERS,
+      consumed: CONSUMED,
+      unread: ORDERS - CONSUMED,
+      stored: ORDERS,
+      bytes: orderBytes,
+      damaged: false,
+    });
     expect(byName.orders.segments).toBeGreaterThan(1);
-    expect(byName.events).toMatchObject({ appended: 3, consumed: 0, unread: 3, stored: 3, bytes: Buffer.byteLength('createdpaid\nand shippedclosed'), segments: 1 });
+    expect(byName.events).toMatchObject({
+      appended: 3,
+      consumed: 0,
+      unread: 3,
+      stored: 3,
+      bytes: Buffer.byteLength('createdpaid\nand shippedclosed'),
+      segments: 1,
+    });
     expect(byName.binary).toMatchObject({ appended: 1, bytes: 3 });
-    expect(report.totals).toMatchObject({ topics: 4, appended: ORDERS + 5, consumed: CONSUMED, unread: ORDERS + 5 - CONSUMED });
+    expect(report.totals).toMatchObject({
+      topics: 4,
+      appended: ORDERS + 5,
+      consumed: CONSUMED,
+      unread: ORDERS + 5 - CONSUMED,
+    });
     const segs = fs.readdirSync(nsDir).filter((n) => n.endsWith('.seg'));
     expect(report.segments.count).toBe(segs.length);
     expect(report.segments.bytes).toBe(segs.reduce((n, s) => n + fs.statSync(path.join(nsDir, s)).size, 0));
@@ -141,7 +165,9 @@ describe('walrus stats', () => {
     expect(run.stdout).toContain(`namespace key  ${JSON.stringify(KEY)}`);
     expect(run.stdout).toContain('(not open)');
     expect(run.stdout).toMatch(/topic\s+appended\s+consumed\s+unread\s+stored\s+bytes\s+segments/);
-    expect(run.stdout).toMatch(new RegExp(`orders\\s+${ORDERS}\\s+${CONSUMED}\\s+${ORDERS - CONSUMED}\\s+${ORDERS}\\s`));
+    expect(run.stdout).toMatch(
+      new RegExp(`orders\\s+${ORDERS}\\s+${CONSUMED}\\s+${ORDERS - CONSUMED}\\s+${ORDERS}\\s`),
+    );
     expect(run.stdout).toMatch(/events\s+3\s+0\s+3\s+3\s/);
     expect(run.stdout).toContain('damaged frames 0');
   });
@@ -154,7 +180,12 @@ describe('walrus tail', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines).toEqual(Array.from({ length: 10 }, (_, i) => `order-${ORDERS - 10 + i}:${'x'.repeat(200)}`));
     const three = await walrus(['tail', base, 'orders', '-k', KEY, '-n', '3']);
-    expect(three.stdout.trimEnd().split('\n').map((l) => l.split(':')[0])).toEqual(['order-297', 'order-298', 'order-299']);
+    expect(
+      three.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['order-297', 'order-298', 'order-299']);
   });
 
   it('--from-start prints every stored entry, consumed or not, and moves no cursor', async () => {
@@ -169,17 +200,28 @@ describe('walrus tail', () => {
 
   it('--format json gives one parseable object per entry: text, base64 or the decoded value', async () => {
     const events = await walrus(['tail', base, 'events', '-k', KEY, '--format', 'json']);
-    const parsed = events.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const parsed = events.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(parsed).toEqual([
       { topic: 'events', seq: 0, codec: 'raw', bytes: 7, text: 'created' },
       { topic: 'events', seq: 1, codec: 'raw', bytes: 16, text: 'paid\nand shipped' },
       { topic: 'events', seq: 2, codec: 'raw', bytes: 6, text: 'closed' },
     ]);
     const binary = JSON.parse((await walrus(['tail', base, 'binary', '-k', KEY, '--format', 'json'])).stdout);
-    expect(binary).toMatchObject({ seq: 0, codec: 'raw', bytes: 3, base64: Buffer.from([0xff, 0x00, 0xfe]).toString('base64') });
+    expect(binary).toMatchObject({
+      seq: 0,
+      codec: 'raw',
+      bytes: 3,
+      base64: Buffer.from([0xff, 0x00, 0xfe]).toString('base64'),
+    });
     expect(binary.text).toBeUndefined();
     const objects = JSON.parse((await walrus(['tail', base, 'objects', '-k', KEY, '--format', 'json'])).stdout);
-    expect(objects).toMatchObject({ codec: 'msgpack', value: { big: '12345678901234567890', when: '1970-01-01T00:00:00.000Z', tags: ['a'] } });
+    expect(objects).toMatchObject({
+      codec: 'msgpack',
+      value: { big: '12345678901234567890', when: '1970-01-01T00:00:00.000Z', tags: ['a'] },
+    });
   });
 
   it('--format hex dumps the payload bytes', async () => {
@@ -194,13 +236,24 @@ describe('walrus dump', () => {
   it('lists every frame in order with segment, offset, topic, seq, flags and bytes', async () => {
     const run = await walrus(['dump', base, '-k', KEY, '--format', 'json']);
     expect(run.code).toBe(0);
-    const records = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-    const segs = fs.readdirSync(nsDir).filter((n) => n.endsWith('.seg')).sort();
+    const records = run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const segs = fs
+      .readdirSync(nsDir)
+      .filter((n) => n.endsWith('.seg'))
+      .sort();
     expect(records.filter((r) => r.kind === 'SEGMENT_HEADER').map((r) => r.segment)).toEqual(segs);
     expect(records.every((r) => r.kind !== 'DAMAGE')).toBe(true);
     const orders = records.filter((r) => r.kind === 'ENTRY' && r.topic === 'orders');
     expect(orders.map((r) => r.seq)).toEqual(Array.from({ length: ORDERS }, (_, i) => i));
-    expect(orders[5]).toMatchObject({ codec: 'raw', flags: [], status: 'visible', bytes: Buffer.byteLength(`order-5:${'x'.repeat(200)}`) });
+    expect(orders[5]).toMatchObject({
+      codec: 'raw',
+      flags: [],
+      status: 'visible',
+      bytes: Buffer.byteLength(`order-5:${'x'.repeat(200)}`),
+    });
     expect(orders[5].text).toBe(`order-5:${'x'.repeat(200)}`);
     // Offsets increase within a segment, and each frame is where the file says it is.
     const first = orders[0];

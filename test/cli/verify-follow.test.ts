@@ -16,14 +16,13 @@ import { runWalrus as walrus, startWalrus } from './run-walrus.js';
 
 const FRAME_HEADER_BYTES = 32;
 
-
-
 const dirs: string[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
 const wals: Walrus[] = [];
 
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.allSettled(wals.splice(0).map((w) => w.close()));
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -75,21 +74,29 @@ function waitForOutput(child: ChildProcessWithoutNullStreams, read: () => string
       child.off('exit', exited);
       resolve();
     };
-    const exited = (code: number | null): void => reject(new Error(`exited (${code}) before printing ${JSON.stringify(text)}: ${read()}`));
+    const exited = (code: number | null): void =>
+      reject(new Error(`exited (${code}) before printing ${JSON.stringify(text)}: ${read()}`));
     child.stdout.on('data', check);
     child.once('exit', exited);
     check();
   });
 }
 
-function follow(args: string[]): { child: ChildProcessWithoutNullStreams; out: () => string; err: () => string; exit: Promise<[number | null, NodeJS.Signals | null]> } {
+function follow(args: string[]): {
+  child: ChildProcessWithoutNullStreams;
+  out: () => string;
+  err: () => string;
+  exit: Promise<[number | null, NodeJS.Signals | null]>;
+} {
   const child = startWalrus(args);
   children.push(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  );
   return { child, out: () => stdout, err: () => stderr, exit };
 }
 
@@ -111,16 +118,33 @@ describe('walrus verify', () => {
     flipBit(file, offset + FRAME_HEADER_BYTES + 3);
     const damaged = await walrus(['verify', dir]);
     expect(damaged.code).toBe(1);
-    expect(damaged.stdout).toContain(`damaged frame: ${file} offset ${offset}: payload checksum mismatch (topic "even", seq 50)`);
+    expect(damaged.stdout).toContain(
+      `damaged frame: ${file} offset ${offset}: payload checksum mismatch (topic "even", seq 50)`,
+    );
     expect(damaged.stdout).toMatch(/1 damaged frame/);
     const report = JSON.parse((await walrus(['verify', dir, '--json'])).stdout);
     expect(report.ok).toBe(false);
-    expect(report.damage[0]).toEqual({ kind: 'frame', file, offset, reason: 'payload checksum mismatch', topic: 'even', seq: 50 });
+    expect(report.damage[0]).toEqual({
+      kind: 'frame',
+      file,
+      offset,
+      reason: 'payload checksum mismatch',
+      topic: 'even',
+      seq: 50,
+    });
     // Recovery would cut "even" at seq 50: reported as a sequence break, and stats marks the topic.
-    expect(report.damage.some((d: { kind: string; topic?: string }) => d.kind === 'sequence' && d.topic === 'even')).toBe(true);
+    expect(
+      report.damage.some((d: { kind: string; topic?: string }) => d.kind === 'sequence' && d.topic === 'even'),
+    ).toBe(true);
     const stats = JSON.parse((await walrus(['stats', dir, '--json'])).stdout);
-    expect(stats.topics.find((t: { name: string }) => t.name === 'even')).toMatchObject({ appended: 50, damaged: true });
-    expect(stats.topics.find((t: { name: string }) => t.name === 'odd')).toMatchObject({ appended: 100, damaged: false });
+    expect(stats.topics.find((t: { name: string }) => t.name === 'even')).toMatchObject({
+      appended: 50,
+      damaged: true,
+    });
+    expect(stats.topics.find((t: { name: string }) => t.name === 'odd')).toMatchObject({
+      appended: 100,
+      damaged: false,
+    });
   });
 
   it('reports a torn tail and an unreadable CURSORS file', async () => {
@@ -131,7 +155,14 @@ describe('walrus verify', () => {
     const { file, offset } = locate(dir, 'torn-19-');
     fs.truncateSync(file, offset + 40);
     const torn = JSON.parse((await walrus(['verify', dir, '--json'])).stdout);
-    expect(torn.damage).toEqual([expect.objectContaining({ kind: 'frame', file, offset, reason: 'torn tail: frame runs past the end of the file' })]);
+    expect(torn.damage).toEqual([
+      expect.objectContaining({
+        kind: 'frame',
+        file,
+        offset,
+        reason: 'torn tail: frame runs past the end of the file',
+      }),
+    ]);
 
     fs.writeFileSync(path.join(dir, 'CURSORS'), 'not msgpack at all');
     const run = await walrus(['verify', dir]);

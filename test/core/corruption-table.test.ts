@@ -29,7 +29,12 @@ import { peekAll, seqs, texts } from '../helpers/log-store-reads.js';
 import { TmpDirs, copyDir } from '../helpers/tmp-dir.js';
 
 const BLOCK_BYTES = 4096;
-const options = (dir: string): LogStoreOptions => ({ dir, fsync: 'none', segmentBytes: 64 * 1024, blockBytes: BLOCK_BYTES });
+const options = (dir: string): LogStoreOptions => ({
+  dir,
+  fsync: 'none',
+  segmentBytes: 64 * 1024,
+  blockBytes: BLOCK_BYTES,
+});
 
 const TOPICS = ['t0', 't1', 't2'] as const;
 const EMPTY_ENTRY = { topic: 't0', seq: 10 };
@@ -40,7 +45,9 @@ const LAST = { topic: 't0', bytes: 96 };
 
 function textOfSize(topic: string, seq: number, sizeBytes: number): string {
   const head = `${topic}#${seq}:`;
-  return head + 'abcdefghijklmnopqrstuvwxyz'.repeat(Math.ceil(sizeBytes / 26)).slice(0, Math.max(0, sizeBytes - head.length));
+  return (
+    head + 'abcdefghijklmnopqrstuvwxyz'.repeat(Math.ceil(sizeBytes / 26)).slice(0, Math.max(0, sizeBytes - head.length))
+  );
 }
 
 /** Writes the deterministic workload and returns, per topic, every entry in order. */
@@ -59,7 +66,8 @@ function writeWorkload(dir: string): Map<string, string[]> {
         expect(store.batchAppend(topic, batch)).toEqual(batch.map((_, k) => list.length + k));
         list.push(...batch);
       } else if (topic === EMPTY_ENTRY.topic && list.length === EMPTY_ENTRY.seq) put(topic, '');
-      else if (topic === BIG_ENTRY.topic && list.length === BIG_ENTRY.seq) put(topic, textOfSize(topic, list.length, BIG_ENTRY.bytes));
+      else if (topic === BIG_ENTRY.topic && list.length === BIG_ENTRY.seq)
+        put(topic, textOfSize(topic, list.length, BIG_ENTRY.bytes));
       else put(topic, textOfSize(topic, list.length, 40 + ((i * 131 + ti * 57) % 1400)));
     });
   }
@@ -84,7 +92,16 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
   const lengthOf = (topic: string) => written.get(topic)!.length;
   /** A topic cut at `seq`, all other topics whole. */
   const cutAt = (topic: string, seq: number) =>
-    Object.fromEntries(TOPICS.map((t) => [t, t === topic ? (t === BATCH.topic && seq >= BATCH.firstSeq && seq < BATCH.firstSeq + BATCH.entries ? BATCH.firstSeq : seq) : lengthOf(t)]));
+    Object.fromEntries(
+      TOPICS.map((t) => [
+        t,
+        t === topic
+          ? t === BATCH.topic && seq >= BATCH.firstSeq && seq < BATCH.firstSeq + BATCH.entries
+            ? BATCH.firstSeq
+            : seq
+          : lengthOf(t),
+      ]),
+    );
   const whole = () => Object.fromEntries(TOPICS.map((t) => [t, lengthOf(t)]));
 
   const baseTmp = new TmpDirs();
@@ -103,7 +120,8 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
 
     let store = LogStore.open(options(dir));
     // Counts first: they show what recovery decided even if reading the entries then fails.
-    for (const topic of TOPICS) if (exact[topic] !== undefined) expect(store.count(topic), `${topic} count`).toBe(exact[topic]);
+    for (const topic of TOPICS)
+      if (exact[topic] !== undefined) expect(store.count(topic), `${topic} count`).toBe(exact[topic]);
     const recovered = new Map<string, string[]>();
     let lost = false;
     for (const topic of TOPICS) {
@@ -114,7 +132,8 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
       recovered.set(topic, got);
     }
     if (corruption.mustLose) expect(lost, 'the corruption destroyed something').toBe(true);
-    if (lost && corruption.lossDetectable !== false) expect(store.recovery.damage.length, 'losses are reported').toBeGreaterThan(0);
+    if (lost && corruption.lossDetectable !== false)
+      expect(store.recovery.damage.length, 'losses are reported').toBeGreaterThan(0);
     if (skipped) expect(store.recovery.skippedFiles.map((p) => path.basename(p))).toContain(path.basename(skipped));
 
     for (const topic of TOPICS) {
@@ -178,7 +197,8 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
         it(`${target.topic}#${target.seq}: ${where} payload byte`, () => {
           const hit = findEntry(baseDir, target.topic, target.seq);
           if (hit.payloadBytes === 0) return; // the empty entry has no payload byte to flip
-          const rel = where === 'first' ? 0 : where === 'middle' ? Math.floor(hit.payloadBytes / 2) : hit.payloadBytes - 1;
+          const rel =
+            where === 'first' ? 0 : where === 'middle' ? Math.floor(hit.payloadBytes / 2) : hit.payloadBytes - 1;
           check(
             { corrupt: (copy) => flipHit(copy, target, (h) => h.offset + FRAME_HEADER_BYTES + rel, 7 - (rel % 8)) },
             cutAt(target.topic, target.seq),
@@ -328,14 +348,21 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
     });
     it('the last segment truncated to 0 bytes (no header at all)', () => check(cutLastSegment(() => 0, true)));
     it('the last segment truncated inside its header', () => check(cutLastSegment(() => 20, true)));
-    it('the last segment truncated inside its second frame', () => check(cutLastSegment((f) => f[1]!.offset + 12, true)));
+    it('the last segment truncated inside its second frame', () =>
+      check(cutLastSegment((f) => f[1]!.offset + 12, true)));
     // A cut at a frame boundary leaves a shorter but well-formed log: only the prefix rule applies.
-    it('the last segment cut right after its header', () => check(cutLastSegment(() => SEGMENT_HEADER_FRAME_BYTES, false)));
+    it('the last segment cut right after its header', () =>
+      check(cutLastSegment(() => SEGMENT_HEADER_FRAME_BYTES, false)));
     it('the last segment cut right after its second frame', () => check(cutLastSegment((f) => f[1]!.endOffset, false)));
   });
 });
 
-function flipHit(dir: string, target: { topic: string; seq: number }, offsetOf: (hit: { offset: number }) => number, bit: number): void {
+function flipHit(
+  dir: string,
+  target: { topic: string; seq: number },
+  offsetOf: (hit: { offset: number }) => number,
+  bit: number,
+): void {
   const hit = findEntry(dir, target.topic, target.seq);
   flipBit(hit.path, offsetOf(hit), bit);
 }

@@ -82,20 +82,19 @@ const payload = fc.oneof(
 );
 const topic = fc.constantFrom(...TOPICS);
 
-const append = fc.record({ topic, data: payload }).map(
-  ({ topic, data }): Cmd => ({
-    check: () => true,
-    run(model, real) {
-      const state = topicOf(model, topic);
-      expect(real.store.append(topic, data)).toBe(state.entries.length);
-      state.entries.push(data);
-    },
-    toString: () => `append(${topic}, ${data.byteLength} B)`,
-  }),
-);
+const append = fc.record({ topic, data: payload }).map(({ topic, data }): Cmd => ({
+  check: () => true,
+  run(model, real) {
+    const state = topicOf(model, topic);
+    expect(real.store.append(topic, data)).toBe(state.entries.length);
+    state.entries.push(data);
+  },
+  toString: () => `append(${topic}, ${data.byteLength} B)`,
+}));
 
-const batchAppend = fc.record({ topic, batch: fc.array(payload, { maxLength: MAX_BATCH_ENTRIES + 2 }) }).map(
-  ({ topic, batch }): Cmd => ({
+const batchAppend = fc
+  .record({ topic, batch: fc.array(payload, { maxLength: MAX_BATCH_ENTRIES + 2 }) })
+  .map(({ topic, batch }): Cmd => ({
     check: () => true,
     run(model, real) {
       const state = topicOf(model, topic);
@@ -113,31 +112,29 @@ const batchAppend = fc.record({ topic, batch: fc.array(payload, { maxLength: MAX
       state.entries.push(...batch);
     },
     toString: () => `batchAppend(${topic}, [${batch.map((b) => b.byteLength).join(',')}])`,
-  }),
-);
+  }));
 
-const readNext = fc.record({ topic, checkpoint: fc.boolean() }).map(
-  ({ topic, checkpoint }): Cmd => ({
-    check: () => true,
-    run(model, real) {
-      const state = topicOf(model, topic);
-      const got = real.store.readNext(topic, { checkpoint });
-      if (state.cursor >= state.entries.length) {
-        expect(got).toBeNull();
-        return;
-      }
-      expectEntries(got ? [got] : [], topic, [state.entries[state.cursor]!], state.cursor);
-      if (checkpoint) state.cursor++;
-    },
-    toString: () => `readNext(${topic}, checkpoint=${checkpoint})`,
-  }),
-);
+const readNext = fc.record({ topic, checkpoint: fc.boolean() }).map(({ topic, checkpoint }): Cmd => ({
+  check: () => true,
+  run(model, real) {
+    const state = topicOf(model, topic);
+    const got = real.store.readNext(topic, { checkpoint });
+    if (state.cursor >= state.entries.length) {
+      expect(got).toBeNull();
+      return;
+    }
+    expectEntries(got ? [got] : [], topic, [state.entries[state.cursor]!], state.cursor);
+    if (checkpoint) state.cursor++;
+  },
+  toString: () => `readNext(${topic}, checkpoint=${checkpoint})`,
+}));
 
 /** Mostly budgets near entry sizes, where the byte rule (not the entry cap) decides. */
 const budget = fc.oneof(fc.integer({ min: 1, max: 800 }), fc.integer({ min: 1, max: 40_000 }));
 
-const batchRead = fc.record({ topic, maxBytes: budget, checkpoint: fc.boolean() }).map(
-  ({ topic, maxBytes, checkpoint }): Cmd => ({
+const batchRead = fc
+  .record({ topic, maxBytes: budget, checkpoint: fc.boolean() })
+  .map(({ topic, maxBytes, checkpoint }): Cmd => ({
     check: () => true,
     run(model, real) {
       const state = topicOf(model, topic);
@@ -146,19 +143,16 @@ const batchRead = fc.record({ topic, maxBytes: budget, checkpoint: fc.boolean() 
       if (checkpoint) state.cursor += expected.length;
     },
     toString: () => `batchRead(${topic}, ${maxBytes} B, checkpoint=${checkpoint})`,
-  }),
-);
+  }));
 
-const count = topic.map(
-  (topic): Cmd => ({
-    check: () => true,
-    run(model, real) {
-      const state = topicOf(model, topic);
-      expect(real.store.count(topic)).toBe(state.entries.length - state.cursor);
-    },
-    toString: () => `count(${topic})`,
-  }),
-);
+const count = topic.map((topic): Cmd => ({
+  check: () => true,
+  run(model, real) {
+    const state = topicOf(model, topic);
+    expect(real.store.count(topic)).toBe(state.entries.length - state.cursor);
+  },
+  toString: () => `count(${topic})`,
+}));
 
 const reopen = fc.constant<Cmd>({
   check: () => true,
@@ -221,7 +215,9 @@ describe('model property: LogStore behaves like an in-memory log (SPEC §4 rules
 
   it('at-least-once (persistEvery 0…4): a crash redelivers at most n per topic, a reopen none', () => {
     runProperty(
-      fc.integer({ min: 0, max: 4 }).map((n) => ({ consistency: { atLeastOnce: { persistEvery: n } }, replayBound: Math.max(1, n) })),
+      fc
+        .integer({ min: 0, max: 4 })
+        .map((n) => ({ consistency: { atLeastOnce: { persistEvery: n } }, replayBound: Math.max(1, n) })),
     );
   });
 });

@@ -7,7 +7,8 @@ const TOPICS = ['alpha', 'beta', 'gamma'];
 const PER_TOPIC = 30;
 
 function seed(store: LogStore): void {
-  for (let i = 0; i < PER_TOPIC; i++) for (const topic of TOPICS) store.append(topic, `${topic}-${i}-${'p'.repeat(i * 40)}`);
+  for (let i = 0; i < PER_TOPIC; i++)
+    for (const topic of TOPICS) store.append(topic, `${topic}-${i}-${'p'.repeat(i * 40)}`);
 }
 
 function expectedFrom(topic: string, from: number): string[] {
@@ -46,7 +47,8 @@ describe('SPEC §4 rule 3: strictly-at-once', () => {
       const store = LogStore.open(base(dir));
       seed(store);
       const consumed = { alpha: 0, beta: 7, gamma: PER_TOPIC };
-      for (const [topic, k] of Object.entries(consumed)) expect(consume(store, topic, k)).toEqual(expectedFrom(topic, 0).slice(0, k));
+      for (const [topic, k] of Object.entries(consumed))
+        expect(consume(store, topic, k)).toEqual(expectedFrom(topic, 0).slice(0, k));
       // A poll of a caught-up topic must not move its durable cursor backwards (seed B1).
       expect(store.readNext('gamma')).toBeNull();
       let reopenDir = dir;

@@ -21,7 +21,8 @@ describe('SPEC §4 rule 4: at-least-once with persistEvery n', () => {
   function seeded(persistEvery: number): { dir: string; store: LogStore } {
     const dir = tmp.make();
     const store = LogStore.open(options(dir, persistEvery));
-    for (let i = 0; i < PER_TOPIC; i++) for (const topic of TOPICS) store.append(topic, `${topic}${i}-${'q'.repeat(200)}`);
+    for (let i = 0; i < PER_TOPIC; i++)
+      for (const topic of TOPICS) store.append(topic, `${topic}${i}-${'q'.repeat(200)}`);
     return { dir, store };
   }
 

@@ -35,7 +35,9 @@ function writeTwoTopics(dir: string, perTopic = 150): void {
 }
 
 function expectDamageAt(store: LogStore, segmentPath: string, offset: number): void {
-  const hit = store.recovery.damage.find((d) => path.basename(d.path) === path.basename(segmentPath) && d.offset === offset);
+  const hit = store.recovery.damage.find(
+    (d) => path.basename(d.path) === path.basename(segmentPath) && d.offset === offset,
+  );
   expect(hit, JSON.stringify(store.recovery.damage)).toBeDefined();
 }
 

@@ -30,7 +30,10 @@ function lastSeqPerTopic(dir: string): Map<string, Map<string, number>> {
 /** FORMAT §9: sealed segments whose every topic's cursor is past its last entry there. */
 function expectedReclaimable(dir: string, cursors: Record<string, number>, current: string | null): string[] {
   return [...lastSeqPerTopic(dir)]
-    .filter(([segmentPath, perTopic]) => segmentPath !== current && [...perTopic].every(([topic, last]) => (cursors[topic] ?? 0) > last))
+    .filter(
+      ([segmentPath, perTopic]) =>
+        segmentPath !== current && [...perTopic].every(([topic, last]) => (cursors[topic] ?? 0) > last),
+    )
     .map(([segmentPath]) => segmentPath);
 }
 

@@ -31,7 +31,11 @@ function restart(store: LogStore, dir: string, extra?: Omit<LogStoreOptions, 'di
 }
 
 /** The seed's "drop without close, new instance": open a crash copy. */
-function crashRestart(store: LogStore, dir: string, extra?: Omit<LogStoreOptions, 'dir'>): { store: LogStore; dir: string } {
+function crashRestart(
+  store: LogStore,
+  dir: string,
+  extra?: Omit<LogStoreOptions, 'dir'>,
+): { store: LogStore; dir: string } {
   const copy = crashCopy(dir, tmp);
   store.close();
   return { store: open(copy, extra), dir: copy };
@@ -133,7 +137,8 @@ describe('seed §5.1 tests/unit.rs', () => {
       const entries = store.batchRead(topic, { maxBytes: 1 << 20 });
       expect(entries.length).toBe(100);
       for (let i = 0; i < 100; i++) {
-        if (textOf(entries[i]!) !== `t${t}:e${i}` || entries[i]!.seq !== i) throw new Error(`${topic}[${i}] is ${textOf(entries[i]!)}`);
+        if (textOf(entries[i]!) !== `t${t}:e${i}` || entries[i]!.seq !== i)
+          throw new Error(`${topic}[${i}] is ${textOf(entries[i]!)}`);
       }
       expect(store.readNext(topic)).toBeNull();
     }
@@ -193,7 +198,18 @@ describe('seed §5.1 tests/unit.rs', () => {
   });
 
   it('stress_extreme_topic_names: dotted, dashed, unicode and long names all work (no tolerated errors)', () => {
-    const names = ['a.b.c', 'a-b-c', 'with space', 'ünïcødé', '日本語トピック', '🦀🐳', 'x'.repeat(38), 'slash/and\\back', '..', '.'];
+    const names = [
+      'a.b.c',
+      'a-b-c',
+      'with space',
+      'ünïcødé',
+      '日本語トピック',
+      '🦀🐳',
+      'x'.repeat(38),
+      'slash/and\\back',
+      '..',
+      '.',
+    ];
     const dir = tmp.make();
     let store = open(dir);
     names.forEach((name, i) => store.append(name, `entry ${i}`));
@@ -280,7 +296,9 @@ describe('seed §5.2 tests/integration.rs', () => {
     [KiB, 10 * KiB, 100 * KiB].forEach((size) => store.append(`medium_${size}`, patterned(size, 1)));
     store = restart(store, dir);
     drain(store, 'mixed').forEach((e, i) => expectBytes(e.data, patterned(sizes[i]!, sizes[i]!)));
-    [KiB, 10 * KiB, 100 * KiB].forEach((size) => expectBytes(store.readNext(`medium_${size}`)?.data, patterned(size, 1)));
+    [KiB, 10 * KiB, 100 * KiB].forEach((size) =>
+      expectBytes(store.readNext(`medium_${size}`)?.data, patterned(size, 1)),
+    );
     store.close();
   });
 
@@ -303,7 +321,8 @@ describe('seed §5.2 tests/integration.rs', () => {
     for (let t = 0; t < 100; t++) for (let i = 0; i < 25; i++) store.readNext(`p_${t}`);
     const crashed = crashRestart(store, dir);
     store = crashed.store;
-    for (let t = 0; t < 100; t++) expect(texts(drain(store, `p_${t}`))).toEqual(Array.from({ length: 25 }, (_, i) => `${t}:${25 + i}`));
+    for (let t = 0; t < 100; t++)
+      expect(texts(drain(store, `p_${t}`))).toEqual(Array.from({ length: 25 }, (_, i) => `${t}:${25 + i}`));
     store.close();
   });
 
@@ -354,7 +373,7 @@ describe('seed §5.2 tests/integration.rs', () => {
 });
 
 describe('seed §5.3 tests/configuration.rs', () => {
-  it("test_fsync_schedule_sync_each and intervalMs: appends read back in order", () => {
+  it('test_fsync_schedule_sync_each and intervalMs: appends read back in order', () => {
     for (const fsync of ['each', { intervalMs: 1000 }] as const) {
       const store = open(tmp.make(), { ...SMALL, fsync });
       ['1', '2', '3'].forEach((s) => store.append('f', s));
@@ -364,7 +383,11 @@ describe('seed §5.3 tests/configuration.rs', () => {
   });
 
   it('test_constructors: every consistency/fsync combination accepts appends', () => {
-    const consistencies = ['strictly-at-once', { atLeastOnce: { persistEvery: 5 } }, { atLeastOnce: { persistEvery: 2 } }] as const;
+    const consistencies = [
+      'strictly-at-once',
+      { atLeastOnce: { persistEvery: 5 } },
+      { atLeastOnce: { persistEvery: 2 } },
+    ] as const;
     const modes = ['each', 'none', { intervalMs: 3000 }] as const;
     for (const readConsistency of consistencies) {
       for (const fsync of modes) {
@@ -467,7 +490,11 @@ describe('seed §5.5 tests/batch_writes.rs', () => {
     store.append('b', 'after');
     for (let k = 0; k < 4; k++) store.batchAppend('b', [`${k}.0`, `${k}.1`, `${k}.2`]);
     expect(texts(drain(store, 'b'))).toEqual([
-      'before', 'x', 'y', 'z', 'after',
+      'before',
+      'x',
+      'y',
+      'z',
+      'after',
       ...[0, 1, 2, 3].flatMap((k) => [`${k}.0`, `${k}.1`, `${k}.2`]),
     ]);
     store.close();
@@ -477,7 +504,14 @@ describe('seed §5.5 tests/batch_writes.rs', () => {
     const dir = tmp.make();
     let store = open(dir, { ...SMALL, maxEntryBytes: 8 * KiB });
     store.append('lim', 'kept');
-    expectWalError(() => store.batchAppend('lim', Array.from({ length: 2001 }, () => 'e')), 'ERR_TOO_LARGE');
+    expectWalError(
+      () =>
+        store.batchAppend(
+          'lim',
+          Array.from({ length: 2001 }, () => 'e'),
+        ),
+      'ERR_TOO_LARGE',
+    );
     expectWalError(() => store.batchAppend('lim', ['ok', patterned(8 * KiB + 1), 'ok']), 'ERR_TOO_LARGE');
     expect(store.count('lim')).toBe(1);
     expect(store.batchAppend('lim', ['n1', 'n2'])).toEqual([1, 2]);
@@ -532,7 +566,11 @@ describe('seed §5.5 tests/batch_writes.rs', () => {
     const random = Array.from({ length: 50 }, (_, i) => DATA_PATTERNS.lcg!(1000 + ((i * 137) % 5000)));
     store.batchAppend('num', numbered);
     store.batchAppend('rnd', random);
-    for (let b = 0; b < 6; b++) store.batchAppend('multi', Array.from({ length: 5 }, (_, e) => `${b}:${e}`));
+    for (let b = 0; b < 6; b++)
+      store.batchAppend(
+        'multi',
+        Array.from({ length: 5 }, (_, e) => `${b}:${e}`),
+      );
     store = restart(store, dir);
     drain(store, 'num').forEach((e, i) => {
       expect(bytesOf(e.data).readBigUInt64LE(0)).toBe(BigInt(i));
@@ -576,7 +614,12 @@ describe('seed §5.6 tests/batch_read.rs', () => {
   it('test_batch_read_exact_budget_boundary: 100-byte entries, budgets 300→3, 500→5, 1→1, 350→3', () => {
     const store = open(tmp.make());
     for (let i = 0; i < 20; i++) store.append('bb', patterned(100, i));
-    for (const [budget, expected] of [[300, 3], [500, 5], [1, 1], [350, 3]] as const) {
+    for (const [budget, expected] of [
+      [300, 3],
+      [500, 5],
+      [1, 1],
+      [350, 3],
+    ] as const) {
       expect(store.batchRead('bb', { maxBytes: budget, checkpoint: false })).toHaveLength(expected);
       expect(store.batchRead('bb', { maxBytes: budget })).toHaveLength(expected);
     }
@@ -588,7 +631,9 @@ describe('seed §5.6 tests/batch_read.rs', () => {
     const store = open(tmp.make());
     for (let i = 0; i < 100; i++) store.append('mid', `e${String(i).padStart(9, '0')}`);
     for (let call = 0; call < 10; call++) {
-      expect(seqs(store.batchRead('mid', { maxBytes: 100 }))).toEqual(Array.from({ length: 10 }, (_, i) => call * 10 + i));
+      expect(seqs(store.batchRead('mid', { maxBytes: 100 }))).toEqual(
+        Array.from({ length: 10 }, (_, i) => call * 10 + i),
+      );
     }
     expect(store.batchRead('mid', { maxBytes: 100 })).toEqual([]);
     store.close();
@@ -693,7 +738,11 @@ describe('seed §5.6 tests/batch_read.rs', () => {
     for (let i = 0; i < 1000; i++) store.append('rf', `rf_${String(i).padStart(4, '0')}`);
     let total = 0;
     let calls = 0;
-    for (let batch = store.batchRead('rf', { maxBytes: 64 }); batch.length > 0; batch = store.batchRead('rf', { maxBytes: 64 })) {
+    for (
+      let batch = store.batchRead('rf', { maxBytes: 64 });
+      batch.length > 0;
+      batch = store.batchRead('rf', { maxBytes: 64 })
+    ) {
       expect(batch[0]!.seq).toBe(total);
       total += batch.length;
       calls++;
@@ -706,7 +755,11 @@ describe('seed §5.6 tests/batch_read.rs', () => {
   it('test_batch_read_respects_entry_cap: two batches of 2000 → reads of 2000, 2000, then 0', () => {
     const dir = tmp.make();
     let store = open(dir);
-    for (let b = 0; b < 2; b++) store.batchAppend('cap', Array.from({ length: 2000 }, (_, i) => `${b}-${i}`));
+    for (let b = 0; b < 2; b++)
+      store.batchAppend(
+        'cap',
+        Array.from({ length: 2000 }, (_, i) => `${b}-${i}`),
+      );
     store = restart(store, dir);
     const first = store.batchRead('cap', { maxBytes: 1 << 30 });
     const second = store.batchRead('cap', { maxBytes: 1 << 30 });

@@ -29,7 +29,11 @@ function open(dir: string, extra: Omit<LogStoreOptions, 'dir'> = SMALL): LogStor
   return LogStore.open({ dir, ...extra });
 }
 
-function crashRestart(store: LogStore, dir: string, extra?: Omit<LogStoreOptions, 'dir'>): { store: LogStore; dir: string } {
+function crashRestart(
+  store: LogStore,
+  dir: string,
+  extra?: Omit<LogStoreOptions, 'dir'>,
+): { store: LogStore; dir: string } {
   const copy = crashCopy(dir, tmp);
   store.close();
   return { store: open(copy, extra), dir: copy };
@@ -42,7 +46,8 @@ class FaultyIo {
   readonly io: FileIo;
 
   constructor() {
-    const fail = (code: string, syscall: string) => Object.assign(new Error(`${code}: injected by the test`), { code, syscall });
+    const fail = (code: string, syscall: string) =>
+      Object.assign(new Error(`${code}: injected by the test`), { code, syscall });
     this.io = {
       ...nodeFileIo,
       pwrite: (fd, data, offset, length, position) => {
@@ -113,7 +118,10 @@ describe('seed defects (reference §7) are not reproducible', () => {
     const base = tmp.make();
     const store = open(base);
     store.append('t', 'before');
-    store.batchAppend('t', Array.from({ length: 6 }, (_, i) => patterned(3 * KiB, i)));
+    store.batchAppend(
+      't',
+      Array.from({ length: 6 }, (_, i) => patterned(3 * KiB, i)),
+    );
     store.close();
     const frames = locateEntries(base).filter((e) => e.seq >= 1);
     const cuts = frames.flatMap((f) => [f.offset + 10, f.offset + FRAME_HEADER_BYTES + 100, f.endOffset - 1]);
@@ -138,7 +146,14 @@ describe('seed defects (reference §7) are not reproducible', () => {
       let store = open(dir, { ...SMALL, io: faults.io });
       store.append('t', 'kept-0');
       faults.writeFault = { code: 'ENOSPC', writeBudgetBytes };
-      expectWalError(() => store.batchAppend('t', Array.from({ length: 4 }, (_, i) => patterned(3 * KiB, i))), 'ERR_DISK_FULL');
+      expectWalError(
+        () =>
+          store.batchAppend(
+            't',
+            Array.from({ length: 4 }, (_, i) => patterned(3 * KiB, i)),
+          ),
+        'ERR_DISK_FULL',
+      );
       faults.writeFault = null;
       expect(store.count('t')).toBe(1);
       expect(texts(drain(store, 't'))).toEqual(['kept-0']);
@@ -160,7 +175,14 @@ describe('seed defects (reference §7) are not reproducible', () => {
       const second = open(fresh, { ...SMALL, io: faults2.io });
       second.append('t', 'kept-0');
       faults2.writeFault = { code: 'ENOSPC', writeBudgetBytes };
-      expectWalError(() => second.batchAppend('t', Array.from({ length: 4 }, (_, i) => patterned(3 * KiB, i))), 'ERR_DISK_FULL');
+      expectWalError(
+        () =>
+          second.batchAppend(
+            't',
+            Array.from({ length: 4 }, (_, i) => patterned(3 * KiB, i)),
+          ),
+        'ERR_DISK_FULL',
+      );
       faults2.writeFault = null;
       second.append('t', 'kept-1');
       const crashed = crashRestart(second, fresh);
@@ -336,7 +358,13 @@ describe('seed defects (reference §7) are not reproducible', () => {
     const childStore = open(child);
     childStore.append('child-topic', 'not yours');
     childStore.close();
-    for (const name of ['CURSORS.tmp', 'MANIFEST.tmp', 'data.bin', 'cursors-ffffffff.log', '00000001-0000-00000000.seg.tmp']) {
+    for (const name of [
+      'CURSORS.tmp',
+      'MANIFEST.tmp',
+      'data.bin',
+      'cursors-ffffffff.log',
+      '00000001-0000-00000000.seg.tmp',
+    ]) {
       fs.writeFileSync(path.join(dir, name), garbage(333));
     }
     store = open(dir);

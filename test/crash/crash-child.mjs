@@ -10,14 +10,23 @@ import { Walrus } from '../../dist/src/index.js';
 
 const [dir, fsyncArg, consistencyArg, seedArg] = process.argv.slice(2);
 const fsync = fsyncArg === 'interval' ? { intervalMs: 20 } : fsyncArg;
-const readConsistency = consistencyArg === 'strict' ? 'strictly-at-once' : { atLeastOnce: { persistEvery: Number(consistencyArg.slice(3)) } };
+const readConsistency =
+  consistencyArg === 'strict' ? 'strictly-at-once' : { atLeastOnce: { persistEvery: Number(consistencyArg.slice(3)) } };
 let seed = Number(seedArg) >>> 0;
 const random = () => {
   seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
   return seed / 2 ** 32;
 };
 
-const wal = await Walrus.open({ dir, fsync, readConsistency, writers: 2, ringBytes: 256 * 1024, segmentBytes: 256 * 1024, blockBytes: 16 * 1024 });
+const wal = await Walrus.open({
+  dir,
+  fsync,
+  readConsistency,
+  writers: 2,
+  ringBytes: 256 * 1024,
+  segmentBytes: 256 * 1024,
+  blockBytes: 16 * 1024,
+});
 const topics = ['alpha', 'beta', 'gamma', 'delta'];
 const stats = await wal.stats();
 const next = new Map(topics.map((t) => [t, stats.topics[t]?.appended ?? 0]));

@@ -41,9 +41,17 @@ function parseAcks(stdout: string): Acks {
   return acks;
 }
 
-function runChildAndKill(dir: string, fsync: string, consistency: string, seed: number, lifeMs: number): Promise<string> {
+function runChildAndKill(
+  dir: string,
+  fsync: string,
+  consistency: string,
+  seed: number,
+  lifeMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, fsync, consistency, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, dir, fsync, consistency, String(seed)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8');
@@ -76,7 +84,13 @@ async function verify(dir: string, consistency: string, state: Map<string, Topic
   const copy = `${dir}-verify`;
   fs.rmSync(copy, { recursive: true, force: true });
   fs.cpSync(dir, copy, { recursive: true });
-  const wal = await Walrus.open({ dir: copy, fsync: 'none', writers: 2, segmentBytes: 256 * 1024, blockBytes: 16 * 1024 });
+  const wal = await Walrus.open({
+    dir: copy,
+    fsync: 'none',
+    writers: 2,
+    segmentBytes: 256 * 1024,
+    blockBytes: 16 * 1024,
+  });
   let checked = 0;
   try {
     const stats = await wal.stats();
@@ -136,30 +150,36 @@ describe('SPEC §4.5: a SIGKILL never loses an acknowledged append (and cursors 
     ['none', 'alo5'],
   ];
   for (const [fsync, consistency] of modes) {
-    it(`fsync ${fsync}, ${consistency}: ${KILLS} kills`, async () => {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-crash-'));
-      roots.push(root);
-      const dir = path.join(root, 'wal');
-      const state = new Map(TOPICS.map((t) => [t, { acked: -1, consumed: -1 }]));
-      let checkedEntries = 0;
-      let acknowledged = 0;
-      let seed = 0x5eed + fsync.length * 7919;
-      for (let kill = 0; kill < KILLS; kill++) {
-        seed = (seed * 1103515245 + 12345) >>> 0;
-        const lifeMs = 50 + (seed % 700);
-        const stdout = await runChildAndKill(dir, fsync, consistency, seed, lifeMs);
-        const acks = parseAcks(stdout);
-        acknowledged += stdout.split('\n').length - 1;
-        for (const t of TOPICS) {
-          const s = state.get(t)!;
-          s.acked = Math.max(s.acked, acks.appended.get(t) ?? -1);
-          s.consumed = Math.max(s.consumed, acks.consumed.get(t) ?? -1);
+    it(
+      `fsync ${fsync}, ${consistency}: ${KILLS} kills`,
+      async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-crash-'));
+        roots.push(root);
+        const dir = path.join(root, 'wal');
+        const state = new Map(TOPICS.map((t) => [t, { acked: -1, consumed: -1 }]));
+        let checkedEntries = 0;
+        let acknowledged = 0;
+        let seed = 0x5eed + fsync.length * 7919;
+        for (let kill = 0; kill < KILLS; kill++) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          const lifeMs = 50 + (seed % 700);
+          const stdout = await runChildAndKill(dir, fsync, consistency, seed, lifeMs);
+          const acks = parseAcks(stdout);
+          acknowledged += stdout.split('\n').length - 1;
+          for (const t of TOPICS) {
+            const s = state.get(t)!;
+            s.acked = Math.max(s.acked, acks.appended.get(t) ?? -1);
+            s.consumed = Math.max(s.consumed, acks.consumed.get(t) ?? -1);
+          }
+          checkedEntries += await verify(dir, consistency, state);
         }
-        checkedEntries += await verify(dir, consistency, state);
-      }
-      expect(checkedEntries).toBeGreaterThan(0);
-      console.log(`crash ${fsync}/${consistency}: ${KILLS} kills, ${acknowledged} acknowledged operations, ${checkedEntries} unread entries checked after reopen`);
-      expect(acknowledged).toBeGreaterThan(KILLS);
-    }, 60_000 + KILLS * 6_000);
+        expect(checkedEntries).toBeGreaterThan(0);
+        console.log(
+          `crash ${fsync}/${consistency}: ${KILLS} kills, ${acknowledged} acknowledged operations, ${checkedEntries} unread entries checked after reopen`,
+        );
+        expect(acknowledged).toBeGreaterThan(KILLS);
+      },
+      60_000 + KILLS * 6_000,
+    );
   }
 });

@@ -44,13 +44,17 @@ describe('examples/ingest-demo.mjs', () => {
   it('runs an ingestion pipeline with several producers and prints its summary', async () => {
     const tmp = privateTmp();
     try {
-      const run = await runExample('ingest-demo.mjs', ['--entries', '900', '--producers', '3', '--topics', '2'], { TMPDIR: tmp });
+      const run = await runExample('ingest-demo.mjs', ['--entries', '900', '--producers', '3', '--topics', '2'], {
+        TMPDIR: tmp,
+      });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('3 producers → 2 topics → 2 consumers, 900 entries');
       expect(run.stdout).toMatch(/appended\s+900 entries/);
       expect(run.stdout).toMatch(/consumed\s+900 entries with checkpoints/);
-      expect(run.stdout).toMatch(/recovery\s+reopened in \d+ ms: .*900 entries ever appended, 0 unread, 0 damaged frames/);
+      expect(run.stdout).toMatch(
+        /recovery\s+reopened in \d+ ms: .*900 entries ever appended, 0 unread, 0 damaged frames/,
+      );
       expect(fs.readdirSync(tmp)).toEqual([]); // its temp data dir is gone
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -61,10 +65,28 @@ describe('examples/ingest-demo.mjs', () => {
     const tmp = privateTmp();
     try {
       const dir = path.join(tmp, 'kept');
-      const first = await runExample('ingest-demo.mjs', ['--dir', dir, '--entries', '300', '--producers', '2', '--topics', '2']);
+      const first = await runExample('ingest-demo.mjs', [
+        '--dir',
+        dir,
+        '--entries',
+        '300',
+        '--producers',
+        '2',
+        '--topics',
+        '2',
+      ]);
       expect(first.code).toBe(0);
       expect(first.stdout).toContain(`data kept in ${dir}`);
-      const second = await runExample('ingest-demo.mjs', ['--dir', dir, '--entries', '300', '--producers', '2', '--topics', '2']);
+      const second = await runExample('ingest-demo.mjs', [
+        '--dir',
+        dir,
+        '--entries',
+        '300',
+        '--producers',
+        '2',
+        '--topics',
+        '2',
+      ]);
       expect(second.code).toBe(0);
       expect(Number(/\(epoch (\d+),/.exec(second.stdout)?.[1])).toBeGreaterThan(1); // not a fresh log
       expect(second.stdout).toMatch(/600 entries ever appended, 0 unread/);
@@ -84,7 +106,9 @@ describe('examples/job-queue.mjs', () => {
   it('runs the queue with several at-least-once workers, survives a SIGKILLed worker, and prints its summary', async () => {
     const tmp = privateTmp();
     try {
-      const run = await runExample('job-queue.mjs', ['--jobs', '300', '--workers', '3', '--crash-after', '17'], { TMPDIR: tmp });
+      const run = await runExample('job-queue.mjs', ['--jobs', '300', '--workers', '3', '--crash-after', '17'], {
+        TMPDIR: tmp,
+      });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const out = run.stdout;

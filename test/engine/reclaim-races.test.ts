@@ -39,7 +39,10 @@ describe('§4.9 space is reclaimed while appends, consumers, verify, stats and s
         for (let i = 0; i < APPENDS_PER_TOPIC; i++) {
           const n = appended.get(topic)!;
           if (i % 10 === 0) {
-            await wal.batchAppend(topic, Array.from({ length: 5 }, (_, k) => `${n + k}:${'x'.repeat(300)}`));
+            await wal.batchAppend(
+              topic,
+              Array.from({ length: 5 }, (_, k) => `${n + k}:${'x'.repeat(300)}`),
+            );
             appended.set(topic, n + 5);
           } else {
             await wal.append(topic, `${n}:${'y'.repeat(500)}`);

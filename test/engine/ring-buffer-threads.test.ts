@@ -63,7 +63,12 @@ interface ProducerResult {
 }
 
 /** Writes `records` records of random sizes (tag = sequence), publishing every `publishEvery`. */
-async function produce(producer: RingProducer, records: number, seed: number, publishEvery: number): Promise<ProducerResult> {
+async function produce(
+  producer: RingProducer,
+  records: number,
+  seed: number,
+  publishEvery: number,
+): Promise<ProducerResult> {
   const nextSize = sizeStream(seed);
   const bytes = producer.bytes;
   let checksum = FNV_OFFSET;
@@ -120,7 +125,13 @@ describe('ring buffer across threads', () => {
     }, 1);
     try {
       const seed = 77;
-      const { report } = startConsumer({ ring, seed, records, releaseEvery: 16, slow: { ticks: ticks.buffer as SharedArrayBuffer, recordsPerTick } });
+      const { report } = startConsumer({
+        ring,
+        seed,
+        records,
+        releaseEvery: 16,
+        slow: { ticks: ticks.buffer as SharedArrayBuffer, recordsPerTick },
+      });
       const produced = await produce(new RingProducer(ring), records, seed, 8);
       const ticksWhenProduced = Atomics.load(ticks, 0);
       expect(await report).toEqual({ records, checksum: produced.checksum, error: null });

@@ -22,7 +22,12 @@ interface Ring {
 
 function makeRing(capacityBytes = CAPACITY_BYTES, initialPosition = 0): Ring {
   const buffer = createRingBuffer({ capacityBytes, initialPosition });
-  return { buffer, cells: new Int32Array(buffer, 0, 16), producer: new RingProducer(buffer), consumer: new RingConsumer(buffer) };
+  return {
+    buffer,
+    cells: new Int32Array(buffer, 0, 16),
+    producer: new RingProducer(buffer),
+    consumer: new RingConsumer(buffer),
+  };
 }
 
 function recordBytes(payloadBytes: number): number {
@@ -221,7 +226,11 @@ describe('RingProducer / RingConsumer, one thread', () => {
    * Random sizes and random interleavings of reserve / publish / next / release over many laps, so
    * the wrap point keeps moving. Every byte is checked, so any overlap or misplacement shows.
    */
-  function randomWalk(initialPosition: number, steps: number, seed: number): { producer: RingProducer; cells: Int32Array } {
+  function randomWalk(
+    initialPosition: number,
+    steps: number,
+    seed: number,
+  ): { producer: RingProducer; cells: Int32Array } {
     const { producer, consumer, cells } = makeRing(CAPACITY_BYTES, initialPosition);
     const random = rng(seed);
     const reserved: Array<{ tag: number; payloadBytes: number }> = [];

@@ -262,7 +262,11 @@ describe('batchRead budget: at least one entry, at most maxBatchEntries, else wi
 
   it('caps at maxBatchEntries', async () => {
     const wal = await openWal({ ...SMALL, maxBatchEntries: 50 });
-    for (let i = 0; i < 4; i++) await wal.batchAppend('cap', Array.from({ length: 50 }, () => 'x'));
+    for (let i = 0; i < 4; i++)
+      await wal.batchAppend(
+        'cap',
+        Array.from({ length: 50 }, () => 'x'),
+      );
     expect((await wal.batchRead('cap', { maxBytes: 1 << 30 })).length).toBe(50);
   });
 });
@@ -272,7 +276,13 @@ describe('lifecycle: close is idempotent, everything after it rejects with ERR_C
     const wal = await openWal(SMALL);
     await wal.append('x', 'y');
     await Promise.all([wal.close(), wal.close()]);
-    for (const call of [() => wal.append('x', 'y'), () => wal.readNext('x'), () => wal.batchRead('x', { maxBytes: 1 }), () => wal.sync(), () => wal.count('x')]) {
+    for (const call of [
+      () => wal.append('x', 'y'),
+      () => wal.readNext('x'),
+      () => wal.batchRead('x', { maxBytes: 1 }),
+      () => wal.sync(),
+      () => wal.count('x'),
+    ]) {
       await expect(call()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     }
   });
@@ -308,7 +318,9 @@ describe('lifecycle: close is idempotent, everything after it rejects with ERR_C
     // Naming the directory itself (no key) still opens it, and keeps the recorded key.
     const direct = await openWal({ ...SMALL, dir: path.join(dir, 'prod_payments') });
     await direct.close();
-    await expect(openWal({ ...SMALL, dir, key: 'prod?payments' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    await expect(openWal({ ...SMALL, dir, key: 'prod?payments' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
   });
 
   it('supports await using (Symbol.asyncDispose)', async () => {
@@ -348,7 +360,14 @@ describe('bad input gets a typed error and changes nothing', () => {
 
   it('rejects bad options before touching the disk', async () => {
     const dir = tempDir();
-    for (const options of [{ fsync: 'sometimes' }, { writers: 0 }, { ringBytes: 1000 }, { blockBytes: 3000 }, { readConsistency: 'maybe' }, { nope: 1 }]) {
+    for (const options of [
+      { fsync: 'sometimes' },
+      { writers: 0 },
+      { ringBytes: 1000 },
+      { blockBytes: 3000 },
+      { readConsistency: 'maybe' },
+      { nope: 1 },
+    ]) {
       const err = await openWal({ dir: path.join(dir, 'x'), ...(options as object) }).catch((e: unknown) => e);
       expect((err as WalError).code).toBe('ERR_INVALID_ARGUMENT');
     }
@@ -385,7 +404,10 @@ describe('concurrent writers and readers on one topic: no duplicates, no loss, o
     const seen: Array<{ seq: number; text: string }> = [];
     const consumers = Array.from({ length: 3 }, async (_, c) => {
       while (seen.length < total) {
-        const batch = c === 0 ? await wal.batchRead('shared', { maxBytes: 200 }) : [await wal.readNext('shared')].filter((e) => e !== null);
+        const batch =
+          c === 0
+            ? await wal.batchRead('shared', { maxBytes: 200 })
+            : [await wal.readNext('shared')].filter((e) => e !== null);
         if (batch.length === 0) await new Promise((r) => setTimeout(r, 1));
         for (const e of batch) seen.push({ seq: e!.seq, text: e!.text() });
       }

@@ -37,7 +37,10 @@ describe('topicReadable', () => {
 
   it('honours backpressure: an unread stream stops taking entries from the WAL', async () => {
     const wal = await openWal(SMALL);
-    await wal.batchAppend('bp', Array.from({ length: 100 }, (_, i) => `v${i}`));
+    await wal.batchAppend(
+      'bp',
+      Array.from({ length: 100 }, (_, i) => `v${i}`),
+    );
     const controller = new AbortController();
     const stream = topicReadable(wal, 'bp', { signal: controller.signal, highWaterMark: 2, maxBytes: 1 });
     stream.read(0); // asks the stream to fill its buffer, and nothing reads it afterwards
@@ -97,7 +100,10 @@ describe('topicReadable', () => {
     await wal.batchAppend('peek', ['a', 'b', 'c']);
     const controller = new AbortController();
     const texts: string[] = [];
-    for await (const entry of topicReadable(wal, 'peek', { signal: controller.signal, checkpoint: false }) as AsyncIterable<Entry>) {
+    for await (const entry of topicReadable(wal, 'peek', {
+      signal: controller.signal,
+      checkpoint: false,
+    }) as AsyncIterable<Entry>) {
       texts.push(entry.text());
       if (texts.length === 3) controller.abort();
     }
@@ -108,8 +114,12 @@ describe('topicReadable', () => {
   it('rejects bad arguments at creation', async () => {
     const wal = await openWal(SMALL);
     expect(() => topicReadable(wal, '')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => topicReadable(wal, 't', { maxBytes: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => topicReadable(wal, 't', { signal: 'stop' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => topicReadable(wal, 't', { maxBytes: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => topicReadable(wal, 't', { signal: 'stop' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
   });
 });
 
@@ -166,12 +176,19 @@ describe('topicWritable', () => {
     expect(calls.slice(1).every((n) => n <= 4)).toBe(true); // the first oversized batch taught the limit
 
     const all: Entry[] = [];
-    for (let batch = await wal.batchRead('mixed', { maxBytes: 1 << 20 }); batch.length > 0; batch = await wal.batchRead('mixed', { maxBytes: 1 << 20 })) {
+    for (
+      let batch = await wal.batchRead('mixed', { maxBytes: 1 << 20 });
+      batch.length > 0;
+      batch = await wal.batchRead('mixed', { maxBytes: 1 << 20 })
+    ) {
       all.push(...batch);
     }
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 15 }, (_, i) => i));
     expect(all.map((e) => e.codec)).toEqual([...Array<string>(11).fill('raw'), 'msgpack', 'msgpack', 'msgpack', 'raw']);
-    expect(all.slice(0, 11).map((e) => e.text())).toEqual(['first', ...Array.from({ length: 10 }, (_, i) => `raw-${i}`)]);
+    expect(all.slice(0, 11).map((e) => e.text())).toEqual([
+      'first',
+      ...Array.from({ length: 10 }, (_, i) => `raw-${i}`),
+    ]);
     expect(all.slice(11, 14).map((e) => e.value)).toEqual([{ n: 1 }, { n: 2n ** 70n }, new Map([[1, 'one']])]);
     expect(all[14]!.text()).toBe('tail-bytes');
   });
@@ -217,7 +234,9 @@ describe('topicWritable', () => {
   it('rejects bad arguments at creation', async () => {
     const wal = await openWal(SMALL);
     expect(() => topicWritable(wal, '')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => topicWritable(wal, 't', { codec: 'json' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => topicWritable(wal, 't', { codec: 'json' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
   });
 });
 
@@ -225,7 +244,10 @@ describe('topicReadable → Transform → topicWritable', () => {
   it('copies a topic through a pipeline and finishes when the source is aborted', async () => {
     const wal = await openWal(SMALL);
     const n = 300;
-    await wal.batchAppend('src', Array.from({ length: n }, (_, i) => `m${i}`));
+    await wal.batchAppend(
+      'src',
+      Array.from({ length: n }, (_, i) => `m${i}`),
+    );
     const controller = new AbortController();
     let copied = 0;
     const upper = new Transform({

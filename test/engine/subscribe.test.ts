@@ -10,7 +10,12 @@ import { SMALL, openWal, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 
 /** Collects entries' texts until `stop(collected)` says so, then aborts; returns what the loop yielded. */
-async function collect(wal: Walrus, topic: string, stop: (texts: string[]) => boolean, options: { checkpoint?: boolean; maxBytes?: number } = {}): Promise<string[]> {
+async function collect(
+  wal: Walrus,
+  topic: string,
+  stop: (texts: string[]) => boolean,
+  options: { checkpoint?: boolean; maxBytes?: number } = {},
+): Promise<string[]> {
   const controller = new AbortController();
   const texts: string[] = [];
   if (stop(texts)) controller.abort();
@@ -38,7 +43,10 @@ describe('subscribe: following the tail', () => {
   it('yields what is unread, then entries appended later, in order', async () => {
     const wal = await openWal(SMALL);
     for (let i = 0; i < 50; i++) await wal.append('t', `old-${i}`);
-    const expected = [...Array.from({ length: 50 }, (_, i) => `old-${i}`), ...Array.from({ length: 150 }, (_, i) => `new-${i}`)];
+    const expected = [
+      ...Array.from({ length: 50 }, (_, i) => `old-${i}`),
+      ...Array.from({ length: 150 }, (_, i) => `new-${i}`),
+    ];
     const reading = collect(wal, 't', (texts) => texts.length === expected.length);
     for (let i = 0; i < 150; i++) {
       await wal.append('t', `new-${i}`);
@@ -148,7 +156,10 @@ describe('subscribe: ending', () => {
 
   it('after an abort, still yields the rest of the batch it already consumed, then ends', async () => {
     const wal = await openWal(SMALL);
-    await wal.batchAppend('jobs', Array.from({ length: 10 }, (_, i) => `job-${i}`));
+    await wal.batchAppend(
+      'jobs',
+      Array.from({ length: 10 }, (_, i) => `job-${i}`),
+    );
     const controller = new AbortController();
     const texts: string[] = [];
     for await (const entry of wal.subscribe('jobs', { signal: controller.signal, maxBytes: 1 << 20 })) {
@@ -161,11 +172,17 @@ describe('subscribe: ending', () => {
 
   it('consumes a batch at a time: break drops the rest of the batch, maxBytes: 1 keeps it unread', async () => {
     const wal = await openWal(SMALL);
-    await wal.batchAppend('big', Array.from({ length: 10 }, (_, i) => `b${i}`));
+    await wal.batchAppend(
+      'big',
+      Array.from({ length: 10 }, (_, i) => `b${i}`),
+    );
     for await (const _ of wal.subscribe('big', { maxBytes: 1 << 20 })) break;
     expect(await wal.count('big')).toBe(0); // all 10 were consumed by the one batch read
 
-    await wal.batchAppend('small', Array.from({ length: 10 }, (_, i) => `s${i}`));
+    await wal.batchAppend(
+      'small',
+      Array.from({ length: 10 }, (_, i) => `s${i}`),
+    );
     for await (const entry of wal.subscribe('small', { maxBytes: 1 })) {
       expect(entry.text()).toBe('s0');
       break;
@@ -224,7 +241,11 @@ describe('subscribe: consistency', () => {
 
   it('checkpoint: false keeps following far past maxBatchEntries unconsumed entries, and skips what consumers took', async () => {
     const wal = await openWal({ ...SMALL, maxBatchEntries: 16 });
-    for (let i = 0; i < 10; i++) await wal.batchAppend('far', Array.from({ length: 10 }, (_, k) => `f${i * 10 + k}`));
+    for (let i = 0; i < 10; i++)
+      await wal.batchAppend(
+        'far',
+        Array.from({ length: 10 }, (_, k) => `f${i * 10 + k}`),
+      );
     const reading = collect(wal, 'far', (texts) => texts.length === 150, { checkpoint: false, maxBytes: 64 });
     await tick(20);
     for (let i = 100; i < 150; i++) await wal.append('far', `f${i}`);
@@ -232,13 +253,20 @@ describe('subscribe: consistency', () => {
     expect(await wal.count('far')).toBe(150);
     // A new observer starts at the cursor: what a consumer took is not replayed to it.
     expect((await wal.batchRead('far', { maxBytes: Infinity })).length).toBe(16);
-    expect(await collect(wal, 'far', (texts) => texts.length === 3, { checkpoint: false })).toEqual(['f16', 'f17', 'f18']);
+    expect(await collect(wal, 'far', (texts) => texts.length === 3, { checkpoint: false })).toEqual([
+      'f16',
+      'f17',
+      'f18',
+    ]);
   });
 
   it('a consumed position survives reopen: a new subscription starts after it', async () => {
     const dir = tempDir();
     const first = await openWal({ ...SMALL, dir, readConsistency: { atLeastOnce: { persistEvery: 10 } } });
-    await first.batchAppend('q', Array.from({ length: 25 }, (_, i) => `q${i}`));
+    await first.batchAppend(
+      'q',
+      Array.from({ length: 25 }, (_, i) => `q${i}`),
+    );
     expect(await collect(first, 'q', (texts) => texts.length === 25, { maxBytes: 16 })).toHaveLength(25);
     await first.append('q', 'after');
     await first.close();

@@ -73,17 +73,26 @@ const INVALID = 'ERR_INVALID_ARGUMENT';
 const TOO_LARGE = 'ERR_TOO_LARGE';
 
 /** What a call should do: succeed (then `check` its result and `apply` it to the model), or fail with one of `codes`. */
-type Expectation = { ok: true; check: (result: unknown) => void; apply: () => void } | { ok: false; codes: Set<string> };
+type Expectation =
+  { ok: true; check: (result: unknown) => void; apply: () => void } | { ok: false; codes: Set<string> };
 
 const fail = (...codes: string[]): Expectation => ({ ok: false, codes: new Set(codes) });
-const succeed = (check: (result: unknown) => void = () => undefined, apply: () => void = () => undefined): Expectation => ({ ok: true, check, apply });
+const succeed = (
+  check: (result: unknown) => void = () => undefined,
+  apply: () => void = () => undefined,
+): Expectation => ({ ok: true, check, apply });
 
 function isWellFormed(s: string): boolean {
   return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function topicOk(topic: unknown): topic is string {
-  return typeof topic === 'string' && topic.length > 0 && isWellFormed(topic) && Buffer.byteLength(topic, 'utf8') <= MAX_TOPIC_BYTES;
+  return (
+    typeof topic === 'string' &&
+    topic.length > 0 &&
+    isWellFormed(topic) &&
+    Buffer.byteLength(topic, 'utf8') <= MAX_TOPIC_BYTES
+  );
 }
 
 /** The codec a call's options select, or null when the options are invalid. */
@@ -153,7 +162,10 @@ const topicArb: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: fc.constantFrom(...GOOD_TOPICS), weight: 8 },
   // New topics, sometimes empty, sometimes with lone surrogates.
   { arbitrary: fc.string({ unit: 'binary', maxLength: 6 }), weight: 1 },
-  { arbitrary: fc.constantFrom('', 'y'.repeat(MAX_TOPIC_BYTES + 1), 'é'.repeat(2049), '\uD800', 'a\uDFFFb'), weight: 1 },
+  {
+    arbitrary: fc.constantFrom('', 'y'.repeat(MAX_TOPIC_BYTES + 1), 'é'.repeat(2049), '\uD800', 'a\uDFFFb'),
+    weight: 1,
+  },
   { arbitrary: fc.anything(), weight: 1 },
 );
 
@@ -161,7 +173,12 @@ const dataArb: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: fc.string({ maxLength: 40 }), weight: 6 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 20 }), weight: 2 },
   { arbitrary: fc.uint8Array({ maxLength: 200 }), weight: 4 },
-  { arbitrary: fc.integer({ min: MAX_ENTRY_BYTES - 3, max: MAX_ENTRY_BYTES + 3 }).map((n) => new Uint8Array(n).fill(n & 0xff)), weight: 1 },
+  {
+    arbitrary: fc
+      .integer({ min: MAX_ENTRY_BYTES - 3, max: MAX_ENTRY_BYTES + 3 })
+      .map((n) => new Uint8Array(n).fill(n & 0xff)),
+    weight: 1,
+  },
   { arbitrary: fc.integer({ min: 2040, max: 2055 }).map((n) => 'é'.repeat(n)), weight: 1 },
   { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 2 },
   { arbitrary: fc.anything(), weight: 1 },
@@ -188,7 +205,13 @@ const maxBytesArb: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const batchReadOptionsArb: fc.Arbitrary<unknown> = fc.oneof(
-  { arbitrary: fc.record({ maxBytes: maxBytesArb, checkpoint: fc.option(fc.boolean(), { nil: undefined }) }, { requiredKeys: ['maxBytes'] }), weight: 8 },
+  {
+    arbitrary: fc.record(
+      { maxBytes: maxBytesArb, checkpoint: fc.option(fc.boolean(), { nil: undefined }) },
+      { requiredKeys: ['maxBytes'] },
+    ),
+    weight: 8,
+  },
   { arbitrary: fc.record({ maxBytes: maxBytesArb, checkpoint: fc.anything() }), weight: 1 },
   { arbitrary: fc.anything(), weight: 1 },
 );
@@ -197,7 +220,18 @@ const batchReadOptionsArb: fc.Arbitrary<unknown> = fc.oneof(
 const waitOptionsArb: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: fc.integer({ min: 0, max: 5 }).map((timeoutMs) => ({ timeoutMs })), weight: 4 },
   { arbitrary: fc.constant({ signal: AbortSignal.abort(), timeoutMs: 1000 }), weight: 1 },
-  { arbitrary: fc.constantFrom(42, null, 'x', { timeoutMs: -1 }, { timeoutMs: 'x' }, { signal: 'x', timeoutMs: 1 }, { signal: {}, timeoutMs: 1 }), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      42,
+      null,
+      'x',
+      { timeoutMs: -1 },
+      { timeoutMs: 'x' },
+      { signal: 'x', timeoutMs: 1 },
+      { signal: {}, timeoutMs: 1 },
+    ),
+    weight: 2,
+  },
 );
 
 const entriesArb: fc.Arbitrary<unknown> = fc.oneof(
@@ -206,13 +240,45 @@ const entriesArb: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('append' as const), topic: topicArb, data: dataArb, options: appendOptionsArb }), weight: 10 },
-  { arbitrary: fc.record({ kind: fc.constant('batchAppend' as const), topic: topicArb, entries: entriesArb, options: appendOptionsArb }), weight: 4 },
-  { arbitrary: fc.record({ kind: fc.constant('readNext' as const), topic: topicArb, options: readOptionsArb }), weight: 6 },
-  { arbitrary: fc.record({ kind: fc.constant('readBurst' as const), topic: fc.constantFrom(...GOOD_TOPICS), n: fc.integer({ min: 2, max: 6 }) }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('batchRead' as const), topic: topicArb, options: batchReadOptionsArb }), weight: 5 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      topic: topicArb,
+      data: dataArb,
+      options: appendOptionsArb,
+    }),
+    weight: 10,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('batchAppend' as const),
+      topic: topicArb,
+      entries: entriesArb,
+      options: appendOptionsArb,
+    }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant('readNext' as const), topic: topicArb, options: readOptionsArb }),
+    weight: 6,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('readBurst' as const),
+      topic: fc.constantFrom(...GOOD_TOPICS),
+      n: fc.integer({ min: 2, max: 6 }),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant('batchRead' as const), topic: topicArb, options: batchReadOptionsArb }),
+    weight: 5,
+  },
   { arbitrary: fc.record({ kind: fc.constant('count' as const), topic: topicArb }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('waitForWrites' as const), topic: topicArb, options: waitOptionsArb }), weight: 1 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('waitForWrites' as const), topic: topicArb, options: waitOptionsArb }),
+    weight: 1,
+  },
   {
     arbitrary: fc.record({
       kind: fc.constant('appendBurst' as const),
@@ -220,7 +286,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
     weight: 2,
   },
-  { arbitrary: fc.constantFrom<Op>({ kind: 'topics' }, { kind: 'stats' }, { kind: 'sync' }, { kind: 'verify' }, { kind: 'reclaim' }), weight: 2 },
+  {
+    arbitrary: fc.constantFrom<Op>(
+      { kind: 'topics' },
+      { kind: 'stats' },
+      { kind: 'sync' },
+      { kind: 'verify' },
+      { kind: 'reclaim' },
+    ),
+    weight: 2,
+  },
 );
 
 /** The expectation of one append, given the model as it is when the call is made. */
@@ -278,7 +353,12 @@ function expectOp(model: Model, op: Op): Expectation {
       if (!topicOk(op.topic) || typeof options !== 'object' || options === null) return fail(INVALID);
       const { maxBytes } = options;
       const checkpoint = readCheckpoint(options);
-      if (typeof maxBytes !== 'number' || !(maxBytes >= 1) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity) || checkpoint === null) {
+      if (
+        typeof maxBytes !== 'number' ||
+        !(maxBytes >= 1) ||
+        (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity) ||
+        checkpoint === null
+      ) {
         return fail(INVALID);
       }
       // At least one if any, at most maxBatchEntries, otherwise within maxBytes of payload.
@@ -308,7 +388,10 @@ function expectOp(model: Model, op: Op): Expectation {
     case 'waitForWrites': {
       const o = op.options as { timeoutMs?: unknown; signal?: unknown } | null;
       const optionsOk =
-        typeof o === 'object' && o !== null && (o.signal === undefined || o.signal instanceof AbortSignal) && (o.timeoutMs === undefined || (typeof o.timeoutMs === 'number' && o.timeoutMs >= 0));
+        typeof o === 'object' &&
+        o !== null &&
+        (o.signal === undefined || o.signal instanceof AbortSignal) &&
+        (o.timeoutMs === undefined || (typeof o.timeoutMs === 'number' && o.timeoutMs >= 0));
       return topicOk(op.topic) && optionsOk ? succeed() : fail(INVALID);
     }
     case 'topics':
@@ -318,7 +401,11 @@ function expectOp(model: Model, op: Op): Expectation {
         const stats = result as Awaited<ReturnType<Walrus['stats']>>;
         expect(stats.failed, 'stats.failed').toBeNull();
         for (const [name, t] of model.topics) {
-          expect(stats.topics[name], `stats of ${name}`).toMatchObject({ appended: t.entries.length, consumed: t.cursor, unread: t.entries.length - t.cursor });
+          expect(stats.topics[name], `stats of ${name}`).toMatchObject({
+            appended: t.entries.length,
+            consumed: t.cursor,
+            unread: t.entries.length - t.cursor,
+          });
         }
       });
     case 'verify':
@@ -365,13 +452,28 @@ function call(wal: Walrus, op: Op): Promise<unknown> {
 
 function describeOp(op: Op): string {
   return JSON.stringify(op, (_k, v: unknown) =>
-    typeof v === 'bigint' ? `${v}n` : typeof v === 'symbol' ? String(v) : v instanceof Uint8Array ? `<${v.byteLength} bytes>` : typeof v === 'string' && v.length > 40 ? `<${v.length} chars>` : v,
+    typeof v === 'bigint'
+      ? `${v}n`
+      : typeof v === 'symbol'
+        ? String(v)
+        : v instanceof Uint8Array
+          ? `<${v.byteLength} bytes>`
+          : typeof v === 'string' && v.length > 40
+            ? `<${v.length} chars>`
+            : v,
   ).slice(0, 300);
 }
 
-async function settleAgainst(expectation: Expectation, outcome: PromiseSettledResult<unknown>, label: string): Promise<void> {
+async function settleAgainst(
+  expectation: Expectation,
+  outcome: PromiseSettledResult<unknown>,
+  label: string,
+): Promise<void> {
   if (expectation.ok) {
-    expect(outcome.status, `${label} should succeed, got ${outcome.status === 'rejected' ? String(outcome.reason) : ''}`).toBe('fulfilled');
+    expect(
+      outcome.status,
+      `${label} should succeed, got ${outcome.status === 'rejected' ? String(outcome.reason) : ''}`,
+    ).toBe('fulfilled');
     expectation.check((outcome as PromiseFulfilledResult<unknown>).value);
     expectation.apply();
   } else {
@@ -387,14 +489,22 @@ async function runOp(wal: Walrus, model: Model, op: Op): Promise<void> {
   if (op.kind === 'appendBurst') {
     // Concurrent appends: validity is decided at the call, order per topic is call order.
     const expectations = op.appends.map((a) => expectAppend(model, a.topic, a.data, undefined));
-    const outcomes = await within(Promise.allSettled(op.appends.map((a) => wal.append(a.topic as string, a.data))), label, CALL_TIMEOUT_MS);
+    const outcomes = await within(
+      Promise.allSettled(op.appends.map((a) => wal.append(a.topic as string, a.data))),
+      label,
+      CALL_TIMEOUT_MS,
+    );
     for (let i = 0; i < outcomes.length; i++) await settleAgainst(expectations[i]!, outcomes[i]!, `${label}[${i}]`);
     return;
   }
   if (op.kind === 'readBurst') {
     // Concurrent consumers of one topic: each entry goes to exactly one of them, in order.
     const unread = model.unread(op.topic);
-    const outcomes = await within(Promise.all(Array.from({ length: op.n }, () => wal.readNext(op.topic as string))), label, CALL_TIMEOUT_MS);
+    const outcomes = await within(
+      Promise.all(Array.from({ length: op.n }, () => wal.readNext(op.topic as string))),
+      label,
+      CALL_TIMEOUT_MS,
+    );
     outcomes.forEach((got, i) => expectEntry(got, unread[i], `${label}[${i}]`));
     // Only a topic that has entries exists: reading an unknown one must not create it in the model.
     model.consume(op.topic as string, Math.min(op.n, unread.length));
@@ -434,13 +544,23 @@ describe('API fuzz: random calls with random arguments against one open WAL', ()
         const stats = await within(wal.stats(), 'stats', CALL_TIMEOUT_MS);
         expect(stats.failed).toBeNull();
         for (const [name] of model.topics) {
-          const peek = await within(wal.batchRead(name, { maxBytes: Infinity, checkpoint: false }), 'peek', CALL_TIMEOUT_MS);
+          const peek = await within(
+            wal.batchRead(name, { maxBytes: Infinity, checkpoint: false }),
+            'peek',
+            CALL_TIMEOUT_MS,
+          );
           const unread = model.unread(name);
           expect(peek.length).toBe(Math.min(unread.length, MAX_BATCH_ENTRIES));
           peek.forEach((e, i) => expectEntry(e, unread[i], `${name} peek[${i}]`));
         }
       }),
-      { numRuns: NUM_RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false, endOnFailure: true, ...(SEED === undefined ? {} : { seed: SEED }) },
+      {
+        numRuns: NUM_RUNS,
+        interruptAfterTimeLimit: TIME_LIMIT_MS,
+        markInterruptAsFailure: false,
+        endOnFailure: true,
+        ...(SEED === undefined ? {} : { seed: SEED }),
+      },
     );
 
     // Close and reopen: the same entries, the same cursors, no damage.

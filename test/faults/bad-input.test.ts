@@ -53,7 +53,13 @@ afterAll(async () => {
 // An option bug that fell back to the default directory must not touch the working directory.
 process.env.WALRUS_DATA_DIR = path.join(root, 'default-dir');
 
-const OPTIONS: WalrusOptions = { writers: 2, ringBytes: 64 * 1024, segmentBytes: 64 * 1024, blockBytes: 4096, maxBatchEntries: 20 };
+const OPTIONS: WalrusOptions = {
+  writers: 2,
+  ringBytes: 64 * 1024,
+  segmentBytes: 64 * 1024,
+  blockBytes: 4096,
+  maxBatchEntries: 20,
+};
 /** A second namespace with tiny limits, so "too large" is cheap to reach. */
 const TINY: WalrusOptions = { ...OPTIONS, maxEntryBytes: 1000, maxBatchEntries: 5 };
 
@@ -68,14 +74,22 @@ class Model {
   readonly unread = new Map<string, string[]>();
 
   async check(wal: Walrus, label: string): Promise<void> {
-    expect(await within(wal.topics(), 'topics', CALL_TIMEOUT_MS), `${label}: topics`).toEqual([...this.unread.keys()].sort());
+    expect(await within(wal.topics(), 'topics', CALL_TIMEOUT_MS), `${label}: topics`).toEqual(
+      [...this.unread.keys()].sort(),
+    );
     for (const [topic, texts] of this.unread) {
-      const peeked = await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), 'peek', CALL_TIMEOUT_MS);
+      const peeked = await within(
+        wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }),
+        'peek',
+        CALL_TIMEOUT_MS,
+      );
       expect(
         peeked.map((e) => e.text()),
         `${label}: entries of ${topic}`,
       ).toEqual(texts);
-      expect(await within(wal.count(topic), 'count', CALL_TIMEOUT_MS), `${label}: count of ${topic}`).toBe(texts.length);
+      expect(await within(wal.count(topic), 'count', CALL_TIMEOUT_MS), `${label}: count of ${topic}`).toBe(
+        texts.length,
+      );
     }
   }
 }
@@ -156,7 +170,12 @@ describe('bad arguments to every method of an open WAL', () => {
     tinyModel.unread.set('small', ['fits']);
   });
 
-  async function row(label: string, call: () => unknown, code: string, which: 'main' | 'tiny' = 'main'): Promise<WalError> {
+  async function row(
+    label: string,
+    call: () => unknown,
+    code: string,
+    which: 'main' | 'tiny' = 'main',
+  ): Promise<WalError> {
     const err = await expectCode(label, call, code);
     if (which === 'main') await model.check(wal, label);
     else await tinyModel.check(tiny, label);
@@ -182,7 +201,11 @@ describe('bad arguments to every method of an open WAL', () => {
     // A new topic must not be created by a call that fails.
     await row(`append(new topic, ${label})`, () => wal.append('fresh', make()), 'ERR_INVALID_ARGUMENT');
     // One bad entry anywhere fails the whole batch: nothing of it is appended.
-    await row(`batchAppend([ok, ${label}, ok])`, () => wal.batchAppend('good', ['ok-1', make(), 'ok-2']), 'ERR_INVALID_ARGUMENT');
+    await row(
+      `batchAppend([ok, ${label}, ok])`,
+      () => wal.batchAppend('good', ['ok-1', make(), 'ok-2']),
+      'ERR_INVALID_ARGUMENT',
+    );
   });
 
   it('values the msgpack codec cannot encode reject with ERR_INVALID_ARGUMENT', async () => {
@@ -190,12 +213,20 @@ describe('bad arguments to every method of an open WAL', () => {
     cycle.self = cycle;
     await row('msgpack cycle', () => wal.append('good', cycle, { codec: 'msgpack' }), 'ERR_INVALID_ARGUMENT');
     await row('msgpack symbol', () => wal.append('good', Symbol('s'), { codec: 'msgpack' }), 'ERR_INVALID_ARGUMENT');
-    await row('msgpack batch with a cycle', () => wal.batchAppend('good', [{ ok: 1 }, cycle], { codec: 'msgpack' }), 'ERR_INVALID_ARGUMENT');
+    await row(
+      'msgpack batch with a cycle',
+      () => wal.batchAppend('good', [{ ok: 1 }, cycle], { codec: 'msgpack' }),
+      'ERR_INVALID_ARGUMENT',
+    );
   });
 
   it.each(BAD_APPEND_OPTIONS)('append options %s reject with ERR_INVALID_ARGUMENT', async (label, options) => {
     await row(`append options ${label}`, () => wal.append('good', 'x', options as never), 'ERR_INVALID_ARGUMENT');
-    await row(`batchAppend options ${label}`, () => wal.batchAppend('good', ['x'], options as never), 'ERR_INVALID_ARGUMENT');
+    await row(
+      `batchAppend options ${label}`,
+      () => wal.batchAppend('good', ['x'], options as never),
+      'ERR_INVALID_ARGUMENT',
+    );
   });
 
   it.each<[string, unknown]>([
@@ -216,22 +247,60 @@ describe('bad arguments to every method of an open WAL', () => {
   });
 
   it('oversized entries and batches reject with ERR_TOO_LARGE, with the limit in details', async () => {
-    let err = await row('entry of maxEntryBytes + 1', () => tiny.append('small', new Uint8Array(1001)), 'ERR_TOO_LARGE', 'tiny');
+    let err = await row(
+      'entry of maxEntryBytes + 1',
+      () => tiny.append('small', new Uint8Array(1001)),
+      'ERR_TOO_LARGE',
+      'tiny',
+    );
     expect(err.details).toMatchObject({ limit: 1000, actual: 1001 });
     // Strings are measured in UTF-8 bytes, not characters: 501 × 'é' is 1002 bytes.
     err = await row('string of 1002 UTF-8 bytes', () => tiny.append('small', 'é'.repeat(501)), 'ERR_TOO_LARGE', 'tiny');
     expect(err.details).toMatchObject({ limit: 1000, actual: 1002 });
-    await row('oversized entry on a new topic', () => tiny.append('never', new Uint8Array(5000)), 'ERR_TOO_LARGE', 'tiny');
-    err = await row('batch of maxBatchEntries + 1', () => tiny.batchAppend('small', ['a', 'b', 'c', 'd', 'e', 'f']), 'ERR_TOO_LARGE', 'tiny');
+    await row(
+      'oversized entry on a new topic',
+      () => tiny.append('never', new Uint8Array(5000)),
+      'ERR_TOO_LARGE',
+      'tiny',
+    );
+    err = await row(
+      'batch of maxBatchEntries + 1',
+      () => tiny.batchAppend('small', ['a', 'b', 'c', 'd', 'e', 'f']),
+      'ERR_TOO_LARGE',
+      'tiny',
+    );
     expect(err.details).toMatchObject({ limit: 5, actual: 6 });
-    await row('batch with one oversized entry', () => tiny.batchAppend('small', ['a', new Uint8Array(1001)]), 'ERR_TOO_LARGE', 'tiny');
-    await row('msgpack value over the limit', () => tiny.append('small', { blob: 'x'.repeat(2000) }, { codec: 'msgpack' }), 'ERR_TOO_LARGE', 'tiny');
+    await row(
+      'batch with one oversized entry',
+      () => tiny.batchAppend('small', ['a', new Uint8Array(1001)]),
+      'ERR_TOO_LARGE',
+      'tiny',
+    );
+    await row(
+      'msgpack value over the limit',
+      () => tiny.append('small', { blob: 'x'.repeat(2000) }, { codec: 'msgpack' }),
+      'ERR_TOO_LARGE',
+      'tiny',
+    );
     // A batch with a value stores every entry packed: 999 raw bytes become 1002 packed ones, which
     // must not slip past the limit (nor create the topic).
-    await row('batch whose packed form is over the limit', () => tiny.batchAppend('new-topic', [new Uint8Array(999), { v: 1 }], { codec: 'msgpack' }), 'ERR_TOO_LARGE', 'tiny');
+    await row(
+      'batch whose packed form is over the limit',
+      () => tiny.batchAppend('new-topic', [new Uint8Array(999), { v: 1 }], { codec: 'msgpack' }),
+      'ERR_TOO_LARGE',
+      'tiny',
+    );
     // A batch over 1 GiB in total, without allocating it: 17 views of one 64 MiB buffer.
     const big = new Uint8Array(64 * MiB);
-    err = await row('batch over 1 GiB in total', () => wal.batchAppend('good', Array.from({ length: 17 }, () => big)), 'ERR_TOO_LARGE');
+    err = await row(
+      'batch over 1 GiB in total',
+      () =>
+        wal.batchAppend(
+          'good',
+          Array.from({ length: 17 }, () => big),
+        ),
+      'ERR_TOO_LARGE',
+    );
     expect(err.details.limit).toBe(1024 * MiB);
     await row('entry over the default 64 MiB', () => wal.append('good', new Uint8Array(64 * MiB + 1)), 'ERR_TOO_LARGE');
   });
@@ -277,7 +346,11 @@ describe('bad arguments to every method of an open WAL', () => {
     ["signal 'x'", { signal: 'x', timeoutMs: 5 }],
     ['signal {}', { signal: {}, timeoutMs: 5 }],
   ])('waitForWrites options %s reject with ERR_INVALID_ARGUMENT (and never hang)', async (label, options) => {
-    await row(`waitForWrites options ${label}`, () => wal.waitForWrites('good', options as never), 'ERR_INVALID_ARGUMENT');
+    await row(
+      `waitForWrites options ${label}`,
+      () => wal.waitForWrites('good', options as never),
+      'ERR_INVALID_ARGUMENT',
+    );
   });
 
   it.each<[string, unknown]>([
@@ -340,7 +413,9 @@ describe('after close()', () => {
     await within(wal.close(), 'second close', CALL_TIMEOUT_MS);
     await within(wal[Symbol.asyncDispose](), 'asyncDispose', CALL_TIMEOUT_MS);
     const again = await open({ ...OPTIONS, dir });
-    expect((await within(again.batchRead('kept', { maxBytes: 100 }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text())).toEqual(['k1']);
+    expect(
+      (await within(again.batchRead('kept', { maxBytes: 100 }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text()),
+    ).toEqual(['k1']);
     await within(again.close(), 'close again', CALL_TIMEOUT_MS);
   });
 });
@@ -397,7 +472,10 @@ describe('Walrus.open with bad options', () => {
 
   it.each(BAD_OPEN)('%s: ERR_INVALID_ARGUMENT before any file is touched', async (label, options) => {
     const dir = fs.mkdtempSync(path.join(root, 'open-'));
-    const withDir = typeof options === 'object' && options !== null && !Array.isArray(options) && !('dir' in options) ? { dir: path.join(dir, 'ns'), ...options } : options;
+    const withDir =
+      typeof options === 'object' && options !== null && !Array.isArray(options) && !('dir' in options)
+        ? { dir: path.join(dir, 'ns'), ...options }
+        : options;
     await expectCode(`open(${label})`, () => Walrus.open(withDir as WalrusOptions), 'ERR_INVALID_ARGUMENT');
     // Validated at the door: no namespace directory, no lock, nothing in the default directory.
     expect(fs.readdirSync(dir), label).toEqual([]);
@@ -412,11 +490,17 @@ describe('Walrus.open with bad options', () => {
     // A key that sanitizes to the same directory is the same namespace.
     await expectCode('aliased key', () => Walrus.open({ ...OPTIONS, dir, key: 'prod_payments__v1' }), 'ERR_LOCKED');
     await first.append('t', 'two');
-    expect((await within(first.batchRead('t', { maxBytes: 100, checkpoint: false }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text())).toEqual(['one', 'two']);
+    expect(
+      (await within(first.batchRead('t', { maxBytes: 100, checkpoint: false }), 'read', CALL_TIMEOUT_MS)).map((e) =>
+        e.text(),
+      ),
+    ).toEqual(['one', 'two']);
     await within(first.close(), 'close', CALL_TIMEOUT_MS);
     // The failed opens left no lock behind.
     const again = await open({ ...OPTIONS, dir, key: 'prod/payments::v1' });
-    expect((await within(again.batchRead('t', { maxBytes: 100 }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text())).toEqual(['one', 'two']);
+    expect(
+      (await within(again.batchRead('t', { maxBytes: 100 }), 'read', CALL_TIMEOUT_MS)).map((e) => e.text()),
+    ).toEqual(['one', 'two']);
     await within(again.close(), 'close again', CALL_TIMEOUT_MS);
   });
 
@@ -425,7 +509,11 @@ describe('Walrus.open with bad options', () => {
     fs.writeFileSync(file, 'not a directory');
     const err = await expectCode('dir is a file', () => Walrus.open({ ...OPTIONS, dir: file }), 'ERR_INVALID_ARGUMENT');
     expect(err.details.path).toBe(file);
-    const under = await expectCode('dir under a file', () => Walrus.open({ ...OPTIONS, dir: path.join(file, 'sub') }), 'ERR_IO');
+    const under = await expectCode(
+      'dir under a file',
+      () => Walrus.open({ ...OPTIONS, dir: path.join(file, 'sub') }),
+      'ERR_IO',
+    );
     expect(under.details.errno).toBe('ENOTDIR');
     expect(fs.readFileSync(file, 'utf8')).toBe('not a directory');
   });
@@ -448,11 +536,22 @@ describe('Walrus.open with bad options', () => {
     );
   }
 
-  it.skipIf(!permissionsApply)('an unwritable data directory (chmod 0500) is refused with ERR_IO / EACCES', async () => {
-    const err = await expectCode('unwritable', () => Walrus.open({ ...OPTIONS, dir: unwritable, key: 'ns' }), 'ERR_IO');
-    expect(err.details.errno).toBe('EACCES');
-    const direct = await expectCode('unwritable, no key', () => Walrus.open({ ...OPTIONS, dir: unwritable }), 'ERR_IO');
-    expect(direct.details.errno).toBe('EACCES');
-    expect(fs.readdirSync(unwritable)).toEqual([]);
-  });
+  it.skipIf(!permissionsApply)(
+    'an unwritable data directory (chmod 0500) is refused with ERR_IO / EACCES',
+    async () => {
+      const err = await expectCode(
+        'unwritable',
+        () => Walrus.open({ ...OPTIONS, dir: unwritable, key: 'ns' }),
+        'ERR_IO',
+      );
+      expect(err.details.errno).toBe('EACCES');
+      const direct = await expectCode(
+        'unwritable, no key',
+        () => Walrus.open({ ...OPTIONS, dir: unwritable }),
+        'ERR_IO',
+      );
+      expect(direct.details.errno).toBe('EACCES');
+      expect(fs.readdirSync(unwritable)).toEqual([]);
+    },
+  );
 });

@@ -50,7 +50,13 @@ const CURSOR_LOG_NAME = /^cursors-[0-9a-f]{8}\.log$/;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
 
-const storeOptions = (dir: string): LogStoreOptions => ({ dir, fsync: 'none', segmentBytes: SEGMENT_BYTES, blockBytes: BLOCK_BYTES, maxBatchEntries: 1_000_000 });
+const storeOptions = (dir: string): LogStoreOptions => ({
+  dir,
+  fsync: 'none',
+  segmentBytes: SEGMENT_BYTES,
+  blockBytes: BLOCK_BYTES,
+  maxBatchEntries: 1_000_000,
+});
 
 // ---- the base log ------------------------------------------------------------------------------
 
@@ -65,7 +71,14 @@ interface BaseLog {
 
 function entryBytes(rng: Rng, topic: string, seq: number): Buffer {
   const r = rng.next();
-  const size = r < 0.05 ? 0 : r < 0.12 ? rng.between(BLOCK_BYTES, 2 * BLOCK_BYTES + 500) : r < 0.35 ? rng.between(500, 2000) : rng.between(1, 300);
+  const size =
+    r < 0.05
+      ? 0
+      : r < 0.12
+        ? rng.between(BLOCK_BYTES, 2 * BLOCK_BYTES + 500)
+        : r < 0.35
+          ? rng.between(500, 2000)
+          : rng.between(1, 300);
   const out = Buffer.alloc(size);
   const head = Buffer.from(`${topic}#${seq}|`);
   head.copy(out, 0, 0, Math.min(size, head.byteLength));
@@ -145,7 +158,9 @@ function damage(dir: string, rng: Rng): Damage {
   const r = rng.next();
   const wanted: FileKind = r < 0.55 ? 'segment' : r < 0.7 ? 'CURSORS' : r < 0.85 ? 'cursor log' : 'MANIFEST';
   const candidates = files.filter((f) => f.kind === wanted && fs.statSync(f.file).size > 0);
-  const { file, kind } = rng.pick(candidates.length > 0 ? candidates : files.filter((f) => fs.statSync(f.file).size > 0));
+  const { file, kind } = rng.pick(
+    candidates.length > 0 ? candidates : files.filter((f) => fs.statSync(f.file).size > 0),
+  );
   const bytes = fs.readFileSync(file);
   const size = bytes.byteLength;
   // Frame headers (and control-file fields) are where damage is most interesting: aim there often.
@@ -206,7 +221,13 @@ interface TopicResult {
 }
 
 type OpenResult =
-  | { ok: true; topics: string[]; byTopic: Record<string, TopicResult>; damage: number; second: { ok: true; byTopic: Record<string, TopicResult> } | { ok: false; error: ErrorInfo } }
+  | {
+      ok: true;
+      topics: string[];
+      byTopic: Record<string, TopicResult>;
+      damage: number;
+      second: { ok: true; byTopic: Record<string, TopicResult> } | { ok: false; error: ErrorInfo };
+    }
   | { ok: false; phase: 'open' | 'reading what was recovered'; error: ErrorInfo };
 
 interface ErrorInfo {
@@ -277,14 +298,20 @@ class OpenRunner {
 
   start(): Promise<void> {
     const tsx = createRequire(import.meta.url).resolve('tsx');
-    const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, '--input-type=module', '-e', CHILD_SOURCE], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', pathToFileURL(tsx).href, '--input-type=module', '-e', CHILD_SOURCE],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      },
+    );
     this.#child = child;
     this.#ready = new Promise((resolve, reject) => {
-      child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(`unexpected first message ${String(m)}`))));
+      child.once('message', (m) =>
+        m === 'ready' ? resolve() : reject(new Error(`unexpected first message ${String(m)}`)),
+      );
       child.once('exit', (code) => reject(new Error(`the open runner exited (${code}) before it was ready`)));
     });
     return this.#ready;
@@ -294,7 +321,8 @@ class OpenRunner {
   open(dir: string): Promise<OpenResult> {
     const child = this.#child!;
     return new Promise((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`the open runner died (exit ${code}) while opening ${dir}`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`the open runner died (exit ${code}) while opening ${dir}`));
       const timer = setTimeout(() => {
         child.off('exit', onExit);
         child.kill('SIGKILL');
@@ -326,7 +354,10 @@ function checkTopic(topic: string, got: TopicResult, written: readonly Buffer[],
   got.unread.forEach((entry, i) => {
     expect(entry.seq, `${where}: seq of unread entry ${i} of ${topic}`).toBe(cursor + i);
     const want = written[entry.seq];
-    expect(want !== undefined && Buffer.from(entry.data).equals(want), `${where}: ${topic}#${entry.seq} is not what was written`).toBe(true);
+    expect(
+      want !== undefined && Buffer.from(entry.data).equals(want),
+      `${where}: ${topic}#${entry.seq} is not what was written`,
+    ).toBe(true);
   });
 }
 
@@ -353,13 +384,16 @@ function checkCase(base: BaseLog, d: Damage, result: OpenResult, where: string, 
   tally.byKind[d.kind] = (tally.byKind[d.kind] ?? 0) + 1;
   if (!result.ok) {
     tally.refused++;
-    expect(d.kind, `${where}: a damaged segment made ${result.phase} fail (${result.error.message})`).not.toBe('segment');
+    expect(d.kind, `${where}: a damaged segment made ${result.phase} fail (${result.error.message})`).not.toBe(
+      'segment',
+    );
     expect(result.phase, `${where}: ${result.error.message}`).toBe('open');
     checkError(result.error, d, where);
     return;
   }
   tally.recovered++;
-  for (const topic of result.topics) expect(TOPICS as readonly string[], `${where}: recovery invented topic ${JSON.stringify(topic)}`).toContain(topic);
+  for (const topic of result.topics)
+    expect(TOPICS as readonly string[], `${where}: recovery invented topic ${JSON.stringify(topic)}`).toContain(topic);
   let lost = false;
   for (const topic of TOPICS) {
     const written = base.written.get(topic)!;
@@ -368,7 +402,8 @@ function checkCase(base: BaseLog, d: Damage, result: OpenResult, where: string, 
     const cursor = got.nextSeq - got.count;
     if (got.nextSeq < written.length) lost = true;
     // Only a damaged segment may cost entries: control files carry no entries.
-    if (d.kind !== 'segment') expect(got.nextSeq, `${where}: ${topic} lost entries to damage in ${d.kind}`).toBe(written.length);
+    if (d.kind !== 'segment')
+      expect(got.nextSeq, `${where}: ${topic} lost entries to damage in ${d.kind}`).toBe(written.length);
     const logged = base.cursors.get(topic)!;
     if (got.nextSeq >= logged) {
       if (d.kind === 'segment' || d.kind === 'MANIFEST') expect(cursor, `${where}: cursor of ${topic}`).toBe(logged);
@@ -380,13 +415,22 @@ function checkCase(base: BaseLog, d: Damage, result: OpenResult, where: string, 
       if (d.kind === 'CURSORS' && cursor !== logged) tally.silentCursorChanges++;
     }
     // A second open, after the probe append: the same entries, then the probe.
-    if (!result.second.ok) return expect.fail(`${where}: the reopen after recovery failed: ${result.second.error.message}`);
+    if (!result.second.ok)
+      return expect.fail(`${where}: the reopen after recovery failed: ${result.second.error.message}`);
     const again = result.second.byTopic[topic]!;
     expect(again.count, `${where}: ${topic} after a probe append and a reopen`).toBe(got.count + 1);
-    expect(again.unread.slice(0, -1).map((e) => e.seq), `${where}: ${topic} seqs after a reopen`).toEqual(got.unread.map((e) => e.seq));
+    expect(
+      again.unread.slice(0, -1).map((e) => e.seq),
+      `${where}: ${topic} seqs after a reopen`,
+    ).toEqual(got.unread.map((e) => e.seq));
     expect(again.unread.at(-1)?.seq, `${where}: the probe of ${topic} after a reopen`).toBe(got.nextSeq);
     expect(Buffer.from(again.unread.at(-1)!.data).toString(), `${where}: the probe of ${topic}`).toBe(`probe ${topic}`);
-    checkTopic(topic, { ...again, unread: again.unread.slice(0, -1), count: again.count - 1, nextSeq: got.nextSeq }, written, `${where} (reopened)`);
+    checkTopic(
+      topic,
+      { ...again, unread: again.unread.slice(0, -1), count: again.count - 1, nextSeq: got.nextSeq },
+      written,
+      `${where} (reopened)`,
+    );
   }
   if (lost) tally.lossy++;
 }
@@ -398,7 +442,9 @@ const runner = new OpenRunner();
 let base: BaseLog;
 
 beforeAll(async () => {
-  console.log(`corrupt-open: seed ${SEED}, depth ${DEPTH} (replay with CORRUPT_OPEN_SEED=${SEED} CORRUPT_OPEN_DEPTH=${DEPTH})`);
+  console.log(
+    `corrupt-open: seed ${SEED}, depth ${DEPTH} (replay with CORRUPT_OPEN_SEED=${SEED} CORRUPT_OPEN_DEPTH=${DEPTH})`,
+  );
   base = writeBase(tmp, new Rng(SEED));
   await runner.start();
 });
@@ -413,7 +459,10 @@ describe(`corrupt files at open (seed ${SEED})`, () => {
     const files = filesOf(base.dir).map((f) => f.kind);
     expect(files.filter((k) => k === 'segment').length, 'several segments').toBeGreaterThanOrEqual(3);
     expect(files).toContain('cursor log');
-    expect(fs.statSync(filesOf(base.dir).find((f) => f.kind === 'cursor log')!.file).size, 'cursor records').toBeGreaterThan(0);
+    expect(
+      fs.statSync(filesOf(base.dir).find((f) => f.kind === 'cursor log')!.file).size,
+      'cursor records',
+    ).toBeGreaterThan(0);
     const copy = copyDir(base.dir, tmp);
     const result = await runner.open(copy);
     expect(result.ok).toBe(true);
@@ -427,27 +476,33 @@ describe(`corrupt files at open (seed ${SEED})`, () => {
     }
   });
 
-  it(`${CASES} damaged copies: a valid prefix of every topic, or ERR_CORRUPT / ERR_UNSUPPORTED_FORMAT naming the file`, async () => {
-    const rng = new Rng(SEED ^ 0x5bd1e995);
-    const tally: Tally = { recovered: 0, refused: 0, lossy: 0, byKind: {}, silentCursorChanges: 0 };
-    for (let i = 0; i < CASES; i++) {
-      const copy = copyDir(base.dir, tmp);
-      const d = damage(copy, rng);
-      const where = `case ${i} (seed ${SEED}): ${d.how}`;
-      const result = await runner.open(copy);
-      checkCase(base, d, result, where, tally);
-      fs.rmSync(copy, { recursive: true, force: true });
-    }
-    console.log(
-      `corrupt-open: ${CASES} cases (${Object.entries(tally.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}): ` +
-        `${tally.recovered} recovered (${tally.lossy} with entries lost to the damage), ${tally.refused} refused; ` +
-        `${tally.silentCursorChanges} cursor changes from CURSORS damage that parsed (no checksum there)`,
-    );
-    // The fuzzer must have exercised both outcomes and lost data somewhere, or it damaged nothing.
-    expect(tally.recovered).toBeGreaterThan(0);
-    expect(tally.refused).toBeGreaterThan(0);
-    expect(tally.lossy).toBeGreaterThan(0);
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    `${CASES} damaged copies: a valid prefix of every topic, or ERR_CORRUPT / ERR_UNSUPPORTED_FORMAT naming the file`,
+    async () => {
+      const rng = new Rng(SEED ^ 0x5bd1e995);
+      const tally: Tally = { recovered: 0, refused: 0, lossy: 0, byKind: {}, silentCursorChanges: 0 };
+      for (let i = 0; i < CASES; i++) {
+        const copy = copyDir(base.dir, tmp);
+        const d = damage(copy, rng);
+        const where = `case ${i} (seed ${SEED}): ${d.how}`;
+        const result = await runner.open(copy);
+        checkCase(base, d, result, where, tally);
+        fs.rmSync(copy, { recursive: true, force: true });
+      }
+      console.log(
+        `corrupt-open: ${CASES} cases (${Object.entries(tally.byKind)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ')}): ` +
+          `${tally.recovered} recovered (${tally.lossy} with entries lost to the damage), ${tally.refused} refused; ` +
+          `${tally.silentCursorChanges} cursor changes from CURSORS damage that parsed (no checksum there)`,
+      );
+      // The fuzzer must have exercised both outcomes and lost data somewhere, or it damaged nothing.
+      expect(tally.recovered).toBeGreaterThan(0);
+      expect(tally.refused).toBeGreaterThan(0);
+      expect(tally.lossy).toBeGreaterThan(0);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });
 
 // ---- the same through the engine ----------------------------------------------------------------
@@ -455,48 +510,77 @@ describe(`corrupt files at open (seed ${SEED})`, () => {
 const ENGINE_CALL_MS = 60_000;
 
 describe('corrupt files at open, through the engine (dist/)', () => {
-  it('Walrus.open recovers a valid prefix of every topic or rejects with the file named', async () => {
-    const rng = new Rng(SEED ^ 0x1234567);
-    let recovered = 0;
-    let refused = 0;
-    for (let i = 0; i < 8; i++) {
-      const copy = copyDir(base.dir, tmp);
-      const d = damage(copy, rng);
-      const where = `engine case ${i} (seed ${SEED}): ${d.how}`;
-      let wal: Walrus;
-      try {
-        wal = await within(Walrus.open({ dir: copy, writers: 2, ringBytes: 64 * 1024, segmentBytes: SEGMENT_BYTES, blockBytes: BLOCK_BYTES, fsync: 'none' }), `open, ${where}`, ENGINE_CALL_MS);
-      } catch (err) {
-        refused++;
-        expect(err, `${where}: rejected with a non-WalError: ${String(err)}`).toBeInstanceOf(BuiltWalError);
-        const e = err as BuiltWalError;
-        expect(d.kind, `${where}: a damaged segment made open fail (${e.message})`).not.toBe('segment');
-        checkError({ isWalError: true, name: e.name, code: e.code, details: e.details, message: e.message }, d, where);
-        continue;
-      }
-      recovered++;
-      try {
-        for (const topic of await wal.topics()) expect(TOPICS as readonly string[], `${where}: invented topic`).toContain(topic);
-        for (const topic of TOPICS) {
-          const written = base.written.get(topic)!;
-          const count = await wal.count(topic);
-          const unread = await within(wal.batchRead(topic, { maxBytes: 16 << 20, checkpoint: false }), `batchRead, ${where}`, ENGINE_CALL_MS);
-          expect(unread.length, `${where}: unread entries of ${topic} vs count()`).toBe(count);
-          unread.forEach((entry, k) => {
-            if (k > 0) expect(entry.seq, `${where}: ${topic} seqs`).toBe(unread[k - 1]!.seq + 1);
-            const want = written[entry.seq];
-            expect(want !== undefined && Buffer.from(entry.data).equals(want), `${where}: ${topic}#${entry.seq} is not what was written`).toBe(true);
-          });
-          if (d.kind !== 'segment' && unread.length > 0) {
-            expect(unread.at(-1)!.seq, `${where}: ${topic} lost entries to damage in ${d.kind}`).toBe(written.length - 1);
-          }
+  it(
+    'Walrus.open recovers a valid prefix of every topic or rejects with the file named',
+    async () => {
+      const rng = new Rng(SEED ^ 0x1234567);
+      let recovered = 0;
+      let refused = 0;
+      for (let i = 0; i < 8; i++) {
+        const copy = copyDir(base.dir, tmp);
+        const d = damage(copy, rng);
+        const where = `engine case ${i} (seed ${SEED}): ${d.how}`;
+        let wal: Walrus;
+        try {
+          wal = await within(
+            Walrus.open({
+              dir: copy,
+              writers: 2,
+              ringBytes: 64 * 1024,
+              segmentBytes: SEGMENT_BYTES,
+              blockBytes: BLOCK_BYTES,
+              fsync: 'none',
+            }),
+            `open, ${where}`,
+            ENGINE_CALL_MS,
+          );
+        } catch (err) {
+          refused++;
+          expect(err, `${where}: rejected with a non-WalError: ${String(err)}`).toBeInstanceOf(BuiltWalError);
+          const e = err as BuiltWalError;
+          expect(d.kind, `${where}: a damaged segment made open fail (${e.message})`).not.toBe('segment');
+          checkError(
+            { isWalError: true, name: e.name, code: e.code, details: e.details, message: e.message },
+            d,
+            where,
+          );
+          continue;
         }
-      } finally {
-        await within(wal.close(), `close, ${where}`, ENGINE_CALL_MS);
+        recovered++;
+        try {
+          for (const topic of await wal.topics())
+            expect(TOPICS as readonly string[], `${where}: invented topic`).toContain(topic);
+          for (const topic of TOPICS) {
+            const written = base.written.get(topic)!;
+            const count = await wal.count(topic);
+            const unread = await within(
+              wal.batchRead(topic, { maxBytes: 16 << 20, checkpoint: false }),
+              `batchRead, ${where}`,
+              ENGINE_CALL_MS,
+            );
+            expect(unread.length, `${where}: unread entries of ${topic} vs count()`).toBe(count);
+            unread.forEach((entry, k) => {
+              if (k > 0) expect(entry.seq, `${where}: ${topic} seqs`).toBe(unread[k - 1]!.seq + 1);
+              const want = written[entry.seq];
+              expect(
+                want !== undefined && Buffer.from(entry.data).equals(want),
+                `${where}: ${topic}#${entry.seq} is not what was written`,
+              ).toBe(true);
+            });
+            if (d.kind !== 'segment' && unread.length > 0) {
+              expect(unread.at(-1)!.seq, `${where}: ${topic} lost entries to damage in ${d.kind}`).toBe(
+                written.length - 1,
+              );
+            }
+          }
+        } finally {
+          await within(wal.close(), `close, ${where}`, ENGINE_CALL_MS);
+        }
+        fs.rmSync(copy, { recursive: true, force: true });
       }
-      fs.rmSync(copy, { recursive: true, force: true });
-    }
-    console.log(`corrupt-open through the engine: ${recovered} recovered, ${refused} refused`);
-    expect(recovered + refused).toBe(8);
-  }, FUZZ_TIMEOUT_MS);
+      console.log(`corrupt-open through the engine: ${recovered} recovered, ${refused} refused`);
+      expect(recovered + refused).toBe(8);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

@@ -15,7 +15,15 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WalError, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
 import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
-import { SMALL, SMALL_WHOLE_TOPIC, closeOpened, drainTexts, openWithFaults, peekTexts, tempDir } from '../helpers/wal.js';
+import {
+  SMALL,
+  SMALL_WHOLE_TOPIC,
+  closeOpened,
+  drainTexts,
+  openWithFaults,
+  peekTexts,
+  tempDir,
+} from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 
 /** A payload that names its index and is big enough to fill space quickly. */
@@ -31,9 +39,17 @@ interface Attempt {
 }
 
 /** Appends in waves of concurrent calls until `stop()` says so; records every outcome in call order. */
-async function appendWaves(wal: Walrus, topic: string, attempts: Attempt[], opts: { wave: number; bytes: number; maxWaves: number; stop: () => boolean }): Promise<void> {
+async function appendWaves(
+  wal: Walrus,
+  topic: string,
+  attempts: Attempt[],
+  opts: { wave: number; bytes: number; maxWaves: number; stop: () => boolean },
+): Promise<void> {
   for (let w = 0; w < opts.maxWaves && !opts.stop(); w++) {
-    const wave = Array.from({ length: opts.wave }, (_, k) => ({ text: payload(attempts.length + k, opts.bytes), ok: false }) as Attempt);
+    const wave = Array.from(
+      { length: opts.wave },
+      (_, k) => ({ text: payload(attempts.length + k, opts.bytes), ok: false }) as Attempt,
+    );
     attempts.push(...wave);
     const results = await within(Promise.allSettled(wave.map((a) => wal.append(topic, a.text))), `append wave ${w}`);
     results.forEach((r, k) => {
@@ -42,7 +58,6 @@ async function appendWaves(wal: Walrus, topic: string, attempts: Attempt[], opts
     });
   }
 }
-
 
 function expectDiskFull(err: unknown): void {
   expect(err).toBeInstanceOf(WalError);
@@ -80,7 +95,12 @@ async function diskFullScenario(args: {
 
   args.fill();
   let failures = 0;
-  await appendWaves(wal, 't', attempts, { wave: args.wave, bytes: args.entryBytes, maxWaves: 400, stop: () => failures >= 3 * args.wave });
+  await appendWaves(wal, 't', attempts, {
+    wave: args.wave,
+    bytes: args.entryBytes,
+    maxWaves: 400,
+    stop: () => failures >= 3 * args.wave,
+  });
   for (const a of attempts) if (!a.ok) failures++;
   // Keep appending a little more: a full disk stays full, and every rejection is ERR_DISK_FULL.
   await appendWaves(wal, 't', attempts, { wave: args.wave, bytes: args.entryBytes, maxWaves: 2, stop: () => false });
@@ -205,34 +225,43 @@ function fillUp(file: string): void {
 }
 
 describe('disk full on a real (tmpfs) file system', () => {
-  it.skipIf(tmpfs.dir === null)('rejects with ERR_DISK_FULL, keeps every acknowledged entry, reads on, recovers without reopening', async () => {
-    const mountDir = tmpfs.dir!;
-    const walDir = path.join(mountDir, 'wal');
-    const filler = path.join(mountDir, 'filler');
-    const topOff = path.join(mountDir, 'top-off');
-    // The filler takes most of the space up front; the appends take the rest and run out.
-    fs.writeFileSync(filler, Buffer.alloc(5 * 1024 * 1024, 0x5a));
-    try {
-      await diskFullScenario({
-        dir: walDir,
-        options: { writers: 2, ringBytes: 256 * 1024, segmentBytes: 1024 * 1024, blockBytes: 64 * 1024, fsync: { intervalMs: 50 } },
-        plan: null,
-        fill: () => undefined,
-        free: () => {
-          fs.rmSync(filler);
-          fs.rmSync(topOff, { force: true });
-        },
-        topOff: () => fillUp(topOff),
-        entryBytes: 8 * 1024,
-        wave: 16,
-      });
-    } finally {
-      await closeOpened();
-      fs.rmSync(walDir, { recursive: true, force: true });
-      fs.rmSync(filler, { force: true });
-      fs.rmSync(topOff, { force: true });
-    }
-  });
+  it.skipIf(tmpfs.dir === null)(
+    'rejects with ERR_DISK_FULL, keeps every acknowledged entry, reads on, recovers without reopening',
+    async () => {
+      const mountDir = tmpfs.dir!;
+      const walDir = path.join(mountDir, 'wal');
+      const filler = path.join(mountDir, 'filler');
+      const topOff = path.join(mountDir, 'top-off');
+      // The filler takes most of the space up front; the appends take the rest and run out.
+      fs.writeFileSync(filler, Buffer.alloc(5 * 1024 * 1024, 0x5a));
+      try {
+        await diskFullScenario({
+          dir: walDir,
+          options: {
+            writers: 2,
+            ringBytes: 256 * 1024,
+            segmentBytes: 1024 * 1024,
+            blockBytes: 64 * 1024,
+            fsync: { intervalMs: 50 },
+          },
+          plan: null,
+          fill: () => undefined,
+          free: () => {
+            fs.rmSync(filler);
+            fs.rmSync(topOff, { force: true });
+          },
+          topOff: () => fillUp(topOff),
+          entryBytes: 8 * 1024,
+          wave: 16,
+        });
+      } finally {
+        await closeOpened();
+        fs.rmSync(walDir, { recursive: true, force: true });
+        fs.rmSync(filler, { force: true });
+        fs.rmSync(topOff, { force: true });
+      }
+    },
+  );
 });
 
 // ───────────────────────────── the same through the fault seam ─────────────────────────────
@@ -240,7 +269,9 @@ describe('disk full on a real (tmpfs) file system', () => {
 describe('disk full through the FileIo fault seam (runs everywhere)', () => {
   const plans: Record<string, (armed: string) => FaultPlan> = {
     // Every armed segment write fails outright.
-    'every write fails': (armed) => [{ op: 'pwrite', errno: 'ENOSPC', thread: 'writer', pathIncludes: '.seg', whenFileExists: armed }],
+    'every write fails': (armed) => [
+      { op: 'pwrite', errno: 'ENOSPC', thread: 'writer', pathIncludes: '.seg', whenFileExists: armed },
+    ],
     // Every armed segment write lands half its bytes, then the rest fails: rollback must cut the
     // torn half off, or the next write would land after garbage (and recovery would stop there).
     'half a write lands, then ENOSPC': (armed) => [

@@ -53,7 +53,13 @@ describe('the fault seam itself', () => {
       fake = err as NodeJS.ErrnoException;
     }
     expect(fake).not.toBeNull();
-    const shape = (e: NodeJS.ErrnoException | null) => ({ code: e?.code, errno: e?.errno, syscall: e?.syscall, path: e?.path, message: e?.message });
+    const shape = (e: NodeJS.ErrnoException | null) => ({
+      code: e?.code,
+      errno: e?.errno,
+      syscall: e?.syscall,
+      path: e?.path,
+      message: e?.message,
+    });
     expect(shape(fake)).toEqual(shape(real));
     // Rules count only matching calls: `after` lets some through, `times` stops the faults.
     const counted = new FaultyFileIo(nodeFileIo, [{ op: 'fsyncDir', errno: 'EIO', after: 1, times: 2 }]);
@@ -74,13 +80,18 @@ describe('EIO on a segment write', () => {
   it('rejects the affected appends with ERR_IO, keeps the rest, and works again without reopening', async () => {
     const dir = tempDir('walrus-ioerr-');
     const armed = path.join(dir, 'armed');
-    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [{ op: 'pwrite', pathIncludes: '.seg', errno: 'EIO', whenFileExists: armed, thread: 'writer' }]);
+    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [
+      { op: 'pwrite', pathIncludes: '.seg', errno: 'EIO', whenFileExists: armed, thread: 'writer' },
+    ]);
     const before = Array.from({ length: 50 }, (_, i) => `ok-${i}`);
     await within(Promise.all(before.map((t) => wal.append('t', t))), 'appends before');
 
     arm(armed);
     const failing = Array.from({ length: 30 }, (_, i) => `lost-${i}`);
-    const outcomes = await settle([...failing.map((t) => wal.append('t', t)), wal.batchAppend('t', ['lost-b0', 'lost-b1'])]);
+    const outcomes = await settle([
+      ...failing.map((t) => wal.append('t', t)),
+      wal.batchAppend('t', ['lost-b0', 'lost-b1']),
+    ]);
     for (const o of outcomes) {
       expect(o.status).toBe('rejected');
       const err = (o as PromiseRejectedResult).reason as WalError;
@@ -99,7 +110,9 @@ describe('EIO on a segment write', () => {
     await within(wal.sync(), 'sync');
     expect(await peekTexts(wal, 't')).toEqual([...before, ...after]);
     // The next seq after a failed write is reused: no gap, no hole.
-    const seqs = (await within(wal.batchRead('t', { maxBytes: Infinity, checkpoint: false }), 'seqs')).map((e) => e.seq);
+    const seqs = (await within(wal.batchRead('t', { maxBytes: Infinity, checkpoint: false }), 'seqs')).map(
+      (e) => e.seq,
+    );
     expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i));
     await within(wal.close(), 'close');
 
@@ -113,7 +126,9 @@ describe('short writes', () => {
   it('completes writes the device accepts piecemeal: every append succeeds, bytes intact', async () => {
     const dir = tempDir('walrus-ioerr-');
     // The first 40 segment write calls each land only half of what was asked; the loop writes the rest.
-    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [{ op: 'pwrite', pathIncludes: '.seg', short: true, times: 40, thread: 'writer' }]);
+    const wal = await openWithFaults(path.join(dir, 'wal'), OPTIONS, [
+      { op: 'pwrite', pathIncludes: '.seg', short: true, times: 40, thread: 'writer' },
+    ]);
     const texts = Array.from({ length: 300 }, (_, i) => `piece-${i}-${'x'.repeat(i % 97)}`);
     for (let i = 0; i < texts.length; i += 30) {
       await within(Promise.all(texts.slice(i, i + 30).map((t) => wal.append('t', t))), `appends ${i}`);
@@ -187,48 +202,54 @@ describe("EIO on fdatasync is final until reopen (fsync: 'each')", () => {
   it.each([
     ['a segment', '.seg'],
     ['the cursor log', 'cursors-'],
-  ])('fdatasync of %s fails: pending appends reject ERR_FSYNC_FAILED, every later call too, reopen recovers', async (_what, file) => {
-    const dir = tempDir('walrus-ioerr-');
-    const armed = path.join(dir, 'armed');
-    const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, [
-      { op: 'fdatasync', pathIncludes: file, errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
-    ]);
-    const acked = Array.from({ length: 40 }, (_, i) => `durable-${i}`);
-    await within(Promise.all(acked.map((t) => wal.append('t', t))), 'appends before');
-    expect((await within(wal.readNext('t'), 'read'))?.text()).toBe('durable-0');
+  ])(
+    'fdatasync of %s fails: pending appends reject ERR_FSYNC_FAILED, every later call too, reopen recovers',
+    async (_what, file) => {
+      const dir = tempDir('walrus-ioerr-');
+      const armed = path.join(dir, 'armed');
+      const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, [
+        { op: 'fdatasync', pathIncludes: file, errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
+      ]);
+      const acked = Array.from({ length: 40 }, (_, i) => `durable-${i}`);
+      await within(Promise.all(acked.map((t) => wal.append('t', t))), 'appends before');
+      expect((await within(wal.readNext('t'), 'read'))?.text()).toBe('durable-0');
 
-    arm(armed);
-    // The cursor log is only fsynced when a checkpointed read wrote to it: consume one more.
-    const affected: Array<Promise<unknown>> = Array.from({ length: 20 }, (_, i) => wal.append('t', `doomed-${i}`));
-    if (file === 'cursors-') affected.push(wal.readNext('t'));
-    const outcomes = await settle(affected);
-    const codes = outcomes.map((o) => (o.status === 'rejected' ? codeOf(o.reason) : 'resolved'));
-    if (file === '.seg') {
-      expect(new Set(codes)).toEqual(new Set(['ERR_FSYNC_FAILED']));
-    } else {
-      // The appends' segments sync fine, but the round fails as a whole: nothing more is promised.
-      expect(codes.at(-1)).toBe('ERR_FSYNC_FAILED');
-      for (const c of codes) expect(['resolved', 'ERR_FSYNC_FAILED']).toContain(c);
-    }
-    const stats = await within(wal.stats(), 'stats');
-    expect(stats.failed).toBe('ERR_FSYNC_FAILED');
-    // Disarming does not help: a failed fsync is never retried into a false success.
-    disarm(armed);
-    await expectEveryCallRejects(wal, 'ERR_FSYNC_FAILED');
-    await expectEveryCallRejects(wal, 'ERR_FSYNC_FAILED');
-    // close settles (it cannot promise durability, so it may say so) and releases the lock.
-    await within(wal.close().catch((err: unknown) => expect(codeOf(err)).toBe('ERR_FSYNC_FAILED')), 'close');
-    await expectEveryCallRejects(wal, 'ERR_CLOSED');
+      arm(armed);
+      // The cursor log is only fsynced when a checkpointed read wrote to it: consume one more.
+      const affected: Array<Promise<unknown>> = Array.from({ length: 20 }, (_, i) => wal.append('t', `doomed-${i}`));
+      if (file === 'cursors-') affected.push(wal.readNext('t'));
+      const outcomes = await settle(affected);
+      const codes = outcomes.map((o) => (o.status === 'rejected' ? codeOf(o.reason) : 'resolved'));
+      if (file === '.seg') {
+        expect(new Set(codes)).toEqual(new Set(['ERR_FSYNC_FAILED']));
+      } else {
+        // The appends' segments sync fine, but the round fails as a whole: nothing more is promised.
+        expect(codes.at(-1)).toBe('ERR_FSYNC_FAILED');
+        for (const c of codes) expect(['resolved', 'ERR_FSYNC_FAILED']).toContain(c);
+      }
+      const stats = await within(wal.stats(), 'stats');
+      expect(stats.failed).toBe('ERR_FSYNC_FAILED');
+      // Disarming does not help: a failed fsync is never retried into a false success.
+      disarm(armed);
+      await expectEveryCallRejects(wal, 'ERR_FSYNC_FAILED');
+      await expectEveryCallRejects(wal, 'ERR_FSYNC_FAILED');
+      // close settles (it cannot promise durability, so it may say so) and releases the lock.
+      await within(
+        wal.close().catch((err: unknown) => expect(codeOf(err)).toBe('ERR_FSYNC_FAILED')),
+        'close',
+      );
+      await expectEveryCallRejects(wal, 'ERR_CLOSED');
 
-    const again = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, null);
-    const texts = await drainTexts(again, 't');
-    // The read that failed its fsync (cursor-log case) did not consume durable-1: it comes back.
-    // Everything acknowledged is back, in order; written-but-unacknowledged appends may follow.
-    expect(texts.slice(0, acked.length - 1)).toEqual(acked.slice(1));
-    texts.slice(acked.length - 1).forEach((t, i) => expect(t).toBe(`doomed-${i}`));
-    await within(again.append('t', 'after-reopen'), 'append after reopen');
-    expect(await drainTexts(again, 't')).toEqual(['after-reopen']);
-  });
+      const again = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, null);
+      const texts = await drainTexts(again, 't');
+      // The read that failed its fsync (cursor-log case) did not consume durable-1: it comes back.
+      // Everything acknowledged is back, in order; written-but-unacknowledged appends may follow.
+      expect(texts.slice(0, acked.length - 1)).toEqual(acked.slice(1));
+      texts.slice(acked.length - 1).forEach((t, i) => expect(t).toBe(`doomed-${i}`));
+      await within(again.append('t', 'after-reopen'), 'append after reopen');
+      expect(await drainTexts(again, 't')).toEqual(['after-reopen']);
+    },
+  );
 
   it('under { intervalMs } the next sync() and every later call reject with ERR_FSYNC_FAILED', async () => {
     const dir = tempDir('walrus-ioerr-');
@@ -247,7 +268,10 @@ describe("EIO on fdatasync is final until reopen (fsync: 'each')", () => {
     expect((await within(wal.stats(), 'stats')).failed).toBe('ERR_FSYNC_FAILED');
     disarm(armed);
     await expectEveryCallRejects(wal, 'ERR_FSYNC_FAILED');
-    await within(wal.close().catch((err: unknown) => expect(codeOf(err)).toBe('ERR_FSYNC_FAILED')), 'close');
+    await within(
+      wal.close().catch((err: unknown) => expect(codeOf(err)).toBe('ERR_FSYNC_FAILED')),
+      'close',
+    );
     const again = await openWithFaults(path.join(dir, 'wal'), OPTIONS, null);
     expect((await within(again.stats(), 'stats')).failed).toBeNull();
     expect(await drainTexts(again, 't')).toEqual([...acked, ...more]);
@@ -258,45 +282,48 @@ describe('a failed rename of the CURSORS snapshot', () => {
   it.each([
     ['disarmed before close', false],
     ['still failing at close', true],
-  ])('reclaim rejects with ERR_IO, the WAL works on, no consumed entry comes back (%s)', async (_label, failAtClose) => {
-    const dir = tempDir('walrus-ioerr-');
-    const armed = path.join(dir, 'armed');
-    const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, [
-      { op: 'rename', pathIncludes: 'CURSORS', errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
-    ]);
-    const texts = Array.from({ length: 60 }, (_, i) => `m${i}`);
-    await within(Promise.all(texts.map((t) => wal.append('t', t))), 'appends');
-    arm(armed);
-    let consumed = 0;
-    // Three rounds: consume, then a snapshot that fails. Each failure must keep what was consumed.
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 10; i++) {
-        expect((await within(wal.readNext('t'), 'readNext'))?.text()).toBe(`m${consumed}`);
-        consumed++;
+  ])(
+    'reclaim rejects with ERR_IO, the WAL works on, no consumed entry comes back (%s)',
+    async (_label, failAtClose) => {
+      const dir = tempDir('walrus-ioerr-');
+      const armed = path.join(dir, 'armed');
+      const wal = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, [
+        { op: 'rename', pathIncludes: 'CURSORS', errno: 'EIO', whenFileExists: armed, thread: 'flusher' },
+      ]);
+      const texts = Array.from({ length: 60 }, (_, i) => `m${i}`);
+      await within(Promise.all(texts.map((t) => wal.append('t', t))), 'appends');
+      arm(armed);
+      let consumed = 0;
+      // Three rounds: consume, then a snapshot that fails. Each failure must keep what was consumed.
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 10; i++) {
+          expect((await within(wal.readNext('t'), 'readNext'))?.text()).toBe(`m${consumed}`);
+          consumed++;
+        }
+        const err = await within(wal.reclaim(), 'reclaim').then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(codeOf(err)).toBe('ERR_IO');
+        expect((err as WalError).details.errno).toBe('EIO');
+        expect((err as WalError).details.syscall).toBe('rename');
       }
-      const err = await within(wal.reclaim(), 'reclaim').then(
+      // Not fatal: appends and reads go on.
+      await within(wal.append('t', 'm60'), 'append');
+      expect((await within(wal.readNext('t'), 'readNext'))?.text()).toBe(`m${consumed}`);
+      consumed++;
+      expect((await within(wal.stats(), 'stats')).failed).toBeNull();
+      if (!failAtClose) disarm(armed);
+      const closed = await within(wal.close(), 'close').then(
         () => null,
         (e: unknown) => e,
       );
-      expect(codeOf(err)).toBe('ERR_IO');
-      expect((err as WalError).details.errno).toBe('EIO');
-      expect((err as WalError).details.syscall).toBe('rename');
-    }
-    // Not fatal: appends and reads go on.
-    await within(wal.append('t', 'm60'), 'append');
-    expect((await within(wal.readNext('t'), 'readNext'))?.text()).toBe(`m${consumed}`);
-    consumed++;
-    expect((await within(wal.stats(), 'stats')).failed).toBeNull();
-    if (!failAtClose) disarm(armed);
-    const closed = await within(wal.close(), 'close').then(
-      () => null,
-      (e: unknown) => e,
-    );
-    if (failAtClose) expect(codeOf(closed)).toBe('ERR_IO');
-    else expect(closed).toBeNull();
+      if (failAtClose) expect(codeOf(closed)).toBe('ERR_IO');
+      else expect(closed).toBeNull();
 
-    const again = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, null);
-    expect(await within(again.count('t'), 'count')).toBe(61 - consumed);
-    expect(await drainTexts(again, 't')).toEqual([...texts, 'm60'].slice(consumed));
-  });
+      const again = await openWithFaults(path.join(dir, 'wal'), { ...OPTIONS, fsync: 'each' }, null);
+      expect(await within(again.count('t'), 'count')).toBe(61 - consumed);
+      expect(await drainTexts(again, 't')).toEqual([...texts, 'm60'].slice(consumed));
+    },
+  );
 });

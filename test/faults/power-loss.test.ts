@@ -80,8 +80,16 @@ interface Config {
 
 const CONFIGS: Config[] = [
   { name: "fsync 'each', strictly-at-once", fsync: 'each', readConsistency: 'strictly-at-once' },
-  { name: `fsync 'each', at-least-once ${ALO_EVERY}`, fsync: 'each', readConsistency: { atLeastOnce: { persistEvery: ALO_EVERY } } },
-  { name: `fsync { intervalMs: ${INTERVAL_MS} }, strictly-at-once`, fsync: { intervalMs: INTERVAL_MS }, readConsistency: 'strictly-at-once' },
+  {
+    name: `fsync 'each', at-least-once ${ALO_EVERY}`,
+    fsync: 'each',
+    readConsistency: { atLeastOnce: { persistEvery: ALO_EVERY } },
+  },
+  {
+    name: `fsync { intervalMs: ${INTERVAL_MS} }, strictly-at-once`,
+    fsync: { intervalMs: INTERVAL_MS },
+    readConsistency: 'strictly-at-once',
+  },
   {
     name: `fsync { intervalMs: ${INTERVAL_MS} }, at-least-once ${ALO_EVERY}`,
     fsync: { intervalMs: INTERVAL_MS },
@@ -181,16 +189,29 @@ let stateDirCounter = 0;
  * Recovers `state` in a real directory and checks it against `exp`. With `reopen`, also appends a
  * probe per topic, reopens and checks the prefix plus the probe again. Returns what was recovered.
  */
-function checkCrashState(state: CrashState, exp: Expectations, root: string, workDir: string, reopen: boolean): Map<string, Recovered> {
+function checkCrashState(
+  state: CrashState,
+  exp: Expectations,
+  root: string,
+  workDir: string,
+  reopen: boolean,
+): Map<string, Recovered> {
   const dir = path.join(workDir, `state-${stateDirCounter++}`);
   materialize(state, root, dir);
   try {
-    const recoveryOptions: LogStoreOptions = { dir, fsync: 'none', segmentBytes: SEGMENT_BYTES, blockBytes: BLOCK_BYTES, maxBatchEntries: 1_000_000 };
+    const recoveryOptions: LogStoreOptions = {
+      dir,
+      fsync: 'none',
+      segmentBytes: SEGMENT_BYTES,
+      blockBytes: BLOCK_BYTES,
+      maxBatchEntries: 1_000_000,
+    };
     const recovered = new Map<string, Recovered>();
     const probes = new Map<string, Buffer>();
     let store = openOrFail(recoveryOptions, 'first recovery');
     try {
-      for (const topic of store.topics()) if (!exp.topics.has(topic)) fail(`recovery invented topic ${JSON.stringify(topic)}`);
+      for (const topic of store.topics())
+        if (!exp.topics.has(topic)) fail(`recovery invented topic ${JSON.stringify(topic)}`);
       for (const [topic, model] of exp.topics) {
         const count = store.count(topic);
         const unread = store.batchRead(topic, { maxBytes: 2 ** 30, checkpoint: false });
@@ -200,11 +221,15 @@ function checkCrashState(state: CrashState, exp: Expectations, root: string, wor
         const cursor = nextSeq - count;
         const where = `topic ${JSON.stringify(topic)} (recovered end ${nextSeq}, cursor ${cursor})`;
         if (count < 0 || cursor < 0) fail(`${where}: cursor points past the recovered data (count ${count})`);
-        if (unread.length !== count) fail(`${where}: count() says ${count} unread, batchRead returned ${unread.length}`);
+        if (unread.length !== count)
+          fail(`${where}: count() says ${count} unread, batchRead returned ${unread.length}`);
         checkEntries(unread, cursor, model.attempted, where);
-        if (nextSeq > model.attempted.length) fail(`${where}: ${nextSeq} entries recovered, only ${model.attempted.length} were ever written`);
+        if (nextSeq > model.attempted.length)
+          fail(`${where}: ${nextSeq} entries recovered, only ${model.attempted.length} were ever written`);
         if (nextSeq < model.durable) {
-          fail(`${where}: LOST acknowledged durable appends (or the end moved back, to reuse seqs): ${model.durable} must survive`);
+          fail(
+            `${where}: LOST acknowledged durable appends (or the end moved back, to reuse seqs): ${model.durable} must survive`,
+          );
         }
         for (const batch of model.batches) {
           // The part of a batch still to be delivered is all there or all gone. (A batch may end
@@ -214,9 +239,12 @@ function checkCrashState(state: CrashState, exp: Expectations, root: string, wor
             fail(`${where}: batch [${batch.first}, ${batch.first + batch.count}) is cut at ${nextSeq}`);
           }
         }
-        if (cursor > model.cursorMax) fail(`${where}: cursor is past what was ever delivered (${model.cursorMax}): entries were skipped`);
+        if (cursor > model.cursorMax)
+          fail(`${where}: cursor is past what was ever delivered (${model.cursorMax}): entries were skipped`);
         if (cursor < model.durableCursor - exp.slack) {
-          fail(`${where}: REDELIVERY: a durable checkpoint had the cursor at ${model.durableCursor} (slack ${exp.slack})`);
+          fail(
+            `${where}: REDELIVERY: a durable checkpoint had the cursor at ${model.durableCursor} (slack ${exp.slack})`,
+          );
         }
         recovered.set(topic, { nextSeq, cursor });
       }
@@ -378,7 +406,9 @@ class Workload {
     const model = this.#topics.get(topic)!;
     const first = model.attempted.length;
     const count = this.#rng.between(1, 6);
-    const entries = Array.from({ length: count }, (_, i) => payload(this.#rng, topic, first + i, this.#rng.chance(0.1) ? entrySize(this.#rng) : this.#rng.between(0, 700)));
+    const entries = Array.from({ length: count }, (_, i) =>
+      payload(this.#rng, topic, first + i, this.#rng.chance(0.1) ? entrySize(this.#rng) : this.#rng.between(0, 700)),
+    );
     model.attempted.push(...entries);
     model.batches.push({ first, count });
     this.#action = `batchAppend(${topic}) #${first}..${first + count - 1}`;
@@ -448,7 +478,11 @@ class Workload {
     const before = [...this.#topics.values()].map((m) => ({ m, acked: m.acked, cursor: m.cursor }));
     this.#syncsThisCall = 0;
     const result = this.#call(fn);
-    if (due) this.#expect(this.#syncsThisCall > 0, `a sync was due (${this.#clock - this.#lastSyncClock} ms since the last) but ${this.#action} did not sync`);
+    if (due)
+      this.#expect(
+        this.#syncsThisCall > 0,
+        `a sync was due (${this.#clock - this.#lastSyncClock} ms since the last) but ${this.#action} did not sync`,
+      );
     if (interval && this.#syncsThisCall > 0) {
       // The sync ran before this call wrote anything: what was acknowledged before the call is
       // durable now. (Only from here on: a cut inside the call is not held to it, so the order of
@@ -477,7 +511,10 @@ class Workload {
     for (const [topic, model] of this.#topics) {
       const count = this.#store.count(topic);
       // A clean close persisted every cursor: nothing is delivered again, in either consistency.
-      this.#expect(count === model.attempted.length - model.cursor, `after a clean reopen, count(${topic}) is ${count}, expected ${model.attempted.length - model.cursor}`);
+      this.#expect(
+        count === model.attempted.length - model.cursor,
+        `after a clean reopen, count(${topic}) is ${count}, expected ${model.attempted.length - model.cursor}`,
+      );
     }
   }
 
@@ -649,7 +686,10 @@ describe('the crash model of RecordingFileIo', () => {
 
   it('undoes a rename or an unlink that no directory fsync made durable', () => {
     const { io, file } = setUp();
-    for (const [name, fill] of [['target', 1], ['doomed', 3]] as const) {
+    for (const [name, fill] of [
+      ['target', 1],
+      ['doomed', 3],
+    ] as const) {
       const fd = io.open(file(name), 'write');
       io.pwrite(fd, bytes(4, fill), 0, 4, 0);
       io.fsync(fd);
@@ -680,7 +720,9 @@ const tmp = new TmpDirs();
 const totals: RunStats = { cuts: 0, states: 0, continued: 0, steps: 0 };
 
 beforeAll(() => {
-  console.log(`power-loss: seed ${SEED}, depth ${DEPTH} (replay with POWER_LOSS_SEED=${SEED} POWER_LOSS_DEPTH=${DEPTH})`);
+  console.log(
+    `power-loss: seed ${SEED}, depth ${DEPTH} (replay with POWER_LOSS_SEED=${SEED} POWER_LOSS_DEPTH=${DEPTH})`,
+  );
   vi.spyOn(Date, 'now').mockImplementation(() => fakeNow ?? realNow());
 });
 
@@ -688,25 +730,31 @@ afterEach(() => tmp.removeAll());
 
 afterAll(() => {
   vi.restoreAllMocks();
-  console.log(`power-loss: ${totals.states} crash states recovered at ${totals.cuts} cut points, ${totals.continued} continued, ${totals.steps} workload steps`);
+  console.log(
+    `power-loss: ${totals.states} crash states recovered at ${totals.cuts} cut points, ${totals.continued} continued, ${totals.steps} workload steps`,
+  );
 });
 
 describe(`power loss (seed ${SEED})`, () => {
   CONFIGS.forEach((config, configIndex) => {
     if (!config.name.includes(ONLY)) return;
-    it(`${config.name}: every crash state recovers what was promised`, () => {
-      let states = 0;
-      for (let w = 0; w < WORKLOADS; w++) {
-        const seed = (SEED + configIndex * 1_000_003 + w * 7919) >>> 0;
-        const root = fs.realpathSync(tmp.make('walrus-power-root'));
-        const workDir = tmp.make('walrus-power-states');
-        const workload = new Workload(config, seed, root, workDir, `${config.name}, seed ${SEED}, workload ${w}`);
-        workload.run(STEPS_PER_WORKLOAD);
-        for (const key of Object.keys(totals) as Array<keyof RunStats>) totals[key] += workload.stats[key];
-        states += workload.stats.states;
-        expect(workload.stats.cuts, 'cut points were taken').toBeGreaterThan(0);
-      }
-      expect(states).toBeGreaterThan(0);
-    }, 240_000 * DEPTH);
+    it(
+      `${config.name}: every crash state recovers what was promised`,
+      () => {
+        let states = 0;
+        for (let w = 0; w < WORKLOADS; w++) {
+          const seed = (SEED + configIndex * 1_000_003 + w * 7919) >>> 0;
+          const root = fs.realpathSync(tmp.make('walrus-power-root'));
+          const workDir = tmp.make('walrus-power-states');
+          const workload = new Workload(config, seed, root, workDir, `${config.name}, seed ${SEED}, workload ${w}`);
+          workload.run(STEPS_PER_WORKLOAD);
+          for (const key of Object.keys(totals) as Array<keyof RunStats>) totals[key] += workload.stats[key];
+          states += workload.stats.states;
+          expect(workload.stats.cuts, 'cut points were taken').toBeGreaterThan(0);
+        }
+        expect(states).toBeGreaterThan(0);
+      },
+      240_000 * DEPTH,
+    );
   });
 });

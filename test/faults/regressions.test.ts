@@ -8,7 +8,13 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WalError } from '../../src/errors.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
-import { RecordingFileIo, crashStateOf, keepAllExcept, materialize, withoutLock } from '../helpers/recording-file-io.js';
+import {
+  RecordingFileIo,
+  crashStateOf,
+  keepAllExcept,
+  materialize,
+  withoutLock,
+} from '../helpers/recording-file-io.js';
 import { textOf, texts } from '../helpers/log-store-reads.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 
@@ -110,7 +116,11 @@ describe('regressions from the power-loss simulator', () => {
     expect(store.count('t'), 'the first recovery keeps t#0 only').toBe(1);
     expect(store.append('t', 'new-1')).toBe(1);
     expect(store.append('t', 'new-2')).toBe(2);
-    expect(texts([store.readNext('t')!, store.readNext('t')!, store.readNext('t')!])).toEqual(['old-0', 'new-1', 'new-2']);
+    expect(texts([store.readNext('t')!, store.readNext('t')!, store.readNext('t')!])).toEqual([
+      'old-0',
+      'new-1',
+      'new-2',
+    ]);
     // Second cut: the new segment's writes are lost, the cursor records (t at 3) are not.
     const secondSegment = io.inodeOf(path.join(root, '00000002-0000-00000000.seg'))!;
     snapshot = io.snapshot();
@@ -140,7 +150,7 @@ describe('regressions from the corrupt-file fuzzer', () => {
    */
   it('one damaged byte in a CURSORS topic name neither renames the topic nor hides its entries', () => {
     const dir = tmp.make('walrus-regression');
-    let store = LogStore.open(small(dir));
+    const store = LogStore.open(small(dir));
     for (let i = 0; i < 5; i++) store.append('orders', `o${i}`);
     expect(store.readNext('orders')?.seq).toBe(0);
     store.close();

@@ -61,8 +61,11 @@ export interface EntryLocation extends FrameAt {
 export function readSegmentLayout(segmentPath: string): SegmentLayout {
   const data = fs.readFileSync(segmentPath);
   const first = decodeFrameHeader(data, 0);
-  if (typeof first === 'string' || first.kind !== KIND_SEGMENT_HEADER) throw new Error(`${segmentPath}: no segment header (${String(first)})`);
-  const info = decodeSegmentHeaderPayload(data.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + SEGMENT_HEADER_PAYLOAD_BYTES));
+  if (typeof first === 'string' || first.kind !== KIND_SEGMENT_HEADER)
+    throw new Error(`${segmentPath}: no segment header (${String(first)})`);
+  const info = decodeSegmentHeaderPayload(
+    data.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + SEGMENT_HEADER_PAYLOAD_BYTES),
+  );
   const layout: SegmentLayout = {
     path: segmentPath,
     blockBytes: info.blockBytes,

@@ -22,7 +22,9 @@ export function peekAll(store: LogStore, topic: string): StoredEntry[] {
 }
 
 export function bytesOf(data: Uint8Array | string): Buffer {
-  return typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return typeof data === 'string'
+    ? Buffer.from(data, 'utf8')
+    : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 export function textOf(entry: StoredEntry): string {

@@ -40,7 +40,9 @@ import type { FileIo, OpenMode } from '../../src/storage/file-io.js';
 
 export const SECTOR_BYTES = 512;
 
-type FileOp = { readonly kind: 'write'; readonly position: number; readonly bytes: Uint8Array } | { readonly kind: 'truncate'; readonly length: number };
+type FileOp =
+  | { readonly kind: 'write'; readonly position: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'truncate'; readonly length: number };
 
 type DirOp =
   | { readonly kind: 'link'; readonly name: string; readonly inode: number }
@@ -83,7 +85,11 @@ export interface MutationRecord {
 /** What a crash at one moment may leave: immutable, so it can be kept while the io moves on. */
 export interface ModelSnapshot {
   readonly mutationIndex: number;
-  readonly dirs: ReadonlyArray<{ readonly path: string; readonly durable: ReadonlyMap<string, number>; readonly pending: readonly DirOp[] }>;
+  readonly dirs: ReadonlyArray<{
+    readonly path: string;
+    readonly durable: ReadonlyMap<string, number>;
+    readonly pending: readonly DirOp[];
+  }>;
   readonly inodes: ReadonlyMap<number, { readonly durable: Uint8Array; readonly pending: readonly FileOp[] }>;
 }
 
@@ -272,7 +278,9 @@ export class RecordingFileIo implements FileIo {
     const resolved = path.resolve(dirPath);
     const dir = this.#dirs.get(resolved);
     if (dir === undefined) throw fsError('ENOENT', 'scandir', resolved);
-    const subdirs = [...this.#dirs.keys()].filter((p) => path.dirname(p) === resolved && p !== resolved).map((p) => path.basename(p));
+    const subdirs = [...this.#dirs.keys()]
+      .filter((p) => path.dirname(p) === resolved && p !== resolved)
+      .map((p) => path.basename(p));
     return [...dir.entries.keys(), ...subdirs].sort();
   }
 
@@ -311,8 +319,13 @@ export class RecordingFileIo implements FileIo {
   /** The durability state right now (cheap: shares immutable buffers). */
   snapshot(): ModelSnapshot {
     const inodes = new Map<number, { durable: Uint8Array; pending: FileOp[] }>();
-    for (const inode of this.#inodes.values()) inodes.set(inode.id, { durable: inode.durable, pending: inode.pending.slice() });
-    const dirs = [...this.#dirs.values()].map((d) => ({ path: d.path, durable: new Map(d.durable), pending: d.pending.slice() }));
+    for (const inode of this.#inodes.values())
+      inodes.set(inode.id, { durable: inode.durable, pending: inode.pending.slice() });
+    const dirs = [...this.#dirs.values()].map((d) => ({
+      path: d.path,
+      durable: new Map(d.durable),
+      pending: d.pending.slice(),
+    }));
     return { mutationIndex: this.#mutations, dirs, inodes };
   }
 
@@ -441,7 +454,11 @@ function replay(durable: Uint8Array, pending: readonly FileOp[], fates: readonly
   return inode.data.slice(0, inode.length);
 }
 
-function applyDirOps(durable: ReadonlyMap<string, number>, pending: readonly DirOp[], keep: number): Map<string, number> {
+function applyDirOps(
+  durable: ReadonlyMap<string, number>,
+  pending: readonly DirOp[],
+  keep: number,
+): Map<string, number> {
   const entries = new Map(durable);
   for (const op of pending.slice(0, keep)) {
     if (op.kind === 'link') entries.set(op.name, op.inode);
@@ -473,7 +490,10 @@ export function crashStateOf(snapshot: ModelSnapshot, choice: CrashChoice): Cras
   const notes: string[] = [];
   snapshot.dirs.forEach((dir, i) => {
     const keep = Math.min(choice.dirOps[i] ?? 0, dir.pending.length);
-    if (dir.pending.length > 0) notes.push(`dir ${path.basename(dir.path)}: ${keep}/${dir.pending.length} ops [${dir.pending.map(describeDirOp).join(', ')}]`);
+    if (dir.pending.length > 0)
+      notes.push(
+        `dir ${path.basename(dir.path)}: ${keep}/${dir.pending.length} ops [${dir.pending.map(describeDirOp).join(', ')}]`,
+      );
     for (const [name, id] of applyDirOps(dir.durable, dir.pending, keep)) {
       const inode = snapshot.inodes.get(id)!;
       const fates = choice.files[String(id)] ?? [];
@@ -551,7 +571,11 @@ function randomFates(pending: readonly FileOp[], rng: Rng, style: 'durable' | 'a
  * pending survived" (only what was made durable), the second "everything survived" (what a process
  * crash leaves); the rest are random, per directory and per file independently.
  */
-export function randomCrashStates(snapshot: ModelSnapshot, rng: Rng, count: number): Array<CrashState & { style: 'durable' | 'all' | 'random' }> {
+export function randomCrashStates(
+  snapshot: ModelSnapshot,
+  rng: Rng,
+  count: number,
+): Array<CrashState & { style: 'durable' | 'all' | 'random' }> {
   const out: Array<CrashState & { style: 'durable' | 'all' | 'random' }> = [];
   const seen = new Set<string>();
   for (let i = 0; i < count; i++) {

@@ -55,7 +55,11 @@ export async function openWithFaults(dir: string, options: WalrusOptions, plan: 
   }
 }
 
-export async function drain(wal: Walrus, topic: string, maxBytes = 1 << 20): Promise<Array<{ seq: number; text: string }>> {
+export async function drain(
+  wal: Walrus,
+  topic: string,
+  maxBytes = 1 << 20,
+): Promise<Array<{ seq: number; text: string }>> {
   const out: Array<{ seq: number; text: string }> = [];
   for (;;) {
     const batch = await wal.batchRead(topic, { maxBytes });
@@ -66,7 +70,9 @@ export async function drain(wal: Walrus, topic: string, maxBytes = 1 << 20): Pro
 
 /** Every entry of `topic` without moving its cursor, bounded; one batch, so open with SMALL_WHOLE_TOPIC. */
 export async function peekTexts(wal: Walrus, topic: string): Promise<string[]> {
-  return (await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), `peek ${topic}`)).map((e) => e.text());
+  return (await within(wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false }), `peek ${topic}`)).map((e) =>
+    e.text(),
+  );
 }
 
 /** drain(), texts only, bounded: the fault tests compare texts and must not hang on a dead worker. */

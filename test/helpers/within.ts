@@ -15,7 +15,12 @@ export function within<T>(p: Promise<T>, label: string, ms = 20_000): Promise<T>
  * Polls `cond` every `intervalMs` until it holds; the same kind of hang detector as `within`: a
  * condition that does not hold after `ms` fails by name instead of running into the test timeout.
  */
-export async function until(cond: () => boolean | Promise<boolean>, label: string, ms = 60_000, intervalMs = 25): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  label: string,
+  ms = 60_000,
+  intervalMs = 25,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`hung for ${ms} ms: ${label}`);

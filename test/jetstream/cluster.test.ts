@@ -18,7 +18,14 @@ const payloadOf = (t: string, s: number): string => `${t}:${s}`;
 async function appendRange(wal: Walrus, from: number, count: number): Promise<void> {
   for (let i = from; i < from + count; i += 20) {
     const n = Math.min(20, from + count - i);
-    await Promise.all(TOPICS.map((t) => wal.batchAppend(t, Array.from({ length: n }, (_, k) => payloadOf(t, i + k)))));
+    await Promise.all(
+      TOPICS.map((t) =>
+        wal.batchAppend(
+          t,
+          Array.from({ length: n }, (_, k) => payloadOf(t, i + k)),
+        ),
+      ),
+    );
     await new Promise((r) => setImmediate(r));
   }
 }
@@ -33,7 +40,15 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
   /** A fresh WAL and its mirror into a new R3 stream, with short timeouts so failovers retry soon. */
   async function openMirrored(key: string, stream: string): Promise<{ wal: Walrus; m: Mirror }> {
     const wal = await Walrus.open({ dir: suite.tmp.make(`walrus-js-${key}`), key, fsync: 'none' });
-    const m = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream, createStream: { replicas: 3 }, maxInFlight: 256, ackTimeoutMs: 2000, retryMaxMs: 1000 });
+    const m = mirror(wal, {
+      topics: TOPICS,
+      servers: suite.fleet.servers,
+      stream,
+      createStream: { replicas: 3 },
+      maxInFlight: 256,
+      ackTimeoutMs: 2000,
+      retryMaxMs: 1000,
+    });
     return { wal, m };
   }
 

@@ -23,7 +23,11 @@ await Promise.all(
     let next = stats[t]?.appended ?? 0;
     while (next < perTopic) {
       const n = Math.min(25, perTopic - next);
-      if (next % 2 === 0) await wal.batchAppend(t, Array.from({ length: n }, (_, k) => `${t}:${next + k}`));
+      if (next % 2 === 0)
+        await wal.batchAppend(
+          t,
+          Array.from({ length: n }, (_, k) => `${t}:${next + k}`),
+        );
       else for (let k = 0; k < n; k++) await wal.append(t, `${t}:${next + k}`);
       next += n;
       appended += n;

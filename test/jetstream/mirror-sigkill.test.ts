@@ -28,7 +28,11 @@ interface ChildRun {
 /** Runs the child; with `killAfterPublished`, SIGKILLs it once it reported that many more published entries. */
 function runChild(dir: string, servers: string[], killAfterPublished: number | null): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CHILD, dir, 'mirrored', servers.join(','), 'KILLS', String(PER_TOPIC), JSON.stringify(TOPICS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [CHILD, dir, 'mirrored', servers.join(','), 'KILLS', String(PER_TOPIC), JSON.stringify(TOPICS)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     let published = 0;
@@ -37,7 +41,8 @@ function runChild(dir: string, servers: string[], killAfterPublished: number | n
       stdout += chunk;
       const m = /P (\d+) \d+\n(?![\s\S]*P \d+)/.exec(stdout.slice(-200));
       if (m) published = Number(m[1]);
-      if (killAfterPublished !== null && published >= killAfterPublished && child.exitCode === null) child.kill('SIGKILL');
+      if (killAfterPublished !== null && published >= killAfterPublished && child.exitCode === null)
+        child.kill('SIGKILL');
     });
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
@@ -49,7 +54,6 @@ function runChild(dir: string, servers: string[], killAfterPublished: number | n
 }
 
 describeWithNats('mirror process killed with SIGKILL and restarted', 1, (suite) => {
-
   it(`${KILLS} kills mid-stream, then a clean finish: every entry exactly once, in order`, async () => {
     const dir = suite.tmp.make('walrus-js-kill');
     let killedMidStream = 0;

@@ -18,7 +18,12 @@ import { streamInfo } from '../../dist/src/jetstream/connection.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp-dir.js';
 
 function findNatsServer(): string | null {
-  const candidates = [process.env.NATS_SERVER, ...((process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'nats-server'))), '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  const candidates = [
+    process.env.NATS_SERVER,
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'nats-server')),
+    '/usr/sbin/nats-server',
+    '/usr/local/bin/nats-server',
+  ];
   for (const c of candidates) {
     if (!c) continue;
     try {
@@ -56,7 +61,6 @@ function canConnect(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
-
 
 export interface NatsNode {
   name: string;
@@ -199,4 +203,3 @@ export async function readStream(servers: string[], stream: string): Promise<Sto
     await nc.close();
   }
 }
-

@@ -44,7 +44,10 @@ export function describeWithNats(name: string, nodes: 1 | 3, body: (suite: NatsS
   // (issue 7) it is one test that is skipped with the reason in the report, and a loud warning.
   const why = 'nats-server not found (PATH, /usr/sbin, $NATS_SERVER): install the Debian package nats-server';
   const required = process.env.WALRUS_REQUIRE_NATS === '1';
-  if (!required) console.warn(`\n*** SKIPPING JetStream tests "${name}": ${why}. Set WALRUS_REQUIRE_NATS=1 to make this a failure. ***\n`);
+  if (!required)
+    console.warn(
+      `\n*** SKIPPING JetStream tests "${name}": ${why}. Set WALRUS_REQUIRE_NATS=1 to make this a failure. ***\n`,
+    );
   describe(name, () => {
     it('needs nats-server', (ctx) => {
       if (!required) ctx.skip(why);
@@ -58,7 +61,11 @@ export function describeWithNats(name: string, nodes: 1 | 3, body: (suite: NatsS
  * once, in per-topic order, with the payload `payloadOf(topic, seq)`. Returns a list of problems
  * (empty = holds) so a failure shows all of them.
  */
-export function checkExactlyOnce(stored: StoredEntry[], expected: Map<string, number>, payloadOf: (topic: string, seq: number) => string): string[] {
+export function checkExactlyOnce(
+  stored: StoredEntry[],
+  expected: Map<string, number>,
+  payloadOf: (topic: string, seq: number) => string,
+): string[] {
   const problems: string[] = [];
   const next = new Map<string, number>();
   for (const e of stored) {
@@ -68,17 +75,21 @@ export function checkExactlyOnce(stored: StoredEntry[], expected: Map<string, nu
     }
     const want = next.get(e.topic) ?? 0;
     if (e.seq !== want) {
-      problems.push(`${JSON.stringify(e.topic)}: stream seq ${e.streamSeq} holds entry ${e.seq}, expected ${want} (${e.seq < want ? 'duplicate' : 'gap or reorder'})`);
+      problems.push(
+        `${JSON.stringify(e.topic)}: stream seq ${e.streamSeq} holds entry ${e.seq}, expected ${want} (${e.seq < want ? 'duplicate' : 'gap or reorder'})`,
+      );
       if (problems.length > 20) break;
       next.set(e.topic, Math.max(want, e.seq + 1));
       continue;
     }
-    if (e.data.toString('utf8') !== payloadOf(e.topic, e.seq)) problems.push(`${JSON.stringify(e.topic)} seq ${e.seq}: payload differs`);
+    if (e.data.toString('utf8') !== payloadOf(e.topic, e.seq))
+      problems.push(`${JSON.stringify(e.topic)} seq ${e.seq}: payload differs`);
     next.set(e.topic, want + 1);
   }
   for (const [topic, count] of expected) {
     const got = next.get(topic) ?? 0;
-    if (got !== count) problems.push(`${JSON.stringify(topic)}: stream has entries up to ${got - 1}, the WAL has ${count}`);
+    if (got !== count)
+      problems.push(`${JSON.stringify(topic)}: stream has entries up to ${got - 1}, the WAL has ${count}`);
   }
   return problems;
 }

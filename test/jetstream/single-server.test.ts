@@ -16,14 +16,19 @@ const ODD = 'päth.with dots\nand *wildcards> '.repeat(100); // ~3 KB of UTF-8 a
 const TOPICS = ['orders', ODD, 'empties'];
 const PER_TOPIC = 1500;
 /** Every third entry of 'empties' is zero bytes long, the rest say who they are. */
-const payloadOf = (topic: string, seq: number): string => (topic === 'empties' && seq % 3 === 0 ? '' : `${topic.slice(0, 16)}:${seq}`);
+const payloadOf = (topic: string, seq: number): string =>
+  topic === 'empties' && seq % 3 === 0 ? '' : `${topic.slice(0, 16)}:${seq}`;
 
 async function appendAll(wal: Walrus, from: number, to: number): Promise<void> {
   for (let i = from; i < to; i += 50) {
     const end = Math.min(to, i + 50);
     await Promise.all(
       TOPICS.map(async (t) => {
-        if (i % 100 === 0) await wal.batchAppend(t, Array.from({ length: end - i }, (_, k) => payloadOf(t, i + k)));
+        if (i % 100 === 0)
+          await wal.batchAppend(
+            t,
+            Array.from({ length: end - i }, (_, k) => payloadOf(t, i + k)),
+          );
         else for (let s = i; s < end; s++) await wal.append(t, payloadOf(t, s));
       }),
     );
@@ -38,11 +43,16 @@ function untilMirrored(m: Mirror, total: number): Promise<void> {
 }
 
 describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
-
   it('mirrors every entry exactly once in per-topic order while appends go on, then replays it', async () => {
     const dir = suite.tmp.make('walrus-js');
     const wal = await Walrus.open({ dir, key: 'single', fsync: 'none' });
-    const m = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream: 'SINGLE', maxInFlight: 64, maxBatchBytes: 16 * 1024 });
+    const m = mirror(wal, {
+      topics: TOPICS,
+      servers: suite.fleet.servers,
+      stream: 'SINGLE',
+      maxInFlight: 64,
+      maxBatchBytes: 16 * 1024,
+    });
     await appendAll(wal, 0, PER_TOPIC);
     await untilMirrored(m, PER_TOPIC * TOPICS.length);
     const stats = await m.stats();
@@ -69,11 +79,15 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
     try {
       const first = await replay('SINGLE', restored, { servers: suite.fleet.servers });
       expect(first.complete).toBe(true);
-      for (const t of TOPICS) expect(first.topics[t]).toEqual({ appended: PER_TOPIC + 100, skipped: 0, nextSeq: PER_TOPIC + 100 });
+      for (const t of TOPICS)
+        expect(first.topics[t]).toEqual({ appended: PER_TOPIC + 100, skipped: 0, nextSeq: PER_TOPIC + 100 });
       const second = await replay('SINGLE', restored, { servers: suite.fleet.servers, topics: TOPICS });
-      for (const t of TOPICS) expect(second.topics[t]).toEqual({ appended: 0, skipped: PER_TOPIC + 100, nextSeq: PER_TOPIC + 100 });
+      for (const t of TOPICS)
+        expect(second.topics[t]).toEqual({ appended: 0, skipped: PER_TOPIC + 100, nextSeq: PER_TOPIC + 100 });
       for (const t of TOPICS) {
-        expect(await drain(restored, t)).toEqual(Array.from({ length: PER_TOPIC + 100 }, (_, seq) => ({ seq, text: payloadOf(t, seq) })));
+        expect(await drain(restored, t)).toEqual(
+          Array.from({ length: PER_TOPIC + 100 }, (_, seq) => ({ seq, text: payloadOf(t, seq) })),
+        );
       }
     } finally {
       await restored.close();
@@ -83,7 +97,10 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
   it('a copy of the WAL taken before the mirror consumed publishes only duplicates (what a crash after publish looks like)', async () => {
     const dir = suite.tmp.make('walrus-js-dup');
     const wal = await Walrus.open({ dir, key: 'dup', fsync: 'none' });
-    await wal.batchAppend('orders', Array.from({ length: 500 }, (_, i) => `orders:${i}`));
+    await wal.batchAppend(
+      'orders',
+      Array.from({ length: 500 }, (_, i) => `orders:${i}`),
+    );
     await wal.close();
     const copyRoot = suite.tmp.make('walrus-js-dup-copy');
     fs.cpSync(path.join(dir, 'dup'), path.join(copyRoot, 'dup'), { recursive: true });
@@ -104,7 +121,10 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
   it('replay refuses a stream that starts mid-topic (ERR_SEQUENCE_GAP) and continues a WAL that holds the start', async () => {
     const dir = suite.tmp.make('walrus-js-gap');
     const wal = await Walrus.open({ dir, key: 'gap', fsync: 'none' });
-    await wal.batchAppend('t', Array.from({ length: 20 }, (_, i) => `t:${i}`));
+    await wal.batchAppend(
+      't',
+      Array.from({ length: 20 }, (_, i) => `t:${i}`),
+    );
     await wal.batchRead('t', { maxBytes: 5 * 3 }); // consumed before mirroring: seqs 0-4 never reach the stream
     const m = mirror(wal, { topics: ['t'], servers: suite.fleet.servers, stream: 'GAP' });
     await untilMirrored(m, 15);
@@ -113,14 +133,20 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
 
     const empty = await Walrus.open({ dir: suite.tmp.make('walrus-js-gap-a'), key: 'gap', fsync: 'none' });
     try {
-      await expect(replay('GAP', empty, { servers: suite.fleet.servers })).rejects.toMatchObject({ code: 'ERR_SEQUENCE_GAP', details: { topic: 't', expectedSeq: 0, actual: 5 } });
+      await expect(replay('GAP', empty, { servers: suite.fleet.servers })).rejects.toMatchObject({
+        code: 'ERR_SEQUENCE_GAP',
+        details: { topic: 't', expectedSeq: 0, actual: 5 },
+      });
       expect((await empty.stats()).topics.t?.appended ?? 0).toBe(0);
     } finally {
       await empty.close();
     }
     const holdsStart = await Walrus.open({ dir: suite.tmp.make('walrus-js-gap-b'), key: 'gap', fsync: 'none' });
     try {
-      await holdsStart.batchAppend('t', Array.from({ length: 5 }, (_, i) => `t:${i}`));
+      await holdsStart.batchAppend(
+        't',
+        Array.from({ length: 5 }, (_, i) => `t:${i}`),
+      );
       const r = await replay('GAP', holdsStart, { servers: suite.fleet.servers });
       expect(r.topics.t).toEqual({ appended: 15, skipped: 0, nextSeq: 20 });
       const all = await holdsStart.batchRead('t', { maxBytes: 1 << 20 });
@@ -133,12 +159,24 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
   it('validates its options at the call', async () => {
     const wal = await Walrus.open({ dir: suite.tmp.make('walrus-js-args'), key: 'args', fsync: 'none' });
     try {
-      expect(() => mirror(wal, { topics: [], servers: suite.fleet.servers, stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'bad.name' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a', 'a'], servers: suite.fleet.servers, stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a'], servers: [], stream: 'X' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      expect(() => mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'X', subject: () => 'x.*' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-      await expect(replay('NOPE', wal, { servers: suite.fleet.servers })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      expect(() => mirror(wal, { topics: [], servers: suite.fleet.servers, stream: 'X' })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+      expect(() => mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'bad.name' })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+      expect(() => mirror(wal, { topics: ['a', 'a'], servers: suite.fleet.servers, stream: 'X' })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+      expect(() => mirror(wal, { topics: ['a'], servers: [], stream: 'X' })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+      expect(() =>
+        mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'X', subject: () => 'x.*' }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      await expect(replay('NOPE', wal, { servers: suite.fleet.servers })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARGUMENT',
+      });
     } finally {
       await wal.close();
     }

@@ -35,20 +35,31 @@ let packedFiles: string[] = [];
 beforeAll(async () => {
   expect(fs.existsSync(path.join(root, 'dist/src/index.js')), 'dist/ is missing: run `npm run build` first').toBe(true);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-pack-'));
-  const { stdout } = await run(npm, ['pack', '--json', '--pack-destination', work], { cwd: root, env: cleanEnv(), maxBuffer: 64 << 20 });
+  const { stdout } = await run(npm, ['pack', '--json', '--pack-destination', work], {
+    cwd: root,
+    env: cleanEnv(),
+    maxBuffer: 64 << 20,
+  });
   const [info] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   packedFiles = info!.files.map((f) => f.path);
   const tarball = path.join(work, info!.filename);
 
   project = path.join(work, 'app');
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'walrus-consumer', private: true, type: 'module' }, null, 2));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'walrus-consumer', private: true, type: 'module' }, null, 2),
+  );
   // --ignore-scripts: msgpackr's optional native accelerator is not needed (msgpackr falls back to JS).
-  await run(npm, ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--loglevel=error'], {
-    cwd: project,
-    env: cleanEnv(),
-    maxBuffer: 64 << 20,
-  });
+  await run(
+    npm,
+    ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--loglevel=error'],
+    {
+      cwd: project,
+      env: cleanEnv(),
+      maxBuffer: 64 << 20,
+    },
+  );
 }, SLOW);
 
 afterAll(() => {
@@ -69,7 +80,11 @@ describe('npm pack', () => {
     ]) {
       expect(packedFiles, file).toContain(file);
     }
-    expect(packedFiles.filter((f) => /^(test|bench|examples)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'))).toEqual([]);
+    expect(
+      packedFiles.filter(
+        (f) => /^(test|bench|examples)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'),
+      ),
+    ).toEqual([]);
     // The TypeScript sources ship too, so the source maps and declaration maps resolve.
     expect(packedFiles).toContain('src/index.ts');
     expect(packedFiles).toContain('workers/writer.worker.ts');
@@ -78,7 +93,9 @@ describe('npm pack', () => {
   it('ships walrus-ts/jetstream as a subpath whose NATS client is an optional peer, not installed with the core', async () => {
     expect(packedFiles).toContain('dist/src/jetstream/index.js');
     expect(packedFiles).toContain('dist/src/jetstream/index.d.ts');
-    const installed = JSON.parse(fs.readFileSync(path.join(project, 'node_modules/walrus-ts/package.json'), 'utf8')) as {
+    const installed = JSON.parse(
+      fs.readFileSync(path.join(project, 'node_modules/walrus-ts/package.json'), 'utf8'),
+    ) as {
       exports: Record<string, { default: string }>;
       peerDependenciesMeta: Record<string, { optional: boolean }>;
     };
@@ -86,14 +103,20 @@ describe('npm pack', () => {
     expect(installed.peerDependenciesMeta['@nats-io/jetstream']?.optional).toBe(true);
     expect(fs.existsSync(path.join(project, 'node_modules/@nats-io'))).toBe(false);
     // Resolvable through the exports map; loading it needs the peers, which the app did not install.
-    const script = "try { await import('walrus-ts/jetstream'); console.log('loaded'); } catch (e) { console.log(e.code); }\nconsole.log(import.meta.resolve('walrus-ts/jetstream'));";
+    const script =
+      "try { await import('walrus-ts/jetstream'); console.log('loaded'); } catch (e) { console.log(e.code); }\nconsole.log(import.meta.resolve('walrus-ts/jetstream'));";
     fs.writeFileSync(path.join(project, 'subpath.mjs'), script);
     const { stdout } = await run(process.execPath, ['subpath.mjs'], { cwd: project, env: cleanEnv() });
-    expect(stdout.trim().split('\n')).toEqual(['ERR_MODULE_NOT_FOUND', `file://${fs.realpathSync(project)}/node_modules/walrus-ts/dist/src/jetstream/index.js`]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'ERR_MODULE_NOT_FOUND',
+      `file://${fs.realpathSync(project)}/node_modules/walrus-ts/dist/src/jetstream/index.js`,
+    ]);
   });
 
   it('installs with its dependencies into an empty project', () => {
-    const installed = JSON.parse(fs.readFileSync(path.join(project, 'node_modules/walrus-ts/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const installed = JSON.parse(
+      fs.readFileSync(path.join(project, 'node_modules/walrus-ts/package.json'), 'utf8'),
+    ) as { dependencies: Record<string, string> };
     for (const dep of Object.keys(installed.dependencies)) {
       expect(fs.existsSync(path.join(project, 'node_modules', dep, 'package.json')), dep).toBe(true);
     }
@@ -237,23 +260,43 @@ describe('the installed package from TypeScript', () => {
       ),
     );
     const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
-    const compiled = await run(process.execPath, [tsc, '-p', path.join(project, 'tsconfig.json')], { cwd: project, env: cleanEnv() }).catch(
-      (err: { stdout?: string; stderr?: string }) => {
-        throw new Error(`tsc failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-      },
-    );
+    const compiled = await run(process.execPath, [tsc, '-p', path.join(project, 'tsconfig.json')], {
+      cwd: project,
+      env: cleanEnv(),
+    }).catch((err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`tsc failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+    });
     expect(compiled.stdout).toBe('');
 
-    const { stdout } = await run(process.execPath, ['out/index.js', path.join(work, 'data-ts')], { cwd: project, env: cleanEnv() });
+    const { stdout } = await run(process.execPath, ['out/index.js', path.join(work, 'data-ts')], {
+      cwd: project,
+      env: cleanEnv(),
+    });
     expect(JSON.parse(stdout)).toEqual({ bytes: [1, 2, 3], unread: 1, code: 'ERR_CLOSED' });
   });
 
   it('reports a misuse of the API as a type error', async () => {
-    fs.writeFileSync(path.join(project, 'wrong.ts'), `import { Walrus } from 'walrus-ts';\nconst wal = await Walrus.open({ dir: 'x' });\nawait wal.append('t', 42, { codec: 'yaml' });\n`);
-    const tsconfig = JSON.parse(fs.readFileSync(path.join(project, 'tsconfig.json'), 'utf8')) as { files: string[]; compilerOptions: Record<string, unknown> };
-    fs.writeFileSync(path.join(project, 'tsconfig.wrong.json'), JSON.stringify({ ...tsconfig, files: ['wrong.ts'], compilerOptions: { ...tsconfig.compilerOptions, noEmit: true } }));
+    fs.writeFileSync(
+      path.join(project, 'wrong.ts'),
+      `import { Walrus } from 'walrus-ts';\nconst wal = await Walrus.open({ dir: 'x' });\nawait wal.append('t', 42, { codec: 'yaml' });\n`,
+    );
+    const tsconfig = JSON.parse(fs.readFileSync(path.join(project, 'tsconfig.json'), 'utf8')) as {
+      files: string[];
+      compilerOptions: Record<string, unknown>;
+    };
+    fs.writeFileSync(
+      path.join(project, 'tsconfig.wrong.json'),
+      JSON.stringify({
+        ...tsconfig,
+        files: ['wrong.ts'],
+        compilerOptions: { ...tsconfig.compilerOptions, noEmit: true },
+      }),
+    );
     const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
-    const failure = await run(process.execPath, [tsc, '-p', path.join(project, 'tsconfig.wrong.json')], { cwd: project, env: cleanEnv() }).then(
+    const failure = await run(process.execPath, [tsc, '-p', path.join(project, 'tsconfig.wrong.json')], {
+      cwd: project,
+      env: cleanEnv(),
+    }).then(
       () => null,
       (err: { stdout: string }) => err.stdout,
     );

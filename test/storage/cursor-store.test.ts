@@ -28,7 +28,10 @@ function cursorsFile(dir: string): Record<string, unknown> {
 }
 
 function writeCursorsFile(dir: string, fields: Record<string, unknown>): void {
-  fs.writeFileSync(path.join(dir, CURSORS_FILE_NAME), packControlFile({ format: 'walrus-ts/cursors', version: 1, generation: 0, topics: [], ...fields }));
+  fs.writeFileSync(
+    path.join(dir, CURSORS_FILE_NAME),
+    packControlFile({ format: 'walrus-ts/cursors', version: 1, generation: 0, topics: [], ...fields }),
+  );
 }
 
 /** A FileIo that logs durability calls and can be told to fail renames. */
@@ -48,7 +51,8 @@ function instrumentedIo(calls: string[], failRename = { on: false }): FileIo {
       nodeFileIo.fsyncDir(dir);
     },
     rename: (from, to) => {
-      if (failRename.on) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'rename' });
+      if (failRename.on)
+        throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'rename' });
       nodeFileIo.rename(from, to);
     },
   };
@@ -239,16 +243,31 @@ describe('CursorStore', () => {
       ],
     });
     expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1)]);
-    expect(store.snapshotCursors()).toEqual(new Map([[1, 4], [2, 2 ** 33]]));
+    expect(store.snapshotCursors()).toEqual(
+      new Map([
+        [1, 4],
+        [2, 2 ** 33],
+      ]),
+    );
     expect(store.cursor(9)).toBe(5);
     store.advance(1, 6, true);
     expect(decodeCursorRecord(logBytes(dir, 1), 0)).toEqual({ generation: 1, topicId: 1, nextSeq: 6 });
     expect(store.snapshotCursors().get(1)).toBe(4);
     store = reopen(store);
     expect(store.generation).toBe(1);
-    expect(store.topicTable()).toEqual(new Map([['alpha', 1], ['βeta', 2]]));
+    expect(store.topicTable()).toEqual(
+      new Map([
+        ['alpha', 1],
+        ['βeta', 2],
+      ]),
+    );
     expect([store.cursor(1), store.cursor(2), store.cursor(9)]).toEqual([6, 2 ** 33, 0]);
-    expect(store.snapshotCursors()).toEqual(new Map([[1, 4], [2, 2 ** 33]]));
+    expect(store.snapshotCursors()).toEqual(
+      new Map([
+        [1, 4],
+        [2, 2 ** 33],
+      ]),
+    );
   });
 
   it('on open applies the log of a snapshot begun but never completed, and deletes every other log', () => {
@@ -268,7 +287,11 @@ describe('CursorStore', () => {
     expect(store.generation).toBe(2);
     expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1), logName(2), 'cursors-notes.log']);
     store.advance(1, 51, true);
-    expect(decodeCursorRecord(logBytes(dir, 2), CURSOR_RECORD_BYTES)).toEqual({ generation: 2, topicId: 1, nextSeq: 51 });
+    expect(decodeCursorRecord(logBytes(dir, 2), CURSOR_RECORD_BYTES)).toEqual({
+      generation: 2,
+      topicId: 1,
+      nextSeq: 51,
+    });
     store.snapshot();
     expect(cursorsFile(dir).generation).toBe(3);
     expect(logBytes(dir, 3)).toHaveLength(0);
@@ -285,7 +308,12 @@ describe('CursorStore', () => {
     const pending = store.beginSnapshot();
     expect(pending.generation).toBe(1);
     expect(pending.path).toBe(path.join(dir, CURSORS_FILE_NAME));
-    expect(unpackControlMap(pending.bytes)).toEqual({ format: 'walrus-ts/cursors', version: 1, generation: 1, topics: [['t', 1, 4]] });
+    expect(unpackControlMap(pending.bytes)).toEqual({
+      format: 'walrus-ts/cursors',
+      version: 1,
+      generation: 1,
+      topics: [['t', 1, 4]],
+    });
     store.advance(1, 7, true);
     expect(decodeCursorRecord(logBytes(dir, 1), 0)).toEqual({ generation: 1, topicId: 1, nextSeq: 7 });
     // A crash before CURSORS is written: both logs are applied, nothing is lost (the name, never
@@ -378,8 +406,18 @@ describe('CursorStore', () => {
       { topics: [['', 1, 0]] },
       { topics: [['a', 0, 0]] },
       { topics: [['a', 1, -2]] },
-      { topics: [['a', 1, 0], ['a', 2, 0]] },
-      { topics: [['a', 1, 0], ['b', 1, 0]] },
+      {
+        topics: [
+          ['a', 1, 0],
+          ['a', 2, 0],
+        ],
+      },
+      {
+        topics: [
+          ['a', 1, 0],
+          ['b', 1, 0],
+        ],
+      },
     ];
     for (const fields of corrupt) {
       writeCursorsFile(dir, fields);
@@ -426,7 +464,14 @@ describe('CheckpointPolicy', () => {
     expect(parseReadConsistency({ atLeastOnce: { persistEvery: 0 } })).toEqual({ atLeastOnce: { persistEvery: 1 } });
     expect(parseReadConsistency(undefined)).toBe('strictly-at-once');
     expect(new CheckpointPolicy({ atLeastOnce: { persistEvery: 0 } }).recordCheckpoint(1, 1)).toBe(true);
-    for (const bad of ['at-least-once', { atLeastOnce: {} }, { atLeastOnce: { persistEvery: -1 } }, { atLeastOnce: { persistEvery: 1.5 } }, null, 3]) {
+    for (const bad of [
+      'at-least-once',
+      { atLeastOnce: {} },
+      { atLeastOnce: { persistEvery: -1 } },
+      { atLeastOnce: { persistEvery: 1.5 } },
+      null,
+      3,
+    ]) {
       expectWalError(() => new CheckpointPolicy(bad), 'ERR_INVALID_ARGUMENT');
     }
   });

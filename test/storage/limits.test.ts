@@ -39,10 +39,25 @@ describe('encodeTopic', () => {
   });
 
   it('rejects non-strings, empty, over-long (in bytes) and ill-formed names with ERR_INVALID_ARGUMENT', () => {
-    for (const bad of [undefined, null, 1, {}, Buffer.from('a'), '', 'x'.repeat(4097), 'é'.repeat(2049), '\ud800', 'a\udc00b', '\udc00\ud800']) {
+    for (const bad of [
+      undefined,
+      null,
+      1,
+      {},
+      Buffer.from('a'),
+      '',
+      'x'.repeat(4097),
+      'é'.repeat(2049),
+      '\ud800',
+      'a\udc00b',
+      '\udc00\ud800',
+    ]) {
       expectWalError(() => encodeTopic(bad), 'ERR_INVALID_ARGUMENT');
     }
-    expect(expectWalError(() => encodeTopic('é'.repeat(2049)), 'ERR_INVALID_ARGUMENT').details).toMatchObject({ actual: 4098, limit: 4096 });
+    expect(expectWalError(() => encodeTopic('é'.repeat(2049)), 'ERR_INVALID_ARGUMENT').details).toMatchObject({
+      actual: 4098,
+      limit: 4096,
+    });
   });
 });
 
@@ -58,7 +73,17 @@ describe('entries', () => {
   });
 
   it('toEntryBytes rejects other types, ill-formed strings and detached buffers with ERR_INVALID_ARGUMENT', () => {
-    for (const bad of [undefined, null, 5, {}, [1, 2], new ArrayBuffer(4), new Uint16Array(2), new DataView(new ArrayBuffer(2)), 'a\ud800']) {
+    for (const bad of [
+      undefined,
+      null,
+      5,
+      {},
+      [1, 2],
+      new ArrayBuffer(4),
+      new Uint16Array(2),
+      new DataView(new ArrayBuffer(2)),
+      'a\ud800',
+    ]) {
       expectWalError(() => toEntryBytes(bad), 'ERR_INVALID_ARGUMENT');
     }
     const detached = new Uint8Array(8);
@@ -68,7 +93,10 @@ describe('entries', () => {
 
   it('checkEntrySize throws ERR_TOO_LARGE above the maximum only', () => {
     expect(() => checkEntrySize(100, 100)).not.toThrow();
-    expect(expectWalError(() => checkEntrySize(101, 100), 'ERR_TOO_LARGE').details).toMatchObject({ actual: 101, limit: 100 });
+    expect(expectWalError(() => checkEntrySize(101, 100), 'ERR_TOO_LARGE').details).toMatchObject({
+      actual: 101,
+      limit: 100,
+    });
   });
 
   it('checkBatch validates every entry and the entry count, returning the bytes', () => {
@@ -77,7 +105,8 @@ describe('entries', () => {
     expect(out.map((b) => [...b])).toEqual([[0x61, 0x62], [9]]);
     expectWalError(() => checkBatch(['a', 'b', 'c'], 2), 'ERR_TOO_LARGE');
     expectWalError(() => checkBatch(['ok', 'way too long'], 5, 4), 'ERR_TOO_LARGE');
-    for (const bad of ['abc', null, { length: 1 }, new Set(['a'])]) expectWalError(() => checkBatch(bad, 5), 'ERR_INVALID_ARGUMENT');
+    for (const bad of ['abc', null, { length: 1 }, new Set(['a'])])
+      expectWalError(() => checkBatch(bad, 5), 'ERR_INVALID_ARGUMENT');
     expectWalError(() => checkBatch(['a', 7], 5), 'ERR_INVALID_ARGUMENT');
   });
 
@@ -85,7 +114,10 @@ describe('entries', () => {
     // Views of one shared buffer: the limit is checked on lengths, not on copies.
     const shared = new Uint8Array(256 * MiB);
     expect(checkBatch([shared, shared, shared, shared], 10, MAX_ENTRY_BYTES_LIMIT)).toHaveLength(4);
-    expectWalError(() => checkBatch([shared, shared, shared, shared, new Uint8Array(1)], 10, MAX_ENTRY_BYTES_LIMIT), 'ERR_TOO_LARGE');
+    expectWalError(
+      () => checkBatch([shared, shared, shared, shared, new Uint8Array(1)], 10, MAX_ENTRY_BYTES_LIMIT),
+      'ERR_TOO_LARGE',
+    );
   });
 });
 
@@ -100,13 +132,17 @@ describe('validateSizing', () => {
   });
 
   it('accepts the ends of every range', () => {
-    expect(validateSizing({ segmentBytes: 64 * 1024, blockBytes: 4096, maxEntryBytes: 0, maxBatchEntries: 1 })).toEqual({
-      segmentBytes: 64 * 1024,
-      blockBytes: 4096,
-      maxEntryBytes: 0,
-      maxBatchEntries: 1,
-    });
-    expect(validateSizing({ segmentBytes: 4 * 1024 * MiB, blockBytes: 64 * MiB, maxEntryBytes: 1024 * MiB })).toMatchObject({
+    expect(validateSizing({ segmentBytes: 64 * 1024, blockBytes: 4096, maxEntryBytes: 0, maxBatchEntries: 1 })).toEqual(
+      {
+        segmentBytes: 64 * 1024,
+        blockBytes: 4096,
+        maxEntryBytes: 0,
+        maxBatchEntries: 1,
+      },
+    );
+    expect(
+      validateSizing({ segmentBytes: 4 * 1024 * MiB, blockBytes: 64 * MiB, maxEntryBytes: 1024 * MiB }),
+    ).toMatchObject({
       segmentBytes: 4 * 1024 * MiB,
       blockBytes: 64 * MiB,
       maxEntryBytes: 1024 * MiB,

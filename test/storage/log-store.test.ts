@@ -23,7 +23,8 @@ class SyncProbe {
 
   constructor() {
     const sync = (name: string, run: () => void) => {
-      if (this.failWith !== null) throw Object.assign(new Error(`${this.failWith}: injected`), { code: this.failWith, syscall: name });
+      if (this.failWith !== null)
+        throw Object.assign(new Error(`${this.failWith}: injected`), { code: this.failWith, syscall: name });
       this.calls.push(name);
       run();
     };
@@ -109,7 +110,8 @@ describe('LogStore', () => {
     bad(() => store.append('t', 'x', 2));
     bad(() => store.readNext('t', { checkpoint: 'yes' as unknown as boolean }));
     bad(() => store.readNext('t', 5 as unknown as { checkpoint: boolean }));
-    for (const maxBytes of [0, -1, 1.5, Number.NaN, '10', undefined]) bad(() => store.batchRead('t', { maxBytes: maxBytes as number }));
+    for (const maxBytes of [0, -1, 1.5, Number.NaN, '10', undefined])
+      bad(() => store.batchRead('t', { maxBytes: maxBytes as number }));
     bad(() => store.batchRead('t', undefined as unknown as { maxBytes: number }));
     bad(() => store.batchAppend('t', 'abc' as unknown as string[]));
     bad(() => store.count('\ud800'));
@@ -120,7 +122,13 @@ describe('LogStore', () => {
     expect(store.topics()).toEqual([]);
     expect(store.append('t', 'x'.repeat(100))).toBe(0);
 
-    for (const options of [{ dir: '' }, { dir, bogus: 1 }, { dir, fsync: 'sometimes' }, { dir, blockBytes: 5000 }, { dir, readConsistency: 'once' }]) {
+    for (const options of [
+      { dir: '' },
+      { dir, bogus: 1 },
+      { dir, fsync: 'sometimes' },
+      { dir, blockBytes: 5000 },
+      { dir, readConsistency: 'once' },
+    ]) {
       bad(() => LogStore.open(options as LogStoreOptions));
     }
     store.close();

@@ -7,7 +7,14 @@ import { MANIFEST_FILE_NAME, readManifest, writeManifest, type Manifest } from '
 import { TmpDirs } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
-const sample: Manifest = { format: 'walrus-ts', version: 1, epoch: 7, createdAtMs: 1_700_000_000_000, openedAtMs: 1_700_000_123_456.5, fences: [] };
+const sample: Manifest = {
+  format: 'walrus-ts',
+  version: 1,
+  epoch: 7,
+  createdAtMs: 1_700_000_000_000,
+  openedAtMs: 1_700_000_123_456.5,
+  fences: [],
+};
 
 /** A FileIo that logs the durability calls it sees. */
 function recordingIo(calls: string[]): FileIo {
@@ -41,13 +48,22 @@ describe('MANIFEST (FORMAT §7)', () => {
     writeManifest(nodeFileIo, dir, sample, false);
     expect(readManifest(nodeFileIo, dir)).toEqual(sample);
     const raw = unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)));
-    expect(raw).toEqual({ format: 'walrus-ts', version: 1, epoch: 7, createdAtMs: sample.createdAtMs, openedAtMs: sample.openedAtMs });
+    expect(raw).toEqual({
+      format: 'walrus-ts',
+      version: 1,
+      epoch: 7,
+      createdAtMs: sample.createdAtMs,
+      openedAtMs: sample.openedAtMs,
+    });
     expect(fs.readdirSync(dir)).toEqual([MANIFEST_FILE_NAME]);
   });
 
   it('keeps fences as [segment file name, topic id, offset, seq] and omits the key when there is none', () => {
     const dir = tmp.make();
-    const fenced: Manifest = { ...sample, fences: [{ segment: { epoch: 3, writerIndex: 1, segmentNo: 9 }, topicId: 4, offset: 4160, seq: 17 }] };
+    const fenced: Manifest = {
+      ...sample,
+      fences: [{ segment: { epoch: 3, writerIndex: 1, segmentNo: 9 }, topicId: 4, offset: 4160, seq: 17 }],
+    };
     writeManifest(nodeFileIo, dir, fenced, false);
     expect(readManifest(nodeFileIo, dir)).toEqual(fenced);
     const raw = unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)));
@@ -66,7 +82,15 @@ describe('MANIFEST (FORMAT §7)', () => {
     const dir = tmp.make();
     const file = path.join(dir, MANIFEST_FILE_NAME);
     const { fences: _none, ...fields } = sample;
-    for (const fences of [{}, [['x.seg', 1, 0, 2]], [['00000003-0001-00000009.seg', -1, 0, 2]], [['00000003-0001-00000009.seg', 1, 2]], [['00000003-0001-00000009.seg', 1, 0.5, 2]], [[1, 2, 3, 4]], 'all']) {
+    for (const fences of [
+      {},
+      [['x.seg', 1, 0, 2]],
+      [['00000003-0001-00000009.seg', -1, 0, 2]],
+      [['00000003-0001-00000009.seg', 1, 2]],
+      [['00000003-0001-00000009.seg', 1, 0.5, 2]],
+      [[1, 2, 3, 4]],
+      'all',
+    ]) {
       fs.writeFileSync(file, packControlFile({ ...fields, fences }));
       expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
     }
@@ -98,7 +122,16 @@ describe('MANIFEST (FORMAT §7)', () => {
   it('rejects invalid field values with ERR_CORRUPT', () => {
     const dir = tmp.make();
     const file = path.join(dir, MANIFEST_FILE_NAME);
-    for (const bad of [{ epoch: -1 }, { epoch: 1.5 }, { epoch: 2 ** 32 }, { epoch: 'one' }, { createdAtMs: 'now' }, { openedAtMs: undefined }, { key: 7 }, { key: null }]) {
+    for (const bad of [
+      { epoch: -1 },
+      { epoch: 1.5 },
+      { epoch: 2 ** 32 },
+      { epoch: 'one' },
+      { createdAtMs: 'now' },
+      { openedAtMs: undefined },
+      { key: 7 },
+      { key: null },
+    ]) {
       fs.writeFileSync(file, packControlFile({ ...sample, ...bad }));
       expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
     }

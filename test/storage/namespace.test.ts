@@ -37,15 +37,24 @@ describe('sanitizeKey (FORMAT §1, the walrus rule)', () => {
   });
 
   it('rejects empty, ".", "..", over-long and non-string keys with ERR_INVALID_ARGUMENT', () => {
-    for (const bad of ['', '.', '..', 'k'.repeat(MAX_NAMESPACE_KEY_CHARS + 1), '😀'.repeat(MAX_NAMESPACE_KEY_CHARS + 1)]) {
+    for (const bad of [
+      '',
+      '.',
+      '..',
+      'k'.repeat(MAX_NAMESPACE_KEY_CHARS + 1),
+      '😀'.repeat(MAX_NAMESPACE_KEY_CHARS + 1),
+    ]) {
       expectWalError(() => sanitizeKey(bad), 'ERR_INVALID_ARGUMENT');
     }
-    for (const bad of [undefined, null, 42, {}, ['a']]) expectWalError(() => sanitizeKey(bad as unknown as string), 'ERR_INVALID_ARGUMENT');
+    for (const bad of [undefined, null, 42, {}, ['a']])
+      expectWalError(() => sanitizeKey(bad as unknown as string), 'ERR_INVALID_ARGUMENT');
   });
 
   it('accepts a key of exactly the limit, counted in code points', () => {
     expect(sanitizeKey('k'.repeat(MAX_NAMESPACE_KEY_CHARS))).toHaveLength(MAX_NAMESPACE_KEY_CHARS);
-    expect(sanitizeKey(`a${'😀'.repeat(MAX_NAMESPACE_KEY_CHARS - 1)}`)).toBe(`a${'_'.repeat(MAX_NAMESPACE_KEY_CHARS - 1)}`);
+    expect(sanitizeKey(`a${'😀'.repeat(MAX_NAMESPACE_KEY_CHARS - 1)}`)).toBe(
+      `a${'_'.repeat(MAX_NAMESPACE_KEY_CHARS - 1)}`,
+    );
   });
 });
 

@@ -6,7 +6,12 @@ import { WalError } from '../../src/errors.js';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END, frameBytes } from '../../src/storage/frame.js';
 import { Partition, type PartitionConfig } from '../../src/storage/partition.js';
-import { mergeScans, type RecoveredTopic, type RecoveryResult, type SegmentSummary } from '../../src/storage/recover.js';
+import {
+  mergeScans,
+  type RecoveredTopic,
+  type RecoveryResult,
+  type SegmentSummary,
+} from '../../src/storage/recover.js';
 import { listSegments, type SegmentId } from '../../src/storage/segment-name.js';
 import { scanSegment } from '../../src/storage/segment-scanner.js';
 
@@ -93,7 +98,10 @@ describe('Partition', () => {
   });
 
   function open(config: Partial<PartitionConfig> = {}, topics: RecoveredTopic[] = []): Partition {
-    const p = new Partition({ dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 64 * MIB, blockBytes: BLOCK_BYTES, ...config }, topics);
+    const p = new Partition(
+      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 64 * MIB, blockBytes: BLOCK_BYTES, ...config },
+      topics,
+    );
     partitions.push(p);
     return p;
   }
@@ -118,13 +126,19 @@ describe('Partition', () => {
       const check = (reader: Partition): void => {
         const batch = reader.read(T1, 0, Number.MAX_SAFE_INTEGER, 1000);
         expect(batch.entries.map((e) => [e.seq, e.codec, e.length])).toEqual(sizes.map((size, i) => [i, i % 2, size]));
-        batch.entries.forEach((e, i) => expect(Buffer.from(batch.data.subarray(e.offset, e.offset + e.length)).equals(Buffer.from(bytes(sizes[i]!, i)))).toBe(true));
+        batch.entries.forEach((e, i) =>
+          expect(
+            Buffer.from(batch.data.subarray(e.offset, e.offset + e.length)).equals(Buffer.from(bytes(sizes[i]!, i))),
+          ).toBe(true),
+        );
         for (let i = 0; i < sizes.length; i++) {
           const one = reader.read(T1, i, 0, 1);
           expect(one.entries).toHaveLength(1);
           expect(Buffer.from(one.data).equals(Buffer.from(bytes(sizes[i]!, i)))).toBe(true);
         }
-        expect(payloadsOf(reader, T2).map((b) => Buffer.from(b).toString('hex'))).toEqual(sizes.map((_, i) => Buffer.from(bytes(5, 100 + i)).toString('hex')));
+        expect(payloadsOf(reader, T2).map((b) => Buffer.from(b).toString('hex'))).toEqual(
+          sizes.map((_, i) => Buffer.from(bytes(5, 100 + i)).toString('hex')),
+        );
       };
       check(p);
 
@@ -216,12 +230,21 @@ describe('Partition', () => {
       for (const s of listSegments(nodeFileIo, dir)) {
         const scan = scanSegment(nodeFileIo, s.path);
         expect(scan.damage).toEqual([]);
-        expect(new Map(scan.topicNames)).toEqual(new Map([[T1, 'one'], [T2, 'two']]));
+        expect(new Map(scan.topicNames)).toEqual(
+          new Map([
+            [T1, 'one'],
+            [T2, 'two'],
+          ]),
+        );
         if (path.basename(s.path) !== files.at(-1)) expect(scan.sizeBytes).toBeGreaterThanOrEqual(8192);
         const summary = sealed.find((x) => x.path === s.path);
         if (summary !== undefined) {
-          const lastOf = (topicId: number): number => Math.max(...scan.runs.filter((r) => r.topicId === topicId).map((r) => r.firstSeq + r.count - 1));
-          expect(summary.topics).toEqual([[T1, lastOf(T1)], [T2, lastOf(T2)]]);
+          const lastOf = (topicId: number): number =>
+            Math.max(...scan.runs.filter((r) => r.topicId === topicId).map((r) => r.firstSeq + r.count - 1));
+          expect(summary.topics).toEqual([
+            [T1, lastOf(T1)],
+            [T2, lastOf(T2)],
+          ]);
           expect(summary.sizeBytes).toBe(scan.sizeBytes);
         }
       }
@@ -318,7 +341,11 @@ describe('Partition', () => {
         if (i % 7 === 0) {
           const batch = p.read(T1, next, 150, 100);
           for (const e of batch.entries) {
-            expect(Buffer.from(batch.data.subarray(e.offset, e.offset + e.length)).equals(Buffer.from(bytes(40 + (e.seq % 50), e.seq)))).toBe(true);
+            expect(
+              Buffer.from(batch.data.subarray(e.offset, e.offset + e.length)).equals(
+                Buffer.from(bytes(40 + (e.seq % 50), e.seq)),
+              ),
+            ).toBe(true);
             got.push(e.seq);
           }
           next = got.length;

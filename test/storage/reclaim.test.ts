@@ -15,7 +15,18 @@ describe('deletableSegments', () => {
   const allSealed = (): boolean => true;
 
   it('deletes a sealed segment only when every topic in it is consumed past its last seq', () => {
-    const segments = [summary(0, [[1, 9]]), summary(1, [[1, 10]]), summary(2, [[1, 3], [2, 4]]), summary(3, [[1, 3], [2, 5]])];
+    const segments = [
+      summary(0, [[1, 9]]),
+      summary(1, [[1, 10]]),
+      summary(2, [
+        [1, 3],
+        [2, 4],
+      ]),
+      summary(3, [
+        [1, 3],
+        [2, 5],
+      ]),
+    ];
     expect(deletableSegments(segments, durable, allSealed).map((s) => s.id.segmentNo)).toEqual([0, 2]);
   });
 

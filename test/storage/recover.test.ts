@@ -41,7 +41,12 @@ function seg(epoch: number, segmentNo: number, runs: Run[], extra: Partial<Segme
   };
 }
 
-function merge(scans: SegmentScan[], startSeq: Array<[number, number]> = [], names: Array<[number, string]> = [], fences: Fence[] = []): RecoveryResult {
+function merge(
+  scans: SegmentScan[],
+  startSeq: Array<[number, number]> = [],
+  names: Array<[number, string]> = [],
+  fences: Fence[] = [],
+): RecoveryResult {
   return mergeScans(scans, { names: new Map(names), startSeq: new Map(startSeq), fences });
 }
 
@@ -49,7 +54,6 @@ function merge(scans: SegmentScan[], startSeq: Array<[number, number]> = [], nam
 function fencesOf(result: RecoveryResult): string[] {
   return result.fences.map((f) => `e${f.segment.epoch}s${f.segment.segmentNo}:${f.topicId}@${f.seq}`);
 }
-
 
 function topic(result: RecoveryResult, id: number): RecoveredTopic {
   const found = result.topics.find((t) => t.id === id);
@@ -64,7 +68,14 @@ function runsOf(result: RecoveryResult, id: number): string[] {
 
 describe('mergeScans', () => {
   it('accepts continuous runs across segments and epochs, in segment order whatever the input order', () => {
-    const result = merge([seg(2, 0, [[A, 7, 3]]), seg(1, 1, [[A, 4, 3], [B, 0, 2]]), seg(1, 0, [[A, 0, 4]])]);
+    const result = merge([
+      seg(2, 0, [[A, 7, 3]]),
+      seg(1, 1, [
+        [A, 4, 3],
+        [B, 0, 2],
+      ]),
+      seg(1, 0, [[A, 0, 4]]),
+    ]);
     expect(runsOf(result, A)).toEqual(['e1s0:0+4', 'e1s1:4+3', 'e2s0:7+3']);
     expect(topic(result, A)).toMatchObject({ name: 'alpha', nextSeq: 10, damaged: false });
     expect(topic(result, B).nextSeq).toBe(2);
@@ -74,30 +85,67 @@ describe('mergeScans', () => {
     expect(result.scannedBytes).toBe(3000);
     expect(result.segments.map((s) => [s.id.segmentNo, s.topics])).toEqual([
       [0, [[A, 3]]],
-      [1, [[A, 6], [B, 1]]],
+      [
+        1,
+        [
+          [A, 6],
+          [B, 1],
+        ],
+      ],
       [0, [[A, 9]]],
     ]);
   });
 
   it('a gap ends the prefix, is reported once, and the rest of that segment is ignored', () => {
-    const result = merge([seg(1, 0, [[A, 0, 5], [B, 0, 1], [A, 6, 2], [B, 1, 1], [A, 8, 2]]), seg(1, 1, [[A, 10, 3]])]);
+    const result = merge([
+      seg(1, 0, [
+        [A, 0, 5],
+        [B, 0, 1],
+        [A, 6, 2],
+        [B, 1, 1],
+        [A, 8, 2],
+      ]),
+      seg(1, 1, [[A, 10, 3]]),
+    ]);
     expect(runsOf(result, A)).toEqual(['e1s0:0+5']);
     expect(topic(result, A)).toMatchObject({ nextSeq: 5, damaged: true });
-    expect(result.damage).toEqual([{ path: '/wal/00000001-0000-00000000.seg', offset: 664, reason: expect.stringMatching(/expected seq 5, found seq 6/), topicId: A, seq: 5 }]);
+    expect(result.damage).toEqual([
+      {
+        path: '/wal/00000001-0000-00000000.seg',
+        offset: 664,
+        reason: expect.stringMatching(/expected seq 5, found seq 6/),
+        topicId: A,
+        seq: 5,
+      },
+    ]);
     expect(topic(result, B)).toMatchObject({ nextSeq: 2, damaged: false });
     expect(result.segments[1]!.topics).toEqual([]);
 
     // Even a run that starts at `expected` is ignored later in the segment where the topic broke.
-    const sameSegment = merge([seg(1, 0, [[A, 0, 5], [A, 6, 2], [A, 5, 3]])]);
+    const sameSegment = merge([
+      seg(1, 0, [
+        [A, 0, 5],
+        [A, 6, 2],
+        [A, 5, 3],
+      ]),
+    ]);
     expect(topic(sameSegment, A).nextSeq).toBe(5);
-    const laterSegment = merge([seg(1, 0, [[A, 0, 5], [A, 6, 2]]), seg(1, 1, [[A, 5, 3]])]);
+    const laterSegment = merge([
+      seg(1, 0, [
+        [A, 0, 5],
+        [A, 6, 2],
+      ]),
+      seg(1, 1, [[A, 5, 3]]),
+    ]);
     expect(topic(laterSegment, A).nextSeq).toBe(8);
   });
 
   it('entries missing at the cursor break the topic at the cursor; a later segment starting there continues it', () => {
     const broken = merge([seg(1, 0, [[A, 5, 5]])], [[A, 2]]);
     expect(topic(broken, A)).toMatchObject({ nextSeq: 2, damaged: true, runs: [] });
-    expect(broken.damage).toEqual([expect.objectContaining({ topicId: A, seq: 2, reason: expect.stringMatching(/entries 2\.\.4 are missing/) })]);
+    expect(broken.damage).toEqual([
+      expect.objectContaining({ topicId: A, seq: 2, reason: expect.stringMatching(/entries 2\.\.4 are missing/) }),
+    ]);
 
     const continued = merge([seg(1, 0, [[A, 5, 5]]), seg(2, 0, [[A, 2, 4]])], [[A, 2]]);
     expect(runsOf(continued, A)).toEqual(['e2s0:2+4']);
@@ -114,7 +162,13 @@ describe('mergeScans', () => {
   });
 
   it('a reclaimed segment between kept ones is crossed when the cursor is past it, and is damage otherwise', () => {
-    const scans = [seg(1, 0, [[A, 0, 10], [B, 0, 1]]), seg(1, 2, [[A, 20, 10]])]; // segment 1 (A 10..19) was reclaimed
+    const scans = [
+      seg(1, 0, [
+        [A, 0, 10],
+        [B, 0, 1],
+      ]),
+      seg(1, 2, [[A, 20, 10]]),
+    ]; // segment 1 (A 10..19) was reclaimed
     const crossed = merge(scans, [[A, 25]]);
     expect(runsOf(crossed, A)).toEqual(['e1s0:0+10', 'e1s2:20+10']);
     expect(topic(crossed, A)).toMatchObject({ nextSeq: 30, damaged: false });
@@ -131,7 +185,10 @@ describe('mergeScans', () => {
 
   it('two successive recoveries: old ignored frames stay hidden, entries written after each recovery are visible', () => {
     // Epoch 1 wrote A 0..9; seq 5 got damaged. Recovery 1 (epoch 2) ends A at 5 and fences 6..9.
-    const epoch1 = seg(1, 0, [[A, 0, 5], [A, 6, 4]]);
+    const epoch1 = seg(1, 0, [
+      [A, 0, 5],
+      [A, 6, 4],
+    ]);
     const first = merge([epoch1]);
     expect(topic(first, A).nextSeq).toBe(5);
     expect(fencesOf(first)).toEqual([`e1s0:${A}@6`]);
@@ -153,7 +210,10 @@ describe('mergeScans', () => {
   });
 
   it('a fenced frame never comes back, even once the entries that replaced it are gone and the cursor is past them', () => {
-    const epoch1 = seg(1, 0, [[A, 0, 1], [A, 2, 2]]); // seq 1 never reached the disk
+    const epoch1 = seg(1, 0, [
+      [A, 0, 1],
+      [A, 2, 2],
+    ]); // seq 1 never reached the disk
     const first = merge([epoch1]);
     expect(topic(first, A).nextSeq).toBe(1);
     // Epoch 2's entries 1..2 were consumed (cursor 3), then lost in a power cut or reclaimed.
@@ -166,7 +226,11 @@ describe('mergeScans', () => {
   });
 
   it('a fence voids only the ignored runs of its segment, never the accepted run with the same seqs before them', () => {
-    const copied = seg(1, 0, [[A, 0, 10], [A, 3, 4], [A, 8, 1]]); // damage duplicated frames 3..6 and 8 later in the file
+    const copied = seg(1, 0, [
+      [A, 0, 10],
+      [A, 3, 4],
+      [A, 8, 1],
+    ]); // damage duplicated frames 3..6 and 8 later in the file
     const first = merge([copied]);
     expect(runsOf(first, A)).toEqual(['e1s0:0+10']);
     expect(first.fences).toEqual([{ segment: copied.id, topicId: A, offset: copied.runs[1]!.startOffset, seq: 3 }]);
@@ -177,7 +241,13 @@ describe('mergeScans', () => {
   });
 
   it('a fence is forgotten once the file it voids is gone, and kept while that file cannot be read', () => {
-    const first = merge([seg(1, 0, [[A, 0, 1], [A, 2, 2]]), seg(1, 1, [[B, 0, 1]])]);
+    const first = merge([
+      seg(1, 0, [
+        [A, 0, 1],
+        [A, 2, 2],
+      ]),
+      seg(1, 1, [[B, 0, 1]]),
+    ]);
     expect(fencesOf(first)).toEqual([`e1s0:${A}@2`]);
     expect(merge([seg(1, 1, [[B, 0, 1]]), seg(2, 0, [[A, 1, 1]])], [[A, 1]], [], first.fences).fences).toEqual([]);
     const unreadable = seg(1, 0, [], { unreadable: true, topicNames: [] });
@@ -204,8 +274,16 @@ describe('mergeScans', () => {
   });
 
   it('reports damage from the scans, skips unreadable files, and does not index them', () => {
-    const damage: DamageReport = { path: '/wal/00000001-0000-00000001.seg', offset: 0, reason: 'unreadable segment header: bad-magic' };
-    const result = merge([seg(1, 0, [[A, 0, 2]]), seg(1, 1, [], { unreadable: true, damage: [damage], topicNames: [] }), seg(3, 0, [])]);
+    const damage: DamageReport = {
+      path: '/wal/00000001-0000-00000001.seg',
+      offset: 0,
+      reason: 'unreadable segment header: bad-magic',
+    };
+    const result = merge([
+      seg(1, 0, [[A, 0, 2]]),
+      seg(1, 1, [], { unreadable: true, damage: [damage], topicNames: [] }),
+      seg(3, 0, []),
+    ]);
     expect(result.skippedFiles).toEqual(['/wal/00000001-0000-00000001.seg']);
     expect(result.damage).toEqual([damage]);
     expect(result.segments.map((s) => s.path)).not.toContain(damage.path);
@@ -213,13 +291,22 @@ describe('mergeScans', () => {
   });
 
   it('resolves name conflicts: the cursor file wins, one id per name, entries without a name are reported', () => {
-    const named = seg(1, 0, [[A, 0, 1], [B, 0, 1], [9, 0, 1]], {
-      topicNames: [
-        [A, 'other-name'],
-        [B, 'beta'],
-        [5, 'alpha'],
+    const named = seg(
+      1,
+      0,
+      [
+        [A, 0, 1],
+        [B, 0, 1],
+        [9, 0, 1],
       ],
-    });
+      {
+        topicNames: [
+          [A, 'other-name'],
+          [B, 'beta'],
+          [5, 'alpha'],
+        ],
+      },
+    );
     const result = merge([named], [], [[A, 'alpha']]);
     expect(result.topics.map((t) => [t.id, t.name])).toEqual([
       [A, 'alpha'],
@@ -250,8 +337,16 @@ describe('recovery of real segment files', () => {
   }
 
   /** Opens a writer for a new epoch over what recovery found, appends, and returns every readable entry. */
-  function epoch(epochNo: number, recovered: RecoveredTopic[], appends: Array<[number, string]>, segmentBytes = 1 << 20): Map<number, string[]> {
-    const p = new Partition({ dir, io: nodeFileIo, epoch: epochNo, writerIndex: 0, segmentBytes, blockBytes: 4096 }, recovered);
+  function epoch(
+    epochNo: number,
+    recovered: RecoveredTopic[],
+    appends: Array<[number, string]>,
+    segmentBytes = 1 << 20,
+  ): Map<number, string[]> {
+    const p = new Partition(
+      { dir, io: nodeFileIo, epoch: epochNo, writerIndex: 0, segmentBytes, blockBytes: 4096 },
+      recovered,
+    );
     p.defineTopic(A, 'alpha');
     p.defineTopic(B, 'beta');
     for (const [topicId, value] of appends) {
@@ -262,7 +357,10 @@ describe('recovery of real segment files', () => {
     const seen = new Map<number, string[]>();
     for (const id of [A, B]) {
       const batch = p.read(id, 0, 1 << 30, 1 << 30);
-      seen.set(id, batch.entries.map((e) => new TextDecoder().decode(batch.data.subarray(e.offset, e.offset + e.length))));
+      seen.set(
+        id,
+        batch.entries.map((e) => new TextDecoder().decode(batch.data.subarray(e.offset, e.offset + e.length))),
+      );
     }
     p.close();
     return seen;
@@ -271,7 +369,7 @@ describe('recovery of real segment files', () => {
   function corruptPayloadOf(topicId: number, seq: number): void {
     for (const s of listSegments(nodeFileIo, dir)) {
       const data = fs.readFileSync(s.path);
-      for (let at = 64; at + 32 <= data.byteLength; ) {
+      for (let at = 64; at + 32 <= data.byteLength;) {
         const h = decodeFrameHeader(data, at);
         if (typeof h === 'string') throw new Error(`unexpected ${h}`);
         if (h.kind === KIND_ENTRY && h.topicId === topicId && h.seq === seq) {
@@ -320,16 +418,14 @@ describe('recovery of real segment files', () => {
     for (const cursor of [0, 6, 9, 11]) {
       const r3 = recoverDir([[A, cursor]]);
       expect(topic(r3, A).nextSeq, `cursor ${cursor}`).toBe(11);
-      const p = new Partition({ dir, io: nodeFileIo, epoch: 4, writerIndex: 0, segmentBytes: 1 << 20, blockBytes: 4096 }, r3.topics);
+      const p = new Partition(
+        { dir, io: nodeFileIo, epoch: 4, writerIndex: 0, segmentBytes: 1 << 20, blockBytes: 4096 },
+        r3.topics,
+      );
       const batch = p.read(A, 5, 1 << 30, 100);
-      expect(batch.entries.map((e) => new TextDecoder().decode(batch.data.subarray(e.offset, e.offset + e.length)))).toEqual([
-        'new-5',
-        'new-6',
-        'new-7',
-        'new-8',
-        'new-9',
-        'new-10',
-      ]);
+      expect(
+        batch.entries.map((e) => new TextDecoder().decode(batch.data.subarray(e.offset, e.offset + e.length))),
+      ).toEqual(['new-5', 'new-6', 'new-7', 'new-8', 'new-9', 'new-10']);
       p.close();
     }
   });
@@ -349,13 +445,19 @@ describe('recovery of real segment files', () => {
       [A, 8],
       [B, 0],
     ]);
-    const deletable = deletableSegments(r2.segments, (id) => cursors.get(id) ?? 0, () => true);
+    const deletable = deletableSegments(
+      r2.segments,
+      (id) => cursors.get(id) ?? 0,
+      () => true,
+    );
     expect(deletable.map((s) => s.id.epoch)).toEqual([2]);
     fs.rmSync(deletable[0]!.path);
     const r3 = recoverDir([[A, 8]]);
     expect(topic(r3, A).nextSeq, 'old frames 6..9 stay void; the opener raises nextSeq to the cursor').toBe(5);
     // Only the scan's own report of the corrupt frame: the merge reports no break for A (the fence
     // voids 6..9, so nothing after the reclaimed gap looks out of sequence).
-    expect(r3.damage.filter((d) => d.topicId === A).map((d) => [d.seq, d.reason])).toEqual([[5, 'payload checksum mismatch']]);
+    expect(r3.damage.filter((d) => d.topicId === A).map((d) => [d.seq, d.reason])).toEqual([
+      [5, 'payload checksum mismatch'],
+    ]);
   });
 });

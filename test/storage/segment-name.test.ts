@@ -3,7 +3,13 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
-import { compareSegmentIds, listSegments, listSegmentSizes, parseSegmentFileName, segmentFileName } from '../../src/storage/segment-name.js';
+import {
+  compareSegmentIds,
+  listSegments,
+  listSegmentSizes,
+  parseSegmentFileName,
+  segmentFileName,
+} from '../../src/storage/segment-name.js';
 
 describe('segment file names', () => {
   const tmp = new TmpDirs();
@@ -11,7 +17,9 @@ describe('segment file names', () => {
 
   it('formats epoch-writer-segment as 8-4-8 lowercase hex', () => {
     expect(segmentFileName({ epoch: 1, writerIndex: 0, segmentNo: 0 })).toBe('00000001-0000-00000000.seg');
-    expect(segmentFileName({ epoch: 0xffffffff, writerIndex: 0xabcd, segmentNo: 0x1234abcd })).toBe('ffffffff-abcd-1234abcd.seg');
+    expect(segmentFileName({ epoch: 0xffffffff, writerIndex: 0xabcd, segmentNo: 0x1234abcd })).toBe(
+      'ffffffff-abcd-1234abcd.seg',
+    );
   });
 
   it('round-trips every field, including the largest values', () => {
@@ -51,7 +59,12 @@ describe('segment file names', () => {
 
   it('lists only segment files, sorted, ignoring foreign files and directories', () => {
     const dir = tmp.make('walrus-names');
-    for (const name of ['00000002-0000-00000000.seg', '00000001-0001-00000000.seg', '00000001-0000-00000010.seg', '00000001-0000-00000002.seg']) {
+    for (const name of [
+      '00000002-0000-00000000.seg',
+      '00000001-0001-00000000.seg',
+      '00000001-0000-00000010.seg',
+      '00000001-0000-00000002.seg',
+    ]) {
       fs.writeFileSync(path.join(dir, name), '');
     }
     fs.writeFileSync(path.join(dir, '00000003-0000-00000000.seg.tmp'), '');
@@ -67,7 +80,9 @@ describe('segment file names', () => {
 
   it('sizes the listed files, leaving out one deleted in between (reclaimed by a live WAL), and throws any other error', () => {
     const dir = tmp.make('walrus-names');
-    const [gone, kept] = ['00000001-0000-00000000.seg', '00000001-0000-00000001.seg'].map((name) => path.join(dir, name));
+    const [gone, kept] = ['00000001-0000-00000000.seg', '00000001-0000-00000001.seg'].map((name) =>
+      path.join(dir, name),
+    );
     fs.writeFileSync(gone!, 'x'.repeat(10));
     fs.writeFileSync(kept!, 'y'.repeat(25));
     const reclaimingIo: FileIo = {
@@ -77,7 +92,9 @@ describe('segment file names', () => {
         return nodeFileIo.open(filePath, mode);
       },
     };
-    expect(listSegmentSizes(reclaimingIo, dir).map((s) => [path.basename(s.path), s.sizeBytes])).toEqual([['00000001-0000-00000001.seg', 25]]);
+    expect(listSegmentSizes(reclaimingIo, dir).map((s) => [path.basename(s.path), s.sizeBytes])).toEqual([
+      ['00000001-0000-00000001.seg', 25],
+    ]);
 
     const failingIo: FileIo = {
       ...nodeFileIo,

@@ -94,7 +94,10 @@ describe('scanSegment', () => {
 
   /** Writes entries through a Partition, committing after each entry that does not leave a batch open. */
   function writeSegment(writes: Write[]): void {
-    const p = new Partition({ dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 1 << 30, blockBytes: BLOCK_BYTES }, []);
+    const p = new Partition(
+      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 1 << 30, blockBytes: BLOCK_BYTES },
+      [],
+    );
     for (const id of [A, B, C]) p.defineTopic(id, NAMES[id]!);
     writes.forEach(([topicId, bytes, flags = 0], i) => {
       p.stageEntry(topicId, payload(bytes, i), 0, bytes, CODEC_RAW, flags);
@@ -120,7 +123,12 @@ describe('scanSegment', () => {
     expect(result.damage).toEqual([]);
     expect(result.id).toEqual({ epoch: 1, writerIndex: 0, segmentNo: 0 });
     expect(result.blockBytes).toBe(BLOCK_BYTES);
-    expect(new Map(result.topicNames)).toEqual(new Map([[A, 'alpha'], [B, 'beta']]));
+    expect(new Map(result.topicNames)).toEqual(
+      new Map([
+        [A, 'alpha'],
+        [B, 'beta'],
+      ]),
+    );
     // Runs span frames of other topics (a reader skips those), so interleaving does not multiply them.
     expect(runsOf(result)).toEqual([
       [A, 0, 5],
@@ -204,7 +212,9 @@ describe('scanSegment', () => {
         [A, 0, 1],
         [B, 0, 1],
       ]);
-      expect(result.damage, `k=${k}`).toEqual([{ path: file, offset: last.offset, reason: expect.stringMatching(/torn tail/), topicId: A, seq: 1 }]);
+      expect(result.damage, `k=${k}`).toEqual([
+        { path: file, offset: last.offset, reason: expect.stringMatching(/torn tail/), topicId: A, seq: 1 },
+      ]);
       expect(result.validEndOffset).toBe(last.offset);
     }
   });
@@ -222,7 +232,9 @@ describe('scanSegment', () => {
       data[victim.offset + 17] ^= 0x10; // a seq bit
     });
     const result = scan();
-    expect(result.damage).toEqual([{ path: file, offset: victim.offset, reason: expect.stringMatching(/bad-header-crc/) }]);
+    expect(result.damage).toEqual([
+      { path: file, offset: victim.offset, reason: expect.stringMatching(/bad-header-crc/) },
+    ]);
     expect(runsOf(result)).toEqual([
       [A, 0, 2],
       [B, 0, 1],
@@ -243,7 +255,9 @@ describe('scanSegment', () => {
       data[victim.offset + 32 + 5] ^= 0x01;
     });
     const result = scan();
-    expect(result.damage).toEqual([{ path: file, offset: victim.offset, reason: 'payload checksum mismatch', topicId: A, seq: 2 }]);
+    expect(result.damage).toEqual([
+      { path: file, offset: victim.offset, reason: 'payload checksum mismatch', topicId: A, seq: 2 },
+    ]);
     expect(runsOf(result)).toEqual([
       [A, 0, 2],
       [B, 0, 1],
@@ -312,7 +326,13 @@ describe('scanSegment', () => {
       fs.truncateSync(file, end.offset);
       const result = scan();
       expect(runsOf(result)).toEqual([[A, 0, 1]]);
-      expect(result.damage).toEqual([expect.objectContaining({ reason: expect.stringMatching(/incomplete batch of 2 .*end of the file/), topicId: A, seq: 1 })]);
+      expect(result.damage).toEqual([
+        expect.objectContaining({
+          reason: expect.stringMatching(/incomplete batch of 2 .*end of the file/),
+          topicId: A,
+          seq: 1,
+        }),
+      ]);
       expect(result.validEndOffset).toBe(end.offset);
     });
 
@@ -321,7 +341,9 @@ describe('scanSegment', () => {
       const middle = entryFrames(file)[2]!;
       patchHeader(file, middle.offset, (header) => header.writeUInt16LE(0, 6));
       const result = scan();
-      expect(result.damage).toEqual([expect.objectContaining({ reason: expect.stringMatching(/incomplete batch of 1 entries/), topicId: A, seq: 1 })]);
+      expect(result.damage).toEqual([
+        expect.objectContaining({ reason: expect.stringMatching(/incomplete batch of 1 entries/), topicId: A, seq: 1 }),
+      ]);
       expect(acceptedEntries(result.runs)).not.toContain(`${A}#1`);
     });
 
@@ -355,7 +377,9 @@ describe('scanSegment', () => {
       patchHeader(file, second.offset, (header) => {
         header[4] = 2;
       });
-      expect(() => scan()).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT', details: { path: file, offset: second.offset } }));
+      expect(() => scan()).toThrow(
+        expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT', details: { path: file, offset: second.offset } }),
+      );
       expect(() => scan()).toThrow(path.basename(file));
     });
 

@@ -51,8 +51,20 @@ describe('Walrus.open', () => {
 
   it('has exactly the documented options, all optional', () => {
     expectTypeOf<keyof WalrusOptions>().toEqualTypeOf<
-      'dir' | 'key' | 'readConsistency' | 'fsync' | 'writers' | 'ringBytes' | 'segmentBytes' | 'blockBytes' | 'maxEntryBytes' | 'maxBatchEntries' | 'codec'
+      | 'dir'
+      | 'key'
+      | 'readConsistency'
+      | 'fsync'
+      | 'writers'
+      | 'ringBytes'
+      | 'segmentBytes'
+      | 'blockBytes'
+      | 'maxEntryBytes'
+      | 'maxBatchEntries'
+      | 'codec'
     >();
+    // Every option is optional: the empty object type is exactly what is being tested.
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     expectTypeOf<{}>().toExtend<WalrusOptions>();
     expectTypeOf<FsyncMode>().toEqualTypeOf<'each' | 'none' | { intervalMs: number }>();
     expectTypeOf<ReadConsistency>().toEqualTypeOf<'strictly-at-once' | { atLeastOnce: { persistEvery: number } }>();
@@ -107,7 +119,11 @@ describe('reading', () => {
   it('subscribe is an AsyncIterable<Entry> with { signal, checkpoint, maxBytes }', () => {
     expectTypeOf(wal.subscribe).returns.toEqualTypeOf<AsyncIterable<Entry>>();
     expectTypeOf(wal.subscribe).toBeCallableWith('t');
-    expectTypeOf(wal.subscribe).toBeCallableWith('t', { signal: AbortSignal.timeout(1000), checkpoint: false, maxBytes: 4096 });
+    expectTypeOf(wal.subscribe).toBeCallableWith('t', {
+      signal: AbortSignal.timeout(1000),
+      checkpoint: false,
+      maxBytes: 4096,
+    });
     expectTypeOf<SubscribeOptions>().toEqualTypeOf<{ signal?: AbortSignal; checkpoint?: boolean; maxBytes?: number }>();
     // @ts-expect-error signal is an AbortSignal
     void wal.subscribe('t', { signal: new AbortController() });
@@ -186,10 +202,23 @@ describe('stream helpers', () => {
     expectTypeOf(topicReadable).returns.toEqualTypeOf<Readable>();
     expectTypeOf(topicWritable).returns.toEqualTypeOf<Writable>();
     expectTypeOf(topicReadable).toBeCallableWith(wal, 't');
-    expectTypeOf(topicReadable).toBeCallableWith(wal, 't', { signal: AbortSignal.abort(), checkpoint: true, maxBytes: 1, highWaterMark: 8 });
-    expectTypeOf(topicWritable).toBeCallableWith(wal, 't', { codec: 'msgpack', highWaterMark: 8, signal: AbortSignal.abort() });
+    expectTypeOf(topicReadable).toBeCallableWith(wal, 't', {
+      signal: AbortSignal.abort(),
+      checkpoint: true,
+      maxBytes: 1,
+      highWaterMark: 8,
+    });
+    expectTypeOf(topicWritable).toBeCallableWith(wal, 't', {
+      codec: 'msgpack',
+      highWaterMark: 8,
+      signal: AbortSignal.abort(),
+    });
     expectTypeOf<TopicReadableOptions>().toExtend<SubscribeOptions>();
-    expectTypeOf<TopicWritableOptions>().toEqualTypeOf<{ codec?: EntryCodec; highWaterMark?: number; signal?: AbortSignal }>();
+    expectTypeOf<TopicWritableOptions>().toEqualTypeOf<{
+      codec?: EntryCodec;
+      highWaterMark?: number;
+      signal?: AbortSignal;
+    }>();
     // @ts-expect-error the first argument is a Walrus
     void topicWritable({}, 't');
   });
