@@ -3,7 +3,7 @@
  *
  *   import { Walrus, WalError } from 'walrus-ts';
  */
-export { Walrus, Entry } from './engine/walrus.js';
+export { Walrus, Entry } from './engine/main/walrus.js';
 export type {
   ReadOptions,
   BatchReadOptions,
@@ -11,11 +11,11 @@ export type {
   WalrusStats,
   TopicStats,
   VerifyReport,
-} from './engine/walrus.js';
+} from './engine/main/walrus.js';
 export { WalError } from './errors.js';
 export type { WalErrorCode, WalErrorDetails } from './errors.js';
 export type { WalrusOptions, FsyncMode, ReadConsistency, EntryCodec } from './options.js';
 export { sanitizeKey } from './storage/namespace.js';
-export type { SubscribeOptions } from './engine/subscription.js';
+export type { SubscribeOptions } from './engine/main/subscription.js';
 export { topicReadable, topicWritable } from './streams.js';
 export type { TopicReadableOptions, TopicWritableOptions } from './streams.js';

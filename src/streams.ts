@@ -16,9 +16,9 @@ import { Readable, Writable } from 'node:stream';
 import { WalError, toWalError } from './errors.js';
 import { validateCodec, type EntryCodec } from './options.js';
 import { encodeTopic } from './storage/limits.js';
-import type { Entry } from './engine/entry.js';
-import type { SubscribeOptions } from './engine/subscription.js';
-import type { Walrus } from './engine/walrus.js';
+import type { Entry } from './engine/main/entry.js';
+import type { SubscribeOptions } from './engine/main/subscription.js';
+import type { Walrus } from './engine/main/walrus.js';
 
 export interface TopicReadableOptions extends SubscribeOptions {
   /** Entries buffered by the stream before it stops pulling. Default 16. */

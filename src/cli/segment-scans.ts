@@ -1,12 +1,12 @@
 /**
  * Scans segment files with the storage core's scanner: in parallel on the piscina scan task the
  * engine uses at open (one stateless task per file), or inline when the work is too small to pay
- * for starting a pool. Unlike src/engine/recovery-scan.ts it reports each finished file (verify's
+ * for starting a pool. Unlike src/engine/main/recovery-scan.ts it reports each finished file (verify's
  * progress bar) and tolerates files that vanish mid-scan, since a live service reclaims segments.
  */
 import * as os from 'node:os';
 import { Piscina } from 'piscina';
-import { workerUrl } from '../engine/worker-url.js';
+import { workerUrl } from '../engine/main/worker-url.js';
 import { nodeFileIo } from '../storage/file-io.js';
 import { scanSegment, type SegmentScan } from '../storage/segment-scanner.js';
 

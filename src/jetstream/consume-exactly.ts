@@ -10,8 +10,8 @@
  * consumes the topic, which the mirror cannot tolerate (it would skip entries).
  */
 import { WalError } from '../errors.js';
-import type { Entry } from '../engine/entry.js';
-import type { Walrus } from '../engine/walrus.js';
+import type { Entry } from '../engine/main/entry.js';
+import type { Walrus } from '../engine/main/walrus.js';
 
 export type ConsumingWal = Pick<Walrus, 'batchRead' | 'readNext'>;
 

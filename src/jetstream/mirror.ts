@@ -29,9 +29,9 @@ import {
 } from '@nats-io/jetstream';
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, toWalError } from '../errors.js';
-import type { Entry } from '../engine/entry.js';
-import { armWait } from '../engine/subscription.js';
-import type { Walrus } from '../engine/walrus.js';
+import type { Entry } from '../engine/main/entry.js';
+import { armWait } from '../engine/main/subscription.js';
+import type { Walrus } from '../engine/main/walrus.js';
 import { encodeTopic } from '../storage/limits.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { consumeExactly } from './consume-exactly.js';

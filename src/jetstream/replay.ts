@@ -15,7 +15,7 @@
  */
 import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { WalError, toWalError } from '../errors.js';
-import type { Walrus } from '../engine/walrus.js';
+import type { Walrus } from '../engine/main/walrus.js';
 import { unpackValue } from '../value-codec.js';
 import { encodeTopic } from '../storage/limits.js';
 import {

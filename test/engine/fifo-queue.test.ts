@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FifoQueue } from '../../src/engine/fifo-queue.js';
+import { FifoQueue } from '../../src/engine/main/fifo-queue.js';
 
 describe('FifoQueue: what the writer channel queues pending and blocked operations in', () => {
   it('gives items back oldest first, across compactions, with pushes interleaved', () => {

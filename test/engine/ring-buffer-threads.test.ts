@@ -4,8 +4,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { RingProducer, createRingBuffer } from '../../src/engine/ring-buffer.js';
-import { CONSUMER_SLEEPING_CELL, RING_HEADER_CELLS } from '../../src/engine/ring-layout.js';
+import { RingProducer, createRingBuffer } from '../../src/engine/shared/ring-buffer.js';
+import { CONSUMER_SLEEPING_CELL, RING_HEADER_CELLS } from '../../src/engine/shared/ring-layout.js';
 
 const FIXTURE = new URL('../fixtures/ring-consumer.worker.mjs', import.meta.url);
 const MAX_RECORD_SIZE_BYTES = 300;

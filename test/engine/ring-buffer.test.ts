@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RingConsumer, RingProducer, createRingBuffer, maxRecordPayloadBytes } from '../../src/engine/ring-buffer.js';
+import {
+  RingConsumer,
+  RingProducer,
+  createRingBuffer,
+  maxRecordPayloadBytes,
+} from '../../src/engine/shared/ring-buffer.js';
 import {
   CONSUMER_SLEEPING_CELL,
   HEAD_CELL,
@@ -7,8 +12,8 @@ import {
   RING_HEADER_BYTES,
   TAIL_CELL,
   WRAP_MARKER,
-} from '../../src/engine/ring-layout.js';
-import { waitForChange } from '../../src/engine/wait.js';
+} from '../../src/engine/shared/ring-layout.js';
+import { waitForChange } from '../../src/engine/shared/wait.js';
 
 const CAPACITY_BYTES = 4096;
 const MAX_PAYLOAD_BYTES = CAPACITY_BYTES / 2 - 8;

@@ -163,7 +163,7 @@ out.appended = (await again.stats()).topics.orders.appended;
 await again.close();
 
 try {
-  await import('walrus-ts/dist/src/engine/walrus.js');
+  await import('walrus-ts/dist/src/engine/main/walrus.js');
   out.deepImport = 'allowed';
 } catch (err) {
   out.deepImport = err.code;

@@ -5,12 +5,12 @@
  * resolves.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { ResolvedOptions } from '../options.js';
-import type { OpenedNamespace } from '../storage/namespace-opening.js';
-import type { RecoveredTopic, SegmentSummary } from '../storage/recover.js';
-import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit } from './control-protocol.js';
-import { LatencyStats } from './latency-stats.js';
-import { createRingBuffer } from './ring-buffer.js';
+import type { ResolvedOptions } from '../../options.js';
+import type { OpenedNamespace } from '../../storage/namespace-opening.js';
+import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
+import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit } from '../shared/control-protocol.js';
+import { LatencyStats } from '../shared/latency-stats.js';
+import { createRingBuffer } from '../shared/ring-buffer.js';
 import { WriterChannel } from './writer-channel.js';
 import { workerUrl } from './worker-url.js';
 

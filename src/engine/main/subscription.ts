@@ -16,8 +16,8 @@
  * With `checkpoint: false` the follower peeks from the next sequence number it owes (the facade's
  * private `peekFrom`), not from the cursor, so it keeps up however far it is ahead of consumers.
  */
-import { WalError } from '../errors.js';
-import { encodeTopic } from '../storage/limits.js';
+import { WalError } from '../../errors.js';
+import { encodeTopic } from '../../storage/limits.js';
 import type { Entry } from './entry.js';
 import type { Walrus } from './walrus.js';
 

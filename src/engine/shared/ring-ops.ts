@@ -14,7 +14,7 @@
  * after copying them in: the writer is the bottleneck of a single topic (its checksums were ~15% of
  * its time) while the main thread waited, so the checksum moved to the side with time to spare.
  */
-import { crc32Of } from '../storage/frame.js';
+import { crc32Of } from '../../storage/frame.js';
 import type { RingProducer } from './ring-buffer.js';
 
 export const OP_DEFINE_TOPIC = 1;

@@ -13,12 +13,12 @@
  * thread rejects every durable wait until the WAL is reopened (and recovered).
  */
 import * as path from 'node:path';
-import { toWalError } from '../errors.js';
-import { writeFileAtomic, type FileIo } from '../storage/file-io.js';
-import { cursorLogPath } from '../storage/cursor-store.js';
-import { parseSegmentFileName, segmentFileName } from '../storage/segment-name.js';
-import type { FlusherControl, FlusherInit, FlusherStats } from './control-protocol.js';
-import { LatencyStats } from './latency-stats.js';
+import { toWalError } from '../../errors.js';
+import { writeFileAtomic, type FileIo } from '../../storage/file-io.js';
+import { cursorLogPath } from '../../storage/cursor-store.js';
+import { parseSegmentFileName, segmentFileName } from '../../storage/segment-name.js';
+import type { FlusherControl, FlusherInit, FlusherStats } from '../shared/control-protocol.js';
+import { LatencyStats } from '../shared/latency-stats.js';
 import {
   CURSOR_DURABLE,
   CURSOR_LOG_GENERATION,
@@ -37,7 +37,7 @@ import {
   W_WRITTEN_OPS,
   ring,
   writerBase,
-} from './progress-cells.js';
+} from '../shared/progress-cells.js';
 
 const EACH_IDLE_WAIT_MS = 1000;
 const EACH_SPIN_MS = 0.05;

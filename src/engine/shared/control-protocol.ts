@@ -8,10 +8,10 @@
  */
 import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
-import { WalError, toWalError, type WalErrorWire } from '../errors.js';
-import type { ReadConsistency } from '../storage/checkpoint-policy.js';
-import type { FsyncMode } from '../storage/fsync-mode.js';
-import type { RecoveredTopic, SegmentSummary } from '../storage/recover.js';
+import { WalError, toWalError, type WalErrorWire } from '../../errors.js';
+import type { ReadConsistency } from '../../storage/checkpoint-policy.js';
+import type { FsyncMode } from '../../storage/fsync-mode.js';
+import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
 import type { LatencySummary } from './latency-stats.js';
 
 /**

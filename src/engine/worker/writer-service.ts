@@ -9,12 +9,12 @@
  * always fsyncs every segment holding those ops.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { WalError, toWalError } from '../errors.js';
-import type { FileIo } from '../storage/file-io.js';
-import { FLAG_BATCH, FLAG_BATCH_END } from '../storage/frame.js';
-import { Partition } from '../storage/partition.js';
-import type { SegmentSummary } from '../storage/recover.js';
-import type { ReadAnswer, WriterControl, WriterEvent, WriterInit, WriterStats } from './control-protocol.js';
+import { WalError, toWalError } from '../../errors.js';
+import type { FileIo } from '../../storage/file-io.js';
+import { FLAG_BATCH, FLAG_BATCH_END } from '../../storage/frame.js';
+import { Partition } from '../../storage/partition.js';
+import type { SegmentSummary } from '../../storage/recover.js';
+import type { ReadAnswer, WriterControl, WriterEvent, WriterInit, WriterStats } from '../shared/control-protocol.js';
 import {
   FLUSHER_DOORBELL,
   MAIN_DOORBELL,
@@ -28,9 +28,17 @@ import {
   WRITER_RUNNING,
   ring,
   writerBase,
-} from './progress-cells.js';
-import { RingConsumer } from './ring-buffer.js';
-import { OP_APPEND, OP_BATCH, OP_DEFINE_TOPIC, OP_LARGE, opCodec, opKind, type LargeOpMessage } from './ring-ops.js';
+} from '../shared/progress-cells.js';
+import { RingConsumer } from '../shared/ring-buffer.js';
+import {
+  OP_APPEND,
+  OP_BATCH,
+  OP_DEFINE_TOPIC,
+  OP_LARGE,
+  opCodec,
+  opKind,
+  type LargeOpMessage,
+} from '../shared/ring-ops.js';
 
 const IDLE_WAIT_MS = 1000;
 const MAX_BURST_MS = 5;

@@ -7,26 +7,26 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
-import { WalError, toWalError } from '../errors.js';
+import { WalError, toWalError } from '../../errors.js';
 import {
   resolveOptions,
   validateCodec,
   type EntryCodec,
   type ResolvedOptions,
   type WalrusOptions,
-} from '../options.js';
-import { CheckpointPolicy } from '../storage/checkpoint-policy.js';
-import { nodeFileIo, type FileIo } from '../storage/file-io.js';
-import { CODEC_MSGPACK, CODEC_RAW } from '../storage/frame.js';
-import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../storage/limits.js';
-import { openNamespace, finishRecovery, type OpenedNamespace } from '../storage/namespace-opening.js';
-import { deletableSegments } from '../storage/reclaim.js';
-import { listSegmentSizes } from '../storage/segment-name.js';
-import type { RecoveredTopic, RecoveryResult, SegmentSummary } from '../storage/recover.js';
-import { packValue } from '../value-codec.js';
-import type { FlusherControl, FlusherStats, ReadAnswer, WriterStats } from './control-protocol.js';
-import { LatencyStats, type LatencySummary } from './latency-stats.js';
-import { ControlClient } from './control-protocol.js';
+} from '../../options.js';
+import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
+import { nodeFileIo, type FileIo } from '../../storage/file-io.js';
+import { CODEC_MSGPACK, CODEC_RAW } from '../../storage/frame.js';
+import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../../storage/limits.js';
+import { openNamespace, finishRecovery, type OpenedNamespace } from '../../storage/namespace-opening.js';
+import { deletableSegments } from '../../storage/reclaim.js';
+import { listSegmentSizes } from '../../storage/segment-name.js';
+import type { RecoveredTopic, RecoveryResult, SegmentSummary } from '../../storage/recover.js';
+import { packValue } from '../../value-codec.js';
+import type { FlusherControl, FlusherStats, ReadAnswer, WriterStats } from '../shared/control-protocol.js';
+import { LatencyStats, type LatencySummary } from '../shared/latency-stats.js';
+import { ControlClient } from '../shared/control-protocol.js';
 import { Entry } from './entry.js';
 import {
   CURSOR_DURABLE,
@@ -39,9 +39,9 @@ import {
   createProgressCells,
   reached,
   ring,
-} from './progress-cells.js';
+} from '../shared/progress-cells.js';
 import { scanSegmentsInParallel } from './recovery-scan.js';
-import { byteLengthOf, type EntryData } from './ring-ops.js';
+import { byteLengthOf, type EntryData } from '../shared/ring-ops.js';
 import { ProgressWatcher } from './progress-watcher.js';
 import { SerialQueue } from './serial-queue.js';
 import { TopicReader } from './topic-reader.js';
@@ -49,7 +49,7 @@ import { subscribeTopic, type SubscribeOptions } from './subscription.js';
 import { WriterChannel } from './writer-channel.js';
 import { writerForTopic } from './topic-router.js';
 import { startWorkers } from './worker-startup.js';
-import { byteView } from '../storage/byte-view.js';
+import { byteView } from '../../storage/byte-view.js';
 
 export { Entry };
 
@@ -838,7 +838,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
 
   /**
    * Follows `topic`: an AsyncIterable of its entries that waits for new ones, consuming them a batch
-   * at a time (unless `checkpoint: false`), and ends on abort or close. See src/engine/subscription.ts.
+   * at a time (unless `checkpoint: false`), and ends on abort or close. See src/engine/main/subscription.ts.
    */
   subscribe(topic: string, options?: SubscribeOptions): AsyncIterable<Entry> {
     return subscribeTopic(

@@ -2,8 +2,8 @@
  * What reads return. `data` is a view into the buffer the writer transferred for the whole read
  * batch (no per-entry copy); `value` decodes msgpack entries on first access.
  */
-import { unpackValue } from '../value-codec.js';
-import { CODEC_MSGPACK } from '../storage/frame.js';
+import { unpackValue } from '../../value-codec.js';
+import { CODEC_MSGPACK } from '../../storage/frame.js';
 
 export class Entry {
   readonly topic: string;

@@ -4,9 +4,9 @@
  */
 import * as os from 'node:os';
 import { Piscina } from 'piscina';
-import { toWalError } from '../errors.js';
-import { nodeFileIo } from '../storage/file-io.js';
-import { scanSegment, type SegmentScan } from '../storage/segment-scanner.js';
+import { toWalError } from '../../errors.js';
+import { nodeFileIo } from '../../storage/file-io.js';
+import { scanSegment, type SegmentScan } from '../../storage/segment-scanner.js';
 import { workerUrl } from './worker-url.js';
 
 export async function scanSegmentsInParallel(paths: string[]): Promise<SegmentScan[]> {

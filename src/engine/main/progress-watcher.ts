@@ -5,8 +5,8 @@
  * on the main doorbell (writers and the flusher ring it after publishing progress), polls every
  * channel, and settles every condition that now holds. It runs only while something is pending.
  */
-import { WalError, toWalError } from '../errors.js';
-import { MAIN_DOORBELL, MAIN_WAITING, parkOnDoorbell } from './progress-cells.js';
+import { WalError, toWalError } from '../../errors.js';
+import { MAIN_DOORBELL, MAIN_WAITING, parkOnDoorbell } from '../shared/progress-cells.js';
 import type { WriterChannel } from './writer-channel.js';
 
 /** Upper bound of one park: a missed ring (none is expected) costs at most this much delay. */

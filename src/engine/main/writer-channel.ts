@@ -9,13 +9,20 @@
  * operation each in memory.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { WalError } from '../errors.js';
-import { ControlClient, type WriterControl, type WriterEvent } from './control-protocol.js';
-import { FATAL_CODE, W_DURABLE_OPS, W_ERROR_EPOCH, W_WRITTEN_OPS, reached, writerBase } from './progress-cells.js';
-import type { LatencyStats } from './latency-stats.js';
-import { RingProducer } from './ring-buffer.js';
+import { WalError } from '../../errors.js';
+import { ControlClient, type WriterControl, type WriterEvent } from '../shared/control-protocol.js';
+import {
+  FATAL_CODE,
+  W_DURABLE_OPS,
+  W_ERROR_EPOCH,
+  W_WRITTEN_OPS,
+  reached,
+  writerBase,
+} from '../shared/progress-cells.js';
+import type { LatencyStats } from '../shared/latency-stats.js';
+import { RingProducer } from '../shared/ring-buffer.js';
 import { FifoQueue } from './fifo-queue.js';
-import { RingOpEncoder, type EntryData, type LargeOpMessage } from './ring-ops.js';
+import { RingOpEncoder, type EntryData, type LargeOpMessage } from '../shared/ring-ops.js';
 
 const SPACE_WAIT_MS = 50;
 /** Append latency is sampled (1 in 16 ops) so timing costs nothing measurable on the hot path. */
