@@ -6,7 +6,7 @@ import { TmpDirs, crashCopy } from '../helpers/tmp-dir.js';
 const TOPICS = ['a', 'b'];
 const PER_TOPIC = 25;
 
-describe('SPEC §4 rule 4: at-least-once with persistEvery n', () => {
+describe('rule 4 (docs/SEMANTICS.md): at-least-once — a crash redelivers at most persistEvery entries per topic, a clean close none', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 

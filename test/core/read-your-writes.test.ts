@@ -3,7 +3,7 @@ import { LogStore } from '../../src/storage/log-store.js';
 import { bytesOf, patterned, texts } from '../helpers/log-store-reads.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 
-describe('SPEC §4 rule 2: read-your-writes', () => {
+describe('rule 2 (docs/SEMANTICS.md): read-your-writes — an entry is readable as soon as its append returns', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 

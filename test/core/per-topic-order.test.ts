@@ -5,7 +5,7 @@ import { TmpDirs } from '../helpers/tmp-dir.js';
 
 const SMALL = { fsync: 'none', segmentBytes: 64 * 1024, blockBytes: 4096 } as const;
 
-describe('SPEC §4 rule 1: per-topic order', () => {
+describe('rule 1 (docs/SEMANTICS.md): per-topic order — entries are read in append order, topics never mix', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 

@@ -29,7 +29,7 @@ function consume(store: LogStore, topic: string, k: number): string[] {
   return got;
 }
 
-describe('SPEC §4 rule 3: strictly-at-once', () => {
+describe('rule 3 (docs/SEMANTICS.md): strictly-at-once — a consumed entry is never delivered again', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 

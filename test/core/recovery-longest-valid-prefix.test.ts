@@ -41,7 +41,7 @@ function expectDamageAt(store: LogStore, segmentPath: string, offset: number): v
   expect(hit, JSON.stringify(store.recovery.damage)).toBeDefined();
 }
 
-describe('SPEC §4 rule 8: recovery restores each topic to its longest valid prefix', () => {
+describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longest valid prefix', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 

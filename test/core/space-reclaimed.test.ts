@@ -41,7 +41,7 @@ function write(store: LogStore, topics: string[], perTopic: number): void {
   for (let i = 0; i < perTopic; i++) for (const topic of topics) store.append(topic, text(topic, i));
 }
 
-describe('SPEC §4 rule 9: space is reclaimed', () => {
+describe('rule 9 (docs/SEMANTICS.md): space is reclaimed — a sealed segment whose entries are all consumed is deleted', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 
