@@ -42,7 +42,8 @@ export interface BenchCase {
 export interface Column {
   readonly title: string;
   readonly metric: MetricName;
-  readonly format: 'count' | 'decimal' | 'micros' | 'fixed2';
+  /** `percent`: the metric is a fraction, shown as a whole percentage. */
+  readonly format: 'count' | 'decimal' | 'micros' | 'fixed2' | 'percent';
 }
 
 export interface Section {

@@ -14,7 +14,17 @@ export type MetricName =
   | 'logGiB'
   | 'topics'
   | 'files'
-  | 'diskMiB';
+  | 'diskMiB'
+  /** Pipeline rows: entries/s acknowledged to the producer during the timed window. */
+  | 'appendedPerSec'
+  /** Pipeline rows: consumed entries/s ÷ the append-only row's appended entries/s of the same run. */
+  | 'ofAppendOnly'
+  /** Pipeline rows: appended − consumed at the end of the timed window, and that as a share of appended. */
+  | 'backlogEntries'
+  | 'backlogShare'
+  /** Event-loop delay (`monitorEventLoopDelay`, resolution subtracted) while the row ran. */
+  | 'loopP99Ms'
+  | 'loopMaxMs';
 
 export type Metrics = Partial<Record<MetricName, number>>;
 

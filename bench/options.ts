@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytesPerGiB, bytesPerMiB } from './metrics.js';
 
-export const sectionIds = ['write', 'durable', 'read', 'latency', 'rss', 'recovery', 'topics'] as const;
+export const sectionIds = ['write', 'durable', 'read', 'pipeline', 'latency', 'rss', 'recovery', 'topics'] as const;
 export type SectionId = (typeof sectionIds)[number];
 
 export const systemIds = [

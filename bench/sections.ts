@@ -2,6 +2,7 @@ import type { Section } from './bench-case.js';
 import type { SectionId } from './options.js';
 import { durableSection } from './scenarios/durable.js';
 import { latencySection } from './scenarios/latency.js';
+import { pipelineSection } from './scenarios/pipeline.js';
 import { readSection } from './scenarios/read.js';
 import { recoverySection } from './scenarios/recovery.js';
 import { rssSection } from './scenarios/rss.js';
@@ -13,6 +14,7 @@ export const sections: readonly Section[] = [
   writeSection,
   durableSection,
   readSection,
+  pipelineSection,
   latencySection,
   rssSection,
   recoverySection,

@@ -27,6 +27,10 @@ export interface WalrusLog {
   batchAppend(topic: string, entries: Array<Uint8Array | string>): Promise<void>;
   readNext(topic: string, options?: { checkpoint?: boolean }): Promise<WalrusEntry | null>;
   batchRead(topic: string, options: { maxBytes: number; checkpoint?: boolean }): Promise<WalrusEntry[]>;
+  /** Follows the topic's tail, consuming a batch (default 64 KiB) per read; ends when `signal` aborts. */
+  subscribe(topic: string, options?: { signal?: AbortSignal; maxBytes?: number }): AsyncIterable<WalrusEntry>;
+  /** Resolves at the next write of the topic's writer, when `signal` aborts or after `timeoutMs`. */
+  waitForWrites(topic: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
 }

@@ -10,6 +10,10 @@ export interface WindowedOptions {
   maxOps?: number;
   /** One operation in this many has its call-to-resolve latency recorded. */
   sampleEvery?: number;
+  /** Stop issuing once this returns true (checked as often as the clock), even if time is left. */
+  stop?: () => boolean;
+  /** Counts operations that resolved, as they do: a pipeline reads it at the end of its timed window. */
+  progress?: { settled: number };
 }
 
 const ignore = (): void => {};
@@ -28,6 +32,8 @@ export async function runWindowedLoop(
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer, got ${window}`);
   const maxOps = options.maxOps ?? Number.POSITIVE_INFINITY;
   const sampleEvery = options.sampleEvery ?? 64;
+  const stop = options.stop ?? (() => false);
+  const progress = options.progress ?? { settled: 0 };
   // Reading the clock costs about as much as a fast append: check it every few dozen entries.
   const clockEvery = Math.max(1, Math.floor(64 / entriesPerOp));
   const resumeAt = window - Math.max(1, Math.floor(window / 8));
@@ -44,6 +50,10 @@ export async function runWindowedLoop(
       resume();
     }
   };
+  const onResolved = (): void => {
+    progress.settled++;
+    onSettled();
+  };
   const onFailure = (error: unknown): void => {
     failure ??= { error };
     onSettled();
@@ -56,14 +66,14 @@ export async function runWindowedLoop(
   const startMs = performance.now();
   let ops = 0;
   while (ops < maxOps && !failure) {
-    if (ops % clockEvery === 0 && performance.now() - startMs >= durationMs) break;
+    if (ops % clockEvery === 0 && (performance.now() - startMs >= durationMs || stop())) break;
     if (inFlight >= window) {
       await waitUntil(resumeAt);
       continue;
     }
     const pending = op(ops);
     inFlight++;
-    pending.then(onSettled, onFailure);
+    pending.then(onResolved, onFailure);
     if (ops % sampleEvery === 0) {
       const issuedMs = performance.now();
       pending.then(() => recordSince(histogram, issuedMs), ignore);

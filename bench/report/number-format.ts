@@ -14,6 +14,8 @@ export function formatMetric(value: number | undefined, format: Column['format']
       return value >= 100 ? grouped.format(value) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
     case 'fixed2':
       return value.toFixed(2);
+    case 'percent':
+      return formatPercent(value);
   }
 }
 

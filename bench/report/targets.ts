@@ -3,7 +3,13 @@
  * relative to a ceiling or a peer uses the figure measured in the same run.
  */
 import type { MetricName } from '../metrics.js';
-import type { CaseResult } from '../runner.js';
+import { sizeLabel, type CaseResult } from '../runner.js';
+import {
+  pipelineAppendOnlyKey,
+  pipelineHeadlineKey,
+  pipelineManyTopics,
+  pipelineQueueKeys,
+} from '../scenarios/pipeline.js';
 import { findResult } from './ratios.js';
 import { formatMetric, formatPercent } from './number-format.js';
 
@@ -23,7 +29,9 @@ interface Figure {
 
 interface Target {
   text: string;
+  /** true: met at or above `goal`; false: an upper bound, met below it (at it too when `inclusive`). */
   atLeast: boolean;
+  inclusive?: boolean;
   goal: number;
   measure(results: readonly CaseResult[]): Figure | undefined;
 }
@@ -42,6 +50,7 @@ function valueOf(
 
 const shownAs = {
   entriesPerSec: (v: number) => `${formatMetric(v, 'count')}/s`,
+  backlogShare: (v: number) => formatPercent(v),
   gbPerSec: (v: number) => `${v.toFixed(2)} GB/s`,
   peakRssMiB: (v: number) => `${v.toFixed(0)} MiB`,
   p99Us: (v: number) => `${formatMetric(v, 'micros')} µs`,
@@ -64,15 +73,70 @@ function relative(key: string, otherKey: string, sizeBytes: number): Target['mea
   };
 }
 
+function times(value: number): string {
+  return `${value.toFixed(2)}×`;
+}
+
+/** `key`'s entries/s as a multiple of `otherKey`'s. */
+function multipleOf(key: string, otherKey: string, sizeBytes: number): Target['measure'] {
+  return (results) => {
+    const a = valueOf(results, key, sizeBytes, 'entriesPerSec');
+    const b = valueOf(results, otherKey, sizeBytes, 'entriesPerSec');
+    if (a === undefined || b === undefined || b === 0) return undefined;
+    return { value: a / b, shown: times(a / b) };
+  };
+}
+
+/** A pipeline row's consumed entries/s ÷ the appended entries/s of its append-only row. */
+function ofAppendOnly(key: string, appendOnlyKey: string): Target['measure'] {
+  return (results) => {
+    const consumed = valueOf(results, key, kib, 'entriesPerSec');
+    const appended = valueOf(results, appendOnlyKey, kib, 'appendedPerSec');
+    if (consumed === undefined || appended === undefined || appended === 0) return undefined;
+    return { value: consumed / appended, shown: formatPercent(consumed / appended) };
+  };
+}
+
+/** `key`'s entries/s as a multiple of the best of `peerKeys` measured in this run. */
+function overBestOf(key: string, peerKeys: readonly string[], sizeBytes: number): Target['measure'] {
+  return (results) => {
+    const walrus = valueOf(results, key, sizeBytes, 'entriesPerSec');
+    const best = Math.max(0, ...peerKeys.map((k) => valueOf(results, k, sizeBytes, 'entriesPerSec') ?? 0));
+    if (walrus === undefined || !(best > 0)) return undefined;
+    return { value: walrus / best, shown: times(walrus / best) };
+  };
+}
+
+/** Worst event-loop delay p99 over the walrus-ts rows that read (read section, pipeline consumers). */
+function worstReadLoopDelay(): Target['measure'] {
+  return (results) => {
+    const rows = results.filter(
+      (r) =>
+        r.system === 'walrus-ts' &&
+        (r.section === 'read' || (r.section === 'pipeline' && !r.key.startsWith(pipelineAppendOnlyKey))) &&
+        valueOf(results, r.key, r.sizeBytes, 'loopP99Ms') !== undefined,
+    );
+    let worst: { value: number; row: CaseResult } | undefined;
+    for (const row of rows) {
+      const value = row.median.loopP99Ms!;
+      if (worst === undefined || value > worst.value) worst = { value, row };
+    }
+    if (worst === undefined) return undefined;
+    const where = `${worst.row.section} ${sizeLabel(worst.row.sizeBytes)}, ${worst.row.label}`;
+    return { value: worst.value, shown: `${worst.value.toFixed(2)} ms, worst of ${rows.length} rows (${where})` };
+  };
+}
+
 function overFastestPeer(sizeBytes: number): Target['measure'] {
   return (results) => {
-    const walrus = valueOf(results, 'walrus.append-1-topic', sizeBytes, 'entriesPerSec');
     const peers = results.filter(
       (r) => r.section === 'write' && r.sizeBytes === sizeBytes && r.system !== 'walrus-ts' && r.system !== 'ceiling',
     );
-    const best = Math.max(0, ...peers.map((r) => valueOf(results, r.key, sizeBytes, 'entriesPerSec') ?? 0));
-    if (walrus === undefined || !(best > 0)) return undefined;
-    return { value: walrus / best, shown: `${(walrus / best).toFixed(2)}×` };
+    return overBestOf(
+      'walrus.append-1-topic',
+      peers.map((r) => r.key),
+      sizeBytes,
+    )(results);
   };
 }
 
@@ -120,16 +184,75 @@ export const targets: readonly Target[] = [
     measure: absolute('walrus.batch-read', kib, 'entriesPerSec'),
   },
   {
+    text: 'batchRead, hot, 1 KiB: ≥ 3× lmdb getRange',
+    atLeast: true,
+    goal: 3,
+    measure: multipleOf('walrus.batch-read', 'lmdb.read', kib),
+  },
+  {
+    text: 'batchRead, hot, 100 B: ≥ 6,000,000 entries/s',
+    atLeast: true,
+    goal: 6_000_000,
+    measure: absolute('walrus.batch-read', 100, 'entriesPerSec'),
+  },
+  {
+    text: 'batchRead, cold, 1 KiB: ≥ 80% of the cold readSync ceiling',
+    atLeast: true,
+    goal: 0.8,
+    measure: relative('walrus.batch-read-cold', 'ceiling.read-1MiB-cold', kib),
+  },
+  {
     text: 'readNext, atLeastOnce persistEvery 1000, 1 KiB: ≥ 1,000,000/s',
     atLeast: true,
     goal: 1_000_000,
     measure: absolute('walrus.read-next-at-least-once', kib, 'entriesPerSec'),
   },
   {
-    text: 'readNext, strictly-at-once, 1 KiB: ≥ 200,000/s',
+    text: 'readNext, strictly-at-once, 1 KiB: ≥ 500,000/s',
     atLeast: true,
-    goal: 200_000,
+    goal: 500_000,
     measure: absolute('walrus.read-next-strict', kib, 'entriesPerSec'),
+  },
+  {
+    text: 'pipeline, 1 producer + 1 batchRead consumer, 1 KiB: consumed ≥ 90% of the append-only rate',
+    atLeast: true,
+    goal: 0.9,
+    measure: ofAppendOnly(pipelineHeadlineKey, pipelineAppendOnlyKey),
+  },
+  {
+    text: 'pipeline, 1 producer + 1 batchRead consumer, 1 KiB: backlog ≤ 5% of what was appended',
+    atLeast: false,
+    inclusive: true,
+    goal: 0.05,
+    measure: absolute(pipelineHeadlineKey, kib, 'backlogShare'),
+  },
+  {
+    text: 'pipeline, 1 producer + 1 batchRead consumer, 1 KiB: ≥ 2× the best peer used as a queue',
+    atLeast: true,
+    goal: 2,
+    measure: overBestOf(pipelineHeadlineKey, pipelineQueueKeys, kib),
+  },
+  {
+    text: 'pipeline, 1 producer + 1 subscribe consumer, 1 KiB: consumed ≥ 80% of the append-only rate',
+    atLeast: true,
+    goal: 0.8,
+    measure: ofAppendOnly('walrus.pipeline-subscribe', pipelineAppendOnlyKey),
+  },
+  {
+    text: `pipeline, ${pipelineManyTopics} topics, ${pipelineManyTopics} batchRead consumers, 1 KiB: consumed ≥ 80% of the append-only rate`,
+    atLeast: true,
+    goal: 0.8,
+    measure: ofAppendOnly(
+      `${pipelineHeadlineKey}-${pipelineManyTopics}-topics`,
+      `${pipelineAppendOnlyKey}-${pipelineManyTopics}-topics`,
+    ),
+  },
+  {
+    text: 'event-loop delay p99 ≤ 1 ms during every walrus-ts read row (read and pipeline sections)',
+    atLeast: false,
+    inclusive: true,
+    goal: 1,
+    measure: worstReadLoopDelay(),
   },
   {
     text: 'peak RSS while ingesting: < 256 MiB',
@@ -155,7 +278,11 @@ export function checkTargets(results: readonly CaseResult[]): TargetCheck[] {
   return targets.map((target) => {
     const figure = target.measure(results);
     if (!figure) return { text: target.text, met: undefined, measured: 'not measured' };
-    const met = target.atLeast ? figure.value >= target.goal : figure.value < target.goal;
+    const met = target.atLeast
+      ? figure.value >= target.goal
+      : target.inclusive
+        ? figure.value <= target.goal
+        : figure.value < target.goal;
     if (met) return { text: target.text, met, measured: figure.shown };
     const gap = target.atLeast
       ? `short by ${formatPercent(1 - figure.value / target.goal)}`

@@ -16,7 +16,7 @@ import { openBoomLog } from '../systems/sonic-boom.js';
 import { levelKey, openLevelLog, putBatch as levelPutBatch } from '../systems/level.js';
 import { openLmdbLog, putBatch as lmdbPutBatch } from '../systems/lmdb.js';
 import { openSqliteLog, type SqliteSynchronous } from '../systems/sqlite.js';
-import { benchTopic, withWalrus } from '../systems/walrus.js';
+import { benchTopic, benchTopics, withWalrus } from '../systems/walrus.js';
 import type { WalrusFsync } from '../walrus-module.js';
 
 function metricsOf(ctx: CaseContext, run: ThroughputRun): Metrics {
@@ -38,9 +38,7 @@ export interface WalrusAppendShape {
 
 export function walrusAppend(ctx: CaseContext, shape: WalrusAppendShape): Promise<Metrics> {
   const options = shape.fsync === undefined ? {} : { fsync: shape.fsync };
-  const topics = Array.from({ length: shape.topics }, (_, i) =>
-    shape.topics === 1 ? benchTopic : `${benchTopic}-${i}`,
-  );
+  const topics = benchTopics(shape.topics);
   const batches = makeBatches(ctx.payloads, shape.batchSize);
   return withWalrus(ctx, options, async (wal) => {
     const op =

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CaseContext } from '../bench-case.js';
 import { runDrainLoop, type DrainRun } from '../drive/drain-loop.js';
+import { measureLoopDelay } from '../drive/loop-delay.js';
 import { throughputMetrics } from '../drive/throughput.js';
 import { bytesPerMiB, type Metrics } from '../metrics.js';
 import { dropCaches } from '../page-cache.js';
@@ -44,7 +45,7 @@ async function prefillBatches(ctx: CaseContext, put: (first: number, batch: Buff
     await put(b * prefillBatchEntries, batches[b % batches.length]!);
 }
 
-function checkSize(payloads: Payloads, data: Uint8Array): void {
+export function checkSize(payloads: Payloads, data: Uint8Array): void {
   if (data.length !== payloads.sizeBytes)
     throw new Error(`read back ${data.length} bytes, wrote ${payloads.sizeBytes}`);
 }
@@ -105,7 +106,8 @@ export async function walrusRead(
             checkSize(ctx.payloads, entry.data);
             return 1;
           };
-    return finish(ctx, await runDrainLoop(read, ctx.env.options.durationMs));
+    const { result, loopDelay } = await measureLoopDelay(() => runDrainLoop(read, ctx.env.options.durationMs));
+    return { ...finish(ctx, result), ...loopDelay };
   } finally {
     await wal.close();
   }

@@ -5,7 +5,7 @@
  */
 import type { BenchCase, BenchEnv, Section } from '../bench-case.js';
 import { levelRead, lmdbRead, rawRead, sqliteRead, walrusRead, type ReadShape } from './read-runs.js';
-import { throughputColumns } from './throughput-columns.js';
+import { readColumns } from './throughput-columns.js';
 
 export const batchReadKey = 'walrus.batch-read';
 const readCeilingKey = 'ceiling.read-1MiB';
@@ -90,6 +90,6 @@ export const readSection: Section = {
   sizes: 'each',
   primary: 'entriesPerSec',
   higherIsBetter: true,
-  columns: throughputColumns,
+  columns: readColumns,
   cases,
 };

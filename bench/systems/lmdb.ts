@@ -19,3 +19,8 @@ export function putBatch(db: LmdbLog, firstKey: number, batch: readonly Uint8Arr
   for (let i = 0; i < batch.length; i++) pending.push(db.put(firstKey + i, batch[i]!));
   return Promise.all(pending);
 }
+
+/** Queues the removals in one event turn (committed with that turn's other writes). */
+export function removeBatch(db: LmdbLog, keys: readonly number[]): Promise<unknown> {
+  return Promise.all(keys.map((key) => db.remove(key)));
+}

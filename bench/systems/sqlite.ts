@@ -35,6 +35,8 @@ export interface SqliteLog {
   inTransaction(body: () => void): void;
   /** Keyset pagination in append order. */
   readPage(afterId: number, limit: number): SqliteRow[];
+  /** The log as a queue: the oldest `limit` rows, selected and deleted in one transaction. */
+  take(limit: number): SqliteRow[];
   close(): void;
 }
 
@@ -50,6 +52,13 @@ export function openSqliteLog(dir: string, synchronous: SqliteSynchronous, index
   if (indexTopics) db.exec('CREATE INDEX IF NOT EXISTS log_topic ON log (topic, id)');
   const insert = db.prepare('INSERT INTO log (topic, data) VALUES (?, ?)');
   const page = db.prepare('SELECT id, data FROM log WHERE id > ? ORDER BY id LIMIT ?');
+  const oldest = db.prepare('SELECT id, data FROM log ORDER BY id LIMIT ?');
+  const deleteThrough = db.prepare('DELETE FROM log WHERE id <= ?');
+  let taken: SqliteRow[] = [];
+  const takeInTransaction = db.transaction((limit: number) => {
+    taken = oldest.all(limit) as SqliteRow[];
+    if (taken.length > 0) deleteThrough.run(taken[taken.length - 1]!.id);
+  });
   const insertMany = db.transaction((topic: string, batch: readonly Uint8Array[]) => {
     for (const data of batch) insert.run(topic, data);
   });
@@ -58,6 +67,10 @@ export function openSqliteLog(dir: string, synchronous: SqliteSynchronous, index
     insertMany,
     inTransaction: (body) => db.transaction(body)(),
     readPage: (afterId, limit) => page.all(afterId, limit) as SqliteRow[],
+    take: (limit) => {
+      takeInTransaction(limit);
+      return taken;
+    },
     close: () => db.close(),
   };
 }

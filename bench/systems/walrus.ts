@@ -3,6 +3,11 @@ import type { WalrusApi, WalrusLog, WalrusOpenOptions } from '../walrus-module.j
 
 export const benchTopic = 'bench';
 
+/** The topics of a row: just `bench` for one, `bench-0` … `bench-<n-1>` for more. */
+export function benchTopics(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => (count === 1 ? benchTopic : `${benchTopic}-${i}`));
+}
+
 export function walrusApi(env: BenchEnv): WalrusApi {
   if (!env.walrus.ok) throw new Error(env.walrus.reason);
   return env.walrus.api;

@@ -12,6 +12,11 @@ export interface FakeWalrus extends WalrusApi {
 
 export function createFakeWalrus(): FakeWalrus {
   const stores = new Map<string, Map<string, Uint8Array[]>>();
+  // Woken (and emptied) on every append: what `waitForWrites` waits on.
+  const waiters = new Set<() => void>();
+  const wakeAll = (): void => {
+    for (const wake of [...waiters]) wake();
+  };
   const cursors = new Map<string, Map<string, number>>();
   let pending = 0;
   const fake: FakeWalrus = {
@@ -47,12 +52,14 @@ export function createFakeWalrus(): FakeWalrus {
           const list = topics.get(topic) ?? [];
           topics.set(topic, list);
           list.push(typeof data === 'string' ? Buffer.from(data) : data);
+          wakeAll();
           return later(undefined);
         },
         batchAppend(topic, entries) {
           const list = topics.get(topic) ?? [];
           topics.set(topic, list);
           for (const data of entries) list.push(typeof data === 'string' ? Buffer.from(data) : data);
+          wakeAll();
           return later(undefined);
         },
         readNext: async (topic) => take(topic, 1)[0] ?? null,
@@ -60,6 +67,28 @@ export function createFakeWalrus(): FakeWalrus {
           const size = topics.get(topic)?.[0]?.length ?? 1;
           return take(topic, Math.max(1, Math.min(2000, Math.floor(maxBytes / size))));
         },
+        waitForWrites: (_topic, { signal, timeoutMs } = {}) =>
+          new Promise<void>((resolve) => {
+            if (signal?.aborted) return resolve();
+            const timer = timeoutMs === undefined ? undefined : setTimeout(wake, timeoutMs);
+            function wake(): void {
+              waiters.delete(wake);
+              clearTimeout(timer);
+              signal?.removeEventListener('abort', wake);
+              resolve();
+            }
+            waiters.add(wake);
+            signal?.addEventListener('abort', wake, { once: true });
+          }),
+        subscribe: (topic, { signal, maxBytes = 64 * 1024 } = {}) => ({
+          async *[Symbol.asyncIterator]() {
+            while (!signal?.aborted) {
+              const batch = await log.batchRead(topic, { maxBytes });
+              if (batch.length === 0) await log.waitForWrites(topic, signal ? { signal } : {});
+              yield* batch;
+            }
+          },
+        }),
         sync: async () => {},
         close: async () => {
           fake.openLogs--;
