@@ -54,6 +54,11 @@ export interface Section {
   /** The figure ratios, targets and the chart use. */
   readonly primary: MetricName;
   readonly higherIsBetter: boolean;
+  /**
+   * Drawn in the chart for rows that have no primary figure, labelled with its column (the
+   * pipeline's append-only rows: their appended/s is what the consumed/s bars are read against).
+   */
+  readonly chartReference?: MetricName;
   readonly columns: readonly Column[];
   cases(sizeBytes: number, env: BenchEnv): BenchCase[];
 }

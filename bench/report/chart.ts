@@ -45,6 +45,17 @@ interface Bar {
   system: SystemId;
 }
 
+/** The row's primary figure, or else its `chartReference` figure with that column's title. */
+function barOf(result: CaseResult, section: Section): Bar | undefined {
+  const value = primaryValue(result, section);
+  if (value !== undefined) return value > 0 ? { label: result.label, value, system: result.system } : undefined;
+  const reference = section.chartReference;
+  const fallback = reference === undefined || result.error || result.skipped ? undefined : result.median[reference];
+  if (fallback === undefined || !(fallback > 0)) return undefined;
+  const title = section.columns.find((c) => c.metric === reference)?.title ?? reference;
+  return { label: `[${title}] ${result.label}`, value: fallback, system: result.system };
+}
+
 function barLength(value: number, min: number, max: number, log: boolean): number {
   if (!log) return Math.max(1, (value / max) * barPx);
   const floor = Math.log10(min / 2);
@@ -83,8 +94,9 @@ export function renderChart(sections: readonly Section[], results: readonly Case
     for (const sizeBytes of sizes) {
       const bars: Bar[] = [];
       for (const r of results) {
-        const value = r.section === section.id && r.sizeBytes === sizeBytes ? primaryValue(r, section) : undefined;
-        if (value !== undefined && value > 0) bars.push({ label: r.label, value, system: r.system });
+        if (r.section !== section.id || r.sizeBytes !== sizeBytes) continue;
+        const bar = barOf(r, section);
+        if (bar !== undefined) bars.push(bar);
       }
       if (bars.length === 0) continue;
       panels.push(panel(section, sizeBytes, bars, top));

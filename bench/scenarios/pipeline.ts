@@ -60,7 +60,7 @@ const consumerRows: readonly ConsumerRow[] = [
   {
     key: 'subscribe',
     consumer: 'subscribe',
-    label: 'subscribe (default 64 KiB batches), strictly-at-once',
+    label: 'subscribe, 64 KiB batches (default), strictly-at-once',
     durable: 'cursor per batch',
   },
 ];
@@ -68,13 +68,13 @@ const consumerRows: readonly ConsumerRow[] = [
 /** The append-only row, then one row per consumer kind, for one topic count. */
 function walrusRows(topics: number, window: number): BenchCase[] {
   const suffix = topics === 1 ? '' : `-${topics}-topics`;
-  const where = topics === 1 ? '1 topic' : `${topics} topics, a consumer per topic`;
+  const where = topics === 1 ? '1 topic' : `${topics} topics, ${topics} consumers`;
   const appendOnlyKey = pipelineAppendOnlyKey + suffix;
   return [
     {
       system: 'walrus-ts',
       key: appendOnlyKey,
-      label: `append only (no consumer), ${topics === 1 ? '1 topic' : `${topics} topics round-robin`}, ${window} in flight`,
+      label: `${topics === 1 ? '1 topic' : `${topics} topics round-robin`}: append only, ${window} in flight`,
       durable: 'written to the OS; fsynced within 200 ms',
       run: (ctx) => walrusPipeline(ctx, { topics }),
     },
@@ -83,7 +83,7 @@ function walrusRows(topics: number, window: number): BenchCase[] {
       key: `walrus.pipeline-${row.key}${suffix}`,
       ...(row.key === 'batch-read' && topics === 1 ? {} : { compareTo: pipelineHeadlineKey }),
       ceiling: pipelineCeilingKey,
-      label: `${row.label}, ${where}`,
+      label: `${where}: ${row.label}`,
       durable: row.durable,
       run: (ctx) =>
         walrusPipeline(ctx, {
@@ -135,6 +135,7 @@ export const pipelineSection: Section = {
   sizes: 'one',
   primary: 'entriesPerSec',
   higherIsBetter: true,
+  chartReference: 'appendedPerSec',
   columns: pipelineColumns,
   cases,
 };

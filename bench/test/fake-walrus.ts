@@ -6,6 +6,8 @@ import type { WalrusApi, WalrusEntry, WalrusLog, WalrusOpenOptions } from '../wa
 
 export interface FakeWalrus extends WalrusApi {
   readonly opened: WalrusOpenOptions[];
+  /** Every topic something was read from. */
+  readonly readTopics: Set<string>;
   maxPending: number;
   openLogs: number;
 }
@@ -21,6 +23,7 @@ export function createFakeWalrus(): FakeWalrus {
   let pending = 0;
   const fake: FakeWalrus = {
     opened: [],
+    readTopics: new Set(),
     maxPending: 0,
     openLogs: 0,
     async open(options) {
@@ -41,6 +44,7 @@ export function createFakeWalrus(): FakeWalrus {
         );
       };
       const take = (topic: string, count: number): WalrusEntry[] => {
+        fake.readTopics.add(topic);
         const entries = topics.get(topic) ?? [];
         const at = cursor.get(topic) ?? 0;
         const out = entries.slice(at, at + count).map((data) => ({ data }));

@@ -33,6 +33,7 @@ describe('parseOptions', () => {
   it('keeps the canonical order of sections and systems and sorts sizes', () => {
     const o = parseOptions(['--scenarios', 'topics,write', '--systems=lmdb,walrus-ts', '--sizes', '1KiB,100,1k']);
     expect(o.sections).toEqual(['write', 'topics']);
+    expect(parseOptions(['--scenarios', 'topics,pipeline,read']).sections).toEqual(['read', 'pipeline', 'topics']);
     expect(o.systems).toEqual(['walrus-ts', 'lmdb']);
     expect(o.sizesBytes).toEqual([100, 1024]);
   });

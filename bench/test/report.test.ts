@@ -6,6 +6,7 @@ import { versusCeiling, versusWalrus } from '../report/ratios.js';
 import { renderAligned, renderMarkdown, tableBlocks } from '../report/table.js';
 import { checkTargets, renderTargets } from '../report/targets.js';
 import type { CaseResult } from '../runner.js';
+import { pipelineSection } from '../scenarios/pipeline.js';
 import { writeSection } from '../scenarios/write.js';
 
 function row(partial: Partial<CaseResult> & Pick<CaseResult, 'key' | 'system'>): CaseResult {
@@ -142,6 +143,96 @@ describe('targets', () => {
     const check = checkTargets([rss]).find((c) => c.text.includes('RSS'))!;
     expect(check.met).toBe(false);
     expect(check.gap).toBe('over by 17%');
+  });
+});
+
+describe('targets of the read path and the pipeline (issue 13)', () => {
+  const pipelineRow = (key: string, median: CaseResult['median'], system: CaseResult['system'] = 'walrus-ts') =>
+    row({ key, system, section: 'pipeline', median });
+  const readRow = (
+    key: string,
+    median: CaseResult['median'],
+    sizeBytes = 1024,
+    system: CaseResult['system'] = 'walrus-ts',
+  ) => row({ key, system, section: 'read', sizeBytes, median });
+  const measured: CaseResult[] = [
+    readRow('walrus.batch-read', { entriesPerSec: 3_200_000, loopP99Ms: 0.4 }),
+    readRow('lmdb.read', { entriesPerSec: 1_000_000 }, 1024, 'lmdb'),
+    readRow('walrus.batch-read', { entriesPerSec: 5_000_000, loopP99Ms: 0.2 }, 100),
+    readRow('walrus.batch-read-cold', { entriesPerSec: 900_000 }),
+    readRow('ceiling.read-1MiB-cold', { entriesPerSec: 1_000_000 }, 1024, 'ceiling'),
+    readRow('walrus.read-next-strict', { entriesPerSec: 450_000, loopP99Ms: 0.9 }),
+    pipelineRow('walrus.pipeline-append-only', { appendedPerSec: 400_000, loopP99Ms: 7 }),
+    pipelineRow('walrus.pipeline-batch-read', { entriesPerSec: 380_000, backlogShare: 0.05, loopP99Ms: 1.5 }),
+    pipelineRow('walrus.pipeline-subscribe', { entriesPerSec: 300_000, loopP99Ms: 0.5 }),
+    pipelineRow('walrus.pipeline-append-only-16-topics', { appendedPerSec: 500_000 }),
+    pipelineRow('walrus.pipeline-batch-read-16-topics', { entriesPerSec: 450_000 }),
+    pipelineRow('sqlite.queue', { entriesPerSec: 100_000 }, 'better-sqlite3'),
+    pipelineRow('lmdb.queue', { entriesPerSec: 190_000 }, 'lmdb'),
+  ];
+  const checks = checkTargets(measured);
+  const check = (text: string) => {
+    const found = checks.filter((c) => c.text.includes(text));
+    expect(found, text).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it("checks the read targets against issue 13's numbers", () => {
+    expect(check('batchRead, hot, 1 KiB: ≥ 3,000,000')).toMatchObject({ met: true });
+    expect(check('≥ 3× lmdb getRange')).toMatchObject({ met: true, measured: '3.20×' });
+    expect(check('100 B: ≥ 6,000,000')).toMatchObject({ met: false, gap: 'short by 17%' });
+    expect(check('cold readSync ceiling')).toMatchObject({ met: true, measured: '90%' });
+    expect(check('strictly-at-once, 1 KiB: ≥ 500,000/s')).toMatchObject({ met: false });
+    expect(checks.some((c) => c.text.includes('≥ 200,000/s'))).toBe(false);
+    expect(check('atLeastOnce persistEvery 1000')).toMatchObject({ met: undefined, measured: 'not measured' });
+  });
+
+  it('reads consumed/s against the append-only rate of the same run, and the backlog as an inclusive bound', () => {
+    expect(check('batchRead consumer, 1 KiB: consumed ≥ 90%')).toMatchObject({ met: true, measured: '95%' });
+    expect(check('backlog ≤ 5%')).toMatchObject({ met: true, measured: '5%' });
+    expect(check('subscribe consumer')).toMatchObject({ met: false, measured: '75%' });
+    expect(check('16 topics, 16 batchRead consumers')).toMatchObject({ met: true, measured: '90%' });
+  });
+
+  it('compares with the best peer used as a queue', () => {
+    expect(check('2× the best peer used as a queue')).toMatchObject({ met: true, measured: '2.00×' });
+    const slower = checkTargets(
+      measured
+        .filter((r) => r.key !== 'lmdb.queue')
+        .concat(pipelineRow('lmdb.queue', { entriesPerSec: 200_000 }, 'lmdb')),
+    );
+    expect(slower.find((c) => c.text.includes('best peer used as a queue'))!.met).toBe(false);
+  });
+
+  it('takes the worst event-loop p99 of the walrus-ts read rows, not of the append-only producer', () => {
+    const loop = check('event-loop delay p99 ≤ 1 ms');
+    expect(loop.met).toBe(false);
+    expect(loop.measured).toContain('1.50 ms');
+    expect(loop.measured).toContain('batch-read');
+    expect(loop.measured).toContain('5 rows');
+    const calm = checkTargets(measured.filter((r) => r.key !== 'walrus.pipeline-batch-read'));
+    expect(calm.find((c) => c.text.includes('event-loop'))).toMatchObject({
+      met: true,
+      measured: expect.stringContaining('0.90 ms'),
+    });
+  });
+
+  it('renders the pipeline block with percentages, and charts the append-only rows by their appended/s', () => {
+    const [block] = tableBlocks([pipelineSection], measured);
+    expect(block!.header.slice(2, 9)).toEqual([
+      'consumed/s',
+      'appended/s',
+      'of append-only',
+      'backlog',
+      'backlog %',
+      'loop p99 ms',
+      'loop max ms',
+    ]);
+    const batchRead = block!.rows.find((r) => r[1] === 'walrus.pipeline-batch-read')!;
+    expect(batchRead[6]).toBe('5%');
+    const svg = renderChart([pipelineSection], measured, 'x');
+    expect(svg).toContain('[appended/s] walrus.pipeline-append-only');
+    expect(svg.match(/<rect x=/g)).toHaveLength(7);
   });
 });
 

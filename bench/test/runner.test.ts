@@ -81,6 +81,8 @@ describe('runPlan', () => {
     ]);
     expect(fake.opened.map((o) => o.readConsistency)).toContainEqual({ atLeastOnce: { persistEvery: 1000 } });
     expect(results[0]!.median.entriesPerSec).toBeGreaterThan(0);
+    // The event loop is watched while walrus-ts reads (the read rows' loop columns).
+    for (const r of results) expect(r.median.loopMaxMs, r.key).toBeGreaterThanOrEqual(r.median.loopP99Ms!);
   });
 
   it('skips walrus-ts rows with a clear reason when it is not built, and still runs the others', async () => {
