@@ -31,7 +31,7 @@ export interface BenchOptions {
   baseDir: string;
   outDir: string;
   quick: boolean;
-  /** Appends in flight for walrus-ts append rows (a producer's window). */
+  /** Appends in flight for walrus-ts append and pipeline rows (a producer's window). */
   windowOps: number;
   ingestBytes: number;
   recoveryBytes: number;
@@ -75,7 +75,7 @@ export const usage = `Usage: npm run bench -- [options]
   --dir PATH           where the temporary data directory is made (default: the OS temp dir)
   --out PATH           where results JSON and the SVG chart go (default: bench/results)
   --quick              smoke-test defaults: whole run in about 2 minutes, scaled-down sizes
-  --window N           walrus-ts appends in flight in throughput rows (default: 4096)
+  --window N           walrus-ts appends in flight in throughput and pipeline rows (default: 4096)
   --ingest-bytes B     bytes ingested by the peak-RSS section (default: 4GiB; quick: 128MiB)
   --recovery-bytes B   log size for the open/recovery section (default: 2GiB; quick: 128MiB)
   --topics N           topics in the many-topics section (default: 100000; quick: 2000)

@@ -102,8 +102,9 @@ function windowOptions(ctx: CaseContext): PipelineWindowOptions {
 
 /** A starved consumer is a result (0/s), but one the reader of the table must not miss. */
 function consumedMetrics(ctx: CaseContext, run: PipelineWindowRun): Metrics {
-  if (run.appended + run.consumed === 0) ctx.note('nothing appended or consumed in the timed window');
-  else if (run.consumed === 0) ctx.note(`consumed nothing while ${run.appended} entries were appended`);
+  if (run.appended + run.consumed === 0) ctx.note('a repetition appended and consumed nothing in its timed window');
+  else if (run.consumed === 0)
+    ctx.note('a repetition consumed nothing in its timed window while entries were appended');
   return pipelineMetrics(run);
 }
 
@@ -134,7 +135,7 @@ export function walrusPipeline(ctx: CaseContext, shape: WalrusPipelineShape): Pr
       windowOptions(ctx),
     );
     if (consume === undefined) {
-      if (run.appended === 0) ctx.note('appended nothing in the timed window');
+      if (run.appended === 0) ctx.note('a repetition appended nothing in its timed window');
       return { appendedPerSec: run.appended / run.seconds, ...run.loopDelay };
     }
     const metrics = consumedMetrics(ctx, run);
