@@ -138,7 +138,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     );
   }
   const codec = validateCodec(options.codec, 'codec');
-  const groupAccess = options.groupAccess ?? false;
+  const groupAccess = options.groupAccess === undefined ? false : options.groupAccess;
   if (typeof groupAccess !== 'boolean')
     throw WalError.invalidArgument(`groupAccess must be a boolean, got ${describe(groupAccess)}`);
   const sizing = validateSizing({

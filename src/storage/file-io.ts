@@ -41,7 +41,7 @@ export interface FileIo {
    * its mode is set to `modeBits`, so files created in it get the group bits it grants.
    */
   mkdirp(dirPath: string, modeBits: number): void;
-  /** 'file' | 'dir' | null when missing. */
+  /** 'file' (regular, not through a symlink) | 'dir' (also through a symlink) | 'other' | null when missing. */
   kind(filePath: string): 'file' | 'dir' | 'other' | null;
   /** The whole file; like `open`, never through a symbolic link and only a regular file. */
   readFile(filePath: string): Uint8Array;
@@ -122,6 +122,14 @@ function openRegular(filePath: string, flags: number): number {
     throw notRegular(filePath, describeKind(st));
   }
   return fd;
+}
+
+function statOrNull(filePath: string): fs.Stats | null {
+  try {
+    return fs.statSync(filePath);
+  } catch {
+    return null;
+  }
 }
 
 /** 0600, or 0640 where the directory grants its group read and search (groupAccess). */
@@ -217,8 +225,13 @@ export const nodeFileIo: FileIo = {
   },
   kind(filePath) {
     try {
-      const st = fs.statSync(filePath);
-      return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+      // A symbolic link is 'other' (never followed to a file) unless it names a directory, whose
+      // trust is mkdirp's to judge.
+      const link = fs.lstatSync(filePath);
+      const st = link.isSymbolicLink() ? statOrNull(filePath) : link;
+      if (st === null) return 'other';
+      if (st.isDirectory()) return 'dir';
+      return st.isFile() && !link.isSymbolicLink() ? 'file' : 'other';
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
