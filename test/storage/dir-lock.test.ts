@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readLockHolder } from '../../src/cli/log-view.js';
 import { LOCK_FILE_NAME, acquireDirLock, type DirLock } from '../../src/storage/dir-lock.js';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
@@ -182,7 +183,10 @@ describe('a namespace directory is locked by a kernel lock held while it is open
     expect(await second.line(['locked', 'ERR_LOCKED'])).toBe('ERR_LOCKED');
     const err = expectWalError(() => acquire(dir), 'ERR_LOCKED');
     expect(err.message).toContain(`pid ${first.child.pid}`);
+    // `walrus stats` shows the holder, and whether the kernel still holds its lock.
+    expect(readLockHolder(dir)).toEqual({ pid: first.child.pid, hostname: os.hostname(), alive: true });
     await first.kill();
+    expect(readLockHolder(dir)).toEqual({ pid: first.child.pid, hostname: os.hostname(), alive: false });
     acquire(dir);
     expect(Number(lockText(dir).split('\n')[0])).toBe(process.pid);
   });
