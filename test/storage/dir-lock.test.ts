@@ -55,6 +55,18 @@ function holderScript(dir: string): string {
   `;
 }
 
+/** A worker thread that takes the lock and never releases it. */
+const lockingWorkerCode = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      (await import('tsx/esm/api')).register();
+      const { acquireDirLock } = await import(workerData.lockModule);
+      const { nodeFileIo } = await import(workerData.ioModule);
+      acquireDirLock(nodeFileIo, workerData.dir);
+      parentPort.postMessage('locked');
+    })();
+  `;
+
 interface Opener {
   readonly child: ChildProcess;
   /** Resolves with the first line among `expected` the process prints. */
@@ -148,17 +160,7 @@ describe('a namespace directory is locked by a kernel lock held while it is open
 
   it('refuses a lock held by another thread of this process, and frees it when that thread ends', async () => {
     const dir = tmp.make();
-    const code = `
-      const { parentPort, workerData } = require('node:worker_threads');
-      (async () => {
-        (await import('tsx/esm/api')).register();
-        const { acquireDirLock } = await import(workerData.lockModule);
-        const { nodeFileIo } = await import(workerData.ioModule);
-        acquireDirLock(nodeFileIo, workerData.dir);
-        parentPort.postMessage('locked');
-      })();
-    `;
-    const worker = new Worker(code, { eval: true, workerData: { dir, lockModule, ioModule } });
+    const worker = new Worker(lockingWorkerCode, { eval: true, workerData: { dir, lockModule, ioModule } });
     try {
       await new Promise((resolve, reject) => {
         worker.once('message', resolve);
@@ -171,6 +173,21 @@ describe('a namespace directory is locked by a kernel lock held while it is open
     }
     // The worker never released it: Node closed the descriptor it opened, and the kernel lock with it.
     acquire(dir);
+  });
+
+  it('documented limit: a thread created with trackUnmanagedFds: false keeps the lock until the process exits', async () => {
+    const dir = tmp.make();
+    const worker = new Worker(lockingWorkerCode, {
+      eval: true,
+      trackUnmanagedFds: false,
+      workerData: { dir, lockModule, ioModule },
+    });
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    expectWalError(() => acquire(dir), 'ERR_LOCKED');
   });
 
   it('two processes: the second opener gets ERR_LOCKED naming the first; once the first is SIGKILLed it wins', async () => {
