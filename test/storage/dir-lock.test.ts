@@ -38,14 +38,27 @@ function holderScript(dir: string): string {
     import * as fs from 'node:fs';
     import { acquireDirLock } from ${JSON.stringify(lockModule)};
     import { nodeFileIo } from ${JSON.stringify(ioModule)};
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    const waitFor = (file) => { while (!fs.existsSync(file)) Atomics.wait(cell, 0, 0, 1); };
+    // PAUSE_DIR: stop around any rename of LOCK (the old takeover protocol's window) until told to go on.
+    const pauseDir = process.env.PAUSE_DIR;
+    const io = !pauseDir ? nodeFileIo : {
+      ...nodeFileIo,
+      rename(from, to) {
+        process.stdout.write('paused-before-rename\\n');
+        waitFor(pauseDir + '/go1');
+        nodeFileIo.rename(from, to);
+        process.stdout.write('paused-after-rename\\n');
+        waitFor(pauseDir + '/go2');
+      },
+    };
     const go = process.env.GO_FILE;
     if (go) {
       process.stdout.write('ready\\n');
-      const cell = new Int32Array(new SharedArrayBuffer(4));
-      while (!fs.existsSync(go)) Atomics.wait(cell, 0, 0, 1);
+      waitFor(go);
     }
     try {
-      acquireDirLock(nodeFileIo, ${JSON.stringify(dir)});
+      acquireDirLock(io, ${JSON.stringify(dir)});
     } catch (err) {
       process.stdout.write((err.code ?? String(err)) + '\\n');
       process.exit(0);
@@ -358,5 +371,36 @@ describe('openers racing for a lock whose holder was SIGKILLed: exactly one wins
       ).toHaveLength(1);
       for (const o of openers.splice(0)) await o.kill();
     }
+  });
+
+  it("the interleaving that gave two holders: B moves A's fresh lock aside, C locks, B puts A's back over C's", async () => {
+    const dir = tmp.make();
+    const pauseDir = tmp.make();
+    writeLock(dir, deadPid(), os.hostname(), 'stale');
+    const outcome = ['locked', 'ERR_LOCKED'];
+    const b = nodeOpener(dir, { PAUSE_DIR: pauseDir });
+    openers.push(b);
+    const results: Record<string, string> = {};
+    const startAndSettle = async (name: string) => {
+      const opener = nodeOpener(dir);
+      openers.push(opener);
+      results[name] = await opener.line(outcome);
+    };
+    // With a takeover protocol B stops before renaming the stale LOCK aside; with a kernel lock it never renames.
+    if ((await b.line(['paused-before-rename', ...outcome])) === 'paused-before-rename') {
+      await startAndSettle('A');
+      fs.writeFileSync(path.join(pauseDir, 'go1'), '');
+      await b.line(['paused-after-rename']);
+      await startAndSettle('C');
+      fs.writeFileSync(path.join(pauseDir, 'go2'), '');
+    } else {
+      await startAndSettle('A');
+      await startAndSettle('C');
+    }
+    results.B = await b.line(outcome);
+    expect(
+      Object.values(results).filter((r) => r === 'locked'),
+      JSON.stringify(results),
+    ).toHaveLength(1);
   });
 });
