@@ -39,6 +39,12 @@ export interface WalrusOptions {
    * it can also be chosen per call. Entries keep their codec, so both kinds can share a topic.
    */
   codec?: EntryCodec;
+  /**
+   * Default false: the namespace directory is 0700 and its files 0600, the owner's only. true:
+   * 0750 and 0640, readable (never writable) by the directory's group, e.g. a monitoring user
+   * running `walrus stats`. Applied to the directory at every open (docs/DURABILITY.md §Permissions).
+   */
+  groupAccess?: boolean;
 }
 
 export type EntryCodec = 'raw' | 'msgpack';
@@ -56,6 +62,7 @@ export interface ResolvedOptions {
   blockBytes: number;
   maxEntryBytes: number;
   maxBatchEntries: number;
+  groupAccess: boolean;
 }
 
 export const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
@@ -79,6 +86,7 @@ const KNOWN_OPTIONS = new Set([
   'maxEntryBytes',
   'maxBatchEntries',
   'codec',
+  'groupAccess',
 ]);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -130,6 +138,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     );
   }
   const codec = validateCodec(options.codec, 'codec');
+  const groupAccess = options.groupAccess === undefined ? false : options.groupAccess;
+  if (typeof groupAccess !== 'boolean')
+    throw WalError.invalidArgument(`groupAccess must be a boolean, got ${describe(groupAccess)}`);
   const sizing = validateSizing({
     segmentBytes: options.segmentBytes,
     blockBytes: options.blockBytes,
@@ -145,5 +156,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     writers,
     ringBytes,
     ...sizing,
+    groupAccess,
   };
 }

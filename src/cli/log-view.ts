@@ -4,6 +4,8 @@
  * without taking the lock, writing MANIFEST, clamping cursors or deleting anything. It may run
  * while a service has the WAL open: what it shows is the log as of the moment each file was read.
  */
+// Only /proc/locks and a stat of LOCK are read directly: diagnostics, not data.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
@@ -31,7 +33,11 @@ export interface LogView {
 export interface LockHolder {
   pid: number;
   hostname: string;
-  /** The process exists (only knowable on this host; a lock from another host counts as alive). */
+  /**
+   * The kernel lock on LOCK is held (Linux: read from /proc/locks, which never disturbs an opener);
+   * where that cannot be read, whether the named process exists on this host (another host's counts
+   * as alive).
+   */
   alive: boolean;
 }
 
@@ -92,7 +98,30 @@ export function readLockHolder(nsDir: string): LockHolder | null {
   const [pidText, hostname = ''] = text.split('\n');
   const pid = Number(pidText);
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;
-  return { pid, hostname, alive: hostname !== os.hostname() || processExists(pid) };
+  const held = kernelLockHeld(path.join(nsDir, LOCK_FILE_NAME));
+  return { pid, hostname, alive: held ?? (hostname !== os.hostname() || processExists(pid)) };
+}
+
+/**
+ * Whether /proc/locks lists a lock on the file (matched by device and inode), or null where there is
+ * no /proc/locks. Trying the lock instead could make a concurrent Walrus.open fail with ERR_LOCKED.
+ */
+function kernelLockHeld(filePath: string): boolean | null {
+  let table: string;
+  let st: fs.BigIntStats;
+  try {
+    table = fs.readFileSync('/proc/locks', 'utf8');
+    st = fs.statSync(filePath, { bigint: true });
+  } catch {
+    return null;
+  }
+  // glibc's encoding of st_dev (gnu_dev_major / gnu_dev_minor); /proc/locks prints them in hex.
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  return table.split('\n').some((line) => {
+    const m = /\s([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
+    return m !== null && BigInt(`0x${m[1]}`) === major && BigInt(`0x${m[2]}`) === minor && BigInt(m[3]!) === st.ino;
+  });
 }
 
 function processExists(pid: number): boolean {

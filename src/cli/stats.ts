@@ -161,7 +161,7 @@ export function renderStats(report: StatsReport): string {
   const open =
     report.openBy === null
       ? 'not open'
-      : `open by pid ${report.openBy.pid} on ${report.openBy.hostname}${report.openBy.alive ? '' : ' (stale lock: that process is gone)'}`;
+      : `open by pid ${report.openBy.pid} on ${report.openBy.hostname}${report.openBy.alive ? '' : ' (not held: its holder is gone)'}`;
   let out = `walrus-ts log  ${report.dir}\n`;
   if (report.key !== null) out += `namespace key  ${JSON.stringify(report.key)}\n`;
   out += `epoch          ${report.epoch} (${open})\n`;

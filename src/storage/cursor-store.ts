@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { packControlFile, unpackControlMap } from './disk-codec.js';
-import { pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
+import { createFresh, pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
 import { crc32Of, readU32 } from './frame.js';
 import { CURSOR_LOG_SNAPSHOT_BYTES, MAX_SEQ, MAX_TOPIC_ID } from './limits.js';
 
@@ -360,12 +360,10 @@ export class CursorStore {
     }
   }
 
-  /** A leftover of a snapshot that failed before its rename may exist: it is emptied. */
+  /** A leftover of a snapshot that failed before its rename may exist: it is replaced, never followed. */
   #createEmptyLog(logPath: string): number {
     try {
-      const fd = this.#io.open(logPath, 'write');
-      this.#io.ftruncate(fd, 0);
-      return fd;
+      return createFresh(this.#io, logPath);
     } catch (err) {
       throw WalError.fromSystem(err, 'creating a cursor log', logPath);
     }

@@ -39,7 +39,8 @@ export type FaultOp =
   | 'readdir'
   | 'mkdirp'
   | 'kind'
-  | 'readFile';
+  | 'readFile'
+  | 'tryLock';
 
 export interface FaultRule {
   /** The operation(s) this rule faults. */
@@ -96,6 +97,7 @@ const FAULT_OPS: ReadonlySet<string> = new Set<FaultOp>([
   'mkdirp',
   'kind',
   'readFile',
+  'tryLock',
 ]);
 
 /** The syscall Node names in its own error for each operation. */
@@ -115,6 +117,7 @@ const SYSCALL: Record<FaultOp, string> = {
   mkdirp: 'mkdir',
   kind: 'stat',
   readFile: 'open',
+  tryLock: 'fcntl',
 };
 
 /** Validates a plan (from code or from JSON), so a typo fails loudly instead of faulting nothing. */
@@ -331,9 +334,9 @@ export class FaultyFileIo implements FileIo {
     return this.#io.readdir(dirPath);
   }
 
-  mkdirp(dirPath: string): void {
+  mkdirp(dirPath: string, modeBits: number): void {
     this.#check('mkdirp', dirPath);
-    this.#io.mkdirp(dirPath);
+    this.#io.mkdirp(dirPath, modeBits);
   }
 
   kind(filePath: string): 'file' | 'dir' | 'other' | null {
@@ -344,5 +347,10 @@ export class FaultyFileIo implements FileIo {
   readFile(filePath: string): Uint8Array {
     this.#check('readFile', filePath);
     return this.#io.readFile(filePath);
+  }
+
+  tryLock(fd: number): boolean {
+    this.#check('tryLock', this.#paths.get(fd));
+    return this.#io.tryLock(fd);
   }
 }

@@ -397,9 +397,10 @@ function syncingWrites(io: FileIo): FileIo {
     rename: (from, to) => io.rename(from, to),
     unlink: (filePath) => io.unlink(filePath),
     readdir: (dirPath) => io.readdir(dirPath),
-    mkdirp: (dirPath) => io.mkdirp(dirPath),
+    mkdirp: (dirPath, modeBits) => io.mkdirp(dirPath, modeBits),
     kind: (filePath) => io.kind(filePath),
     readFile: (filePath) => io.readFile(filePath),
+    tryLock: (fd) => io.tryLock(fd),
   };
 }
 

@@ -12,7 +12,7 @@
 import { WalError } from '../errors.js';
 import { CursorStore } from './cursor-store.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
-import type { FileIo } from './file-io.js';
+import { namespaceDirMode, type FileIo } from './file-io.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, readManifest, writeManifest, type Manifest } from './manifest.js';
 import { mergeScans, type Fence, type RecoveryResult } from './recover.js';
 import { compareSegmentIds, listSegments } from './segment-name.js';
@@ -36,13 +36,21 @@ export interface OpenedNamespace {
  * `key` is the namespace key `dir` was derived from (undefined when the caller named `dir` itself).
  * Sanitizing maps several keys to one name (`a/b` and `a_b` both become `a_b`), so the first key is
  * recorded in MANIFEST and a different one is refused: distinct keys never share a log.
+ * `groupAccess` opens the directory (0750) and the files created in it (0640) to its group;
+ * by default both are the owner's only (0700, 0600).
  */
-export function openNamespace(io: FileIo, dir: string, durable: boolean, key?: string): OpenedNamespace {
+export function openNamespace(
+  io: FileIo,
+  dir: string,
+  durable: boolean,
+  key?: string,
+  groupAccess = false,
+): OpenedNamespace {
   const kind = io.kind(dir);
   if (kind !== null && kind !== 'dir')
     throw WalError.invalidArgument(`the data directory ${dir} exists and is not a directory`, { path: dir });
   try {
-    io.mkdirp(dir);
+    io.mkdirp(dir, namespaceDirMode(groupAccess));
   } catch (err) {
     throw WalError.fromSystem(err, 'creating the data directory', dir);
   }

@@ -3,6 +3,7 @@
  * 8-4-8 digits. The name alone orders segments, so recovery never has to open a file to sort it.
  */
 import * as path from 'node:path';
+import { WalError } from '../errors.js';
 import { fileSizeAt, type FileIo } from './file-io.js';
 
 export interface SegmentId {
@@ -39,14 +40,21 @@ export function sameSegmentId(a: SegmentId, b: SegmentId): boolean {
   return compareSegmentIds(a, b) === 0;
 }
 
-/** Every segment file directly in `dir`, sorted; anything else in the directory is ignored. */
+/**
+ * Every segment file directly in `dir`, sorted; names that are not segment names and directories
+ * are ignored, and a segment name on anything else that is not a regular file (a symlink, a FIFO, a
+ * device) is damage: it is never opened.
+ */
 export function listSegments(io: FileIo, dir: string): Array<{ id: SegmentId; path: string }> {
   const found: Array<{ id: SegmentId; path: string }> = [];
   for (const name of io.readdir(dir)) {
     const id = parseSegmentFileName(name);
     if (id === null) continue;
     const filePath = path.join(dir, name);
-    if (io.kind(filePath) !== 'file') continue;
+    const kind = io.kind(filePath);
+    if (kind === null || kind === 'dir') continue;
+    if (kind !== 'file')
+      throw WalError.corrupt(`${filePath} has a segment file's name but is not a regular file`, { path: filePath });
     found.push({ id, path: filePath });
   }
   return found.sort((a, b) => compareSegmentIds(a.id, b.id));

@@ -167,6 +167,7 @@ export class RecordingFileIo implements FileIo {
   readonly #inodes = new Map<number, Inode>();
   readonly #dirs = new Map<string, Dir>();
   readonly #fds = new Map<number, OpenFile>();
+  readonly #locks = new Map<number, number>();
 
   /** `root` is the namespace directory; it (and only what is below it) lives in memory. */
   constructor(root: string) {
@@ -200,6 +201,16 @@ export class RecordingFileIo implements FileIo {
   close(fd: number): void {
     this.#file(fd, 'close');
     this.#fds.delete(fd);
+    for (const [inode, holder] of this.#locks) if (holder === fd) this.#locks.delete(inode);
+  }
+
+  /** Like an OFD lock: per open (descriptor here), released by close. Not part of the crash model. */
+  tryLock(fd: number): boolean {
+    const { inode } = this.#file(fd, 'fcntl');
+    const holder = this.#locks.get(inode);
+    if (holder !== undefined && holder !== fd) return false;
+    this.#locks.set(inode, fd);
+    return true;
   }
 
   pwrite(fd: number, data: Uint8Array, offset: number, length: number, position: number): number {

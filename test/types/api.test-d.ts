@@ -46,6 +46,7 @@ describe('Walrus.open', () => {
       maxEntryBytes: 1 << 26,
       maxBatchEntries: 2000,
       codec: 'msgpack',
+      groupAccess: true,
     });
   });
 
@@ -62,6 +63,7 @@ describe('Walrus.open', () => {
       | 'maxEntryBytes'
       | 'maxBatchEntries'
       | 'codec'
+      | 'groupAccess'
     >();
     // Every option is optional: the empty object type is exactly what is being tested.
     // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -204,7 +204,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const started = performance.now();
     let ns: OpenedNamespace;
     try {
-      ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none', resolved.key);
+      ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none', resolved.key, resolved.groupAccess);
     } catch (err) {
       // Some fs errors (ENOTDIR, EACCES from a stat) came out raw instead of as a WalError.
       throw toWalError(err);
