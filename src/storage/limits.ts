@@ -30,6 +30,15 @@ export const MIN_BLOCK_BYTES = 4 * KiB;
 export const MAX_BLOCK_BYTES = 64 * MiB;
 /** Topic ids are u32; 0 is never a topic (it is the topicId of segment headers). */
 export const MAX_TOPIC_ID = 0xffff_ffff;
+/**
+ * The id a new topic gets is one more than any id on disk. A topic table (CURSORS) or a segment may
+ * already hold the last one, 2^32 − 1 (crafted, or genuinely exhausted): the next one is refused
+ * rather than written as a u32, where it would wrap to 0, the id of no topic.
+ */
+export function checkNewTopicId(topicId: number, topic: string): number {
+  if (topicId > MAX_TOPIC_ID) throw WalError.tooLarge('topic count', topicId, MAX_TOPIC_ID, { topic });
+  return topicId;
+}
 /** Sequence numbers stay exact as JS numbers. */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** A new CURSORS snapshot is taken once the cursor log holds 1 MiB of records. */
@@ -53,6 +62,16 @@ export function encodeTopic(topic: unknown): Uint8Array {
     });
   }
   return bytes;
+}
+
+/** Whether `topic` is a name `encodeTopic` accepts (for names read back from disk). */
+export function isValidTopicName(topic: string): boolean {
+  try {
+    encodeTopic(topic);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function checkEntrySize(bytes: number, maxEntryBytes: number): void {

@@ -18,7 +18,13 @@ import {
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
 import { nodeFileIo, type FileIo } from '../../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../../storage/frame.js';
-import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../../storage/limits.js';
+import {
+  checkEntrySize,
+  checkNewTopicId,
+  encodeTopic,
+  isDetached,
+  MAX_BATCH_PAYLOAD_BYTES,
+} from '../../storage/limits.js';
 import { openNamespace, finishRecovery, type OpenedNamespace } from '../../storage/namespace-opening.js';
 import { deletableSegments } from '../../storage/reclaim.js';
 import { listSegmentSizes } from '../../storage/segment-name.js';
@@ -428,7 +434,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     }
     const nameBytes = encodeTopic(topic);
     const name = topic as string;
-    const id = this.#nextTopicId++;
+    const id = checkNewTopicId(this.#nextTopicId++, name);
     const state: TopicState = {
       id,
       name,
