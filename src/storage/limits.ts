@@ -48,11 +48,20 @@ export const CURSOR_LOG_SNAPSHOT_BYTES = 1 * MiB;
 const LONE_SURROGATE = /\p{Cs}/u;
 const utf8 = new TextEncoder();
 
+/**
+ * Whether `text` is well-formed Unicode (no lone surrogate), so that its UTF-8 form decodes back to
+ * it. Anything stored as text (topic names, entries given as strings, the namespace key in MANIFEST)
+ * must be: a lone surrogate is encoded as U+FFFD and reads back as another string.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 /** Validates a topic name and returns its UTF-8 bytes. */
 export function encodeTopic(topic: unknown): Uint8Array {
   if (typeof topic !== 'string') throw WalError.invalidArgument(`topic must be a string, got ${describe(topic)}`);
   if (topic.length === 0) throw WalError.invalidArgument('topic must not be empty');
-  if (LONE_SURROGATE.test(topic))
+  if (!isWellFormedText(topic))
     throw WalError.invalidArgument('topic must be well-formed Unicode (it holds a lone surrogate)');
   const bytes = utf8.encode(topic);
   if (bytes.byteLength > MAX_TOPIC_BYTES) {
@@ -84,7 +93,7 @@ export function checkEntrySize(bytes: number, maxEntryBytes: number): void {
  */
 export function toEntryBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') {
-    if (LONE_SURROGATE.test(data))
+    if (!isWellFormedText(data))
       throw WalError.invalidArgument('string entry must be well-formed Unicode (it holds a lone surrogate)');
     return utf8.encode(data);
   }
