@@ -18,9 +18,18 @@ function entryBytes(i: number): Uint8Array {
   return Uint8Array.from({ length: ENTRY_BYTES }, (_, k) => (i * 7 + k) & 0xff);
 }
 
+/** ES2024 resizable ArrayBuffers (Node 20 has them; the TypeScript lib of this project predates them). */
+interface ResizableArrayBuffer extends ArrayBuffer {
+  resize(byteLength: number): void;
+}
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+  byteLength: number,
+  options: { maxByteLength: number },
+) => ResizableArrayBuffer;
+
 /** A length-tracking view (its length follows its buffer's) holding entry i. */
-function resizableEntry(i: number): { view: Uint8Array; buffer: ArrayBuffer } {
-  const buffer = new ArrayBuffer(ENTRY_BYTES, { maxByteLength: 4 * ENTRY_BYTES });
+function resizableEntry(i: number): { view: Uint8Array; buffer: ResizableArrayBuffer } {
+  const buffer = new ResizableArrayBuffer(ENTRY_BYTES, { maxByteLength: 4 * ENTRY_BYTES });
   const view = new Uint8Array(buffer);
   view.set(entryBytes(i));
   return { view, buffer };
