@@ -17,7 +17,7 @@ import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io
 import { WalError, toWalError } from '../errors.js';
 import type { Walrus } from '../engine/main/walrus.js';
 import { unpackValue } from '../value-codec.js';
-import { encodeTopic } from '../storage/limits.js';
+import { checkTimerMs, encodeTopic } from '../storage/limits.js';
 import {
   describeError,
   openConnection,
@@ -95,7 +95,10 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
   if (options.topics !== undefined && !Array.isArray(options.topics))
     throw WalError.invalidArgument('topics must be an array');
   const wanted = options.topics ? new Set(options.topics.map((t: unknown) => (encodeTopic(t), t as string))) : null;
-  const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeout = checkTimerMs(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs', {
+    minMs: 1,
+    integer: true,
+  });
   const signal = options.signal ?? new AbortController().signal;
 
   const owned = await openConnection(options, 'walrus-replay', signal, false).catch((err: unknown) => {

@@ -43,6 +43,36 @@ export function checkNewTopicId(topicId: number, topic: string): number {
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** A new CURSORS snapshot is taken once the cursor log holds 1 MiB of records. */
 export const CURSOR_LOG_SNAPSHOT_BYTES = 1 * MiB;
+/**
+ * The longest delay a Node timer keeps: a longer one (Infinity included) fires after 1 ms, with a
+ * warning, which turns a timeout into a hot loop. Every timer option is held to it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Validates a timer option: a number of milliseconds in `minMs` … 2^31 − 1, integral when asked.
+ * Refused, not clamped: a caller asking for 30 days (or Infinity for "never") would otherwise get
+ * another timeout than asked without knowing; omitting the option is how to wait without one.
+ */
+export function checkTimerMs(
+  value: unknown,
+  name: string,
+  options: { minMs?: number; integer?: boolean } = {},
+): number {
+  const { minMs = 0, integer = false } = options;
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < minMs ||
+    value > MAX_TIMER_MS ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw WalError.invalidArgument(
+      `${name} must be ${integer ? 'an integer' : 'a number'} of milliseconds from ${minMs} to ${MAX_TIMER_MS}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
 
 /** Matches a code point that is half of a surrogate pair on its own (not encodable as UTF-8). */
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -21,6 +21,7 @@ import { CODEC_MSGPACK, CODEC_RAW } from '../../storage/frame.js';
 import {
   checkEntrySize,
   checkNewTopicId,
+  checkTimerMs,
   encodeTopic,
   isDetached,
   MAX_BATCH_PAYLOAD_BYTES,
@@ -826,9 +827,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       const { signal, timeoutMs } = options;
       if (signal !== undefined && !(signal instanceof AbortSignal))
         throw WalError.invalidArgument('signal must be an AbortSignal');
-      if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
-        throw WalError.invalidArgument(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
-      }
+      if (timeoutMs !== undefined) checkTimerMs(timeoutMs, 'timeoutMs');
       if (signal?.aborted) return Promise.resolve();
       const wait = this.#progress.waitCancelable(() => channels.some((c, i) => c.writtenOps() !== before[i]));
       const timer = timeoutMs === undefined ? undefined : setTimeout(wait.cancel, timeoutMs);
