@@ -51,15 +51,28 @@ export function payloadPreview(data: Uint8Array, flags: number, maxChars: number
   return cut || escaped.length > maxChars ? `${escaped.slice(0, maxChars)}…` : escaped;
 }
 
-/** Escapes control characters (newlines included) so a value stays on one line. */
+/**
+ * What must not reach a terminal raw: every control character (C0 with newlines, DEL, C1, whose
+ * 0x9b is a CSI that starts an escape sequence on many terminals), the line and paragraph
+ * separators, and every format character (\p{Cf}: the bidi embeddings, overrides and isolates
+ * U+202A–U+202E and U+2066–U+2069 that reorder what follows, marks, zero-width spaces, BOM, tag
+ * characters). ZWNJ and ZWJ (U+200C, U+200D) stay: emoji sequences and several scripts need them,
+ * and they move nothing.
+ */
+const UNSAFE_FOR_TERMINALS = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+
+/**
+ * Escapes what could drive or deceive a terminal (see UNSAFE_FOR_TERMINALS) as `\n`, `\r`, `\t`
+ * or `\uXXXX` (`\u{XXXXX}` above the BMP), so a value from disk stays on one line and shows as
+ * what it is. The one escaping function of the CLI: payloads, topic names, the LOCK holder.
+ */
 export function escapeControl(text: string): string {
-  // Control characters are exactly what this pattern is for.
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+  return text.replace(UNSAFE_FOR_TERMINALS, (c) => {
     if (c === '\n') return '\\n';
     if (c === '\r') return '\\r';
     if (c === '\t') return '\\t';
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
 

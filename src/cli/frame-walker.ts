@@ -114,7 +114,10 @@ export class SegmentReader {
         frame.payloadOk = crc32Of(frame.payload) === header.payloadCrc;
       }
       yield frame;
-      offset = nextFrameOffset(offset, bytes, blockBytes);
+      const next = nextFrameOffset(offset, bytes, blockBytes);
+      // As in the scanner: lengths are range-checked, but a walk must end whatever the bytes say.
+      if (!(next > offset)) throw new Error(`${this.path}: walk stalled at offset ${offset}`);
+      offset = next;
     }
   }
 

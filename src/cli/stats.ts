@@ -161,9 +161,9 @@ export function renderStats(report: StatsReport): string {
   const open =
     report.openBy === null
       ? 'not open'
-      : `open by pid ${report.openBy.pid} on ${report.openBy.hostname}${report.openBy.alive ? '' : ' (not held: its holder is gone)'}`;
+      : `open by pid ${report.openBy.pid} on ${escapeControl(report.openBy.hostname)}${report.openBy.alive ? '' : ' (not held: its holder is gone)'}`;
   let out = `walrus-ts log  ${report.dir}\n`;
-  if (report.key !== null) out += `namespace key  ${JSON.stringify(report.key)}\n`;
+  if (report.key !== null) out += `namespace key  ${escapeControl(JSON.stringify(report.key))}\n`;
   out += `epoch          ${report.epoch} (${open})\n`;
   out += `segments       ${plural(report.segments.count, 'file')}, ${formatBytes(report.segments.bytes)}\n`;
   out += `all files      ${plural(report.files.count, 'file')}, ${formatBytes(report.files.bytes)}\n`;

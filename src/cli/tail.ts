@@ -39,6 +39,7 @@ Options:
       --format FORMAT    text: the payload as UTF-8 (object entries as JSON), one entry per line (default)
                          json: one JSON object per line: { topic, seq, codec, bytes, text | base64 | value }
                          hex:  "seq N (B bytes)" and a hex dump of the payload
+                         (text escapes control and format characters: a newline shows as \\n)
   -h, --help             this text
 
 Exit codes: 0 ok (also when stopped by Ctrl-C), 1 failure (no such directory or topic), 2 usage error.
@@ -91,9 +92,9 @@ export async function runTail(args: string[]): Promise<number> {
     const scans = new Map(view.scans.map((scan) => [scan.path, scan]));
     let topic = view.recovery.topics.find((t) => t.name === topicName);
     if (topic === undefined && !values.follow) {
-      const known = view.recovery.topics.map((t) => JSON.stringify(t.name));
+      const known = view.recovery.topics.map((t) => escapeControl(JSON.stringify(t.name)));
       throw new CliFailure(
-        `no topic ${JSON.stringify(topicName)} in ${nsDir}${known.length > 0 ? ` (topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ''}`,
+        `no topic ${escapeControl(JSON.stringify(topicName))} in ${nsDir}${known.length > 0 ? ` (topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ''}`,
       );
     }
     let next = 0;
@@ -167,5 +168,6 @@ export function renderEntry(topic: string, entry: TopicEntry, format: PayloadFor
     const codec = codecName(flags) === 'msgpack' ? ', msgpack' : '';
     return `seq ${seq} (${data.byteLength} bytes${codec}) topic "${escapeControl(topic)}"\n${hexDump(data, '  ')}`;
   }
-  return `${payloadText(data, flags)}\n`;
+  // Escaped: a payload is anyone's bytes, and a terminal obeys escape sequences and bidi overrides.
+  return `${escapeControl(payloadText(data, flags))}\n`;
 }

@@ -32,7 +32,7 @@ import { WalError, toWalError } from '../errors.js';
 import type { Entry } from '../engine/main/entry.js';
 import { armWait } from '../engine/main/subscription.js';
 import type { Walrus } from '../engine/main/walrus.js';
-import { encodeTopic } from '../storage/limits.js';
+import { checkTimerMs, encodeTopic } from '../storage/limits.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { consumeExactly } from './consume-exactly.js';
 import {
@@ -259,12 +259,17 @@ function resolveOptions(options: MirrorOptions): Resolved {
     createStream,
     maxInFlight: positiveInteger(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, 'maxInFlight'),
     maxBatchBytes: positiveInteger(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'),
-    ackTimeoutMs: positiveInteger(options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, 'ackTimeoutMs'),
+    // Node timers, so at most 2^31 − 1 ms: a longer one fires after 1 ms (a hot retry loop).
+    ackTimeoutMs: timerMs(options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, 'ackTimeoutMs'),
     retry: {
-      initialMs: positiveInteger(options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS, 'retryInitialMs'),
-      maxMs: positiveInteger(options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, 'retryMaxMs'),
+      initialMs: timerMs(options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS, 'retryInitialMs'),
+      maxMs: timerMs(options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, 'retryMaxMs'),
     },
   };
+}
+
+function timerMs(value: unknown, name: string): number {
+  return checkTimerMs(value, name, { minMs: 1, integer: true });
 }
 
 function positiveInteger(value: unknown, name: string): number {

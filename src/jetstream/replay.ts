@@ -17,7 +17,7 @@ import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io
 import { WalError, toWalError } from '../errors.js';
 import type { Walrus } from '../engine/main/walrus.js';
 import { unpackValue } from '../value-codec.js';
-import { encodeTopic } from '../storage/limits.js';
+import { checkTimerMs, encodeTopic } from '../storage/limits.js';
 import {
   describeError,
   openConnection,
@@ -57,10 +57,24 @@ export interface ReplayTopicReport {
   nextSeq: number;
 }
 
+/** A stream message with mirror headers that could not be read: skipped, the replay goes on. */
+export interface ReplayMalformedMessage {
+  streamSequence: number;
+  reason: string;
+}
+
 export interface ReplayReport {
   topics: Record<string, ReplayTopicReport>;
   /** Stream messages read. */
   messages: number;
+  /**
+   * Messages whose mirror headers are malformed (a bad `%` escape, a topic name the WAL refuses,
+   * a seq that is not an integer) or whose msgpack payload does not decode: each is skipped, and a
+   * topic that needed one then stops at it with ERR_SEQUENCE_GAP, as for any missing entry. The
+   * first MAX_MALFORMED_LISTED are listed; `malformedCount` counts them all.
+   */
+  malformed: ReplayMalformedMessage[];
+  malformedCount: number;
   /** False when the signal stopped it early. */
   complete: boolean;
 }
@@ -72,6 +86,8 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const APPEND_BATCH_ENTRIES = 1000;
 const APPEND_BATCH_BYTES = 4 * 1024 * 1024;
 const FETCH_MESSAGES = 1000;
+/** Bounds the report whatever the stream holds. */
+export const MAX_MALFORMED_LISTED = 100;
 
 interface TopicProgress {
   report: ReplayTopicReport;
@@ -95,13 +111,16 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
   if (options.topics !== undefined && !Array.isArray(options.topics))
     throw WalError.invalidArgument('topics must be an array');
   const wanted = options.topics ? new Set(options.topics.map((t: unknown) => (encodeTopic(t), t as string))) : null;
-  const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeout = checkTimerMs(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs', {
+    minMs: 1,
+    integer: true,
+  });
   const signal = options.signal ?? new AbortController().signal;
 
   const owned = await openConnection(options, 'walrus-replay', signal, false).catch((err: unknown) => {
     throw new WalError('ERR_IO', `cannot reach the NATS servers: ${describeError(err)}`, { stream }, { cause: err });
   });
-  const report: ReplayReport = { topics: {}, messages: 0, complete: false };
+  const report: ReplayReport = { topics: {}, messages: 0, malformed: [], malformedCount: 0, complete: false };
   if (!owned) return report;
   try {
     const jsm = await jetstreamManager(owned.nc, { timeout });
@@ -123,15 +142,24 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
       for (const [topic, p] of progress) await flush(topic, p);
     };
 
+    const reportMalformed = (msg: JsMsg, reason: string): void => {
+      report.malformedCount++;
+      if (report.malformed.length < MAX_MALFORMED_LISTED)
+        report.malformed.push({ streamSequence: msg.info.streamSequence, reason });
+    };
+
     const accept = async (msg: JsMsg): Promise<void> => {
       report.messages++;
       const h = msg.headers;
       if (!h || !h.has(HEADER_TOPIC) || !h.has(HEADER_SEQ)) return; // not written by a mirror
-      const namespace = decodeHeaderValue(h.get(HEADER_NAMESPACE));
+      const parsed = parseMirrorHeaders(h.get(HEADER_NAMESPACE), h.get(HEADER_TOPIC), h.get(HEADER_SEQ));
+      if (typeof parsed === 'string') {
+        reportMalformed(msg, parsed);
+        return;
+      }
+      const { namespace, topic, seq } = parsed;
       if (options.namespace !== undefined && namespace !== options.namespace) return;
-      const topic = decodeHeaderValue(h.get(HEADER_TOPIC));
       if (wanted && !wanted.has(topic)) return;
-      const seq = Number(h.get(HEADER_SEQ));
       const codec = h.get(HEADER_CODEC) === 'msgpack' ? 'msgpack' : 'raw';
       let p = progress.get(topic);
       if (!p) {
@@ -147,7 +175,7 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
           { topic, stream },
         );
       }
-      if (!Number.isSafeInteger(seq) || seq < p.report.nextSeq) {
+      if (seq < p.report.nextSeq) {
         p.report.skipped++;
         return;
       }
@@ -170,7 +198,17 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
         p.codec = codec;
       }
       // Copied: the message buffer is reused by the client. Msgpack entries go back in as values.
-      p.buffer.push(codec === 'msgpack' ? unpackValue(msg.data) : Uint8Array.from(msg.data));
+      let entry: unknown;
+      try {
+        entry = codec === 'msgpack' ? unpackValue(msg.data) : Uint8Array.from(msg.data);
+      } catch (err) {
+        reportMalformed(
+          msg,
+          `msgpack payload of ${JSON.stringify(topic)} seq ${seq} does not decode: ${describeError(err)}`,
+        );
+        return;
+      }
+      p.buffer.push(entry);
       p.bufferBytes += msg.data.byteLength;
       p.report.nextSeq++;
       if (p.buffer.length >= APPEND_BATCH_ENTRIES || p.bufferBytes >= APPEND_BATCH_BYTES) await flush(topic, p);
@@ -202,6 +240,36 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
   } finally {
     await owned.release();
   }
+}
+
+/**
+ * The namespace, topic and seq a mirror wrote in a message's headers, or why they cannot be read.
+ * Anyone can publish to the stream, so each is checked as the WAL would check it: `%` escapes that
+ * decode (decodeURIComponent throws a URIError on a malformed one), a topic name the WAL accepts
+ * (a lone surrogate or an over-long name would fail the whole batchAppend), a safe-integer seq.
+ */
+export function parseMirrorHeaders(
+  namespaceHeader: string,
+  topicHeader: string,
+  seqHeader: string,
+): { namespace: string; topic: string; seq: number } | string {
+  let namespace: string;
+  let topic: string;
+  try {
+    namespace = decodeHeaderValue(namespaceHeader);
+    topic = decodeHeaderValue(topicHeader);
+  } catch (err) {
+    return `malformed ${HEADER_NAMESPACE} or ${HEADER_TOPIC} header: ${describeError(err)}`;
+  }
+  try {
+    encodeTopic(topic);
+  } catch (err) {
+    return `${HEADER_TOPIC} is not a valid topic name: ${describeError(err)}`;
+  }
+  const seq = /^(0|[1-9][0-9]*)$/.test(seqHeader) ? Number(seqHeader) : Number.NaN;
+  if (!Number.isSafeInteger(seq))
+    return `${HEADER_SEQ} ${JSON.stringify(seqHeader.slice(0, 40))} is not a sequence number`;
+  return { namespace, topic, seq };
 }
 
 /** Feeds messages in stream order to `accept` up to stream sequence `endSeq`. */

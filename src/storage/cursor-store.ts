@@ -10,7 +10,7 @@ import { WalError } from '../errors.js';
 import { packControlFile, unpackControlMap } from './disk-codec.js';
 import { createFresh, pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
 import { crc32Of, readU32 } from './frame.js';
-import { CURSOR_LOG_SNAPSHOT_BYTES, MAX_SEQ, MAX_TOPIC_ID } from './limits.js';
+import { CURSOR_LOG_SNAPSHOT_BYTES, MAX_SEQ, MAX_TOPIC_ID, isValidTopicName } from './limits.js';
 
 export const CURSORS_FILE_NAME = 'CURSORS';
 export const CURSORS_FORMAT = 'walrus-ts/cursors';
@@ -412,6 +412,9 @@ function validateSnapshot(fields: Record<string, unknown>, filePath: string): Cu
     if (!Array.isArray(row) || row.length !== 3) throw corrupt('has a malformed topic row');
     const [name, id, nextSeq] = row as unknown[];
     if (typeof name !== 'string' || name.length === 0) throw corrupt('has a topic without a name');
+    // Names are held to the same rule as at the door (1 … 4096 bytes of well-formed UTF-8): one that
+    // is not could never have been registered, and would be written into every new segment.
+    if (!isValidTopicName(name)) throw corrupt(`has an invalid topic name ${JSON.stringify(name.slice(0, 64))}`);
     if (!isIntegerIn(id, 1, MAX_TOPIC_ID) || !isIntegerIn(nextSeq, 0, MAX_SEQ))
       throw corrupt(`has an invalid row for topic ${JSON.stringify(name)}`);
     if (names.has(name) || ids.has(id)) throw corrupt(`lists topic ${JSON.stringify(name)} / id ${id} twice`);

@@ -4,6 +4,7 @@
  * nothing. msgpackr is deliberately not used here.
  */
 import { crc32 } from './crc32.js';
+import { MAX_ENTRY_BYTES_LIMIT, MAX_SEQ } from './limits.js';
 
 export const FRAME_MAGIC = 0x524c4157; // bytes 57 41 4C 52, "WALR"
 export const FRAME_VERSION = 1;
@@ -36,8 +37,13 @@ export function flagsWithCodec(flags: number, codec: number): number {
   return (flags & ~CODEC_MASK) | ((codec << CODEC_SHIFT) & CODEC_MASK);
 }
 
+/**
+ * `n` rounded up to a multiple of 8. Plain arithmetic: a length read from disk is a u32, and
+ * 32-bit bitwise operations turned 2^31 − 7 and above into a negative or zero size.
+ */
 export function align8(n: number): number {
-  return (n + 7) & ~7;
+  const rest = n % FRAME_ALIGN_BYTES;
+  return rest === 0 ? n : n + FRAME_ALIGN_BYTES - rest;
 }
 
 /** Bytes a frame occupies on disk (header + payload + padding to 8). */
@@ -97,11 +103,24 @@ export interface FrameHeader {
 }
 
 export type HeaderProblem =
-  'zero' | 'bad-magic' | 'bad-header-crc' | 'unsupported-version' | 'unknown-kind' | 'reserved-flags';
+  | 'zero'
+  | 'bad-magic'
+  | 'bad-header-crc'
+  | 'unsupported-version'
+  | 'unknown-kind'
+  | 'reserved-flags'
+  | 'oversized-payload'
+  | 'reserved-topic-id'
+  | 'out-of-range-seq';
 
 /**
  * Decodes and validates the header at `at` (which must have 32 readable bytes). Returns the
  * header, or the reason it is not a valid header. Payload validity is checked separately.
+ *
+ * Every field is range-checked against what a writer can produce (docs/FORMAT.md §4, §10): a
+ * header whose checksum matches can still be crafted, and a length of up to 4 GiB, topic id 0 on an
+ * entry or a seq past 2^53 must end as damage, not as a huge read, a phantom topic or a seq that is
+ * no longer exact.
  */
 export function decodeFrameHeader(buf: Uint8Array, at: number): FrameHeader | HeaderProblem {
   const magic = readU32(buf, at);
@@ -112,14 +131,14 @@ export function decodeFrameHeader(buf: Uint8Array, at: number): FrameHeader | He
   if (kind !== KIND_SEGMENT_HEADER && kind !== KIND_TOPIC_DEF && kind !== KIND_ENTRY) return 'unknown-kind';
   const flags = buf[at + 6]! | (buf[at + 7]! << 8);
   if ((flags & ~KNOWN_FLAGS_MASK) !== 0) return 'reserved-flags';
-  return {
-    kind,
-    flags,
-    payloadBytes: readU32(buf, at + 8),
-    topicId: readU32(buf, at + 12),
-    seq: readU32(buf, at + 16) + readU32(buf, at + 20) * TWO_POW_32,
-    payloadCrc: readU32(buf, at + 24),
-  };
+  const payloadBytes = readU32(buf, at + 8);
+  if (payloadBytes > MAX_ENTRY_BYTES_LIMIT) return 'oversized-payload';
+  const topicId = readU32(buf, at + 12);
+  if (topicId === 0 && kind !== KIND_SEGMENT_HEADER) return 'reserved-topic-id';
+  const seq = readU32(buf, at + 16) + readU32(buf, at + 20) * TWO_POW_32;
+  // The next seq after an entry must stay exact too (partition.ts refuses to hand out MAX_SEQ).
+  if (seq >= MAX_SEQ) return 'out-of-range-seq';
+  return { kind, flags, payloadBytes, topicId, seq, payloadCrc: readU32(buf, at + 24) };
 }
 
 export interface SegmentHeaderInfo {

@@ -30,20 +30,68 @@ export const MIN_BLOCK_BYTES = 4 * KiB;
 export const MAX_BLOCK_BYTES = 64 * MiB;
 /** Topic ids are u32; 0 is never a topic (it is the topicId of segment headers). */
 export const MAX_TOPIC_ID = 0xffff_ffff;
+/**
+ * The id a new topic gets is one more than any id on disk. A topic table (CURSORS) or a segment may
+ * already hold the last one, 2^32 − 1 (crafted, or genuinely exhausted): the next one is refused
+ * rather than written as a u32, where it would wrap to 0, the id of no topic.
+ */
+export function checkNewTopicId(topicId: number, topic: string): number {
+  if (topicId > MAX_TOPIC_ID) throw WalError.tooLarge('topic count', topicId, MAX_TOPIC_ID, { topic });
+  return topicId;
+}
 /** Sequence numbers stay exact as JS numbers. */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** A new CURSORS snapshot is taken once the cursor log holds 1 MiB of records. */
 export const CURSOR_LOG_SNAPSHOT_BYTES = 1 * MiB;
+/**
+ * The longest delay a Node timer keeps: a longer one (Infinity included) fires after 1 ms, with a
+ * warning, which turns a timeout into a hot loop. Every timer option is held to it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Validates a timer option: a number of milliseconds in `minMs` … 2^31 − 1, integral when asked.
+ * Refused, not clamped: a caller asking for 30 days (or Infinity for "never") would otherwise get
+ * another timeout than asked without knowing; omitting the option is how to wait without one.
+ */
+export function checkTimerMs(
+  value: unknown,
+  name: string,
+  options: { minMs?: number; integer?: boolean } = {},
+): number {
+  const { minMs = 0, integer = false } = options;
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < minMs ||
+    value > MAX_TIMER_MS ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw WalError.invalidArgument(
+      `${name} must be ${integer ? 'an integer' : 'a number'} of milliseconds from ${minMs} to ${MAX_TIMER_MS}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
 
 /** Matches a code point that is half of a surrogate pair on its own (not encodable as UTF-8). */
 const LONE_SURROGATE = /\p{Cs}/u;
 const utf8 = new TextEncoder();
 
+/**
+ * Whether `text` is well-formed Unicode (no lone surrogate), so that its UTF-8 form decodes back to
+ * it. Anything stored as text (topic names, entries given as strings, the namespace key in MANIFEST)
+ * must be: a lone surrogate is encoded as U+FFFD and reads back as another string.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 /** Validates a topic name and returns its UTF-8 bytes. */
 export function encodeTopic(topic: unknown): Uint8Array {
   if (typeof topic !== 'string') throw WalError.invalidArgument(`topic must be a string, got ${describe(topic)}`);
   if (topic.length === 0) throw WalError.invalidArgument('topic must not be empty');
-  if (LONE_SURROGATE.test(topic))
+  if (!isWellFormedText(topic))
     throw WalError.invalidArgument('topic must be well-formed Unicode (it holds a lone surrogate)');
   const bytes = utf8.encode(topic);
   if (bytes.byteLength > MAX_TOPIC_BYTES) {
@@ -53,6 +101,16 @@ export function encodeTopic(topic: unknown): Uint8Array {
     });
   }
   return bytes;
+}
+
+/** Whether `topic` is a name `encodeTopic` accepts (for names read back from disk). */
+export function isValidTopicName(topic: string): boolean {
+  try {
+    encodeTopic(topic);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function checkEntrySize(bytes: number, maxEntryBytes: number): void {
@@ -65,7 +123,7 @@ export function checkEntrySize(bytes: number, maxEntryBytes: number): void {
  */
 export function toEntryBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') {
-    if (LONE_SURROGATE.test(data))
+    if (!isWellFormedText(data))
       throw WalError.invalidArgument('string entry must be well-formed Unicode (it holds a lone surrogate)');
     return utf8.encode(data);
   }

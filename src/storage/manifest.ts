@@ -10,12 +10,14 @@ import { WalError } from '../errors.js';
 import { packControlFile, unpackControlMap } from './disk-codec.js';
 import { writeFileAtomic, type FileIo } from './file-io.js';
 import type { Fence } from './recover.js';
-import { parseSegmentFileName, segmentFileName } from './segment-name.js';
+import { MAX_ENTRY_BYTES_LIMIT, MAX_SEGMENT_BYTES, MAX_SEQ, MAX_TOPIC_ID } from './limits.js';
+import { MAX_EPOCH, parseSegmentFileName, segmentFileName } from './segment-name.js';
 
 export const MANIFEST_FILE_NAME = 'MANIFEST';
 export const MANIFEST_FORMAT = 'walrus-ts';
 export const MANIFEST_VERSION = 1;
-const MAX_EPOCH = 0xffff_ffff;
+/** A segment holds at most segmentBytes plus one write that did not fit, so no frame starts past this. */
+const MAX_FENCE_OFFSET = MAX_SEGMENT_BYTES + MAX_ENTRY_BYTES_LIMIT;
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
@@ -112,15 +114,15 @@ function decodeFences(value: unknown, filePath: string): Fence[] {
     const segment = typeof name === 'string' ? parseSegmentFileName(name) : null;
     if (
       segment === null ||
-      !isNonNegativeInteger(topicId) ||
-      !isNonNegativeInteger(offset) ||
-      !isNonNegativeInteger(seq)
+      !isIntegerIn(topicId, 1, MAX_TOPIC_ID) ||
+      !isIntegerIn(offset, 0, MAX_FENCE_OFFSET) ||
+      !isIntegerIn(seq, 0, MAX_SEQ)
     )
       throw invalid();
     return { segment, topicId, offset, seq };
   });
 }
 
-function isNonNegativeInteger(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
 }

@@ -13,9 +13,16 @@ import { WalError } from '../errors.js';
 import { CursorStore } from './cursor-store.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { namespaceDirMode, type FileIo } from './file-io.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, readManifest, writeManifest, type Manifest } from './manifest.js';
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  manifestPath,
+  readManifest,
+  writeManifest,
+  type Manifest,
+} from './manifest.js';
 import { mergeScans, type Fence, type RecoveryResult } from './recover.js';
-import { compareSegmentIds, listSegments } from './segment-name.js';
+import { compareSegmentIds, listSegments, nextEpoch } from './segment-name.js';
 import type { SegmentScan } from './segment-scanner.js';
 
 export interface OpenedNamespace {
@@ -65,9 +72,7 @@ export function openNamespace(
       );
     }
     const segments = listSegments(io, dir);
-    let epoch = manifest?.epoch ?? 0;
-    for (const s of segments) epoch = Math.max(epoch, s.id.epoch);
-    epoch += 1;
+    const epoch = nextEpoch(manifest && { epoch: manifest.epoch, path: manifestPath(dir) }, segments);
     const nowMs = Date.now();
     const recordedKey = key ?? manifest?.key;
     const written: Manifest = {

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
+import { isWellFormedText } from './limits.js';
 
 /** Longest accepted key, in code points: the sanitized name then stays far below NAME_MAX (255 bytes). */
 export const MAX_NAMESPACE_KEY_CHARS = 200;
@@ -28,6 +29,10 @@ export function sanitizeKey(key: string): string {
   if (typeof key !== 'string') throw WalError.invalidArgument(`namespace key must be a string, got ${typeof key}`);
   const chars = Array.from(key);
   if (chars.length === 0) throw WalError.invalidArgument('namespace key must not be empty');
+  // MANIFEST records the key (docs/FORMAT.md §7): one with a lone surrogate would be stored as U+FFFD
+  // and every later open with the same key refused as another key's.
+  if (!isWellFormedText(key))
+    throw WalError.invalidArgument('namespace key must be well-formed Unicode (it holds a lone surrogate)');
   if (key === '.' || key === '..')
     throw WalError.invalidArgument(`namespace key '${key}' would leave the data directory`);
   if (chars.length > MAX_NAMESPACE_KEY_CHARS) {

@@ -13,13 +13,48 @@ export interface SegmentId {
 }
 
 const SEGMENT_NAME = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{8})\.seg$/;
+/** Epochs and segment numbers are u32 (they are in every segment header), writer indexes u16. */
+export const MAX_EPOCH = 0xffff_ffff;
+const MAX_WRITER_INDEX = 0xffff;
+const MAX_SEGMENT_NO = 0xffff_ffff;
 
-function hex(value: number, digits: number): string {
+function hex(value: number, digits: number, max: number, what: string): string {
+  // A value past its field would get more digits: a name no reader takes for a segment.
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw WalError.invalidArgument(`segment ${what} ${value} is outside 0…${max}`);
   return value.toString(16).padStart(digits, '0');
 }
 
 export function segmentFileName(id: SegmentId): string {
-  return `${hex(id.epoch, 8)}-${hex(id.writerIndex, 4)}-${hex(id.segmentNo, 8)}.seg`;
+  return `${hex(id.epoch, 8, MAX_EPOCH, 'epoch')}-${hex(id.writerIndex, 4, MAX_WRITER_INDEX, 'writer')}-${hex(id.segmentNo, 8, MAX_SEGMENT_NO, 'number')}.seg`;
+}
+
+/**
+ * The epoch a new open starts (docs/FORMAT.md §2): one more than the largest in MANIFEST or in any
+ * segment name. Once that largest is the last u32 (a crafted or stray file: four billion opens never
+ * happen), no epoch is left: ERR_CORRUPT names the file that holds it, rather than writing names of
+ * nine hex digits that the next open refuses.
+ */
+export function nextEpoch(
+  manifest: { epoch: number; path: string } | null,
+  segments: ReadonlyArray<{ id: SegmentId; path: string }>,
+): number {
+  let epoch = manifest?.epoch ?? 0;
+  let holder = manifest?.path;
+  for (const s of segments) {
+    if (s.id.epoch > epoch) {
+      epoch = s.id.epoch;
+      holder = s.path;
+    }
+  }
+  if (epoch >= MAX_EPOCH) {
+    throw WalError.corrupt(
+      `${holder} has epoch ${epoch.toString(16)}, the last one there is: no new epoch can start ` +
+        '(a file that does not belong to this log? move it away)',
+      { path: holder },
+    );
+  }
+  return epoch + 1;
 }
 
 export function parseSegmentFileName(name: string): SegmentId | null {

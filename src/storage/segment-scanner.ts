@@ -186,7 +186,17 @@ class SegmentScanner {
     this.result.blockBytes = this.blockBytes;
     this.result.validEndOffset = SEGMENT_HEADER_FRAME_BYTES;
     let offset = SEGMENT_HEADER_FRAME_BYTES;
-    while (offset < this.reader.sizeBytes) offset = this.step(offset);
+    while (offset < this.reader.sizeBytes) {
+      const next = this.step(offset);
+      // Every length is range-checked (decodeFrameHeader), so each step moves forward; should one
+      // not, the scan must still end: a crafted file is damage, never an endless loop.
+      if (!(next > offset))
+        throw WalError.corrupt(`${this.reader.path}: scan stalled at offset ${offset}`, {
+          path: this.reader.path,
+          offset,
+        });
+      offset = next;
+    }
     if (this.batch !== null) this.dropBatch('no BATCH_END frame before the end of the file');
     this.result.topicNames = [...this.names];
     return this.result;

@@ -476,3 +476,20 @@ describe('CheckpointPolicy', () => {
     }
   });
 });
+
+describe('a topic name read from CURSORS is held to the topic-name rule: 1 … 4096 bytes of well-formed UTF-8 (FORMAT §10)', () => {
+  const tmp = new TmpDirs();
+  afterEach(() => tmp.removeAll());
+
+  it('an over-long name is ERR_CORRUPT naming the file; the longest allowed one and the last id are accepted', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, CURSORS_FILE_NAME);
+    writeCursorsFile(dir, { topics: [['x'.repeat(4097), 1, 0]] });
+    const err = expectWalError(() => CursorStore.open(nodeFileIo, dir, { durable: false }), 'ERR_CORRUPT');
+    expect(err.details.path).toBe(file);
+    writeCursorsFile(dir, { topics: [['é'.repeat(2048), 0xffff_ffff, 0]] });
+    const store = CursorStore.open(nodeFileIo, dir, { durable: false });
+    expect(store.maxTopicId).toBe(0xffff_ffff);
+    store.close();
+  });
+});

@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WalError as BuiltWalError, Walrus } from '../../dist/src/index.js';
 import { MAX_NAMESPACE_KEY_CHARS, resolveNamespaceDir, sanitizeKey } from '../../src/storage/namespace.js';
+import { TmpDirs } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
 /** Reference FNV-1a-64 written independently of the implementation (plain 64-bit arithmetic on BigInt). */
@@ -76,5 +79,46 @@ describe('resolveNamespaceDir', () => {
     expectWalError(() => resolveNamespaceDir(''), 'ERR_INVALID_ARGUMENT');
     expectWalError(() => resolveNamespaceDir(7 as unknown as string), 'ERR_INVALID_ARGUMENT');
     expectWalError(() => resolveNamespaceDir('a\0b'), 'ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('a namespace key is well-formed Unicode: it is recorded in MANIFEST and must read back as itself (FORMAT §1, §7)', () => {
+  const tmp = new TmpDirs();
+  afterEach(() => tmp.removeAll());
+
+  it('a key with a lone surrogate is refused with ERR_INVALID_ARGUMENT, at open, creating nothing', async () => {
+    for (const key of ['\uD800', 'orders-\uDC00', 'a\uDC00\uD800b']) {
+      expectWalError(() => sanitizeKey(key), 'ERR_INVALID_ARGUMENT');
+      const dir = tmp.make('walrus-keys');
+      const err = await Walrus.open({ dir, key, fsync: 'none' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BuiltWalError);
+      expect((err as BuiltWalError).code).toBe('ERR_INVALID_ARGUMENT');
+      expect(fs.readdirSync(dir)).toEqual([]);
+    }
+  });
+
+  it('NFC and NFD forms of one key are distinct byte strings, hence distinct namespaces (no normalization)', async () => {
+    const nfc = 'caf\u00e9';
+    const nfd = 'cafe\u0301';
+    expect(nfc.normalize('NFD')).toBe(nfd);
+    expect(sanitizeKey(nfc)).not.toBe(sanitizeKey(nfd));
+    const dir = tmp.make('walrus-keys');
+    for (const key of [nfc, nfd, nfc]) {
+      const wal = await Walrus.open({ dir, key, fsync: 'none' });
+      try {
+        await wal.append('t', key);
+      } finally {
+        await wal.close();
+      }
+    }
+    const wal = await Walrus.open({ dir, key: nfd, fsync: 'none' });
+    try {
+      expect((await wal.batchRead('t', { maxBytes: Infinity, checkpoint: false })).map((e) => e.text())).toEqual([nfd]);
+    } finally {
+      await wal.close();
+    }
   });
 });

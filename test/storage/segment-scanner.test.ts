@@ -450,4 +450,63 @@ describe('scanSegment', () => {
     expect(withZeros.damage).toEqual([]);
     expect(runsOf(withZeros)).toEqual(runsOf(withNoise));
   });
+
+  describe('every length, id and seq read from disk is range-checked: a crafted header is damage (SPEC §5.1)', () => {
+    // A header whose checksum matches, saying what no writer writes. Frames after it in the block
+    // (found by resynchronization) and in later blocks are kept.
+    const crafted = (patch: (header: Buffer) => void): { result: SegmentScan; offset: number } => {
+      fs.rmSync(file, { force: true });
+      writeSegment([
+        [A, 20],
+        [B, 20],
+        [A, 20],
+        [A, 5000],
+        [A, 20],
+      ]);
+      const offset = entryFrames(file)[1]!.offset;
+      patchHeader(file, offset, patch);
+      return { result: scan(), offset };
+    };
+
+    it.each([2 ** 31 - 7, 2 ** 31, 2 ** 32 - 7, 2 ** 32 - 1, 2 ** 30 + 1])(
+      'payload length %i: reported, the scan ends, later frames are kept',
+      (length) => {
+        const { result, offset } = crafted((h) => h.writeUInt32LE(length, 8));
+        expect(acceptedEntries(result.runs)).toEqual(['1#0', '1#1', '1#2', '1#3']);
+        expect(result.damage).toEqual([{ path: file, offset, reason: 'invalid frame header (oversized-payload)' }]);
+      },
+    );
+
+    it('topic id 0 (the id of no topic) on an entry or a topic definition', () => {
+      const { result, offset } = crafted((h) => h.writeUInt32LE(0, 12));
+      expect(result.runs.map((r) => r.topicId)).not.toContain(0);
+      expect(result.damage).toEqual([{ path: file, offset, reason: 'invalid frame header (reserved-topic-id)' }]);
+      fs.rmSync(file);
+      writeSegment([[A, 20]]);
+      const defs = framesOf(file).filter((f) => f.kind === 2);
+      patchHeader(file, defs[0]!.offset, (h) => h.writeUInt32LE(0, 12));
+      const again = scan();
+      expect(again.topicNames.map(([id]) => id)).not.toContain(0);
+      expect(again.damage[0]).toEqual({
+        path: file,
+        offset: defs[0]!.offset,
+        reason: 'invalid frame header (reserved-topic-id)',
+      });
+    });
+
+    it('a seq of 2^53 or more (no longer exact, and its successor not either)', () => {
+      for (const high of [0x20_0000, 0xffff_ffff]) {
+        const { result, offset } = crafted((h) => h.writeUInt32LE(high, 20));
+        expect(acceptedEntries(result.runs)).toEqual(['1#0', '1#1', '1#2', '1#3']);
+        expect(result.damage).toEqual([{ path: file, offset, reason: 'invalid frame header (out-of-range-seq)' }]);
+      }
+    });
+
+    it('frame sizes are computed without 32-bit arithmetic', () => {
+      expect(frameBytes(2 ** 31 - 7)).toBe(32 + 2 ** 31);
+      expect(frameBytes(2 ** 32 - 1)).toBe(32 + 2 ** 32);
+      expect(frameBytes(9)).toBe(48);
+      expect(frameBytes(0)).toBe(32);
+    });
+  });
 });

@@ -18,7 +18,14 @@ import {
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
 import { nodeFileIo, type FileIo } from '../../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../../storage/frame.js';
-import { checkEntrySize, encodeTopic, isDetached, MAX_BATCH_PAYLOAD_BYTES } from '../../storage/limits.js';
+import {
+  checkEntrySize,
+  checkNewTopicId,
+  checkTimerMs,
+  encodeTopic,
+  isDetached,
+  MAX_BATCH_PAYLOAD_BYTES,
+} from '../../storage/limits.js';
 import { openNamespace, finishRecovery, type OpenedNamespace } from '../../storage/namespace-opening.js';
 import { deletableSegments } from '../../storage/reclaim.js';
 import { listSegmentSizes } from '../../storage/segment-name.js';
@@ -428,7 +435,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     }
     const nameBytes = encodeTopic(topic);
     const name = topic as string;
-    const id = this.#nextTopicId++;
+    const id = checkNewTopicId(this.#nextTopicId++, name);
     const state: TopicState = {
       id,
       name,
@@ -820,9 +827,7 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       const { signal, timeoutMs } = options;
       if (signal !== undefined && !(signal instanceof AbortSignal))
         throw WalError.invalidArgument('signal must be an AbortSignal');
-      if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
-        throw WalError.invalidArgument(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
-      }
+      if (timeoutMs !== undefined) checkTimerMs(timeoutMs, 'timeoutMs');
       if (signal?.aborted) return Promise.resolve();
       const wait = this.#progress.waitCancelable(() => channels.some((c, i) => c.writtenOps() !== before[i]));
       const timer = timeoutMs === undefined ? undefined : setTimeout(wait.cancel, timeoutMs);

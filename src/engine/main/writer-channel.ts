@@ -9,7 +9,7 @@
  * operation each in memory.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { WalError } from '../../errors.js';
+import { WalError, toWalError } from '../../errors.js';
 import { ControlClient, type WriterControl, type WriterEvent } from '../shared/control-protocol.js';
 import {
   FATAL_CODE,
@@ -241,7 +241,18 @@ export class WriterChannel {
           return;
         }
         const op = this.#blocked.peek()!;
-        if (this.#tryEncodeBlocked(op)) {
+        let encoded: boolean;
+        try {
+          encoded = this.#tryEncodeBlocked(op);
+        } catch (err) {
+          // An entry resized while it waited (ring-ops checkStillHolds): nothing was reserved, so
+          // that operation alone fails and the ones behind it go on.
+          if (op.kind !== 'append' && op.kind !== 'batch') throw err;
+          this.#blocked.dropHead();
+          op.pending.reject(toWalError(err));
+          continue;
+        }
+        if (encoded) {
           this.#blocked.dropHead();
           const op_ = this.#commitOp();
           if (op.kind !== 'define') this.#track(op_, op.pending.resolve, op.pending.reject);

@@ -14,6 +14,7 @@
  * after copying them in: the writer is the bottleneck of a single topic (its checksums were ~15% of
  * its time) while the main thread waited, so the checksum moved to the side with time to spare.
  */
+import { WalError } from '../../errors.js';
 import { crc32Of } from '../../storage/frame.js';
 import type { RingProducer } from './ring-buffer.js';
 
@@ -50,6 +51,24 @@ export function byteLengthOf(data: EntryData): number {
 }
 
 /**
+ * A view over a resizable ArrayBuffer (`new ArrayBuffer(n, { maxByteLength })`) can change length
+ * between validation and the copy into the ring, while its append waits for space. A view that grew
+ * is copied at the length that was validated (what the ring reserved: copying it whole overran the
+ * record, or threw a RangeError no promise caught); one that shrank, or whose buffer was detached or
+ * shrunk out from under it, no longer holds the bytes that were validated, and that append alone
+ * rejects with ERR_INVALID_ARGUMENT. Checked before anything is reserved, so nothing is written.
+ */
+function checkStillHolds(data: EntryData, length: number): void {
+  if (typeof data !== 'string' && data.byteLength < length) {
+    throw WalError.invalidArgument(
+      `an entry's ArrayBuffer was resized or detached while its append waited: it holds ${data.byteLength} bytes, ` +
+        `${length} were validated`,
+      { actual: data.byteLength, limit: length },
+    );
+  }
+}
+
+/**
  * Encodes operations straight into the ring's shared memory: one copy from the caller's bytes
  * (or one UTF-8 encode of a string) per entry, no intermediate buffers.
  */
@@ -79,12 +98,12 @@ export class RingOpEncoder {
   }
 
   tryAppend(topicId: number, data: EntryData, dataBytes: number, codec: number): boolean {
+    checkStillHolds(data, dataBytes);
     const at = this.#producer.reserve(8 + dataBytes, opTag(OP_APPEND, codec));
     if (at < 0) return false;
     const w = at >>> 2;
     this.#words[w] = topicId;
-    if (typeof data === 'string') this.#bytes.write(data, at + 8, dataBytes, 'utf8');
-    else this.#bytes.set(data, at + 8);
+    this.#copy(data, dataBytes, at + 8);
     this.#words[w + 1] = crc32Of(this.#bytes, at + 8, at + 8 + dataBytes);
     return true;
   }
@@ -97,6 +116,7 @@ export class RingOpEncoder {
     codec: number,
   ): boolean {
     const n = entries.length;
+    for (let i = 0; i < n; i++) checkStillHolds(entries[i]!, lengths[i]!);
     const at = this.#producer.reserve(8 + 8 * n + payloadBytes, opTag(OP_BATCH, codec));
     if (at < 0) return false;
     const w = at >>> 2;
@@ -106,13 +126,18 @@ export class RingOpEncoder {
     for (let i = 0; i < n; i++) {
       const len = lengths[i]!;
       this.#words[w + 2 + i] = len;
-      const data = entries[i]!;
-      if (typeof data === 'string') this.#bytes.write(data, pos, len, 'utf8');
-      else this.#bytes.set(data, pos);
+      this.#copy(entries[i]!, len, pos);
       this.#words[w + 2 + n + i] = crc32Of(this.#bytes, pos, pos + len);
       pos += len;
     }
     return true;
+  }
+
+  /** Exactly `length` bytes of `data` at `at`; a subarray (an allocation) only for a view that grew. */
+  #copy(data: EntryData, length: number, at: number): void {
+    if (typeof data === 'string') this.#bytes.write(data, at, length, 'utf8');
+    else if (data.byteLength === length) this.#bytes.set(data, at);
+    else this.#bytes.set(data.subarray(0, length), at);
   }
 
   tryLargeMarker(topicId: number): boolean {
