@@ -41,7 +41,43 @@ const TOKENS: Uint8Array[] = [
   }),
 ];
 
+/** msgpack values to put where another value was: the types and edges a decoder of control files must refuse. */
+const MSGPACK_VALUES: Uint8Array[] = [
+  Uint8Array.of(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), // uint64 max (msgpackr: a BigInt)
+  Uint8Array.of(0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0), // uint64 2^53 (a BigInt)
+  Uint8Array.of(0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0), // int64 min (a BigInt)
+  Uint8Array.of(0xce, 0xff, 0xff, 0xff, 0xff), // uint32 2^32 - 1
+  Uint8Array.of(0xcf, 0, 0, 0, 1, 0, 0, 0, 0), // 2^32
+  Uint8Array.of(0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0), // NaN
+  Uint8Array.of(0xcb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0), // Infinity
+  Uint8Array.of(0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0), // 1.5
+  Uint8Array.of(0xff), // -1
+  Uint8Array.of(0x00), // 0
+  Uint8Array.of(0xc0), // nil
+  Uint8Array.of(0xc3), // true
+  Uint8Array.of(0xa0), // ''
+  Uint8Array.of(0x90), // []
+  Uint8Array.of(0x80), // {}
+  Uint8Array.of(0x94, 0xa0, 0x00, 0x00, 0x00), // ['', 0, 0, 0]
+  Uint8Array.of(0xd6, 0xff, 0, 0, 0, 0), // timestamp ext (a Date)
+  Uint8Array.of(0xc4, 0x01, 0x00), // bin (a Buffer)
+  Uint8Array.of(0xa2, 0xed, 0xa0), // a string with a lone surrogate's bytes
+];
+
 type Rand = (n: number) => number;
+
+/** Bytes the msgpack scalar starting at `at` occupies, or 0 when no scalar starts there. */
+function msgpackScalarBytes(buf: Uint8Array, at: number): number {
+  const b = buf[at]!;
+  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return 1;
+  if (b >= 0xa0 && b <= 0xbf) return 1 + (b & 0x1f);
+  const fixed: Record<number, number> = { 0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xd0: 2, 0xd1: 3, 0xd2: 5, 0xd3: 9 };
+  if (fixed[b] !== undefined) return fixed[b]!;
+  if (b === 0xca) return 5;
+  if (b === 0xcb) return 9;
+  if (b === 0xd9 && at + 1 < buf.byteLength) return 2 + buf[at + 1]!;
+  return 0;
+}
 
 function writeU32(buf: Uint8Array, at: number, v: number): void {
   new DataView(buf.buffer, buf.byteOffset).setUint32(at, v >>> 0, true);
@@ -56,7 +92,18 @@ function mutateOnce(input: Uint8Array, other: Uint8Array, maxBytes: number, rand
     const pos = rand(room);
     return rand(2) === 0 ? pos : Math.min(room - 1, (pos & ~7) + 1 + rand(2) * 4);
   };
-  switch (rand(12)) {
+  switch (rand(13)) {
+    case 12: {
+      // replace a msgpack scalar (a key, a string, a number) by another value, keeping the rest parseable
+      for (let tries = 0; tries < 16 && n > 1; tries++) {
+        const from = 1 + rand(n - 1);
+        const len = msgpackScalarBytes(buf, from);
+        if (len === 0 || from + len > n) continue;
+        buf = concat(buf.subarray(0, from), MSGPACK_VALUES[rand(MSGPACK_VALUES.length)]!, buf.subarray(from + len));
+        break;
+      }
+      break;
+    }
     case 0: // flip a bit
       if (n > 0) buf[rand(n)]! ^= 1 << rand(8);
       break;

@@ -98,10 +98,14 @@ function signature(kind: string, message: string): string {
 }
 
 async function fuzzTarget(target: string, durationMs: number, randomSeed: number): Promise<TargetReport> {
-  const corpus = [
+  // Regression inputs are corpus entries too (usually copied there as well: counted once).
+  const unique = new Map<string, Uint8Array>();
+  for (const input of [
     ...readInputs(path.join(FUZZ_DIR, 'corpus', target)),
     ...readInputs(path.join(FUZZ_DIR, 'regressions', target)),
-  ];
+  ])
+    unique.set(Buffer.from(input).toString('base64'), input);
+  const corpus = [...unique.values()];
   if (corpus.length === 0) corpus.push(Uint8Array.of(0));
   const report: TargetReport = {
     target,

@@ -39,6 +39,7 @@ import { CONTROL_HEADER_BYTES } from '../dist/src/storage/disk-codec.js';
 import { MAX_SEQ, MAX_TOPIC_ID } from '../dist/src/storage/limits.js';
 import { parseSegmentFileName, segmentFileName } from '../dist/src/storage/segment-name.js';
 import { SegmentReader } from '../dist/src/cli/frame-walker.js';
+import { MIN_BLOCK_BYTES, isValidBlockBytes } from '../dist/src/storage/block-layout.js';
 import { MemFileIo } from './mem-file-io.js';
 
 /** A broken promise of a parser: the input that caused it is a finding. */
@@ -217,9 +218,12 @@ function walkerScratchDir(): string {
 }
 
 /**
- * The CLI's frame walker, as `walrus dump` and `tail` drive it: over the scanned extent of a
- * readable segment, and over each run the scanner found. The file does not change, so the walker
- * must never throw, must always move forward, and must hand out payloads inside the file.
+ * The CLI's frame walker, as `walrus dump`, `stats` and `tail` drive it: over the scanned extent of
+ * a readable segment (with and without payloads), and over each run the scanner found. The walker
+ * is held to its own contract whatever the scanner did (the segment target holds the scanner to
+ * its): when the scan fails or finds the file unreadable, the whole file is walked with the block
+ * size its header names (4 KiB when that is not one). The file does not change, so the walker must
+ * never throw, must always move forward, and must hand out frames inside the file.
  */
 const walkerTarget: FuzzTarget = {
   name: 'frame-walker',
@@ -229,46 +233,67 @@ const walkerTarget: FuzzTarget = {
     const filePath = path.join(walkerScratchDir(), name);
     fs.writeFileSync(filePath, file);
     try {
-      const scan = parse('scanSegment', () => scanSegment(new MemFileIo({ [filePath]: file }), filePath, chunkBytes));
-      if (scan === undefined || scan.unreadable) return;
-      const ranges: Array<[number, number]> = [
-        [0, scan.sizeBytes],
-        ...scan.runs.map((r): [number, number] => [r.startOffset, r.endOffset]),
-      ];
-      for (const [from, to] of ranges) walk(filePath, from, to, scan.blockBytes, file.byteLength);
+      let scan: SegmentScan | null = null;
+      try {
+        scan = scanSegment(new MemFileIo({ [filePath]: file }), filePath, chunkBytes);
+      } catch {
+        scan = null;
+      }
+      if (scan === null || scan.unreadable) {
+        const claimed = file.byteLength >= 40 ? readU32(file, FRAME_HEADER_BYTES + 4) : 0;
+        const blockBytes = isValidBlockBytes(claimed) ? claimed : MIN_BLOCK_BYTES;
+        walk(filePath, 0, file.byteLength, blockBytes, file.byteLength, true);
+        walk(filePath, 0, file.byteLength, blockBytes, file.byteLength, false);
+        return;
+      }
+      walk(filePath, 0, scan.sizeBytes, scan.blockBytes, file.byteLength, true);
+      walk(filePath, 0, scan.sizeBytes, scan.blockBytes, file.byteLength, false);
+      for (const run of scan.runs)
+        walk(filePath, run.startOffset, run.endOffset, scan.blockBytes, file.byteLength, true);
     } finally {
       fs.rmSync(filePath, { force: true });
     }
   },
 };
 
-function walk(filePath: string, from: number, to: number, blockBytes: number, sizeBytes: number): void {
+function walk(
+  filePath: string,
+  from: number,
+  to: number,
+  blockBytes: number,
+  sizeBytes: number,
+  withPayload: boolean,
+): void {
   const reader = SegmentReader.open(filePath);
-  check(reader !== null, 'SegmentReader.open found no file');
+  if (reader === null) throw new ContractViolation('SegmentReader.open found no file');
   try {
+    // Item by item, so a walker that loops is caught at its first step back, not by the watchdog.
+    const items = reader.frames(from, to, blockBytes, withPayload);
     let last = -1;
-    let items = 0;
-    for (const item of parse('SegmentReader.frames', () => [...reader!.frames(from, to, blockBytes, true)]) ?? []) {
+    for (let count = 1; ; count++) {
+      const next = parse('SegmentReader.frames', () => items.next());
+      if (next === undefined || next.done === true) return;
+      const item = next.value;
       check(item.offset > last, `the walker went from offset ${last} back to ${item.offset}`);
       check(
         isIntegerIn(item.offset, from, sizeBytes),
         `walked item at ${item.offset}, outside [${from}, ${sizeBytes})`,
       );
-      check(++items <= sizeBytes / 8 + 1, 'the walker yielded more items than the file has 8-byte slots');
+      check(count <= sizeBytes / 8 + 1, 'the walker yielded more items than the file has 8-byte slots');
       last = item.offset;
-      if (item.type === 'frame') {
-        check(
-          item.frameBytes >= FRAME_HEADER_BYTES && item.offset + item.frameBytes <= sizeBytes,
-          `frame at ${item.offset} of ${item.frameBytes} bytes is not inside the file of ${sizeBytes}`,
-        );
+      if (item.type !== 'frame') continue;
+      check(
+        item.frameBytes >= FRAME_HEADER_BYTES && item.offset + item.frameBytes <= sizeBytes,
+        `frame at ${item.offset} of ${item.frameBytes} bytes is not inside the file of ${sizeBytes}`,
+      );
+      if (withPayload)
         check(
           item.payload?.byteLength === item.header.payloadBytes,
           `frame at ${item.offset}: payload of the wrong length`,
         );
-      }
     }
   } finally {
-    reader!.close();
+    reader.close();
   }
 }
 
