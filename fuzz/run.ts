@@ -165,7 +165,12 @@ async function fuzzTarget(target: string, durationMs: number, randomSeed: number
         lastChange = Date.now();
       } else if (Atomics.load(slots, 1) === 1 && Date.now() - lastChange > timeoutMs) {
         hung = true;
-        save('hang', runningInput(), `an input ran longer than ${timeoutMs} ms`, '');
+        const input = runningInput();
+        save('hang', input, `an input ran longer than ${timeoutMs} ms`, '');
+        // The next worker replays the corpus first: without this input, or it would hang there again.
+        for (let i = corpus.length - 1; i >= 0; i--)
+          if (Buffer.from(corpus[i]!).equals(Buffer.from(input))) corpus.splice(i, 1);
+        if (corpus.length === 0) corpus.push(Uint8Array.of(0));
         void worker.terminate();
       }
     }, WATCHDOG_INTERVAL_MS);
