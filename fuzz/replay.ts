@@ -5,7 +5,7 @@
  * test/faults/fuzz-regressions.test.ts runs inputs that once hung through this, under a timeout.
  */
 import * as fs from 'node:fs';
-import { fuzzTarget } from './targets.js';
+import { disposeFuzzTargets, fuzzTarget } from './targets.js';
 
 const [name, ...files] = process.argv.slice(2);
 if (name === undefined || files.length === 0) {
@@ -24,4 +24,5 @@ for (const file of files) {
     if (err instanceof Error && err.cause instanceof Error) console.log(`caused by: ${err.cause.stack}`);
   }
 }
+disposeFuzzTargets();
 process.exitCode = failed > 0 ? 1 : 0;

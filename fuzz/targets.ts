@@ -207,14 +207,20 @@ const segmentTarget: FuzzTarget = {
 };
 
 let walkDir: string | null = null;
-/** One scratch directory per process for the walker's files (it reads through node:fs), removed at exit. */
+/** One scratch directory per thread for the walker's files (it reads through node:fs); see disposeFuzzTargets. */
 function walkerScratchDir(): string {
   if (walkDir === null) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-fuzz-walker-'));
-    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true })); // a backstop
     walkDir = dir;
   }
   return walkDir;
+}
+
+/** Removes what the targets left on disk (the walker's scratch directory). */
+export function disposeFuzzTargets(): void {
+  if (walkDir !== null) fs.rmSync(walkDir, { recursive: true, force: true });
+  walkDir = null;
 }
 
 /**

@@ -50,7 +50,7 @@ interface ScriptCoverage {
 }
 
 // Imported after coverage started, so every function of the target is compiled with block counters.
-const { fuzzTarget } = await import('./targets.js');
+const { fuzzTarget, disposeFuzzTargets } = await import('./targets.js');
 const target = fuzzTarget(data.target);
 
 /** Every block range ever seen, per script and function start: blocks V8 omits inherit the enclosing count. */
@@ -190,3 +190,4 @@ send({
 });
 post('Profiler.stopPreciseCoverage');
 session.disconnect();
+disposeFuzzTargets();

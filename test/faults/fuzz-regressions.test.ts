@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { FUZZ_TARGETS } from '../../fuzz/targets.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FUZZ_TARGETS, disposeFuzzTargets } from '../../fuzz/targets.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REGRESSIONS = path.join(ROOT, 'fuzz', 'regressions');
@@ -26,6 +26,8 @@ function inputsOf(target: string): string[] {
 }
 
 describe('a parser given bytes that once broke it returns a result or reports damage, never another error or a hang', () => {
+  afterAll(disposeFuzzTargets);
+
   it('has regression inputs only for known targets', () => {
     const known = new Set(FUZZ_TARGETS.map((t) => t.name));
     const dirs = fs.existsSync(REGRESSIONS) ? fs.readdirSync(REGRESSIONS) : [];
