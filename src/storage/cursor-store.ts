@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
-import { packControlFile, unpackControlMap } from './disk-codec.js';
+import { describeDiskValue, packControlFile, unpackControlMap } from './disk-codec.js';
 import { createFresh, pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
 import { crc32Of, readU32 } from './frame.js';
 import { CURSOR_LOG_SNAPSHOT_BYTES, MAX_SEQ, MAX_TOPIC_ID, isValidTopicName } from './limits.js';
@@ -397,14 +397,14 @@ function validateSnapshot(fields: Record<string, unknown>, filePath: string): Cu
   if (fields.format !== CURSORS_FORMAT || fields.version !== CURSORS_VERSION) {
     throw new WalError(
       'ERR_UNSUPPORTED_FORMAT',
-      `${filePath} has format ${JSON.stringify(fields.format)} version ${JSON.stringify(fields.version)}; ` +
+      `${filePath} has format ${describeDiskValue(fields.format)} version ${describeDiskValue(fields.version)}; ` +
         `this build reads ${CURSORS_FORMAT} version ${CURSORS_VERSION}`,
       { path: filePath },
     );
   }
   const { generation, topics } = fields;
   if (!isIntegerIn(generation, 0, MAX_GENERATION))
-    throw corrupt(`has an invalid generation ${JSON.stringify(generation)}`);
+    throw corrupt(`has an invalid generation ${describeDiskValue(generation)}`);
   if (!Array.isArray(topics)) throw corrupt('has no topic table');
   const names = new Set<string>();
   const ids = new Set<number>();

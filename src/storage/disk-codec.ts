@@ -34,3 +34,16 @@ export function unpackControlMap(bytes: Uint8Array): Record<string, unknown> {
   }
   return value as Record<string, unknown>;
 }
+
+/**
+ * A value decoded from a control file, for an error message. msgpack decodes a uint64 as a BigInt,
+ * which JSON.stringify refuses with a TypeError: a crafted file must end as the typed error being
+ * built, never as that. Long values are cut so a message stays readable.
+ */
+export function describeDiskValue(value: unknown): string {
+  const text =
+    typeof value === 'bigint'
+      ? `${value}n`
+      : (JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value));
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
-import { packControlFile, unpackControlMap } from './disk-codec.js';
+import { describeDiskValue, packControlFile, unpackControlMap } from './disk-codec.js';
 import { writeFileAtomic, type FileIo } from './file-io.js';
 import type { Fence } from './recover.js';
 import { MAX_ENTRY_BYTES_LIMIT, MAX_SEGMENT_BYTES, MAX_SEQ, MAX_TOPIC_ID } from './limits.js';
@@ -78,20 +78,20 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
   if (fields.format !== MANIFEST_FORMAT || fields.version !== MANIFEST_VERSION) {
     throw new WalError(
       'ERR_UNSUPPORTED_FORMAT',
-      `${filePath} has format ${JSON.stringify(fields.format)} version ${JSON.stringify(fields.version)}; ` +
+      `${filePath} has format ${describeDiskValue(fields.format)} version ${describeDiskValue(fields.version)}; ` +
         `this build reads ${MANIFEST_FORMAT} version ${MANIFEST_VERSION}`,
       { path: filePath },
     );
   }
   const { epoch, createdAtMs, openedAtMs, key } = fields;
   if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > MAX_EPOCH) {
-    throw WalError.corrupt(`${filePath} has an invalid epoch ${JSON.stringify(epoch)}`, { path: filePath });
+    throw WalError.corrupt(`${filePath} has an invalid epoch ${describeDiskValue(epoch)}`, { path: filePath });
   }
   if (!Number.isFinite(createdAtMs) || !Number.isFinite(openedAtMs)) {
     throw WalError.corrupt(`${filePath} has invalid timestamps`, { path: filePath });
   }
   if (key !== undefined && typeof key !== 'string') {
-    throw WalError.corrupt(`${filePath} has an invalid namespace key ${JSON.stringify(key)}`, { path: filePath });
+    throw WalError.corrupt(`${filePath} has an invalid namespace key ${describeDiskValue(key)}`, { path: filePath });
   }
   return {
     format: MANIFEST_FORMAT,
