@@ -56,8 +56,6 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
 
   const channels: WriterChannel[] = [];
   const appendLatency = new LatencyStats();
-  // Test hook (test/engine/worker-death.test.ts): writer 0 dies after this many commits.
-  const crashAfter = Number(process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS ?? NaN);
   for (let w = 0; w < options.writers; w++) {
     const control = new MessageChannel();
     const data = new MessageChannel();
@@ -76,7 +74,6 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
       controlPort: control.port2,
       dataPort: data.port2,
       eventsPort: events.port2,
-      ...(Number.isInteger(crashAfter) && w === 0 ? { crashAfterCommits: crashAfter } : {}),
     };
     const worker = new Worker(workerUrl('writer.worker'), {
       workerData: init,
