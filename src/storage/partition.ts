@@ -4,12 +4,15 @@
  * positional write; a failed write is rolled back so that nothing of it is visible or reused.
  * Synchronous; staging an entry allocates nothing but one view of the caller's bytes (copy and
  * checksum need a range, and the ring the bytes come from is shared).
+ *
+ * This file is the write path and the owner of the partition's state (topics, segments, descriptors).
+ * Reading is partition-reader.ts (through read-window.ts, into read-batch-builder.ts's batches).
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
-import { isValidBlockBytes, frameStartOffset, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
+import { isValidBlockBytes, frameStartOffset, nextFrameOffset } from './block-layout.js';
 import { FdCache } from './fd-cache.js';
-import { preadFull, pwriteAll, type FileIo } from './file-io.js';
+import { pwriteAll, type FileIo } from './file-io.js';
 import {
   CODEC_MSGPACK,
   CODEC_RAW,
@@ -21,20 +24,20 @@ import {
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
   SEGMENT_HEADER_PAYLOAD_BYTES,
-  codecOfFlags,
   crc32Of,
-  decodeFrameHeader,
-  decodeSegmentHeaderPayload,
   encodeFrameHeader,
   encodeSegmentHeaderPayload,
   flagsWithCodec,
   frameBytes,
-  type FrameHeader,
 } from './frame.js';
 import type { RecoveredTopic, SegmentSummary } from './recover.js';
 import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
-import { TopicIndex, type IndexedRun, type SegmentRef } from './topic-index.js';
+import { TopicIndex, type SegmentRef } from './topic-index.js';
 import { byteView } from './byte-view.js';
+import { PartitionReader, type ReadableTopic } from './partition-reader.js';
+import type { ReadBatch } from './read-batch-builder.js';
+
+export type { ReadBatch, ReadEntryRef } from './read-batch-builder.js';
 
 export interface PartitionConfig {
   dir: string;
@@ -51,42 +54,21 @@ export interface PartitionConfig {
   onSegmentSealed?: (summary: SegmentSummary) => void;
 }
 
-/** `offset` is into ReadBatch.data. */
-export interface ReadEntryRef {
-  seq: number;
-  codec: number;
-  offset: number;
-  length: number;
-}
-
-export interface ReadBatch {
-  data: Uint8Array;
-  entries: ReadEntryRef[];
-}
-
 export const DEFAULT_MAX_WRITE_BYTES = 1024 * 1024;
-const READ_WINDOW_BYTES = 1024 * 1024;
 const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
 const MAX_TOPIC_ID = 0xffff_ffff;
 /** Staged runs are kept as [topicId, firstSeq, count, startOffset, endOffset] in one growable array. */
 const RUN_FIELDS = 5;
 
-interface TopicState {
-  readonly id: number;
-  readonly name: string;
+/** A topic as the write path sees it; the read path's fields are ReadableTopic's. */
+interface TopicState extends ReadableTopic {
   readonly nameBytes: Uint8Array;
   readonly nameCrc: number;
   /** Next seq to stage. */
   nextSeq: number;
-  /** Seq after the last entry written to the file. */
   committedSeq: number;
   /** The segment that holds (or will, once committed) this topic's TOPIC_DEF. */
   definedIn: SegmentRef | null;
-  readonly index: TopicIndex;
-  /** Where the last read stopped, so a sequential reader does not re-walk its run. */
-  hintSegment: SegmentRef | null;
-  hintSeq: number;
-  hintOffset: number;
 }
 
 interface CurrentSegment {
@@ -111,7 +93,7 @@ export class Partition {
   private readonly topics = new Map<number, TopicState>();
   private readonly segments = new Map<string, SegmentRef>();
   private readonly fds: FdCache;
-  private readonly window: ReadWindow;
+  private readonly reader: PartitionReader;
   private readonly unsynced = new Set<string>();
   private sealed: SegmentSummary[] = [];
   private current: CurrentSegment | null = null;
@@ -140,7 +122,7 @@ export class Partition {
     this.maxWriteBytes = config.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES;
     this.stageBaseBytes = 2 * this.maxWriteBytes;
     this.fds = new FdCache(config.io);
-    this.window = new ReadWindow(config.io, READ_WINDOW_BYTES);
+    this.reader = new PartitionReader(config.io, (segment) => this.fdOf(segment));
     this.nextSegmentNo = this.firstFreeSegmentNo();
     for (const topic of topics) {
       const state = this.addTopic(topic.id, topic.name, topic.nextSeq);
@@ -264,34 +246,10 @@ export class Partition {
     this.clearStaging();
   }
 
-  /**
-   * Entries of a topic from `fromSeq` on, in seq order: at least one if any exists (even one
-   * larger than maxBytes), at most maxEntries, otherwise a payload total of at most maxBytes.
-   * Header and payload checksums are verified.
-   */
+  /** Entries of a topic from `fromSeq` on (partition-reader.ts says which and how many). */
   read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadBatch {
     this.assertOpen();
-    const topic = this.topicOf(topicId);
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw WalError.invalidArgument(`invalid seq ${fromSeq}`);
-    if (!(maxBytes >= 0)) throw WalError.invalidArgument(`invalid maxBytes ${maxBytes}`);
-    if (!(maxEntries >= 1)) throw WalError.invalidArgument(`invalid maxEntries ${maxEntries}`);
-    const batch = new ReadBatchBuilder(maxBytes, maxEntries);
-    if (fromSeq >= topic.committedSeq) return batch.finish();
-    const index = topic.index;
-    let runIndex = index.find(fromSeq);
-    if (runIndex < 0) {
-      throw WalError.invalidArgument(`entry ${fromSeq} of topic ${JSON.stringify(topic.name)} is no longer stored`, {
-        topic: topic.name,
-      });
-    }
-    let seq = fromSeq;
-    for (; runIndex < index.runCount; runIndex++) {
-      const run = index.runAt(runIndex);
-      if (run.firstSeq > seq) break;
-      seq = this.readRun(topic, run, seq, batch);
-      if (seq < run.firstSeq + run.count) break;
-    }
-    return batch.finish();
+    return this.reader.read(this.topicOf(topicId), fromSeq, maxBytes, maxEntries);
   }
 
   /** This partition's sealed segments of the current epoch. */
@@ -314,7 +272,7 @@ export class Partition {
     }
     for (const p of gone) {
       const ref = this.segments.get(p);
-      if (ref !== undefined) this.window.forget(ref);
+      if (ref !== undefined) this.reader.forget(ref);
       this.segments.delete(p);
       this.fds.drop(p);
       this.unsynced.delete(p);
@@ -544,94 +502,12 @@ export class Partition {
     if (this.stage !== null && this.stage.byteLength > this.stageBaseBytes) this.stage = null;
   }
 
-  // ---- reading -------------------------------------------------------------------------------
-
-  /** Reads entries of one run from `seq` on into the batch; returns the seq after the last one read. */
-  private readRun(topic: TopicState, run: IndexedRun, fromSeq: number, batch: ReadBatchBuilder): number {
-    const segment = run.segment;
-    const fd = this.fdOf(segment);
-    const blockBytes = this.blockBytesOf(segment, fd);
-    const endSeq = run.firstSeq + run.count;
-    const limit = run.endOffset;
-    let seq = fromSeq;
-    const hinted =
-      topic.hintSegment === segment &&
-      topic.hintSeq <= seq &&
-      topic.hintSeq >= run.firstSeq &&
-      topic.hintOffset >= run.startOffset;
-    let offset = hinted ? topic.hintOffset : run.startOffset;
-    try {
-      while (seq < endSeq && !batch.full) {
-        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, limit);
-        const header = decodeFrameHeader(this.window.bytes, i);
-        if (header === 'zero') {
-          offset = nextBlockBoundary(offset, blockBytes);
-          continue;
-        }
-        if (typeof header === 'string') throw corrupt(segment, offset, `invalid frame header (${header})`);
-        const bytes = frameBytes(header.payloadBytes);
-        if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
-          if (header.seq !== seq)
-            throw corrupt(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
-          if (!batch.wants(header.payloadBytes)) break;
-          this.copyPayload(fd, segment, offset, header, limit, batch);
-          seq++;
-        }
-        offset = nextFrameOffset(offset, bytes, blockBytes);
-      }
-    } catch (err) {
-      throw WalError.fromSystem(err, 'read', segment.path);
-    }
-    topic.hintSegment = segment;
-    topic.hintSeq = seq;
-    topic.hintOffset = offset;
-    return seq;
-  }
-
-  private copyPayload(
-    fd: number,
-    segment: SegmentRef,
-    offset: number,
-    header: FrameHeader,
-    limit: number,
-    batch: ReadBatchBuilder,
-  ): void {
-    const length = header.payloadBytes;
-    const into = batch.reserve(length, limit - offset);
-    const at = batch.usedBytes;
-    if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
-      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, limit) + FRAME_HEADER_BYTES;
-      into.set(byteView(this.window.bytes, i, i + length), at);
-    } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
-      throw corrupt(segment, offset, 'entry runs past the end of the file');
-    }
-    if (crc32Of(into, at, at + length) !== header.payloadCrc)
-      throw corrupt(segment, offset, 'payload checksum mismatch');
-    batch.add(header.seq, codecOfFlags(header.flags), length);
-  }
+  // ---- reading: the descriptor of a segment, lent to the read path -----------------------------
 
   private fdOf(segment: SegmentRef): number {
     const current = this.current;
     if (current !== null && current.ref === segment) return current.fd;
     return this.fds.get(segment.path);
-  }
-
-  /** Segments of earlier epochs may have another block size: it is read from their header once. */
-  private blockBytesOf(segment: SegmentRef, fd: number): number {
-    if (segment.blockBytes !== 0) return segment.blockBytes;
-    const header = new Uint8Array(SEGMENT_HEADER_FRAME_BYTES);
-    let problem: string | null = null;
-    try {
-      if (preadFull(this.io, fd, header, 0) !== SEGMENT_HEADER_FRAME_BYTES) problem = 'file too short';
-    } catch (err) {
-      throw WalError.fromSystem(err, 'read', segment.path);
-    }
-    const blockBytes =
-      problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES)).blockBytes : 0;
-    if (!isValidBlockBytes(blockBytes))
-      throw corrupt(segment, 0, `unreadable segment header (${problem ?? `block size ${blockBytes}`})`);
-    segment.blockBytes = blockBytes;
-    return blockBytes;
   }
 
   private fdatasync(fd: number, filePath: string): void {
@@ -705,97 +581,5 @@ export class Partition {
   private assertWritable(): void {
     this.assertOpen();
     if (this.failure !== null) throw this.failure;
-  }
-}
-
-function corrupt(segment: SegmentRef, offset: number, message: string): WalError {
-  return WalError.corrupt(`${message} at offset ${offset} of ${segment.path}`, { path: segment.path, offset });
-}
-
-/** A window over one segment, so a sequential reader issues one pread per window, not per entry. */
-class ReadWindow {
-  private readonly io: FileIo;
-  readonly capacityBytes: number;
-  private buf: Uint8Array | null = null;
-  private segment: SegmentRef | null = null;
-  private start = 0;
-  private length = 0;
-
-  constructor(io: FileIo, capacityBytes: number) {
-    this.io = io;
-    this.capacityBytes = capacityBytes;
-  }
-
-  get bytes(): Uint8Array {
-    return this.buf!;
-  }
-
-  /** Makes [offset, offset + n) resident (n <= capacityBytes), reading ahead up to `limit`; returns its index. */
-  load(fd: number, segment: SegmentRef, offset: number, n: number, limit: number): number {
-    if (segment === this.segment && offset >= this.start && offset + n <= this.start + this.length)
-      return offset - this.start;
-    this.buf ??= new Uint8Array(this.capacityBytes);
-    this.segment = segment;
-    this.start = offset;
-    this.length = preadFull(this.io, fd, this.buf, offset, Math.min(this.capacityBytes, Math.max(n, limit - offset)));
-    if (this.length < n) throw corrupt(segment, offset, 'indexed entries run past the end of the file');
-    return 0;
-  }
-
-  forget(segment: SegmentRef): void {
-    if (this.segment === segment) this.segment = null;
-  }
-}
-
-/** Collects payloads into one buffer sized from the budget and the bytes left in the run. */
-class ReadBatchBuilder {
-  private readonly maxBytes: number;
-  private readonly maxEntries: number;
-  private data = new Uint8Array(0);
-  private used = 0;
-  private readonly entries: ReadEntryRef[] = [];
-
-  constructor(maxBytes: number, maxEntries: number) {
-    this.maxBytes = maxBytes;
-    this.maxEntries = maxEntries;
-  }
-
-  get full(): boolean {
-    return this.entries.length >= this.maxEntries;
-  }
-
-  get usedBytes(): number {
-    return this.used;
-  }
-
-  wants(length: number): boolean {
-    return this.entries.length === 0 || (!this.full && this.used + length <= this.maxBytes);
-  }
-
-  /** Room for `length` more bytes; `runBytesLeft` bounds what the rest of the run could add. */
-  reserve(length: number, runBytesLeft: number): Uint8Array {
-    const needed = this.used + length;
-    if (needed <= this.data.byteLength) return this.data;
-    // Entries left times this entry's size guesses the rest; doubling covers a wrong guess.
-    const entriesLeft = this.maxEntries - this.entries.length - 1;
-    const guess = Math.min(
-      this.maxBytes,
-      this.used + runBytesLeft,
-      Math.max(this.data.byteLength * 2, needed + length * entriesLeft),
-    );
-    const grown = new Uint8Array(Math.max(needed, guess));
-    grown.set(this.data.subarray(0, this.used));
-    this.data = grown;
-    return grown;
-  }
-
-  add(seq: number, codec: number, length: number): void {
-    this.entries.push({ seq, codec, offset: this.used, length });
-    this.used += length;
-  }
-
-  finish(): ReadBatch {
-    const data = this.used === this.data.byteLength ? this.data : this.data.subarray(0, this.used);
-    return { data, entries: this.entries };
   }
 }
