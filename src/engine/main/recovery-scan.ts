@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { nodeFileIo } from '../../storage/file-io.js';
 import { scanSegment, type SegmentScan } from '../../storage/segment-scanner.js';
 import { scanOfAnswer, type ScanAnswer } from '../shared/scan-protocol.js';
+import { workerStartOptions } from './worker-options.js';
 import { workerUrl } from './worker-url.js';
 
 export async function scanSegmentsInParallel(paths: string[]): Promise<SegmentScan[]> {
@@ -27,6 +28,7 @@ export async function scanSegmentsInParallel(paths: string[]): Promise<SegmentSc
 /** A pool of scan threads for `files` files, no more threads than files or cores. */
 export function openScanPool(files: number): Piscina {
   return new Piscina({
+    ...workerStartOptions(),
     filename: workerUrl('scan.task').href,
     minThreads: 1,
     maxThreads: Math.max(1, Math.min(files, os.availableParallelism())),
