@@ -1,7 +1,7 @@
-/** piscina task: scan one segment file (stateless; see src/storage/segment-scanner.ts). */
+/** piscina task: scan one segment file (stateless; see src/engine/shared/scan-protocol.ts for the answer). */
 import { nodeFileIo } from '../src/storage/file-io.js';
-import { scanSegment, type SegmentScan } from '../src/storage/segment-scanner.js';
+import { answerScan, type ScanAnswer } from '../src/engine/shared/scan-protocol.js';
 
-export default function scan(path: string): SegmentScan {
-  return scanSegment(nodeFileIo, path);
+export default function scan(path: string): ScanAnswer {
+  return answerScan(nodeFileIo, path);
 }

@@ -4,9 +4,7 @@
  * for starting a pool. Unlike src/engine/main/recovery-scan.ts it reports each finished file (verify's
  * progress bar) and tolerates files that vanish mid-scan, since a live service reclaims segments.
  */
-import * as os from 'node:os';
-import { Piscina } from 'piscina';
-import { workerUrl } from '../engine/main/worker-url.js';
+import { openScanPool, scanOnPool } from '../engine/main/recovery-scan.js';
 import { nodeFileIo } from '../storage/file-io.js';
 import { scanSegment, type SegmentScan } from '../storage/segment-scanner.js';
 
@@ -45,21 +43,17 @@ export async function scanSegmentFiles(
     }
     return scans.filter((s): s is SegmentScan => s !== null);
   }
-  const pool = new Piscina({
-    filename: workerUrl('scan.task').href,
-    minThreads: 1,
-    maxThreads: Math.max(1, Math.min(files.length, os.availableParallelism())),
-  });
+  const pool = openScanPool(files.length);
   try {
     const scans = await Promise.all(
       files.map(async (file) => {
         let scan: SegmentScan | null;
         try {
-          scan = (await pool.run(file.path)) as SegmentScan;
-        } catch {
-          // Errors lose their code crossing the thread boundary: rescanning here reproduces the
-          // real error (or finds that the file was reclaimed meanwhile).
-          scan = scanInline(file.path);
+          scan = await scanOnPool(pool, file.path);
+        } catch (err) {
+          // A live service may have reclaimed the file meanwhile; any other error stands.
+          if (nodeFileIo.kind(file.path) !== null) throw err;
+          scan = null;
         }
         finished(file);
         return scan;

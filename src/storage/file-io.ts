@@ -1,10 +1,19 @@
 /**
- * The one file-system seam. Every file operation on data, cursor, manifest and lock files goes
- * through a `FileIo`, so tests can record it (power-loss simulation) or fault it (ENOSPC, EIO,
- * short writes). No other module imports `node:fs` for data files.
+ * The one file-system seam. Every operation on data, cursor, manifest and lock files goes through a
+ * `FileIo`, so tests can record it (power-loss simulation) or fault it (ENOSPC, EIO, short writes).
+ * No other module imports `node:fs` for data files.
  *
- * All calls are synchronous: the storage core runs in writer/flusher workers (or in tests), never
- * on a latency-sensitive event loop.
+ * Who chooses the FileIo: the storage core (src/storage/) takes one as a parameter and never picks
+ * one itself; `LogStore` takes one in its options (the power-loss simulator records through it). In
+ * the engine each thread picks at one place: the worker shells (workers/*.ts) hand `nodeFileIo` to
+ * their service (the test shells in test/tools/workers/ hand it a faulty one), and the main thread
+ * uses `nodeFileIo` for all it touches (opening the namespace, the cursor log, recovery and verify
+ * scans, segment listings). Nothing substitutes the main thread's, so it takes no parameter.
+ *
+ * All calls are synchronous. Most run in writer and flusher workers, but not all of them: the main
+ * thread opens the namespace, scans a lone segment inline, and under strictly-at-once reads writes
+ * the cursor log with a synchronous `pwrite` on every read (the cursor must be stored before the
+ * entry is handed out), a cost paid on the caller's event loop.
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,147 +1,48 @@
 /**
- * One writer's share of the log (docs/FORMAT.md §2–§4): its current segment, its topics' next
- * sequence numbers and their indexes. Entries are staged into one buffer and written with one
- * positional write; a failed write is rolled back so that nothing of it is visible or reused.
- * Synchronous; staging an entry allocates nothing but one view of the caller's bytes (copy and
- * checksum need a range, and the ring the bytes come from is shared).
+ * One writer's share of the log (docs/FORMAT.md §2–§4): its topics (their next sequence numbers and
+ * indexes), the segment files it knows and the descriptors it reads them through. The Partition
+ * owns that state and composes the two paths over it:
+ *   - writing (partition-writer.ts): the current segment, staging, one positional write per commit,
+ *     roll-back of a failed write, sealing and fdatasync;
+ *   - reading (partition-reader.ts, with read-window.ts and read-batch-builder.ts): a topic's
+ *     entries from a seq on, checksums verified.
+ * Synchronous, like the whole storage core.
  */
-import * as path from 'node:path';
 import { WalError } from '../errors.js';
-import { isValidBlockBytes, frameStartOffset, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
+import { isValidBlockBytes } from './block-layout.js';
 import { FdCache } from './fd-cache.js';
-import { preadFull, pwriteAll, type FileIo } from './file-io.js';
-import {
-  CODEC_MSGPACK,
-  CODEC_RAW,
-  FLAG_BATCH,
-  FLAG_BATCH_END,
-  FORMAT_VERSION,
-  FRAME_HEADER_BYTES,
-  KIND_ENTRY,
-  KIND_SEGMENT_HEADER,
-  KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
-  codecOfFlags,
-  crc32Of,
-  decodeFrameHeader,
-  decodeSegmentHeaderPayload,
-  encodeFrameHeader,
-  encodeSegmentHeaderPayload,
-  flagsWithCodec,
-  frameBytes,
-  type FrameHeader,
-} from './frame.js';
+import { crc32Of } from './frame.js';
+import { PartitionReader } from './partition-reader.js';
+import { PartitionWriter, type PartitionConfig, type WritableTopic } from './partition-writer.js';
+import type { ReadBatch } from './read-batch-builder.js';
 import type { RecoveredTopic, SegmentSummary } from './recover.js';
-import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
-import { TopicIndex, type IndexedRun, type SegmentRef } from './topic-index.js';
-import { byteView } from './byte-view.js';
+import type { SegmentId } from './segment-name.js';
+import { TopicIndex, type SegmentRef } from './topic-index.js';
 
-export interface PartitionConfig {
-  dir: string;
-  io: FileIo;
-  epoch: number;
-  writerIndex: number;
-  segmentBytes: number;
-  blockBytes: number;
-  /** Coalescing bound for wantsCommit(), default 1 MiB. */
-  maxWriteBytes?: number;
-  /** After the file is created (the caller fsyncs the directory). */
-  onSegmentCreated?: (id: SegmentId, path: string) => void;
-  /** When the partition rolls past a segment. */
-  onSegmentSealed?: (summary: SegmentSummary) => void;
-}
+export { DEFAULT_MAX_WRITE_BYTES, type PartitionConfig } from './partition-writer.js';
+export type { ReadBatch, ReadEntryRef } from './read-batch-builder.js';
 
-/** `offset` is into ReadBatch.data. */
-export interface ReadEntryRef {
-  seq: number;
-  codec: number;
-  offset: number;
-  length: number;
-}
-
-export interface ReadBatch {
-  data: Uint8Array;
-  entries: ReadEntryRef[];
-}
-
-export const DEFAULT_MAX_WRITE_BYTES = 1024 * 1024;
-const READ_WINDOW_BYTES = 1024 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
 const MAX_TOPIC_ID = 0xffff_ffff;
-/** Staged runs are kept as [topicId, firstSeq, count, startOffset, endOffset] in one growable array. */
-const RUN_FIELDS = 5;
-
-interface TopicState {
-  readonly id: number;
-  readonly name: string;
-  readonly nameBytes: Uint8Array;
-  readonly nameCrc: number;
-  /** Next seq to stage. */
-  nextSeq: number;
-  /** Seq after the last entry written to the file. */
-  committedSeq: number;
-  /** The segment that holds (or will, once committed) this topic's TOPIC_DEF. */
-  definedIn: SegmentRef | null;
-  readonly index: TopicIndex;
-  /** Where the last read stopped, so a sequential reader does not re-walk its run. */
-  hintSegment: SegmentRef | null;
-  hintSeq: number;
-  hintOffset: number;
-}
-
-interface CurrentSegment {
-  readonly ref: SegmentRef;
-  fd: number;
-  created: boolean;
-  /** Bytes in the file. */
-  sizeBytes: number;
-  /** Where the next frame may start (past sizeBytes after a frame larger than a block). */
-  tailOffset: number;
-  dirty: boolean;
-  readonly lastSeqs: Map<number, number>;
-}
 
 export class Partition {
-  private readonly config: PartitionConfig;
-  private readonly io: FileIo;
-  private readonly blockBytes: number;
-  private readonly maxWriteBytes: number;
-  /** Staging capacity kept between writes; a bigger buffer grown for a large write is dropped after it. */
-  private readonly stageBaseBytes: number;
-  private readonly topics = new Map<number, TopicState>();
+  private readonly topics = new Map<number, WritableTopic>();
   private readonly segments = new Map<string, SegmentRef>();
   private readonly fds: FdCache;
-  private readonly window: ReadWindow;
-  private readonly unsynced = new Set<string>();
-  private sealed: SegmentSummary[] = [];
-  private current: CurrentSegment | null = null;
-  private nextSegmentNo: number;
+  private readonly reader: PartitionReader;
+  private readonly writer: PartitionWriter;
   private closed = false;
-  private failure: WalError | null = null;
-
-  private stage: Uint8Array | null = null;
-  private stageLength = 0;
-  /** File offset of stage[0]. */
-  private stageBase = 0;
-  private stagedTail = 0;
-  private stagedEntryCount = 0;
-  private stagedRuns = new Float64Array(64 * RUN_FIELDS);
-  private stagedRunCount = 0;
-  private readonly stagedDefs: TopicState[] = [];
-  private openBatchTopic = -1;
 
   constructor(config: PartitionConfig, topics: RecoveredTopic[]) {
     if (!isValidBlockBytes(config.blockBytes))
       throw WalError.invalidArgument(`invalid blockBytes ${config.blockBytes}`);
     if (!(config.segmentBytes > 0)) throw WalError.invalidArgument(`invalid segmentBytes ${config.segmentBytes}`);
-    this.config = config;
-    this.io = config.io;
-    this.blockBytes = config.blockBytes;
-    this.maxWriteBytes = config.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES;
-    this.stageBaseBytes = 2 * this.maxWriteBytes;
     this.fds = new FdCache(config.io);
-    this.window = new ReadWindow(config.io, READ_WINDOW_BYTES);
-    this.nextSegmentNo = this.firstFreeSegmentNo();
+    this.reader = new PartitionReader(config.io, (segment) => this.fdOf(segment));
+    this.writer = new PartitionWriter(config, {
+      topics: this.topics,
+      fds: this.fds,
+      segmentRef: (filePath, id, blockBytes) => this.segmentRef(filePath, id, blockBytes),
+    });
     for (const topic of topics) {
       const state = this.addTopic(topic.id, topic.name, topic.nextSeq);
       for (const run of topic.runs) {
@@ -174,22 +75,21 @@ export class Partition {
   }
 
   get stagedBytes(): number {
-    return this.stageLength;
+    return this.writer.stagedBytes;
   }
 
   get stagedEntries(): number {
-    return this.stagedEntryCount;
+    return this.writer.stagedEntries;
   }
 
   get currentSegment(): { id: SegmentId; path: string; sizeBytes: number } | null {
-    const segment = this.current;
-    if (segment === null || !segment.created) return null;
-    return { id: segment.ref.id, path: segment.ref.path, sizeBytes: segment.sizeBytes };
+    return this.writer.currentSegment;
   }
 
   /**
-   * `payloadCrc`: the CRC-32 of exactly data[offset, offset + length) when the caller already has it
-   * (the writer gets it from the ring, computed by the main thread); computed here otherwise.
+   * Stages one entry and returns its seq (partition-writer.ts). `payloadCrc`: the CRC-32 of exactly
+   * data[offset, offset + length) when the caller already has it (the writer worker gets it from the
+   * ring, computed by the main thread); computed here otherwise.
    */
   stageEntry(
     topicId: number,
@@ -200,460 +100,80 @@ export class Partition {
     batchFlags: number,
     payloadCrc?: number,
   ): number {
-    this.assertWritable();
-    const topic = this.topicOf(topicId);
-    this.checkEntry(topicId, data, offset, length, codec, batchFlags);
-    if (this.stageLength === 0) this.beginRound();
-    const segment = this.current!;
-    if (topic.definedIn !== segment.ref) this.stageTopicDef(topic, segment.ref);
-    const seq = topic.nextSeq;
-    const bytes = frameBytes(length);
-    const at = this.reserve(bytes);
-    const stage = this.stage!;
-    const payload = byteView(data, offset, offset + length);
-    stage.set(payload, at + FRAME_HEADER_BYTES);
-    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
-    encodeFrameHeader(
-      stage,
-      at,
-      KIND_ENTRY,
-      flagsWithCodec(batchFlags, codec),
-      length,
-      topicId,
-      seq,
-      payloadCrc ?? crc32Of(payload),
-    );
-    topic.nextSeq = seq + 1;
-    this.recordStagedEntry(topicId, seq, this.stageBase + at, this.stageBase + at + bytes);
-    this.stagedEntryCount++;
-    this.openBatchTopic = batchFlags === FLAG_BATCH ? topicId : -1;
-    return seq;
+    this.assertOpen();
+    this.writer.assertWritable();
+    return this.writer.stageEntry(this.topicOf(topicId), data, offset, length, codec, batchFlags, payloadCrc);
   }
 
   /** Staged bytes reached maxWriteBytes or the segment's room; never inside an open batch. */
   wantsCommit(): boolean {
-    if (this.stageLength === 0 || this.openBatchTopic >= 0) return false;
-    return this.stageLength >= this.maxWriteBytes || this.stageBase + this.stageLength >= this.config.segmentBytes;
+    return this.writer.wantsCommit();
   }
 
-  /**
-   * Writes everything staged with one positional write. On failure the file is truncated back,
-   * every staged topic's next seq is restored and the staging is cleared, then the error is thrown.
-   */
+  /** Writes everything staged with one positional write, or rolls it all back and throws. */
   commit(): void {
-    this.assertWritable();
-    if (this.openBatchTopic >= 0) throw WalError.invalidArgument('cannot commit in the middle of an atomic batch');
-    if (this.stageLength === 0) return;
-    const segment = this.current!;
-    try {
-      if (segment.fd < 0) this.createFile(segment);
-      pwriteAll(this.io, segment.fd, this.stage!, this.stageBase, this.stageLength);
-    } catch (err) {
-      this.rollBack(segment);
-      throw WalError.fromSystem(err, 'write', segment.ref.path);
-    }
-    segment.sizeBytes = this.stageBase + this.stageLength;
-    segment.tailOffset = this.stagedTail;
-    segment.dirty = true;
-    this.indexStagedRuns(segment);
-    this.clearStaging();
+    this.assertOpen();
+    this.writer.commit();
   }
 
   discardStaged(): void {
-    this.restoreStagedTopics();
-    this.clearStaging();
+    this.writer.discardStaged();
   }
 
-  /**
-   * Entries of a topic from `fromSeq` on, in seq order: at least one if any exists (even one
-   * larger than maxBytes), at most maxEntries, otherwise a payload total of at most maxBytes.
-   * Header and payload checksums are verified.
-   */
+  /** Entries of a topic from `fromSeq` on (partition-reader.ts says which and how many). */
   read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadBatch {
     this.assertOpen();
-    const topic = this.topicOf(topicId);
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw WalError.invalidArgument(`invalid seq ${fromSeq}`);
-    if (!(maxBytes >= 0)) throw WalError.invalidArgument(`invalid maxBytes ${maxBytes}`);
-    if (!(maxEntries >= 1)) throw WalError.invalidArgument(`invalid maxEntries ${maxEntries}`);
-    const batch = new ReadBatchBuilder(maxBytes, maxEntries);
-    if (fromSeq >= topic.committedSeq) return batch.finish();
-    const index = topic.index;
-    let runIndex = index.find(fromSeq);
-    if (runIndex < 0) {
-      throw WalError.invalidArgument(`entry ${fromSeq} of topic ${JSON.stringify(topic.name)} is no longer stored`, {
-        topic: topic.name,
-      });
-    }
-    let seq = fromSeq;
-    for (; runIndex < index.runCount; runIndex++) {
-      const run = index.runAt(runIndex);
-      if (run.firstSeq > seq) break;
-      seq = this.readRun(topic, run, seq, batch);
-      if (seq < run.firstSeq + run.count) break;
-    }
-    return batch.finish();
+    return this.reader.read(this.topicOf(topicId), fromSeq, maxBytes, maxEntries);
   }
 
   /** This partition's sealed segments of the current epoch. */
   segmentSummaries(): SegmentSummary[] {
-    return [...this.sealed];
+    return this.writer.segmentSummaries();
   }
 
   /** Drops every run in these segments (about to be deleted) and closes their descriptors. */
   forgetSegments(paths: string[]): void {
     this.assertOpen();
     const gone = new Set(paths);
-    if (this.current !== null && gone.has(this.current.ref.path)) {
-      throw WalError.invalidArgument(`cannot forget the current segment ${this.current.ref.path}`, {
-        path: this.current.ref.path,
-      });
-    }
+    this.writer.forgetSegments(gone);
     for (const topic of this.topics.values()) {
       topic.index.removeSegments(gone);
       if (topic.hintSegment !== null && gone.has(topic.hintSegment.path)) topic.hintSegment = null;
     }
     for (const p of gone) {
       const ref = this.segments.get(p);
-      if (ref !== undefined) this.window.forget(ref);
+      if (ref !== undefined) this.reader.forget(ref);
       this.segments.delete(p);
       this.fds.drop(p);
-      this.unsynced.delete(p);
     }
-    this.sealed = this.sealed.filter((s) => !gone.has(s.path));
   }
 
   /** fdatasync of the current segment, and of sealed ones written since the last call. */
   fdatasyncCurrent(): void {
     this.assertOpen();
-    for (const p of this.unsynced) {
-      this.fdatasync(this.fds.get(p), p);
-      this.unsynced.delete(p);
-    }
-    const segment = this.current;
-    if (segment !== null && segment.dirty) {
-      this.fdatasync(segment.fd, segment.ref.path);
-      segment.dirty = false;
-    }
+    this.writer.fdatasyncCurrent();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.clearStaging();
-    const segment = this.current;
-    this.current = null;
     try {
-      if (segment !== null && segment.fd >= 0) this.io.close(segment.fd);
-    } catch (err) {
-      throw WalError.fromSystem(err, 'close', segment!.ref.path);
+      this.writer.close();
     } finally {
       this.fds.closeAll();
     }
   }
 
-  // ---- writing -------------------------------------------------------------------------------
-
-  private checkEntry(
-    topicId: number,
-    data: Uint8Array,
-    offset: number,
-    length: number,
-    codec: number,
-    batchFlags: number,
-  ): void {
-    if (
-      !Number.isInteger(offset) ||
-      !Number.isInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > data.byteLength
-    ) {
-      throw WalError.invalidArgument(
-        `entry bytes [${offset}, ${offset + length}) are outside the ${data.byteLength}-byte buffer`,
-      );
-    }
-    if (codec !== CODEC_RAW && codec !== CODEC_MSGPACK) throw WalError.invalidArgument(`unknown codec ${codec}`);
-    if (batchFlags !== 0 && batchFlags !== FLAG_BATCH && batchFlags !== (FLAG_BATCH | FLAG_BATCH_END)) {
-      throw WalError.invalidArgument(`invalid batch flags ${batchFlags}`);
-    }
-    if (this.openBatchTopic >= 0 && (topicId !== this.openBatchTopic || batchFlags === 0)) {
-      throw WalError.invalidArgument('an atomic batch is open: only its next entries may be staged');
-    }
-    const seq = this.topics.get(topicId)!.nextSeq;
-    if (seq >= Number.MAX_SAFE_INTEGER) throw WalError.tooLarge('sequence number', seq, Number.MAX_SAFE_INTEGER - 1);
-  }
-
-  /** Rolls to a new segment when the current one is full; a new segment starts with its header. */
-  private beginRound(): void {
-    let segment = this.current;
-    if (segment !== null && segment.sizeBytes >= this.config.segmentBytes) {
-      this.seal(segment);
-      segment = null;
-    }
-    if (segment === null) segment = this.current = this.newSegment();
-    this.stageBase = segment.sizeBytes;
-    this.stagedTail = segment.tailOffset;
-    if (segment.sizeBytes === 0) this.stageSegmentHeader(segment.ref);
-  }
-
-  private newSegment(): CurrentSegment {
-    const id: SegmentId = {
-      epoch: this.config.epoch,
-      writerIndex: this.config.writerIndex,
-      segmentNo: this.nextSegmentNo++,
-    };
-    const ref = this.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes);
-    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, dirty: false, lastSeqs: new Map() };
-  }
-
-  /** Created exclusively (a name is never reused), then reopened read-write for writes and reads. */
-  private createFile(segment: CurrentSegment): void {
-    const { path: filePath, id } = segment.ref;
-    if (!segment.created) {
-      this.io.close(this.io.open(filePath, 'create-exclusive'));
-      segment.created = true;
-      this.config.onSegmentCreated?.(id, filePath);
-    }
-    segment.fd = this.io.open(filePath, 'write');
-  }
-
-  private seal(segment: CurrentSegment): void {
-    const summary = this.summaryOf(segment);
-    this.sealed.push(summary);
-    if (segment.dirty) this.unsynced.add(segment.ref.path);
-    this.fds.adopt(segment.ref.path, segment.fd);
-    this.current = null;
-    this.config.onSegmentSealed?.(summary);
-  }
-
-  private summaryOf(segment: CurrentSegment): SegmentSummary {
-    const topics = [...segment.lastSeqs].sort((a, b) => a[0] - b[0]);
-    return { path: segment.ref.path, id: segment.ref.id, sizeBytes: segment.sizeBytes, topics };
-  }
-
-  private stageSegmentHeader(ref: SegmentRef): void {
-    const payload = encodeSegmentHeaderPayload({
-      formatVersion: FORMAT_VERSION,
-      blockBytes: this.blockBytes,
-      epoch: ref.id.epoch,
-      writerIndex: ref.id.writerIndex,
-      segmentNo: ref.id.segmentNo,
-      createdAtMs: Date.now(),
-    });
-    const at = this.reserve(SEGMENT_HEADER_FRAME_BYTES);
-    this.stage!.set(payload, at + FRAME_HEADER_BYTES);
-    encodeFrameHeader(this.stage!, at, KIND_SEGMENT_HEADER, 0, SEGMENT_HEADER_PAYLOAD_BYTES, 0, 0, crc32Of(payload));
-  }
-
-  private stageTopicDef(topic: TopicState, ref: SegmentRef): void {
-    const length = topic.nameBytes.byteLength;
-    const bytes = frameBytes(length);
-    const at = this.reserve(bytes);
-    const stage = this.stage!;
-    stage.set(topic.nameBytes, at + FRAME_HEADER_BYTES);
-    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
-    encodeFrameHeader(stage, at, KIND_TOPIC_DEF, 0, length, topic.id, 0, topic.nameCrc);
-    topic.definedIn = ref;
-    this.stagedDefs.push(topic);
-  }
-
-  /** Places a frame of `bytes` per the block rules, zero-filling any padding; returns its index in the stage. */
-  private reserve(bytes: number): number {
-    const start = frameStartOffset(this.stagedTail, bytes, this.blockBytes);
-    const at = start - this.stageBase;
-    this.ensureStageBytes(at + bytes);
-    if (at > this.stageLength) this.stage!.fill(0, this.stageLength, at);
-    this.stageLength = at + bytes;
-    this.stagedTail = nextFrameOffset(start, bytes, this.blockBytes);
-    return at;
-  }
-
-  private ensureStageBytes(needed: number): void {
-    const stage = this.stage;
-    if (stage !== null && stage.byteLength >= needed) return;
-    const current = stage?.byteLength ?? 0;
-    const grown = new Uint8Array(Math.max(needed, this.stageBaseBytes, current + (current >>> 1)));
-    if (stage !== null) grown.set(stage.subarray(0, this.stageLength));
-    this.stage = grown;
-  }
-
-  private recordStagedEntry(topicId: number, seq: number, startOffset: number, endOffset: number): void {
-    let runs = this.stagedRuns;
-    const count = this.stagedRunCount;
-    if (count > 0) {
-      const last = (count - 1) * RUN_FIELDS;
-      if (runs[last] === topicId && runs[last + 1]! + runs[last + 2]! === seq) {
-        runs[last + 2]!++;
-        runs[last + 4] = endOffset;
-        return;
-      }
-    }
-    if ((count + 1) * RUN_FIELDS > runs.length) {
-      runs = new Float64Array(runs.length * 2);
-      runs.set(this.stagedRuns);
-      this.stagedRuns = runs;
-    }
-    const at = count * RUN_FIELDS;
-    runs[at] = topicId;
-    runs[at + 1] = seq;
-    runs[at + 2] = 1;
-    runs[at + 3] = startOffset;
-    runs[at + 4] = endOffset;
-    this.stagedRunCount = count + 1;
-  }
-
-  private indexStagedRuns(segment: CurrentSegment): void {
-    const runs = this.stagedRuns;
-    for (let at = 0; at < this.stagedRunCount * RUN_FIELDS; at += RUN_FIELDS) {
-      const topicId = runs[at]!;
-      const firstSeq = runs[at + 1]!;
-      const count = runs[at + 2]!;
-      const topic = this.topics.get(topicId)!;
-      topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
-      topic.committedSeq = firstSeq + count;
-      segment.lastSeqs.set(topicId, firstSeq + count - 1);
-    }
-  }
-
-  private rollBack(segment: CurrentSegment): void {
-    this.discardStaged();
-    if (segment.fd < 0) return;
-    try {
-      this.io.ftruncate(segment.fd, segment.sizeBytes);
-    } catch (err) {
-      // Bytes of the failed write may remain after the committed end and would be read back as
-      // entries whose appends were rejected; refuse every further write instead.
-      this.failure = WalError.fromSystem(err, 'truncating after a failed write', segment.ref.path);
-    }
-  }
-
-  private restoreStagedTopics(): void {
-    const runs = this.stagedRuns;
-    for (let at = (this.stagedRunCount - 1) * RUN_FIELDS; at >= 0; at -= RUN_FIELDS) {
-      this.topics.get(runs[at]!)!.nextSeq = runs[at + 1]!;
-    }
-    for (const topic of this.stagedDefs) topic.definedIn = null;
-  }
-
-  private clearStaging(): void {
-    this.stageLength = 0;
-    this.stagedEntryCount = 0;
-    this.stagedRunCount = 0;
-    this.stagedDefs.length = 0;
-    this.openBatchTopic = -1;
-    if (this.stage !== null && this.stage.byteLength > this.stageBaseBytes) this.stage = null;
-  }
-
-  // ---- reading -------------------------------------------------------------------------------
-
-  /** Reads entries of one run from `seq` on into the batch; returns the seq after the last one read. */
-  private readRun(topic: TopicState, run: IndexedRun, fromSeq: number, batch: ReadBatchBuilder): number {
-    const segment = run.segment;
-    const fd = this.fdOf(segment);
-    const blockBytes = this.blockBytesOf(segment, fd);
-    const endSeq = run.firstSeq + run.count;
-    const limit = run.endOffset;
-    let seq = fromSeq;
-    const hinted =
-      topic.hintSegment === segment &&
-      topic.hintSeq <= seq &&
-      topic.hintSeq >= run.firstSeq &&
-      topic.hintOffset >= run.startOffset;
-    let offset = hinted ? topic.hintOffset : run.startOffset;
-    try {
-      while (seq < endSeq && !batch.full) {
-        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, limit);
-        const header = decodeFrameHeader(this.window.bytes, i);
-        if (header === 'zero') {
-          offset = nextBlockBoundary(offset, blockBytes);
-          continue;
-        }
-        if (typeof header === 'string') throw corrupt(segment, offset, `invalid frame header (${header})`);
-        const bytes = frameBytes(header.payloadBytes);
-        if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
-          if (header.seq !== seq)
-            throw corrupt(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
-          if (!batch.wants(header.payloadBytes)) break;
-          this.copyPayload(fd, segment, offset, header, limit, batch);
-          seq++;
-        }
-        offset = nextFrameOffset(offset, bytes, blockBytes);
-      }
-    } catch (err) {
-      throw WalError.fromSystem(err, 'read', segment.path);
-    }
-    topic.hintSegment = segment;
-    topic.hintSeq = seq;
-    topic.hintOffset = offset;
-    return seq;
-  }
-
-  private copyPayload(
-    fd: number,
-    segment: SegmentRef,
-    offset: number,
-    header: FrameHeader,
-    limit: number,
-    batch: ReadBatchBuilder,
-  ): void {
-    const length = header.payloadBytes;
-    const into = batch.reserve(length, limit - offset);
-    const at = batch.usedBytes;
-    if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
-      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, limit) + FRAME_HEADER_BYTES;
-      into.set(byteView(this.window.bytes, i, i + length), at);
-    } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
-      throw corrupt(segment, offset, 'entry runs past the end of the file');
-    }
-    if (crc32Of(into, at, at + length) !== header.payloadCrc)
-      throw corrupt(segment, offset, 'payload checksum mismatch');
-    batch.add(header.seq, codecOfFlags(header.flags), length);
-  }
-
+  /** The current segment is read through its write descriptor, sealed ones through the FdCache. */
   private fdOf(segment: SegmentRef): number {
-    const current = this.current;
-    if (current !== null && current.ref === segment) return current.fd;
-    return this.fds.get(segment.path);
+    const fd = this.writer.currentFdOf(segment);
+    return fd >= 0 ? fd : this.fds.get(segment.path);
   }
 
-  /** Segments of earlier epochs may have another block size: it is read from their header once. */
-  private blockBytesOf(segment: SegmentRef, fd: number): number {
-    if (segment.blockBytes !== 0) return segment.blockBytes;
-    const header = new Uint8Array(SEGMENT_HEADER_FRAME_BYTES);
-    let problem: string | null = null;
-    try {
-      if (preadFull(this.io, fd, header, 0) !== SEGMENT_HEADER_FRAME_BYTES) problem = 'file too short';
-    } catch (err) {
-      throw WalError.fromSystem(err, 'read', segment.path);
-    }
-    const blockBytes =
-      problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES)).blockBytes : 0;
-    if (!isValidBlockBytes(blockBytes))
-      throw corrupt(segment, 0, `unreadable segment header (${problem ?? `block size ${blockBytes}`})`);
-    segment.blockBytes = blockBytes;
-    return blockBytes;
-  }
-
-  private fdatasync(fd: number, filePath: string): void {
-    try {
-      this.io.fdatasync(fd);
-    } catch (err) {
-      const sys = err as NodeJS.ErrnoException;
-      throw new WalError(
-        'ERR_FSYNC_FAILED',
-        `fdatasync failed: ${sys.message}`,
-        { path: filePath, errno: sys.code, syscall: 'fdatasync' },
-        { cause: err },
-      );
-    }
-  }
-
-  // ---- bookkeeping -------------------------------------------------------------------------
-
-  private addTopic(id: number, name: string, nextSeq: number): TopicState {
+  private addTopic(id: number, name: string, nextSeq: number): WritableTopic {
     const nameBytes = new TextEncoder().encode(name);
     if (nameBytes.byteLength === 0) throw WalError.invalidArgument('a topic name cannot be empty');
-    const state: TopicState = {
+    const state: WritableTopic = {
       id,
       name,
       nameBytes,
@@ -676,23 +196,7 @@ export class Partition {
     return ref;
   }
 
-  /** A partition restarted within its epoch must not reuse a segment name. */
-  private firstFreeSegmentNo(): number {
-    let next = 0;
-    let found: ReturnType<typeof listSegments>;
-    try {
-      found = listSegments(this.io, this.config.dir);
-    } catch (err) {
-      throw WalError.fromSystem(err, 'listing segments', this.config.dir);
-    }
-    for (const { id } of found) {
-      if (id.epoch === this.config.epoch && id.writerIndex === this.config.writerIndex)
-        next = Math.max(next, id.segmentNo + 1);
-    }
-    return next;
-  }
-
-  private topicOf(id: number): TopicState {
+  private topicOf(id: number): WritableTopic {
     const topic = this.topics.get(id);
     if (topic === undefined) throw WalError.invalidArgument(`topic id ${id} is not defined in this partition`);
     return topic;
@@ -700,102 +204,5 @@ export class Partition {
 
   private assertOpen(): void {
     if (this.closed) throw WalError.closed();
-  }
-
-  private assertWritable(): void {
-    this.assertOpen();
-    if (this.failure !== null) throw this.failure;
-  }
-}
-
-function corrupt(segment: SegmentRef, offset: number, message: string): WalError {
-  return WalError.corrupt(`${message} at offset ${offset} of ${segment.path}`, { path: segment.path, offset });
-}
-
-/** A window over one segment, so a sequential reader issues one pread per window, not per entry. */
-class ReadWindow {
-  private readonly io: FileIo;
-  readonly capacityBytes: number;
-  private buf: Uint8Array | null = null;
-  private segment: SegmentRef | null = null;
-  private start = 0;
-  private length = 0;
-
-  constructor(io: FileIo, capacityBytes: number) {
-    this.io = io;
-    this.capacityBytes = capacityBytes;
-  }
-
-  get bytes(): Uint8Array {
-    return this.buf!;
-  }
-
-  /** Makes [offset, offset + n) resident (n <= capacityBytes), reading ahead up to `limit`; returns its index. */
-  load(fd: number, segment: SegmentRef, offset: number, n: number, limit: number): number {
-    if (segment === this.segment && offset >= this.start && offset + n <= this.start + this.length)
-      return offset - this.start;
-    this.buf ??= new Uint8Array(this.capacityBytes);
-    this.segment = segment;
-    this.start = offset;
-    this.length = preadFull(this.io, fd, this.buf, offset, Math.min(this.capacityBytes, Math.max(n, limit - offset)));
-    if (this.length < n) throw corrupt(segment, offset, 'indexed entries run past the end of the file');
-    return 0;
-  }
-
-  forget(segment: SegmentRef): void {
-    if (this.segment === segment) this.segment = null;
-  }
-}
-
-/** Collects payloads into one buffer sized from the budget and the bytes left in the run. */
-class ReadBatchBuilder {
-  private readonly maxBytes: number;
-  private readonly maxEntries: number;
-  private data = new Uint8Array(0);
-  private used = 0;
-  private readonly entries: ReadEntryRef[] = [];
-
-  constructor(maxBytes: number, maxEntries: number) {
-    this.maxBytes = maxBytes;
-    this.maxEntries = maxEntries;
-  }
-
-  get full(): boolean {
-    return this.entries.length >= this.maxEntries;
-  }
-
-  get usedBytes(): number {
-    return this.used;
-  }
-
-  wants(length: number): boolean {
-    return this.entries.length === 0 || (!this.full && this.used + length <= this.maxBytes);
-  }
-
-  /** Room for `length` more bytes; `runBytesLeft` bounds what the rest of the run could add. */
-  reserve(length: number, runBytesLeft: number): Uint8Array {
-    const needed = this.used + length;
-    if (needed <= this.data.byteLength) return this.data;
-    // Entries left times this entry's size guesses the rest; doubling covers a wrong guess.
-    const entriesLeft = this.maxEntries - this.entries.length - 1;
-    const guess = Math.min(
-      this.maxBytes,
-      this.used + runBytesLeft,
-      Math.max(this.data.byteLength * 2, needed + length * entriesLeft),
-    );
-    const grown = new Uint8Array(Math.max(needed, guess));
-    grown.set(this.data.subarray(0, this.used));
-    this.data = grown;
-    return grown;
-  }
-
-  add(seq: number, codec: number, length: number): void {
-    this.entries.push({ seq, codec, offset: this.used, length });
-    this.used += length;
-  }
-
-  finish(): ReadBatch {
-    const data = this.used === this.data.byteLength ? this.data : this.data.subarray(0, this.used);
-    return { data, entries: this.entries };
   }
 }

@@ -2,22 +2,24 @@
  * SPEC §5: a worker that dies rejects every pending operation with a clear error, nothing hangs,
  * and the next open recovers everything that was acknowledged.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WalError } from '../../dist/src/index.js';
-import { SMALL, drain, openWal, tempDir } from '../helpers/wal.js';
+import type { FaultPlan } from '../tools/faulty-file-io.js';
+import { SMALL, drain, openWal, openWithFaults, tempDir } from '../helpers/wal.js';
 
-afterEach(() => {
-  delete process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS;
-});
+/**
+ * The writer's second write to a segment ends the worker (`process.exit` in its FileIo, test/tools/):
+ * the first commit (the segment header and e0) is written and acknowledged, the appends behind it
+ * can never be.
+ */
+const WRITER_DIES_AT_SECOND_WRITE: FaultPlan = [
+  { op: 'pwrite', pathIncludes: '.seg', thread: 'writer', after: 1, crash: true },
+];
 
 describe('worker death: pending operations reject with ERR_WORKER_FAILED, reopen recovers', () => {
   it('rejects every pending append and later call, then recovers the acknowledged ones', async () => {
     const dir = tempDir();
-    // The writer throws right after its first write is published: e0 is acknowledged, the
-    // appends that follow can never be written.
-    process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS = '1';
-    const wal = await openWal({ ...SMALL, dir, writers: 1 });
-    delete process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS;
+    const wal = await openWithFaults(dir, { ...SMALL, writers: 1 }, WRITER_DIES_AT_SECOND_WRITE);
     await wal.append('t', 'e0');
     const acknowledged: number[] = [0];
     const outcomes = await Promise.allSettled(

@@ -5,8 +5,9 @@
  * then finds exactly the acknowledged entries and no damage (the failed writes were truncated).
  *
  * Twice: on a REAL full file system (a small tmpfs; needs root / CAP_SYS_ADMIN, skipped loudly
- * otherwise) and through the FileIo fault seam (WALRUS_FAULTS, armed by a control file), which
- * runs everywhere and also covers the "part of the write landed, then ENOSPC" case.
+ * otherwise) and through the FileIo fault seam of the test worker shells (test/tools/workers/, a
+ * WALRUS_FAULTS plan armed by a control file), which runs everywhere and also covers the "part of
+ * the write landed, then ENOSPC" case.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WalError, type Walrus, type WalrusOptions } from '../../dist/src/index.js';
-import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
+import type { FaultPlan } from '../tools/faulty-file-io.js';
 import {
   SMALL,
   SMALL_WHOLE_TOPIC,

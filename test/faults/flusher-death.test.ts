@@ -1,6 +1,6 @@
 /**
  * SPEC §5: the flusher worker dying mid-load. The test hook is a fault-plan rule with
- * `crash: true` (src/storage/faulty-file-io.ts): the flusher's FileIo calls `process.exit` inside
+ * `crash: true` (test/tools/faulty-file-io.ts): the flusher's FileIo calls `process.exit` inside
  * the worker on the chosen call, which ends that thread exactly as a native crash would. Every
  * pending operation must reject with ERR_WORKER_FAILED within a bounded time, nothing hangs, every
  * later call rejects too, close() settles and releases the lock, and a reopen recovers every
@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalError, type FsyncMode, type Walrus } from '../../dist/src/index.js';
-import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
+import type { FaultPlan } from '../tools/faulty-file-io.js';
 import { SMALL_WHOLE_TOPIC, drainTexts, openWithFaults, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 

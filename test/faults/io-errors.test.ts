@@ -1,6 +1,7 @@
 /**
- * OS errors inside the real worker engine, injected through the FileIo seam (WALRUS_FAULTS, armed
- * and disarmed by a control file so the worker needs no message):
+ * OS errors inside the real worker engine, injected through the FileIo seam by the test worker
+ * shells (test/tools/workers/, with a WALRUS_FAULTS plan armed and disarmed by a control file so the
+ * worker needs no message):
  *
  *   - EIO on a segment write: the affected appends reject with ERR_IO (errno kept), nothing else
  *     is touched, and appends work again once the fault is gone;
@@ -16,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalError, type Walrus } from '../../dist/src/index.js';
-import { FaultyFileIo } from '../../src/storage/faulty-file-io.js';
+import { FaultyFileIo } from '../tools/faulty-file-io.js';
 import { nodeFileIo } from '../../src/storage/file-io.js';
 import { SMALL_WHOLE_TOPIC, drainTexts, openWithFaults, peekTexts, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';

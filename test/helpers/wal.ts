@@ -5,16 +5,25 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { Walrus, type WalrusOptions } from '../../dist/src/index.js';
-import type { FaultPlan } from '../../src/storage/faulty-file-io.js';
+import type { FaultPlan } from '../tools/faulty-file-io.js';
 import { within } from './within.js';
+
+/**
+ * The test worker shells (test/tools/workers/, built by `npm run build`): the production services
+ * over a FileIo that faults as WALRUS_FAULTS says. The package's own workers know nothing of faults.
+ */
+export const TEST_WORKER_DIR = fileURLToPath(new URL('../../dist/test-tools/workers/', import.meta.url));
 
 const opened: Walrus[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
-  delete process.env.WALRUS_FAULTS; // a backstop: openWithFaults already unsets it after each open
+  // a backstop: openWithFaults already unsets both after each open
+  delete process.env.WALRUS_FAULTS;
+  delete process.env.WALRUS_WORKER_DIR;
   await closeOpened();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -43,15 +52,20 @@ export async function openWal(options: WalrusOptions = {}): Promise<Walrus> {
 }
 
 /**
- * Opens with `plan` in the workers' environment: they copy it when they start, so it is set only
- * while opening and cannot leak into a later open. A null plan opens without faults.
+ * Opens with the test worker shells (TEST_WORKER_DIR) and `plan` in the workers' environment: they
+ * copy it when they start, so both are set only while opening and cannot leak into a later open.
+ * A null plan opens the package's own workers, without faults.
  */
 export async function openWithFaults(dir: string, options: WalrusOptions, plan: FaultPlan | null): Promise<Walrus> {
-  if (plan) process.env.WALRUS_FAULTS = JSON.stringify(plan);
+  if (plan) {
+    process.env.WALRUS_FAULTS = JSON.stringify(plan);
+    process.env.WALRUS_WORKER_DIR = TEST_WORKER_DIR;
+  }
   try {
     return await within(openWal({ ...options, dir }), 'open');
   } finally {
     delete process.env.WALRUS_FAULTS;
+    delete process.env.WALRUS_WORKER_DIR;
   }
 }
 

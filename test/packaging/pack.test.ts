@@ -85,9 +85,19 @@ describe('npm pack', () => {
         (f) => /^(test|bench|examples)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'),
       ),
     ).toEqual([]);
+    // Test tools (fault injection, test worker shells) live in test/tools/ and dist/test-tools/.
+    expect(packedFiles.filter((f) => /fault|test-tools/i.test(f))).toEqual([]);
     // The TypeScript sources ship too, so the source maps and declaration maps resolve.
     expect(packedFiles).toContain('src/index.ts');
     expect(packedFiles).toContain('workers/writer.worker.ts');
+  });
+
+  it('reads no test environment variable: no fault plan, no crash hook in the shipped code', () => {
+    const installed = path.join(project, 'node_modules/walrus-ts');
+    const readers = packedFiles
+      .filter((f) => /\.(js|ts|mjs)$/.test(f))
+      .filter((f) => /WALRUS_FAULTS|WALRUS_TEST_/.test(fs.readFileSync(path.join(installed, f), 'utf8')));
+    expect(readers).toEqual([]);
   });
 
   it('ships walrus-ts/jetstream as a subpath whose NATS client is an optional peer, not installed with the core', async () => {

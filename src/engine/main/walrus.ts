@@ -16,7 +16,7 @@ import {
   type WalrusOptions,
 } from '../../options.js';
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
-import { nodeFileIo, type FileIo } from '../../storage/file-io.js';
+import { nodeFileIo } from '../../storage/file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW } from '../../storage/frame.js';
 import {
   checkEntrySize,
@@ -165,7 +165,6 @@ export class Walrus extends EventEmitter<WalrusEvents> {
 
   private constructor(args: {
     options: ResolvedOptions;
-    io: FileIo;
     ns: OpenedNamespace;
     recovery: RecoveryResult;
     recoveryMs: number;
@@ -207,11 +206,10 @@ export class Walrus extends EventEmitter<WalrusEvents> {
   /** Opens (creating if needed) a namespace: locks it, recovers it, starts the workers. */
   static async open(options?: WalrusOptions): Promise<Walrus> {
     const resolved = resolveOptions(options);
-    const io = nodeFileIo;
     const started = performance.now();
     let ns: OpenedNamespace;
     try {
-      ns = openNamespace(io, resolved.namespaceDir, resolved.fsync !== 'none', resolved.key, resolved.groupAccess);
+      ns = openNamespace(nodeFileIo, resolved.namespaceDir, resolved.fsync !== 'none', resolved.key, resolved.groupAccess);
     } catch (err) {
       // Some fs errors (ENOTDIR, EACCES from a stat) came out raw instead of as a WalError.
       throw toWalError(err);
@@ -252,7 +250,6 @@ export class Walrus extends EventEmitter<WalrusEvents> {
       });
       instance = new Walrus({
         options: resolved,
-        io,
         ns,
         recovery,
         recoveryMs,

@@ -2,7 +2,7 @@
  * Starting the threads of an open WAL: the flusher, then one writer per ring. Each worker gets its
  * shared memory (the ring, the progress cells) and its ports in `workerData`, so it can serve the
  * first operation without a handshake; the facade's `open` proves each one answers before it
- * resolves.
+ * resolves. They start with the Node options worker-options.ts allows, not all of the host's.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { ResolvedOptions } from '../../options.js';
@@ -12,6 +12,7 @@ import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit }
 import { LatencyStats } from '../shared/latency-stats.js';
 import { createRingBuffer } from '../shared/ring-buffer.js';
 import { WriterChannel } from './writer-channel.js';
+import { workerStartOptions } from './worker-options.js';
 import { workerUrl } from './worker-url.js';
 
 export interface StartedWorkers {
@@ -37,6 +38,7 @@ export interface WorkerStartup {
 
 export function startWorkers(startup: WorkerStartup): StartedWorkers {
   const { options, ns, cells } = startup;
+  const startOptions = workerStartOptions();
   const flusherPorts = new MessageChannel();
   const flusherInit: FlusherInit = {
     dir: options.namespaceDir,
@@ -47,6 +49,7 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
     controlPort: flusherPorts.port2,
   };
   const flusherWorker = new Worker(workerUrl('flusher.worker'), {
+    ...startOptions,
     workerData: flusherInit,
     transferList: [flusherPorts.port2],
     name: 'walrus-flusher',
@@ -56,8 +59,6 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
 
   const channels: WriterChannel[] = [];
   const appendLatency = new LatencyStats();
-  // Test hook (test/engine/worker-death.test.ts): writer 0 dies after this many commits.
-  const crashAfter = Number(process.env.WALRUS_TEST_CRASH_WRITER_AFTER_COMMITS ?? NaN);
   for (let w = 0; w < options.writers; w++) {
     const control = new MessageChannel();
     const data = new MessageChannel();
@@ -76,9 +77,9 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
       controlPort: control.port2,
       dataPort: data.port2,
       eventsPort: events.port2,
-      ...(Number.isInteger(crashAfter) && w === 0 ? { crashAfterCommits: crashAfter } : {}),
     };
     const worker = new Worker(workerUrl('writer.worker'), {
+      ...startOptions,
       workerData: init,
       transferList: [control.port2, data.port2, events.port2],
       name: `walrus-writer-${w}`,

@@ -1,7 +1,8 @@
 /**
  * Where the worker entry points are. This module is compiled to dist/src/engine/main/, the workers to
  * dist/workers/, so the relative URL holds for the built package (tests and users load dist/).
- * `WALRUS_WORKER_DIR` lets a bundler that relocates the files point at them.
+ * `WALRUS_WORKER_DIR` lets a bundler that relocates the files point at them (and lets the tests select
+ * their fault-injecting shells in dist/test-tools/workers/, which never ship: test/tools/).
  */
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';

@@ -106,8 +106,6 @@ export interface WriterInit {
   controlPort: MessagePort;
   dataPort: MessagePort;
   eventsPort: MessagePort;
-  /** Test hook: fail the worker after this many commits (SPEC §5 worker death). */
-  crashAfterCommits?: number;
 }
 
 export interface FlusherInit {

@@ -50,6 +50,10 @@ export class FlusherService implements FlusherControl {
   readonly #intervalMs: number;
   /** Last segment number fsynced per writer (-1: none yet). */
   readonly #syncedSegment: number[];
+  /**
+   * Read descriptors for fdatasync, of files still being written: each writer's current segment and
+   * the current cursor log (a sealed segment or an older log is closed once synced).
+   */
   readonly #fds = new Map<string, number>();
   /**
    * Segment files reclaimed before any round fsynced their last writes. The next round skips them:
@@ -153,7 +157,11 @@ export class FlusherService implements FlusherControl {
           this.#init.dir,
           segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo: s }),
         );
-        if (!this.#reclaimedUnsynced.delete(file)) this.#fdatasync(file);
+        if (this.#reclaimedUnsynced.delete(file)) continue;
+        this.#fdatasync(file);
+        // The writer moved past it before publishing segmentNo: sealed and now synced, it is never
+        // fsynced again, so its descriptor goes (one per segment ever written reached EMFILE).
+        if (s < segmentNo) this.#closeSynced(file);
       }
       // New segment files: their directory entries must be durable too.
       if (segmentNo !== this.#syncedSegment[w]) this.#io.fsyncDir(this.#init.dir);
@@ -171,6 +179,8 @@ export class FlusherService implements FlusherControl {
       for (let g = first; g <= generation; g++) {
         const file = cursorLogPath(this.#init.dir, g);
         if (this.#io.kind(file) === 'file') this.#fdatasync(file);
+        // An older generation is no longer written once the generation cell moved past it.
+        if (g < generation) this.#closeSynced(file);
       }
       if (generation !== this.#syncedCursorGeneration) this.#io.fsyncDir(this.#init.dir);
     }
@@ -204,6 +214,15 @@ export class FlusherService implements FlusherControl {
     if (fd === undefined) return;
     this.#fds.delete(file);
     this.#io.close(fd);
+  }
+
+  /** Closes a file whose fdatasync just succeeded: its data is on disk, so a failed close loses nothing. */
+  #closeSynced(file: string): void {
+    try {
+      this.#closeFd(file);
+    } catch {
+      // the descriptor is gone either way, and the sync it served already succeeded
+    }
   }
 
   writeFileAtomic(target: string, bytes: Uint8Array): void {

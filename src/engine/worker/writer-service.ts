@@ -164,9 +164,6 @@ export class WriterService implements WriterControl {
     }
     if (failure !== null) this.#reportFailure(firstOp, ops, failure);
     this.#publish(ops);
-    if (this.#init.crashAfterCommits !== undefined && this.#commits >= this.#init.crashAfterCommits) {
-      throw new Error('test hook: writer crash');
-    }
     return true;
   }
 

@@ -1,7 +1,9 @@
 /**
- * A FileIo that fails on purpose, driven by a declarative, JSON-serializable fault plan, so the
- * same plan can be handed to writer and flusher workers through the `WALRUS_FAULTS` environment
- * variable (workers copy the parent's environment when they start; functions could not cross).
+ * A FileIo that fails on purpose, driven by a declarative, JSON-serializable fault plan. A test tool:
+ * it is not part of the package. The test worker shells (test/tools/workers/, built to
+ * dist/test-tools/workers/ and selected with WALRUS_WORKER_DIR) read a plan from the `WALRUS_FAULTS`
+ * environment variable (workers copy the parent's environment when they start; functions could not
+ * cross) and wrap the production services' FileIo with it; production code never reads it.
  *
  *   [{ op: 'pwrite', pathIncludes: '.seg', after: 3, times: 2, errno: 'ENOSPC' },
  *    { op: 'fdatasync', errno: 'EIO' },
@@ -22,7 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as util from 'node:util';
 import { isMainThread } from 'node:worker_threads';
-import type { FileIo, OpenMode } from './file-io.js';
+import type { FileIo, OpenMode } from '../../dist/src/storage/file-io.js';
 
 export type FaultOp =
   | 'open'
@@ -78,7 +80,7 @@ export type FaultThread = 'writer' | 'flusher' | 'main';
 
 export type FaultPlan = FaultRule[];
 
-/** The environment variable the worker shells read a plan from. */
+/** The environment variable the test worker shells (test/tools/workers/) read a plan from. */
 export const FAULTS_ENV = 'WALRUS_FAULTS';
 
 const FAULT_OPS: ReadonlySet<string> = new Set<FaultOp>([
@@ -165,7 +167,7 @@ export function faultPlanFromEnv(env: NodeJS.ProcessEnv = process.env): FaultPla
   return parseFaultPlan(raw);
 }
 
-/** `io` itself when `WALRUS_FAULTS` holds no plan: production workers pay nothing. */
+/** `io` itself when `WALRUS_FAULTS` holds no plan. */
 export function withFaultsFromEnv(io: FileIo, thread: FaultThread, env: NodeJS.ProcessEnv = process.env): FileIo {
   const plan = faultPlanFromEnv(env);
   return plan === null ? io : new FaultyFileIo(io, plan, thread);

@@ -1,0 +1,488 @@
+/**
+ * The write path of a partition (docs/FORMAT.md §2–§4): its current segment, rolled when full and
+ * created exclusively; entries staged into one buffer and written with one positional write; a
+ * failed write rolled back so that nothing of it is visible or reused; sealed segments handed to
+ * the partition's FdCache and fdatasynced on request. Staging an entry allocates nothing but one
+ * view of the caller's bytes (copy and checksum need a range, and the ring the bytes come from is
+ * shared). The topics, the segment refs and the descriptors belong to the Partition (partition.ts).
+ */
+import * as path from 'node:path';
+import { WalError } from '../errors.js';
+import { frameStartOffset, nextFrameOffset } from './block-layout.js';
+import type { FdCache } from './fd-cache.js';
+import { pwriteAll, type FileIo } from './file-io.js';
+import {
+  CODEC_MSGPACK,
+  CODEC_RAW,
+  FLAG_BATCH,
+  FLAG_BATCH_END,
+  FORMAT_VERSION,
+  FRAME_HEADER_BYTES,
+  KIND_ENTRY,
+  KIND_SEGMENT_HEADER,
+  KIND_TOPIC_DEF,
+  SEGMENT_HEADER_PAYLOAD_BYTES,
+  crc32Of,
+  encodeFrameHeader,
+  encodeSegmentHeaderPayload,
+  flagsWithCodec,
+  frameBytes,
+} from './frame.js';
+import type { SegmentSummary } from './recover.js';
+import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
+import type { SegmentRef } from './topic-index.js';
+import { byteView } from './byte-view.js';
+import type { ReadableTopic } from './partition-reader.js';
+
+export interface PartitionConfig {
+  dir: string;
+  io: FileIo;
+  epoch: number;
+  writerIndex: number;
+  segmentBytes: number;
+  blockBytes: number;
+  /** Coalescing bound for wantsCommit(), default 1 MiB. */
+  maxWriteBytes?: number;
+  /** After the file is created (the caller fsyncs the directory). */
+  onSegmentCreated?: (id: SegmentId, path: string) => void;
+  /** When the partition rolls past a segment. */
+  onSegmentSealed?: (summary: SegmentSummary) => void;
+}
+
+export const DEFAULT_MAX_WRITE_BYTES = 1024 * 1024;
+const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+/** Staged runs are kept as [topicId, firstSeq, count, startOffset, endOffset] in one growable array. */
+const RUN_FIELDS = 5;
+
+/** A topic as the write path sees it; the read path's fields are ReadableTopic's. */
+export interface WritableTopic extends ReadableTopic {
+  readonly nameBytes: Uint8Array;
+  readonly nameCrc: number;
+  /** Next seq to stage. */
+  nextSeq: number;
+  committedSeq: number;
+  /** The segment that holds (or will, once committed) this topic's TOPIC_DEF. */
+  definedIn: SegmentRef | null;
+}
+
+interface CurrentSegment {
+  readonly ref: SegmentRef;
+  fd: number;
+  created: boolean;
+  /** Bytes in the file. */
+  sizeBytes: number;
+  /** Where the next frame may start (past sizeBytes after a frame larger than a block). */
+  tailOffset: number;
+  dirty: boolean;
+  readonly lastSeqs: Map<number, number>;
+}
+
+/** What the write path needs of the partition that owns it. */
+export interface PartitionWriterOwner {
+  readonly topics: ReadonlyMap<number, WritableTopic>;
+  readonly fds: FdCache;
+  segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef;
+}
+
+export class PartitionWriter {
+  private readonly config: PartitionConfig;
+  private readonly io: FileIo;
+  private readonly blockBytes: number;
+  private readonly maxWriteBytes: number;
+  /** Staging capacity kept between writes; a bigger buffer grown for a large write is dropped after it. */
+  private readonly stageBaseBytes: number;
+  private readonly topics: ReadonlyMap<number, WritableTopic>;
+  private readonly fds: FdCache;
+  private readonly owner: PartitionWriterOwner;
+  private readonly unsynced = new Set<string>();
+  private sealed: SegmentSummary[] = [];
+  private current: CurrentSegment | null = null;
+  private nextSegmentNo: number;
+  private failure: WalError | null = null;
+
+  private stage: Uint8Array | null = null;
+  private stageLength = 0;
+  /** File offset of stage[0]. */
+  private stageBase = 0;
+  private stagedTail = 0;
+  private stagedEntryCount = 0;
+  private stagedRuns = new Float64Array(64 * RUN_FIELDS);
+  private stagedRunCount = 0;
+  private readonly stagedDefs: WritableTopic[] = [];
+  private openBatchTopic = -1;
+
+  constructor(config: PartitionConfig, owner: PartitionWriterOwner) {
+    this.config = config;
+    this.io = config.io;
+    this.owner = owner;
+    this.topics = owner.topics;
+    this.fds = owner.fds;
+    this.blockBytes = config.blockBytes;
+    this.maxWriteBytes = config.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES;
+    this.stageBaseBytes = 2 * this.maxWriteBytes;
+    this.nextSegmentNo = this.firstFreeSegmentNo();
+  }
+
+  get stagedBytes(): number {
+    return this.stageLength;
+  }
+
+  get stagedEntries(): number {
+    return this.stagedEntryCount;
+  }
+
+  get currentSegment(): { id: SegmentId; path: string; sizeBytes: number } | null {
+    const segment = this.current;
+    if (segment === null || !segment.created) return null;
+    return { id: segment.ref.id, path: segment.ref.path, sizeBytes: segment.sizeBytes };
+  }
+
+  /** The descriptor of `segment` if it is the one being written (the read path reads through it). */
+  currentFdOf(segment: SegmentRef): number {
+    const current = this.current;
+    return current !== null && current.ref === segment ? current.fd : -1;
+  }
+
+  /**
+   * `payloadCrc`: the CRC-32 of exactly data[offset, offset + length) when the caller already has it
+   * (the writer gets it from the ring, computed by the main thread); computed here otherwise.
+   */
+  stageEntry(
+    topic: WritableTopic,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    codec: number,
+    batchFlags: number,
+    payloadCrc?: number,
+  ): number {
+    const topicId = topic.id;
+    this.checkEntry(topic, data, offset, length, codec, batchFlags);
+    if (this.stageLength === 0) this.beginRound();
+    const segment = this.current!;
+    if (topic.definedIn !== segment.ref) this.stageTopicDef(topic, segment.ref);
+    const seq = topic.nextSeq;
+    const bytes = frameBytes(length);
+    const at = this.reserve(bytes);
+    const stage = this.stage!;
+    const payload = byteView(data, offset, offset + length);
+    stage.set(payload, at + FRAME_HEADER_BYTES);
+    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
+    encodeFrameHeader(
+      stage,
+      at,
+      KIND_ENTRY,
+      flagsWithCodec(batchFlags, codec),
+      length,
+      topicId,
+      seq,
+      payloadCrc ?? crc32Of(payload),
+    );
+    topic.nextSeq = seq + 1;
+    this.recordStagedEntry(topicId, seq, this.stageBase + at, this.stageBase + at + bytes);
+    this.stagedEntryCount++;
+    this.openBatchTopic = batchFlags === FLAG_BATCH ? topicId : -1;
+    return seq;
+  }
+
+  /** Staged bytes reached maxWriteBytes or the segment's room; never inside an open batch. */
+  wantsCommit(): boolean {
+    if (this.stageLength === 0 || this.openBatchTopic >= 0) return false;
+    return this.stageLength >= this.maxWriteBytes || this.stageBase + this.stageLength >= this.config.segmentBytes;
+  }
+
+  /**
+   * Writes everything staged with one positional write. On failure the file is truncated back,
+   * every staged topic's next seq is restored and the staging is cleared, then the error is thrown.
+   */
+  commit(): void {
+    this.assertWritable();
+    if (this.openBatchTopic >= 0) throw WalError.invalidArgument('cannot commit in the middle of an atomic batch');
+    if (this.stageLength === 0) return;
+    const segment = this.current!;
+    try {
+      if (segment.fd < 0) this.createFile(segment);
+      pwriteAll(this.io, segment.fd, this.stage!, this.stageBase, this.stageLength);
+    } catch (err) {
+      this.rollBack(segment);
+      throw WalError.fromSystem(err, 'write', segment.ref.path);
+    }
+    segment.sizeBytes = this.stageBase + this.stageLength;
+    segment.tailOffset = this.stagedTail;
+    segment.dirty = true;
+    this.indexStagedRuns(segment);
+    this.clearStaging();
+  }
+
+  discardStaged(): void {
+    this.restoreStagedTopics();
+    this.clearStaging();
+  }
+
+  /** This partition's sealed segments of the current epoch. */
+  segmentSummaries(): SegmentSummary[] {
+    return [...this.sealed];
+  }
+
+  /** These sealed segments are about to be deleted: no longer owed an fdatasync nor a summary. */
+  forgetSegments(gone: ReadonlySet<string>): void {
+    if (this.current !== null && gone.has(this.current.ref.path)) {
+      throw WalError.invalidArgument(`cannot forget the current segment ${this.current.ref.path}`, {
+        path: this.current.ref.path,
+      });
+    }
+    for (const p of gone) this.unsynced.delete(p);
+    this.sealed = this.sealed.filter((s) => !gone.has(s.path));
+  }
+
+  /** fdatasync of the current segment, and of sealed ones written since the last call. */
+  fdatasyncCurrent(): void {
+    for (const p of this.unsynced) {
+      this.fdatasync(this.fds.get(p), p);
+      this.unsynced.delete(p);
+    }
+    const segment = this.current;
+    if (segment !== null && segment.dirty) {
+      this.fdatasync(segment.fd, segment.ref.path);
+      segment.dirty = false;
+    }
+  }
+
+  /** Closes the current segment's descriptor (the sealed ones are the FdCache's). */
+  close(): void {
+    this.clearStaging();
+    const segment = this.current;
+    this.current = null;
+    try {
+      if (segment !== null && segment.fd >= 0) this.io.close(segment.fd);
+    } catch (err) {
+      throw WalError.fromSystem(err, 'close', segment!.ref.path);
+    }
+  }
+
+  /** Refuses every write after a failed write could not be rolled back. */
+  assertWritable(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private checkEntry(
+    topic: WritableTopic,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    codec: number,
+    batchFlags: number,
+  ): void {
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > data.byteLength
+    ) {
+      throw WalError.invalidArgument(
+        `entry bytes [${offset}, ${offset + length}) are outside the ${data.byteLength}-byte buffer`,
+      );
+    }
+    if (codec !== CODEC_RAW && codec !== CODEC_MSGPACK) throw WalError.invalidArgument(`unknown codec ${codec}`);
+    if (batchFlags !== 0 && batchFlags !== FLAG_BATCH && batchFlags !== (FLAG_BATCH | FLAG_BATCH_END)) {
+      throw WalError.invalidArgument(`invalid batch flags ${batchFlags}`);
+    }
+    if (this.openBatchTopic >= 0 && (topic.id !== this.openBatchTopic || batchFlags === 0)) {
+      throw WalError.invalidArgument('an atomic batch is open: only its next entries may be staged');
+    }
+    const seq = topic.nextSeq;
+    if (seq >= Number.MAX_SAFE_INTEGER) throw WalError.tooLarge('sequence number', seq, Number.MAX_SAFE_INTEGER - 1);
+  }
+
+  /** Rolls to a new segment when the current one is full; a new segment starts with its header. */
+  private beginRound(): void {
+    let segment = this.current;
+    if (segment !== null && segment.sizeBytes >= this.config.segmentBytes) {
+      this.seal(segment);
+      segment = null;
+    }
+    if (segment === null) segment = this.current = this.newSegment();
+    this.stageBase = segment.sizeBytes;
+    this.stagedTail = segment.tailOffset;
+    if (segment.sizeBytes === 0) this.stageSegmentHeader(segment.ref);
+  }
+
+  private newSegment(): CurrentSegment {
+    const id: SegmentId = {
+      epoch: this.config.epoch,
+      writerIndex: this.config.writerIndex,
+      segmentNo: this.nextSegmentNo++,
+    };
+    const ref = this.owner.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes);
+    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, dirty: false, lastSeqs: new Map() };
+  }
+
+  /** Created exclusively (a name is never reused), then reopened read-write for writes and reads. */
+  private createFile(segment: CurrentSegment): void {
+    const { path: filePath, id } = segment.ref;
+    if (!segment.created) {
+      this.io.close(this.io.open(filePath, 'create-exclusive'));
+      segment.created = true;
+      this.config.onSegmentCreated?.(id, filePath);
+    }
+    segment.fd = this.io.open(filePath, 'write');
+  }
+
+  private seal(segment: CurrentSegment): void {
+    const summary = this.summaryOf(segment);
+    this.sealed.push(summary);
+    if (segment.dirty) this.unsynced.add(segment.ref.path);
+    this.fds.adopt(segment.ref.path, segment.fd);
+    this.current = null;
+    this.config.onSegmentSealed?.(summary);
+  }
+
+  private summaryOf(segment: CurrentSegment): SegmentSummary {
+    const topics = [...segment.lastSeqs].sort((a, b) => a[0] - b[0]);
+    return { path: segment.ref.path, id: segment.ref.id, sizeBytes: segment.sizeBytes, topics };
+  }
+
+  private stageSegmentHeader(ref: SegmentRef): void {
+    const payload = encodeSegmentHeaderPayload({
+      formatVersion: FORMAT_VERSION,
+      blockBytes: this.blockBytes,
+      epoch: ref.id.epoch,
+      writerIndex: ref.id.writerIndex,
+      segmentNo: ref.id.segmentNo,
+      createdAtMs: Date.now(),
+    });
+    const at = this.reserve(SEGMENT_HEADER_FRAME_BYTES);
+    this.stage!.set(payload, at + FRAME_HEADER_BYTES);
+    encodeFrameHeader(this.stage!, at, KIND_SEGMENT_HEADER, 0, SEGMENT_HEADER_PAYLOAD_BYTES, 0, 0, crc32Of(payload));
+  }
+
+  private stageTopicDef(topic: WritableTopic, ref: SegmentRef): void {
+    const length = topic.nameBytes.byteLength;
+    const bytes = frameBytes(length);
+    const at = this.reserve(bytes);
+    const stage = this.stage!;
+    stage.set(topic.nameBytes, at + FRAME_HEADER_BYTES);
+    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
+    encodeFrameHeader(stage, at, KIND_TOPIC_DEF, 0, length, topic.id, 0, topic.nameCrc);
+    topic.definedIn = ref;
+    this.stagedDefs.push(topic);
+  }
+
+  /** Places a frame of `bytes` per the block rules, zero-filling any padding; returns its index in the stage. */
+  private reserve(bytes: number): number {
+    const start = frameStartOffset(this.stagedTail, bytes, this.blockBytes);
+    const at = start - this.stageBase;
+    this.ensureStageBytes(at + bytes);
+    if (at > this.stageLength) this.stage!.fill(0, this.stageLength, at);
+    this.stageLength = at + bytes;
+    this.stagedTail = nextFrameOffset(start, bytes, this.blockBytes);
+    return at;
+  }
+
+  private ensureStageBytes(needed: number): void {
+    const stage = this.stage;
+    if (stage !== null && stage.byteLength >= needed) return;
+    const current = stage?.byteLength ?? 0;
+    const grown = new Uint8Array(Math.max(needed, this.stageBaseBytes, current + (current >>> 1)));
+    if (stage !== null) grown.set(stage.subarray(0, this.stageLength));
+    this.stage = grown;
+  }
+
+  private recordStagedEntry(topicId: number, seq: number, startOffset: number, endOffset: number): void {
+    let runs = this.stagedRuns;
+    const count = this.stagedRunCount;
+    if (count > 0) {
+      const last = (count - 1) * RUN_FIELDS;
+      if (runs[last] === topicId && runs[last + 1]! + runs[last + 2]! === seq) {
+        runs[last + 2]!++;
+        runs[last + 4] = endOffset;
+        return;
+      }
+    }
+    if ((count + 1) * RUN_FIELDS > runs.length) {
+      runs = new Float64Array(runs.length * 2);
+      runs.set(this.stagedRuns);
+      this.stagedRuns = runs;
+    }
+    const at = count * RUN_FIELDS;
+    runs[at] = topicId;
+    runs[at + 1] = seq;
+    runs[at + 2] = 1;
+    runs[at + 3] = startOffset;
+    runs[at + 4] = endOffset;
+    this.stagedRunCount = count + 1;
+  }
+
+  private indexStagedRuns(segment: CurrentSegment): void {
+    const runs = this.stagedRuns;
+    for (let at = 0; at < this.stagedRunCount * RUN_FIELDS; at += RUN_FIELDS) {
+      const topicId = runs[at]!;
+      const firstSeq = runs[at + 1]!;
+      const count = runs[at + 2]!;
+      const topic = this.topics.get(topicId)!;
+      topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
+      topic.committedSeq = firstSeq + count;
+      segment.lastSeqs.set(topicId, firstSeq + count - 1);
+    }
+  }
+
+  private rollBack(segment: CurrentSegment): void {
+    this.discardStaged();
+    if (segment.fd < 0) return;
+    try {
+      this.io.ftruncate(segment.fd, segment.sizeBytes);
+    } catch (err) {
+      // Bytes of the failed write may remain after the committed end and would be read back as
+      // entries whose appends were rejected; refuse every further write instead.
+      this.failure = WalError.fromSystem(err, 'truncating after a failed write', segment.ref.path);
+    }
+  }
+
+  private restoreStagedTopics(): void {
+    const runs = this.stagedRuns;
+    for (let at = (this.stagedRunCount - 1) * RUN_FIELDS; at >= 0; at -= RUN_FIELDS) {
+      this.topics.get(runs[at]!)!.nextSeq = runs[at + 1]!;
+    }
+    for (const topic of this.stagedDefs) topic.definedIn = null;
+  }
+
+  private clearStaging(): void {
+    this.stageLength = 0;
+    this.stagedEntryCount = 0;
+    this.stagedRunCount = 0;
+    this.stagedDefs.length = 0;
+    this.openBatchTopic = -1;
+    if (this.stage !== null && this.stage.byteLength > this.stageBaseBytes) this.stage = null;
+  }
+
+  private fdatasync(fd: number, filePath: string): void {
+    try {
+      this.io.fdatasync(fd);
+    } catch (err) {
+      const sys = err as NodeJS.ErrnoException;
+      throw new WalError(
+        'ERR_FSYNC_FAILED',
+        `fdatasync failed: ${sys.message}`,
+        { path: filePath, errno: sys.code, syscall: 'fdatasync' },
+        { cause: err },
+      );
+    }
+  }
+
+  /** A partition restarted within its epoch must not reuse a segment name. */
+  private firstFreeSegmentNo(): number {
+    let next = 0;
+    let found: ReturnType<typeof listSegments>;
+    try {
+      found = listSegments(this.io, this.config.dir);
+    } catch (err) {
+      throw WalError.fromSystem(err, 'listing segments', this.config.dir);
+    }
+    for (const { id } of found) {
+      if (id.epoch === this.config.epoch && id.writerIndex === this.config.writerIndex)
+        next = Math.max(next, id.segmentNo + 1);
+    }
+    return next;
+  }
+}
