@@ -209,7 +209,13 @@ export class Walrus extends EventEmitter<WalrusEvents> {
     const started = performance.now();
     let ns: OpenedNamespace;
     try {
-      ns = openNamespace(nodeFileIo, resolved.namespaceDir, resolved.fsync !== 'none', resolved.key, resolved.groupAccess);
+      ns = openNamespace(
+        nodeFileIo,
+        resolved.namespaceDir,
+        resolved.fsync !== 'none',
+        resolved.key,
+        resolved.groupAccess,
+      );
     } catch (err) {
       // Some fs errors (ENOTDIR, EACCES from a stat) came out raw instead of as a WalError.
       throw toWalError(err);
