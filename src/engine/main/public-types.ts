@@ -23,6 +23,24 @@ export interface AppendOptions {
   codec?: EntryCodec;
 }
 
+export interface SubscribeOptions {
+  /** Ends the iteration (cleanly: it returns, it does not throw). */
+  signal?: AbortSignal;
+  /**
+   * true (default): entries are consumed (the cursor moves, per the read consistency mode) a batch
+   * at a time, when the batch is read: leaving the loop early drops the rest of that batch (an
+   * abort does not: the batch is yielded to its end first). Competing subscribers of one topic
+   * share its entries. false: observe without consuming: every entry from the cursor on, in
+   * order; entries other readers consume before this follower reaches them are skipped.
+   */
+  checkpoint?: boolean;
+  /**
+   * Payload bytes per batch read (at least one entry per batch; with `checkpoint: true`, `1` = one
+   * entry per read, so nothing is taken before it is yielded). Default 64 KiB.
+   */
+  maxBytes?: number;
+}
+
 export interface WaitForWritesOptions {
   /** Ends the wait early (it resolves, it does not reject). */
   signal?: AbortSignal;

@@ -8,10 +8,10 @@ import type {
   AppendOptions,
   BatchReadOptions,
   ReadOptions,
+  SubscribeOptions,
   WaitForWritesOptions,
   WalrusStats,
 } from './public-types.js';
-import type { SubscribeOptions } from './subscription.js';
 
 export interface ReadSurface {
   readNext(topic: string, options?: ReadOptions): Promise<Entry | null>;

@@ -30,7 +30,7 @@ import { Reclaimer } from './reclaimer.js';
 import { scanSegmentsInParallel } from './recovery-scan.js';
 import { auditSegmentFiles } from './segment-audit.js';
 import { assembleStats } from './stats-report.js';
-import { subscribeTopic, type SubscribeOptions } from './subscription.js';
+import { subscribeTopic } from './subscription.js';
 import { ReadPath } from './topic-reader.js';
 import { writerForTopic } from './topic-router.js';
 import { TopicTable } from './topic-table.js';
@@ -241,7 +241,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
    * Follows `topic`: an AsyncIterable of its entries that waits for new ones, consuming them a batch
    * at a time (unless `checkpoint: false`), and ends on abort or close (subscription.ts).
    */
-  subscribe(topic: string, options?: SubscribeOptions): AsyncIterable<Entry> {
+  subscribe(topic: string, options?: T.SubscribeOptions): AsyncIterable<Entry> {
     const source = {
       batchRead: (t: string, o: T.BatchReadOptions) => this.batchRead(t, o),
       waitForWrites: (t: string, o?: T.WaitForWritesOptions) => this.waitForWrites(t, o),
