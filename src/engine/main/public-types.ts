@@ -74,6 +74,7 @@ export interface WalrusStats {
   fsync: ResolvedOptions['fsync'];
   readConsistency: ResolvedOptions['readConsistency'];
   writers: Array<WriterStats & { ringUsedBytes: number }>;
+  /** Keyed by topic name; a null-prototype object, so any topic name (even `__proto__`) is an own key. */
   topics: Record<string, TopicStats>;
   recovery: RecoveryReport;
   reclaimedSegments: number;

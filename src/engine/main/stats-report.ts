@@ -61,7 +61,8 @@ export async function assembleStats(src: StatsSources): Promise<WalrusStats> {
     list.push(t);
     byWriter.set(t.writer, list);
   }
-  const topics: Record<string, TopicStats> = {};
+  // Null prototype: a topic named `__proto__` (or `constructor`) must be an own key like any other.
+  const topics = Object.create(null) as Record<string, TopicStats>;
   for (const [w, list] of byWriter) {
     const seqs = await ask(
       () =>
