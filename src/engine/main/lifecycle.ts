@@ -11,7 +11,9 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { WalError } from '../../errors.js';
+import type { OpenedNamespace } from '../../storage/namespace-opening.js';
 import { FATAL_CODE } from '../shared/progress-cells.js';
+import type { StartedWorkers } from './worker-startup.js';
 
 export type LifecycleState =
   | { readonly phase: 'open' }
@@ -118,5 +120,26 @@ export function superviseWorkers(
     w.on('error', onDeath(who, 'error'));
     w.on('exit', onDeath(who, 'exit'));
     w.unref();
+  }
+}
+
+/**
+ * Gives back everything a failed `Walrus.open` took, whichever step failed: the control ports
+ * (they would keep the process alive), the workers, the cursor log's descriptor and the lock.
+ */
+export async function releaseFailedOpen(
+  ns: OpenedNamespace,
+  workers: readonly Worker[],
+  started: StartedWorkers | null,
+): Promise<void> {
+  if (started) {
+    for (const c of started.channels) c.control.release();
+    started.flusher.release();
+  }
+  await Promise.allSettled(workers.map((w) => w.terminate()));
+  try {
+    ns.close(); // the cursor store, then the lock (released even if closing the log fails)
+  } catch {
+    // The open already failed with its own error, which is the one to report.
   }
 }

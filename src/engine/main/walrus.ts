@@ -23,7 +23,7 @@ import { byteLengthOf } from '../shared/ring-ops.js';
 import { codecFor, codecNumber, codecOf, encodeBatch, payloadOf } from './append-payload.js';
 import { DurabilityBarrier } from './durability-barrier.js';
 import { Entry } from './entry.js';
-import { Lifecycle, superviseWorkers } from './lifecycle.js';
+import { Lifecycle, releaseFailedOpen, superviseWorkers } from './lifecycle.js';
 import { ProgressWatcher } from './progress-watcher.js';
 import type * as T from './public-types.js';
 import { Reclaimer } from './reclaimer.js';
@@ -90,7 +90,6 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     this.#barrier = new DurabilityBarrier({ channels, cells, cursors, lifecycle, waitFor, fsync: options.fsync });
     const workers: Array<[string, Worker]> = channels.map((c) => [`writer ${c.writerIndex}`, c.worker]);
     superviseWorkers([...workers, ['flusher', s.flusherWorker]], lifecycle, (err) => this.#fail(err));
-    this.#reclaimer.start();
   }
 
   /** Opens (creating if needed) a namespace: locks it, recovers it, starts the workers. */
@@ -105,6 +104,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       throw toWalError(err);
     }
     const workers: Worker[] = [];
+    let workersStarted: StartedWorkers | null = null;
     try {
       const recovery = finishRecovery(ns, await scanSegmentsInParallel(ns.segmentPaths));
       const recoveryMs = performance.now() - started;
@@ -113,22 +113,22 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       const topicsByWriter: RecoveredTopic[][] = Array.from({ length: resolved.writers }, () => []);
       for (const t of recovery.topics) topicsByWriter[writerForTopic(encodeTopic(t.name), resolved.writers)]!.push(t);
       let instance: Walrus | null = null;
-      const workersStarted = startWorkers({
+      const { channels, flusher } = (workersStarted = startWorkers({
         ...{ options: resolved, ns, cells, topicsByWriter, started: workers },
         onSealed: (summary) => instance && instance.#reclaimer.noteSealed(summary),
         onProgressNeeded: () => instance && instance.#progress.watch(),
-      });
+      }));
       const opened = new Walrus({ ...{ options: resolved, ns, recovery, recoveryMs, cells }, ...workersStarted });
       instance = opened;
       // Every worker answers a control call before open resolves, so a worker that cannot start
       // (bad install, missing file) fails open instead of the first append.
-      const { channels, flusher } = workersStarted;
       await Promise.all([...channels.map((c) => c.control.call('stats')), flusher.call('deleteFiles', [])]);
+      // Started only now: a failed open must leave no interval behind (it held the instance and its rings).
+      opened.#reclaimer.start();
       setImmediate(() => opened.emit('recovered', opened.#recovery));
       return opened;
     } catch (err) {
-      await Promise.allSettled(workers.map((w) => w.terminate()));
-      ns.release();
+      await releaseFailedOpen(ns, workers, workersStarted);
       throw toWalError(err);
     }
   }
