@@ -14,6 +14,7 @@ import { WalError } from '../../errors.js';
 import type { FsyncMode } from '../../options.js';
 import { byteView } from '../../storage/byte-view.js';
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
+import { isDetached } from '../../storage/limits.js';
 import type { CursorStore } from '../../storage/cursor-store.js';
 import type { ControlClient, ReadAnswer, WriterControl } from '../shared/control-protocol.js';
 import {
@@ -84,6 +85,15 @@ export class ReadPath {
   }
 }
 
+/**
+ * Entries of one read share one ArrayBuffer; a caller that transfers `entry.data.buffer` detaches
+ * its cached siblings too. A view of a detached buffer reads as empty, so this is checked before
+ * an entry is handed out (cheap: only an empty buffer needs the full test).
+ */
+function isDetachedEntry(entry: Entry): boolean {
+  return entry.data.buffer.byteLength === 0 && isDetached(entry.data);
+}
+
 export class TopicReader {
   readonly #path: ReadPath;
   readonly #topicId: number;
@@ -136,24 +146,33 @@ export class TopicReader {
 
   /** Up to `maxBatchEntries` unread entries within `maxBytes` of payload (at least one if any). */
   batchRead(maxBytes: number, checkpoint: boolean): Promise<Entry[]> {
-    const maxEntries = this.#path.options.maxBatchEntries;
     return this.#exclusive(async () => {
-      const out: Entry[] = [];
-      let bytes = 0;
-      for (let pass = 0; pass < 2; pass++) {
-        while (out.length < maxEntries) {
-          const next = this.#peek(out.length);
-          if (!next) break;
-          if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return this.#finishBatch(out, checkpoint);
-          out.push(next);
-          bytes += next.data.byteLength;
-        }
-        if (out.length >= maxEntries || pass === 1) break;
-        const budget = Math.min(MAX_FETCH_BYTES, Math.max(READ_AHEAD_BYTES, maxBytes - bytes));
-        if (!(await this.#fetch(budget))) break;
+      for (;;) {
+        const out = await this.#collect(maxBytes);
+        // A sibling's buffer detached while the fetch was awaited: read those entries again.
+        if (!this.#truncateAtDetached(out)) return this.#finishBatch(out, checkpoint);
       }
-      return this.#finishBatch(out, checkpoint);
     });
+  }
+
+  /** The cached entries a batch read hands out, fetching once or twice if the cache has too few. */
+  async #collect(maxBytes: number): Promise<Entry[]> {
+    const maxEntries = this.#path.options.maxBatchEntries;
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      while (out.length < maxEntries) {
+        const next = this.#peek(out.length);
+        if (!next) break;
+        if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return out;
+        out.push(next);
+        bytes += next.data.byteLength;
+      }
+      if (out.length >= maxEntries || pass === 1) break;
+      const budget = Math.min(MAX_FETCH_BYTES, Math.max(READ_AHEAD_BYTES, maxBytes - bytes));
+      if (!(await this.#fetch(budget))) break;
+    }
+    return out;
   }
 
   /**
@@ -176,8 +195,22 @@ export class TopicReader {
     return out;
   }
 
+  /** The cached entry `index` places after the cursor; undefined when not cached or no longer readable. */
   #peek(index = 0): Entry | undefined {
-    return this.#cache[this.#head + index];
+    const entry = this.#cache[this.#head + index];
+    if (entry === undefined || !isDetachedEntry(entry)) return entry;
+    // The caller transferred the buffer this entry shares with the rest of its read: it and every
+    // later cached entry are read again from the writer, never handed out empty.
+    this.#cache.length = this.#head + index;
+    return undefined;
+  }
+
+  /** Whether an entry of `out` (the first cached ones) is detached; if so the cache ends before it. */
+  #truncateAtDetached(out: readonly Entry[]): boolean {
+    const at = out.findIndex(isDetachedEntry);
+    if (at < 0) return false;
+    this.#cache.length = this.#head + at;
+    return true;
   }
 
   /** Sequence number right after the cached entries (where the next fetch starts). */
@@ -185,14 +218,17 @@ export class TopicReader {
     return this.#cache.length > this.#head ? this.#cache[this.#cache.length - 1]!.seq + 1 : this.#cursor;
   }
 
-  #fill(entries: Entry[]): void {
-    if (entries.length === 0) return;
+  /** Appends a fetched batch read from `fromSeq`; returns how many it added (0: it no longer lines up). */
+  #fill(fromSeq: number, entries: Entry[]): number {
+    // A cache cut short (a detached buffer) while this batch was being read: it would leave a gap.
+    if (entries.length === 0 || fromSeq !== this.#fetchFrom()) return 0;
     if (this.#head === this.#cache.length) {
       this.#cache = entries;
       this.#head = 0;
     } else {
       for (const e of entries) this.#cache.push(e);
     }
+    return entries.length;
   }
 
   /** Drops the first `n` cached entries (they were consumed). */
@@ -219,9 +255,9 @@ export class TopicReader {
 
   async #fetchNow(maxBytes: number): Promise<number> {
     const maxEntries = this.#path.options.maxBatchEntries;
-    const { entries, bytes } = await this.#readFromWriter(this.#fetchFrom(), maxBytes);
-    this.#fill(entries);
-    const count = entries.length;
+    const fromSeq = this.#fetchFrom();
+    const { entries, bytes } = await this.#readFromWriter(fromSeq, maxBytes);
+    const count = this.#fill(fromSeq, entries);
     // A full answer means more is probably waiting: start reading it now.
     if (count > 0 && (count >= maxEntries || bytes * 2 >= maxBytes) && this.#path.options.lifecycle.notClosing) {
       const prefetch = this.#fetchNow(READ_AHEAD_BYTES).catch(() => 0);
