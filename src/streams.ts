@@ -17,8 +17,9 @@ import { WalError, toWalError } from './errors.js';
 import { validateCodec, type EntryCodec } from './options.js';
 import { encodeTopic } from './storage/limits.js';
 import type { Entry } from './engine/main/entry.js';
-import type { SubscribeOptions } from './engine/main/subscription.js';
-import type { Walrus } from './engine/main/walrus.js';
+import type { SubscribeOptions } from './engine/main/public-types.js';
+import type { AppendSurface, ReadSurface } from './engine/main/read-surface.js';
+import { checkSignal } from './argument-checks.js';
 
 export interface TopicReadableOptions extends SubscribeOptions {
   /** Entries buffered by the stream before it stops pulling. Default 16. */
@@ -41,7 +42,7 @@ export interface TopicWritableOptions {
  * from the stream (its buffer, the rest of the current batch) are consumed and dropped.
  */
 export function topicReadable(
-  wal: Pick<Walrus, 'subscribe'>,
+  wal: Pick<ReadSurface, 'subscribe'>,
   topic: string,
   options: TopicReadableOptions = {},
 ): Readable {
@@ -49,11 +50,7 @@ export function topicReadable(
 }
 
 /** A Writable that appends each chunk (Buffer, Uint8Array, string; any value with codec 'msgpack') to `topic`. */
-export function topicWritable(
-  wal: Pick<Walrus, 'append' | 'batchAppend'>,
-  topic: string,
-  options: TopicWritableOptions = {},
-): Writable {
+export function topicWritable(wal: AppendSurface, topic: string, options: TopicWritableOptions = {}): Writable {
   return new TopicWritable(wal, topic, options);
 }
 
@@ -65,7 +62,7 @@ class TopicReadable extends Readable {
   readonly #onUserAbort = (): void => this.#stop.abort();
   #pulling = false;
 
-  constructor(wal: Pick<Walrus, 'subscribe'>, topic: string, options: TopicReadableOptions) {
+  constructor(wal: Pick<ReadSurface, 'subscribe'>, topic: string, options: TopicReadableOptions) {
     if (typeof options !== 'object' || options === null)
       throw WalError.invalidArgument('topicReadable options must be an object');
     const { highWaterMark = 16, signal, ...subscribeOptions } = options;
@@ -73,14 +70,10 @@ class TopicReadable extends Readable {
     // The user's signal goes to the subscription (not to Readable, which would destroy the stream
     // with an AbortError): an abort is a clean end of the topic, as for subscribe.
     const subscription = wal.subscribe(topic, { ...subscribeOptions, signal: this.#stop.signal });
-    if (signal !== undefined) {
-      if (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function') {
-        throw WalError.invalidArgument('signal must be an AbortSignal');
-      }
-      if (signal.aborted) this.#stop.abort();
-      else signal.addEventListener('abort', this.#onUserAbort, { once: true });
-    }
-    this.#userSignal = signal;
+    const userSignal = checkSignal(signal);
+    if (userSignal?.aborted) this.#stop.abort();
+    else userSignal?.addEventListener('abort', this.#onUserAbort, { once: true });
+    this.#userSignal = userSignal;
     this.#iterator = subscription[Symbol.asyncIterator]();
   }
 
@@ -120,17 +113,18 @@ class TopicReadable extends Readable {
 }
 
 class TopicWritable extends Writable {
-  readonly #wal: Pick<Walrus, 'append' | 'batchAppend'>;
+  readonly #wal: AppendSurface;
   readonly #topic: string;
   readonly #appendOptions: { codec?: EntryCodec };
   /** The WAL's maxBatchEntries once a batch was refused for its count (not public otherwise). */
   #batchLimit = Infinity;
 
-  constructor(wal: Pick<Walrus, 'append' | 'batchAppend'>, topic: string, options: TopicWritableOptions) {
+  constructor(wal: AppendSurface, topic: string, options: TopicWritableOptions) {
     if (typeof options !== 'object' || options === null)
       throw WalError.invalidArgument('topicWritable options must be an object');
     encodeTopic(topic);
     const { codec, highWaterMark = 16, signal } = options;
+    checkSignal(signal);
     super({ objectMode: true, highWaterMark, ...(signal !== undefined ? { signal } : {}) });
     this.#wal = wal;
     this.#topic = topic;

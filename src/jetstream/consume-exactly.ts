@@ -11,9 +11,9 @@
  */
 import { WalError } from '../errors.js';
 import type { Entry } from '../engine/main/entry.js';
-import type { Walrus } from '../engine/main/walrus.js';
+import type { ReadSurface } from '../engine/main/read-surface.js';
 
-export type ConsumingWal = Pick<Walrus, 'batchRead' | 'readNext'>;
+export type ConsumingWal = Pick<ReadSurface, 'batchRead' | 'readNext'>;
 
 export async function consumeExactly(wal: ConsumingWal, topic: string, published: readonly Entry[]): Promise<void> {
   if (published.length === 0) return;

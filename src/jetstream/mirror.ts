@@ -30,9 +30,10 @@ import {
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, toWalError } from '../errors.js';
 import type { Entry } from '../engine/main/entry.js';
-import { armWait } from '../engine/main/subscription.js';
-import type { Walrus } from '../engine/main/walrus.js';
-import { checkTimerMs, encodeTopic } from '../storage/limits.js';
+import type { ReadSurface } from '../engine/main/read-surface.js';
+import { armWait } from '../engine/main/write-waits.js';
+import { checkSignal, checkTimerMs } from '../argument-checks.js';
+import { encodeTopic } from '../storage/limits.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { consumeExactly } from './consume-exactly.js';
 import {
@@ -138,7 +139,7 @@ const DEFAULT_RETRY_MAX_MS = 5_000;
 const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 const NANOS_PER_MS = 1_000_000;
 
-export type MirrorWal = Pick<Walrus, 'batchRead' | 'readNext' | 'waitForWrites' | 'count' | 'stats'>;
+export type MirrorWal = Pick<ReadSurface, 'batchRead' | 'readNext' | 'waitForWrites' | 'count' | 'stats'>;
 
 interface TopicPlan {
   topic: string;
@@ -198,8 +199,7 @@ function resolveOptions(options: MirrorOptions): Resolved {
     );
   if (!Array.isArray(options.topics) || options.topics.length === 0)
     throw WalError.invalidArgument('topics must be a non-empty array of topic names');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-    throw WalError.invalidArgument('signal must be an AbortSignal');
+  checkSignal(options.signal);
   if (options.subject !== undefined && typeof options.subject !== 'function')
     throw WalError.invalidArgument('subject must be a function (topic) => subject');
   if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {

@@ -15,9 +15,10 @@
  */
 import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { WalError, toWalError } from '../errors.js';
-import type { Walrus } from '../engine/main/walrus.js';
+import type { AppendSurface, ReadSurface } from '../engine/main/read-surface.js';
+import { checkSignal, checkTimerMs } from '../argument-checks.js';
 import { unpackValue } from '../value-codec.js';
-import { checkTimerMs, encodeTopic } from '../storage/limits.js';
+import { encodeTopic } from '../storage/limits.js';
 import {
   describeError,
   openConnection,
@@ -79,7 +80,7 @@ export interface ReplayReport {
   complete: boolean;
 }
 
-export type ReplayWal = Pick<Walrus, 'batchAppend' | 'stats'>;
+export type ReplayWal = Pick<AppendSurface, 'batchAppend'> & Pick<ReadSurface, 'stats'>;
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Consecutive entries appended with one atomic batchAppend; well under the WAL's default maxBatchEntries. */
@@ -104,8 +105,7 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
   if (typeof options !== 'object' || options === null)
     throw WalError.invalidArgument('replay options must be an object');
   validateConnectionOptions(options);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-    throw WalError.invalidArgument('signal must be an AbortSignal');
+  checkSignal(options.signal);
   if (options.subject !== undefined && typeof options.subject !== 'function')
     throw WalError.invalidArgument('subject must be a function');
   if (options.topics !== undefined && !Array.isArray(options.topics))

@@ -43,37 +43,6 @@ export function checkNewTopicId(topicId: number, topic: string): number {
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** A new CURSORS snapshot is taken once the cursor log holds 1 MiB of records. */
 export const CURSOR_LOG_SNAPSHOT_BYTES = 1 * MiB;
-/**
- * The longest delay a Node timer keeps: a longer one (Infinity included) fires after 1 ms, with a
- * warning, which turns a timeout into a hot loop. Every timer option is held to it.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Validates a timer option: a number of milliseconds in `minMs` … 2^31 − 1, integral when asked.
- * Refused, not clamped: a caller asking for 30 days (or Infinity for "never") would otherwise get
- * another timeout than asked without knowing; omitting the option is how to wait without one.
- */
-export function checkTimerMs(
-  value: unknown,
-  name: string,
-  options: { minMs?: number; integer?: boolean } = {},
-): number {
-  const { minMs = 0, integer = false } = options;
-  if (
-    typeof value !== 'number' ||
-    Number.isNaN(value) ||
-    value < minMs ||
-    value > MAX_TIMER_MS ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw WalError.invalidArgument(
-      `${name} must be ${integer ? 'an integer' : 'a number'} of milliseconds from ${minMs} to ${MAX_TIMER_MS}, got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Matches a code point that is half of a surrogate pair on its own (not encodable as UTF-8). */
 const LONE_SURROGATE = /\p{Cs}/u;
 const utf8 = new TextEncoder();
@@ -89,7 +58,8 @@ export function isWellFormedText(text: string): boolean {
 
 /** Validates a topic name and returns its UTF-8 bytes. */
 export function encodeTopic(topic: unknown): Uint8Array {
-  if (typeof topic !== 'string') throw WalError.invalidArgument(`topic must be a string, got ${describe(topic)}`);
+  if (typeof topic !== 'string')
+    throw WalError.invalidArgument(`topic must be a string, got ${describeArgument(topic)}`);
   if (topic.length === 0) throw WalError.invalidArgument('topic must not be empty');
   if (!isWellFormedText(topic))
     throw WalError.invalidArgument('topic must be well-formed Unicode (it holds a lone surrogate)');
@@ -128,7 +98,7 @@ export function toEntryBytes(data: unknown): Uint8Array {
     return utf8.encode(data);
   }
   if (!(data instanceof Uint8Array))
-    throw WalError.invalidArgument(`entry must be a Uint8Array or a string, got ${describe(data)}`);
+    throw WalError.invalidArgument(`entry must be a Uint8Array or a string, got ${describeArgument(data)}`);
   if (data.byteLength === 0 && isDetached(data))
     throw WalError.invalidArgument('entry is a view of a detached ArrayBuffer');
   return data;
@@ -140,7 +110,8 @@ export function checkBatch(
   maxEntries: number,
   maxEntryBytes: number = MAX_ENTRY_BYTES_LIMIT,
 ): Uint8Array[] {
-  if (!Array.isArray(entries)) throw WalError.invalidArgument(`batch must be an array, got ${describe(entries)}`);
+  if (!Array.isArray(entries))
+    throw WalError.invalidArgument(`batch must be an array, got ${describeArgument(entries)}`);
   if (entries.length > maxEntries) throw WalError.tooLarge('batch (entries)', entries.length, maxEntries);
   const out = new Array<Uint8Array>(entries.length);
   let totalBytes = 0;
@@ -209,7 +180,7 @@ export function validateSizing(options: SizingOptions): ResolvedSizing {
 function sizeOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value))
-    throw WalError.invalidArgument(`${name} must be an integer, got ${describe(value)}`);
+    throw WalError.invalidArgument(`${name} must be an integer, got ${describeArgument(value)}`);
   if (value < min || value > max)
     throw WalError.invalidArgument(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
@@ -226,7 +197,8 @@ export function isDetached(view: Uint8Array): boolean {
   }
 }
 
-function describe(value: unknown): string {
+/** A value named in an error message: its type, or the number itself, never its contents. */
+export function describeArgument(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'number') return String(value);
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';

@@ -13,6 +13,7 @@
  * - 'none': never syncs.
  */
 import * as path from 'node:path';
+import { checkMaxBytes, readCheckpointOption } from '../argument-checks.js';
 import { WalError } from '../errors.js';
 import { CheckpointPolicy, parseReadConsistency, type ReadConsistency } from './checkpoint-policy.js';
 import { parseFsyncMode, type FsyncMode } from './fsync-mode.js';
@@ -195,7 +196,7 @@ export class LogStore {
   readNext(topic: string, options?: { checkpoint?: boolean }): StoredEntry | null {
     this.#ensureOpen();
     encodeTopic(topic);
-    const checkpoint = checkpointOption(options);
+    const checkpoint = readCheckpointOption(options);
     return this.#read(topic, 1, 1, checkpoint)[0] ?? null;
   }
 
@@ -206,11 +207,11 @@ export class LogStore {
   batchRead(topic: string, options: { maxBytes: number; checkpoint?: boolean }): StoredEntry[] {
     this.#ensureOpen();
     encodeTopic(topic);
-    const maxBytes = (options as { maxBytes?: unknown } | null)?.maxBytes;
-    if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
-      throw WalError.invalidArgument('batchRead needs options.maxBytes, a positive integer');
-    }
-    const checkpoint = checkpointOption(options);
+    if (typeof options !== 'object' || options === null)
+      throw WalError.invalidArgument('batchRead needs options { maxBytes }');
+    // The engine's check, Infinity included (see argument-checks.ts): a program valid on one is valid on the other.
+    const maxBytes = checkMaxBytes(options.maxBytes);
+    const checkpoint = readCheckpointOption(options);
     return this.#read(topic, maxBytes, this.#sizing.maxBatchEntries, checkpoint);
   }
 
@@ -428,13 +429,4 @@ function checkCodec(codec: unknown): number {
   if (codec === undefined) return CODEC_RAW;
   if (codec === CODEC_RAW || codec === CODEC_MSGPACK) return codec;
   throw WalError.invalidArgument(`codec must be ${CODEC_RAW} (raw) or ${CODEC_MSGPACK} (msgpack)`);
-}
-
-function checkpointOption(options: unknown): boolean {
-  if (options === undefined) return true;
-  if (typeof options !== 'object' || options === null) throw WalError.invalidArgument('read options must be an object');
-  const checkpoint = (options as { checkpoint?: unknown }).checkpoint;
-  if (checkpoint === undefined) return true;
-  if (typeof checkpoint !== 'boolean') throw WalError.invalidArgument('checkpoint must be a boolean');
-  return checkpoint;
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WalError, type Entry, type Walrus } from '../../dist/src/index.js';
-import { armWait } from '../../dist/src/engine/main/subscription.js';
+import { armWait } from '../../dist/src/engine/main/write-waits.js';
 import { SMALL, openWal, tempDir } from '../helpers/wal.js';
 import { within } from '../helpers/within.js';
 

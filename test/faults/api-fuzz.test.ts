@@ -21,6 +21,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WalError, Walrus, type Entry, type WalrusOptions } from '../../dist/src/index.js';
 import { packValue } from '../../dist/src/value-codec.js';
+import { checkMaxBytes, checkSignal, checkTimeoutMs, readCheckpointOption } from '../../dist/src/argument-checks.js';
 import { within } from '../helpers/within.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -135,12 +136,18 @@ function expectEntry(actual: unknown, expected: ModelEntry | undefined, label: s
   expect(Buffer.from(e.data).equals(expected.bytes), `${label}: bytes`).toBe(true);
 }
 
+/** Whether a validator of the product (src/argument-checks.ts, shared by every surface) accepts the input. */
+function accepts(check: () => unknown): boolean {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function readCheckpoint(options: unknown): boolean | null {
-  if (options === undefined) return true;
-  if (typeof options !== 'object' || options === null) return null;
-  const c = (options as { checkpoint?: unknown }).checkpoint;
-  if (c === undefined) return true;
-  return typeof c === 'boolean' ? c : null;
+  return accepts(() => readCheckpointOption(options)) ? readCheckpointOption(options) : null;
 }
 
 // ───────────────────────────── operations ─────────────────────────────
@@ -351,16 +358,9 @@ function expectOp(model: Model, op: Op): Expectation {
     case 'batchRead': {
       const options = op.options as { maxBytes?: unknown; checkpoint?: unknown } | null;
       if (!topicOk(op.topic) || typeof options !== 'object' || options === null) return fail(INVALID);
-      const { maxBytes } = options;
       const checkpoint = readCheckpoint(options);
-      if (
-        typeof maxBytes !== 'number' ||
-        !(maxBytes >= 1) ||
-        (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity) ||
-        checkpoint === null
-      ) {
-        return fail(INVALID);
-      }
+      if (!accepts(() => checkMaxBytes(options.maxBytes)) || checkpoint === null) return fail(INVALID);
+      const maxBytes = checkMaxBytes(options.maxBytes);
       // At least one if any, at most maxBatchEntries, otherwise within maxBytes of payload.
       const unread = model.unread(op.topic);
       const expected: ModelEntry[] = [];
@@ -390,8 +390,8 @@ function expectOp(model: Model, op: Op): Expectation {
       const optionsOk =
         typeof o === 'object' &&
         o !== null &&
-        (o.signal === undefined || o.signal instanceof AbortSignal) &&
-        (o.timeoutMs === undefined || (typeof o.timeoutMs === 'number' && o.timeoutMs >= 0));
+        accepts(() => checkSignal(o.signal)) &&
+        accepts(() => checkTimeoutMs(o.timeoutMs));
       return topicOk(op.topic) && optionsOk ? succeed() : fail(INVALID);
     }
     case 'topics':

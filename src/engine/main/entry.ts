@@ -1,6 +1,12 @@
 /**
  * What reads return. `data` is a view into the buffer the writer transferred for the whole read
  * batch (no per-entry copy); `value` decodes msgpack entries on first access.
+ *
+ * Entries of one read share that ArrayBuffer. Transferring or detaching `entry.data.buffer` (for
+ * example `postMessage(x, [entry.data.buffer])`) therefore empties every sibling the caller already
+ * holds: copy first (`entry.data.slice()`) to hand the bytes on. Siblings the WAL still caches are
+ * safe: a cached entry whose buffer was detached is read again from disk before it is handed out,
+ * never delivered (or consumed) empty.
  */
 import { unpackValue } from '../../value-codec.js';
 import { CODEC_MSGPACK } from '../../storage/frame.js';

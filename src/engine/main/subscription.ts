@@ -16,34 +16,20 @@
  * With `checkpoint: false` the follower peeks from the next sequence number it owes (the facade's
  * private `peekFrom`), not from the cursor, so it keeps up however far it is ahead of consumers.
  */
-import { WalError } from '../../errors.js';
+import { checkCheckpoint, checkMaxBytes, checkOptionsObject, checkSignal } from '../../argument-checks.js';
 import { encodeTopic } from '../../storage/limits.js';
 import type { Entry } from './entry.js';
-import type { Walrus } from './walrus.js';
+import type { SubscribeOptions } from './public-types.js';
+import type { ReadSurface } from './read-surface.js';
+import { armWait, isClosed } from './write-waits.js';
 
-export interface SubscribeOptions {
-  /** Ends the iteration (cleanly: it returns, it does not throw). */
-  signal?: AbortSignal;
-  /**
-   * true (default): entries are consumed (the cursor moves, per the read consistency mode) a batch
-   * at a time, when the batch is read: leaving the loop early drops the rest of that batch (an
-   * abort does not: the batch is yielded to its end first). Competing subscribers of one topic
-   * share its entries. false: observe without consuming: every entry from the cursor on, in
-   * order; entries other readers consume before this follower reaches them are skipped.
-   */
-  checkpoint?: boolean;
-  /**
-   * Payload bytes per batch read (at least one entry per batch; with `checkpoint: true`, `1` = one
-   * entry per read, so nothing is taken before it is yielded). Default 64 KiB.
-   */
-  maxBytes?: number;
-}
+export type { SubscribeOptions };
 
 /** Small enough that an abort's drain and a `break`'s loss stay short, large enough to amortize a cursor record. */
 export const DEFAULT_SUBSCRIBE_MAX_BYTES = 64 * 1024;
 
 /** What a subscription needs of the WAL: the public read and wait calls, and a peek from any seq. */
-export interface SubscriptionSource extends Pick<Walrus, 'batchRead' | 'waitForWrites'> {
+export interface SubscriptionSource extends Pick<ReadSurface, 'batchRead' | 'waitForWrites'> {
   /** Unconsumed entries from `fromSeq` (or the cursor, if past it) within `maxBytes`, at least one if any. */
   peekFrom(topic: string, fromSeq: number, maxBytes: number): Promise<Entry[]>;
 }
@@ -72,29 +58,13 @@ export function subscribeTopic(
 }
 
 function resolveOptions(options: SubscribeOptions | undefined): Resolved {
-  if (options === undefined) return { signal: undefined, checkpoint: true, maxBytes: DEFAULT_SUBSCRIBE_MAX_BYTES };
-  if (typeof options !== 'object' || options === null)
-    throw WalError.invalidArgument('subscribe options must be an object');
-  const { signal, checkpoint = true, maxBytes = DEFAULT_SUBSCRIBE_MAX_BYTES } = options;
-  if (signal !== undefined && !isAbortSignal(signal)) throw WalError.invalidArgument('signal must be an AbortSignal');
-  if (typeof checkpoint !== 'boolean')
-    throw WalError.invalidArgument(`checkpoint must be a boolean, got ${typeof checkpoint}`);
-  if (typeof maxBytes !== 'number' || !(maxBytes >= 1) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)) {
-    throw WalError.invalidArgument(`maxBytes must be a positive integer (or Infinity), got ${String(maxBytes)}`);
-  }
-  return { signal, checkpoint, maxBytes };
-}
-
-/** Duck-typed so a signal from another realm (vm context, polyfill) is accepted too. */
-function isAbortSignal(value: unknown): value is AbortSignal {
-  const s = value as AbortSignal | null;
-  return (
-    typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function'
-  );
-}
-
-function isClosed(err: unknown): boolean {
-  return err instanceof WalError && err.code === 'ERR_CLOSED';
+  const o = checkOptionsObject(options, 'subscribe options');
+  if (o === undefined) return { signal: undefined, checkpoint: true, maxBytes: DEFAULT_SUBSCRIBE_MAX_BYTES };
+  return {
+    signal: checkSignal(o.signal),
+    checkpoint: checkCheckpoint(o.checkpoint),
+    maxBytes: o.maxBytes === undefined ? DEFAULT_SUBSCRIBE_MAX_BYTES : checkMaxBytes(o.maxBytes),
+  };
 }
 
 /** A batch, or null when the WAL closed (the iteration then ends instead of throwing). */
@@ -105,36 +75,6 @@ async function unlessClosed(read: Promise<Entry[]>): Promise<Entry[] | null> {
     if (isClosed(err)) return null;
     throw err;
   }
-}
-
-type WakeReason = 'woke' | 'closed';
-
-/**
- * Arms a wait for the next write to any of `topics` (snapshotting the writers' counters now), ended
- * early by the caller's signal or by `cancel()`. Never rejects unobserved: the outcome is a value.
- * Arm it before the last look for entries, so a write in between either shows up in that look or
- * ends the wait. Also the mirror's idle wait (src/jetstream/mirror.ts).
- */
-export function armWait(
-  wal: Pick<Walrus, 'waitForWrites'>,
-  topics: readonly string[],
-  signal: AbortSignal | undefined,
-): { done: Promise<WakeReason | { error: unknown }>; cancel: () => void } {
-  const wake = new AbortController();
-  const cancel = (): void => wake.abort();
-  // An 'abort' listener added to a signal that is already aborted never fires: the wait would then
-  // last until the next write, maybe forever (a mirror stopped during its last peek hung in stop()).
-  if (signal?.aborted) cancel();
-  else signal?.addEventListener('abort', cancel, { once: true });
-  const done = Promise.race(topics.map((topic) => wal.waitForWrites(topic, { signal: wake.signal }))).then(
-    (): WakeReason => 'woke',
-    (err: unknown) => (isClosed(err) ? ('closed' as const) : { error: err }),
-  );
-  void done.finally(() => {
-    signal?.removeEventListener('abort', cancel);
-    cancel(); // the waits on the other topics end too
-  });
-  return { done, cancel };
 }
 
 /**

@@ -1,0 +1,101 @@
+/**
+ * The types of the public facade (`Walrus`) that callers name: options of its calls, its reports
+ * and its events. Kept apart from the class so a reader of the facade sees behaviour, not shapes.
+ */
+import type { EntryCodec, ResolvedOptions } from '../../options.js';
+import type { WalError } from '../../errors.js';
+import type { RecoveryResult } from '../../storage/recover.js';
+import type { FlusherStats, WriterStats } from '../shared/control-protocol.js';
+import type { LatencySummary } from '../shared/latency-stats.js';
+
+export interface ReadOptions {
+  /** false = peek: the cursor does not move. Default true. */
+  checkpoint?: boolean;
+}
+
+export interface BatchReadOptions extends ReadOptions {
+  /** Payload byte budget (at least one entry is returned even if it is larger). */
+  maxBytes: number;
+}
+
+export interface AppendOptions {
+  /** Override the instance's codec for this call. */
+  codec?: EntryCodec;
+}
+
+export interface SubscribeOptions {
+  /** Ends the iteration (cleanly: it returns, it does not throw). */
+  signal?: AbortSignal;
+  /**
+   * true (default): entries are consumed (the cursor moves, per the read consistency mode) a batch
+   * at a time, when the batch is read: leaving the loop early drops the rest of that batch (an
+   * abort does not: the batch is yielded to its end first). Competing subscribers of one topic
+   * share its entries. false: observe without consuming: every entry from the cursor on, in
+   * order; entries other readers consume before this follower reaches them are skipped.
+   */
+  checkpoint?: boolean;
+  /**
+   * Payload bytes per batch read (at least one entry per batch; with `checkpoint: true`, `1` = one
+   * entry per read, so nothing is taken before it is yielded). Default 64 KiB.
+   */
+  maxBytes?: number;
+}
+
+export interface WaitForWritesOptions {
+  /** Ends the wait early (it resolves, it does not reject). */
+  signal?: AbortSignal;
+  /** Ends the wait after this many milliseconds (it resolves). */
+  timeoutMs?: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  files: number;
+  bytes: number;
+  damage: RecoveryResult['damage'];
+}
+
+export interface TopicStats {
+  appended: number;
+  consumed: number;
+  unread: number;
+}
+
+export interface RecoveryReport {
+  damage: RecoveryResult['damage'];
+  scannedBytes: number;
+  skippedFiles: string[];
+  durationMs: number;
+}
+
+export interface WalrusStats {
+  dir: string;
+  epoch: number;
+  fsync: ResolvedOptions['fsync'];
+  readConsistency: ResolvedOptions['readConsistency'];
+  writers: Array<WriterStats & { ringUsedBytes: number }>;
+  /** Keyed by topic name; a null-prototype object, so any topic name (even `__proto__`) is an own key. */
+  topics: Record<string, TopicStats>;
+  recovery: RecoveryReport;
+  reclaimedSegments: number;
+  reclaimedBytes: number;
+  bytesRead: number;
+  /** Sampled submission → settlement latency of appends (written, or durable under 'each'). */
+  appendLatency: LatencySummary;
+  /** Flusher rounds, fsyncs and their latency. */
+  flusher: FlusherStats;
+  segments: { files: number; bytes: number };
+  failed: string | null;
+}
+
+/**
+ * Events (all optional to listen to):
+ * - 'recovered' (report): what recovery found at open, emitted on the next tick after open resolves;
+ * - 'failed' (WalError): the WAL entered a failed state (worker death, fsync failure);
+ * - 'reclaimed' ({ segments, bytes }): consumed segment files were deleted.
+ */
+export interface WalrusEvents {
+  recovered: [RecoveryReport];
+  failed: [WalError];
+  reclaimed: [{ segments: number; bytes: number }];
+}

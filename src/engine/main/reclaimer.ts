@@ -1,0 +1,128 @@
+/**
+ * Space reclamation: deleting sealed segment files whose entries every consumer has consumed.
+ * About once a second while cursors move (`start`), or when asked (`reclaim`): snapshot the
+ * cursors durably, make every writer drop the files (closing its handles), then let the flusher
+ * unlink them. It also owns the queue that segment-file audits (verify) share with it: an audit
+ * must never open a file a reclaim just deleted.
+ */
+import { deletableSegments } from '../../storage/reclaim.js';
+import type { CursorStore } from '../../storage/cursor-store.js';
+import type { SegmentSummary } from '../../storage/recover.js';
+import type { ControlClient, FlusherControl } from '../shared/control-protocol.js';
+import { CURSOR_LOG_GENERATION } from '../shared/progress-cells.js';
+import type { Lifecycle } from './lifecycle.js';
+import { SerialQueue } from './serial-queue.js';
+import type { WriterChannel } from './writer-channel.js';
+
+const RECLAIM_INTERVAL_MS = 1000;
+
+export interface ReclaimerOptions {
+  readonly epoch: number;
+  readonly cursors: CursorStore;
+  readonly cells: Int32Array;
+  readonly channels: readonly WriterChannel[];
+  readonly flusher: ControlClient<FlusherControl>;
+  readonly lifecycle: Lifecycle;
+  /** Segments recovery found (sealed or live); `noteSealed` adds the ones writers roll past. */
+  readonly segments: readonly SegmentSummary[];
+  readonly onReclaimed: (report: { segments: number; bytes: number }) => void;
+}
+
+export class Reclaimer {
+  readonly #o: ReclaimerOptions;
+  readonly #segments: SegmentSummary[];
+  readonly #segmentFileJobs = new SerialQueue();
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<void> | null = null;
+  #cursorsMoved = false;
+  #reclaimedSegments = 0;
+  #reclaimedBytes = 0;
+
+  constructor(options: ReclaimerOptions) {
+    this.#o = options;
+    this.#segments = options.segments.slice();
+  }
+
+  get reclaimedSegments(): number {
+    return this.#reclaimedSegments;
+  }
+
+  get reclaimedBytes(): number {
+    return this.#reclaimedBytes;
+  }
+
+  /** Starts the periodic reclaim; `stop` must follow (close, or a failed open). */
+  start(): void {
+    this.#timer = setInterval(() => this.#maybeReclaim(), RECLAIM_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** A writer rolled past a segment: it becomes a reclamation candidate. */
+  noteSealed(summary: SegmentSummary): void {
+    this.#segments.push(summary);
+  }
+
+  /** A consumer's cursor moved: the next periodic round has something to look at. */
+  noteCursorMoved(): void {
+    this.#cursorsMoved = true;
+  }
+
+  /** Runs `job` after every reclaim and audit queued before it. */
+  runSegmentFileJob<T>(job: () => Promise<T>): Promise<T> {
+    return this.#segmentFileJobs.run(job);
+  }
+
+  /** Deletes what is consumed; returns the count of files deleted. */
+  reclaim(): Promise<number> {
+    return this.#segmentFileJobs.run(() => this.#reclaimConsumed());
+  }
+
+  /** Writes a new CURSORS generation through the flusher (the main thread never fsyncs). */
+  async persistCursorSnapshot(): Promise<void> {
+    const { cursors, cells, flusher } = this.#o;
+    // A snapshot whose CURSORS never landed is retried as it is (beginSnapshot returns it again).
+    const snapshot = cursors.beginSnapshot();
+    Atomics.store(cells, CURSOR_LOG_GENERATION, cursors.generation);
+    await flusher.call('writeFileAtomic', snapshot.path, snapshot.bytes);
+    const stale = cursors.completeSnapshot();
+    if (stale.length > 0) await flusher.call('deleteFiles', stale);
+  }
+
+  #maybeReclaim(): void {
+    if (!this.#cursorsMoved || this.#running || this.#o.lifecycle.phase !== 'open') return;
+    this.#running = this.reclaim()
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.#running = null;
+      });
+  }
+
+  async #reclaimConsumed(): Promise<number> {
+    this.#cursorsMoved = false;
+    await this.persistCursorSnapshot();
+    const { epoch, cursors, channels, flusher } = this.#o;
+    const durable = cursors.snapshotCursors();
+    const sealed = (s: SegmentSummary): boolean => s.id.epoch < epoch || this.#segments.includes(s);
+    const doomed = deletableSegments(this.#segments, (id) => durable.get(id) ?? 0, sealed);
+    if (doomed.length === 0) return 0;
+    const paths = doomed.map((s) => s.path);
+    await Promise.all(channels.map((c) => c.control.call('forgetSegments', paths)));
+    await flusher.call('deleteFiles', paths);
+    const gone = new Set(paths);
+    for (let i = this.#segments.length - 1; i >= 0; i--)
+      if (gone.has(this.#segments[i]!.path)) this.#segments.splice(i, 1);
+    this.#reclaimedSegments += paths.length;
+    const bytes = doomed.reduce((n, seg) => n + seg.sizeBytes, 0);
+    this.#reclaimedBytes += bytes;
+    this.#o.onReclaimed({ segments: paths.length, bytes });
+    return paths.length;
+  }
+}
