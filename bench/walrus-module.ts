@@ -1,7 +1,8 @@
 /**
  * The walrus-ts rows load the *built* package (dist/), exactly what a user imports, through a
  * computed specifier: the bench must typecheck and run (ceilings and peers) before the engine lands.
- * The types below are the public API the bench relies on (SPEC §3), kept structural on purpose.
+ * The types below are the public API the bench relies on (README.md, API), kept structural on
+ * purpose.
  */
 import * as fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -1,5 +1,5 @@
 /**
- * Node stream adapters over a topic (SPEC §3.4 "Node stream adapters where natural").
+ * Node stream adapters over a topic (docs/SEMANTICS.md rule D9; README.md, API).
  *
  * - `topicReadable`: an object-mode Readable of `Entry` objects (not Buffers: the sequence number,
  *   codec and decoded `value` stay available; `entry.data` is the payload). It follows the topic

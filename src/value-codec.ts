@@ -1,8 +1,9 @@
 /**
- * The opt-in object codec (SPEC §3.4): JS values ↔ msgpackr bytes. One Packr per thread with fixed
- * options. No shared `structures`: every encoded entry carries its own record definitions, so any
- * entry decodes alone, in any order, in any process. Plain objects and Maps stay distinct, BigInt
- * round-trips as BigInt (small integers as numbers), Date, Set, typed arrays keep their types.
+ * The opt-in object codec (docs/SEMANTICS.md rule D7): JS values ↔ msgpackr bytes. One Packr per
+ * thread with fixed options. No shared `structures`: every encoded entry carries its own record
+ * definitions, so any entry decodes alone, in any order, in any process. Plain objects and Maps
+ * stay distinct, BigInt round-trips as BigInt (small integers as numbers), Date, Set, typed arrays
+ * keep their types.
  */
 import { Packr } from 'msgpackr';
 

@@ -1,8 +1,8 @@
 /**
- * When a checkpointed read must persist its cursor (SPEC §4.3–§4.4). Strict mode persists every
- * advance; at-least-once persists once `persistEvery` entries were consumed since the last
- * persist, counting entries (not calls) on every read path, so a crash redelivers at most
- * `persistEvery` entries per topic.
+ * When a checkpointed read must persist its cursor (docs/SEMANTICS.md rules 3–4). Strict mode
+ * persists every advance; at-least-once persists once `persistEvery` entries were consumed
+ * since the last persist, counting entries (not calls) on every read path, so a crash
+ * redelivers at most `persistEvery` entries per topic.
  */
 import { WalError } from '../errors.js';
 

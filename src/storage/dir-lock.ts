@@ -1,6 +1,6 @@
 /**
- * The namespace directory lock (docs/FORMAT.md §1, SPEC §3.1, §5.1): one open WAL per directory
- * across processes, containers and threads.
+ * The namespace directory lock (docs/FORMAT.md §1, README.md, API; docs/SEMANTICS.md rules
+ * H1–H7): one open WAL per directory across processes, containers and threads.
  *
  * The lock is a kernel advisory lock on LOCK (FileIo.tryLock: an OFD lock on Linux, taken through
  * fs-native-extensions), held on a descriptor that stays open while the WAL is open. The kernel

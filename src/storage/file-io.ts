@@ -26,7 +26,7 @@ export interface FileIo {
   /**
    * Opens a file; 'write' opens read-write and creates it if missing; 'create-exclusive' fails with
    * EEXIST. A symbolic link is never followed and anything but a regular file (FIFO, device,
-   * socket, directory) is refused, both as ERR_CORRUPT (SPEC §5.1).
+   * socket, directory) is refused, both as ERR_CORRUPT (docs/SEMANTICS.md rules H1–H7).
    */
   open(filePath: string, mode: OpenMode): number;
   close(fd: number): void;

@@ -1,6 +1,7 @@
 /**
- * When data is made durable (SPEC §4.5–4.7): 'each' before an append resolves (group commit),
- * { intervalMs } within about intervalMs of being written, 'none' never (the OS decides).
+ * When data is made durable (docs/SEMANTICS.md rules 5–7): 'each' before an append resolves
+ * (group commit), { intervalMs } within about intervalMs of being written, 'none' never (the
+ * OS decides).
  */
 import { WalError } from '../errors.js';
 

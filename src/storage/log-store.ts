@@ -1,9 +1,10 @@
 /**
- * The whole log in one thread, synchronously: the reference implementation of SPEC §3–§4 without
- * workers. The semantic test suite runs against it, and the worker engine must behave as it does.
- * One partition (writer 0) owns every topic; cursors and the topic table live in the CursorStore.
+ * The whole log in one thread, synchronously: the reference implementation of the API (README.md)
+ * and of the rules of docs/SEMANTICS.md without workers. The semantic test suite runs against it,
+ * and the worker engine must behave as it does. One partition (writer 0) owns every topic;
+ * cursors and the topic table live in the CursorStore.
  *
- * Durability (SPEC §4.5–§4.7):
+ * Durability (docs/SEMANTICS.md rules 5–7):
  * - 'each': a write is synced inside the write itself (see `syncingWrites`), so a failed fdatasync
  *   fails the append and the partition rolls it back: nothing reported as failed is visible, and a
  *   retry cannot duplicate it. A persisted cursor record is synced before the read returns; if that

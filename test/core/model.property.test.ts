@@ -185,7 +185,7 @@ const commands = fc.commands(
   { maxCommands: 80, size: 'large' },
 );
 
-describe('model property: LogStore behaves like an in-memory log (SPEC §4 rules 1–4)', () => {
+describe('model property: LogStore behaves like an in-memory log (docs/SEMANTICS.md rules 1–4)', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 

@@ -1,8 +1,8 @@
 /**
- * SPEC §4.3–4.5, §8: a child process appending (single and batch) and reading with checkpoints is
- * killed with SIGKILL at random moments; after each kill the WAL is reopened and compared with
- * what the child saw acknowledged. SIGKILL keeps the page cache, so in every fsync mode every
- * acknowledged append must survive.
+ * docs/SEMANTICS.md rules 3–5; README.md, Tests: a child process appending (single and batch) and
+ * reading with checkpoints is killed with SIGKILL at random moments; after each kill the WAL is
+ * reopened and compared with what the child saw acknowledged. SIGKILL keeps the page cache, so in
+ * every fsync mode every acknowledged append must survive.
  *
  * Kills per mode: CRASH_KILLS (default 12, so the suite stays within CI's budget).
  */
@@ -143,7 +143,7 @@ afterAll(() => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
 });
 
-describe('SPEC §4.5: a SIGKILL never loses an acknowledged append (and cursors keep their promise)', () => {
+describe('rule 5 (docs/SEMANTICS.md): a SIGKILL never loses an acknowledged append (and cursors keep their promise)', () => {
   const modes: Array<[string, string]> = [
     ['interval', 'strict'],
     ['each', 'strict'],

@@ -1,6 +1,7 @@
 /**
- * SPEC §2: no postMessage per append. Counts every postMessage the main thread makes (on any
- * MessagePort or Worker) while appending thousands of entries: only the few control calls remain.
+ * docs/ARCHITECTURE.md: no postMessage per append. Counts every postMessage the main thread makes
+ * (on any MessagePort or Worker) while appending thousands of entries: only the few control calls
+ * remain.
  */
 import { MessagePort, Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';

@@ -1,10 +1,10 @@
 /**
- * SPEC §4.9 under concurrency: reclaim deletes files while appends, consumers, verify(), stats() and
- * sync() run. Two defects lived here (an audit opening a file a reclaim had just deleted; an fsync
- * round opening a segment reclaimed before any round covered it, which set the fatal fsync state),
- * each found only under load; this storm makes those interleavings common instead of rare. It also
- * caught sync() waiting a whole interval (60 s here) for a round it had asked for too early, so
- * every call must finish within the hang detector's bound.
+ * docs/SEMANTICS.md rule 9 under concurrency: reclaim deletes files while appends, consumers,
+ * verify(), stats() and sync() run. Two defects lived here (an audit opening a file a reclaim had
+ * just deleted; an fsync round opening a segment reclaimed before any round covered it, which set
+ * the fatal fsync state), each found only under load; this storm makes those interleavings common
+ * instead of rare. It also caught sync() waiting a whole interval (60 s here) for a round it had
+ * asked for too early, so every call must finish within the hang detector's bound.
  */
 import { describe, expect, it } from 'vitest';
 import type { WalrusOptions } from '../../dist/src/index.js';
@@ -23,7 +23,7 @@ const CONFIGS: Array<Pick<WalrusOptions, 'fsync' | 'readConsistency'>> = [
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('§4.9 space is reclaimed while appends, consumers, verify, stats and sync run', () => {
+describe('rule 9 (docs/SEMANTICS.md): space is reclaimed while appends, consumers, verify, stats and sync run', () => {
   for (const config of CONFIGS) {
     it(`fsync ${JSON.stringify(config.fsync)}, ${JSON.stringify(config.readConsistency)}: every entry once, in order; no damage, no failed state`, async () => {
       const dir = tempDir();

@@ -1,6 +1,7 @@
 /**
- * SPEC §4 through the public API of the built package, with writer workers, rings and the flusher.
- * One describe per rule. (Process crashes: test/crash/; faults: test/faults/.)
+ * The rules of docs/SEMANTICS.md through the public API of the built package, with writer workers,
+ * rings and the flusher. One describe per rule. (Process crashes: test/crash/; faults:
+ * test/faults/.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +12,7 @@ import { within } from '../helpers/within.js';
 import { nodeFileIo } from '../../src/storage/file-io.js';
 import { listSegments } from '../../src/storage/segment-name.js';
 
-describe('§4.1 per-topic order: entries are read in append order, topics never mix', () => {
+describe('rule 1 (docs/SEMANTICS.md): per-topic order — entries are read in append order, topics never mix', () => {
   it('keeps append order per topic across interleaved topics and writers', async () => {
     const wal = await openWal(SMALL);
     const topics = ['a', 'b', 'c', 'd', 'e'];
@@ -44,7 +45,7 @@ describe('§4.1 per-topic order: entries are read in append order, topics never 
   });
 });
 
-describe('§4.2 read-your-writes: once append resolves, reads can return it', () => {
+describe('rule 2 (docs/SEMANTICS.md): read-your-writes — once append resolves, reads can return it', () => {
   it('reads each entry right after its append resolves', async () => {
     const wal = await openWal(SMALL);
     for (let i = 0; i < 100; i++) {
@@ -63,7 +64,7 @@ describe('§4.2 read-your-writes: once append resolves, reads can return it', ()
   });
 });
 
-describe('§4.3 strictly-at-once: a checkpointed read is never delivered again', () => {
+describe('rule 3 (docs/SEMANTICS.md): strictly-at-once — a checkpointed read is never delivered again', () => {
   it('resumes after the last consumed entry on reopen', async () => {
     const dir = tempDir();
     let wal = await openWal({ ...SMALL, dir });
@@ -104,7 +105,7 @@ describe('§4.3 strictly-at-once: a checkpointed read is never delivered again',
   });
 });
 
-describe('§4.4 at-least-once: after a clean close nothing is delivered again', () => {
+describe('rule 4 (docs/SEMANTICS.md): at-least-once — after a clean close nothing is delivered again', () => {
   it('persists pending cursors at close', async () => {
     const dir = tempDir();
     let wal = await openWal({ ...SMALL, dir, readConsistency: { atLeastOnce: { persistEvery: 1000 } } });
@@ -116,7 +117,7 @@ describe('§4.4 at-least-once: after a clean close nothing is delivered again', 
   });
 });
 
-describe('§4.5–4.7 appends resolve per fsync mode', () => {
+describe('rules 5–7 (docs/SEMANTICS.md): appends resolve per fsync mode', () => {
   for (const fsync of ['each', 'none', { intervalMs: 5 }] as const) {
     it(`fsync ${JSON.stringify(fsync)}: appends and batches resolve, sync() resolves, data is readable after reopen`, async () => {
       const dir = tempDir();
@@ -146,7 +147,7 @@ describe('§4.5–4.7 appends resolve per fsync mode', () => {
   });
 });
 
-describe('§4.8 recovery restores each topic to its longest valid prefix', () => {
+describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longest valid prefix', () => {
   it('drops a torn tail and keeps everything before it; new appends after recovery stay readable', async () => {
     const dir = tempDir();
     let wal = await openWal({ ...SMALL, dir, writers: 1 });
@@ -166,7 +167,7 @@ describe('§4.8 recovery restores each topic to its longest valid prefix', () =>
   });
 });
 
-describe('§4.9 space is reclaimed: consumed, sealed segments are deleted', () => {
+describe('rule 9 (docs/SEMANTICS.md): space is reclaimed — consumed, sealed segments are deleted', () => {
   it('deletes fully consumed segment files and keeps the data that is not consumed', async () => {
     const dir = tempDir();
     const wal = await openWal({ ...SMALL, dir, writers: 1 });

@@ -1,6 +1,6 @@
 /**
- * SPEC §5: a worker that dies rejects every pending operation with a clear error, nothing hangs,
- * and the next open recovers everything that was acknowledged.
+ * docs/SEMANTICS.md rule F8: a worker that dies rejects every pending operation with a clear
+ * error, nothing hangs, and the next open recovers everything that was acknowledged.
  */
 import { describe, expect, it } from 'vitest';
 import { WalError } from '../../dist/src/index.js';

@@ -1,9 +1,10 @@
 /**
- * SPEC §5 bad input, as a table: every public method × every kind of bad argument rejects with a
- * WalError of the documented code (never a crash, never a hang: each call is bounded), and the log
- * is intact afterwards — the same topics, the same unread entries, the same counts — checked
- * after every row. Also what must WORK although it looks unusual (SharedArrayBuffer-backed data,
- * empty entries), calls after close(), double opens and unusable data directories.
+ * docs/SEMANTICS.md rules F1–F5 (bad input), as a table: every public method × every kind of bad
+ * argument rejects with a WalError of the documented code (never a crash, never a hang: each call
+ * is bounded), and the log is intact afterwards — the same topics, the same unread entries, the
+ * same counts — checked after every row. Also what must WORK although it looks unusual
+ * (SharedArrayBuffer-backed data, empty entries), calls after close(), double opens and unusable
+ * data directories.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

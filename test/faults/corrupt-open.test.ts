@@ -1,5 +1,5 @@
 /**
- * Corrupt-file fuzzing of `open` (SPEC §4.8, §5; docs/FORMAT.md §5–§8).
+ * Corrupt-file fuzzing of `open` (docs/SEMANTICS.md rules 8 and F9; docs/FORMAT.md §5–§8).
  *
  * One real log is written by LogStore (two epochs, several segments per epoch, batches, empty and
  * multi-block entries, a CURSORS snapshot and a cursor log with records, as a crash leaves them).

@@ -1,8 +1,8 @@
 /**
- * Crafted files in a namespace directory (SPEC §5.1; docs/FORMAT.md §1–§4, §10): any length field,
- * any count, any id and any file name read from disk ends as reported damage or a typed error —
- * never an endless loop, an unbounded allocation, a wrapped id or a file name of the wrong shape.
- * Through the built engine (dist/: `npm run build` first).
+ * Crafted files in a namespace directory (docs/SEMANTICS.md rules H1–H7; docs/FORMAT.md §1–§4,
+ * §10): any length field, any count, any id and any file name read from disk ends as reported
+ * damage or a typed error — never an endless loop, an unbounded allocation, a wrapped id or a file
+ * name of the wrong shape. Through the built engine (dist/: `npm run build` first).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -84,7 +84,7 @@ async function rejection(promise: Promise<unknown>): Promise<WalError> {
   return err as WalError;
 }
 
-describe('a length read from disk is range-checked: a crafted frame length is damage, not a failed open (SPEC §5.1)', () => {
+describe('a length read from disk is range-checked: a crafted frame length is damage, not a failed open (docs/SEMANTICS.md rules H1–H7)', () => {
   it.each([2 ** 31 - 7, 2 ** 32 - 7])(
     'payload length %i mid-segment: open, reads and verify() work',
     async (length) => {

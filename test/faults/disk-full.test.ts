@@ -1,8 +1,9 @@
 /**
- * SPEC §5 disk full, through the built package with real workers: appends reject with
- * ERR_DISK_FULL, nothing acknowledged is lost or altered, no rejected entry ever becomes visible,
- * reads keep working, and once space is freed appends succeed again WITHOUT reopening; a reopen
- * then finds exactly the acknowledged entries and no damage (the failed writes were truncated).
+ * docs/SEMANTICS.md rule F6 (disk full), through the built package with real workers: appends
+ * reject with ERR_DISK_FULL, nothing acknowledged is lost or altered, no rejected entry ever
+ * becomes visible, reads keep working, and once space is freed appends succeed again WITHOUT
+ * reopening; a reopen then finds exactly the acknowledged entries and no damage (the failed
+ * writes were truncated).
  *
  * Twice: on a REAL full file system (a small tmpfs; needs root / CAP_SYS_ADMIN, skipped loudly
  * otherwise) and through the FileIo fault seam of the test worker shells (test/tools/workers/, a

@@ -1,9 +1,9 @@
 /**
- * SPEC §5: the flusher worker dying mid-load. The test hook is a fault-plan rule with
- * `crash: true` (test/tools/faulty-file-io.ts): the flusher's FileIo calls `process.exit` inside
- * the worker on the chosen call, which ends that thread exactly as a native crash would. Every
- * pending operation must reject with ERR_WORKER_FAILED within a bounded time, nothing hangs, every
- * later call rejects too, close() settles and releases the lock, and a reopen recovers every
+ * docs/SEMANTICS.md rule F8: the flusher worker dying mid-load. The test hook is a fault-plan rule
+ * with `crash: true` (test/tools/faulty-file-io.ts): the flusher's FileIo calls `process.exit`
+ * inside the worker on the chosen call, which ends that thread exactly as a native crash would.
+ * Every pending operation must reject with ERR_WORKER_FAILED within a bounded time, nothing hangs,
+ * every later call rejects too, close() settles and releases the lock, and a reopen recovers every
  * acknowledged append (in order) and never redelivers a consumed entry.
  */
 import * as fs from 'node:fs';

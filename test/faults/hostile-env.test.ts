@@ -1,9 +1,9 @@
 /**
- * SPEC §5.1, a hostile environment (issue 12, defects 2–4): a thread that opened the WAL and died
- * leaves no lock behind; no symbolic link planted in the namespace is ever followed and nothing is
- * written or truncated through one; FIFOs and devices where a file of ours belongs are reported,
- * never waited on; files are the owner's only unless `groupAccess` says otherwise; a namespace
- * directory another user controls is refused.
+ * docs/SEMANTICS.md rules H1–H7, a hostile environment (issue 12, defects 2–4): a thread that
+ * opened the WAL and died leaves no lock behind; no symbolic link planted in the namespace is ever
+ * followed and nothing is written or truncated through one; FIFOs and devices where a file of ours
+ * belongs are reported, never waited on; files are the owner's only unless `groupAccess` says
+ * otherwise; a namespace directory another user controls is refused.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -58,7 +58,7 @@ function openOutcomeInChild(options: WalrusOptions, scratch: string): string {
   return child.stdout.trim().split('\n').pop()!;
 }
 
-describe('a worker thread that opened the WAL and ended without close() leaves the directory unlocked (SPEC §3.1)', () => {
+describe('a worker thread that opened the WAL and ended without close() leaves the directory unlocked (README.md, API)', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 
@@ -101,7 +101,7 @@ describe('a worker thread that opened the WAL and ended without close() leaves t
   }
 });
 
-describe('no symbolic link planted in the namespace is followed; nothing is written or truncated through one (SPEC §5.1)', () => {
+describe('no symbolic link planted in the namespace is followed; nothing is written or truncated through one (docs/SEMANTICS.md rules H1–H7)', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 
@@ -151,7 +151,7 @@ describe('no symbolic link planted in the namespace is followed; nothing is writ
   });
 });
 
-describe('a FIFO or a device where a file of ours belongs is reported as ERR_CORRUPT, never waited on (SPEC §5.1)', () => {
+describe('a FIFO or a device where a file of ours belongs is reported as ERR_CORRUPT, never waited on (docs/SEMANTICS.md rules H1–H7)', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 
@@ -172,7 +172,7 @@ describe('a FIFO or a device where a file of ours belongs is reported as ERR_COR
   });
 });
 
-describe('files are readable by their owner only unless groupAccess is set (SPEC §5.1)', () => {
+describe('files are readable by their owner only unless groupAccess is set (docs/SEMANTICS.md rules H1–H7)', () => {
   const tmp = new TmpDirs();
   let savedUmask: number | null = null;
   afterEach(() => {
@@ -221,7 +221,7 @@ describe('files are readable by their owner only unless groupAccess is set (SPEC
   });
 });
 
-describe('a namespace directory another user controls is refused (SPEC §5.1)', () => {
+describe('a namespace directory another user controls is refused (docs/SEMANTICS.md rules H1–H7)', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
   const isRoot = process.geteuid?.() === 0;

@@ -436,7 +436,7 @@ class Workload {
   #batchRead(topic: string, checkpoint: boolean): void {
     const model = this.#topics.get(topic)!;
     const maxBytes = this.#rng.chance(0.2) ? 1 : this.#rng.between(200, 12_000);
-    // What the call must return, per SPEC §3.3: at least one, then within maxBytes and the cap.
+    // What the call must return, per docs/SEMANTICS.md rule D2: at least one, then within maxBytes and the cap.
     let n = 0;
     let bytes = 0;
     for (let seq = model.cursor; seq < model.attempted.length && n < MAX_BATCH_ENTRIES; seq++) {

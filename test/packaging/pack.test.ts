@@ -1,8 +1,9 @@
 /**
- * The package as published (SPEC §2, issue 6 item 6): `npm pack` the repository, install the
- * tarball into an empty project outside the repository, and use it from plain JavaScript (ESM)
- * and from TypeScript with type checking. Real appends and a reopen through the installed copy
- * prove that the worker entry points (writer, flusher, piscina scan task) ship and load.
+ * The package as published (docs/ARCHITECTURE.md, issue 6 item 6): `npm pack` the repository,
+ * install the tarball into an empty project outside the repository, and use it from plain
+ * JavaScript (ESM) and from TypeScript with type checking. Real appends and a reopen through
+ * the installed copy prove that the worker entry points (writer, flusher, piscina scan task)
+ * ship and load.
  *
  * Needs the built dist/ (`npm test` builds first) and npm; dependencies come from the npm cache
  * when they are there (--prefer-offline), else from the registry.

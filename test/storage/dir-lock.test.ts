@@ -119,7 +119,7 @@ function startOpener(command: string, args: string[], env: NodeJS.ProcessEnv = {
 const nodeOpener = (dir: string, env?: NodeJS.ProcessEnv) =>
   startOpener(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', holderScript(dir)], env);
 
-describe('a namespace directory is locked by a kernel lock held while it is open (SPEC §3.1, §5.1)', () => {
+describe('a namespace directory is locked by a kernel lock held while it is open (README.md, API; docs/SEMANTICS.md rules H1–H7)', () => {
   const tmp = new TmpDirs();
   const held: DirLock[] = [];
   const openers: Opener[] = [];
@@ -290,7 +290,7 @@ function unshareWorks(): string | null {
   return null;
 }
 
-describe('the lock holds against a holder in another PID namespace with the same hostname (SPEC §5.1)', () => {
+describe('the lock holds against a holder in another PID namespace with the same hostname (docs/SEMANTICS.md rules H1–H7)', () => {
   const tmp = new TmpDirs();
   const openers: Opener[] = [];
   afterEach(async () => {
@@ -342,7 +342,7 @@ describe('the lock holds against a holder in another PID namespace with the same
   });
 });
 
-describe('openers racing for a lock whose holder was SIGKILLed: exactly one wins (SPEC §3.1)', () => {
+describe('openers racing for a lock whose holder was SIGKILLed: exactly one wins (README.md, API)', () => {
   const tmp = new TmpDirs();
   const openers: Opener[] = [];
   afterEach(async () => {

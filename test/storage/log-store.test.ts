@@ -1,6 +1,6 @@
 /**
  * A smoke test of the LogStore composition: namespace files, lock, epochs, validation, fsync modes
- * and their failure handling. The semantics of SPEC §4 are covered by test/core.
+ * and their failure handling. The rules of docs/SEMANTICS.md are covered by test/core.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

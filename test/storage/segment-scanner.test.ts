@@ -451,7 +451,7 @@ describe('scanSegment', () => {
     expect(runsOf(withZeros)).toEqual(runsOf(withNoise));
   });
 
-  describe('every length, id and seq read from disk is range-checked: a crafted header is damage (SPEC §5.1)', () => {
+  describe('every length, id and seq read from disk is range-checked: a crafted header is damage (docs/SEMANTICS.md rules H1–H7)', () => {
     // A header whose checksum matches, saying what no writer writes. Frames after it in the block
     // (found by resynchronization) and in later blocks are kept.
     const crafted = (patch: (header: Buffer) => void): { result: SegmentScan; offset: number } => {

@@ -1,5 +1,5 @@
 /**
- * `wal.subscribe(topic)` (SPEC §3.4): an AsyncIterable that follows a topic's tail.
+ * `wal.subscribe(topic)` (docs/SEMANTICS.md rule D8): an AsyncIterable that follows a topic's tail.
  *
  * It is a loop over the public read API, not a second read path: `batchRead` takes what is unread
  * (so the read consistency mode and the per-topic read serialization apply unchanged), and when

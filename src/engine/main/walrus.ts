@@ -1,6 +1,6 @@
 /**
- * The public facade (SPEC §3). The main thread owns the topic table, the consumer cursors and the
- * pending-promise tables; writer workers own the topics' tails; the flusher owns fsync.
+ * The public facade (README.md, API). The main thread owns the topic table, the consumer cursors
+ * and the pending-promise tables; writer workers own the topics' tails; the flusher owns fsync.
  *
  *   data plane:    append → WriterChannel → SAB ring → writer → progress cells → promises settle
  *   control plane: comlink (reads, stats, reclaim, close) — never per append

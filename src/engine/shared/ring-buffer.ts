@@ -1,6 +1,7 @@
 /**
- * Single-producer single-consumer byte ring over one SharedArrayBuffer (SPEC §2): the main thread
- * copies append payloads in, a writer worker reads them out, with no postMessage per record.
+ * Single-producer single-consumer byte ring over one SharedArrayBuffer (docs/ARCHITECTURE.md):
+ * the main thread copies append payloads in, a writer worker reads them out, with no postMessage
+ * per record.
  *
  * Memory ordering: record headers and payloads are plain writes. They become visible through a
  * seq-cst `Atomics.store` of TAIL (release) that the consumer reads with `Atomics.load` (acquire);

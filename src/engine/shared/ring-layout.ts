@@ -1,7 +1,7 @@
 /**
- * Shared-memory layout of one SPSC ring (SPEC §2): a 64-byte header of Int32 cells followed by a
- * power-of-two data area of length-prefixed records. Every index, flag and size of that
- * SharedArrayBuffer lives here, so producer and consumer can never disagree on an offset.
+ * Shared-memory layout of one SPSC ring (docs/ARCHITECTURE.md): a 64-byte header of Int32 cells
+ * followed by a power-of-two data area of length-prefixed records. Every index, flag and size of
+ * that SharedArrayBuffer lives here, so producer and consumer can never disagree on an offset.
  *
  * HEAD and TAIL are uint32 byte positions that only grow and wrap modulo 2^32. Because the capacity
  * divides 2^32, `position & (capacity - 1)` stays the right index across that wrap, and
