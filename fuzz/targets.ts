@@ -124,8 +124,15 @@ function segmentFromInput(input: Uint8Array): { name: string; file: Uint8Array; 
   let name = SEGMENT_NAME;
   if (control & 2 && file.byteLength >= 64) {
     const info = decodeSegmentHeaderPayload(file.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + 32));
-    const candidate = segmentFileName(info);
-    if (parseSegmentFileName(candidate) !== null) name = candidate;
+    // A header whose writer or numbers do not fit a file name keeps the default name: the scanner
+    // then reports the mismatch as damage.
+    let candidate: string | null = null;
+    try {
+      candidate = segmentFileName(info);
+    } catch {
+      candidate = null;
+    }
+    if (candidate !== null && parseSegmentFileName(candidate) !== null) name = candidate;
   }
   const chunkBytes = [8 * 1024, 16 * 1024, 64 * 1024, 8 * 1024 * 1024][(control >> 2) & 3]!;
   return { name, file, chunkBytes };

@@ -23,7 +23,7 @@ import {
   type FrameHeader,
 } from './frame.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
-import { parseSegmentFileName, sameSegmentId, segmentFileName, type SegmentId } from './segment-name.js';
+import { parseSegmentFileName, sameSegmentId, type SegmentId } from './segment-name.js';
 import { mayExtendRun } from './topic-index.js';
 
 export interface DamageReport {
@@ -234,7 +234,9 @@ class SegmentScanner {
     if (info.formatVersion !== FORMAT_VERSION) return `format version ${info.formatVersion}`;
     if (!isValidBlockBytes(info.blockBytes)) return `invalid block size ${info.blockBytes}`;
     const named = { epoch: info.epoch, writerIndex: info.writerIndex, segmentNo: info.segmentNo };
-    if (!sameSegmentId(named, this.result.id)) return `header belongs to ${segmentFileName(named)}`;
+    // Described field by field: a crafted header's writer may not fit a file name (u32 against u16).
+    if (!sameSegmentId(named, this.result.id))
+      return `header names epoch ${named.epoch.toString(16)}, writer ${named.writerIndex.toString(16)}, segment ${named.segmentNo.toString(16)}`;
     this.blockBytes = info.blockBytes;
     return null;
   }
