@@ -5,7 +5,8 @@
 //   B <topic> <first> <count>    batch of entries <first>..<first+count-1> resolved
 //   R <topic> <seq>              readNext with checkpoint returned entry <seq>
 // Every entry's payload is "<topic>|<index>|<batch tag>|<padding>", and index == its seq.
-// The parent kills this process with SIGKILL at a random moment and checks the reopened WAL.
+// It prints OPENING before it opens the WAL and READY once it is open. The parent kills this process
+// with SIGKILL at a random moment (while opening, or after READY) and checks the reopened WAL.
 import { Walrus } from '../../dist/src/index.js';
 
 const [dir, fsyncArg, consistencyArg, seedArg] = process.argv.slice(2);
@@ -18,6 +19,8 @@ const random = () => {
   return seed / 2 ** 32;
 };
 
+// Announced first, so that the parent can kill this child while it opens (recovers) the WAL.
+process.stdout.write('OPENING\n');
 const wal = await Walrus.open({
   dir,
   fsync,
