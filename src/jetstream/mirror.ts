@@ -107,6 +107,7 @@ export interface MirrorTopicStats {
 }
 
 export interface MirrorStats {
+  /** Keyed by topic name; a null-prototype object, so any topic name (even `__proto__`) is an own key. */
   topics: Record<string, MirrorTopicStats>;
   published: number;
   duplicates: number;
@@ -309,7 +310,8 @@ class MirrorRun {
   async stats(): Promise<MirrorStats> {
     // A closed WAL has no lag to report (0); the counters still are the truth.
     const lags = await Promise.all(this.#opts.topics.map((plan) => this.#wal.count(plan.topic).catch(() => 0)));
-    const topics: Record<string, MirrorTopicStats> = {};
+    // Null prototype: a topic named `__proto__` (or `constructor`) must be an own key like any other.
+    const topics = Object.create(null) as Record<string, MirrorTopicStats>;
     this.#opts.topics.forEach((plan, i) => {
       topics[plan.topic] = { lag: lags[i]!, published: plan.published, duplicates: plan.duplicates };
     });
