@@ -33,6 +33,10 @@ const wal = await Walrus.open({
 const topics = ['alpha', 'beta', 'gamma', 'delta'];
 const stats = await wal.stats();
 const next = new Map(topics.map((t) => [t, stats.topics[t]?.appended ?? 0]));
+// Producers wait while a topic has this many unread entries: the log a child leaves (and the next
+// child recovers, and the parent checks) stays about the same size however many children ran.
+const MAX_UNREAD = 2000;
+const consumed = new Map(topics.map((t) => [t, stats.topics[t]?.consumed ?? 0]));
 let out = '';
 const flushOut = () => {
   if (out.length > 0) {
@@ -50,6 +54,10 @@ const payload = (topic, index, tag) => {
 
 async function producer(topic) {
   for (;;) {
+    if (next.get(topic) - consumed.get(topic) >= MAX_UNREAD) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
     if (random() < 0.2) {
       const count = 1 + Math.floor(random() * 20);
       const first = next.get(topic);
@@ -76,6 +84,7 @@ async function consumer(topic) {
       await new Promise((r) => setTimeout(r, 1));
       continue;
     }
+    consumed.set(topic, entry.seq + 1);
     out += `R ${topic} ${entry.seq}\n`;
   }
 }
