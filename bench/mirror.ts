@@ -50,6 +50,7 @@ async function main(): Promise<void> {
         topics: TOPICS,
         servers: fleet.servers,
         stream: 'BENCH',
+        namespace: 'bench',
         createStream: { replicas: size },
       });
       while ((await m.stats()).published < total) await new Promise((r) => setTimeout(r, 10));

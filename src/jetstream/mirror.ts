@@ -19,7 +19,6 @@
  * (or a re-published duplicate, which does not take a position) only costs a rejected tail and a
  * re-read of the stream's last sequence, never order.
  */
-import * as path from 'node:path';
 import {
   jetstream,
   jetstreamManager,
@@ -77,10 +76,13 @@ export interface MirrorOptions extends ConnectionOptions {
   /** The subject of a topic's messages. Default `<stream>.<topic>` for plain names, else `<stream>.~<digest>`. */
   subject?: (topic: string) => string;
   /**
-   * Identifies this WAL in message ids and headers. Default: the namespace directory's name
-   * (the sanitized `key`). Set it when two hosts use the same key and mirror into one stream.
+   * Identifies this WAL in message ids and headers: required, and distinct for every WAL that
+   * mirrors into the stream (docs/SCALE-OUT.md). There is no default: the directory's name is the
+   * same on every host that uses the same key, and JetStream would drop one host's entries as
+   * duplicates of the other's; an identity kept in the directory would travel with every copy of it.
+   * A mirror that ran before this was required used the directory's name: pass that to keep its ids.
    */
-  namespace?: string;
+  namespace: string;
   /** Stops the mirror after the round in progress (its acknowledged entries are still consumed). */
   signal?: AbortSignal;
   /** Create the stream when it is missing: true (default) or how; false = wait for it to exist. */
@@ -107,6 +109,7 @@ export interface MirrorTopicStats {
 }
 
 export interface MirrorStats {
+  /** Keyed by topic name; a null-prototype object, so any topic name (even `__proto__`) is an own key. */
   topics: Record<string, MirrorTopicStats>;
   published: number;
   duplicates: number;
@@ -139,7 +142,7 @@ const DEFAULT_RETRY_MAX_MS = 5_000;
 const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 const NANOS_PER_MS = 1_000_000;
 
-export type MirrorWal = Pick<ReadSurface, 'batchRead' | 'readNext' | 'waitForWrites' | 'count' | 'stats'>;
+export type MirrorWal = Pick<ReadSurface, 'batchRead' | 'readNext' | 'waitForWrites' | 'count'>;
 
 interface TopicPlan {
   topic: string;
@@ -153,7 +156,7 @@ interface TopicPlan {
 interface Resolved {
   topics: TopicPlan[];
   stream: string;
-  namespace: string | undefined;
+  namespace: string;
   /** The stream to create when it is missing, every default applied (null: createStream false). */
   createStream: Required<MirrorStreamOptions> | null;
   maxInFlight: number;
@@ -202,9 +205,12 @@ function resolveOptions(options: MirrorOptions): Resolved {
   checkSignal(options.signal);
   if (options.subject !== undefined && typeof options.subject !== 'function')
     throw WalError.invalidArgument('subject must be a function (topic) => subject');
-  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
+  if (options.namespace === undefined)
+    throw WalError.invalidArgument(
+      "namespace is required: a name for this WAL, distinct for every WAL that mirrors into the stream (a mirror that ran without one used the data directory's name: pass it to keep the same message ids)",
+    );
+  if (typeof options.namespace !== 'string' || options.namespace.length === 0)
     throw WalError.invalidArgument('namespace must be a non-empty string');
-  }
   const seen = new Set<string>();
   const subjectOf = subjectFunction(stream, options.subject);
   const topics: TopicPlan[] = options.topics.map((topic: unknown) => {
@@ -309,7 +315,8 @@ class MirrorRun {
   async stats(): Promise<MirrorStats> {
     // A closed WAL has no lag to report (0); the counters still are the truth.
     const lags = await Promise.all(this.#opts.topics.map((plan) => this.#wal.count(plan.topic).catch(() => 0)));
-    const topics: Record<string, MirrorTopicStats> = {};
+    // Null prototype: a topic named `__proto__` (or `constructor`) must be an own key like any other.
+    const topics = Object.create(null) as Record<string, MirrorTopicStats>;
     this.#opts.topics.forEach((plan, i) => {
       topics[plan.topic] = { lag: lags[i]!, published: plan.published, duplicates: plan.duplicates };
     });
@@ -327,7 +334,7 @@ class MirrorRun {
   }
 
   async start(): Promise<void> {
-    const namespace = this.#opts.namespace ?? path.basename((await this.#wal.stats()).dir);
+    const { namespace } = this.#opts;
     for (const plan of this.#opts.topics) plan.digest = topicDigest(namespace, plan.topic);
     const owned = await openConnection(this.#connection, `walrus-mirror:${namespace}`, this.#stop, true);
     if (!owned) return;

@@ -65,6 +65,7 @@ export interface ReplayMalformedMessage {
 }
 
 export interface ReplayReport {
+  /** Keyed by topic name; a null-prototype object, so any topic name (even `__proto__`) is an own key. */
   topics: Record<string, ReplayTopicReport>;
   /** Stream messages read. */
   messages: number;
@@ -120,7 +121,9 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
   const owned = await openConnection(options, 'walrus-replay', signal, false).catch((err: unknown) => {
     throw new WalError('ERR_IO', `cannot reach the NATS servers: ${describeError(err)}`, { stream }, { cause: err });
   });
-  const report: ReplayReport = { topics: {}, messages: 0, malformed: [], malformedCount: 0, complete: false };
+  // Null prototype: a topic named `__proto__` (or `constructor`) must be an own key like any other.
+  const topics = Object.create(null) as Record<string, ReplayTopicReport>;
+  const report: ReplayReport = { topics, messages: 0, malformed: [], malformedCount: 0, complete: false };
   if (!owned) return report;
   try {
     const jsm = await jetstreamManager(owned.nc, { timeout });
@@ -163,7 +166,8 @@ export async function replay(stream: string, wal: ReplayWal, options: ReplayOpti
       const codec = h.get(HEADER_CODEC) === 'msgpack' ? 'msgpack' : 'raw';
       let p = progress.get(topic);
       if (!p) {
-        const nextSeq = local[topic]?.appended ?? 0;
+        // Own keys only: a WAL whose stats() returns a plain object must not answer `__proto__` with Object.prototype.
+        const nextSeq = (Object.hasOwn(local, topic) ? local[topic]?.appended : undefined) ?? 0;
         p = { report: { appended: 0, skipped: 0, nextSeq }, namespace, codec, buffer: [], bufferBytes: 0 };
         progress.set(topic, p);
         report.topics[topic] = p.report;

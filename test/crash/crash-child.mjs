@@ -5,7 +5,8 @@
 //   B <topic> <first> <count>    batch of entries <first>..<first+count-1> resolved
 //   R <topic> <seq>              readNext with checkpoint returned entry <seq>
 // Every entry's payload is "<topic>|<index>|<batch tag>|<padding>", and index == its seq.
-// The parent kills this process with SIGKILL at a random moment and checks the reopened WAL.
+// It prints OPENING before it opens the WAL and READY once it is open. The parent kills this process
+// with SIGKILL at a random moment (while opening, or after READY) and checks the reopened WAL.
 import { Walrus } from '../../dist/src/index.js';
 
 const [dir, fsyncArg, consistencyArg, seedArg] = process.argv.slice(2);
@@ -18,6 +19,8 @@ const random = () => {
   return seed / 2 ** 32;
 };
 
+// Announced first, so that the parent can kill this child while it opens (recovers) the WAL.
+process.stdout.write('OPENING\n');
 const wal = await Walrus.open({
   dir,
   fsync,
@@ -30,6 +33,10 @@ const wal = await Walrus.open({
 const topics = ['alpha', 'beta', 'gamma', 'delta'];
 const stats = await wal.stats();
 const next = new Map(topics.map((t) => [t, stats.topics[t]?.appended ?? 0]));
+// Producers wait while a topic has this many unread entries: the log a child leaves (and the next
+// child recovers, and the parent checks) stays about the same size however many children ran.
+const MAX_UNREAD = 2000;
+const consumed = new Map(topics.map((t) => [t, stats.topics[t]?.consumed ?? 0]));
 let out = '';
 const flushOut = () => {
   if (out.length > 0) {
@@ -47,6 +54,10 @@ const payload = (topic, index, tag) => {
 
 async function producer(topic) {
   for (;;) {
+    if (next.get(topic) - consumed.get(topic) >= MAX_UNREAD) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
     if (random() < 0.2) {
       const count = 1 + Math.floor(random() * 20);
       const first = next.get(topic);
@@ -73,6 +84,7 @@ async function consumer(topic) {
       await new Promise((r) => setTimeout(r, 1));
       continue;
     }
+    consumed.set(topic, entry.seq + 1);
     out += `R ${topic} ${entry.seq}\n`;
   }
 }

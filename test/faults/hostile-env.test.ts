@@ -69,19 +69,28 @@ describe('a worker thread that opened the WAL and ended without close() leaves t
       const wal = await Walrus.open(workerData.options);
       await wal.append('t', 'from the worker');
       parentPort.postMessage('opened');
-      if (workerData.exit) process.exit(3);
+      if (workerData.how === 'exit') process.exit(3);
+      // Thrown from a timer, once the message is on its way: an uncaught exception ends the thread.
+      if (workerData.how === 'throw') setTimeout(() => { throw new Error('the worker dies of an uncaught exception'); }, 50);
     })();
   `;
 
-  for (const how of ['process.exit() in the worker', 'worker.terminate()'] as const) {
+  const ways = {
+    'process.exit() in the worker': 'exit',
+    'worker.terminate()': 'terminate',
+    'an uncaught exception in the worker': 'throw',
+  } as const;
+  for (const [how, code] of Object.entries(ways)) {
     it(`after ${how}, the next open succeeds and sees the worker's entries`, async () => {
       const dir = tmp.make();
       const options = { ...SMALL, dir };
       const worker = new Worker(workerCode, {
         eval: true,
-        workerData: { distIndex, options, exit: how === 'process.exit() in the worker' },
+        workerData: { distIndex, options, how: code },
       });
       const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+      // After 'opened', the uncaught exception (an 'error' event) is how that worker is meant to end.
+      if (code === 'throw') worker.on('error', () => {});
       await within(
         new Promise((resolve, reject) => {
           worker.once('message', resolve);
@@ -89,7 +98,7 @@ describe('a worker thread that opened the WAL and ended without close() leaves t
         }),
         'the worker opening the WAL',
       );
-      if (how === 'worker.terminate()') await worker.terminate();
+      if (code === 'terminate') await worker.terminate();
       await within(exited, 'the worker ending');
       const wal = await within(Walrus.open(options), 'the open after the worker ended');
       try {

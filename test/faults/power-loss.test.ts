@@ -5,7 +5,10 @@
  * (test/helpers/recording-file-io.ts documents the crash model). At random mutations (every write,
  * sync, create, rename, unlink is a possible cut point, including those inside open, close,
  * snapshots and reclaims) the simulator builds several disk states a power cut could leave, writes
- * each into a real temp directory and recovers it with `LogStore.open`. Every state must open, and:
+ * and recovers each with `LogStore.open`: most in memory (a fresh RecordingFileIo holding exactly the
+ * state's files, all durable), one in DISK_STATE_EVERY written into a real temp directory and
+ * recovered through `nodeFileIo` (on tmpfs when /dev/shm exists: what is under test is the crash
+ * model, not the disk, and ext4 flushes on every rename over a file). Every state must open, and:
  *
  * - every append acknowledged as durable is present, intact, in order: under 'each' every
  *   acknowledged append; under { intervalMs } those acknowledged before a call that synced
@@ -25,8 +28,9 @@
  * frames). Under { intervalMs }, the test also checks the sync schedule itself: a mutating call made
  * `intervalMs` after the last sync must sync before it returns.
  *
- * Replay: the seed is printed; POWER_LOSS_SEED=<seed> replays it, POWER_LOSS_DEPTH=<n> scales the
- * number of workloads and cut points (default 1 keeps the file well under a minute).
+ * Replay: the seed is printed; POWER_LOSS_SEED=<seed> replays it. WALRUS_CRASH_ROUNDS=<n> runs n
+ * times the workloads (default 1: at least MIN_STATES_PER_ROUND crash states, asserted by the last
+ * test so that a silent drop in coverage fails; under a minute on a 2-core machine).
  */
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -54,15 +58,21 @@ const KEEP_FAILED = process.env.POWER_LOSS_KEEP === '1';
 const ONLY = process.env.POWER_LOSS_ONLY ?? '';
 /** Logs every step and mutation (long; with POWER_LOSS_ONLY and a seed). */
 const TRACE = process.env.POWER_LOSS_TRACE === '1';
-const DEPTH = Math.max(1, Number(process.env.POWER_LOSS_DEPTH ?? 1));
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.WALRUS_CRASH_ROUNDS ?? 1)) || 1);
 const SEGMENT_BYTES = 64 * 1024;
 const BLOCK_BYTES = 4096;
 const MAX_BATCH_ENTRIES = 16;
 const STEPS_PER_WORKLOAD = 400;
-const WORKLOADS = 2 * DEPTH;
+const WORKLOADS = 3 * ROUNDS;
 /** Cut points per workload, roughly: each mutation is a cut with this probability. */
-const CUT_PROBABILITY = 0.05;
-const STATES_PER_CUT = 10;
+const CUT_PROBABILITY = 0.18;
+const STATES_PER_CUT = 14;
+/** One crash state in this many is recovered from a real directory through nodeFileIo, the rest in memory. */
+const DISK_STATE_EVERY = 10;
+/** What a run must reach per round (about 12,000; fewer means coverage was lost). */
+const MIN_STATES_PER_ROUND = 10_000;
+/** Where the on-disk states are written: tmpfs when there is one. */
+const STATES_PARENT = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 /** Of the cuts, how many also become the disk the workload continues on. */
 const CONTINUE_PROBABILITY = 0.06;
 const INTERVAL_MS = 50;
@@ -186,8 +196,11 @@ function storeOptions(dir: string, config: Config, io?: RecordingFileIo): LogSto
 let stateDirCounter = 0;
 
 /**
- * Recovers `state` in a real directory and checks it against `exp`. With `reopen`, also appends a
- * probe per topic, reopens and checks the prefix plus the probe again. Returns what was recovered.
+ * Recovers `state` and checks it against `exp`: `onDisk`, from a real directory through nodeFileIo;
+ * otherwise in memory, from a RecordingFileIo holding the state's files (rooted at `workDir`'s
+ * empty `in-memory` directory, which exists only so the directory lock can resolve its name). With
+ * `reopen`, also appends a probe per topic, reopens and checks the prefix plus the probe again.
+ * Returns what was recovered.
  */
 function checkCrashState(
   state: CrashState,
@@ -195,11 +208,26 @@ function checkCrashState(
   root: string,
   workDir: string,
   reopen: boolean,
+  onDisk: boolean,
 ): Map<string, Recovered> {
-  const dir = path.join(workDir, `state-${stateDirCounter++}`);
-  materialize(state, root, dir);
+  const dir = path.join(workDir, onDisk ? `state-${stateDirCounter}` : 'in-memory');
+  stateDirCounter++;
+  let io: RecordingFileIo | undefined;
+  if (onDisk) materialize(state, root, dir);
+  else {
+    fs.mkdirSync(dir, { recursive: true });
+    io = new RecordingFileIo(dir);
+    const files = new Map<string, Uint8Array>();
+    for (const [filePath, bytes] of withoutLock(state.files, root)) {
+      const target = path.join(dir, path.relative(root, filePath));
+      io.mkdirp(path.dirname(target));
+      files.set(target, bytes);
+    }
+    io.resetTo(files);
+  }
   try {
     const recoveryOptions: LogStoreOptions = {
+      ...(io === undefined ? {} : { io }),
       dir,
       fsync: 'none',
       segmentBytes: SEGMENT_BYTES,
@@ -268,7 +296,7 @@ function checkCrashState(
     }
     return recovered;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (onDisk) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -308,6 +336,8 @@ interface Cut {
 interface RunStats {
   cuts: number;
   states: number;
+  /** Of the states, those recovered from a real directory. */
+  onDisk: number;
   continued: number;
   steps: number;
 }
@@ -328,7 +358,7 @@ class Workload {
   #syncsThisCall = 0;
   #step = 0;
   #action = 'open';
-  readonly stats: RunStats = { cuts: 0, states: 0, continued: 0, steps: 0 };
+  readonly stats: RunStats = { cuts: 0, states: 0, onDisk: 0, continued: 0, steps: 0 };
 
   constructor(config: Config, seed: number, root: string, workDir: string, label: string) {
     this.#config = config;
@@ -570,10 +600,12 @@ class Workload {
       const states = randomCrashStates(cut.snapshot, this.#rng, STATES_PER_CUT);
       for (const state of states) {
         this.stats.states++;
+        const onDisk = this.stats.states % DISK_STATE_EVERY === 0;
+        if (onDisk) this.stats.onDisk++;
         const exp = state.style === 'all' ? cut.expAll : cut.exp;
         let recovered: Map<string, Recovered>;
         try {
-          recovered = checkCrashState(state, exp, this.#root, this.#workDir, this.#rng.chance(0.3));
+          recovered = checkCrashState(state, exp, this.#root, this.#workDir, this.#rng.chance(0.3), onDisk);
         } catch (err) {
           if (!(err instanceof Failure)) throw err;
           const kept = KEEP_FAILED ? fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-power-counterexample-')) : null;
@@ -717,21 +749,26 @@ describe('the crash model of RecordingFileIo', () => {
 // ---- the runs ----------------------------------------------------------------------------------
 
 const tmp = new TmpDirs();
-const totals: RunStats = { cuts: 0, states: 0, continued: 0, steps: 0 };
+const totals: RunStats = { cuts: 0, states: 0, onDisk: 0, continued: 0, steps: 0 };
 
 beforeAll(() => {
   console.log(
-    `power-loss: seed ${SEED}, depth ${DEPTH} (replay with POWER_LOSS_SEED=${SEED} POWER_LOSS_DEPTH=${DEPTH})`,
+    `power-loss: seed ${SEED}, ${ROUNDS} round(s) (replay with POWER_LOSS_SEED=${SEED} WALRUS_CRASH_ROUNDS=${ROUNDS})`,
   );
   vi.spyOn(Date, 'now').mockImplementation(() => fakeNow ?? realNow());
 });
 
-afterEach(() => tmp.removeAll());
+/** State directories on tmpfs (STATES_PARENT), removed like the others. */
+const tmpStates: string[] = [];
+afterEach(() => {
+  tmp.removeAll();
+  for (const dir of tmpStates.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 afterAll(() => {
   vi.restoreAllMocks();
   console.log(
-    `power-loss: ${totals.states} crash states recovered at ${totals.cuts} cut points, ${totals.continued} continued, ${totals.steps} workload steps`,
+    `power-loss: ${totals.states} crash states recovered (${totals.onDisk} from a real directory) at ${totals.cuts} cut points, ${totals.continued} continued, ${totals.steps} workload steps`,
   );
 });
 
@@ -745,7 +782,8 @@ describe(`power loss (seed ${SEED})`, () => {
         for (let w = 0; w < WORKLOADS; w++) {
           const seed = (SEED + configIndex * 1_000_003 + w * 7919) >>> 0;
           const root = fs.realpathSync(tmp.make('walrus-power-root'));
-          const workDir = tmp.make('walrus-power-states');
+          const workDir = fs.mkdtempSync(path.join(STATES_PARENT, 'walrus-power-states-'));
+          tmpStates.push(workDir);
           const workload = new Workload(config, seed, root, workDir, `${config.name}, seed ${SEED}, workload ${w}`);
           workload.run(STEPS_PER_WORKLOAD);
           for (const key of Object.keys(totals) as Array<keyof RunStats>) totals[key] += workload.stats[key];
@@ -754,7 +792,14 @@ describe(`power loss (seed ${SEED})`, () => {
         }
         expect(states).toBeGreaterThan(0);
       },
-      240_000 * DEPTH,
+      240_000 * ROUNDS,
+    );
+  });
+
+  it.skipIf(ONLY !== '')(`recovered at least ${MIN_STATES_PER_ROUND} crash states per round`, () => {
+    expect(totals.states, 'crash states recovered').toBeGreaterThanOrEqual(MIN_STATES_PER_ROUND * ROUNDS);
+    expect(totals.onDisk, 'crash states recovered from a real directory').toBeGreaterThanOrEqual(
+      (MIN_STATES_PER_ROUND * ROUNDS) / DISK_STATE_EVERY,
     );
   });
 });

@@ -12,7 +12,7 @@ import { within } from '../helpers/within.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const TOO_LONG = [MAX_TIMER_MS + 1, 30 * 24 * 3600 * 1000, Infinity];
 /** Nothing listens there: a mirror or replay that got past validation would only retry. */
-const NOWHERE = { servers: 'nats://127.0.0.1:1' };
+const NOWHERE = { servers: 'nats://127.0.0.1:1', namespace: 'timers' };
 
 function thrown(call: () => unknown): unknown {
   try {

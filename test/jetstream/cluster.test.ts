@@ -44,6 +44,7 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
       topics: TOPICS,
       servers: suite.fleet.servers,
       stream,
+      namespace: key,
       createStream: { replicas: 3 },
       maxInFlight: 256,
       ackTimeoutMs: 2000,

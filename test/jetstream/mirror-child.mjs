@@ -10,7 +10,14 @@ const [dir, key, servers, stream, perTopicArg, topicsJson] = process.argv.slice(
 const perTopic = Number(perTopicArg);
 const topics = JSON.parse(topicsJson);
 const wal = await Walrus.open({ dir, key });
-const m = mirror(wal, { topics, servers: servers.split(','), stream, maxInFlight: 128, maxBatchBytes: 8 * 1024 });
+const m = mirror(wal, {
+  topics,
+  servers: servers.split(','),
+  stream,
+  namespace: key,
+  maxInFlight: 128,
+  maxBatchBytes: 8 * 1024,
+});
 let appended = 0;
 const report = setInterval(async () => {
   const s = await m.stats().catch(() => null);

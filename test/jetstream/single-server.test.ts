@@ -50,6 +50,7 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
       topics: TOPICS,
       servers: suite.fleet.servers,
       stream: 'SINGLE',
+      namespace: 'single',
       maxInFlight: 64,
       maxBatchBytes: 16 * 1024,
     });
@@ -63,7 +64,7 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
 
     // A second mirror on the same WAL picks up where the cursors are.
     await appendAll(wal, PER_TOPIC, PER_TOPIC + 100);
-    const again = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream: 'SINGLE' });
+    const again = mirror(wal, { topics: TOPICS, servers: suite.fleet.servers, stream: 'SINGLE', namespace: 'single' });
     await untilMirrored(again, 100 * TOPICS.length);
     await again.stop();
     await wal.close();
@@ -126,7 +127,7 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
       Array.from({ length: 20 }, (_, i) => `t:${i}`),
     );
     await wal.batchRead('t', { maxBytes: 5 * 3 }); // consumed before mirroring: seqs 0-4 never reach the stream
-    const m = mirror(wal, { topics: ['t'], servers: suite.fleet.servers, stream: 'GAP' });
+    const m = mirror(wal, { topics: ['t'], servers: suite.fleet.servers, stream: 'GAP', namespace: 'gap' });
     await untilMirrored(m, 15);
     await m.stop();
     await wal.close();
@@ -159,20 +160,26 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
   it('validates its options at the call', async () => {
     const wal = await Walrus.open({ dir: suite.tmp.make('walrus-js-args'), key: 'args', fsync: 'none' });
     try {
-      expect(() => mirror(wal, { topics: [], servers: suite.fleet.servers, stream: 'X' })).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
-      );
-      expect(() => mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'bad.name' })).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
-      );
-      expect(() => mirror(wal, { topics: ['a', 'a'], servers: suite.fleet.servers, stream: 'X' })).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
-      );
-      expect(() => mirror(wal, { topics: ['a'], servers: [], stream: 'X' })).toThrow(
+      expect(() => mirror(wal, { topics: [], servers: suite.fleet.servers, stream: 'X', namespace: 'args' })).toThrow(
         expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
       );
       expect(() =>
-        mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'X', subject: () => 'x.*' }),
+        mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'bad.name', namespace: 'args' }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      expect(() =>
+        mirror(wal, { topics: ['a', 'a'], servers: suite.fleet.servers, stream: 'X', namespace: 'args' }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      expect(() => mirror(wal, { topics: ['a'], servers: [], stream: 'X', namespace: 'args' })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+      expect(() =>
+        mirror(wal, {
+          topics: ['a'],
+          servers: suite.fleet.servers,
+          stream: 'X',
+          namespace: 'args',
+          subject: () => 'x.*',
+        }),
       ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
       await expect(replay('NOPE', wal, { servers: suite.fleet.servers })).rejects.toMatchObject({
         code: 'ERR_INVALID_ARGUMENT',
