@@ -26,6 +26,8 @@ import { byteView } from './byte-view.js';
 const READ_WINDOW_BYTES = 1024 * 1024;
 /** What an in-place read takes beyond its payload budget, for the frames' headers and padding. */
 const IN_PLACE_SLACK_BYTES = 4096;
+/** Runs shorter than this are read through the window rather than in place. */
+const IN_PLACE_MIN_SPAN_BYTES = 64 * 1024;
 const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
 
 /** What the read path needs of a topic; the hint fields are its own (where the last read stopped). */
@@ -46,17 +48,25 @@ export class PartitionReader {
   private readonly fdOf: (segment: SegmentRef) => number;
   private readonly window: ReadWindow;
   private readonly verifyPayloads: boolean;
+  private readonly writtenEnd: (segment: SegmentRef) => number;
 
   /**
    * `verifyPayloads: false` is for a reader whose index only holds frames already verified (by the
    * scan at open, or because this process wrote them: docs/DURABILITY.md says what is verified when);
-   * frame headers are still checked, so a wrong index is damage, never wrong data.
+   * frame headers are still checked, so a wrong index is damage, never wrong data. `writtenEnd`:
+   * how far a segment is known to hold written frames, so the window may read ahead past a run
+   * into the next ones (a sparse topic among busy ones has a run per entry); a run's end otherwise.
    */
-  constructor(io: FileIo, fdOf: (segment: SegmentRef) => number, options: { verifyPayloads?: boolean } = {}) {
+  constructor(
+    io: FileIo,
+    fdOf: (segment: SegmentRef) => number,
+    options: { verifyPayloads?: boolean; writtenEnd?: (segment: SegmentRef) => number } = {},
+  ) {
     this.io = io;
     this.fdOf = fdOf;
     this.window = new ReadWindow(io, READ_WINDOW_BYTES);
     this.verifyPayloads = options.verifyPayloads ?? true;
+    this.writtenEnd = options.writtenEnd ?? (() => 0);
   }
 
   /**
@@ -109,7 +119,10 @@ export class PartitionReader {
       topic.hintOffset >= run.startOffset;
     const start = hinted ? topic.hintOffset : run.startOffset;
     const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES);
-    if (spanBytes <= FRAME_HEADER_BYTES) return this.read(topic, fromSeq, maxBytes, maxEntries);
+    // A short run (a sparse topic among busy ones) is read through the window, which reads ahead
+    // into the runs after it: one positional read per entry would cost more than the copy.
+    if (spanBytes < IN_PLACE_MIN_SPAN_BYTES && spanBytes < maxBytes)
+      return this.read(topic, fromSeq, maxBytes, maxEntries);
     const endSeq = run.firstSeq + run.count;
     const buf = new Uint8Array(Buffer.allocUnsafeSlow(spanBytes).buffer, 0, spanBytes);
     const entries: ReadEntryRef[] = [];
@@ -167,6 +180,8 @@ export class PartitionReader {
     const blockBytes = this.blockBytesOf(segment, fd);
     const endSeq = run.firstSeq + run.count;
     const limit = run.endOffset;
+    // Frames after the run may be read too (the window reads ahead), up to what is known written.
+    const readAhead = Math.max(limit, this.writtenEnd(segment));
     let seq = fromSeq;
     const hinted =
       topic.hintSegment === segment &&
@@ -176,7 +191,7 @@ export class PartitionReader {
     let offset = hinted ? topic.hintOffset : run.startOffset;
     try {
       while (seq < endSeq && !batch.full) {
-        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, limit);
+        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, readAhead);
         const header = decodeFrameHeader(this.window.bytes, i);
         if (header === 'zero') {
           offset = nextBlockBoundary(offset, blockBytes);
@@ -188,7 +203,7 @@ export class PartitionReader {
           if (header.seq !== seq)
             throw corruptSegment(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
           if (!batch.wants(header.payloadBytes)) break;
-          this.copyPayload(fd, segment, offset, header, limit, batch);
+          this.copyPayload(fd, segment, offset, header, limit, readAhead, batch);
           seq++;
         }
         offset = nextFrameOffset(offset, bytes, blockBytes);
@@ -208,13 +223,14 @@ export class PartitionReader {
     offset: number,
     header: FrameHeader,
     limit: number,
+    readAhead: number,
     batch: ReadBatchBuilder,
   ): void {
     const length = header.payloadBytes;
     const into = batch.reserve(length, limit - offset);
     const at = batch.usedBytes;
     if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
-      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, limit) + FRAME_HEADER_BYTES;
+      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, readAhead) + FRAME_HEADER_BYTES;
       into.set(byteView(this.window.bytes, i, i + length), at);
     } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
       throw corruptSegment(segment, offset, 'entry runs past the end of the file');

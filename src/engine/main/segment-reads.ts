@@ -44,18 +44,23 @@ export class SegmentReads {
   readonly #o: SegmentReadsOptions;
   readonly #topics = new Map<number, IndexedTopic>();
   readonly #segments = new Map<string, SegmentRef>();
+  /** Per segment, the end of the last frame any indexed run holds: known written. */
+  readonly #writtenEnd = new Map<SegmentRef, number>();
   readonly #fds = new FdCache(nodeFileIo);
   readonly #reader: PartitionReader;
   /** Per writer: the resynchronisation in flight after its run log overflowed. */
   readonly #resyncs: Array<Promise<void> | null>;
   readonly #apply = (run: WrittenRun): void => this.#applyRun(run);
   #currentWriter = 0;
+  /** Per writer, the segment its last applied run was in. */
+  readonly #lastWritten: Array<SegmentRef | undefined> = [];
 
   constructor(options: SegmentReadsOptions) {
     this.#o = options;
     this.#resyncs = options.channels.map(() => null);
     this.#reader = new PartitionReader(nodeFileIo, (segment) => this.#fds.get(segment.path), {
       verifyPayloads: false,
+      writtenEnd: (segment) => this.#writtenEnd.get(segment) ?? 0,
     });
     for (const t of options.recovered) {
       const topic = this.#topic(t.id, t.name);
@@ -98,6 +103,7 @@ export class SegmentReads {
     for (const p of gone) {
       const ref = this.#segments.get(p);
       if (ref !== undefined) this.#reader.forget(ref);
+      if (ref !== undefined) this.#writtenEnd.delete(ref);
       this.#segments.delete(p);
       this.#fds.drop(p);
     }
@@ -137,9 +143,9 @@ export class SegmentReads {
     const topic = this.#topics.get(run.topicId);
     // Every topic is known here before its first append reaches a writer (topic-table.ts).
     if (topic === undefined) return;
-    const id: SegmentId = { epoch: this.#o.epoch, writerIndex: this.#currentWriter, segmentNo: run.segmentNo };
-    const segment = this.#segmentRef(path.join(this.#o.dir, segmentFileName(id)), id, this.#o.blockBytes);
+    const segment = this.#writtenSegment(this.#currentWriter, run.segmentNo);
     topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset);
+    this.#noteWritten(segment, run.endOffset);
     topic.committedSeq = run.firstSeq + run.count;
   }
 
@@ -160,11 +166,28 @@ export class SegmentReads {
   #replaceRuns(topic: IndexedTopic, runs: readonly TopicRun[], committedSeq: number): void {
     const index = new TopicIndex();
     // Kept apart (no merging): recovered runs may have damage between them (topic-index.ts).
-    for (const r of runs)
-      index.append(this.#segmentRef(r.path, r.segment, 0), r.firstSeq, r.count, r.startOffset, r.endOffset, false);
+    for (const r of runs) {
+      const segment = this.#segmentRef(r.path, r.segment, 0);
+      index.append(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, false);
+      this.#noteWritten(segment, r.endOffset);
+    }
     topic.index = index;
     topic.committedSeq = committedSeq;
     topic.hintSegment = null;
+  }
+
+  /** The segment `segmentNo` of this epoch's `writer` (the one it last wrote, most of the time). */
+  #writtenSegment(writer: number, segmentNo: number): SegmentRef {
+    const last = this.#lastWritten[writer];
+    if (last !== undefined && last.id.segmentNo === segmentNo && this.#segments.get(last.path) === last) return last;
+    const id: SegmentId = { epoch: this.#o.epoch, writerIndex: writer, segmentNo };
+    const segment = this.#segmentRef(path.join(this.#o.dir, segmentFileName(id)), id, this.#o.blockBytes);
+    this.#lastWritten[writer] = segment;
+    return segment;
+  }
+
+  #noteWritten(segment: SegmentRef, endOffset: number): void {
+    if (endOffset > (this.#writtenEnd.get(segment) ?? 0)) this.#writtenEnd.set(segment, endOffset);
   }
 
   #segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef {

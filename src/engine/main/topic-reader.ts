@@ -33,6 +33,14 @@ import { SerialQueue } from './serial-queue.js';
 /** What one read takes from the segment files when a caller does not say (readNext). */
 const READ_AHEAD_BYTES = READ_CHUNK_BYTES;
 const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * How long reads may run synchronously in one event-loop turn. A read served at once resolves in a
+ * microtask, so a consumer looping over a hot backlog would otherwise hold the event loop until the
+ * backlog is gone; past this budget the next read waits for the loop to turn first.
+ */
+const TURN_READ_BUDGET_MS = 0.5;
+/** Cheap reads (a cached readNext) look at the clock once per this many calls. */
+const CLOCK_EVERY_CALLS = 32;
 
 export interface ReadPathOptions {
   readonly cursors: CursorStore;
@@ -58,6 +66,10 @@ export class ReadPath {
   #advances = new Map<number, number>();
   #rewinds: Array<() => void> = [];
   #flush: Promise<void> | null = null;
+  #turnArmed = false;
+  #turnStartMs = 0;
+  #turnCalls = 0;
+  #overBudget = false;
 
   readonly options: ReadPathOptions;
 
@@ -65,6 +77,35 @@ export class ReadPath {
     this.options = options;
     this.policy = new CheckpointPolicy(options.readConsistency);
   }
+
+  /**
+   * Whether a read may run synchronously now, or must first let the event loop turn (`nextTurn`):
+   * false once this turn's reads used TURN_READ_BUDGET_MS. `heavy` reads look at the clock every
+   * time, others every CLOCK_EVERY_CALLS calls.
+   */
+  mayReadNow(heavy: boolean): boolean {
+    if (!this.#turnArmed) {
+      this.#turnArmed = true;
+      this.#turnStartMs = performance.now();
+      setImmediate(this.#endTurn);
+      return true;
+    }
+    if (this.#overBudget) return false;
+    if (!heavy && ++this.#turnCalls % CLOCK_EVERY_CALLS !== 0) return true;
+    this.#overBudget = performance.now() - this.#turnStartMs >= TURN_READ_BUDGET_MS;
+    return !this.#overBudget;
+  }
+
+  /** Resolves in the next turn of the event loop (after timers and I/O had their turn). */
+  nextTurn(): Promise<void> {
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  readonly #endTurn = (): void => {
+    this.#turnArmed = false;
+    this.#overBudget = false;
+    this.#turnCalls = 0;
+  };
 
   /** Payload bytes the writers answered reads with, since open. */
   get bytesRead(): number {
@@ -126,10 +167,22 @@ export class ReadPath {
 /**
  * Entries of one read share one ArrayBuffer; a caller that transfers `entry.data.buffer` detaches
  * its cached siblings too. A view of a detached buffer reads as empty, so this is checked before
- * an entry is handed out (cheap: only an empty buffer needs the full test).
+ * an entry is handed out (cheap: only an empty view needs the full test).
  */
 function isDetachedEntry(entry: Entry): boolean {
-  return entry.data.buffer.byteLength === 0 && isDetached(entry.data);
+  return entry.data.byteLength === 0 && isDetached(entry.data);
+}
+
+/** What a queued read handed out, and what must happen before its caller gets it. */
+interface Handed<T> {
+  readonly value: T;
+  readonly settled: Promise<void>;
+}
+
+function handed<T>(value: T, settled: Promise<void>): Handed<T> {
+  // Observed later (once the queue moves on); a rejection before that is not unhandled.
+  settled.catch(() => undefined);
+  return { value, settled };
 }
 
 export class TopicReader {
@@ -164,7 +217,7 @@ export class TopicReader {
   readNext(checkpoint: boolean): Promise<Entry | null> {
     // Fast path: no read of this topic is queued and the next entry is cached or read now
     // (a synchronous read of the page cache), so it is handed out without a queued turn.
-    if (!this.#reads.busy) {
+    if (!this.#reads.busy && this.#path.mayReadNow(false)) {
       let entry = this.#peek();
       if (entry === undefined) {
         const got = this.#fetchNow(READ_AHEAD_BYTES);
@@ -174,29 +227,31 @@ export class TopicReader {
       if (entry !== undefined) return checkpoint ? this.#consume([entry]).then(() => entry) : Promise.resolve(entry);
     }
     return this.#exclusive(async () => {
+      if (!this.#path.mayReadNow(false)) await this.#path.nextTurn();
       let entry = this.#peek();
       if (!entry) {
         await this.#fetch(READ_AHEAD_BYTES);
         entry = this.#peek();
       }
-      if (!entry) return null;
-      if (checkpoint) await this.#consume([entry]);
-      return entry;
+      if (!entry) return handed(null, RESOLVED);
+      return handed(entry, checkpoint ? this.#consume([entry]) : RESOLVED);
     });
   }
 
   /** Up to `maxBatchEntries` unread entries within `maxBytes` of payload (at least one if any). */
   batchRead(maxBytes: number, checkpoint: boolean): Promise<Entry[]> {
-    if (!this.#reads.busy && maxBytes <= READ_CHUNK_BYTES) {
+    if (!this.#reads.busy && maxBytes <= READ_CHUNK_BYTES && this.#path.mayReadNow(true)) {
       // Fast path: one chunk or less, read synchronously, no queued turn.
       const out = this.#collectNow(maxBytes);
       if (out !== null) return this.#finishBatch(out, checkpoint);
     }
     return this.#exclusive(async () => {
+      if (!this.#path.mayReadNow(true)) await this.#path.nextTurn();
       for (;;) {
         const out = await this.#collect(maxBytes);
         // A sibling's buffer detached while a chunk was awaited: read those entries again.
-        if (!this.#truncateAtDetached(out)) return this.#finishBatch(out, checkpoint);
+        if (!this.#truncateAtDetached(out))
+          return handed(out, checkpoint && out.length > 0 ? this.#consume(out) : RESOLVED);
       }
     });
   }
@@ -238,7 +293,7 @@ export class TopicReader {
         bytes += next.data.byteLength;
       }
       if (out.length >= maxEntries) break;
-      if (chunk > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (chunk > 0) await this.#path.nextTurn();
       if (!(await this.#fetch(Math.max(READ_AHEAD_BYTES, maxBytes - bytes)))) break;
     }
     return out;
@@ -254,15 +309,20 @@ export class TopicReader {
     return this.#exclusive(async () => {
       for (;;) {
         const read = this.#readSegments(Math.max(fromSeq, this.#cursor), maxBytes);
-        if (Array.isArray(read)) return read;
+        if (Array.isArray(read)) return handed(read, RESOLVED);
         await read;
       }
     });
   }
 
-  /** Runs `fn` after every read queued before it on this topic; close() waits for it. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#path.track(this.#reads.run(fn));
+  /**
+   * Runs `fn` after every read queued before it on this topic; close() waits for it. The queue
+   * covers handing entries out (moving the cursor), not persisting it: the next queued read starts
+   * at once, so reads queued in one turn still share one cursor-log write; the caller's promise
+   * settles once `settled` does.
+   */
+  #exclusive<T>(fn: () => Promise<Handed<T>>): Promise<T> {
+    return this.#path.track(this.#reads.run(fn).then(({ value, settled }) => settled.then(() => value)));
   }
 
   #finishBatch(out: Entry[], checkpoint: boolean): Promise<Entry[]> {
