@@ -36,9 +36,12 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /**
  * How long reads may run synchronously in one event-loop turn. A read served at once resolves in a
  * microtask, so a consumer looping over a hot backlog would otherwise hold the event loop until the
- * backlog is gone; past this budget the next read waits for the loop to turn first.
+ * backlog is gone; past its budget the next read waits for the loop to turn first. The budget is
+ * what the rest of the loop took while the reads last waited (a fair half of the loop for a
+ * consumer beside a busy producer), at least MIN and at most MAX.
  */
-const TURN_READ_BUDGET_MS = 0.5;
+const TURN_READ_BUDGET_MIN_MS = 0.5;
+const TURN_READ_BUDGET_MAX_MS = 8;
 /** Cheap reads (a cached readNext) look at the clock once per this many calls. */
 const CLOCK_EVERY_CALLS = 32;
 
@@ -68,6 +71,9 @@ export class ReadPath {
   #flush: Promise<void> | null = null;
   #turnArmed = false;
   #turnStartMs = 0;
+  #budgetMs = TURN_READ_BUDGET_MIN_MS;
+  /** When reads last ran out of budget (0: they did not since the last turn began). */
+  #yieldedAtMs = 0;
   #turnCalls = 0;
   #overBudget = false;
 
@@ -80,19 +86,26 @@ export class ReadPath {
 
   /**
    * Whether a read may run synchronously now, or must first let the event loop turn (`nextTurn`):
-   * false once this turn's reads used TURN_READ_BUDGET_MS. `heavy` reads look at the clock every
-   * time, others every CLOCK_EVERY_CALLS calls.
+   * false once this turn's reads used their budget (TURN_READ_BUDGET_MIN_MS…MAX_MS). `heavy` reads
+   * look at the clock every time, others every CLOCK_EVERY_CALLS calls.
    */
   mayReadNow(heavy: boolean): boolean {
     if (!this.#turnArmed) {
       this.#turnArmed = true;
-      this.#turnStartMs = performance.now();
+      const nowMs = performance.now();
+      // Reads waited for the loop since #yieldedAtMs: what the rest took meanwhile is their share.
+      const othersMs = this.#yieldedAtMs > 0 ? nowMs - this.#yieldedAtMs : 0;
+      this.#budgetMs = Math.min(TURN_READ_BUDGET_MAX_MS, Math.max(TURN_READ_BUDGET_MIN_MS, othersMs));
+      this.#yieldedAtMs = 0;
+      this.#turnStartMs = nowMs;
       setImmediate(this.#endTurn);
       return true;
     }
     if (this.#overBudget) return false;
     if (!heavy && ++this.#turnCalls % CLOCK_EVERY_CALLS !== 0) return true;
-    this.#overBudget = performance.now() - this.#turnStartMs >= TURN_READ_BUDGET_MS;
+    const nowMs = performance.now();
+    this.#overBudget = nowMs - this.#turnStartMs >= this.#budgetMs;
+    if (this.#overBudget) this.#yieldedAtMs = nowMs;
     return !this.#overBudget;
   }
 
@@ -107,7 +120,7 @@ export class ReadPath {
     this.#turnCalls = 0;
   };
 
-  /** Payload bytes the writers answered reads with, since open. */
+  /** Payload bytes reads returned, since open. */
   get bytesRead(): number {
     return this.#bytesRead;
   }
@@ -399,12 +412,15 @@ export class TopicReader {
     const batch = segments.read(this.#topicId, this.#topicName, this.#writer, fromSeq, maxBytes, maxBatchEntries);
     if (!('entries' in batch)) return batch;
     const { data, entries: refs } = batch;
-    this.#path.noteBytesRead(data.byteLength);
     const entries: Entry[] = new Array<Entry>(refs.length);
+    let payloadBytes = 0;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
       entries[i] = new Entry(this.#topicName, ref.seq, byteView(data, ref.offset, ref.offset + ref.length), ref.codec);
+      payloadBytes += ref.length;
     }
+    // Payload only: an in-place read's buffer also holds frame headers.
+    this.#path.noteBytesRead(payloadBytes);
     return entries;
   }
 
