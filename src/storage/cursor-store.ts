@@ -180,6 +180,46 @@ export class CursorStore {
   }
 
   /**
+   * `advance(topicId, nextSeq, true)` for every entry of `advances`, with one positional write of
+   * all their records: what the main thread's reads settled in one event-loop turn persist with.
+   * A write that fails moves no cursor (and, best effort, records the previous values again, so
+   * a record that did reach the OS is undone).
+   */
+  advanceAll(advances: ReadonlyMap<number, number>): void {
+    this.#ensureOpen();
+    const records: Array<[number, number]> = [];
+    for (const [topicId, nextSeq] of advances) {
+      checkTopicId(topicId);
+      checkSeq(nextSeq);
+      const value = Math.max(this.cursor(topicId), nextSeq);
+      if (value !== (this.#persisted.get(topicId) ?? 0)) records.push([topicId, value]);
+      else if (value !== this.cursor(topicId)) this.#cursors.set(topicId, value);
+    }
+    if (records.length === 0) return;
+    const bytes = new Uint8Array(records.length * CURSOR_RECORD_BYTES);
+    for (let i = 0; i < records.length; i++) {
+      const [topicId, nextSeq] = records[i]!;
+      bytes.set(encodeCursorRecord({ generation: this.#generation, topicId, nextSeq }), i * CURSOR_RECORD_BYTES);
+    }
+    try {
+      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes);
+    } catch (err) {
+      try {
+        for (const [topicId] of records) this.#appendRecord(topicId, this.#persisted.get(topicId) ?? 0);
+      } catch {
+        // The log refuses writes: the records of the failed write, if any landed, stay torn or whole.
+      }
+      throw WalError.fromSystem(err, 'appending cursor records', this.logPath);
+    }
+    this.#logBytes += bytes.byteLength;
+    this.#recordsWritten += records.length;
+    for (const [topicId, value] of records) {
+      this.#persisted.set(topicId, value);
+      this.#cursors.set(topicId, value);
+    }
+  }
+
+  /**
    * Moves a cursor back to `maxNextSeq` if it is past it, persisted: for recovery (a cursor past its
    * topic's recovered end) and for undoing an advance whose read failed.
    */

@@ -7,13 +7,15 @@
  * one itself; `LogStore` takes one in its options (the power-loss simulator records through it). In
  * the engine each thread picks at one place: the worker shells (workers/*.ts) hand `nodeFileIo` to
  * their service (the test shells in test/tools/workers/ hand it a faulty one), and the main thread
- * uses `nodeFileIo` for all it touches (opening the namespace, the cursor log, recovery and verify
- * scans, segment listings). Nothing substitutes the main thread's, so it takes no parameter.
+ * uses `nodeFileIo` for all it touches (opening the namespace, the cursor log, reads of segment
+ * files, recovery and verify scans, segment listings). Nothing substitutes the main thread's, so it
+ * takes no parameter.
  *
- * All calls are synchronous. Most run in writer and flusher workers, but not all of them: the main
- * thread opens the namespace, scans a lone segment inline, and under strictly-at-once reads writes
- * the cursor log with a synchronous `pwrite` on every read (the cursor must be stored before the
- * entry is handed out), a cost paid on the caller's event loop.
+ * All calls are synchronous. Writes run in writer and flusher workers, but not all other calls: the
+ * main thread opens the namespace, scans a lone segment inline, reads entries with positional reads
+ * of at most 1 MiB (src/engine/main/segment-reads.ts), and under strictly-at-once writes the cursor
+ * log with one synchronous `pwrite` per event-loop turn of reads (the cursor must be stored before
+ * the entries are handed out), costs paid on the caller's event loop.
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';

@@ -18,12 +18,16 @@ import {
   frameBytes,
   type FrameHeader,
 } from './frame.js';
-import { ReadBatchBuilder, type ReadBatch } from './read-batch-builder.js';
+import { ReadBatchBuilder, type ReadBatch, type ReadEntryRef } from './read-batch-builder.js';
 import { ReadWindow, corruptSegment } from './read-window.js';
 import type { IndexedRun, SegmentRef, TopicIndex } from './topic-index.js';
 import { byteView } from './byte-view.js';
 
 const READ_WINDOW_BYTES = 1024 * 1024;
+/** What an in-place read takes beyond its payload budget, for the frames' headers and padding. */
+const IN_PLACE_SLACK_BYTES = 4096;
+/** Runs shorter than this are read through the window rather than in place. */
+const IN_PLACE_MIN_SPAN_BYTES = 64 * 1024;
 const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
 
 /** What the read path needs of a topic; the hint fields are its own (where the last read stopped). */
@@ -43,11 +47,26 @@ export class PartitionReader {
   private readonly io: FileIo;
   private readonly fdOf: (segment: SegmentRef) => number;
   private readonly window: ReadWindow;
+  private readonly verifyPayloads: boolean;
+  private readonly writtenEnd: (segment: SegmentRef) => number;
 
-  constructor(io: FileIo, fdOf: (segment: SegmentRef) => number) {
+  /**
+   * `verifyPayloads: false` is for a reader whose index only holds frames already verified (by the
+   * scan at open, or because this process wrote them: docs/DURABILITY.md says what is verified when);
+   * frame headers are still checked, so a wrong index is damage, never wrong data. `writtenEnd`:
+   * how far a segment is known to hold written frames, so the window may read ahead past a run
+   * into the next ones (a sparse topic among busy ones has a run per entry); a run's end otherwise.
+   */
+  constructor(
+    io: FileIo,
+    fdOf: (segment: SegmentRef) => number,
+    options: { verifyPayloads?: boolean; writtenEnd?: (segment: SegmentRef) => number } = {},
+  ) {
     this.io = io;
     this.fdOf = fdOf;
     this.window = new ReadWindow(io, READ_WINDOW_BYTES);
+    this.verifyPayloads = options.verifyPayloads ?? true;
+    this.writtenEnd = options.writtenEnd ?? (() => 0);
   }
 
   /**
@@ -78,6 +97,77 @@ export class PartitionReader {
     return batch.finish();
   }
 
+  /**
+   * What read() answers, but from the one run holding `fromSeq` and without copying: the bytes of
+   * the run are read into a buffer of their own with one positional read of about `maxBytes`, and
+   * the entries are where they lie in it (headers and other topics' frames in between). A sparse
+   * read (less than half of it this topic's payload) is compacted into a buffer of just the
+   * payloads, so a batch never holds much more memory than it returns. Whatever this cannot
+   * answer in place (an entry larger than the read, damage) goes through read().
+   */
+  readInPlace(topic: ReadableTopic, fromSeq: number, maxBytes: number, maxEntries: number): ReadBatch {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0 || fromSeq >= topic.committedSeq || !(maxEntries >= 1))
+      return this.read(topic, fromSeq, maxBytes, maxEntries);
+    const runIndex = topic.index.find(fromSeq);
+    if (runIndex < 0) return this.read(topic, fromSeq, maxBytes, maxEntries);
+    const run = topic.index.runAt(runIndex);
+    const segment = run.segment;
+    const hinted =
+      topic.hintSegment === segment &&
+      topic.hintSeq <= fromSeq &&
+      topic.hintSeq >= run.firstSeq &&
+      topic.hintOffset >= run.startOffset;
+    const start = hinted ? topic.hintOffset : run.startOffset;
+    const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES);
+    // A short run (a sparse topic among busy ones) is read through the window, which reads ahead
+    // into the runs after it: one positional read per entry would cost more than the copy.
+    if (spanBytes < IN_PLACE_MIN_SPAN_BYTES && spanBytes < maxBytes)
+      return this.read(topic, fromSeq, maxBytes, maxEntries);
+    const endSeq = run.firstSeq + run.count;
+    const buf = new Uint8Array(Buffer.allocUnsafeSlow(spanBytes).buffer, 0, spanBytes);
+    const entries: ReadEntryRef[] = [];
+    let used = 0;
+    let seq = fromSeq;
+    let i = 0;
+    try {
+      const fd = this.fdOf(segment);
+      const blockBytes = this.blockBytesOf(segment, fd);
+      const n = preadFull(this.io, fd, buf, start, spanBytes);
+      while (seq < endSeq && entries.length < maxEntries && i + FRAME_HEADER_BYTES <= n) {
+        const header = decodeFrameHeader(buf, i);
+        if (header === 'zero') {
+          i = nextBlockBoundary(start + i, blockBytes) - start;
+          continue;
+        }
+        if (typeof header === 'string') break; // read() reports the damage
+        const length = header.payloadBytes;
+        if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
+          if (header.seq !== seq || i + FRAME_HEADER_BYTES + length > n) break;
+          if (entries.length > 0 && used + length > maxBytes) break;
+          entries.push({ seq, codec: codecOfFlags(header.flags), offset: i + FRAME_HEADER_BYTES, length });
+          used += length;
+          seq++;
+        }
+        i = nextFrameOffset(start + i, frameBytes(length), blockBytes) - start;
+      }
+    } catch (err) {
+      throw WalError.fromSystem(err, 'read', segment.path);
+    }
+    if (entries.length === 0) return this.read(topic, fromSeq, maxBytes, maxEntries);
+    topic.hintSegment = segment;
+    topic.hintSeq = seq;
+    topic.hintOffset = start + i;
+    if (used * 2 >= spanBytes) return { data: buf, entries };
+    const compact = new Uint8Array(used);
+    let at = 0;
+    for (const e of entries) {
+      compact.set(byteView(buf, e.offset, e.offset + e.length), at);
+      e.offset = at;
+      at += e.length;
+    }
+    return { data: compact, entries };
+  }
+
   /** The segment is about to be deleted. */
   forget(segment: SegmentRef): void {
     this.window.forget(segment);
@@ -90,6 +180,8 @@ export class PartitionReader {
     const blockBytes = this.blockBytesOf(segment, fd);
     const endSeq = run.firstSeq + run.count;
     const limit = run.endOffset;
+    // Frames after the run may be read too (the window reads ahead), up to what is known written.
+    const readAhead = Math.max(limit, this.writtenEnd(segment));
     let seq = fromSeq;
     const hinted =
       topic.hintSegment === segment &&
@@ -99,7 +191,7 @@ export class PartitionReader {
     let offset = hinted ? topic.hintOffset : run.startOffset;
     try {
       while (seq < endSeq && !batch.full) {
-        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, limit);
+        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, readAhead);
         const header = decodeFrameHeader(this.window.bytes, i);
         if (header === 'zero') {
           offset = nextBlockBoundary(offset, blockBytes);
@@ -111,7 +203,7 @@ export class PartitionReader {
           if (header.seq !== seq)
             throw corruptSegment(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
           if (!batch.wants(header.payloadBytes)) break;
-          this.copyPayload(fd, segment, offset, header, limit, batch);
+          this.copyPayload(fd, segment, offset, header, limit, readAhead, batch);
           seq++;
         }
         offset = nextFrameOffset(offset, bytes, blockBytes);
@@ -131,18 +223,19 @@ export class PartitionReader {
     offset: number,
     header: FrameHeader,
     limit: number,
+    readAhead: number,
     batch: ReadBatchBuilder,
   ): void {
     const length = header.payloadBytes;
     const into = batch.reserve(length, limit - offset);
     const at = batch.usedBytes;
     if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
-      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, limit) + FRAME_HEADER_BYTES;
+      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, readAhead) + FRAME_HEADER_BYTES;
       into.set(byteView(this.window.bytes, i, i + length), at);
     } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
       throw corruptSegment(segment, offset, 'entry runs past the end of the file');
     }
-    if (crc32Of(into, at, at + length) !== header.payloadCrc)
+    if (this.verifyPayloads && crc32Of(into, at, at + length) !== header.payloadCrc)
       throw corruptSegment(segment, offset, 'payload checksum mismatch');
     batch.add(header.seq, codecOfFlags(header.flags), length);
   }

@@ -47,6 +47,15 @@ export interface PartitionConfig {
   onSegmentCreated?: (id: SegmentId, path: string) => void;
   /** When the partition rolls past a segment. */
   onSegmentSealed?: (summary: SegmentSummary) => void;
+  /** After a write, once per topic it held: where that topic's entries of the write lie. */
+  onRunWritten?: (
+    topicId: number,
+    segment: SegmentRef,
+    firstSeq: number,
+    count: number,
+    startOffset: number,
+    endOffset: number,
+  ) => void;
 }
 
 export const DEFAULT_MAX_WRITE_BYTES = 1024 * 1024;
@@ -416,6 +425,7 @@ export class PartitionWriter {
 
   private indexStagedRuns(segment: CurrentSegment): void {
     const runs = this.stagedRuns;
+    const onRunWritten = this.config.onRunWritten;
     for (let at = 0; at < this.stagedRunCount * RUN_FIELDS; at += RUN_FIELDS) {
       const topicId = runs[at]!;
       const firstSeq = runs[at + 1]!;
@@ -423,6 +433,7 @@ export class PartitionWriter {
       const topic = this.topics.get(topicId)!;
       topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
       topic.committedSeq = firstSeq + count;
+      onRunWritten?.(topicId, segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
       segment.lastSeqs.set(topicId, firstSeq + count - 1);
     }
   }

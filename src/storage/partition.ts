@@ -15,7 +15,7 @@ import { crc32Of } from './frame.js';
 import { PartitionReader } from './partition-reader.js';
 import { PartitionWriter, type PartitionConfig, type WritableTopic } from './partition-writer.js';
 import type { ReadBatch } from './read-batch-builder.js';
-import type { RecoveredTopic, SegmentSummary } from './recover.js';
+import type { RecoveredTopic, SegmentSummary, TopicRun } from './recover.js';
 import type { SegmentId } from './segment-name.js';
 import { TopicIndex, type SegmentRef } from './topic-index.js';
 
@@ -23,6 +23,13 @@ export { DEFAULT_MAX_WRITE_BYTES, type PartitionConfig } from './partition-write
 export type { ReadBatch, ReadEntryRef } from './read-batch-builder.js';
 
 const MAX_TOPIC_ID = 0xffff_ffff;
+
+/** One topic's index as a snapshot: its runs and the seq after its last written entry. */
+export interface TopicRunsSnapshot {
+  id: number;
+  committedSeq: number;
+  runs: TopicRun[];
+}
 
 export class Partition {
   private readonly topics = new Map<number, WritableTopic>();
@@ -124,6 +131,28 @@ export class Partition {
   read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadBatch {
     this.assertOpen();
     return this.reader.read(this.topicOf(topicId), fromSeq, maxBytes, maxEntries);
+  }
+
+  /** Every topic's runs as indexed now (what a reader elsewhere rebuilds its index from). */
+  runSnapshot(): TopicRunsSnapshot[] {
+    this.assertOpen();
+    const out: TopicRunsSnapshot[] = [];
+    for (const topic of this.topics.values()) {
+      const runs: TopicRun[] = [];
+      for (let i = 0; i < topic.index.runCount; i++) {
+        const run = topic.index.runAt(i);
+        runs.push({
+          path: run.segment.path,
+          segment: run.segment.id,
+          firstSeq: run.firstSeq,
+          count: run.count,
+          startOffset: run.startOffset,
+          endOffset: run.endOffset,
+        });
+      }
+      out.push({ id: topic.id, committedSeq: topic.committedSeq, runs });
+    }
+    return out;
   }
 
   /** This partition's sealed segments of the current epoch. */

@@ -52,7 +52,9 @@ export class ReadBatchBuilder {
       this.used + runBytesLeft,
       Math.max(this.data.byteLength * 2, needed + length * entriesLeft),
     );
-    const grown = new Uint8Array(Math.max(needed, guess));
+    // At least doubling (within the budget): a read across many one-entry runs (a sparse topic)
+    // would otherwise grow by one entry at a time, copying the batch again each time.
+    const grown = new Uint8Array(Math.max(needed, guess, Math.min(this.maxBytes, this.data.byteLength * 2)));
     grown.set(this.data.subarray(0, this.used));
     this.data = grown;
     return grown;

@@ -3,7 +3,7 @@
 // ACKNOWLEDGED operation to stdout:
 //   A <topic> <index>            append of entry <index> resolved
 //   B <topic> <first> <count>    batch of entries <first>..<first+count-1> resolved
-//   R <topic> <seq>              readNext with checkpoint returned entry <seq>
+//   R <topic> <seq>              readNext or batchRead with checkpoint returned entry <seq>
 // Every entry's payload is "<topic>|<index>|<batch tag>|<padding>", and index == its seq.
 // It prints OPENING before it opens the WAL and READY once it is open. The parent kills this process
 // with SIGKILL at a random moment (while opening, or after READY) and checks the reopened WAL.
@@ -89,8 +89,23 @@ async function consumer(topic) {
   }
 }
 
+// Several consumers per topic at once, so that reads settle together in one event-loop turn and
+// share one cursor-log write: still, no entry is handed out twice, nor again after a kill.
+async function batchConsumer(topic) {
+  for (;;) {
+    const batch = await wal.batchRead(topic, { maxBytes: 2048 });
+    if (batch.length === 0) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
+    for (const entry of batch) out += `R ${topic} ${entry.seq}\n`;
+  }
+}
+
 for (const t of topics) {
   void producer(t);
   void producer(t);
   void consumer(t);
+  void consumer(t);
+  void batchConsumer(t);
 }

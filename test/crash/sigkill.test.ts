@@ -42,11 +42,12 @@ const BLOCK_BYTES = 16 * 1024;
 interface Acks {
   appended: Map<string, number>; // highest index acknowledged
   consumed: Map<string, number>; // highest seq acknowledged as consumed
+  reads: Array<{ topic: string; seq: number }>; // every entry acknowledged as consumed
   lines: number;
 }
 
 function parseAcks(stdout: string): Acks {
-  const acks: Acks = { appended: new Map(), consumed: new Map(), lines: 0 };
+  const acks: Acks = { appended: new Map(), consumed: new Map(), reads: [], lines: 0 };
   const lines = stdout.split('\n');
   lines.pop(); // a line cut by the kill is not an acknowledgement
   for (const line of lines) {
@@ -56,7 +57,10 @@ function parseAcks(stdout: string): Acks {
       const last = Number(a) + Number(b) - 1;
       acks.appended.set(topic!, Math.max(acks.appended.get(topic!) ?? -1, last));
     }
-    if (kind === 'R') acks.consumed.set(topic!, Math.max(acks.consumed.get(topic!) ?? -1, Number(a)));
+    if (kind === 'R') {
+      acks.consumed.set(topic!, Math.max(acks.consumed.get(topic!) ?? -1, Number(a)));
+      acks.reads.push({ topic: topic!, seq: Number(a) });
+    }
     if (kind === 'A' || kind === 'B' || kind === 'R') acks.lines++;
   }
   return acks;
@@ -237,6 +241,7 @@ async function runLane(root: string, fsync: string, consistency: string, seed: n
   const dir = path.join(root, 'wal');
   const state = new Map(TOPICS.map((t) => [t, { acked: -1, consumed: -1 }]));
   const result: LaneResult = { kills: 0, killedDuringOpen: 0, acknowledged: 0, checkedEntries: 0 };
+  const delivered = new Set<string>();
   for (let kill = 0; kill < KILLS_PER_LANE; kill++) {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     const duringOpen = kill % KILL_DURING_OPEN_EVERY === KILL_DURING_OPEN_EVERY - 1;
@@ -246,6 +251,14 @@ async function runLane(root: string, fsync: string, consistency: string, seed: n
     result.kills++;
     if (!ready) result.killedDuringOpen++;
     result.acknowledged += acks.lines;
+    // Strictly-at-once: an entry is handed out once — to one of the concurrent readers, in one
+    // life — ever. At-least-once may hand one out again after a kill, never twice in one life.
+    if (consistency !== 'strict') delivered.clear();
+    for (const r of acks.reads) {
+      const key = `${r.topic} ${r.seq}`;
+      if (delivered.has(key)) expect.fail(`entry ${key} delivered twice (kill ${kill})`);
+      delivered.add(key);
+    }
     for (const t of TOPICS) {
       const s = state.get(t)!;
       s.acked = Math.max(s.acked, acks.appended.get(t) ?? -1);

@@ -1,6 +1,7 @@
 /**
- * What reads return. `data` is a view into the buffer the writer transferred for the whole read
- * batch (no per-entry copy); `value` decodes msgpack entries on first access.
+ * What reads return. `data` is a view into the buffer one positional read of the segment file
+ * filled for the whole read batch (no per-entry copy); `value` decodes msgpack entries on first
+ * access.
  *
  * Entries of one read share that ArrayBuffer. Transferring or detaching `entry.data.buffer` (for
  * example `postMessage(x, [entry.data.buffer])`) therefore empties every sibling the caller already

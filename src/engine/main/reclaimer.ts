@@ -25,6 +25,8 @@ export interface ReclaimerOptions {
   readonly lifecycle: Lifecycle;
   /** Segments recovery found (sealed or live); `noteSealed` adds the ones writers roll past. */
   readonly segments: readonly SegmentSummary[];
+  /** The main thread's reads drop these files (synchronously, between reads) before they are deleted. */
+  readonly forgetSegments: (paths: readonly string[]) => void;
   readonly onReclaimed: (report: { segments: number; bytes: number }) => void;
 }
 
@@ -115,6 +117,7 @@ export class Reclaimer {
     if (doomed.length === 0) return 0;
     const paths = doomed.map((s) => s.path);
     await Promise.all(channels.map((c) => c.control.call('forgetSegments', paths)));
+    this.#o.forgetSegments(paths);
     await flusher.call('deleteFiles', paths);
     const gone = new Set(paths);
     for (let i = this.#segments.length - 1; i >= 0; i--)

@@ -84,7 +84,7 @@ export class TopicTable {
 
   #add(id: number, name: string, nameBytes: Uint8Array, definedInWriter: boolean, cursor: number): TopicState {
     const writer = writerForTopic(nameBytes, this.#channels.length);
-    const reader = new TopicReader(this.#reads, { id, name }, this.#channels[writer]!.control, cursor);
+    const reader = new TopicReader(this.#reads, { id, name, writer }, cursor);
     const state: TopicState = { id, name, nameBytes, writer, definedInWriter, reader };
     this.#byName.set(name, state);
     return state;

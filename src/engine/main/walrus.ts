@@ -31,6 +31,7 @@ import { scanSegmentsInParallel } from './recovery-scan.js';
 import { auditSegmentFiles } from './segment-audit.js';
 import { assembleStats } from './stats-report.js';
 import { subscribeTopic } from './subscription.js';
+import { SegmentReads } from './segment-reads.js';
 import { ReadPath } from './topic-reader.js';
 import { writerForTopic } from './topic-router.js';
 import { TopicTable } from './topic-table.js';
@@ -59,6 +60,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   readonly #topics: TopicTable;
   readonly #barrier: DurabilityBarrier;
   readonly #reclaimer: Reclaimer;
+  readonly #segments: SegmentReads;
   #closePromise: Promise<void> | null = null;
 
   private constructor(s: Started) {
@@ -75,12 +77,17 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       const failure = lifecycle.failure;
       return failure ? Promise.reject(failure) : this.#progress.waitFor(done);
     };
+    const segments = (this.#segments = new SegmentReads({
+      ...{ dir: options.namespaceDir, epoch, blockBytes: options.blockBytes, channels },
+      recovered: s.recovery.topics,
+    }));
     this.#reclaimer = new Reclaimer({
       ...{ epoch, cursors, cells, channels, lifecycle, flusher: s.flusher, segments: s.recovery.segments },
+      forgetSegments: (paths) => segments.forgetSegments(paths),
       onReclaimed: (report) => this.emit('reclaimed', report),
     });
     this.#reads = new ReadPath({
-      ...{ cursors, cells, lifecycle, waitFor, fsync: options.fsync },
+      ...{ cursors, segments, cells, lifecycle, waitFor, fsync: options.fsync },
       readConsistency: options.readConsistency,
       maxBatchEntries: options.maxBatchEntries,
       onCursorMoved: () => this.#reclaimer.noteCursorMoved(),
@@ -347,6 +354,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     await Promise.allSettled([...channels.map((c) => c.worker.terminate()), flusherWorker.terminate()]);
     const closed = this.#lifecycle.finishClose();
     if (closed) this.#rejectEverything(closed);
+    this.#segments.close();
     ns.close();
     if (firstError) throw toWalError(firstError);
   }

@@ -11,6 +11,7 @@ import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
 import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit } from '../shared/control-protocol.js';
 import { LatencyStats } from '../shared/latency-stats.js';
 import { createRingBuffer } from '../shared/ring-buffer.js';
+import { createRunLog } from '../shared/run-log.js';
 import { WriterChannel } from './writer-channel.js';
 import { workerStartOptions } from './worker-options.js';
 import { workerUrl } from './worker-url.js';
@@ -64,6 +65,7 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
     const data = new MessageChannel();
     const events = new MessageChannel();
     const ring = createRingBuffer({ capacityBytes: options.ringBytes });
+    const runLog = createRunLog();
     const init: WriterInit = {
       dir: options.namespaceDir,
       epoch: ns.epoch,
@@ -73,6 +75,7 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
       fsync: options.fsync,
       ring,
       cells: cells.buffer as SharedArrayBuffer,
+      runLog,
       topics: startup.topicsByWriter[w]!,
       controlPort: control.port2,
       dataPort: data.port2,
@@ -90,6 +93,7 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
         writerIndex: w,
         worker,
         ring,
+        runLog,
         cells,
         controlPort: control.port1,
         dataPort: data.port1,

@@ -21,6 +21,7 @@ import {
 } from '../shared/progress-cells.js';
 import type { LatencyStats } from '../shared/latency-stats.js';
 import { RingProducer } from '../shared/ring-buffer.js';
+import { RunLogConsumer } from '../shared/run-log.js';
 import { FifoQueue } from './fifo-queue.js';
 import { RingOpEncoder, type EntryData, type LargeOpMessage } from '../shared/ring-ops.js';
 
@@ -63,6 +64,8 @@ export interface WriterChannelOptions {
   writerIndex: number;
   worker: Worker;
   ring: SharedArrayBuffer;
+  /** Where the writer says where it wrote each topic's entries (run-log.ts). */
+  runLog: SharedArrayBuffer;
   cells: Int32Array;
   controlPort: MessagePort;
   dataPort: MessagePort;
@@ -79,6 +82,7 @@ export class WriterChannel {
   readonly writerIndex: number;
   readonly #appendLatency: LatencyStats;
   readonly control: ControlClient<WriterControl>;
+  readonly runLog: RunLogConsumer;
   readonly worker: Worker;
   readonly #producer: RingProducer;
   readonly #encoder: RingOpEncoder;
@@ -103,6 +107,7 @@ export class WriterChannel {
     this.writerIndex = options.writerIndex;
     this.worker = options.worker;
     this.#producer = new RingProducer(options.ring);
+    this.runLog = new RunLogConsumer(options.runLog);
     this.#encoder = new RingOpEncoder(this.#producer);
     this.#cells = options.cells;
     this.#base = writerBase(options.writerIndex);

@@ -11,6 +11,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { WalError, toWalError, type WalErrorWire } from '../../errors.js';
 import type { ReadConsistency } from '../../storage/checkpoint-policy.js';
 import type { FsyncMode } from '../../storage/fsync-mode.js';
+import type { TopicRunsSnapshot } from '../../storage/partition.js';
 import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
 import type { LatencySummary } from './latency-stats.js';
 
@@ -52,10 +53,10 @@ type SafeApi<T> = {
     : never;
 };
 
-/** One entry of a read answer: where its payload sits in `data`. Four numbers per entry: seq, codec, offset, length. */
-export interface ReadAnswer {
-  data: Uint8Array;
-  refs: Float64Array;
+/** Every run a writer's topics have, and the run-log position that covers (run-log.ts). */
+export interface RunSnapshot {
+  position: number;
+  topics: TopicRunsSnapshot[];
 }
 
 export interface WriterStats {
@@ -68,7 +69,8 @@ export interface WriterStats {
 }
 
 export interface WriterControl {
-  read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadAnswer;
+  /** What the main thread rebuilds its index of this writer's topics from after its run log overflowed. */
+  runSnapshot(): RunSnapshot;
   nextSeqs(topicIds: number[]): number[];
   sealedSegments(): SegmentSummary[];
   forgetSegments(paths: string[]): void;
@@ -102,6 +104,8 @@ export interface WriterInit {
   fsync: FsyncMode;
   ring: SharedArrayBuffer;
   cells: SharedArrayBuffer;
+  /** Where the writer publishes the runs it wrote (run-log.ts). */
+  runLog: SharedArrayBuffer;
   topics: RecoveredTopic[];
   controlPort: MessagePort;
   dataPort: MessagePort;
@@ -131,13 +135,6 @@ export function exposeControl<T extends object>(api: T, port: MessagePort): void
     safe[key] = async (...args: unknown[]) => {
       try {
         const value = await (fn as (...a: unknown[]) => unknown).apply(api, args);
-        if (value && typeof value === 'object' && 'data' in value && (value as ReadAnswer).data instanceof Uint8Array) {
-          const answer = value as ReadAnswer;
-          return Comlink.transfer({ ok: true as const, value }, [
-            answer.data.buffer as ArrayBuffer,
-            answer.refs.buffer as ArrayBuffer,
-          ]);
-        }
         return { ok: true as const, value };
       } catch (err) {
         return { ok: false as const, error: toWalError(err).toWire() };

@@ -1,8 +1,9 @@
 /**
  * The body of a writer worker: drains its ring, coalesces many operations into one positional
  * write through the storage core's Partition, and publishes progress in shared memory so the
- * main thread resolves many appends per wake-up. It also serves the control plane (reads of its
- * topics, stats, reclamation) between drains.
+ * main thread resolves many appends per wake-up, and where each write's entries lie in the run
+ * log (run-log.ts), so the main thread reads them itself. It also serves the control plane
+ * (stats, reclamation, run snapshots) between drains.
  *
  * Order of publication matters (see flusher-service.ts): the current segment number is stored
  * before the written-ops counter, so a flusher that reads the counter and then the segment number
@@ -14,7 +15,7 @@ import type { FileIo } from '../../storage/file-io.js';
 import { FLAG_BATCH, FLAG_BATCH_END } from '../../storage/frame.js';
 import { Partition } from '../../storage/partition.js';
 import type { SegmentSummary } from '../../storage/recover.js';
-import type { ReadAnswer, WriterControl, WriterEvent, WriterInit, WriterStats } from '../shared/control-protocol.js';
+import type { RunSnapshot, WriterControl, WriterEvent, WriterInit, WriterStats } from '../shared/control-protocol.js';
 import {
   FLUSHER_DOORBELL,
   MAIN_DOORBELL,
@@ -30,6 +31,7 @@ import {
   writerBase,
 } from '../shared/progress-cells.js';
 import { RingConsumer } from '../shared/ring-buffer.js';
+import { RunLogProducer } from '../shared/run-log.js';
 import {
   OP_APPEND,
   OP_BATCH,
@@ -58,6 +60,7 @@ export class WriterService implements WriterControl {
   readonly #init: WriterInit;
   readonly #partition: Partition;
   readonly #consumer: RingConsumer;
+  readonly #runLog: RunLogProducer;
   readonly #cells: Int32Array;
   readonly #base: number;
   readonly #words: Uint32Array;
@@ -85,6 +88,7 @@ export class WriterService implements WriterControl {
     this.#dataPort = init.dataPort;
     this.#eventsPort = init.eventsPort;
     this.#ringEachMode = init.fsync === 'each';
+    this.#runLog = new RunLogProducer(init.runLog);
     this.#flushAheadMode = typeof init.fsync === 'object';
     this.#partition = new Partition(
       {
@@ -95,6 +99,9 @@ export class WriterService implements WriterControl {
         segmentBytes: init.segmentBytes,
         blockBytes: init.blockBytes,
         onSegmentSealed: (summary) => this.#post({ type: 'sealed', summary }),
+        // Published before #publish moves the written-ops counter: a resolved append is findable.
+        onRunWritten: (topicId, segment, firstSeq, count, start, end) =>
+          this.#runLog.publish(topicId, segment.id.segmentNo, firstSeq, count, start, end),
       },
       init.topics,
     );
@@ -254,24 +261,9 @@ export class WriterService implements WriterControl {
     this.#eventsPort.postMessage(event);
   }
 
-  read(topicId: number, fromSeq: number, maxBytes: number, maxEntries: number): ReadAnswer {
-    // A topic whose definition is still in the ring has nothing written yet.
-    if (!this.#partition.hasTopic(topicId)) return { data: new Uint8Array(0), refs: new Float64Array(0) };
-    const batch = this.#partition.read(topicId, fromSeq, maxBytes, maxEntries);
-    const refs = new Float64Array(batch.entries.length * 4);
-    let i = 0;
-    for (const e of batch.entries) {
-      refs[i++] = e.seq;
-      refs[i++] = e.codec;
-      refs[i++] = e.offset;
-      refs[i++] = e.length;
-    }
-    // The answer's buffer is transferred, so it must be exclusively ours and not a pooled slab.
-    const data =
-      batch.data.byteOffset === 0 && batch.data.byteLength === batch.data.buffer.byteLength
-        ? batch.data
-        : batch.data.slice();
-    return { data, refs };
+  runSnapshot(): RunSnapshot {
+    // Control calls run between drains, so no write is half-published here.
+    return { position: this.#runLog.beginSnapshot(), topics: this.#partition.runSnapshot() };
   }
 
   nextSeqs(topicIds: number[]): number[] {

@@ -1,0 +1,198 @@
+/**
+ * The main thread reads entries itself. It keeps its own index of every topic — the runs recovery
+ * found at open, then the runs each writer publishes in its run log (src/engine/shared/run-log.ts),
+ * drained only when a read needs more than is known — and reads the segment files through its own
+ * read-only descriptors with the storage core's PartitionReader: no round trip to a writer busy
+ * writing, no copy through a transferred buffer.
+ *
+ * Payload checksums are not verified again here: every indexed frame was verified by the scan at
+ * open or written by this process (docs/DURABILITY.md, what is verified when); frame headers are.
+ *
+ * Reads are synchronous positional reads of at most READ_CHUNK_BYTES of payload per call (hot, from
+ * the page cache, well under a millisecond), so nothing can interleave with one: a segment the
+ * reclaimer deletes is forgotten here first (`forgetSegments`), between reads.
+ */
+import * as path from 'node:path';
+import { FdCache } from '../../storage/fd-cache.js';
+import { nodeFileIo } from '../../storage/file-io.js';
+import { PartitionReader, type ReadableTopic } from '../../storage/partition-reader.js';
+import type { ReadBatch } from '../../storage/read-batch-builder.js';
+import type { RecoveredTopic, TopicRun } from '../../storage/recover.js';
+import { segmentFileName, type SegmentId } from '../../storage/segment-name.js';
+import { TopicIndex, type SegmentRef } from '../../storage/topic-index.js';
+import type { WrittenRun } from '../shared/run-log.js';
+import type { WriterChannel } from './writer-channel.js';
+
+/** Payload bytes one synchronous read may return: bounds how long it holds the event loop. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+export interface SegmentReadsOptions {
+  readonly dir: string;
+  readonly epoch: number;
+  readonly blockBytes: number;
+  readonly channels: readonly WriterChannel[];
+  readonly recovered: readonly RecoveredTopic[];
+}
+
+/** A topic as this thread indexes it (its index is replaced wholesale on a resync). */
+interface IndexedTopic extends ReadableTopic {
+  committedSeq: number;
+  index: TopicIndex;
+}
+
+export class SegmentReads {
+  readonly #o: SegmentReadsOptions;
+  readonly #topics = new Map<number, IndexedTopic>();
+  readonly #segments = new Map<string, SegmentRef>();
+  /** Per segment, the end of the last frame any indexed run holds: known written. */
+  readonly #writtenEnd = new Map<SegmentRef, number>();
+  readonly #fds = new FdCache(nodeFileIo);
+  readonly #reader: PartitionReader;
+  /** Per writer: the resynchronisation in flight after its run log overflowed. */
+  readonly #resyncs: Array<Promise<void> | null>;
+  readonly #apply = (run: WrittenRun): void => this.#applyRun(run);
+  #currentWriter = 0;
+  /** Per writer, the segment its last applied run was in. */
+  readonly #lastWritten: Array<SegmentRef | undefined> = [];
+
+  constructor(options: SegmentReadsOptions) {
+    this.#o = options;
+    this.#resyncs = options.channels.map(() => null);
+    this.#reader = new PartitionReader(nodeFileIo, (segment) => this.#fds.get(segment.path), {
+      verifyPayloads: false,
+      writtenEnd: (segment) => this.#writtenEnd.get(segment) ?? 0,
+    });
+    for (const t of options.recovered) {
+      const topic = this.#topic(t.id, t.name);
+      this.#replaceRuns(topic, t.runs, t.nextSeq);
+    }
+  }
+
+  /** The topic's next sequence number as far as this thread knows (drains its writer's run log). */
+  knownEnd(topicId: number, writer: number): number | Promise<void> {
+    const caughtUp = this.#catchUp(writer);
+    if (caughtUp !== null) return caughtUp;
+    return this.#topics.get(topicId)?.committedSeq ?? 0;
+  }
+
+  /**
+   * Entries of a topic from `fromSeq` on (PartitionReader.read says which), or — rarely, after
+   * its writer's run log overflowed — a promise to wait on before asking again.
+   */
+  read(
+    topicId: number,
+    name: string,
+    writer: number,
+    fromSeq: number,
+    maxBytes: number,
+    maxEntries: number,
+  ): ReadBatch | Promise<void> {
+    const caughtUp = this.#catchUp(writer);
+    if (caughtUp !== null) return caughtUp;
+    const topic = this.#topic(topicId, name);
+    return this.#reader.readInPlace(topic, fromSeq, Math.min(maxBytes, READ_CHUNK_BYTES), maxEntries);
+  }
+
+  /** These segments are about to be deleted: drop their runs and descriptors. */
+  forgetSegments(paths: readonly string[]): void {
+    const gone = new Set(paths);
+    for (const topic of this.#topics.values()) {
+      topic.index.removeSegments(gone);
+      if (topic.hintSegment !== null && gone.has(topic.hintSegment.path)) topic.hintSegment = null;
+    }
+    for (const p of gone) {
+      const ref = this.#segments.get(p);
+      if (ref !== undefined) this.#reader.forget(ref);
+      if (ref !== undefined) this.#writtenEnd.delete(ref);
+      this.#segments.delete(p);
+      this.#fds.drop(p);
+    }
+  }
+
+  close(): void {
+    this.#fds.closeAll();
+  }
+
+  /** Applies what the writer published; null when the index is current, else the resync to await. */
+  #catchUp(writer: number): Promise<void> | null {
+    const resync = this.#resyncs[writer];
+    if (resync) return resync;
+    const log = this.#o.channels[writer]!.runLog;
+    if (!log.pending && !log.overflowed) return null;
+    this.#currentWriter = writer;
+    if (log.drain(this.#apply) >= 0) return null;
+    return (this.#resyncs[writer] = this.#resync(writer));
+  }
+
+  /** Rebuilds the index of a writer's topics from its snapshot, then follows its log from there. */
+  async #resync(writer: number): Promise<void> {
+    const channel = this.#o.channels[writer]!;
+    try {
+      const snapshot = await channel.control.call('runSnapshot');
+      for (const t of snapshot.topics) {
+        const topic = this.#topics.get(t.id);
+        if (topic !== undefined) this.#replaceRuns(topic, t.runs, t.committedSeq);
+      }
+      channel.runLog.skipTo(snapshot.position);
+    } finally {
+      this.#resyncs[writer] = null;
+    }
+  }
+
+  #applyRun(run: WrittenRun): void {
+    const topic = this.#topics.get(run.topicId);
+    // Every topic is known here before its first append reaches a writer (topic-table.ts).
+    if (topic === undefined) return;
+    const segment = this.#writtenSegment(this.#currentWriter, run.segmentNo);
+    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset);
+    this.#noteWritten(segment, run.endOffset);
+    topic.committedSeq = run.firstSeq + run.count;
+  }
+
+  /** Registers a topic (recovered, or created by a first append) so its runs can be applied. */
+  addTopic(id: number, name: string): void {
+    this.#topic(id, name);
+  }
+
+  #topic(id: number, name: string): IndexedTopic {
+    let topic = this.#topics.get(id);
+    if (topic === undefined) {
+      topic = { id, name, committedSeq: 0, index: new TopicIndex(), hintSegment: null, hintSeq: 0, hintOffset: 0 };
+      this.#topics.set(id, topic);
+    }
+    return topic;
+  }
+
+  #replaceRuns(topic: IndexedTopic, runs: readonly TopicRun[], committedSeq: number): void {
+    const index = new TopicIndex();
+    // Kept apart (no merging): recovered runs may have damage between them (topic-index.ts).
+    for (const r of runs) {
+      const segment = this.#segmentRef(r.path, r.segment, 0);
+      index.append(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, false);
+      this.#noteWritten(segment, r.endOffset);
+    }
+    topic.index = index;
+    topic.committedSeq = committedSeq;
+    topic.hintSegment = null;
+  }
+
+  /** The segment `segmentNo` of this epoch's `writer` (the one it last wrote, most of the time). */
+  #writtenSegment(writer: number, segmentNo: number): SegmentRef {
+    const last = this.#lastWritten[writer];
+    if (last !== undefined && last.id.segmentNo === segmentNo && this.#segments.get(last.path) === last) return last;
+    const id: SegmentId = { epoch: this.#o.epoch, writerIndex: writer, segmentNo };
+    const segment = this.#segmentRef(path.join(this.#o.dir, segmentFileName(id)), id, this.#o.blockBytes);
+    this.#lastWritten[writer] = segment;
+    return segment;
+  }
+
+  #noteWritten(segment: SegmentRef, endOffset: number): void {
+    if (endOffset > (this.#writtenEnd.get(segment) ?? 0)) this.#writtenEnd.set(segment, endOffset);
+  }
+
+  #segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef {
+    let ref = this.#segments.get(filePath);
+    if (ref === undefined) this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes }));
+    return ref;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Reads on the main thread (docs/ARCHITECTURE.md, Reads): entries are read from the segment files
+ * through the main thread's own index, fed by the writers' run logs. These tests pin what that must
+ * keep of docs/SEMANTICS.md: read-your-writes even after a run log overflowed (rule 1), each entry
+ * handed out once to concurrent strictly-at-once readers, and one cursor-log write per event-loop
+ * turn — never a read resolved before its record (rule 3; test/crash/sigkill.test.ts kills it).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CURSOR_RECORD_BYTES } from '../../src/storage/cursor-store.js';
+import { DEFAULT_RUN_LOG_RECORDS } from '../../src/engine/shared/run-log.js';
+import { SMALL, openWal, tempDir } from '../helpers/wal.js';
+
+function cursorLogBytes(dir: string): number {
+  const logs = fs.readdirSync(dir).filter((f) => /^cursors-[0-9a-f]{8}\.log$/.test(f));
+  return logs.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+}
+
+describe('rule 1 (docs/SEMANTICS.md): a read finds every acknowledged append', () => {
+  it('also after more writes than the run log holds went unread (its overflow is resynchronised)', async () => {
+    const wal = await openWal({ dir: tempDir(), writers: 1, fsync: 'none', readConsistency: 'strictly-at-once' });
+    // One awaited append per write: one run-log record each, more than the log holds.
+    const total = DEFAULT_RUN_LOG_RECORDS + 500;
+    for (let i = 0; i < total; i++) await wal.append('t', `e${i}`);
+    const seen: number[] = [];
+    for (;;) {
+      const batch = await wal.batchRead('t', { maxBytes: 1024 * 1024 });
+      if (batch.length === 0) break;
+      for (const e of batch) seen.push(Number(e.text().slice(1)));
+    }
+    expect(seen.length).toBe(total);
+    expect(seen.every((v, i) => v === i)).toBe(true);
+    // And the log is followed again after the resync.
+    await wal.append('t', 'after');
+    expect((await wal.readNext('t'))?.text()).toBe('after');
+  }, 120_000);
+
+  it('entries written across segment rolls, read while the writer keeps writing', async () => {
+    const wal = await openWal({ ...SMALL, dir: tempDir(), fsync: 'none' });
+    const total = 3000;
+    const producing = (async () => {
+      for (let i = 0; i < total; i += 10)
+        await wal.batchAppend(
+          't',
+          Array.from({ length: 10 }, (_, k) => `${i + k}:${'p'.repeat(200)}`),
+        );
+    })();
+    const seen: number[] = [];
+    while (seen.length < total) {
+      const batch = await wal.batchRead('t', { maxBytes: 8 * 1024 });
+      for (const e of batch) seen.push(Number(e.text().split(':')[0]));
+      if (batch.length === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await producing;
+    expect(seen.every((v, i) => v === i)).toBe(true);
+  });
+});
+
+describe('rule 3 (docs/SEMANTICS.md): strictly-at-once hands each entry to one reader, its cursor stored first', () => {
+  it('concurrent readNext and batchRead calls of one topic get each entry exactly once', async () => {
+    const wal = await openWal({ dir: tempDir(), fsync: 'none', readConsistency: 'strictly-at-once' });
+    const total = 2000;
+    await wal.batchAppend(
+      't',
+      Array.from({ length: 1000 }, (_, i) => `${i}`),
+    );
+    await wal.batchAppend(
+      't',
+      Array.from({ length: 1000 }, (_, i) => `${1000 + i}`),
+    );
+    const got: number[] = [];
+    for (let round = 0; got.length < total && round < 1000; round++) {
+      const calls = [
+        ...Array.from({ length: 20 }, () => wal.readNext('t').then((e) => (e ? [e] : []))),
+        wal.batchRead('t', { maxBytes: 300 }),
+      ];
+      for (const entries of await Promise.all(calls)) for (const e of entries) got.push(Number(e.text()));
+    }
+    expect(got.length).toBe(total);
+    expect(new Set(got).size).toBe(total);
+    expect(await wal.readNext('t')).toBeNull();
+  });
+
+  it('reads settled in one event-loop turn share one cursor-log write', async () => {
+    const dir = tempDir();
+    const wal = await openWal({ dir, fsync: 'none', readConsistency: 'strictly-at-once' });
+    await wal.batchAppend(
+      't',
+      Array.from({ length: 100 }, (_, i) => `${i}`),
+    );
+    await wal.readNext('t'); // the read-ahead cache is filled; its record is written
+    const before = cursorLogBytes(dir);
+    await new Promise((resolve) => setImmediate(resolve)); // a fresh turn: its read budget is unused
+    const entries = await Promise.all(Array.from({ length: 50 }, () => wal.readNext('t')));
+    expect(entries.map((e) => Number(e!.text()))).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    // Fifty reads, one record (the cursor after the last of them) — or two, if a stall of the
+    // machine used up the turn's read budget and the rest were served in the next turn.
+    const written = cursorLogBytes(dir) - before;
+    expect(written).toBeGreaterThanOrEqual(CURSOR_RECORD_BYTES);
+    expect(written).toBeLessThanOrEqual(2 * CURSOR_RECORD_BYTES);
+    await wal.close();
+    const again = await openWal({ dir, fsync: 'none', readConsistency: 'strictly-at-once' });
+    expect((await again.readNext('t'))?.text()).toBe('51');
+  });
+});
+
+describe('reads keep the event loop turning (docs/ARCHITECTURE.md, Reads)', () => {
+  for (const call of ['batchRead', 'readNext'] as const) {
+    it(`a ${call} loop over a hot backlog lets a timer run before the backlog is gone`, async () => {
+      const wal = await openWal({
+        dir: tempDir(),
+        fsync: 'none',
+        readConsistency: { atLeastOnce: { persistEvery: 1000 } },
+      });
+      const total = 20_000;
+      const payload = 'x'.repeat(1024);
+      for (let i = 0; i < total; i += 1000)
+        await wal.batchAppend(
+          't',
+          Array.from({ length: 1000 }, () => payload),
+        );
+      let timerRanAt = -1;
+      let read = 0;
+      setTimeout(() => (timerRanAt = read), 0);
+      // Served from the page cache, every read could resolve in a microtask: without a yield the
+      // timer would only run once the loop is over.
+      while (read < total) {
+        if (call === 'batchRead') read += (await wal.batchRead('t', { maxBytes: 64 * 1024 })).length;
+        else if (await wal.readNext('t')) read++;
+      }
+      expect(timerRanAt).toBeGreaterThanOrEqual(0);
+      expect(timerRanAt).toBeLessThan(total);
+    });
+  }
+});
