@@ -5,6 +5,7 @@
  * resolves. They start with the Node options worker-options.ts allows, not all of the host's.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
+import type { WalError } from '../../errors.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { OpenedNamespace } from '../../storage/namespace-opening.js';
 import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
@@ -32,6 +33,10 @@ export interface WorkerStartup {
   onSealed: (summary: SegmentSummary) => void;
   /** Operations are pending: someone must watch for progress. */
   onProgressNeeded: () => void;
+  /** A `write()` entry failed or was lost (see WriterChannelOptions). */
+  onWriteFailed: (error: WalError) => void;
+  /** A writer that refused a `write()` has room again. */
+  onDrain: () => void;
   /** Every worker started, so a failed open can terminate them all. */
   started: Worker[];
 }
@@ -97,6 +102,8 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
         waitDurable: options.fsync === 'each',
         onSealed: (event) => startup.onSealed(event.summary),
         onProgressNeeded: startup.onProgressNeeded,
+        onWriteFailed: startup.onWriteFailed,
+        onDrain: startup.onDrain,
         appendLatency,
       }),
     );
