@@ -11,6 +11,7 @@ import type { OpenedNamespace } from '../../storage/namespace-opening.js';
 import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
 import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit } from '../shared/control-protocol.js';
 import { LatencyStats } from '../shared/latency-stats.js';
+import { FLUSHER_CONTROL_CALLS, FLUSHER_DOORBELL, FLUSHER_WAITING, ring } from '../shared/progress-cells.js';
 import { createRingBuffer } from '../shared/ring-buffer.js';
 import { WriterChannel } from './writer-channel.js';
 import { workerStartOptions } from './worker-options.js';
@@ -60,7 +61,11 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
     name: 'walrus-flusher',
   });
   startup.started.push(flusherWorker);
-  const flusher = new ControlClient<FlusherControl>(flusherPorts.port1);
+  // The flusher may be blocked in Atomics.wait (fsync 'each'): announce each call and ring it.
+  const flusher = new ControlClient<FlusherControl>(flusherPorts.port1, () => {
+    Atomics.add(cells, FLUSHER_CONTROL_CALLS, 1);
+    ring(cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
+  });
 
   const channels: WriterChannel[] = [];
   const appendLatency = new LatencyStats();

@@ -18,6 +18,7 @@ import { WalError, toWalError } from '../../errors.js';
 import { ControlClient, type WriterControl, type WriterEvent } from '../shared/control-protocol.js';
 import {
   FATAL_CODE,
+  W_CONTROL_CALLS,
   W_DURABLE_OPS,
   W_ERROR_EPOCH,
   W_WRITTEN_OPS,
@@ -137,7 +138,11 @@ export class WriterChannel {
     this.#appendLatency = options.appendLatency;
     // Big operations go by port so one entry never monopolizes the ring.
     this.#largeThresholdBytes = Math.floor(this.#producer.maxRecordPayloadBytes / 2);
-    this.control = new ControlClient<WriterControl>(options.controlPort);
+    // A writer under 'each' may be blocked in Atomics.wait: announce each call and wake it.
+    this.control = new ControlClient<WriterControl>(options.controlPort, () => {
+      Atomics.add(this.#cells, this.#base + W_CONTROL_CALLS, 1);
+      this.#producer.wakeConsumer();
+    });
     options.eventsPort.on('message', (event: WriterEvent) => {
       if (event.type === 'failed') {
         const error = WalError.fromWire(event.error);
