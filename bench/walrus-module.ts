@@ -26,6 +26,11 @@ export interface WalrusEntry {
 export interface WalrusLog {
   append(topic: string, data: Uint8Array | string): Promise<void>;
   batchAppend(topic: string, entries: Array<Uint8Array | string>): Promise<void>;
+  /** The promise-free append: false once the ring is full (then wait for 'drain'). */
+  write(topic: string, data: Uint8Array | string): boolean;
+  /** Resolves once everything written or appended before it was written to the OS (durable under 'each'). */
+  flush(): Promise<void>;
+  once(event: 'drain', listener: () => void): unknown;
   readNext(topic: string, options?: { checkpoint?: boolean }): Promise<WalrusEntry | null>;
   batchRead(topic: string, options: { maxBytes: number; checkpoint?: boolean }): Promise<WalrusEntry[]>;
   /** Follows the topic's tail, consuming a batch (default 64 KiB) per read; ends when `signal` aborts. */

@@ -10,6 +10,7 @@ import {
   pipelineManyTopics,
   pipelineQueueKeys,
 } from '../scenarios/pipeline.js';
+import { writeCallKey } from '../scenarios/write.js';
 import { findResult } from './ratios.js';
 import { formatMetric, formatPercent } from './number-format.js';
 
@@ -54,6 +55,7 @@ const shownAs = {
   gbPerSec: (v: number) => `${v.toFixed(2)} GB/s`,
   peakRssMiB: (v: number) => `${v.toFixed(0)} MiB`,
   p99Us: (v: number) => `${formatMetric(v, 'micros')} µs`,
+  p999Us: (v: number) => `${formatMetric(v, 'micros')} µs`,
 };
 
 function absolute(key: string, sizeBytes: number, metric: keyof typeof shownAs): Target['measure'] {
@@ -265,6 +267,49 @@ export const targets: readonly Target[] = [
     atLeast: true,
     goal: 1,
     measure: absolute('walrus.open', kib, 'gbPerSec'),
+  },
+  // Issue 14: durable rounds, write(), small entries, the tail.
+  {
+    text: "issue 14: fsync 'each', 1 in flight, 1 KiB: ≥ better-sqlite3 synchronous=FULL, INSERT per commit",
+    atLeast: true,
+    goal: 1,
+    measure: multipleOf('walrus.each-c1', 'sqlite.full-each', kib),
+  },
+  {
+    text: "issue 14: fsync 'each', 1024 in flight, 1 KiB: ≥ 80% of the fdatasync-per-1-MiB ceiling",
+    atLeast: true,
+    goal: 0.8,
+    measure: relative('walrus.each-c1024', 'ceiling.fdatasync-1MiB', kib),
+  },
+  {
+    text: 'issue 14: append (interval), 1 topic, 100 B: ≥ 2,000,000/s',
+    atLeast: true,
+    goal: 2_000_000,
+    measure: absolute('walrus.append-1-topic', 100, 'entriesPerSec'),
+  },
+  {
+    text: 'issue 14: write(), 1 topic, 100 B: ≥ 40% of the coalesced writeSync ceiling',
+    atLeast: true,
+    goal: 0.4,
+    measure: relative(writeCallKey, 'ceiling.write-1MiB', 100),
+  },
+  {
+    text: 'issue 14: append (interval), 1 topic, 1 KiB: ≥ 80% of the coalesced writeSync ceiling',
+    atLeast: true,
+    goal: 0.8,
+    measure: relative('walrus.append-1-topic', 'ceiling.write-1MiB', kib),
+  },
+  {
+    text: 'issue 14: write(), 1 topic, 1 KiB: ≥ 90% of the coalesced writeSync ceiling',
+    atLeast: true,
+    goal: 0.9,
+    measure: relative(writeCallKey, 'ceiling.write-1MiB', kib),
+  },
+  {
+    text: 'issue 14: p99.9 append latency at half the maximum throughput, 1 KiB: < 5 ms',
+    atLeast: false,
+    goal: 5000,
+    measure: absolute('walrus.latency', kib, 'p999Us'),
   },
   {
     text: 'p99 append latency at half the maximum throughput, 1 KiB: < 1 ms',

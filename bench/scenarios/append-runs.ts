@@ -52,6 +52,30 @@ export function walrusAppend(ctx: CaseContext, shape: WalrusAppendShape): Promis
   });
 }
 
+/**
+ * `write()` as fast as the producer can issue it, waiting for 'drain' after a false, timed until
+ * the closing `flush()` resolved (everything handed to the OS). Latency columns stay empty: no
+ * entry has a promise of its own.
+ */
+export function walrusWrite(ctx: CaseContext, fsync?: WalrusFsync): Promise<Metrics> {
+  return withWalrus(ctx, fsync === undefined ? {} : { fsync }, async (wal) => {
+    const drained = (): Promise<void> => new Promise((resolve) => wal.once('drain', resolve));
+    const startMs = performance.now();
+    let written = 0;
+    while (performance.now() - startMs < durationMs(ctx)) {
+      for (let k = 0; k < 256; k++) {
+        if (!wal.write(benchTopic, ctx.payloads.at(written++))) {
+          await drained();
+          break;
+        }
+      }
+    }
+    await wal.flush();
+    const seconds = (performance.now() - startMs) / 1000;
+    return metricsOf(ctx, { ops: written, entries: written, seconds, histogram: newLatencyHistogram() });
+  });
+}
+
 /** `writeBytes`: one entry per write, or entries coalesced into writes of about that many bytes. */
 export function rawWrite(ctx: CaseContext, writeBytes: 'entry' | number, fdatasync: boolean): Metrics {
   const fd = createLogFile(path.join(ctx.repDir, 'raw.log'));

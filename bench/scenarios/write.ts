@@ -4,12 +4,21 @@
  * durable per entry here. Every row is compared with walrus-ts `append` on one topic.
  */
 import type { BenchCase, BenchEnv, Section } from '../bench-case.js';
-import { boomAppend, lmdbAppend, levelAppend, rawWrite, sqliteAppend, walrusAppend } from './append-runs.js';
+import {
+  boomAppend,
+  lmdbAppend,
+  levelAppend,
+  rawWrite,
+  sqliteAppend,
+  walrusAppend,
+  walrusWrite,
+} from './append-runs.js';
 import { throughputColumns } from './throughput-columns.js';
 import { coalescedWriteBytes } from '../systems/raw-file.js';
 
 export const writeHeadlineKey = 'walrus.append-1-topic';
 export const writeCeilingKey = 'ceiling.write-1MiB';
+export const writeCallKey = 'walrus.write-1-topic';
 
 const intervalDurable = 'written to the OS; fsynced within 200 ms';
 const peerBatchesInFlight = 4;
@@ -28,6 +37,14 @@ function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {
       label: `append, 1 topic, ${window} in flight`,
       durable: intervalDurable,
       run: (ctx) => walrusAppend(ctx, { topics: 1, batchSize: 1, window }),
+    },
+    {
+      ...walrus,
+      key: writeCallKey,
+      label: "write(), 1 topic, waits for 'drain', timed to flush()",
+      durable: intervalDurable,
+      compareTo: writeHeadlineKey,
+      run: (ctx) => walrusWrite(ctx),
     },
     {
       ...walrus,

@@ -66,6 +66,15 @@ export function createFakeWalrus(): FakeWalrus {
           wakeAll();
           return later(undefined);
         },
+        write(topic, data) {
+          const list = topics.get(topic) ?? [];
+          topics.set(topic, list);
+          list.push(typeof data === 'string' ? Buffer.from(data) : data);
+          wakeAll();
+          return true;
+        },
+        flush: () => later(undefined),
+        once: () => log,
         readNext: async (topic) => take(topic, 1)[0] ?? null,
         batchRead: async (topic, { maxBytes }) => {
           const size = topics.get(topic)?.[0]?.length ?? 1;

@@ -56,6 +56,7 @@ describe('runPlan', () => {
     await runPlan(planCases(env), env, runDir, results, silent);
     expect(results.map((r) => r.key)).toEqual([
       'walrus.append-1-topic',
+      'walrus.write-1-topic',
       'walrus.append-16-topics',
       'walrus.batch-100',
       'walrus.append-no-fsync',

@@ -30,6 +30,15 @@ export function segmentFileName(id: SegmentId): string {
 }
 
 /**
+ * A segment id as its file name, or field by field when a field does not fit one (a crafted
+ * header's writer is a u32 on disk, a u16 in names): for messages, so it never throws.
+ */
+export function describeSegmentId(id: SegmentId): string {
+  if (id.writerIndex <= MAX_WRITER_INDEX) return segmentFileName(id);
+  return `epoch ${id.epoch.toString(16)}, writer ${id.writerIndex.toString(16)}, segment ${id.segmentNo.toString(16)}`;
+}
+
+/**
  * The epoch a new open starts (docs/FORMAT.md §2): one more than the largest in MANIFEST or in any
  * segment name. Once that largest is the last u32 (a crafted or stray file: four billion opens never
  * happen), no epoch is left: ERR_CORRUPT names the file that holds it, rather than writing names of

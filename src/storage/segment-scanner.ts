@@ -23,7 +23,7 @@ import {
   type FrameHeader,
 } from './frame.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
-import { parseSegmentFileName, sameSegmentId, type SegmentId } from './segment-name.js';
+import { describeSegmentId, parseSegmentFileName, sameSegmentId, type SegmentId } from './segment-name.js';
 import { mayExtendRun } from './topic-index.js';
 
 export interface DamageReport {
@@ -234,9 +234,7 @@ class SegmentScanner {
     if (info.formatVersion !== FORMAT_VERSION) return `format version ${info.formatVersion}`;
     if (!isValidBlockBytes(info.blockBytes)) return `invalid block size ${info.blockBytes}`;
     const named = { epoch: info.epoch, writerIndex: info.writerIndex, segmentNo: info.segmentNo };
-    // Described field by field: a crafted header's writer may not fit a file name (u32 against u16).
-    if (!sameSegmentId(named, this.result.id))
-      return `header names epoch ${named.epoch.toString(16)}, writer ${named.writerIndex.toString(16)}, segment ${named.segmentNo.toString(16)}`;
+    if (!sameSegmentId(named, this.result.id)) return `header belongs to ${describeSegmentId(named)}`;
     this.blockBytes = info.blockBytes;
     return null;
   }

@@ -93,6 +93,16 @@ describe('writing', () => {
     // @ts-expect-error not a codec
     void wal.append('t', 'x', { codec: 'json' });
   });
+
+  it("write returns a boolean, flush resolves to void, 'drain' and 'error' are typed events", () => {
+    expectTypeOf(wal.write).toBeCallableWith('t', 'text', { codec: 'raw' });
+    expectTypeOf(wal.write).returns.toEqualTypeOf<boolean>();
+    expectTypeOf(wal.flush).returns.toEqualTypeOf<Promise<void>>();
+    wal.once('drain', () => undefined);
+    wal.on('error', (err) => expectTypeOf(err).toEqualTypeOf<WalError>());
+    // @ts-expect-error the topic is a string
+    wal.write(1, 'x');
+  });
 });
 
 describe('reading', () => {

@@ -47,6 +47,27 @@ export class DurabilityBarrier {
     await waitFor(() => channels.every((c, i) => reached(c.writtenOps(), targets[i]!)));
   }
 
+  /**
+   * Every operation submitted so far (append or write) is written, durable under 'each', and any
+   * failure report of it has arrived: what `flush()` waits for. It asks the flusher for nothing:
+   * under 'each' the writers ring it, under { intervalMs } written is the promise.
+   */
+  async submittedSettled(): Promise<void> {
+    const { channels, lifecycle, waitFor } = this.args;
+    await this.flushBlocked();
+    const targets = channels.map((c) => c.lastOp);
+    const each = this.args.fsync === 'each';
+    await waitFor(() => {
+      if (each && lifecycle.fsyncFailed) {
+        throw new WalError(
+          'ERR_FSYNC_FAILED',
+          'an fsync failed: durability cannot be promised; reopen the WAL to recover',
+        );
+      }
+      return channels.every((c, i) => c.settledThrough(targets[i]!));
+    });
+  }
+
   /** Everything encoded so far, and every cursor record written so far, is durable (written, under fsync 'none'). */
   async syncEncoded(): Promise<void> {
     const { channels, cells, cursors, lifecycle, waitFor } = this.args;

@@ -92,10 +92,15 @@ export interface WalrusStats {
  * Events (all optional to listen to):
  * - 'recovered' (report): what recovery found at open, emitted on the next tick after open resolves;
  * - 'failed' (WalError): the WAL entered a failed state (worker death, fsync failure);
- * - 'reclaimed' ({ segments, bytes }): consumed segment files were deleted.
+ * - 'reclaimed' ({ segments, bytes }): consumed segment files were deleted;
+ * - 'drain' (): a writer whose ring refused a `write()` (it returned false) has room again;
+ * - 'error' (WalError): an entry given to `write()` failed or was lost (it also rejects the next
+ *   `flush()`); without a listener it is a process warning, never an uncaught exception.
  */
 export interface WalrusEvents {
   recovered: [RecoveryReport];
   failed: [WalError];
   reclaimed: [{ segments: number; bytes: number }];
+  drain: [];
+  error: [WalError];
 }

@@ -62,6 +62,8 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   readonly #reclaimer: Reclaimer;
   readonly #segments: SegmentReads;
   #closePromise: Promise<void> | null = null;
+  /** The first failure of a write() entry not yet taken by a flush() (or close()). */
+  #heldWriteError: WalError | null = null;
 
   private constructor(s: Started) {
     super();
@@ -130,6 +132,8 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
         ...{ options: resolved, ns, cells, topicsByWriter, started: workers },
         onSealed: (summary) => instance && instance.#reclaimer.noteSealed(summary),
         onProgressNeeded: () => instance && instance.#progress.watch(),
+        onWriteFailed: (err) => instance && instance.#writeFailed(err),
+        onDrain: () => instance && process.nextTick(() => instance!.emit('drain')),
       }));
       const opened = new Walrus({ ...{ options: resolved, ns, recovery, recoveryMs, cells }, ...workersStarted });
       instance = opened;
@@ -152,6 +156,24 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     this.#rejectEverything(err);
   }
 
+  /**
+   * A write() entry failed: the error rejects the next flush() (or close()) and is emitted as
+   * 'error' — on the next tick, so a throwing listener cannot break the settling in progress. With
+   * no 'error' listener it becomes a process warning instead of an uncaught exception (README.md,
+   * `write()`): it is never dropped silently, and one failed entry does not end the process.
+   */
+  #writeFailed(err: WalError): void {
+    this.#heldWriteError ??= err;
+    process.nextTick(() => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else
+        process.emitWarning(`a write() entry failed and no 'error' listener is attached: ${err.message}`, {
+          type: 'WalrusWriteWarning',
+          code: err.code,
+        });
+    });
+  }
+
   #rejectEverything(err: WalError): void {
     for (const c of this.#s.channels) c.fail(err);
     this.#s.flusher.markDead(err);
@@ -161,17 +183,57 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   /** Appends one entry. Resolves when written to the OS (when durable with fsync 'each'). */
   append(topic: string, data: unknown, options?: T.AppendOptions): Promise<void> {
     try {
-      this.#lifecycle.checkUsable();
-      if (!this.#topics.has(topic)) encodeTopic(topic);
-      const payload = payloadOf(data, codecFor(options, this.#codec));
-      const bytes = byteLengthOf(payload);
-      checkEntrySize(bytes, this.#s.options.maxEntryBytes);
-      // The topic is created only once the whole call is known to be valid.
-      const state = this.#topics.forWrite(topic);
-      return this.#s.channels[state.writer]!.append(state.id, payload, bytes, codecOf(payload));
+      return this.#submit(topic, data, options, false) as Promise<void>;
     } catch (err) {
       return Promise.reject(toWalError(err, 'ERR_INVALID_ARGUMENT'));
     }
+  }
+
+  /**
+   * Appends one entry without a promise (the `fs.WriteStream` convention): queued exactly like
+   * `append`, in call order with the topic's appends. Returns false once the topic's writer ring is
+   * full: wait for 'drain' before writing more. A failure of the entry is emitted as 'error' and
+   * rejects the next `flush()`. Bad input throws the error `append` would reject with.
+   */
+  write(topic: string, data: unknown, options?: T.AppendOptions): boolean {
+    try {
+      return this.#submit(topic, data, options, true) as boolean;
+    } catch (err) {
+      throw toWalError(err, 'ERR_INVALID_ARGUMENT');
+    }
+  }
+
+  /** The one path of append and write: every check, then the topic's channel. */
+  #submit(topic: string, data: unknown, options: T.AppendOptions | undefined, write: boolean): Promise<void> | boolean {
+    this.#lifecycle.checkUsable();
+    if (!this.#topics.has(topic)) encodeTopic(topic);
+    const payload = payloadOf(data, codecFor(options, this.#codec));
+    const bytes = byteLengthOf(payload);
+    checkEntrySize(bytes, this.#s.options.maxEntryBytes);
+    // The topic is created only once the whole call is known to be valid.
+    const state = this.#topics.forWrite(topic);
+    const channel = this.#s.channels[state.writer]!;
+    return write
+      ? channel.write(state.id, payload, bytes, codecOf(payload))
+      : channel.append(state.id, payload, bytes, codecOf(payload));
+  }
+
+  /**
+   * Resolves once everything written or appended before the call was handed to the OS (and is
+   * durable under 'each'). Rejects with the first failure of a write() entry since the last
+   * flush() (taking it), or when the WAL failed.
+   */
+  async flush(): Promise<void> {
+    try {
+      this.#lifecycle.checkUsable();
+      await this.#barrier.submittedSettled();
+    } catch (err) {
+      this.#heldWriteError = null;
+      throw toWalError(err);
+    }
+    const held = this.#heldWriteError;
+    this.#heldWriteError = null;
+    if (held) throw held;
   }
 
   /** Appends entries atomically: after any crash, all of them are visible or none. */
@@ -356,6 +418,9 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     if (closed) this.#rejectEverything(closed);
     this.#segments.close();
     ns.close();
+    // A write() failure no flush() took is the close's to report.
+    firstError ??= this.#heldWriteError;
+    this.#heldWriteError = null;
     if (firstError) throw toWalError(firstError);
   }
 }

@@ -5,11 +5,13 @@
  * resolves. They start with the Node options worker-options.ts allows, not all of the host's.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
+import type { WalError } from '../../errors.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { OpenedNamespace } from '../../storage/namespace-opening.js';
 import type { RecoveredTopic, SegmentSummary } from '../../storage/recover.js';
 import { ControlClient, type FlusherControl, type FlusherInit, type WriterInit } from '../shared/control-protocol.js';
 import { LatencyStats } from '../shared/latency-stats.js';
+import { FLUSHER_CONTROL_CALLS, FLUSHER_DOORBELL, FLUSHER_WAITING, ring } from '../shared/progress-cells.js';
 import { createRingBuffer } from '../shared/ring-buffer.js';
 import { createRunLog } from '../shared/run-log.js';
 import { WriterChannel } from './writer-channel.js';
@@ -33,6 +35,10 @@ export interface WorkerStartup {
   onSealed: (summary: SegmentSummary) => void;
   /** Operations are pending: someone must watch for progress. */
   onProgressNeeded: () => void;
+  /** A `write()` entry failed or was lost (see WriterChannelOptions). */
+  onWriteFailed: (error: WalError) => void;
+  /** A writer that refused a `write()` has room again. */
+  onDrain: () => void;
   /** Every worker started, so a failed open can terminate them all. */
   started: Worker[];
 }
@@ -56,7 +62,11 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
     name: 'walrus-flusher',
   });
   startup.started.push(flusherWorker);
-  const flusher = new ControlClient<FlusherControl>(flusherPorts.port1);
+  // The flusher may be blocked in Atomics.wait (fsync 'each'): announce each call and ring it.
+  const flusher = new ControlClient<FlusherControl>(flusherPorts.port1, () => {
+    Atomics.add(cells, FLUSHER_CONTROL_CALLS, 1);
+    ring(cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
+  });
 
   const channels: WriterChannel[] = [];
   const appendLatency = new LatencyStats();
@@ -101,6 +111,8 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
         waitDurable: options.fsync === 'each',
         onSealed: (event) => startup.onSealed(event.summary),
         onProgressNeeded: startup.onProgressNeeded,
+        onWriteFailed: startup.onWriteFailed,
+        onDrain: startup.onDrain,
         appendLatency,
       }),
     );

@@ -151,8 +151,12 @@ export class ControlClient<T extends object> {
   #deathReason: WalError | null = null;
   readonly #pendingRejects = new Set<(err: WalError) => void>();
 
-  constructor(port: MessagePort) {
+  /** `onPosted` runs after each call was posted (the flusher's client rings it: it may be blocked in a wait). */
+  readonly #onPosted: (() => void) | undefined;
+
+  constructor(port: MessagePort, onPosted?: () => void) {
     this.#port = port;
+    this.#onPosted = onPosted;
     // Keep a strong reference to the proxy for the worker's lifetime: a collected proxy drops in-flight calls.
     this.#remote = Comlink.wrap<T>(portEndpoint(port)) as unknown as SafeApi<T>;
   }
@@ -182,6 +186,7 @@ export class ControlClient<T extends object> {
           reject(toWalError(err, 'ERR_WORKER_FAILED'));
         },
       );
+      this.#onPosted?.();
     });
     return pending as ReturnType<AsyncApi<T>[K]>;
   }

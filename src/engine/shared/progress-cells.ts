@@ -18,6 +18,7 @@ export const SYNC_REQUESTS = 6; // sync() calls: the flusher runs a round as soo
 export const FLUSHER_ROUNDS = 7; // completed flusher rounds
 export const MAIN_WAITING = 8; // 1 while the main thread is parked on MAIN_DOORBELL
 export const FLUSHER_WAITING = 9; // 1 while the flusher is parked on FLUSHER_DOORBELL
+export const FLUSHER_CONTROL_CALLS = 10; // control calls posted to the flusher (it yields to its event loop when this moves)
 const GLOBAL_CELLS = 16;
 
 /** Per-writer cells, at `writerBase(w) + offset`. */
@@ -26,6 +27,7 @@ export const W_DURABLE_OPS = 1; // ring ops durable (published by the flusher)
 export const W_SEGMENT_NO = 2; // number of the segment the writer appends to (-1 before the first)
 export const W_ERROR_EPOCH = 3; // bumped before a failure report is posted (see completion.ts)
 export const W_STATE = 4; // WRITER_RUNNING / WRITER_STOPPED
+export const W_CONTROL_CALLS = 5; // control calls posted to the writer (a blocked writer yields to its event loop when this moves)
 const WRITER_STRIDE = 8;
 
 export const FATAL_NONE = 0;
@@ -59,6 +61,24 @@ export function ring(cells: Int32Array, doorbell: number, waitingFlag: number): 
   // waiter sees the new doorbell value (and does not park) or we see its flag (and notify).
   Atomics.add(cells, doorbell, 1);
   if (Atomics.load(cells, waitingFlag) !== 0) Atomics.notify(cells, doorbell);
+}
+
+/**
+ * Blocks this thread (a worker's, never the main thread's) until the doorbell moves past `seen` or
+ * `timeoutMs` passes: a futex wake, about a third of what waking a parked `waitAsync` costs (that
+ * goes through the event loop), but nothing else runs on the thread meanwhile — its messages wait
+ * until it yields (see FLUSHER_CONTROL_CALLS). Same flag protocol as parkOnDoorbell.
+ */
+export function blockOnDoorbell(
+  cells: Int32Array,
+  doorbell: number,
+  waitingFlag: number,
+  seen: number,
+  timeoutMs: number,
+): void {
+  Atomics.store(cells, waitingFlag, 1);
+  Atomics.wait(cells, doorbell, seen, timeoutMs);
+  Atomics.store(cells, waitingFlag, 0);
 }
 
 /** Parks until the doorbell moves past `seen` (read before the caller last checked for work). */

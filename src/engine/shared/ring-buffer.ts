@@ -9,8 +9,9 @@
  * `publish()` / `release()`, not one per record.
  *
  * Sleeping: a side that finds nothing to do sets its flag, re-reads the other side's position and
- * only then parks on that position with `Atomics.waitAsync` (never `Atomics.wait`, which would
- * block the main thread's event loop or the worker's message handling). The other side stores its
+ * only then parks on that position with `Atomics.waitAsync` (the main thread never blocks). A
+ * writer under fsync 'each' blocks instead (`blockForData`, `Atomics.wait`: a futex wake, cheaper
+ * than an event-loop task per durable round) and yields to its event loop between waits. The other side stores its
  * position first and reads the flag second. Both are seq-cst, so at least one of them sees the
  * other's write: either the sleeper notices the new position, or the mover sees the flag and
  * notifies. Only the sleeper clears its flag, so a flag can never be wiped while someone relies on
@@ -171,6 +172,11 @@ export class RingProducer {
   }
 
   /** Makes every record reserved since the last publish visible, waking the consumer if it sleeps. */
+  /** Wakes a consumer blocked in `blockForData` without publishing (it has messages to serve). */
+  wakeConsumer(): void {
+    if (Atomics.load(this.#cells, CONSUMER_SLEEPING_CELL) !== FLAG_CLEAR) Atomics.notify(this.#cells, TAIL_CELL);
+  }
+
   publish(): void {
     if (this.#tail === this.#publishedTail) return;
     this.#publishedTail = this.#tail;
@@ -384,6 +390,32 @@ export class RingConsumer {
    * Makes a pending (or the next) `waitForData` return without closing the ring, e.g. when the
    * worker is asked to stop. Call it on the consumer's thread.
    */
+  /**
+   * `waitForData` for a worker that may block its thread: true once a record is published and
+   * unread; false after `timeoutMs`, or when notified without data (`RingProducer.wakeConsumer`,
+   * `wake()`, close), so the caller can serve its messages.
+   */
+  blockForData(timeoutMs: number): boolean {
+    const spinUntilMs = performance.now() + PARK_SPIN_MS;
+    do {
+      for (let spin = 0; spin < PARK_SPIN_LOADS; spin++) if (this.#hasData()) return true;
+    } while (performance.now() < spinUntilMs);
+    this.#sleepers++;
+    try {
+      // Same order as waitForData: flag, CLOSED, TAIL, then wait on the TAIL value read.
+      Atomics.store(this.#cells, CONSUMER_SLEEPING_CELL, FLAG_SET);
+      const closed = this.closed;
+      const tail = Atomics.load(this.#cells, TAIL_CELL);
+      this.#tail = tail >>> 0;
+      if (this.#head !== this.#tail) return true;
+      if (closed || this.#takeWakeRequest()) return false;
+      Atomics.wait(this.#cells, TAIL_CELL, tail, timeoutMs);
+      return this.#hasData();
+    } finally {
+      if (--this.#sleepers === 0) Atomics.store(this.#cells, CONSUMER_SLEEPING_CELL, FLAG_CLEAR);
+    }
+  }
+
   wake(): void {
     this.#wakeRequested = true;
     // Wakes our own parked waitAsync; the producer is never parked on TAIL, so nobody else is hit.

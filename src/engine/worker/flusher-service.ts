@@ -8,6 +8,12 @@
  * Rounds: 'each' runs one as soon as a writer rings (appends wait for it); { intervalMs } runs one
  * every intervalMs (and at once on sync()); 'none' never fsyncs.
  *
+ * Waiting under 'each' blocks the thread (`Atomics.wait`, blockOnDoorbell): the writer's ring is
+ * then a futex wake instead of an event-loop task, the largest hand-off of a durable round saved.
+ * Control calls (snapshots, deletions, stats, close) still arrive as messages: the main thread bumps
+ * FLUSHER_CONTROL_CALLS and rings after posting one, and the loop yields to its event loop whenever
+ * that cell moved (and at least every CONTROL_YIELD_MS), so they are served between rounds.
+ *
  * An fsync failure is final: the page cache may have dropped the dirty pages, so retrying could
  * report a false success. The fatal cell is set, durability is no longer published, and the main
  * thread rejects every durable wait until the WAL is reopened (and recovered).
@@ -30,6 +36,8 @@ import {
   MAIN_DOORBELL,
   MAIN_WAITING,
   FLUSHER_WAITING,
+  FLUSHER_CONTROL_CALLS,
+  blockOnDoorbell,
   parkOnDoorbell,
   SYNC_REQUESTS,
   W_DURABLE_OPS,
@@ -41,6 +49,10 @@ import {
 
 const EACH_IDLE_WAIT_MS = 1000;
 const EACH_SPIN_MS = 0.05;
+/** Under 'each' the loop yields to its event loop at least this often, even with no control call announced. */
+const CONTROL_YIELD_MS = 50;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class FlusherService implements FlusherControl {
   readonly #init: FlusherInit;
@@ -88,7 +100,19 @@ export class FlusherService implements FlusherControl {
     let roundDoorbell = Atomics.load(this.#cells, FLUSHER_DOORBELL);
     let roundSyncRequests = Atomics.load(this.#cells, SYNC_REQUESTS);
     let nextIntervalRoundMs = Date.now() + this.#intervalMs;
+    let seenControlCalls = Atomics.load(this.#cells, FLUSHER_CONTROL_CALLS);
+    let lastYieldMs = performance.now();
     while (!this.#closing) {
+      if (each) {
+        // Blocking waits and back-to-back rounds never return to the event loop on their own.
+        const controlCalls = Atomics.load(this.#cells, FLUSHER_CONTROL_CALLS);
+        if (controlCalls !== seenControlCalls || performance.now() - lastYieldMs >= CONTROL_YIELD_MS) {
+          seenControlCalls = controlCalls;
+          await yieldToEventLoop();
+          lastYieldMs = performance.now();
+          if (this.#closing) break;
+        }
+      }
       const doorbell = Atomics.load(this.#cells, FLUSHER_DOORBELL);
       const syncRequests = Atomics.load(this.#cells, SYNC_REQUESTS);
       const now = Date.now();
@@ -105,7 +129,11 @@ export class FlusherService implements FlusherControl {
       }
       // Group commit under 'each' is latency-bound: appends arrive right after the previous round
       // settled them, so a short spin saves a park/notify round trip per round.
-      if (each && this.#spinUntilRang(doorbell)) continue;
+      if (each) {
+        if (this.#spinUntilRang(doorbell)) continue;
+        blockOnDoorbell(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING, doorbell, CONTROL_YIELD_MS);
+        continue;
+      }
       await parkOnDoorbell(
         this.#cells,
         FLUSHER_DOORBELL,

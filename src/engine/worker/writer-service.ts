@@ -17,12 +17,14 @@ import { Partition } from '../../storage/partition.js';
 import type { SegmentSummary } from '../../storage/recover.js';
 import type { RunSnapshot, WriterControl, WriterEvent, WriterInit, WriterStats } from '../shared/control-protocol.js';
 import {
+  FATAL_CODE,
   FLUSHER_DOORBELL,
   MAIN_DOORBELL,
   MAIN_WAITING,
   FLUSHER_WAITING,
   W_ERROR_EPOCH,
   W_SEGMENT_NO,
+  W_CONTROL_CALLS,
   W_STATE,
   W_WRITTEN_OPS,
   WRITER_STOPPED,
@@ -43,6 +45,8 @@ import {
 } from '../shared/ring-ops.js';
 
 const IDLE_WAIT_MS = 1000;
+/** Under 'each' the idle writer blocks at most this long before it yields to its event loop anyway. */
+const CONTROL_YIELD_MS = 50;
 const MAX_BURST_MS = 5;
 const MAIN_RING_INTERVAL_MS = 0.25;
 const LARGE_MESSAGE_WAIT_MS = 5;
@@ -75,6 +79,8 @@ export class WriterService implements WriterControl {
   #bytesWritten = 0;
   #commits = 0;
   #closing = false;
+  #seenControlCalls = 0;
+  #lastYieldMs = 0;
   #stopped: Promise<void> | null = null;
   readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -128,8 +134,22 @@ export class WriterService implements WriterControl {
       }
       this.#ringMain();
       if (this.#closing) break;
-      // waitAsync (not Atomics.wait) so comlink control messages keep being served while idle.
-      await this.#consumer.waitForData(IDLE_WAIT_MS);
+      if (!this.#ringEachMode) {
+        // waitAsync (not Atomics.wait) so comlink control messages keep being served while idle.
+        await this.#consumer.waitForData(IDLE_WAIT_MS);
+        continue;
+      }
+      // 'each': every durable round starts with this wake-up, and a futex wake costs far less than
+      // an event-loop task. Control calls are announced (W_CONTROL_CALLS, with a notify of the
+      // ring): the loop yields when one was, and at least every CONTROL_YIELD_MS.
+      const controlCalls = Atomics.load(this.#cells, this.#base + W_CONTROL_CALLS);
+      if (controlCalls !== this.#seenControlCalls || performance.now() - this.#lastYieldMs >= CONTROL_YIELD_MS) {
+        this.#seenControlCalls = controlCalls;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#lastYieldMs = performance.now();
+        continue;
+      }
+      this.#consumer.blockForData(CONTROL_YIELD_MS);
     }
     this.#partition.close();
     Atomics.store(this.#cells, this.#base + W_STATE, WRITER_STOPPED);
@@ -238,8 +258,14 @@ export class WriterService implements WriterControl {
     if (segment) Atomics.store(this.#cells, this.#base + W_SEGMENT_NO, segment.id.segmentNo);
     this.#opsDone = (this.#opsDone + ops) | 0;
     Atomics.store(this.#cells, this.#base + W_WRITTEN_OPS, this.#opsDone);
-    if (this.#ringEachMode) ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
-    else if (this.#flushAheadMode && this.#bytesSinceFlushAsk >= FLUSH_AHEAD_BYTES) {
+    if (this.#ringEachMode) {
+      ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
+      // Appends wait for durability, and the flusher rings the main thread after the round this
+      // write starts: waking it now too is a wake-up per round that settles nothing (written-ops
+      // waiters such as subscribers see the write one fsync later). After a failed fsync the
+      // flusher publishes no rounds, so the main thread is rung here again.
+      if (Atomics.load(this.#cells, FATAL_CODE) === 0) return;
+    } else if (this.#flushAheadMode && this.#bytesSinceFlushAsk >= FLUSH_AHEAD_BYTES) {
       this.#bytesSinceFlushAsk = 0;
       ring(this.#cells, FLUSHER_DOORBELL, FLUSHER_WAITING);
     }
