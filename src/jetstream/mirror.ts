@@ -667,11 +667,12 @@ class MirrorRun {
       for (let i = 0; i < batch.length; i++) {
         const entry = batch[i]!;
         const id = messageIdFromDigest(plan.digest, entry.seq);
+        // append, not set: the headers are new, so set's search for an existing key is wasted work.
         const h = headers();
-        h.set(HEADER_NAMESPACE, namespaceHeader);
-        h.set(HEADER_TOPIC, plan.topicHeader);
-        h.set(HEADER_SEQ, String(entry.seq));
-        h.set(HEADER_CODEC, entry.codec);
+        h.append(HEADER_NAMESPACE, namespaceHeader);
+        h.append(HEADER_TOPIC, plan.topicHeader);
+        h.append(HEADER_SEQ, String(entry.seq));
+        h.append(HEADER_CODEC, entry.codec);
         if (t === lastTopic && i === batch.length - 1) {
           // The confirming publish: the client sets the same headers from these options.
           const expect: { streamName: string; lastSequence?: number; lastMsgID?: string } = { streamName: opts.stream };
@@ -705,9 +706,9 @@ class MirrorRun {
             return failed(err, isStalePrediction(err));
           }
         }
-        h.set(MSG_ID_HEADER, id);
-        if (expectedLast > 0) h.set(EXPECTED_LAST_SEQUENCE_HEADER, String(expectedLast));
-        if (previousId !== null) h.set(EXPECTED_LAST_MSG_ID_HEADER, previousId);
+        h.append(MSG_ID_HEADER, id);
+        if (expectedLast > 0) h.append(EXPECTED_LAST_SEQUENCE_HEADER, String(expectedLast));
+        if (previousId !== null) h.append(EXPECTED_LAST_MSG_ID_HEADER, previousId);
         try {
           nc.publish(plan.subject, entry.data, { headers: h });
         } catch (err) {
