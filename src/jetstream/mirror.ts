@@ -18,7 +18,8 @@
  * A window that is not confirmed (a stale prediction: duplicates after a restart, another writer; or
  * a broker failure) is followed by one acknowledged round: the same entries again, each publish
  * acknowledged (at most `maxInFlight` outstanding), so duplicates are recognized one by one and
- * exactly the stored prefix is consumed. Then windows resume.
+ * exactly the stored prefix is consumed. Then windows resume. Its messages carry the same two
+ * expectations (the first one only the sequence), so it too stores a prefix, in order.
  *
  * Why the expected-last-sequence chain: with many publishes in flight, a broker failure can lose
  * one (in transit to a dying stream leader) while later ones reach the new leader. Retrying the lost
@@ -533,6 +534,7 @@ class MirrorRun {
     let onlyStalePredictions = true;
     const inFlight = new Set<Promise<void>>();
     let expectedLast = lastSeq;
+    let previousId: string | null = null;
     const opts = this.#opts;
     outer: for (let t = 0; t < batches.length; t++) {
       const plan = opts.topics[t]!;
@@ -547,13 +549,17 @@ class MirrorRun {
         h.set(HEADER_TOPIC, plan.topicHeader);
         h.set(HEADER_SEQ, String(entry.seq));
         h.set(HEADER_CODEC, entry.codec);
-        // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset).
-        const expect =
-          expectedLast > 0 ? { streamName: opts.stream, lastSequence: expectedLast } : { streamName: opts.stream };
+        const id = messageIdFromDigest(plan.digest, entry.seq);
+        // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset). The
+        // round's first message expects no id (the round follows a re-read of the stream's state).
+        const expect: { streamName: string; lastSequence?: number; lastMsgID?: string } = { streamName: opts.stream };
+        if (expectedLast > 0) expect.lastSequence = expectedLast;
+        if (previousId !== null) expect.lastMsgID = previousId;
         expectedLast++;
+        previousId = id;
         const p = js
           .publish(plan.subject, entry.data, {
-            msgID: messageIdFromDigest(plan.digest, entry.seq),
+            msgID: id,
             headers: h,
             expect,
             timeout: opts.ackTimeoutMs,
