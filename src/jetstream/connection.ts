@@ -117,9 +117,14 @@ const LEADER_POLL_MS = 200;
 
 /** `err_code` JetStream answers a publish with when its `Nats-Expected-Last-Sequence` did not hold. */
 export const WRONG_LAST_SEQUENCE_CODE = 10071;
+/** `err_code` JetStream answers a publish with when its `Nats-Expected-Last-Msg-Id` did not hold. */
+export const WRONG_LAST_MSG_ID_CODE = 10070;
 
-export function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE_CODE;
+/** A publish the stream rejected because the mirror's prediction of its last message was stale (no broker problem). */
+export function isStalePrediction(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE_CODE || err.code === WRONG_LAST_MSG_ID_CODE)
+  );
 }
 
 export function describeError(err: unknown): string {

@@ -2,13 +2,24 @@
  * `mirror(wal, options)`: copies topics into a JetStream stream, exactly once within the stream's
  * duplicate window, in per-topic order. See docs/SCALE-OUT.md for the guarantees and their limits.
  *
- * One round at a time, for all mirrored topics together:
- *   1. peek each topic from its cursor (`batchRead` with `checkpoint: false`);
- *   2. publish every peeked entry, pipelined (at most `maxInFlight` acks outstanding), each with its
- *      deterministic message id (message-id.ts) and `Nats-Expected-Last-Sequence` = the stream
- *      sequence it must follow;
- *   3. when every publish settled, consume from each topic exactly the prefix JetStream acknowledged
- *      (consume-exactly.ts). The cursor never moves past an entry the broker has not stored.
+ * One round (a window) at a time, for all mirrored topics together:
+ *   1. peek each topic from its cursor (`batchRead` with `checkpoint: false`) and cut the window
+ *      (at most `windowMaxEntries` entries and `windowMaxBytes` payload bytes, shared round-robin
+ *      between the topics so none starves);
+ *   2. publish the window's entries, each with its deterministic message id (message-id.ts),
+ *      `Nats-Expected-Last-Sequence` = the stream sequence it must follow and, from the second on,
+ *      `Nats-Expected-Last-Msg-Id` = its predecessor's id. All but the last go out as core publishes
+ *      (no reply, nothing to wait for); the last one is a request, and its acknowledgement confirms
+ *      the window: stored (not a duplicate) at exactly the predicted sequence means every message
+ *      before it is stored, in order, right before it (each one was accepted only on top of its
+ *      predecessor). Anything else confirms nothing;
+ *   3. consume from each topic exactly the confirmed prefix (consume-exactly.ts). The cursor never
+ *      moves past an entry the broker has not stored.
+ * A window that is not confirmed (a stale prediction: duplicates after a restart, another writer; or
+ * a broker failure) is followed by one acknowledged round: the same entries again, each publish
+ * acknowledged (at most `maxInFlight` outstanding), so duplicates are recognized one by one and
+ * exactly the stored prefix is consumed. Then windows resume. Its messages carry the same two
+ * expectations (the first one only the sequence), so it too stores a prefix, in order.
  *
  * Why the expected-last-sequence chain: with many publishes in flight, a broker failure can lose
  * one (in transit to a dying stream leader) while later ones reach the new leader. Retrying the lost
@@ -37,7 +48,7 @@ import { backoffDelayMs, sleep } from './backoff.js';
 import { consumeExactly } from './consume-exactly.js';
 import {
   describeError,
-  isWrongLastSequence,
+  isStalePrediction,
   openConnection,
   streamInfo,
   validateConnectionOptions,
@@ -55,6 +66,11 @@ import {
   topicDigest,
 } from './message-id.js';
 import { RateMeter } from './rate-meter.js';
+
+/** `Nats-Expected-Last-Sequence` / `Nats-Expected-Last-Msg-Id`, set by hand on the core publishes of a window. */
+const EXPECTED_LAST_SEQUENCE_HEADER = 'Nats-Expected-Last-Sequence';
+const EXPECTED_LAST_MSG_ID_HEADER = 'Nats-Expected-Last-Msg-Id';
+const MSG_ID_HEADER = 'Nats-Msg-Id';
 
 /** How the mirror creates the stream when it does not exist (ignored when it does). */
 export interface MirrorStreamOptions {
@@ -87,11 +103,15 @@ export interface MirrorOptions extends ConnectionOptions {
   signal?: AbortSignal;
   /** Create the stream when it is missing: true (default) or how; false = wait for it to exist. */
   createStream?: boolean | MirrorStreamOptions;
-  /** Most publish acknowledgements outstanding at once (backpressure). Default 1024. */
+  /** Most publish acknowledgements outstanding at once in an acknowledged (recovery) round. Default 1024. */
   maxInFlight?: number;
   /** Payload bytes peeked per topic per round (at least one entry). Default 1 MiB. */
   maxBatchBytes?: number;
-  /** How long to wait for one publish acknowledgement before the round counts as failed. Default 10 000 ms. */
+  /** Most entries published per window (confirmed by one acknowledgement). Default 8192. */
+  windowMaxEntries?: number;
+  /** Most payload bytes per window (at least one entry). Default 8 MiB. */
+  windowMaxBytes?: number;
+  /** How long to wait for a window's (or one publish's) acknowledgement before the round counts as failed. Default 10 000 ms. */
   ackTimeoutMs?: number;
   /** First retry delay after a failed round; doubles per failure up to `retryMaxMs`. Default 100 ms. */
   retryInitialMs?: number;
@@ -119,6 +139,8 @@ export interface MirrorStats {
   lastError: { message: string; atMs: number } | null;
   /** Rounds that failed (each retried after a backoff). */
   failedRounds: number;
+  /** Windows whose acknowledgement did not confirm them (each followed by an acknowledged round). */
+  unconfirmedWindows: number;
   /** Times the NATS client reconnected. */
   reconnects: number;
   connected: boolean;
@@ -136,6 +158,10 @@ export interface Mirror {
 
 const DEFAULT_MAX_IN_FLIGHT = 1024;
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+const DEFAULT_WINDOW_MAX_ENTRIES = 8192;
+const DEFAULT_WINDOW_MAX_BYTES = 8 * 1024 * 1024;
+/** Core publishes between yields to the event loop inside a window, so the socket drains while we encode. */
+const YIELD_EVERY_ENTRIES = 1000;
 const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY_INITIAL_MS = 100;
 const DEFAULT_RETRY_MAX_MS = 5_000;
@@ -161,6 +187,8 @@ interface Resolved {
   createStream: Required<MirrorStreamOptions> | null;
   maxInFlight: number;
   maxBatchBytes: number;
+  windowMaxEntries: number;
+  windowMaxBytes: number;
   ackTimeoutMs: number;
   retry: { initialMs: number; maxMs: number };
 }
@@ -265,6 +293,8 @@ function resolveOptions(options: MirrorOptions): Resolved {
     createStream,
     maxInFlight: positiveInteger(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, 'maxInFlight'),
     maxBatchBytes: positiveInteger(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'),
+    windowMaxEntries: positiveInteger(options.windowMaxEntries ?? DEFAULT_WINDOW_MAX_ENTRIES, 'windowMaxEntries'),
+    windowMaxBytes: positiveInteger(options.windowMaxBytes ?? DEFAULT_WINDOW_MAX_BYTES, 'windowMaxBytes'),
     // Node timers, so at most 2^31 − 1 ms: a longer one fires after 1 ms (a hot retry loop).
     ackTimeoutMs: timerMs(options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, 'ackTimeoutMs'),
     retry: {
@@ -287,7 +317,9 @@ function positiveInteger(value: unknown, name: string): number {
 /** What one round published: per topic, how many of its peeked entries JetStream has. */
 interface RoundResult {
   storedPrefix: number[];
+  /** The highest stream sequence the round stored (not a duplicate), and that message's id. */
   lastStoredSeq: number | null;
+  lastStoredId: string | null;
   error: unknown;
   /** Every failure was a rejected expectation (a stale prediction), not a broker problem. */
   onlyStalePredictions: boolean;
@@ -300,6 +332,7 @@ class MirrorRun {
   readonly #stop: AbortSignal;
   readonly #rate = new RateMeter();
   #failedRounds = 0;
+  #unconfirmedWindows = 0;
   #reconnects = 0;
   #connected = false;
   #lastError: MirrorStats['lastError'] = null;
@@ -327,6 +360,7 @@ class MirrorRun {
       publishedPerSec: this.#rate.perSecond(),
       lastError: this.#lastError,
       failedRounds: this.#failedRounds,
+      unconfirmedWindows: this.#unconfirmedWindows,
       reconnects: this.#reconnects,
       connected: this.#connected,
       duplicateWindowMs: this.#duplicateWindowMs,
@@ -372,9 +406,14 @@ class MirrorRun {
     let jsm: JetStreamManager | null = null;
     /** The stream's last sequence as far as the mirror knows; null = ask the stream. */
     let lastSeq: number | null = null;
+    /** The id of the message at `lastSeq` when this mirror stored it; null = unknown (not expected). */
+    let lastMsgId: string | null = null;
+    /** false after a window that did not confirm: the next round is acknowledged message by message. */
+    let windowed = true;
     let failures = 0;
     while (!this.#stop.aborted) {
       if (lastSeq === null) {
+        lastMsgId = null;
         try {
           jsm ??= await jetstreamManager(nc, { timeout: this.#opts.ackTimeoutMs });
           lastSeq = await this.#prepareStream(jsm);
@@ -389,26 +428,39 @@ class MirrorRun {
           continue;
         }
       }
-      const batches = await this.#peekOrWait();
-      if (batches === null) continue;
-      const round = await this.#publishRound(js, namespaceHeader, batches, lastSeq);
+      const peeked = await this.#peekOrWait();
+      if (peeked === null) continue;
+      const batches = this.#cutWindow(peeked);
+      const round: RoundResult = windowed
+        ? await this.#publishWindow(nc, js, namespaceHeader, batches, lastSeq, lastMsgId)
+        : await this.#publishRound(js, namespaceHeader, batches, lastSeq);
       let progress = 0;
       for (let t = 0; t < batches.length; t++) {
         const stored = batches[t]!.slice(0, round.storedPrefix[t]);
         if (stored.length === 0) continue;
-        // Only after the acks: a crash before this line re-publishes, and the ids deduplicate.
+        // Only after the confirmation: a crash before this line re-publishes, and the ids deduplicate.
         await consumeExactly(this.#wal, this.#opts.topics[t]!.topic, stored);
         this.#count(t, stored.length);
         progress += stored.length;
       }
       if (round.error === undefined) {
         failures = 0;
-        if (round.lastStoredSeq !== null) lastSeq = round.lastStoredSeq;
+        windowed = true;
+        if (round.lastStoredSeq !== null) {
+          lastSeq = round.lastStoredSeq;
+          lastMsgId = round.lastStoredId;
+        }
         continue;
       }
       // Some publish failed: re-read where the stream stands, then go again from the cursors.
       lastSeq = null;
-      if (round.onlyStalePredictions && progress > 0) continue;
+      if (windowed) {
+        this.#unconfirmedWindows++;
+        windowed = false;
+        // A stale prediction (duplicates after a restart, another writer) is no broker problem:
+        // straight to the acknowledged round, which tells duplicates from new entries one by one.
+        if (round.onlyStalePredictions) continue;
+      } else if (round.onlyStalePredictions && progress > 0) continue;
       this.#failedRounds++;
       this.#noteError(round.error);
       await sleep(backoffDelayMs(failures++, this.#opts.retry), this.#stop);
@@ -489,6 +541,7 @@ class MirrorRun {
     let onlyStalePredictions = true;
     const inFlight = new Set<Promise<void>>();
     let expectedLast = lastSeq;
+    let previousId: string | null = null;
     const opts = this.#opts;
     outer: for (let t = 0; t < batches.length; t++) {
       const plan = opts.topics[t]!;
@@ -503,13 +556,17 @@ class MirrorRun {
         h.set(HEADER_TOPIC, plan.topicHeader);
         h.set(HEADER_SEQ, String(entry.seq));
         h.set(HEADER_CODEC, entry.codec);
-        // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset).
-        const expect =
-          expectedLast > 0 ? { streamName: opts.stream, lastSequence: expectedLast } : { streamName: opts.stream };
+        const id = messageIdFromDigest(plan.digest, entry.seq);
+        // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset). The
+        // round's first message expects no id (the round follows a re-read of the stream's state).
+        const expect: { streamName: string; lastSequence?: number; lastMsgID?: string } = { streamName: opts.stream };
+        if (expectedLast > 0) expect.lastSequence = expectedLast;
+        if (previousId !== null) expect.lastMsgID = previousId;
         expectedLast++;
+        previousId = id;
         const p = js
           .publish(plan.subject, entry.data, {
-            msgID: messageIdFromDigest(plan.digest, entry.seq),
+            msgID: id,
             headers: h,
             expect,
             timeout: opts.ackTimeoutMs,
@@ -519,7 +576,7 @@ class MirrorRun {
               acks[t]![i] = ack;
             },
             (err: unknown) => {
-              const stale = isWrongLastSequence(err);
+              const stale = isStalePrediction(err);
               if (!stale) onlyStalePredictions = false;
               // Keep the most telling failure: a broker problem over the rejections it caused.
               if (error === undefined || !stale) error = err;
@@ -532,6 +589,7 @@ class MirrorRun {
     await Promise.all(inFlight);
     const storedPrefix: number[] = [];
     let lastStoredSeq: number | null = null;
+    let lastStoredId: string | null = null;
     for (let t = 0; t < batches.length; t++) {
       // An entry counts only if every entry before it in the topic is stored too.
       let n = 0;
@@ -539,11 +597,142 @@ class MirrorRun {
         if (ack === undefined) break;
         if (ack.duplicate) {
           this.#opts.topics[t]!.duplicates++;
-        } else if (lastStoredSeq === null || ack.seq > lastStoredSeq) lastStoredSeq = ack.seq;
+        } else if (lastStoredSeq === null || ack.seq > lastStoredSeq) {
+          lastStoredSeq = ack.seq;
+          lastStoredId = messageIdFromDigest(this.#opts.topics[t]!.digest, batches[t]![n]!.seq);
+        }
         n++;
       }
       storedPrefix.push(n);
     }
-    return { storedPrefix, lastStoredSeq, error, onlyStalePredictions };
+    return { storedPrefix, lastStoredSeq, lastStoredId, error, onlyStalePredictions };
+  }
+
+  /**
+   * Cuts the peeked batches to one window: at most `windowMaxEntries` entries and `windowMaxBytes`
+   * payload bytes (but at least one entry), taken round-robin so every topic with entries gets its
+   * share. Each topic keeps a prefix of its batch.
+   */
+  #cutWindow(batches: Entry[][]): Entry[][] {
+    const { windowMaxEntries, windowMaxBytes } = this.#opts;
+    let entries = 0;
+    let bytes = 0;
+    for (const b of batches) {
+      entries += b.length;
+      for (const e of b) bytes += e.data.byteLength;
+    }
+    if (entries <= windowMaxEntries && bytes <= windowMaxBytes) return batches;
+    const take = batches.map(() => 0);
+    entries = 0;
+    bytes = 0;
+    for (let more = true; more;) {
+      more = false;
+      for (let t = 0; t < batches.length; t++) {
+        const next = batches[t]![take[t]!];
+        if (next === undefined) continue;
+        if (entries >= windowMaxEntries) return batches.map((b, i) => b.slice(0, take[i]));
+        if (entries > 0 && bytes + next.data.byteLength > windowMaxBytes)
+          return batches.map((b, i) => b.slice(0, take[i]));
+        take[t]!++;
+        entries++;
+        bytes += next.data.byteLength;
+        more = true;
+      }
+    }
+    return batches.map((b, i) => b.slice(0, take[i]));
+  }
+
+  /**
+   * Publishes one window without waiting per message: every entry but the last as a core publish,
+   * the last as a request whose acknowledgement confirms all of them (see the file comment). Each
+   * message carries the expectations that make the stream hold a prefix of the window, in order,
+   * whatever is lost on the way: `Nats-Expected-Last-Sequence` (its predicted predecessor's stream
+   * sequence) and `Nats-Expected-Last-Msg-Id` (its predecessor's id; for the first one, the id of
+   * the message the last confirmed round ended with, when known). A message whose predecessor is
+   * missing, a duplicate (it takes no position) or another writer's message breaks the chain: every
+   * later message of the window is rejected by the stream, and so is the last one, so the
+   * acknowledgement confirms nothing and the acknowledged round sorts it out.
+   */
+  async #publishWindow(
+    nc: NatsConnection,
+    js: JetStreamClient,
+    namespaceHeader: string,
+    batches: Entry[][],
+    lastSeq: number,
+    lastMsgId: string | null,
+  ): Promise<RoundResult> {
+    const opts = this.#opts;
+    let lastTopic = -1;
+    for (let t = 0; t < batches.length; t++) if (batches[t]!.length > 0) lastTopic = t;
+    let expectedLast = lastSeq;
+    let previousId = lastMsgId;
+    let sent = 0;
+    const failed = (error: unknown, onlyStalePredictions: boolean): RoundResult => ({
+      storedPrefix: batches.map(() => 0),
+      lastStoredSeq: null,
+      lastStoredId: null,
+      error,
+      onlyStalePredictions,
+    });
+    for (let t = 0; t < batches.length; t++) {
+      const plan = opts.topics[t]!;
+      const batch = batches[t]!;
+      for (let i = 0; i < batch.length; i++) {
+        const entry = batch[i]!;
+        const id = messageIdFromDigest(plan.digest, entry.seq);
+        // append, not set: the headers are new, so set's search for an existing key is wasted work.
+        const h = headers();
+        h.append(HEADER_NAMESPACE, namespaceHeader);
+        h.append(HEADER_TOPIC, plan.topicHeader);
+        h.append(HEADER_SEQ, String(entry.seq));
+        h.append(HEADER_CODEC, entry.codec);
+        if (t === lastTopic && i === batch.length - 1) {
+          // The confirming publish: the client sets the same headers from these options.
+          const expect: { streamName: string; lastSequence?: number; lastMsgID?: string } = { streamName: opts.stream };
+          // 0 = empty stream: no expectation then (JetStream treats 0 as unset).
+          if (expectedLast > 0) expect.lastSequence = expectedLast;
+          if (previousId !== null) expect.lastMsgID = previousId;
+          const predicted = expectedLast + 1;
+          try {
+            const ack = await js.publish(plan.subject, entry.data, {
+              msgID: id,
+              headers: h,
+              expect,
+              timeout: opts.ackTimeoutMs,
+            });
+            if (ack.duplicate || ack.seq !== predicted) {
+              const error = new WalError(
+                'ERR_IO',
+                `window of ${sent + 1} not confirmed: its last message was ${ack.duplicate ? `a duplicate (of stream seq ${ack.seq})` : `stored at stream seq ${ack.seq}, predicted ${predicted}`}`,
+                { stream: opts.stream },
+              );
+              return failed(error, true);
+            }
+            return {
+              storedPrefix: batches.map((b) => b.length),
+              lastStoredSeq: ack.seq,
+              lastStoredId: id,
+              error: undefined,
+              onlyStalePredictions: true,
+            };
+          } catch (err) {
+            return failed(err, isStalePrediction(err));
+          }
+        }
+        h.append(MSG_ID_HEADER, id);
+        if (expectedLast > 0) h.append(EXPECTED_LAST_SEQUENCE_HEADER, String(expectedLast));
+        if (previousId !== null) h.append(EXPECTED_LAST_MSG_ID_HEADER, previousId);
+        try {
+          nc.publish(plan.subject, entry.data, { headers: h });
+        } catch (err) {
+          // The connection closed (the client buffers while it reconnects): nothing is confirmed.
+          return failed(err, false);
+        }
+        expectedLast++;
+        previousId = id;
+        if (++sent % YIELD_EVERY_ENTRIES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    return failed(new Error('empty window'), false); // unreachable: #peekOrWait returns some entry
   }
 }

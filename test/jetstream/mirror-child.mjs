@@ -1,7 +1,7 @@
 // A process that appends to its WAL and mirrors it at the same time, to be SIGKILLed by
 // mirror-sigkill.test.ts. argv: dir key servers(comma) stream perTopic topics(JSON)
 // It continues each topic from the WAL's appended count (payload = `${topic}:${seq}`), prints
-// "P <published> <appended>" every 20 ms, and once all is appended and mirrored prints DONE,
+// "P <published> <appended> <duplicates> <unconfirmedWindows>" every 20 ms, and once all is appended and mirrored prints DONE,
 // stops the mirror, closes the WAL and exits 0.
 import { Walrus } from '../../dist/src/index.js';
 import { mirror } from '../../dist/src/jetstream/index.js';
@@ -21,7 +21,7 @@ const m = mirror(wal, {
 let appended = 0;
 const report = setInterval(async () => {
   const s = await m.stats().catch(() => null);
-  if (s) process.stdout.write(`P ${s.published} ${appended}\n`);
+  if (s) process.stdout.write(`P ${s.published} ${appended} ${s.duplicates} ${s.unconfirmedWindows}\n`);
 }, 20);
 process.stdout.write('READY\n');
 const stats = (await wal.stats()).topics;

@@ -181,6 +181,16 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
           subject: () => 'x.*',
         }),
       ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      // The window's bounds: positive integers.
+      for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '8']) {
+        for (const name of ['windowMaxEntries', 'windowMaxBytes']) {
+          expect(
+            () =>
+              mirror(wal, { topics: ['a'], servers: suite.fleet.servers, stream: 'X', namespace: 'n', [name]: bad }),
+            `${name} ${String(bad)}`,
+          ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(name) }));
+        }
+      }
       await expect(replay('NOPE', wal, { servers: suite.fleet.servers })).rejects.toMatchObject({
         code: 'ERR_INVALID_ARGUMENT',
       });
