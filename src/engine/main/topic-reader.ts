@@ -269,19 +269,30 @@ export class TopicReader {
     });
   }
 
+  /**
+   * Moves cached entries after those already in `out` into it while they fit `maxBytes` (the first
+   * always does) and `maxEntries`: the payload bytes now in `out`, or -1 once the byte budget is
+   * reached, which ends the batch.
+   */
+  #takeCached(out: Entry[], bytes: number, maxBytes: number, maxEntries: number): number {
+    while (out.length < maxEntries) {
+      const next = this.#peek(out.length);
+      if (!next) break;
+      if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return -1;
+      out.push(next);
+      bytes += next.data.byteLength;
+    }
+    return bytes;
+  }
+
   /** The batch read of `maxBytes` without waiting, or null when it must wait (a run-log resync). */
   #collectNow(maxBytes: number): Entry[] | null {
     const maxEntries = this.#path.options.maxBatchEntries;
     const out: Entry[] = [];
     let bytes = 0;
     for (;;) {
-      while (out.length < maxEntries) {
-        const next = this.#peek(out.length);
-        if (!next) break;
-        if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return out;
-        out.push(next);
-        bytes += next.data.byteLength;
-      }
+      bytes = this.#takeCached(out, bytes, maxBytes, maxEntries);
+      if (bytes < 0) return out;
       if (out.length >= maxEntries) return out;
       const got = this.#fetchNow(Math.max(READ_AHEAD_BYTES, maxBytes - bytes));
       if (got === 0) return out;
@@ -298,13 +309,8 @@ export class TopicReader {
     const out: Entry[] = [];
     let bytes = 0;
     for (let chunk = 0; ; chunk++) {
-      while (out.length < maxEntries) {
-        const next = this.#peek(out.length);
-        if (!next) break;
-        if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return out;
-        out.push(next);
-        bytes += next.data.byteLength;
-      }
+      bytes = this.#takeCached(out, bytes, maxBytes, maxEntries);
+      if (bytes < 0) return out;
       if (out.length >= maxEntries) break;
       if (chunk > 0) await this.#path.nextTurn();
       if (!(await this.#fetch(Math.max(READ_AHEAD_BYTES, maxBytes - bytes)))) break;

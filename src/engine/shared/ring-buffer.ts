@@ -387,10 +387,6 @@ export class RingConsumer {
   }
 
   /**
-   * Makes a pending (or the next) `waitForData` return without closing the ring, e.g. when the
-   * worker is asked to stop. Call it on the consumer's thread.
-   */
-  /**
    * `waitForData` for a worker that may block its thread: true once a record is published and
    * unread; false after `timeoutMs`, or when notified without data (`RingProducer.wakeConsumer`,
    * `wake()`, close), so the caller can serve its messages.
@@ -416,6 +412,10 @@ export class RingConsumer {
     }
   }
 
+  /**
+   * Makes a pending (or the next) `waitForData` return without closing the ring, e.g. when the
+   * worker is asked to stop. Call it on the consumer's thread.
+   */
   wake(): void {
     this.#wakeRequested = true;
     // Wakes our own parked waitAsync; the producer is never parked on TAIL, so nobody else is hit.
