@@ -7,47 +7,41 @@
  *
  * Lifecycle and public methods that delegate: payload encoding to append-payload.ts, topics to
  * topic-table.ts, reads to topic-reader.ts, durability waits to durability-barrier.ts, reclamation
- * to reclaimer.ts, stats to stats-report.ts, the state machine to lifecycle.ts.
+ * to reclaimer.ts, stats to stats-report.ts, the state machine to lifecycle.ts, the steps of open
+ * to open-sequence.ts and of close to close-sequence.ts, failed write() entries to write-failures.ts.
  */
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { checkMaxBytes, checkSignal, checkTimeoutMs, readCheckpointOption } from '../../argument-checks.js';
 import { WalError, toWalError } from '../../errors.js';
 import { resolveOptions, type ResolvedOptions, type WalrusOptions } from '../../options.js';
-import { nodeFileIo } from '../../storage/file-io.js';
 import { checkEntrySize, encodeTopic } from '../../storage/limits.js';
-import { openNamespace, finishRecovery, type OpenedNamespace } from '../../storage/namespace-opening.js';
-import type { RecoveredTopic, RecoveryResult } from '../../storage/recover.js';
-import { CURSOR_LOG_GENERATION, createProgressCells } from '../shared/progress-cells.js';
 import { byteLengthOf } from '../shared/ring-ops.js';
 import { codecFor, codecNumber, codecOf, encodeBatch, payloadOf } from './append-payload.js';
+import { closeWalrus } from './close-sequence.js';
 import { DurabilityBarrier } from './durability-barrier.js';
 import { Entry } from './entry.js';
 import { Lifecycle, releaseFailedOpen, superviseWorkers } from './lifecycle.js';
 import { ProgressWatcher } from './progress-watcher.js';
 import type * as T from './public-types.js';
 import { Reclaimer } from './reclaimer.js';
-import { scanSegmentsInParallel } from './recovery-scan.js';
 import { auditSegmentFiles } from './segment-audit.js';
 import { assembleStats } from './stats-report.js';
 import { subscribeTopic } from './subscription.js';
 import { SegmentReads } from './segment-reads.js';
 import { ReadPath } from './topic-reader.js';
-import { writerForTopic } from './topic-router.js';
+import { recoverNamespace, type RecoveredNamespace } from './open-sequence.js';
 import { TopicTable } from './topic-table.js';
 import { startWorkers, type StartedWorkers } from './worker-startup.js';
 import { waitForNewWrites } from './write-waits.js';
+import { WriteFailures } from './write-failures.js';
 
 export { Entry };
 export type * from './public-types.js';
 
 /** What open() hands the constructor: the recovered namespace and the started workers. */
-interface Started extends StartedWorkers {
+interface Started extends StartedWorkers, RecoveredNamespace {
   options: ResolvedOptions;
-  ns: OpenedNamespace;
-  recovery: RecoveryResult;
-  recoveryMs: number;
-  cells: Int32Array;
 }
 
 export class Walrus extends EventEmitter<T.WalrusEvents> {
@@ -61,9 +55,8 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   readonly #barrier: DurabilityBarrier;
   readonly #reclaimer: Reclaimer;
   readonly #segments: SegmentReads;
+  readonly #writeFailures = new WriteFailures(this);
   #closePromise: Promise<void> | null = null;
-  /** The first failure of a write() entry not yet taken by a flush() (or close()). */
-  #heldWriteError: WalError | null = null;
 
   private constructor(s: Started) {
     super();
@@ -104,38 +97,20 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   /** Opens (creating if needed) a namespace: locks it, recovers it, starts the workers. */
   static async open(options?: WalrusOptions): Promise<Walrus> {
     const resolved = resolveOptions(options);
-    const started = performance.now();
-    let ns: OpenedNamespace;
-    try {
-      ns = openNamespace(
-        nodeFileIo,
-        resolved.namespaceDir,
-        resolved.fsync !== 'none',
-        resolved.key,
-        resolved.groupAccess,
-      );
-    } catch (err) {
-      // Some fs errors (ENOTDIR, EACCES from a stat) came out raw instead of as a WalError.
-      throw toWalError(err);
-    }
+    const recovered = await recoverNamespace(resolved);
     const workers: Worker[] = [];
     let workersStarted: StartedWorkers | null = null;
     try {
-      const recovery = finishRecovery(ns, await scanSegmentsInParallel(ns.segmentPaths));
-      const recoveryMs = performance.now() - started;
-      const cells = createProgressCells(resolved.writers);
-      Atomics.store(cells, CURSOR_LOG_GENERATION, ns.cursors.generation);
-      const topicsByWriter: RecoveredTopic[][] = Array.from({ length: resolved.writers }, () => []);
-      for (const t of recovery.topics) topicsByWriter[writerForTopic(encodeTopic(t.name), resolved.writers)]!.push(t);
       let instance: Walrus | null = null;
       const { channels, flusher } = (workersStarted = startWorkers({
-        ...{ options: resolved, ns, cells, topicsByWriter, started: workers },
+        ...{ options: resolved, ns: recovered.ns, cells: recovered.cells, started: workers },
+        topicsByWriter: recovered.topicsByWriter,
         onSealed: (summary) => instance && instance.#reclaimer.noteSealed(summary),
         onProgressNeeded: () => instance && instance.#progress.watch(),
-        onWriteFailed: (err) => instance && instance.#writeFailed(err),
+        onWriteFailed: (err) => instance && instance.#writeFailures.failed(err),
         onDrain: () => instance && process.nextTick(() => instance!.emit('drain')),
       }));
-      const opened = new Walrus({ ...{ options: resolved, ns, recovery, recoveryMs, cells }, ...workersStarted });
+      const opened = new Walrus({ ...recovered, options: resolved, ...workersStarted });
       instance = opened;
       // Every worker answers a control call before open resolves, so a worker that cannot start
       // (bad install, missing file) fails open instead of the first append.
@@ -145,7 +120,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       setImmediate(() => opened.emit('recovered', opened.#recovery));
       return opened;
     } catch (err) {
-      await releaseFailedOpen(ns, workers, workersStarted);
+      await releaseFailedOpen(recovered.ns, workers, workersStarted);
       throw toWalError(err);
     }
   }
@@ -154,24 +129,6 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     if (!this.#lifecycle.fail(err)) return;
     if (err.code !== 'ERR_CLOSED' && this.listenerCount('failed') > 0) this.emit('failed', err);
     this.#rejectEverything(err);
-  }
-
-  /**
-   * A write() entry failed: the error rejects the next flush() (or close()) and is emitted as
-   * 'error' — on the next tick, so a throwing listener cannot break the settling in progress. With
-   * no 'error' listener it becomes a process warning instead of an uncaught exception (README.md,
-   * `write()`): it is never dropped silently, and one failed entry does not end the process.
-   */
-  #writeFailed(err: WalError): void {
-    this.#heldWriteError ??= err;
-    process.nextTick(() => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else
-        process.emitWarning(`a write() entry failed and no 'error' listener is attached: ${err.message}`, {
-          type: 'WalrusWriteWarning',
-          code: err.code,
-        });
-    });
   }
 
   #rejectEverything(err: WalError): void {
@@ -228,11 +185,10 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       this.#lifecycle.checkUsable();
       await this.#barrier.submittedSettled();
     } catch (err) {
-      this.#heldWriteError = null;
+      this.#writeFailures.take();
       throw toWalError(err);
     }
-    const held = this.#heldWriteError;
-    this.#heldWriteError = null;
+    const held = this.#writeFailures.take();
     if (held) throw held;
   }
 
@@ -378,49 +334,16 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
    * is 'none'), stops every worker and releases the directory lock. Idempotent.
    */
   close(): Promise<void> {
-    this.#closePromise ??= this.#close();
+    this.#closePromise ??= closeWalrus({
+      ...this.#s,
+      ...{ lifecycle: this.#lifecycle, reads: this.#reads, reclaimer: this.#reclaimer, barrier: this.#barrier },
+      ...{ topics: this.#topics, segments: this.#segments, writeFailures: this.#writeFailures },
+      rejectEverything: (err) => this.#rejectEverything(err),
+    });
     return this.#closePromise;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  async #close(): Promise<void> {
-    const { ns, channels, flusher, flusherWorker } = this.#s;
-    const failedBefore = this.#lifecycle.beginClose();
-    this.#reclaimer.stop();
-    let firstError: unknown = null;
-    const attempt = async (step: () => Promise<unknown>): Promise<void> => {
-      try {
-        await step();
-      } catch (err) {
-        firstError ??= err;
-      }
-    };
-    if (!failedBefore) {
-      await attempt(() => this.#reads.drain());
-      // Every reclaim and verify queued before close finishes first (none starts after it).
-      await attempt(() => this.#reclaimer.runSegmentFileJob(() => Promise.resolve()));
-      await attempt(() => this.#barrier.flushBlocked());
-      const pending = new Set(this.#reads.policy.pending());
-      for (const t of this.#topics.values()) if (pending.has(t.id)) ns.cursors.advance(t.id, t.reader.cursor, true);
-      await attempt(() => this.#barrier.syncEncoded());
-      await attempt(() => this.#reclaimer.persistCursorSnapshot());
-    }
-    this.#lifecycle.stopWorkers();
-    await Promise.allSettled(channels.map((c) => c.control.call('close')));
-    await Promise.allSettled([flusher.call('close')]);
-    for (const c of channels) c.control.release();
-    flusher.release();
-    await Promise.allSettled([...channels.map((c) => c.worker.terminate()), flusherWorker.terminate()]);
-    const closed = this.#lifecycle.finishClose();
-    if (closed) this.#rejectEverything(closed);
-    this.#segments.close();
-    ns.close();
-    // A write() failure no flush() took is the close's to report.
-    firstError ??= this.#heldWriteError;
-    this.#heldWriteError = null;
-    if (firstError) throw toWalError(firstError);
   }
 }

@@ -1,0 +1,69 @@
+/**
+ * The order `Walrus.close()` shuts down in (README.md, close): reads in flight finish, queued
+ * reclaims and verifies finish, every appended entry is written, the cursors still owed under
+ * at-least-once are recorded, all of it made durable, the cursor snapshot rewritten — then the
+ * workers are told to stop (their exits from here on are not deaths), released and terminated, the
+ * segment descriptors closed and the lock released. A WAL that had already failed skips straight
+ * to stopping: nothing it would write could be trusted. Every step runs even when an earlier one
+ * failed; the first error is the close's.
+ */
+import { toWalError, type WalError } from '../../errors.js';
+import type { OpenedNamespace } from '../../storage/namespace-opening.js';
+import type { DurabilityBarrier } from './durability-barrier.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Reclaimer } from './reclaimer.js';
+import type { SegmentReads } from './segment-reads.js';
+import type { ReadPath } from './topic-reader.js';
+import type { TopicTable } from './topic-table.js';
+import type { StartedWorkers } from './worker-startup.js';
+import type { WriteFailures } from './write-failures.js';
+
+export interface ClosingParts extends StartedWorkers {
+  ns: OpenedNamespace;
+  lifecycle: Lifecycle;
+  reads: ReadPath;
+  reclaimer: Reclaimer;
+  barrier: DurabilityBarrier;
+  topics: TopicTable;
+  segments: SegmentReads;
+  writeFailures: WriteFailures;
+  /** Rejects every promise still pending (appends, waits) with the close's error. */
+  rejectEverything: (err: WalError) => void;
+}
+
+export async function closeWalrus(p: ClosingParts): Promise<void> {
+  const { ns, channels, flusher, flusherWorker, lifecycle, reads, reclaimer, barrier } = p;
+  const failedBefore = lifecycle.beginClose();
+  reclaimer.stop();
+  let firstError: unknown = null;
+  const attempt = async (step: () => Promise<unknown>): Promise<void> => {
+    try {
+      await step();
+    } catch (err) {
+      firstError ??= err;
+    }
+  };
+  if (!failedBefore) {
+    await attempt(() => reads.drain());
+    // Every reclaim and verify queued before close finishes first (none starts after it).
+    await attempt(() => reclaimer.runSegmentFileJob(() => Promise.resolve()));
+    await attempt(() => barrier.flushBlocked());
+    const pending = new Set(reads.policy.pending());
+    for (const t of p.topics.values()) if (pending.has(t.id)) ns.cursors.advance(t.id, t.reader.cursor, true);
+    await attempt(() => barrier.syncEncoded());
+    await attempt(() => reclaimer.persistCursorSnapshot());
+  }
+  lifecycle.stopWorkers();
+  await Promise.allSettled(channels.map((c) => c.control.call('close')));
+  await Promise.allSettled([flusher.call('close')]);
+  for (const c of channels) c.control.release();
+  flusher.release();
+  await Promise.allSettled([...channels.map((c) => c.worker.terminate()), flusherWorker.terminate()]);
+  const closed = lifecycle.finishClose();
+  if (closed) p.rejectEverything(closed);
+  p.segments.close();
+  ns.close();
+  // A write() failure no flush() took is the close's to report.
+  firstError ??= p.writeFailures.take();
+  if (firstError) throw toWalError(firstError);
+}
