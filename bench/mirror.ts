@@ -166,20 +166,54 @@ async function ackedCeiling(
 type WalrusModule = typeof import('../dist/src/index.js');
 type JetStreamModule = typeof import('../dist/src/jetstream/index.js');
 
+type Mods = { Walrus: WalrusModule['Walrus']; mirror: JetStreamModule['mirror'] };
+type Wal = Awaited<ReturnType<WalrusModule['Walrus']['open']>>;
+type RunningMirror = ReturnType<JetStreamModule['mirror']>;
+
+/**
+ * A fresh stream and WAL for `body`, which starts the mirror of TOPICS into the stream when it is
+ * ready to; after it the mirror is stopped, the WAL closed and the stream deleted, and the
+ * temporary directory is removed in every case.
+ */
+async function withMirror<T>(
+  mods: Mods,
+  fleet: NatsFleet,
+  nc: NatsConnection,
+  name: string,
+  replicas: number,
+  body: (wal: Wal, startMirror: () => RunningMirror) => Promise<T>,
+): Promise<T> {
+  const jsm = await jetstreamManager(nc);
+  await createStream(jsm, name, replicas);
+  const dir = makeTmpDir('walrus-bench-mirror');
+  try {
+    const wal = await mods.Walrus.open({ dir, key: 'bench', fsync: 'none' });
+    let m: RunningMirror | null = null;
+    const startMirror = (): RunningMirror =>
+      (m = mods.mirror(wal, {
+        ...{ topics: TOPICS, servers: fleet.servers, stream: name },
+        ...{ namespace: 'bench', createStream: false },
+      }));
+    const result = await body(wal, startMirror);
+    await (m as RunningMirror | null)?.stop();
+    await wal.close();
+    await jsm.streams.delete(name);
+    return result;
+  } finally {
+    removeTmpDir(dir);
+  }
+}
+
 /** The mirror copying `entries` pre-appended entries (4 topics) into a pre-created stream. */
 async function mirrorThroughput(
-  mods: { Walrus: WalrusModule['Walrus']; mirror: JetStreamModule['mirror'] },
+  mods: Mods,
   fleet: NatsFleet,
   nc: NatsConnection,
   name: string,
   replicas: number,
   entries: number,
 ): Promise<{ perSec: number; unconfirmed: number | null }> {
-  const jsm = await jetstreamManager(nc);
-  await createStream(jsm, name, replicas);
-  const dir = makeTmpDir('walrus-bench-mirror');
-  try {
-    const wal = await mods.Walrus.open({ dir, key: 'bench', fsync: 'none' });
+  return withMirror(mods, fleet, nc, name, replicas, async (wal, startMirror) => {
     const payload = Buffer.alloc(ENTRY_BYTES, 'x');
     const perTopic = Math.ceil(entries / TOPICS.length);
     for (const t of TOPICS)
@@ -190,50 +224,29 @@ async function mirrorThroughput(
         );
     const total = perTopic * TOPICS.length;
     const started = performance.now();
-    const m = mods.mirror(wal, {
-      topics: TOPICS,
-      servers: fleet.servers,
-      stream: name,
-      namespace: 'bench',
-      createStream: false,
-    });
+    const m = startMirror();
     let stats = await m.stats();
     while (stats.published < total) {
       await delay(5);
       stats = await m.stats();
     }
     const seconds = (performance.now() - started) / 1000;
-    await m.stop();
-    await wal.close();
-    await jsm.streams.delete(name);
     // Undefined before windows existed (the base commit): the bench runs against both.
     const unconfirmed = (stats as { unconfirmedWindows?: number }).unconfirmedWindows;
     return { perSec: total / seconds, unconfirmed: unconfirmed ?? null };
-  } finally {
-    removeTmpDir(dir);
-  }
+  });
 }
 
 /** Fixed offered load; each payload carries the time its append resolved. Returns p50/p99/max in ms. */
 async function mirrorLag(
-  mods: { Walrus: WalrusModule['Walrus']; mirror: JetStreamModule['mirror'] },
+  mods: Mods,
   fleet: NatsFleet,
   nc: NatsConnection,
   name: string,
   replicas: number,
 ): Promise<{ p50Ms: number; p99Ms: number; maxMs: number; count: number }> {
-  const jsm = await jetstreamManager(nc);
-  await createStream(jsm, name, replicas);
-  const dir = makeTmpDir('walrus-bench-mirror-lag');
-  try {
-    const wal = await mods.Walrus.open({ dir, key: 'bench', fsync: 'none' });
-    const m = mods.mirror(wal, {
-      topics: TOPICS,
-      servers: fleet.servers,
-      stream: name,
-      namespace: 'bench',
-      createStream: false,
-    });
+  return withMirror(mods, fleet, nc, name, replicas, async (wal, startMirror) => {
+    startMirror();
     const consumer = await jetstream(nc).consumers.get(name);
     const latencies = newLatencyHistogram();
     const messages = await consumer.consume({ max_messages: 1000 });
@@ -255,14 +268,9 @@ async function mirrorLag(
     }
     await reading;
     await messages.close();
-    await m.stop();
-    await wal.close();
-    await jsm.streams.delete(name);
     const { p50Us = 0, p99Us = 0 } = latencyMetrics(latencies);
     return { p50Ms: p50Us / 1000, p99Ms: p99Us / 1000, maxMs: latencies.max / 1e6, count: latencies.count };
-  } finally {
-    removeTmpDir(dir);
-  }
+  });
 }
 
 async function main(): Promise<void> {

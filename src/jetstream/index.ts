@@ -8,7 +8,14 @@
  * and `@nats-io/transport-node` are optional peer dependencies, needed only by this module.
  */
 export { mirror } from './mirror.js';
-export type { Mirror, MirrorOptions, MirrorStats, MirrorTopicStats, MirrorStreamOptions, MirrorWal } from './mirror.js';
+export type {
+  Mirror,
+  MirrorOptions,
+  MirrorStats,
+  MirrorTopicStats,
+  MirrorStreamOptions,
+  MirrorWal,
+} from './mirror-options.js';
 export { replay } from './replay.js';
 export type { ReplayOptions, ReplayReport, ReplayTopicReport, ReplayWal } from './replay.js';
 export type { ConnectionOptions } from './connection.js';
