@@ -8,16 +8,13 @@
 // It prints OPENING before it opens the WAL and READY once it is open. The parent kills this process
 // with SIGKILL at a random moment (while opening, or after READY) and checks the reopened WAL.
 import { Walrus } from '../../dist/src/index.js';
+import { acknowledgements, nextIndexes, parseFsync, seededRandom } from './child-kit.mjs';
 
 const [dir, fsyncArg, consistencyArg, seedArg] = process.argv.slice(2);
-const fsync = fsyncArg === 'interval' ? { intervalMs: 20 } : fsyncArg;
+const fsync = parseFsync(fsyncArg);
 const readConsistency =
   consistencyArg === 'strict' ? 'strictly-at-once' : { atLeastOnce: { persistEvery: Number(consistencyArg.slice(3)) } };
-let seed = Number(seedArg) >>> 0;
-const random = () => {
-  seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
-  return seed / 2 ** 32;
-};
+const random = seededRandom(seedArg);
 
 // Announced first, so that the parent can kill this child while it opens (recovers) the WAL.
 process.stdout.write('OPENING\n');
@@ -32,19 +29,12 @@ const wal = await Walrus.open({
 });
 const topics = ['alpha', 'beta', 'gamma', 'delta'];
 const stats = await wal.stats();
-const next = new Map(topics.map((t) => [t, stats.topics[t]?.appended ?? 0]));
+const next = nextIndexes(stats, topics);
 // Producers wait while a topic has this many unread entries: the log a child leaves (and the next
 // child recovers, and the parent checks) stays about the same size however many children ran.
 const MAX_UNREAD = 2000;
 const consumed = new Map(topics.map((t) => [t, stats.topics[t]?.consumed ?? 0]));
-let out = '';
-const flushOut = () => {
-  if (out.length > 0) {
-    process.stdout.write(out);
-    out = '';
-  }
-};
-setInterval(flushOut, 2).unref();
+const ack = acknowledgements();
 process.stdout.write('READY\n');
 
 const payload = (topic, index, tag) => {
@@ -65,14 +55,14 @@ async function producer(topic) {
       const entries = [];
       for (let k = 0; k < count; k++) entries.push(payload(topic, first + k, `b${first}:${k}/${count}`));
       await wal.batchAppend(topic, entries);
-      out += `B ${topic} ${first} ${count}\n`;
+      ack(`B ${topic} ${first} ${count}`);
     } else {
       const index = next.get(topic);
       next.set(topic, index + 1);
       // fire a few appends without awaiting each: concurrency inside one topic keeps call order
       const p = wal.append(topic, payload(topic, index, 's'));
       await p;
-      out += `A ${topic} ${index}\n`;
+      ack(`A ${topic} ${index}`);
     }
   }
 }
@@ -85,7 +75,7 @@ async function consumer(topic) {
       continue;
     }
     consumed.set(topic, entry.seq + 1);
-    out += `R ${topic} ${entry.seq}\n`;
+    ack(`R ${topic} ${entry.seq}`);
   }
 }
 
@@ -98,7 +88,7 @@ async function batchConsumer(topic) {
       await new Promise((r) => setTimeout(r, 1));
       continue;
     }
-    for (const entry of batch) out += `R ${topic} ${entry.seq}\n`;
+    for (const entry of batch) ack(`R ${topic} ${entry.seq}`);
   }
 }
 

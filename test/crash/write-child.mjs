@@ -6,14 +6,11 @@
 //   E <code>             an 'error' event or a rejected flush() (reported, so not counted as acknowledged)
 // Every entry's payload is "<topic>|<index>|<padding>", and index == its seq.
 import { Walrus } from '../../dist/src/index.js';
+import { acknowledgements, nextIndexes, parseFsync, seededRandom } from './child-kit.mjs';
 
 const [dir, fsyncArg, seedArg] = process.argv.slice(2);
-const fsync = fsyncArg === 'interval' ? { intervalMs: 20 } : fsyncArg;
-let seed = Number(seedArg) >>> 0;
-const random = () => {
-  seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
-  return seed / 2 ** 32;
-};
+const fsync = parseFsync(fsyncArg);
+const random = seededRandom(seedArg);
 
 const wal = await Walrus.open({
   dir,
@@ -24,17 +21,9 @@ const wal = await Walrus.open({
   blockBytes: 16 * 1024,
 });
 const topics = ['alpha', 'beta', 'gamma'];
-const stats = await wal.stats();
-const next = new Map(topics.map((t) => [t, stats.topics[t]?.appended ?? 0]));
-let out = '';
-const flushOut = () => {
-  if (out.length > 0) {
-    process.stdout.write(out);
-    out = '';
-  }
-};
-setInterval(flushOut, 2).unref();
-wal.on('error', (err) => (out += `E ${err.code}\n`));
+const next = nextIndexes(await wal.stats(), topics);
+const ack = acknowledgements();
+wal.on('error', (err) => ack(`E ${err.code}`));
 process.stdout.write('READY\n');
 
 const payload = (topic, index) => `${topic}|${index}|${'w'.repeat(Math.floor(random() * 200))}`;
@@ -48,7 +37,7 @@ async function producer(topic) {
       next.set(topic, index + 1);
       if (random() < 0.05) {
         await wal.append(topic, payload(topic, index));
-        out += `A ${topic} ${index}\n`;
+        ack(`A ${topic} ${index}`);
       } else if (!wal.write(topic, payload(topic, index))) {
         await drained();
       }
@@ -56,9 +45,9 @@ async function producer(topic) {
     const last = next.get(topic) - 1;
     try {
       await wal.flush();
-      out += `F ${topic} ${last}\n`;
+      ack(`F ${topic} ${last}`);
     } catch (err) {
-      out += `E ${err.code}\n`;
+      ack(`E ${err.code}`);
     }
   }
 }
