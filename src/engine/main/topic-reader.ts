@@ -15,7 +15,7 @@ import type { FsyncMode } from '../../options.js';
 import { byteView } from '../../storage/byte-view.js';
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
 import { isDetached } from '../../storage/limits.js';
-import type { CursorStore } from '../../storage/cursor-store.js';
+import { DEFAULT_CONSUMER_ID, type CursorStore } from '../../storage/cursor-store.js';
 import {
   CURSOR_DURABLE,
   CURSOR_WRITTEN,
@@ -58,15 +58,22 @@ export interface ReadPathOptions {
   readonly waitFor: (done: () => boolean) => Promise<void>;
   /** A consume moved a cursor: reclamation may find something to delete. */
   readonly onCursorMoved: () => void;
+  /**
+   * A consumer's position fell below its topic's first retained entry (a retention limit deleted
+   * what it had not read): it continues from there; seqs `fromSeq` … `toSeq` are lost to it.
+   */
+  readonly onSkipped?: (consumerId: number, topic: string, fromSeq: number, toSeq: number) => void;
 }
 
 /** What every topic's reader shares. */
 export class ReadPath {
+  /** The default consumer's checkpoint policy; named consumers' are in #policies. */
   readonly policy: CheckpointPolicy;
+  readonly #policies = new Map<number, CheckpointPolicy>();
   readonly #inflight = new Set<Promise<unknown>>();
   #bytesRead = 0;
-  /** Cursor advances of this turn waiting for their one write, and how to undo each read's. */
-  #advances = new Map<number, number>();
+  /** Cursor advances of this turn (consumer → topic → next seq) waiting for their one write, and how to undo each read's. */
+  #advances = new Map<number, Map<number, number>>();
   #rewinds: Array<() => void> = [];
   #flush: Promise<void> | null = null;
   #turnArmed = false;
@@ -82,6 +89,29 @@ export class ReadPath {
   constructor(options: ReadPathOptions) {
     this.options = options;
     this.policy = new CheckpointPolicy(options.readConsistency);
+    this.#policies.set(DEFAULT_CONSUMER_ID, this.policy);
+  }
+
+  /** The checkpoint policy of a consumer: each counts its own reads (SEMANTICS rule 11). */
+  policyFor(consumerId: number): CheckpointPolicy {
+    let policy = this.#policies.get(consumerId);
+    if (policy === undefined) this.#policies.set(consumerId, (policy = new CheckpointPolicy(this.policy.consistency)));
+    return policy;
+  }
+
+  /** Consumers whose at-least-once policy owes a persist, with the topics it owes (for close). */
+  pendingPersists(): Array<[consumerId: number, topicIds: number[]]> {
+    const out: Array<[number, number[]]> = [];
+    for (const [id, policy] of this.#policies) {
+      const pending = policy.pending();
+      if (pending.length > 0) out.push([id, pending]);
+    }
+    return out;
+  }
+
+  /** Resolves once this turn's cursor write (if one is queued) was made: what a seek waits for. */
+  persisted(): Promise<void> {
+    return this.#flush ?? RESOLVED;
   }
 
   /**
@@ -141,8 +171,10 @@ export class ReadPath {
    * reached the OS. If that write fails, every read of the turn rejects and `rewind` gives its
    * entries back.
    */
-  persistSoon(topicId: number, nextSeq: number, rewind: () => void): Promise<void> {
-    this.#advances.set(topicId, Math.max(this.#advances.get(topicId) ?? 0, nextSeq));
+  persistSoon(topicId: number, nextSeq: number, rewind: () => void, consumerId = DEFAULT_CONSUMER_ID): Promise<void> {
+    let byTopic = this.#advances.get(consumerId);
+    if (byTopic === undefined) this.#advances.set(consumerId, (byTopic = new Map()));
+    byTopic.set(topicId, Math.max(byTopic.get(topicId) ?? 0, nextSeq));
     this.#rewinds.push(rewind);
     if (this.#flush === null) {
       this.#flush = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.#persistTurn());
@@ -159,7 +191,7 @@ export class ReadPath {
     this.#flush = null;
     const { cursors, cells } = this.options;
     try {
-      cursors.advanceAll(advances);
+      cursors.advanceMany(advances);
     } catch (err) {
       for (const rewind of rewinds) rewind();
       throw err;
@@ -203,7 +235,13 @@ export class TopicReader {
   readonly #topicId: number;
   readonly #topicName: string;
   readonly #writer: number;
+  readonly #consumerId: number;
+  readonly #policy: CheckpointPolicy;
   #cursor: number;
+  /** The topic's first retained seq as this reader last heard (retention limits raise it). */
+  #floor = 0;
+  /** Seqs below this were already reported lost ('skipped'). */
+  #skippedTo = 0;
   #cache: Entry[] = [];
   #head = 0;
   readonly #reads = new SerialQueue();
@@ -212,18 +250,62 @@ export class TopicReader {
     path: ReadPath,
     topic: { readonly id: number; readonly name: string; readonly writer: number },
     cursor: number,
+    consumerId = DEFAULT_CONSUMER_ID,
   ) {
     this.#path = path;
     this.#topicId = topic.id;
     this.#topicName = topic.name;
     this.#writer = topic.writer;
     this.#cursor = cursor;
+    this.#consumerId = consumerId;
+    this.#policy = path.policyFor(consumerId);
     path.options.segments.addTopic(topic.id, topic.name);
   }
 
   /** The next sequence number to deliver. */
   get cursor(): number {
     return this.#cursor;
+  }
+
+  /**
+   * Moves the position to `seq` (`seek`), after every read queued before it handed its entries out
+   * and the turn's cursor write landed (so that write cannot move it forward again); persisted at
+   * once when the consumer's registration is durable.
+   */
+  seekTo(seq: () => number | Promise<number>): Promise<void> {
+    return this.#exclusive(async () => {
+      await this.#path.persisted();
+      const target = await seq();
+      this.#cursor = target;
+      this.#cache = [];
+      this.#head = 0;
+      this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, target, true);
+      this.#path.options.onCursorMoved();
+      return handed(undefined, RESOLVED);
+    });
+  }
+
+  /**
+   * The topic's first retained seq rose to `floor` (a retention limit deleted segments): reads from
+   * below it continue from it, reporting what was lost (ReadPathOptions.onSkipped).
+   */
+  raiseFloor(floor: number): void {
+    if (floor <= this.#floor) return;
+    this.#floor = floor;
+    if (!this.#reads.busy && this.#cache.length === this.#head && this.#cursor < floor) this.#skipToFloor(this.#cursor);
+  }
+
+  /** Reading from `fromSeq` (below the floor): reports the lost seqs once and returns the floor. */
+  #skipToFloor(fromSeq: number): number {
+    const floor = this.#floor;
+    const lostFrom = Math.max(fromSeq, this.#skippedTo);
+    if (lostFrom < floor) this.#path.options.onSkipped?.(this.#consumerId, this.#topicName, lostFrom, floor - 1);
+    this.#skippedTo = Math.max(this.#skippedTo, floor);
+    if (this.#cache.length === this.#head && this.#cursor < floor) {
+      this.#cursor = floor;
+      this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, floor, false);
+    }
+    return floor;
   }
 
   /** The next unread entry, or null when there is none. */
@@ -414,6 +496,7 @@ export class TopicReader {
 
   /** Up to `maxBatchEntries` entries from `fromSeq` within `maxBytes` (at least one), read from the segment files. */
   #readSegments(fromSeq: number, maxBytes: number): Entry[] | Promise<void> {
+    if (fromSeq < this.#floor) fromSeq = this.#skipToFloor(fromSeq);
     const { segments, maxBatchEntries } = this.#path.options;
     const batch = segments.read(this.#topicId, this.#topicName, this.#writer, fromSeq, maxBytes, maxBatchEntries);
     if (!('entries' in batch)) return batch;
@@ -442,10 +525,10 @@ export class TopicReader {
     lifecycle.checkUsable();
     const firstSeq = entries[0]!.seq;
     const nextSeq = entries[entries.length - 1]!.seq + 1;
-    const persist = this.#path.policy.recordCheckpoint(this.#topicId, entries.length);
+    const persist = this.#policy.recordCheckpoint(this.#topicId, entries.length);
     this.#path.options.onCursorMoved();
     if (!persist) {
-      cursors.advance(this.#topicId, nextSeq, false);
+      cursors.advance(this.#topicId, nextSeq, false, this.#consumerId);
       this.#cursor = nextSeq;
       this.#drop(entries.length);
       return RESOLVED;
@@ -453,7 +536,7 @@ export class TopicReader {
     // Handed out now (a concurrent read takes the next entries), persisted with the turn's write.
     this.#cursor = nextSeq;
     this.#drop(entries.length);
-    const written = this.#path.persistSoon(this.#topicId, nextSeq, () => this.#rewind(firstSeq));
+    const written = this.#path.persistSoon(this.#topicId, nextSeq, () => this.#rewind(firstSeq), this.#consumerId);
     if (fsync !== 'each') return written;
     return written.then(() => this.#awaitDurable(firstSeq));
   }
@@ -488,7 +571,7 @@ export class TopicReader {
         // itself, no flusher needed) a reopen would skip entries no caller ever received.
         this.#rewind(firstSeq);
         try {
-          cursors.clamp(this.#topicId, firstSeq);
+          cursors.clamp(this.#topicId, firstSeq, this.#consumerId);
         } catch {
           // The cursor store is closed or the disk refuses: nothing more can be done here.
         }
