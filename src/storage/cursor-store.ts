@@ -247,7 +247,17 @@ export class CursorStore {
     this.#ensureOpen();
     checkTopicId(topicId);
     checkSeq(firstSeq);
-    if (firstSeq > this.firstSeq(topicId)) this.#firstSeqs.set(topicId, firstSeq);
+    const old = this.firstSeq(topicId);
+    if (firstSeq <= old) return;
+    // A consumer without a position held the topic from the old firstSeq: it gets that position
+    // explicitly, so what it loses now is reported from there, not silently skipped.
+    for (const c of this.#consumers.values()) if (!c.positions.has(topicId)) c.positions.set(topicId, old);
+    this.#firstSeqs.set(topicId, firstSeq);
+  }
+
+  /** A consumer's own stored position on `topicId`, even below firstSeq; undefined if it has none. */
+  ownPosition(consumerId: number, topicId: number): number | undefined {
+    return this.#consumers.get(consumerId)?.positions.get(topicId);
   }
 
   /** Adds a topic to the table; it becomes durable with the next snapshot. */

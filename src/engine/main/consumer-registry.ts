@@ -67,7 +67,7 @@ export class ConsumerRegistry {
     const startAt = checkConsumerOptions(options);
     const known = this.#o.cursors.consumerId(checked);
     if (known !== undefined) return known;
-    const { cursors, segments } = this.#o;
+    const { cursors } = this.#o;
     const positions = new Map<number, number>();
     for (const t of this.#o.topics.values()) {
       // 'latest': what the index holds now — every append that resolved before this call is in it.
@@ -140,7 +140,8 @@ export class ConsumerRegistry {
     let reader = byTopic.get(topic.id);
     if (reader === undefined) {
       const { cursors, reads } = this.#o;
-      reader = new Reader(reads, topic, cursors.position(id, topic.id), id);
+      // From its own position even below firstSeq, so raiseFloor reports what it lost ('skipped').
+      reader = new Reader(reads, topic, cursors.ownPosition(id, topic.id) ?? cursors.position(id, topic.id), id);
       reader.raiseFloor(cursors.firstSeq(topic.id));
       byTopic.set(topic.id, reader);
     }

@@ -292,7 +292,10 @@ export class TopicReader {
   raiseFloor(floor: number): void {
     if (floor <= this.#floor) return;
     this.#floor = floor;
-    if (!this.#reads.busy && this.#cache.length === this.#head && this.#cursor < floor) this.#skipToFloor(this.#cursor);
+    if (this.#reads.busy || this.#cursor >= floor) return; // a busy reader's next #peek or fetch sees the floor
+    this.#cache = [];
+    this.#head = 0;
+    this.#skipToFloor(this.#cursor);
   }
 
   /** Reading from `fromSeq` (below the floor): reports the lost seqs once and returns the floor. */
@@ -434,7 +437,8 @@ export class TopicReader {
   /** The cached entry `index` places after the cursor; undefined when not cached or no longer readable. */
   #peek(index = 0): Entry | undefined {
     const entry = this.#cache[this.#head + index];
-    if (entry === undefined || !isDetachedEntry(entry)) return entry;
+    // Below the floor: a retention limit deleted it after it was read ahead; it is skipped, reported.
+    if (entry === undefined || (!isDetachedEntry(entry) && entry.seq >= this.#floor)) return entry;
     // The caller transferred the buffer this entry shares with the rest of its read: it and every
     // later cached entry are read again from the segment, never handed out empty.
     this.#cache.length = this.#head + index;
