@@ -377,10 +377,14 @@ export class TopicReader {
     if (entries.length === 0) return 0;
     if (this.#head === this.#cache.length) {
       this.#cache = entries;
-      this.#head = 0;
     } else {
-      for (const e of entries) this.#cache.push(e);
+      // Consumed entries are cut off first: a reader that always keeps a chunk read ahead never
+      // empties its cache, which would otherwise hold every entry it ever read.
+      const cache = this.#head === 0 ? this.#cache : this.#cache.slice(this.#head);
+      for (const e of entries) cache.push(e);
+      this.#cache = cache;
     }
+    this.#head = 0;
     return entries.length;
   }
 
