@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { describeDiskValue, packControlFile, unpackControlMap } from './disk-codec.js';
 import { createFresh, pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
-import { crc32Of, readU32 } from './frame.js';
+import { crc32Of, readU32, writeU32 } from './frame.js';
 import { CURSOR_LOG_SNAPSHOT_BYTES, MAX_SEQ, MAX_TOPIC_ID, isValidTopicName } from './limits.js';
 
 export const CURSORS_FILE_NAME = 'CURSORS';
@@ -39,14 +39,26 @@ export function cursorLogPath(dir: string, generation: number): string {
 
 export function encodeCursorRecord(record: CursorRecord): Uint8Array {
   const out = new Uint8Array(CURSOR_RECORD_BYTES);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, CURSOR_RECORD_MAGIC, true);
-  view.setUint32(4, record.generation, true);
-  view.setUint32(8, record.topicId, true);
-  view.setUint32(12, record.nextSeq % TWO_POW_32, true);
-  view.setUint32(16, Math.floor(record.nextSeq / TWO_POW_32), true);
-  view.setUint32(CURSOR_RECORD_CRC_OFFSET, crc32Of(out, 0, CURSOR_RECORD_CRC_OFFSET), true);
+  writeCursorRecord(out, 0, record.generation, record.topicId, record.nextSeq);
   return out;
+}
+
+/** Writes one record at `at` of `out` (32 bytes, zeroed padding included). */
+export function writeCursorRecord(
+  out: Uint8Array,
+  at: number,
+  generation: number,
+  topicId: number,
+  nextSeq: number,
+): void {
+  writeU32(out, at, CURSOR_RECORD_MAGIC);
+  writeU32(out, at + 4, generation);
+  writeU32(out, at + 8, topicId);
+  writeU32(out, at + 12, nextSeq % TWO_POW_32);
+  writeU32(out, at + 16, Math.floor(nextSeq / TWO_POW_32));
+  writeU32(out, at + 20, 0);
+  writeU32(out, at + 24, 0);
+  writeU32(out, at + CURSOR_RECORD_CRC_OFFSET, crc32Of(out, at, at + CURSOR_RECORD_CRC_OFFSET));
 }
 
 /** The record at `at`, or null when it is not a valid record (torn, garbage, out of range). */
@@ -88,6 +100,8 @@ export class CursorStore {
   readonly #persisted = new Map<number, number>();
   #snapshotCursors = new Map<number, number>();
   #pendingSnapshot: { staleLog: string; cursors: Map<number, number>; file: SnapshotFile } | null = null;
+  /** Where advanceAll encodes its records (grown as needed, never shrunk). */
+  #recordScratch = new Uint8Array(4 * CURSOR_RECORD_BYTES);
 
   private constructor(io: FileIo, dir: string, durable: boolean, loaded: CursorSnapshot) {
     this.#io = io;
@@ -187,33 +201,45 @@ export class CursorStore {
    */
   advanceAll(advances: ReadonlyMap<number, number>): void {
     this.#ensureOpen();
-    const records: Array<[number, number]> = [];
+    // Encoded straight into a buffer kept for the next call: this runs once per event-loop turn
+    // of a strictly-at-once reader, often for one record.
+    let bytes = this.#recordScratch;
+    let count = 0;
     for (const [topicId, nextSeq] of advances) {
       checkTopicId(topicId);
       checkSeq(nextSeq);
       const value = Math.max(this.cursor(topicId), nextSeq);
-      if (value !== (this.#persisted.get(topicId) ?? 0)) records.push([topicId, value]);
-      else if (value !== this.cursor(topicId)) this.#cursors.set(topicId, value);
+      if (value === (this.#persisted.get(topicId) ?? 0)) {
+        if (value !== this.cursor(topicId)) this.#cursors.set(topicId, value);
+        continue;
+      }
+      if ((count + 1) * CURSOR_RECORD_BYTES > bytes.byteLength) {
+        const grown = new Uint8Array(bytes.byteLength * 2);
+        grown.set(bytes);
+        this.#recordScratch = bytes = grown;
+      }
+      writeCursorRecord(bytes, count * CURSOR_RECORD_BYTES, this.#generation, topicId, value);
+      count++;
     }
-    if (records.length === 0) return;
-    const bytes = new Uint8Array(records.length * CURSOR_RECORD_BYTES);
-    for (let i = 0; i < records.length; i++) {
-      const [topicId, nextSeq] = records[i]!;
-      bytes.set(encodeCursorRecord({ generation: this.#generation, topicId, nextSeq }), i * CURSOR_RECORD_BYTES);
-    }
+    if (count === 0) return;
+    const length = count * CURSOR_RECORD_BYTES;
     try {
-      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes);
+      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes, length);
     } catch (err) {
       try {
-        for (const [topicId] of records) this.#appendRecord(topicId, this.#persisted.get(topicId) ?? 0);
+        for (let i = 0; i < count; i++) {
+          const topicId = readU32(bytes, i * CURSOR_RECORD_BYTES + 8);
+          this.#appendRecord(topicId, this.#persisted.get(topicId) ?? 0);
+        }
       } catch {
         // The log refuses writes: the records of the failed write, if any landed, stay torn or whole.
       }
       throw WalError.fromSystem(err, 'appending cursor records', this.logPath);
     }
-    this.#logBytes += bytes.byteLength;
-    this.#recordsWritten += records.length;
-    for (const [topicId, value] of records) {
+    this.#logBytes += length;
+    this.#recordsWritten += count;
+    for (const [topicId, nextSeq] of advances) {
+      const value = Math.max(this.cursor(topicId), nextSeq);
       this.#persisted.set(topicId, value);
       this.#cursors.set(topicId, value);
     }
