@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { describeDiskValue, packControlFile, unpackControlMap } from './disk-codec.js';
 import { createFresh, pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
-import { crc32Of, readU32 } from './frame.js';
+import { crc32Of, readU32, writeU32 } from './frame.js';
 import {
   CURSOR_LOG_SNAPSHOT_BYTES,
   MAX_CONSUMER_ID,
@@ -70,7 +70,8 @@ export function encodeCursorRecord(record: CursorRecord): Uint8Array {
   return out;
 }
 
-function writeCursorRecord(
+/** Writes one record at `at` of `out` (32 bytes: kind 0 and zeroed reserved bytes included). */
+export function writeCursorRecord(
   out: Uint8Array,
   at: number,
   generation: number,
@@ -78,15 +79,14 @@ function writeCursorRecord(
   topicId: number,
   nextSeq: number,
 ): void {
-  const view = new DataView(out.buffer, out.byteOffset + at, CURSOR_RECORD_BYTES);
-  view.setUint32(0, CURSOR_RECORD_MAGIC, true);
-  view.setUint32(4, generation, true);
-  view.setUint32(8, topicId, true);
-  view.setUint32(12, nextSeq % TWO_POW_32, true);
-  view.setUint32(16, Math.floor(nextSeq / TWO_POW_32), true);
-  view.setUint32(20, consumerId, true);
-  view.setUint32(24, RECORD_KIND_POSITION, true); // kind (byte 24) and the 3 reserved bytes
-  view.setUint32(CURSOR_RECORD_CRC_OFFSET, crc32Of(out, at, at + CURSOR_RECORD_CRC_OFFSET), true);
+  writeU32(out, at, CURSOR_RECORD_MAGIC);
+  writeU32(out, at + 4, generation);
+  writeU32(out, at + 8, topicId);
+  writeU32(out, at + 12, nextSeq % TWO_POW_32);
+  writeU32(out, at + 16, Math.floor(nextSeq / TWO_POW_32));
+  writeU32(out, at + 20, consumerId);
+  writeU32(out, at + 24, RECORD_KIND_POSITION); // kind (byte 24) and the 3 reserved bytes
+  writeU32(out, at + CURSOR_RECORD_CRC_OFFSET, crc32Of(out, at, at + CURSOR_RECORD_CRC_OFFSET));
 }
 
 /**
@@ -165,6 +165,9 @@ export class CursorStore {
   #nextConsumerId: number;
   #durableView: DurableView;
   #pendingSnapshot: { staleLog: string; view: DurableView; file: SnapshotFile } | null = null;
+  /** Where advanceAll / advanceMany encode their records (grown as needed, never shrunk), and whose each is. */
+  #recordScratch = new Uint8Array(4 * CURSOR_RECORD_BYTES);
+  readonly #scratchOwners: ConsumerState[] = [];
 
   private constructor(io: FileIo, dir: string, durable: boolean, loaded: CursorSnapshot) {
     this.#io = io;
@@ -356,9 +359,10 @@ export class CursorStore {
     if (value !== c.positions.get(topicId)) c.positions.set(topicId, value);
   }
 
-  /** `advanceMany` of the default consumer. */
+  /** `advanceMany` of the default consumer alone (the common case: no named consumer read this turn). */
   advanceAll(advances: ReadonlyMap<number, number>): void {
-    this.advanceMany(new Map([[DEFAULT_CONSUMER_ID, advances]]));
+    this.#ensureOpen();
+    this.#writeEncoded(this.#encodeAdvances(this.#consumer(DEFAULT_CONSUMER_ID), advances, 0));
   }
 
   /**
@@ -370,40 +374,71 @@ export class CursorStore {
    */
   advanceMany(advances: ReadonlyMap<number, ReadonlyMap<number, number>>): void {
     this.#ensureOpen();
-    const records: Array<[ConsumerState, number, number]> = [];
+    let count = 0;
     for (const [consumerId, byTopic] of advances) {
       const c = this.#consumers.get(consumerId);
-      if (c === undefined) continue;
-      for (const [topicId, nextSeq] of byTopic) {
-        checkTopicId(topicId);
-        checkSeq(nextSeq);
-        const value = Math.max(this.position(consumerId, topicId), nextSeq);
-        if (value !== (c.persisted.get(topicId) ?? 0)) records.push([c, topicId, value]);
-        else if (value !== c.positions.get(topicId)) c.positions.set(topicId, value);
+      if (c !== undefined) count = this.#encodeAdvances(c, byTopic, count);
+    }
+    this.#writeEncoded(count);
+  }
+
+  /**
+   * Encodes the records `byTopic` needs into the scratch buffer after the `count` already there
+   * (straight into a buffer kept for the next call: this runs once per event-loop turn of a
+   * strictly-at-once reader, often for one record); returns the new count.
+   */
+  #encodeAdvances(c: ConsumerState, byTopic: ReadonlyMap<number, number>, count: number): number {
+    for (const [topicId, nextSeq] of byTopic) {
+      checkTopicId(topicId);
+      checkSeq(nextSeq);
+      const value = Math.max(this.position(c.id, topicId), nextSeq);
+      if (value === (c.persisted.get(topicId) ?? 0)) {
+        if (value !== c.positions.get(topicId)) c.positions.set(topicId, value);
+        continue;
       }
+      this.#checkMayRecord(c);
+      let bytes = this.#recordScratch;
+      if ((count + 1) * CURSOR_RECORD_BYTES > bytes.byteLength) {
+        const grown = new Uint8Array(bytes.byteLength * 2);
+        grown.set(bytes);
+        this.#recordScratch = bytes = grown;
+      }
+      writeCursorRecord(bytes, count * CURSOR_RECORD_BYTES, this.#generation, c.id, topicId, value);
+      this.#scratchOwners[count] = c;
+      count++;
     }
-    if (records.length === 0) return;
-    for (const [c] of records) this.#checkMayRecord(c);
-    const bytes = new Uint8Array(records.length * CURSOR_RECORD_BYTES);
-    for (let i = 0; i < records.length; i++) {
-      const [c, topicId, nextSeq] = records[i]!;
-      writeCursorRecord(bytes, i * CURSOR_RECORD_BYTES, this.#generation, c.id, topicId, nextSeq);
-    }
+    return count;
+  }
+
+  /** Writes the `count` records encoded in the scratch buffer with one pwrite, then moves their positions. */
+  #writeEncoded(count: number): void {
+    if (count === 0) return;
+    const bytes = this.#recordScratch;
+    const owners = this.#scratchOwners;
+    const length = count * CURSOR_RECORD_BYTES;
     try {
-      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes);
+      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes, length);
     } catch (err) {
       try {
-        for (const [c, topicId] of records) this.#appendRecord(c, topicId, c.persisted.get(topicId) ?? 0);
+        for (let i = 0; i < count; i++) {
+          const topicId = readU32(bytes, i * CURSOR_RECORD_BYTES + 8);
+          this.#appendRecord(owners[i]!, topicId, owners[i]!.persisted.get(topicId) ?? 0);
+        }
       } catch {
         // The log refuses writes: the records of the failed write, if any landed, stay torn or whole.
       }
       throw WalError.fromSystem(err, 'appending cursor records', this.logPath);
+    } finally {
+      owners.length = count; // the owners of the next call are written over; nothing else is kept
     }
-    this.#logBytes += bytes.byteLength;
-    this.#recordsWritten += records.length;
-    for (const [c, topicId, value] of records) {
-      c.persisted.set(topicId, value);
-      c.positions.set(topicId, value);
+    this.#logBytes += length;
+    this.#recordsWritten += count;
+    for (let i = 0; i < count; i++) {
+      const at = i * CURSOR_RECORD_BYTES;
+      const topicId = readU32(bytes, at + 8);
+      const value = readU32(bytes, at + 12) + readU32(bytes, at + 16) * TWO_POW_32;
+      owners[i]!.persisted.set(topicId, value);
+      owners[i]!.positions.set(topicId, value);
     }
   }
 
