@@ -314,3 +314,29 @@ describe('walrus bench', () => {
     }
   });
 });
+
+describe('walrus stats: named consumers (docs/SEMANTICS.md rule D18)', () => {
+  it('lists every named consumer’s position and lag per topic, as the engine persisted them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-cli-consumers-'));
+    try {
+      const wal = await Walrus.open({ dir, writers: 1 });
+      for (let i = 0; i < 10; i++) await wal.append('t', `e${i}`);
+      const indexer = wal.consumer('indexer');
+      for (let i = 0; i < 4; i++) await indexer.readNext('t');
+      wal.consumer('idle ☃', { startAt: 'latest' });
+      await wal.readNext('t');
+      await wal.close();
+      const stats = JSON.parse((await walrus(['stats', dir, '--json'])).stdout);
+      expect(stats.consumers).toEqual([
+        { name: 'idle ☃', topics: [{ topic: 't', position: 10, lag: 0 }] },
+        { name: 'indexer', topics: [{ topic: 't', position: 4, lag: 6 }] },
+      ]);
+      expect(stats.topics[0].consumed).toBe(1); // the default consumer's
+      const table = (await walrus(['stats', dir])).stdout;
+      expect(table).toContain('named consumers');
+      expect(table).toMatch(/indexer\s+t\s+4\s+6/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
