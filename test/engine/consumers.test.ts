@@ -123,6 +123,19 @@ describe('rule 11 (docs/SEMANTICS.md): consumers are independent', () => {
     expect((await wal.consumer('a').readNext('t'))?.seq).toBe(8);
     expect((await wal.consumer('b').readNext('t'))?.seq).toBe(2);
   });
+
+  it('under fsync each, reads of several consumers in one turn resolve, each persisted, and survive a reopen', async () => {
+    const dir = tempDir();
+    let wal = await openWal({ ...SMALL, dir, fsync: 'each' });
+    await fill(wal, 't', 6);
+    const consumers = ['a', 'b', 'c'].map((name) => wal.consumer(name));
+    const got = await within(Promise.all(consumers.map((c) => c.readNext('t'))), 'reads under each');
+    expect(got.map((e) => e?.seq)).toEqual([0, 0, 0]);
+    await within(consumers[1]!.batchRead('t', { maxBytes: 1 << 20 }), 'batch under each');
+    await wal.close();
+    wal = await openWal({ ...SMALL, dir, fsync: 'each' });
+    expect(await Promise.all(['a', 'b', 'c'].map((n) => wal.consumer(n).count('t')))).toEqual([5, 0, 5]);
+  });
 });
 
 describe('rule 12 (docs/SEMANTICS.md): space held by a consumer', () => {
