@@ -56,15 +56,16 @@ export class PartitionReader {
    * frame headers are still checked, so a wrong index is damage, never wrong data. `writtenEnd`:
    * how far a segment is known to hold written frames, so the window may read ahead past a run
    * into the next ones (a sparse topic among busy ones has a run per entry); a run's end otherwise.
+   * `windows`: how many aligned read windows readers of interleaved topics share (ReadWindow).
    */
   constructor(
     io: FileIo,
     fdOf: (segment: SegmentRef) => number,
-    options: { verifyPayloads?: boolean; writtenEnd?: (segment: SegmentRef) => number } = {},
+    options: { verifyPayloads?: boolean; writtenEnd?: (segment: SegmentRef) => number; windows?: number } = {},
   ) {
     this.io = io;
     this.fdOf = fdOf;
-    this.window = new ReadWindow(io, READ_WINDOW_BYTES);
+    this.window = new ReadWindow(io, READ_WINDOW_BYTES, options.windows ?? 1);
     this.verifyPayloads = options.verifyPayloads ?? true;
     this.writtenEnd = options.writtenEnd ?? (() => 0);
   }
@@ -78,7 +79,8 @@ export class PartitionReader {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw WalError.invalidArgument(`invalid seq ${fromSeq}`);
     if (!(maxBytes >= 0)) throw WalError.invalidArgument(`invalid maxBytes ${maxBytes}`);
     if (!(maxEntries >= 1)) throw WalError.invalidArgument(`invalid maxEntries ${maxEntries}`);
-    const batch = new ReadBatchBuilder(maxBytes, maxEntries);
+    // Bounded by what the topic holds: the builder sizes its buffer from the entries that may follow.
+    const batch = new ReadBatchBuilder(maxBytes, Math.min(maxEntries, Math.max(1, topic.committedSeq - fromSeq)));
     if (fromSeq >= topic.committedSeq) return batch.finish();
     const index = topic.index;
     let runIndex = index.find(fromSeq);
@@ -203,7 +205,7 @@ export class PartitionReader {
           if (header.seq !== seq)
             throw corruptSegment(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
           if (!batch.wants(header.payloadBytes)) break;
-          this.copyPayload(fd, segment, offset, header, limit, readAhead, batch);
+          this.copyPayload(fd, segment, offset, header, readAhead, batch);
           seq++;
         }
         offset = nextFrameOffset(offset, bytes, blockBytes);
@@ -222,12 +224,11 @@ export class PartitionReader {
     segment: SegmentRef,
     offset: number,
     header: FrameHeader,
-    limit: number,
     readAhead: number,
     batch: ReadBatchBuilder,
   ): void {
     const length = header.payloadBytes;
-    const into = batch.reserve(length, limit - offset);
+    const into = batch.reserve(length);
     const at = batch.usedBytes;
     if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
       const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, readAhead) + FRAME_HEADER_BYTES;

@@ -57,6 +57,37 @@ describe('rule 1 (docs/SEMANTICS.md): a read finds every acknowledged append', (
     await producing;
     expect(seen.every((v, i) => v === i)).toBe(true);
   });
+  it('topics whose frames interleave, read by one consumer each while the writer keeps writing (shared read windows)', async () => {
+    const wal = await openWal({ dir: tempDir(), writers: 1, fsync: 'none' });
+    const topics = Array.from({ length: 16 }, (_, i) => `t${i}`);
+    const perTopic = 600;
+    const producing = (async () => {
+      for (let i = 0; i < perTopic; i += 20)
+        await Promise.all(
+          Array.from({ length: 20 * topics.length }, (_, k) =>
+            wal.append(topics[k % topics.length]!, `${i + Math.floor(k / topics.length)}:${'p'.repeat(900 + (k % 7))}`),
+          ),
+        );
+    })();
+    const seen = topics.map((): number[] => []);
+    const done = () => seen.every((s) => s.length >= perTopic);
+    while (!done()) {
+      let got = 0;
+      for (let t = 0; t < topics.length; t++) {
+        // Small batches: the consumers stay close together, within the windows they share.
+        const batch = await wal.batchRead(topics[t]!, { maxBytes: 4 * 1024 });
+        for (const e of batch) {
+          const [seq, pad] = e.text().split(':');
+          expect(pad!.length).toBeGreaterThanOrEqual(900);
+          seen[t]!.push(Number(seq));
+        }
+        got += batch.length;
+      }
+      if (got === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await producing;
+    for (const s of seen) expect(s).toEqual(Array.from({ length: perTopic }, (_, i) => i));
+  });
 });
 
 describe('rule 3 (docs/SEMANTICS.md): strictly-at-once hands each entry to one reader, its cursor stored first', () => {

@@ -25,6 +25,12 @@ import type { WriterChannel } from './writer-channel.js';
 
 /** Payload bytes one synchronous read may return: bounds how long it holds the event loop. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Read windows (1 MiB each) the topics' readers share: consumers of topics whose frames
+ * interleave read each stretch of a segment once while they stay within this many MiB of each
+ * other, instead of once each (ReadWindow).
+ */
+const READ_WINDOWS = 8;
 
 export interface SegmentReadsOptions {
   readonly dir: string;
@@ -61,6 +67,7 @@ export class SegmentReads {
     this.#reader = new PartitionReader(nodeFileIo, (segment) => this.#fds.get(segment.path), {
       verifyPayloads: false,
       writtenEnd: (segment) => this.#writtenEnd.get(segment) ?? 0,
+      windows: READ_WINDOWS,
     });
     for (const t of options.recovered) {
       const topic = this.#topic(t.id, t.name);
