@@ -192,6 +192,19 @@ describe('rule D18 (docs/SEMANTICS.md): named consumers (SPEC 3.5)', () => {
     expect((await wal.consumer('b-second').readNext('t'))?.seq).toBe(0);
   });
 
+  it('a deletion is durable once delete() resolved', async () => {
+    const dir = tempDir();
+    let wal = await openWal({ ...SMALL, dir });
+    await fill(wal, 't', 3);
+    await wal.consumer('gone').readNext('t');
+    wal.consumer('stays');
+    await wal.consumer('gone').delete();
+    await wal.close();
+    wal = await openWal({ ...SMALL, dir });
+    expect(await wal.consumers()).toEqual(['stays']);
+    expect((await wal.consumer('gone').readNext('t'))?.seq, 'registered afresh').toBe(0);
+  });
+
   it('a registration survives a reopen once sync() resolved after it', async () => {
     const dir = tempDir();
     let wal = await openWal({ ...SMALL, dir });
