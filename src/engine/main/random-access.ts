@@ -66,8 +66,15 @@ export class RandomAccess {
     return { first: Math.min(next, this.#o.registry.firstRetained(state.id)), next };
   }
 
-  /** The topic's next sequence number, from its writer. */
+  /**
+   * The topic's next sequence number: what its writer's run log published (every append that
+   * resolved is in it), without a round trip to the writer; only while a resync after a run-log
+   * overflow is pending, the writer is asked.
+   */
   async nextSeq(state: TopicState): Promise<number> {
+    const known = this.#o.segments.knownEnd(state.id, state.writer);
+    if (typeof known === 'number') return known;
+    known.catch(() => undefined);
     const [next] = await this.#o.channels[state.writer]!.control.call('nextSeqs', [state.id]);
     return next!;
   }
