@@ -45,6 +45,7 @@ export class Reclaimer {
   readonly #o: ReclaimerOptions;
   readonly #segments: SegmentSummary[];
   readonly #segmentFileJobs = new SerialQueue();
+  readonly #snapshots = new SerialQueue();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #cursorsMoved = false;
@@ -101,8 +102,17 @@ export class Reclaimer {
     return this.#segmentFileJobs.run(() => this.#reclaimConsumed());
   }
 
-  /** Writes a new CURSORS generation through the flusher (the main thread never fsyncs). */
-  async persistCursorSnapshot(): Promise<void> {
+  /**
+   * Writes a new CURSORS generation through the flusher (the main thread never fsyncs). One at a
+   * time: reclaims, close and consumer registrations all snapshot, and a second caller completing
+   * while a third had begun the next generation would complete that one before its CURSORS landed
+   * (and delete the log a crash still needs).
+   */
+  persistCursorSnapshot(): Promise<void> {
+    return this.#snapshots.run(() => this.#persistCursorSnapshot());
+  }
+
+  async #persistCursorSnapshot(): Promise<void> {
     const { cursors, cells, flusher } = this.#o;
     // A snapshot whose CURSORS never landed is retried as it is (beginSnapshot returns it again).
     const snapshot = cursors.beginSnapshot();
