@@ -192,6 +192,24 @@ describe('rule D18 (docs/SEMANTICS.md): named consumers (SPEC 3.5)', () => {
     expect((await wal.consumer('b-second').readNext('t'))?.seq).toBe(0);
   });
 
+  it('registrations racing reclaims, reads and sync() all land, with every position', async () => {
+    const dir = tempDir();
+    let wal = await openWal({ ...SMALL, dir });
+    await fill(wal, 't', 20);
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = wal.consumer(`c${i}`);
+      work.push(c.readNext('t'), wal.reclaim(), wal.readNext('t'));
+      if (i % 3 === 0) work.push(wal.sync());
+    }
+    await within(Promise.all(work), 'racing snapshots');
+    await wal.close();
+    wal = await openWal({ ...SMALL, dir });
+    expect((await wal.consumers()).length).toBe(12);
+    for (let i = 0; i < 12; i++) expect((await wal.consumer(`c${i}`).readNext('t'))?.seq, `c${i}`).toBe(1);
+    expect((await wal.readNext('t'))?.seq).toBe(12);
+  });
+
   it('a deletion is durable once delete() resolved', async () => {
     const dir = tempDir();
     let wal = await openWal({ ...SMALL, dir });
