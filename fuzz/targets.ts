@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError, type WalErrorCode } from '../dist/src/errors.js';
 import {
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
   FRAME_MAGIC,
   crc32Of,
   decodeFrameHeader,
@@ -92,10 +92,10 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
  * whose header checks.
  */
 export function repairFrameChecksums(file: Uint8Array): void {
-  for (let at = 0; at + FRAME_HEADER_BYTES <= file.byteLength; at += 8) {
+  for (let at = 0; at + FRAME_HEADER_BYTES_V1 <= file.byteLength; at += 8) {
     if (readU32(file, at) !== FRAME_MAGIC) continue;
     const payloadBytes = readU32(file, at + 8);
-    const payloadStart = at + FRAME_HEADER_BYTES;
+    const payloadStart = at + FRAME_HEADER_BYTES_V1;
     if (payloadStart + payloadBytes <= file.byteLength) {
       new DataView(file.buffer, file.byteOffset).setUint32(
         at + 24,
@@ -123,7 +123,7 @@ function segmentFromInput(input: Uint8Array): { name: string; file: Uint8Array; 
   if (control & 1) repairFrameChecksums(file);
   let name = SEGMENT_NAME;
   if (control & 2 && file.byteLength >= 64) {
-    const info = decodeSegmentHeaderPayload(file.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + 32));
+    const info = decodeSegmentHeaderPayload(file.subarray(FRAME_HEADER_BYTES_V1, FRAME_HEADER_BYTES_V1 + 32));
     // A header whose writer or numbers do not fit a file name keeps the default name: the scanner
     // then reports the mismatch as damage.
     let candidate: string | null = null;
@@ -147,7 +147,7 @@ function checkScan(scan: SegmentScan, sizeBytes: number): void {
   for (const run of scan.runs) {
     check(
       isIntegerIn(run.startOffset, 0, sizeBytes) &&
-        isIntegerIn(run.endOffset, run.startOffset + FRAME_HEADER_BYTES, sizeBytes),
+        isIntegerIn(run.endOffset, run.startOffset + FRAME_HEADER_BYTES_V1, sizeBytes),
       `run [${run.startOffset}, ${run.endOffset}) is not inside the file of ${sizeBytes} bytes`,
     );
     check(isIntegerIn(run.topicId, 0, MAX_TOPIC_ID), `run with topic id ${run.topicId}`);
@@ -165,22 +165,22 @@ const frameTarget: FuzzTarget = {
   name: 'frame',
   maxInputBytes: 1 + 64,
   run(input) {
-    const buf = new Uint8Array(Math.max(FRAME_HEADER_BYTES, input.byteLength - 1));
+    const buf = new Uint8Array(Math.max(FRAME_HEADER_BYTES_V1, input.byteLength - 1));
     buf.set(input.subarray(1));
     if ((input[0] ?? 0) & 1) new DataView(buf.buffer).setUint32(28, crc32Of(buf, 0, 28), true);
     const header = parse('decodeFrameHeader', () => decodeFrameHeader(buf, 0));
     if (header === undefined || typeof header === 'string') return;
-    const bytes = frameBytes(header.payloadBytes);
+    const bytes = frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
     check(
       Number.isSafeInteger(bytes) &&
         bytes % 8 === 0 &&
-        bytes - FRAME_HEADER_BYTES - header.payloadBytes >= 0 &&
-        bytes - FRAME_HEADER_BYTES - header.payloadBytes < 8,
-      `frameBytes(${header.payloadBytes}) = ${bytes}: not the header plus the payload padded to 8`,
+        bytes - FRAME_HEADER_BYTES_V1 - header.payloadBytes >= 0 &&
+        bytes - FRAME_HEADER_BYTES_V1 - header.payloadBytes < 8,
+      `frameBytes(${header.payloadBytes}, FRAME_HEADER_BYTES_V1) = ${bytes}: not the header plus the payload padded to 8`,
     );
     if (header.seq <= MAX_SEQ) {
       // What decodes must encode back to the same header bytes (seq above 2^53 cannot be exact in a JS number).
-      const again = new Uint8Array(FRAME_HEADER_BYTES);
+      const again = new Uint8Array(FRAME_HEADER_BYTES_V1);
       encodeFrameHeader(
         again,
         0,
@@ -196,7 +196,7 @@ const frameTarget: FuzzTarget = {
         'a decoded header does not encode back to the same bytes',
       );
     }
-    if (buf.byteLength >= 2 * FRAME_HEADER_BYTES) decodeSegmentHeaderPayload(buf.subarray(32, 64));
+    if (buf.byteLength >= 2 * FRAME_HEADER_BYTES_V1) decodeSegmentHeaderPayload(buf.subarray(32, 64));
   },
 };
 
@@ -253,7 +253,7 @@ const walkerTarget: FuzzTarget = {
         scan = null;
       }
       if (scan === null || scan.unreadable) {
-        const claimed = file.byteLength >= 40 ? readU32(file, FRAME_HEADER_BYTES + 4) : 0;
+        const claimed = file.byteLength >= 40 ? readU32(file, FRAME_HEADER_BYTES_V1 + 4) : 0;
         const blockBytes = isValidBlockBytes(claimed) ? claimed : MIN_BLOCK_BYTES;
         walk(filePath, 0, file.byteLength, blockBytes, file.byteLength, true);
         walk(filePath, 0, file.byteLength, blockBytes, file.byteLength, false);
@@ -296,7 +296,7 @@ function walk(
       last = item.offset;
       if (item.type !== 'frame') continue;
       check(
-        item.frameBytes >= FRAME_HEADER_BYTES && item.offset + item.frameBytes <= sizeBytes,
+        item.frameBytes >= FRAME_HEADER_BYTES_V1 && item.offset + item.frameBytes <= sizeBytes,
         `frame at ${item.offset} of ${item.frameBytes} bytes is not inside the file of ${sizeBytes}`,
       );
       if (withPayload)

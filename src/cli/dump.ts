@@ -15,7 +15,7 @@ import {
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
+  SEGMENT_HEADER_PAYLOAD_BYTES_V1,
   decodeSegmentHeaderPayload,
   flagsWithCodec,
   type FrameHeader,
@@ -151,7 +151,7 @@ function toRecord(
   const { header, offset, payload, payloadOk } = item;
   if (header.kind === KIND_SEGMENT_HEADER) {
     const record: DumpRecord = { segment, offset, kind: 'SEGMENT_HEADER', bytes: header.payloadBytes };
-    if (payload !== undefined && payloadOk && payload.byteLength === SEGMENT_HEADER_PAYLOAD_BYTES) {
+    if (payload !== undefined && payloadOk && payload.byteLength === SEGMENT_HEADER_PAYLOAD_BYTES_V1) {
       const info = decodeSegmentHeaderPayload(payload);
       const created = new Date(info.createdAtMs);
       record.segmentHeader = {

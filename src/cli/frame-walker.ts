@@ -9,7 +9,7 @@ import { nodeFileIo, preadFull } from '../storage/file-io.js';
 import { nextBlockBoundary, nextFrameOffset } from '../storage/block-layout.js';
 import {
   FRAME_ALIGN_BYTES,
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
   crc32Of,
   decodeFrameHeader,
   frameBytes,
@@ -53,7 +53,7 @@ export class SegmentReader {
     this.path = filePath;
     this.#fd = fd;
     this.sizeBytes = sizeBytes;
-    this.#window = new Uint8Array(Math.min(WINDOW_BYTES, Math.max(sizeBytes, FRAME_HEADER_BYTES)));
+    this.#window = new Uint8Array(Math.min(WINDOW_BYTES, Math.max(sizeBytes, FRAME_HEADER_BYTES_V1)));
   }
 
   /** Opens a segment read-only; null when it no longer exists (reclaimed by a live service). */
@@ -82,12 +82,12 @@ export class SegmentReader {
     const size = Math.min(to, this.sizeBytes);
     let offset = from;
     while (offset < size) {
-      if (size - offset < FRAME_HEADER_BYTES) {
+      if (size - offset < FRAME_HEADER_BYTES_V1) {
         if (!this.#isZero(offset, size))
           yield { type: 'damage', offset, reason: 'torn tail: partial frame header at the end of the file' };
         return;
       }
-      const header = decodeFrameHeader(this.#window, this.#load(offset, FRAME_HEADER_BYTES));
+      const header = decodeFrameHeader(this.#window, this.#load(offset, FRAME_HEADER_BYTES_V1));
       if (header === 'zero') {
         const blockEnd = Math.min(nextBlockBoundary(offset, blockBytes), size);
         if (this.#isZero(offset, blockEnd)) {
@@ -103,14 +103,14 @@ export class SegmentReader {
         offset = this.#resync(offset, blockBytes, size);
         continue;
       }
-      const bytes = frameBytes(header.payloadBytes);
+      const bytes = frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
       if (offset + bytes > size) {
         yield { type: 'damage', offset, reason: 'torn tail: frame runs past the end of the file', header };
         return;
       }
       const frame: WalkedFrame = { type: 'frame', offset, header, frameBytes: bytes };
       if (withPayload) {
-        frame.payload = this.#read(offset + FRAME_HEADER_BYTES, header.payloadBytes);
+        frame.payload = this.#read(offset + FRAME_HEADER_BYTES_V1, header.payloadBytes);
         frame.payloadOk = crc32Of(frame.payload) === header.payloadCrc;
       }
       yield frame;
@@ -158,8 +158,8 @@ export class SegmentReader {
   /** As the scanner: the next 8-aligned valid header in this block, else the block boundary. */
   #resync(offset: number, blockBytes: number, size: number): number {
     const limit = Math.min(nextBlockBoundary(offset, blockBytes), size);
-    for (let at = offset + FRAME_ALIGN_BYTES; at + FRAME_HEADER_BYTES <= limit; at += FRAME_ALIGN_BYTES) {
-      if (typeof decodeFrameHeader(this.#window, this.#load(at, FRAME_HEADER_BYTES)) === 'object') return at;
+    for (let at = offset + FRAME_ALIGN_BYTES; at + FRAME_HEADER_BYTES_V1 <= limit; at += FRAME_ALIGN_BYTES) {
+      if (typeof decodeFrameHeader(this.#window, this.#load(at, FRAME_HEADER_BYTES_V1)) === 'object') return at;
     }
     return limit;
   }

@@ -8,9 +8,9 @@ import { WalError } from '../errors.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
 import { preadFull, type FileIo } from './file-io.js';
 import {
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
   KIND_ENTRY,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
+  SEGMENT_HEADER_PAYLOAD_BYTES_V1,
   codecOfFlags,
   crc32Of,
   decodeFrameHeader,
@@ -28,7 +28,7 @@ const READ_WINDOW_BYTES = 1024 * 1024;
 const IN_PLACE_SLACK_BYTES = 4096;
 /** Runs shorter than this are read through the window rather than in place. */
 const IN_PLACE_MIN_SPAN_BYTES = 64 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES_V1, FRAME_HEADER_BYTES_V1);
 
 /** What the read path needs of a topic; the hint fields are its own (where the last read stopped). */
 export interface ReadableTopic {
@@ -133,7 +133,7 @@ export class PartitionReader {
       const fd = this.fdOf(segment);
       const blockBytes = this.blockBytesOf(segment, fd);
       const n = preadFull(this.io, fd, buf, start, spanBytes);
-      while (seq < endSeq && entries.length < maxEntries && i + FRAME_HEADER_BYTES <= n) {
+      while (seq < endSeq && entries.length < maxEntries && i + FRAME_HEADER_BYTES_V1 <= n) {
         const header = decodeFrameHeader(buf, i);
         if (header === 'zero') {
           i = nextBlockBoundary(start + i, blockBytes) - start;
@@ -142,13 +142,13 @@ export class PartitionReader {
         if (typeof header === 'string') break; // read() reports the damage
         const length = header.payloadBytes;
         if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
-          if (header.seq !== seq || i + FRAME_HEADER_BYTES + length > n) break;
+          if (header.seq !== seq || i + FRAME_HEADER_BYTES_V1 + length > n) break;
           if (entries.length > 0 && used + length > maxBytes) break;
-          entries.push({ seq, codec: codecOfFlags(header.flags), offset: i + FRAME_HEADER_BYTES, length });
+          entries.push({ seq, codec: codecOfFlags(header.flags), offset: i + FRAME_HEADER_BYTES_V1, length });
           used += length;
           seq++;
         }
-        i = nextFrameOffset(start + i, frameBytes(length), blockBytes) - start;
+        i = nextFrameOffset(start + i, frameBytes(length, FRAME_HEADER_BYTES_V1), blockBytes) - start;
       }
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
@@ -191,14 +191,14 @@ export class PartitionReader {
     let offset = hinted ? topic.hintOffset : run.startOffset;
     try {
       while (seq < endSeq && !batch.full) {
-        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, readAhead);
+        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES_V1, readAhead);
         const header = decodeFrameHeader(this.window.bytes, i);
         if (header === 'zero') {
           offset = nextBlockBoundary(offset, blockBytes);
           continue;
         }
         if (typeof header === 'string') throw corruptSegment(segment, offset, `invalid frame header (${header})`);
-        const bytes = frameBytes(header.payloadBytes);
+        const bytes = frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
         if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
           if (header.seq !== seq)
             throw corruptSegment(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
@@ -229,10 +229,11 @@ export class PartitionReader {
     const length = header.payloadBytes;
     const into = batch.reserve(length, limit - offset);
     const at = batch.usedBytes;
-    if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
-      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, readAhead) + FRAME_HEADER_BYTES;
+    if (FRAME_HEADER_BYTES_V1 + length <= this.window.capacityBytes) {
+      const i =
+        this.window.load(fd, segment, offset, FRAME_HEADER_BYTES_V1 + length, readAhead) + FRAME_HEADER_BYTES_V1;
       into.set(byteView(this.window.bytes, i, i + length), at);
-    } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
+    } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES_V1, length, at) !== length) {
       throw corruptSegment(segment, offset, 'entry runs past the end of the file');
     }
     if (this.verifyPayloads && crc32Of(into, at, at + length) !== header.payloadCrc)
@@ -251,7 +252,7 @@ export class PartitionReader {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
     const blockBytes =
-      problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES)).blockBytes : 0;
+      problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES_V1)).blockBytes : 0;
     if (!isValidBlockBytes(blockBytes))
       throw corruptSegment(segment, 0, `unreadable segment header (${problem ?? `block size ${blockBytes}`})`);
     segment.blockBytes = blockBytes;

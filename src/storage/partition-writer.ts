@@ -13,15 +13,16 @@ import type { FdCache } from './fd-cache.js';
 import { pwriteAll, type FileIo } from './file-io.js';
 import {
   CODEC_MSGPACK,
+  DEFAULT_INDEX_INTERVAL_BYTES,
   CODEC_RAW,
   FLAG_BATCH,
   FLAG_BATCH_END,
-  FORMAT_VERSION,
-  FRAME_HEADER_BYTES,
+  FRAME_VERSION_1,
+  FRAME_HEADER_BYTES_V1,
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
+  SEGMENT_HEADER_PAYLOAD_BYTES_V1,
   crc32Of,
   encodeFrameHeader,
   encodeSegmentHeaderPayload,
@@ -59,7 +60,7 @@ export interface PartitionConfig {
 }
 
 export const DEFAULT_MAX_WRITE_BYTES = 1024 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES_V1, FRAME_HEADER_BYTES_V1);
 /** Staged runs are kept as [topicId, firstSeq, count, startOffset, endOffset] in one growable array. */
 const RUN_FIELDS = 5;
 
@@ -171,12 +172,12 @@ export class PartitionWriter {
     const segment = this.current!;
     if (topic.definedIn !== segment.ref) this.stageTopicDef(topic, segment.ref);
     const seq = topic.nextSeq;
-    const bytes = frameBytes(length);
+    const bytes = frameBytes(length, FRAME_HEADER_BYTES_V1);
     const at = this.reserve(bytes);
     const stage = this.stage!;
     const payload = byteView(data, offset, offset + length);
-    stage.set(payload, at + FRAME_HEADER_BYTES);
-    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
+    stage.set(payload, at + FRAME_HEADER_BYTES_V1);
+    stage.fill(0, at + FRAME_HEADER_BYTES_V1 + length, at + bytes);
     encodeFrameHeader(
       stage,
       at,
@@ -354,25 +355,27 @@ export class PartitionWriter {
 
   private stageSegmentHeader(ref: SegmentRef): void {
     const payload = encodeSegmentHeaderPayload({
-      formatVersion: FORMAT_VERSION,
+      formatVersion: FRAME_VERSION_1,
       blockBytes: this.blockBytes,
       epoch: ref.id.epoch,
       writerIndex: ref.id.writerIndex,
       segmentNo: ref.id.segmentNo,
       createdAtMs: Date.now(),
+      salt: 0,
+      indexIntervalBytes: DEFAULT_INDEX_INTERVAL_BYTES,
     });
     const at = this.reserve(SEGMENT_HEADER_FRAME_BYTES);
-    this.stage!.set(payload, at + FRAME_HEADER_BYTES);
-    encodeFrameHeader(this.stage!, at, KIND_SEGMENT_HEADER, 0, SEGMENT_HEADER_PAYLOAD_BYTES, 0, 0, crc32Of(payload));
+    this.stage!.set(payload, at + FRAME_HEADER_BYTES_V1);
+    encodeFrameHeader(this.stage!, at, KIND_SEGMENT_HEADER, 0, SEGMENT_HEADER_PAYLOAD_BYTES_V1, 0, 0, crc32Of(payload));
   }
 
   private stageTopicDef(topic: WritableTopic, ref: SegmentRef): void {
     const length = topic.nameBytes.byteLength;
-    const bytes = frameBytes(length);
+    const bytes = frameBytes(length, FRAME_HEADER_BYTES_V1);
     const at = this.reserve(bytes);
     const stage = this.stage!;
-    stage.set(topic.nameBytes, at + FRAME_HEADER_BYTES);
-    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
+    stage.set(topic.nameBytes, at + FRAME_HEADER_BYTES_V1);
+    stage.fill(0, at + FRAME_HEADER_BYTES_V1 + length, at + bytes);
     encodeFrameHeader(stage, at, KIND_TOPIC_DEF, 0, length, topic.id, 0, topic.nameCrc);
     topic.definedIn = ref;
     this.stagedDefs.push(topic);

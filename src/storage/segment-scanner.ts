@@ -9,13 +9,13 @@ import { preadFull, type FileIo } from './file-io.js';
 import {
   FLAG_BATCH,
   FLAG_BATCH_END,
-  FORMAT_VERSION,
+  FRAME_VERSION_1,
   FRAME_ALIGN_BYTES,
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
+  SEGMENT_HEADER_PAYLOAD_BYTES_V1,
   crc32Of,
   decodeFrameHeader,
   decodeSegmentHeaderPayload,
@@ -60,7 +60,7 @@ export interface SegmentScan {
 }
 
 export const DEFAULT_SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES_V1, FRAME_HEADER_BYTES_V1);
 const MAX_TOPIC_NAME_BYTES = 4096;
 /** A TOPIC_DEF frame is decoded from one window, so the window must hold the longest one. */
 const MIN_SCAN_CHUNK_BYTES = 8 * 1024;
@@ -213,15 +213,15 @@ class SegmentScanner {
       return header;
     }
     if (header.kind !== KIND_SEGMENT_HEADER) return `first frame has kind ${header.kind}`;
-    if (header.payloadBytes !== SEGMENT_HEADER_PAYLOAD_BYTES) return `payload of ${header.payloadBytes} bytes`;
-    const payloadStart = i + FRAME_HEADER_BYTES;
-    if (crc32Of(reader.buf, payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES) !== header.payloadCrc) {
+    if (header.payloadBytes !== SEGMENT_HEADER_PAYLOAD_BYTES_V1) return `payload of ${header.payloadBytes} bytes`;
+    const payloadStart = i + FRAME_HEADER_BYTES_V1;
+    if (crc32Of(reader.buf, payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES_V1) !== header.payloadCrc) {
       return 'payload checksum mismatch';
     }
     const info = decodeSegmentHeaderPayload(
-      reader.buf.subarray(payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES),
+      reader.buf.subarray(payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES_V1),
     );
-    if (info.formatVersion > FORMAT_VERSION) {
+    if (info.formatVersion > FRAME_VERSION_1) {
       throw new WalError(
         'ERR_UNSUPPORTED_FORMAT',
         `${reader.path}: segment format version ${info.formatVersion} is not supported`,
@@ -231,7 +231,7 @@ class SegmentScanner {
         },
       );
     }
-    if (info.formatVersion !== FORMAT_VERSION) return `format version ${info.formatVersion}`;
+    if (info.formatVersion !== FRAME_VERSION_1) return `format version ${info.formatVersion}`;
     if (!isValidBlockBytes(info.blockBytes)) return `invalid block size ${info.blockBytes}`;
     const named = { epoch: info.epoch, writerIndex: info.writerIndex, segmentNo: info.segmentNo };
     if (!sameSegmentId(named, this.result.id)) return `header belongs to ${describeSegmentId(named)}`;
@@ -252,11 +252,11 @@ class SegmentScanner {
   private step(offset: number): number {
     const { reader } = this;
     const size = reader.sizeBytes;
-    if (size - offset < FRAME_HEADER_BYTES) {
+    if (size - offset < FRAME_HEADER_BYTES_V1) {
       if (!reader.isZero(offset, size)) this.damage(offset, 'torn tail: partial frame header at the end of the file');
       return size;
     }
-    const i = reader.load(offset, FRAME_HEADER_BYTES);
+    const i = reader.load(offset, FRAME_HEADER_BYTES_V1);
     const header = decodeFrameHeader(reader.buf, i);
     if (header === 'zero') {
       const blockEnd = Math.min(nextBlockBoundary(offset, this.blockBytes), size);
@@ -269,13 +269,13 @@ class SegmentScanner {
       this.damage(offset, `invalid frame header (${header})`);
       return this.resync(offset);
     }
-    const bytes = frameBytes(header.payloadBytes);
+    const bytes = frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
     const seq = header.kind === KIND_ENTRY ? header.seq : undefined;
     if (offset + bytes > size) {
       this.damage(offset, 'torn tail: frame runs past the end of the file', header.topicId, seq);
       return size;
     }
-    const payloadStart = offset + FRAME_HEADER_BYTES;
+    const payloadStart = offset + FRAME_HEADER_BYTES_V1;
     if (reader.crc(payloadStart, payloadStart + header.payloadBytes) !== header.payloadCrc) {
       this.damage(offset, 'payload checksum mismatch', header.topicId, seq);
     } else if (this.accept(header, offset, bytes)) {
@@ -288,8 +288,8 @@ class SegmentScanner {
   private resync(offset: number): number {
     const { reader } = this;
     const limit = Math.min(nextBlockBoundary(offset, this.blockBytes), reader.sizeBytes);
-    for (let at = offset + FRAME_ALIGN_BYTES; at + FRAME_HEADER_BYTES <= limit; at += FRAME_ALIGN_BYTES) {
-      const i = reader.load(at, FRAME_HEADER_BYTES);
+    for (let at = offset + FRAME_ALIGN_BYTES; at + FRAME_HEADER_BYTES_V1 <= limit; at += FRAME_ALIGN_BYTES) {
+      const i = reader.load(at, FRAME_HEADER_BYTES_V1);
       if (typeof decodeFrameHeader(reader.buf, i) === 'object') return at;
     }
     return limit;
@@ -333,7 +333,7 @@ class SegmentScanner {
     const { reader } = this;
     let name: string | null = null;
     if (header.payloadBytes >= 1 && header.payloadBytes <= MAX_TOPIC_NAME_BYTES) {
-      const i = reader.load(offset, FRAME_HEADER_BYTES + header.payloadBytes) + FRAME_HEADER_BYTES;
+      const i = reader.load(offset, FRAME_HEADER_BYTES_V1 + header.payloadBytes) + FRAME_HEADER_BYTES_V1;
       try {
         name = utf8.decode(reader.buf.subarray(i, i + header.payloadBytes));
       } catch {

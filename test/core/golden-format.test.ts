@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unpackControlMap } from '../../src/storage/disk-codec.js';
-import { FRAME_HEADER_BYTES } from '../../src/storage/frame.js';
+import { FRAME_HEADER_BYTES_V1 } from '../../src/storage/frame.js';
 import { LogStore } from '../../src/storage/log-store.js';
 import { SEGMENT_FILE_PATTERN, locateEntries } from '../helpers/corrupt.js';
 import { bytesOf, peekAll } from '../helpers/log-store-reads.js';
@@ -30,8 +30,8 @@ import {
 } from '../fixtures/golden/workload.js';
 
 const TIME_DEPENDENT_SEGMENT_RANGES: Array<[number, number]> = [
-  [24, FRAME_HEADER_BYTES], // payloadCrc + headerCrc of the SEGMENT_HEADER frame
-  [FRAME_HEADER_BYTES + 24, FRAME_HEADER_BYTES + 32], // createdAt f64
+  [24, FRAME_HEADER_BYTES_V1], // payloadCrc + headerCrc of the SEGMENT_HEADER frame
+  [FRAME_HEADER_BYTES_V1 + 24, FRAME_HEADER_BYTES_V1 + 32], // createdAt f64
 ];
 
 function masked(bytes: Buffer): Buffer {

@@ -9,7 +9,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalError, Walrus } from '../../dist/src/index.js';
 import { packControlFile } from '../../dist/src/storage/disk-codec.js';
-import { KIND_ENTRY, crc32Of, decodeFrameHeader, frameBytes } from '../../dist/src/storage/frame.js';
+import {
+  KIND_ENTRY,
+  crc32Of,
+  decodeFrameHeader,
+  frameBytes,
+  FRAME_HEADER_BYTES_V1,
+} from '../../dist/src/storage/frame.js';
 import { nextFrameOffset, nextBlockBoundary } from '../../dist/src/storage/block-layout.js';
 import { SMALL, openWal, tempDir } from '../helpers/wal.js';
 
@@ -44,7 +50,7 @@ function framesOf(file: string): FrameAt[] {
     }
     if (typeof header === 'string') throw new Error(`${header} at ${offset}`);
     frames.push({ offset, topicId: header.topicId, seq: header.seq, kind: header.kind });
-    offset = nextFrameOffset(offset, frameBytes(header.payloadBytes), BLOCK_BYTES);
+    offset = nextFrameOffset(offset, frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1), BLOCK_BYTES);
   }
   return frames;
 }

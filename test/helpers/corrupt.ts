@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
+  SEGMENT_HEADER_PAYLOAD_BYTES_V1,
   crc32Of,
   decodeFrameHeader,
   decodeSegmentHeaderPayload,
@@ -21,7 +21,7 @@ import {
 export const SEGMENT_FILE_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{8}\.seg$/;
 
 /** Bytes of the SEGMENT_HEADER frame that opens every segment. */
-export const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+export const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES_V1, FRAME_HEADER_BYTES_V1);
 
 /** Segment files of a namespace directory in (epoch, writer, segment no) order: fixed-width hex sorts. */
 export function segmentPaths(dir: string): string[] {
@@ -64,7 +64,7 @@ export function readSegmentLayout(segmentPath: string): SegmentLayout {
   if (typeof first === 'string' || first.kind !== KIND_SEGMENT_HEADER)
     throw new Error(`${segmentPath}: no segment header (${String(first)})`);
   const info = decodeSegmentHeaderPayload(
-    data.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + SEGMENT_HEADER_PAYLOAD_BYTES),
+    data.subarray(FRAME_HEADER_BYTES_V1, FRAME_HEADER_BYTES_V1 + SEGMENT_HEADER_PAYLOAD_BYTES_V1),
   );
   const layout: SegmentLayout = {
     path: segmentPath,
@@ -75,19 +75,19 @@ export function readSegmentLayout(segmentPath: string): SegmentLayout {
     topicNames: new Map(),
   };
   let pos = SEGMENT_HEADER_FRAME_BYTES;
-  while (pos + FRAME_HEADER_BYTES <= data.byteLength) {
+  while (pos + FRAME_HEADER_BYTES_V1 <= data.byteLength) {
     const header = decodeFrameHeader(data, pos);
     if (header === 'zero') {
       pos = (Math.floor(pos / info.blockBytes) + 1) * info.blockBytes;
       continue;
     }
     if (typeof header === 'string') throw new Error(`${segmentPath}@${pos}: ${header}`);
-    const payloadStart = pos + FRAME_HEADER_BYTES;
+    const payloadStart = pos + FRAME_HEADER_BYTES_V1;
     const payload = data.subarray(payloadStart, payloadStart + header.payloadBytes);
     if (payload.byteLength !== header.payloadBytes || crc32Of(payload) !== header.payloadCrc) {
       throw new Error(`${segmentPath}@${pos}: torn or corrupt payload`);
     }
-    const endOffset = pos + frameBytes(header.payloadBytes);
+    const endOffset = pos + frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
     layout.frames.push({ offset: pos, ...header, endOffset });
     if (header.kind === KIND_TOPIC_DEF) layout.topicNames.set(header.topicId, new TextDecoder().decode(payload));
     pos = endOffset;
@@ -162,7 +162,7 @@ export function fileBytes(filePath: string): number {
 
 /** Rewrites fields of a frame header and re-seals it with a correct header CRC (a "valid" foreign frame). */
 export function patchFrameHeader(filePath: string, frameOffset: number, patch: (header: Buffer) => void): void {
-  const header = readBytes(filePath, frameOffset, FRAME_HEADER_BYTES);
+  const header = readBytes(filePath, frameOffset, FRAME_HEADER_BYTES_V1);
   patch(header);
   header.writeUInt32LE(crc32Of(header, 0, 28), 28);
   overwrite(filePath, frameOffset, header);
@@ -199,6 +199,8 @@ export function forgeSegmentBytes(forged: ForgedSegment): Uint8Array {
     writerIndex: 0,
     segmentNo: 0,
     createdAtMs: 0,
+    salt: 0,
+    indexIntervalBytes: 32 * 1024,
   });
   const frames = [
     encodeFrame(KIND_SEGMENT_HEADER, 0, 0, 0, header),

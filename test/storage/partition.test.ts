@@ -4,7 +4,14 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WalError } from '../../src/errors.js';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
-import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END, frameBytes } from '../../src/storage/frame.js';
+import {
+  CODEC_MSGPACK,
+  CODEC_RAW,
+  FLAG_BATCH,
+  FLAG_BATCH_END,
+  frameBytes,
+  FRAME_HEADER_BYTES_V1,
+} from '../../src/storage/frame.js';
 import { Partition, type PartitionConfig } from '../../src/storage/partition.js';
 import {
   mergeScans,
@@ -160,15 +167,15 @@ describe('Partition', () => {
       append(p, T1, bytes(10, 4)); // starts at the block after the large frame
       const file = fs.readFileSync(p.currentSegment!.path);
       const secondFrameAt = BLOCK_BYTES;
-      const firstFrameEnd = 64 + frameBytes(1) + frameBytes(3000); // header, TOPIC_DEF, entry 0
+      const firstFrameEnd = 64 + frameBytes(1, FRAME_HEADER_BYTES_V1) + frameBytes(3000, FRAME_HEADER_BYTES_V1); // header, TOPIC_DEF, entry 0
       expect(file.subarray(firstFrameEnd, secondFrameAt).every((b) => b === 0)).toBe(true);
       const largeAt = 2 * BLOCK_BYTES;
       expect(file.readUInt32LE(largeAt)).toBe(0x524c4157);
-      const afterLarge = largeAt + frameBytes(9000);
+      const afterLarge = largeAt + frameBytes(9000, FRAME_HEADER_BYTES_V1);
       const nextAt = Math.ceil(afterLarge / BLOCK_BYTES) * BLOCK_BYTES;
       expect(file.subarray(afterLarge, nextAt).every((b) => b === 0)).toBe(true);
       expect(file.readUInt32LE(nextAt)).toBe(0x524c4157);
-      expect(file.byteLength).toBe(nextAt + frameBytes(10));
+      expect(file.byteLength).toBe(nextAt + frameBytes(10, FRAME_HEADER_BYTES_V1));
       expect(payloadsOf(p, T1).map((b) => b.byteLength)).toEqual([3000, 3000, 9000, 10]);
     });
 

@@ -3,7 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeFileIo } from '../../src/storage/file-io.js';
-import { CODEC_RAW, KIND_ENTRY, decodeFrameHeader, frameBytes } from '../../src/storage/frame.js';
+import {
+  CODEC_RAW,
+  KIND_ENTRY,
+  decodeFrameHeader,
+  frameBytes,
+  FRAME_HEADER_BYTES_V1,
+} from '../../src/storage/frame.js';
 import { Partition } from '../../src/storage/partition.js';
 import { deletableSegments } from '../../src/storage/reclaim.js';
 import { mergeScans, type Fence, type RecoveredTopic, type RecoveryResult } from '../../src/storage/recover.js';
@@ -377,7 +383,7 @@ describe('recovery of real segment files', () => {
           fs.writeFileSync(s.path, data);
           return;
         }
-        at += frameBytes(h.payloadBytes);
+        at += frameBytes(h.payloadBytes, FRAME_HEADER_BYTES_V1);
       }
     }
     throw new Error('frame not found');

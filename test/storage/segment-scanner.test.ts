@@ -14,6 +14,7 @@ import {
   decodeFrameHeader,
   frameBytes,
   type FrameHeader,
+  FRAME_HEADER_BYTES_V1,
 } from '../../src/storage/frame.js';
 import { Partition } from '../../src/storage/partition.js';
 import { scanSegment, type ScannedRun, type SegmentScan } from '../../src/storage/segment-scanner.js';
@@ -47,7 +48,7 @@ function framesOf(file: string): Frame[] {
       continue;
     }
     if (typeof header === 'string') throw new Error(`${header} at ${offset}`);
-    const bytes = frameBytes(header.payloadBytes);
+    const bytes = frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
     frames.push({ ...header, offset, end: offset + bytes });
     offset = nextFrameOffset(offset, bytes, BLOCK_BYTES);
   }
@@ -503,10 +504,10 @@ describe('scanSegment', () => {
     });
 
     it('frame sizes are computed without 32-bit arithmetic', () => {
-      expect(frameBytes(2 ** 31 - 7)).toBe(32 + 2 ** 31);
-      expect(frameBytes(2 ** 32 - 1)).toBe(32 + 2 ** 32);
-      expect(frameBytes(9)).toBe(48);
-      expect(frameBytes(0)).toBe(32);
+      expect(frameBytes(2 ** 31 - 7, FRAME_HEADER_BYTES_V1)).toBe(32 + 2 ** 31);
+      expect(frameBytes(2 ** 32 - 1, FRAME_HEADER_BYTES_V1)).toBe(32 + 2 ** 32);
+      expect(frameBytes(9, FRAME_HEADER_BYTES_V1)).toBe(48);
+      expect(frameBytes(0, FRAME_HEADER_BYTES_V1)).toBe(32);
     });
   });
 });
