@@ -227,6 +227,14 @@ export function encodeFrameHeaderV2(
 }
 
 /**
+ * Rewrites the checksum of the version-2 header at `at` for a frame at `offset` of a segment salted
+ * `salt` (tests and fuzz targets craft frames with it).
+ */
+export function sealFrameHeaderV2(buf: Uint8Array, at: number, salt: number, offset: number): void {
+  writeU32(buf, at + 36, crc32Of(buf, at, at + 36, saltSeed(salt, offset)));
+}
+
+/**
  * Decodes and validates the version-2 header at `at` (40 readable bytes) of a frame at `offset` of a
  * segment whose salt is `salt` (FORMAT §13.1). A header checked with another salt or at another
  * offset fails its checksum: it was not written there. A frame of version 1 whose bytes happen to
@@ -255,16 +263,18 @@ export interface FrameLayout {
   readonly salt: number;
 }
 
-/** The header at `at` of a frame at file offset `offset`, decoded in its segment's layout. */
+/**
+ * The header at `at` of a frame at file offset `offset`, decoded in its segment's layout. The frame
+ * at offset 0 (the segment header) is checked with salt 0: a reader learns the salt from it (§13.1.1).
+ */
 export function decodeFrameHeaderIn(
   layout: FrameLayout,
   buf: Uint8Array,
   at: number,
   offset: number,
 ): FrameHeader | HeaderProblem {
-  return layout.version === FRAME_VERSION_1
-    ? decodeFrameHeader(buf, at)
-    : decodeFrameHeaderV2(buf, at, layout.salt, offset);
+  if (layout.version === FRAME_VERSION_1) return decodeFrameHeader(buf, at);
+  return decodeFrameHeaderV2(buf, at, offset === 0 ? 0 : layout.salt, offset);
 }
 
 export interface SegmentHeaderInfo {

@@ -14,7 +14,7 @@ import { Walrus } from '../../dist/src/index.js';
 import { ProgressBar, renderProgressLine } from '../../dist/src/cli/progress-bar.js';
 import { runWalrus as walrus, startWalrus } from './run-walrus.js';
 
-const FRAME_HEADER_BYTES_V1 = 32;
+const FRAME_HEADER_BYTES = 40; // the version-2 frames the engine writes (docs/FORMAT.md §13.1)
 
 const dirs: string[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
@@ -48,7 +48,7 @@ function locate(dir: string, payload: string): { file: string; offset: number } 
   for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.seg'))) {
     const file = path.join(dir, name);
     const at = fs.readFileSync(file).indexOf(payload);
-    if (at >= 0) return { file, offset: at - FRAME_HEADER_BYTES_V1 };
+    if (at >= 0) return { file, offset: at - FRAME_HEADER_BYTES };
   }
   throw new Error(`no frame holds ${payload}`);
 }
@@ -115,7 +115,7 @@ describe('walrus verify', () => {
     expect(soundJson.files).toBe(fs.readdirSync(dir).filter((n) => n.endsWith('.seg')).length);
 
     const { file, offset } = locate(dir, 'entry-0100');
-    flipBit(file, offset + FRAME_HEADER_BYTES_V1 + 3);
+    flipBit(file, offset + FRAME_HEADER_BYTES + 3);
     const damaged = await walrus(['verify', dir]);
     expect(damaged.code).toBe(1);
     expect(damaged.stdout).toContain(
@@ -186,8 +186,8 @@ describe('walrus verify', () => {
     const a = locate(dir, 'big-00100-');
     const b = locate(dir, 'big-02500-');
     expect(a.file).not.toBe(b.file);
-    flipBit(a.file, a.offset + FRAME_HEADER_BYTES_V1 + 100);
-    flipBit(b.file, b.offset + FRAME_HEADER_BYTES_V1 + 100);
+    flipBit(a.file, a.offset + FRAME_HEADER_BYTES + 100);
+    flipBit(b.file, b.offset + FRAME_HEADER_BYTES + 100);
     const run = await walrus(['verify', dir, '--json']);
     expect(run.code).toBe(1);
     const frames = JSON.parse(run.stdout).damage.filter((d: { kind: string }) => d.kind === 'frame');
@@ -216,7 +216,9 @@ describe('on a WAL a service has open', () => {
     await waitForOutput(existing.child, existing.out, 'new-3\n');
     await waitForOutput(future.child, future.out, '"born"');
     expect(existing.out()).toBe('old-13\nold-14\nnew-1\nnew-2\nnew-3\n');
-    expect(JSON.parse(future.out())).toEqual({ topic: 'not-yet', seq: 0, codec: 'raw', bytes: 4, text: 'born' });
+    expect(JSON.parse(future.out())).toEqual({
+      ...{ topic: 'not-yet', seq: 0, timeMs: expect.any(Number), codec: 'raw', bytes: 4, text: 'born' },
+    });
 
     existing.child.kill('SIGINT');
     future.child.kill('SIGINT');

@@ -32,6 +32,8 @@ export interface SegmentReadsOptions {
   readonly blockBytes: number;
   readonly channels: readonly WriterChannel[];
   readonly recovered: readonly RecoveredTopic[];
+  /** MANIFEST.v1TimeMs: the time of every entry of a version-1 segment (docs/FORMAT.md §20.3). */
+  readonly v1TimeMs?: number;
 }
 
 /** A topic as this thread indexes it (its index is replaced wholesale on a resync). */
@@ -61,6 +63,7 @@ export class SegmentReads {
     this.#reader = new PartitionReader(nodeFileIo, (segment) => this.#fds.get(segment.path), {
       verifyPayloads: false,
       writtenEnd: (segment) => this.#writtenEnd.get(segment) ?? 0,
+      v1TimeMs: options.v1TimeMs,
     });
     for (const t of options.recovered) {
       const topic = this.#topic(t.id, t.name);
@@ -144,7 +147,7 @@ export class SegmentReads {
     // Every topic is known here before its first append reaches a writer (topic-table.ts).
     if (topic === undefined) return;
     const segment = this.#writtenSegment(this.#currentWriter, run.segmentNo);
-    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset);
+    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset, run.timeMs);
     this.#noteWritten(segment, run.endOffset);
     topic.committedSeq = run.firstSeq + run.count;
   }
@@ -168,7 +171,7 @@ export class SegmentReads {
     // Kept apart (no merging): recovered runs may have damage between them (topic-index.ts).
     for (const r of runs) {
       const segment = this.#segmentRef(r.path, r.segment, 0);
-      index.append(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, false);
+      index.appendRecovered(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, r.points);
       this.#noteWritten(segment, r.endOffset);
     }
     topic.index = index;
@@ -192,7 +195,8 @@ export class SegmentReads {
 
   #segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef {
     let ref = this.#segments.get(filePath);
-    if (ref === undefined) this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes }));
+    // The version and salt are read from the segment's header on first use.
+    if (ref === undefined) this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout: null }));
     return ref;
   }
 }

@@ -82,6 +82,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     const segments = (this.#segments = new SegmentReads({
       ...{ dir: options.namespaceDir, epoch, blockBytes: options.blockBytes, channels },
       recovered: s.recovery.topics,
+      v1TimeMs: s.ns.manifest.v1TimeMs,
     }));
     this.#reclaimer = new Reclaimer({
       ...{ epoch, cursors, cells, channels, lifecycle, flusher: s.flusher, segments: s.recovery.segments },
