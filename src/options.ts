@@ -50,8 +50,8 @@ export interface WalrusOptions {
    * What is kept (SPEC §3.7). Default `{}`: a sealed segment is deleted once every registered
    * consumer consumed it. `keepConsumed: true` keeps consumed segments for `seek`; `maxBytes`
    * deletes the oldest sealed segments beyond that many segment bytes, consumed or not (a consumer
-   * left behind gets a 'skipped' event). `maxAgeMs` is refused (ERR_UNSUPPORTED) until entries
-   * carry their append time.
+   * left behind gets a 'skipped' event); `maxAgeMs` deletes sealed segments whose newest entry
+   * is older than that, consumed or not.
    */
   retention?: { maxBytes?: number; maxAgeMs?: number; keepConsumed?: boolean };
 }

@@ -140,7 +140,7 @@ function payloadBytesByTopic(view: LogView): Map<number, number> {
     if (reader === null) continue;
     try {
       const isAccepted = accepted.inFile(scan.path);
-      for (const item of reader.frames(0, scan.sizeBytes, scan.blockBytes, false)) {
+      for (const item of reader.frames(0, scan.sizeBytes, scan, false)) {
         if (item.type !== 'frame' || item.header.kind !== KIND_ENTRY) continue;
         const { topicId, seq, payloadBytes } = item.header;
         if (isAccepted(topicId, seq, item.offset)) bytes.set(topicId, (bytes.get(topicId) ?? 0) + payloadBytes);

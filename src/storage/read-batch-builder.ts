@@ -9,6 +9,8 @@ export interface ReadEntryRef {
   codec: number;
   offset: number;
   length: number;
+  /** Append time (docs/FORMAT.md §13.3; MANIFEST.v1TimeMs for an entry of a version-1 segment). */
+  timeMs: number;
 }
 
 export interface ReadBatch {
@@ -59,8 +61,8 @@ export class ReadBatchBuilder {
     return grown;
   }
 
-  add(seq: number, codec: number, length: number): void {
-    this.entries.push({ seq, codec, offset: this.used, length });
+  add(seq: number, codec: number, length: number, timeMs: number): void {
+    this.entries.push({ seq, codec, offset: this.used, length, timeMs });
     this.used += length;
   }
 

@@ -8,8 +8,9 @@
  *   (name order), consumed or not; the topics whose entries they held give those seqs up
  *   (`firstSeq`), which the caller makes durable before any unlink.
  *
- * `maxAgeMs` needs each segment's newest append time, which version-1 segments do not carry: it is
- * refused (ERR_UNSUPPORTED) until entries carry their time (FORMAT §13.3).
+ * - `maxAgeMs`: the oldest sealed segments whose newest entry is older than it go, consumed or not
+ *   (a version-1 segment's entries all carry MANIFEST.v1TimeMs, FORMAT §20.3); a segment whose
+ *   newest time is unknown is never too old.
  */
 import { WalError } from '../errors.js';
 import type { SegmentSummary } from './recover.js';
@@ -44,14 +45,7 @@ export function parseRetention(value: unknown): RetentionPolicy {
     throw WalError.invalidArgument(`retention.maxAgeMs must be a number ≥ 0, got ${describeArgument(maxAgeMs)}`);
   if (keepConsumed !== undefined && typeof keepConsumed !== 'boolean')
     throw WalError.invalidArgument(`retention.keepConsumed must be a boolean, got ${describeArgument(keepConsumed)}`);
-  if (maxAgeMs !== undefined) {
-    throw new WalError(
-      'ERR_UNSUPPORTED',
-      'retention.maxAgeMs needs per-entry append times (format version 2), which this build does not write yet; ' +
-        'bound retention with maxBytes',
-    );
-  }
-  return { maxBytes, maxAgeMs: undefined, keepConsumed: keepConsumed ?? false };
+  return { maxBytes, maxAgeMs, keepConsumed: keepConsumed ?? false };
 }
 
 export interface RetentionRound {
@@ -73,19 +67,37 @@ export function retentionRound(
     isSealed: (s: SegmentSummary) => boolean;
     consumedBelow: (topicId: number) => number;
     totalBytes: number;
+    /** The newest append time of a segment's entries; undefined when unknown (then it is never too old). */
+    maxTimeMs?: (s: SegmentSummary) => number | undefined;
+    nowMs?: number;
   },
 ): RetentionRound {
   const sealed = segments.filter(args.isSealed).sort((a, b) => compareSegmentIds(a.id, b.id));
   const doomed = new Set<SegmentSummary>();
   const firstSeqs = new Map<number, number>();
+  const give = (s: SegmentSummary): void => {
+    doomed.add(s);
+    for (const [topicId, lastSeq] of s.topics)
+      firstSeqs.set(topicId, Math.max(firstSeqs.get(topicId) ?? 0, lastSeq + 1));
+  };
+  if (policy.maxAgeMs !== undefined) {
+    const nowMs = args.nowMs ?? Date.now();
+    // Times never decrease within a topic, so a segment this old has only older ones of its topics before it.
+    for (const s of sealed) {
+      const newest = args.maxTimeMs?.(s);
+      if (newest !== undefined && nowMs - newest > policy.maxAgeMs) give(s);
+    }
+  }
   if (policy.maxBytes !== undefined) {
     let total = args.totalBytes;
     for (const s of sealed) {
+      if (doomed.has(s)) {
+        total -= s.sizeBytes;
+        continue;
+      }
       if (total <= policy.maxBytes) break;
-      doomed.add(s);
+      give(s);
       total -= s.sizeBytes;
-      for (const [topicId, lastSeq] of s.topics)
-        firstSeqs.set(topicId, Math.max(firstSeqs.get(topicId) ?? 0, lastSeq + 1));
     }
   }
   if (!policy.keepConsumed) {

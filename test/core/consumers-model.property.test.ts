@@ -1,6 +1,6 @@
 /**
  * fast-check model test of named consumers, seek, get and offsets (docs/SEMANTICS.md rules 11,
- * D18–D20) through the built engine: random command sequences run against `Walrus` and against a
+ * D19–D21) through the built engine: random command sequences run against `Walrus` and against a
  * plain in-memory model (per topic its entries; per consumer its position on each topic). With
  * `retention: { keepConsumed: true }` nothing is ever deleted, so every answer is exact. Reopens
  * (a clean close, then open) are commands too: every position must come back.
@@ -171,7 +171,7 @@ async function step(wal: Walrus, model: Model, o: Op): Promise<void> {
   }
 }
 
-describe('rules 11, D18–D20 (docs/SEMANTICS.md): consumers, seek, get and offsets against a model', () => {
+describe('rules 11, D19–D21 (docs/SEMANTICS.md): consumers, seek, get and offsets against a model', () => {
   it('agree with the in-memory model over random command sequences, across reopens', async () => {
     const seed = process.env.WALRUS_FC_SEED === undefined ? undefined : Number(process.env.WALRUS_FC_SEED);
     await fc.assert(

@@ -190,7 +190,6 @@ describe('errors', () => {
       | 'ERR_IO'
       | 'ERR_FSYNC_FAILED'
       | 'ERR_WORKER_FAILED'
-      | 'ERR_UNSUPPORTED'
       | 'ERR_CONFLICT'
       | 'ERR_SEQUENCE_GAP'
     >();

@@ -19,6 +19,10 @@ export interface Offsets {
   next: number;
 }
 
+/** What one step of a seek by time reads while it walks from an index point. */
+const TIME_WALK_BYTES = 64 * 1024;
+const TIME_WALK_ENTRIES = 1000;
+
 export interface RandomAccessOptions {
   readonly segments: SegmentReads;
   readonly registry: ConsumerRegistry;
@@ -57,7 +61,8 @@ export class RandomAccess {
       }
       const ref = batch.entries[0];
       if (ref === undefined || ref.seq !== seq) return null;
-      return new Entry(state.name, ref.seq, byteView(batch.data, ref.offset, ref.offset + ref.length), ref.codec);
+      const data = byteView(batch.data, ref.offset, ref.offset + ref.length);
+      return new Entry(state.name, ref.seq, data, ref.codec, ref.timeMs);
     }
   }
 
@@ -79,13 +84,31 @@ export class RandomAccess {
     return next!;
   }
 
-  /** Entries do not carry their append time in this format version (FORMAT §13.3 is not written yet). */
-  seqAtTime(_state: TopicState, _timeMs: number): Promise<number> {
-    return Promise.reject(
-      new WalError(
-        'ERR_UNSUPPORTED',
-        'seek by { timeMs } needs per-entry append times (format version 2), which this build does not write yet',
-      ),
-    );
+  /**
+   * The first seq appended at or after `timeMs` (the next seq when none): from the greatest index
+   * point whose time is below it (FORMAT §19.1), a walk of at most one index interval or so —
+   * times never decrease within a topic (§13.3).
+   */
+  async seqAtTime(state: TopicState, timeMs: number): Promise<number> {
+    const { segments, registry } = this.#o;
+    let seq: number;
+    for (;;) {
+      const start = segments.seqBeforeTime(state.id, state.writer, timeMs);
+      if (typeof start === 'number') {
+        seq = Math.max(start, registry.firstRetained(state.id));
+        break;
+      }
+      await start;
+    }
+    for (;;) {
+      const batch = segments.read(state.id, state.name, state.writer, seq, TIME_WALK_BYTES, TIME_WALK_ENTRIES);
+      if (!('entries' in batch)) {
+        await batch;
+        continue;
+      }
+      if (batch.entries.length === 0) return Math.max(seq, await this.nextSeq(state));
+      for (const ref of batch.entries) if (ref.timeMs >= timeMs) return ref.seq;
+      seq = batch.entries.at(-1)!.seq + 1;
+    }
   }
 }

@@ -39,6 +39,8 @@ export interface ReclaimerOptions {
    * continues from there. Called after the main thread forgot the segments, before their unlink.
    */
   readonly onFirstSeqRaised?: (topicId: number, firstSeq: number) => void;
+  /** The newest append time of a segment this open wrote (retention.maxAgeMs), if known. */
+  readonly segmentMaxTimeMs?: (path: string) => number | undefined;
 }
 
 export class Reclaimer {
@@ -79,8 +81,8 @@ export class Reclaimer {
   /** A writer rolled past a segment: it becomes a reclamation candidate. */
   noteSealed(summary: SegmentSummary): void {
     this.#segments.push(summary);
-    // Under a size limit a new sealed segment may put the namespace over it.
-    if (this.#policy.maxBytes !== undefined) this.#cursorsMoved = true;
+    // Under a limit a new sealed segment may put the namespace over it (or age past it).
+    if (this.#policy.maxBytes !== undefined || this.#policy.maxAgeMs !== undefined) this.#cursorsMoved = true;
   }
 
   get #policy(): RetentionPolicy {
@@ -123,7 +125,9 @@ export class Reclaimer {
   }
 
   #maybeReclaim(): void {
-    if (!this.#cursorsMoved || this.#running || this.#o.lifecycle.phase !== 'open') return;
+    // Under maxAgeMs segments age without anything moving: every period looks.
+    const due = this.#cursorsMoved || this.#policy.maxAgeMs !== undefined;
+    if (!due || this.#running || this.#o.lifecycle.phase !== 'open') return;
     this.#running = this.reclaim()
       .then(
         () => undefined,
@@ -148,6 +152,7 @@ export class Reclaimer {
       isSealed: sealed,
       consumedBelow: (topicId) => cursors.durableConsumedBelow(topicId),
       totalBytes,
+      maxTimeMs: (s) => s.maxTimeMs ?? this.#o.segmentMaxTimeMs?.(s.path),
     });
     const doomed = round.doomed;
     if (doomed.length === 0) return 0;

@@ -558,7 +558,8 @@ export class TopicReader {
     let payloadBytes = 0;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
-      entries[i] = new Entry(this.#topicName, ref.seq, byteView(data, ref.offset, ref.offset + ref.length), ref.codec);
+      const bytes = byteView(data, ref.offset, ref.offset + ref.length);
+      entries[i] = new Entry(this.#topicName, ref.seq, bytes, ref.codec, ref.timeMs);
       payloadBytes += ref.length;
     }
     // Payload only: an in-place read's buffer also holds frame headers.

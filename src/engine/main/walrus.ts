@@ -83,6 +83,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     const segments = (this.#segments = new SegmentReads({
       ...{ dir: options.namespaceDir, epoch, blockBytes: options.blockBytes, channels },
       recovered: s.recovery.topics,
+      v1TimeMs: s.ns.manifest.v1TimeMs,
     }));
     this.#reclaimer = new Reclaimer({
       ...{ epoch, cursors, cells, channels, lifecycle, flusher: s.flusher, segments: s.recovery.segments },
@@ -91,6 +92,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       retention: options.retention,
       dir: options.namespaceDir,
       onFirstSeqRaised: (topicId, firstSeq) => this.#raiseFloor(topicId, firstSeq),
+      segmentMaxTimeMs: (path) => segments.segmentMaxTimeMs(path),
     });
     this.#reads = new ReadPath({
       ...{ cursors, segments, cells, lifecycle, waitFor, fsync: options.fsync },
