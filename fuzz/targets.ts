@@ -16,15 +16,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WalError, type WalErrorCode } from '../dist/src/errors.js';
 import {
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
+  FRAME_HEADER_BYTES_V2,
   FRAME_MAGIC,
+  FRAME_VERSION_2,
+  MAX_TIME_MS,
   crc32Of,
   decodeFrameHeader,
+  decodeFrameHeaderV2,
   decodeSegmentHeaderPayload,
   encodeFrameHeader,
+  encodeFrameHeaderV2,
   frameBytes,
+  frameHeaderBytes,
   readU32,
+  sealFrameHeaderV2,
 } from '../dist/src/storage/frame.js';
+import { pointCount, pointOffset, pointSeq } from '../dist/src/storage/sparse-index.js';
 import { scanSegment, type SegmentScan } from '../dist/src/storage/segment-scanner.js';
 import { readManifest } from '../dist/src/storage/manifest.js';
 import {
@@ -38,7 +46,7 @@ import {
 import { CONTROL_HEADER_BYTES } from '../dist/src/storage/disk-codec.js';
 import { MAX_SEQ, MAX_TOPIC_ID } from '../dist/src/storage/limits.js';
 import { parseSegmentFileName, segmentFileName } from '../dist/src/storage/segment-name.js';
-import { SegmentReader } from '../dist/src/cli/frame-walker.js';
+import { SegmentReader, type WalkedSegment } from '../dist/src/cli/frame-walker.js';
 import { MIN_BLOCK_BYTES, isValidBlockBytes } from '../dist/src/storage/block-layout.js';
 import { MemFileIo } from './mem-file-io.js';
 
@@ -86,24 +94,32 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
+/** The layout a segment input's first frame names: version 2 (and its salt) or else version 1. */
+function fileLayout(file: Uint8Array): { version: number; salt: number; headerBytes: number } {
+  const v2 = file.byteLength >= FRAME_HEADER_BYTES_V2 + 24 && file[4] === FRAME_VERSION_2;
+  const version = v2 ? FRAME_VERSION_2 : 1;
+  return { version, salt: v2 ? readU32(file, FRAME_HEADER_BYTES_V2 + 20) : 0, headerBytes: frameHeaderBytes(version) };
+}
+
 /**
  * Rewrites, at every 8-aligned "WALR" in `file`, the payload CRC (when the payload lies inside the
- * file) and then the header CRC, as a writer would have: a frame with any length is then a frame
- * whose header checks.
+ * file) and then the header CRC, as a writer would have — in the layout the file's first frame
+ * names (version 2: salted and bound to each frame's offset, the segment header with salt 0): a
+ * frame with any length is then a frame whose header checks.
  */
 export function repairFrameChecksums(file: Uint8Array): void {
-  for (let at = 0; at + FRAME_HEADER_BYTES <= file.byteLength; at += 8) {
+  const { version, salt, headerBytes } = fileLayout(file);
+  const view = new DataView(file.buffer, file.byteOffset);
+  for (let at = 0; at + headerBytes <= file.byteLength; at += 8) {
     if (readU32(file, at) !== FRAME_MAGIC) continue;
     const payloadBytes = readU32(file, at + 8);
-    const payloadStart = at + FRAME_HEADER_BYTES;
+    const payloadStart = at + headerBytes;
+    const crcAt = version === FRAME_VERSION_2 ? at + 32 : at + 24;
     if (payloadStart + payloadBytes <= file.byteLength) {
-      new DataView(file.buffer, file.byteOffset).setUint32(
-        at + 24,
-        crc32Of(file, payloadStart, payloadStart + payloadBytes),
-        true,
-      );
+      view.setUint32(crcAt, crc32Of(file, payloadStart, payloadStart + payloadBytes), true);
     }
-    new DataView(file.buffer, file.byteOffset).setUint32(at + 28, crc32Of(file, at, at + 28), true);
+    if (version === FRAME_VERSION_2) sealFrameHeaderV2(file, at, at === 0 ? 0 : salt, at);
+    else view.setUint32(at + 28, crc32Of(file, at, at + 28), true);
   }
 }
 
@@ -122,8 +138,9 @@ function segmentFromInput(input: Uint8Array): { name: string; file: Uint8Array; 
   const file = input.slice(1);
   if (control & 1) repairFrameChecksums(file);
   let name = SEGMENT_NAME;
-  if (control & 2 && file.byteLength >= 64) {
-    const info = decodeSegmentHeaderPayload(file.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + 32));
+  const { headerBytes } = fileLayout(file);
+  if (control & 2 && file.byteLength >= headerBytes + 32) {
+    const info = decodeSegmentHeaderPayload(file.subarray(headerBytes, headerBytes + 32));
     // A header whose writer or numbers do not fit a file name keeps the default name: the scanner
     // then reports the mismatch as damage.
     let candidate: string | null = null;
@@ -144,12 +161,24 @@ function checkScan(scan: SegmentScan, sizeBytes: number): void {
     isIntegerIn(scan.validEndOffset, 0, sizeBytes),
     `validEndOffset ${scan.validEndOffset} outside the file of ${sizeBytes} bytes`,
   );
+  const headerBytes = frameHeaderBytes(scan.formatVersion === FRAME_VERSION_2 ? FRAME_VERSION_2 : 1);
+  check(isIntegerIn(scan.maxTimeMs, 0, MAX_TIME_MS), `largest time ${scan.maxTimeMs} out of range`);
   for (const run of scan.runs) {
     check(
       isIntegerIn(run.startOffset, 0, sizeBytes) &&
-        isIntegerIn(run.endOffset, run.startOffset + FRAME_HEADER_BYTES, sizeBytes),
+        isIntegerIn(run.endOffset, run.startOffset + headerBytes, sizeBytes),
       `run [${run.startOffset}, ${run.endOffset}) is not inside the file of ${sizeBytes} bytes`,
     );
+    const points = run.points;
+    check(pointCount(points) >= 1 && pointOffset(points, 0) === run.startOffset, 'a run does not start at a point');
+    for (let i = 0; i < pointCount(points); i++) {
+      check(
+        isIntegerIn(pointOffset(points, i), run.startOffset, run.endOffset - 1) &&
+          isIntegerIn(pointSeq(points, i), run.firstSeq, run.firstSeq + run.count - 1) &&
+          (i === 0 || pointOffset(points, i) > pointOffset(points, i - 1)),
+        `point ${i} of the run at ${run.startOffset} is not an entry of the run, in order`,
+      );
+    }
     check(isIntegerIn(run.topicId, 0, MAX_TOPIC_ID), `run with topic id ${run.topicId}`);
     check(
       run.count >= 1 && isIntegerIn(run.firstSeq, 0, MAX_SEQ) && isIntegerIn(run.firstSeq + run.count - 1, 0, MAX_SEQ),
@@ -160,27 +189,61 @@ function checkScan(scan: SegmentScan, sizeBytes: number): void {
     check(isIntegerIn(d.offset, 0, sizeBytes), `damage reported at ${d.offset}, outside the file of ${sizeBytes}`);
 }
 
-/** The frame decoder alone: a header it accepts must describe a frame the format can hold. */
+const FUZZ_SALT = 0x9e37_79b9;
+
+/**
+ * The version-2 decoder (control bit 1; bits 2–7 pick the frame's offset): a header it accepts
+ * must describe a frame the format can hold, and encode back to the same bytes.
+ */
+function runFrameV2(control: number, buf: Uint8Array): void {
+  const offset = (control >> 2) * 8 * 4099;
+  if (control & 1) sealFrameHeaderV2(buf, 0, FUZZ_SALT, offset);
+  const header = parse('decodeFrameHeaderV2', () => decodeFrameHeaderV2(buf, 0, FUZZ_SALT, offset));
+  if (header === undefined || typeof header === 'string') return;
+  check(isIntegerIn(header.timeMs, 0, MAX_TIME_MS), `decoded time ${header.timeMs} out of range`);
+  const again = new Uint8Array(FRAME_HEADER_BYTES_V2);
+  const h = header;
+  encodeFrameHeaderV2(
+    again,
+    0,
+    h.kind,
+    h.flags,
+    h.payloadBytes,
+    h.topicId,
+    h.seq,
+    h.timeMs,
+    h.payloadCrc,
+    FUZZ_SALT,
+    offset,
+  );
+  check(
+    again.every((b, i) => b === buf[i]),
+    'a decoded version-2 header does not encode back to the same bytes',
+  );
+}
+
+/** The frame decoders alone: a header they accept must describe a frame the format can hold. */
 const frameTarget: FuzzTarget = {
   name: 'frame',
   maxInputBytes: 1 + 64,
   run(input) {
-    const buf = new Uint8Array(Math.max(FRAME_HEADER_BYTES, input.byteLength - 1));
+    const buf = new Uint8Array(Math.max(FRAME_HEADER_BYTES_V2, input.byteLength - 1));
     buf.set(input.subarray(1));
+    if ((input[0] ?? 0) & 2) return runFrameV2(input[0]!, buf);
     if ((input[0] ?? 0) & 1) new DataView(buf.buffer).setUint32(28, crc32Of(buf, 0, 28), true);
     const header = parse('decodeFrameHeader', () => decodeFrameHeader(buf, 0));
     if (header === undefined || typeof header === 'string') return;
-    const bytes = frameBytes(header.payloadBytes);
+    const bytes = frameBytes(header.payloadBytes, FRAME_HEADER_BYTES_V1);
     check(
       Number.isSafeInteger(bytes) &&
         bytes % 8 === 0 &&
-        bytes - FRAME_HEADER_BYTES - header.payloadBytes >= 0 &&
-        bytes - FRAME_HEADER_BYTES - header.payloadBytes < 8,
-      `frameBytes(${header.payloadBytes}) = ${bytes}: not the header plus the payload padded to 8`,
+        bytes - FRAME_HEADER_BYTES_V1 - header.payloadBytes >= 0 &&
+        bytes - FRAME_HEADER_BYTES_V1 - header.payloadBytes < 8,
+      `frameBytes(${header.payloadBytes}, FRAME_HEADER_BYTES_V1) = ${bytes}: not the header plus the payload padded to 8`,
     );
     if (header.seq <= MAX_SEQ) {
       // What decodes must encode back to the same header bytes (seq above 2^53 cannot be exact in a JS number).
-      const again = new Uint8Array(FRAME_HEADER_BYTES);
+      const again = new Uint8Array(FRAME_HEADER_BYTES_V1);
       encodeFrameHeader(
         again,
         0,
@@ -196,7 +259,7 @@ const frameTarget: FuzzTarget = {
         'a decoded header does not encode back to the same bytes',
       );
     }
-    if (buf.byteLength >= 2 * FRAME_HEADER_BYTES) decodeSegmentHeaderPayload(buf.subarray(32, 64));
+    if (buf.byteLength >= 2 * FRAME_HEADER_BYTES_V1) decodeSegmentHeaderPayload(buf.subarray(32, 64));
   },
 };
 
@@ -253,16 +316,17 @@ const walkerTarget: FuzzTarget = {
         scan = null;
       }
       if (scan === null || scan.unreadable) {
-        const claimed = file.byteLength >= 40 ? readU32(file, FRAME_HEADER_BYTES + 4) : 0;
+        const { version, salt, headerBytes } = fileLayout(file);
+        const claimed = file.byteLength >= headerBytes + 8 ? readU32(file, headerBytes + 4) : 0;
         const blockBytes = isValidBlockBytes(claimed) ? claimed : MIN_BLOCK_BYTES;
-        walk(filePath, 0, file.byteLength, blockBytes, file.byteLength, true);
-        walk(filePath, 0, file.byteLength, blockBytes, file.byteLength, false);
+        const segment = { blockBytes, formatVersion: version, salt };
+        walk(filePath, 0, file.byteLength, segment, file.byteLength, true);
+        walk(filePath, 0, file.byteLength, segment, file.byteLength, false);
         return;
       }
-      walk(filePath, 0, scan.sizeBytes, scan.blockBytes, file.byteLength, true);
-      walk(filePath, 0, scan.sizeBytes, scan.blockBytes, file.byteLength, false);
-      for (const run of scan.runs)
-        walk(filePath, run.startOffset, run.endOffset, scan.blockBytes, file.byteLength, true);
+      walk(filePath, 0, scan.sizeBytes, scan, file.byteLength, true);
+      walk(filePath, 0, scan.sizeBytes, scan, file.byteLength, false);
+      for (const run of scan.runs) walk(filePath, run.startOffset, run.endOffset, scan, file.byteLength, true);
     } finally {
       fs.rmSync(filePath, { force: true });
     }
@@ -273,7 +337,7 @@ function walk(
   filePath: string,
   from: number,
   to: number,
-  blockBytes: number,
+  segment: WalkedSegment,
   sizeBytes: number,
   withPayload: boolean,
 ): void {
@@ -281,7 +345,7 @@ function walk(
   if (reader === null) throw new ContractViolation('SegmentReader.open found no file');
   try {
     // Item by item, so a walker that loops is caught at its first step back, not by the watchdog.
-    const items = reader.frames(from, to, blockBytes, withPayload);
+    const items = reader.frames(from, to, segment, withPayload);
     let last = -1;
     for (let count = 1; ; count++) {
       const next = parse('SegmentReader.frames', () => items.next());
@@ -296,7 +360,7 @@ function walk(
       last = item.offset;
       if (item.type !== 'frame') continue;
       check(
-        item.frameBytes >= FRAME_HEADER_BYTES && item.offset + item.frameBytes <= sizeBytes,
+        item.frameBytes >= frameHeaderBytes(segment.formatVersion) && item.offset + item.frameBytes <= sizeBytes,
         `frame at ${item.offset} of ${item.frameBytes} bytes is not inside the file of ${sizeBytes}`,
       );
       if (withPayload)

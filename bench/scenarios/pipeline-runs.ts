@@ -34,6 +34,11 @@ export interface WalrusPipelineShape {
   readConsistency?: WalrusReadConsistency;
   /** The append-only row of the same topics, for consumed ÷ append-only. */
   appendOnlyKey?: string;
+  /**
+   * Fan-out: this many named consumers each read every topic (none: the default consumer alone);
+   * what counts as consumed is the slowest consumer's count.
+   */
+  fanOut?: number;
 }
 
 /** Peers produce and consume in transactions (batches) of this many entries. */
@@ -120,8 +125,23 @@ export function walrusPipeline(ctx: CaseContext, shape: WalrusPipelineShape): Pr
     const counts: PipelineCounts = { appended: 0, consumed: 0 };
     const append = (i: number): Promise<void> => wal.append(topics[i % topics.length]!, ctx.payloads.at(i));
     const consume = shape.consumer === undefined ? undefined : consumers[shape.consumer];
+    // Fan-out: every named consumer reads every topic with counts of its own; the row reports the slowest.
+    const fanOut = Array.from({ length: shape.fanOut ?? 0 }, (_, i) => {
+      const c = wal.consumer(`fan-out-${i}`);
+      // The consumer's reads, the WAL's waits: all a Consume calls.
+      const reader = {
+        readNext: c.readNext.bind(c),
+        batchRead: c.batchRead.bind(c),
+        subscribe: c.subscribe.bind(c),
+        waitForWrites: wal.waitForWrites.bind(wal),
+      } as Partial<WalrusLog> as WalrusLog;
+      return { reader, counts: { appended: 0, consumed: 0 } as PipelineCounts };
+    });
+    const consumed = (): number =>
+      fanOut.length === 0 ? counts.consumed : Math.min(...fanOut.map((f) => f.counts.consumed));
+    const readers = fanOut.length === 0 ? [{ reader: wal, counts }] : fanOut;
     const run = await runPipelineWindow(
-      () => ({ appended: produced.settled, consumed: counts.consumed }),
+      () => ({ appended: produced.settled, consumed: consumed() }),
       (stop) => [
         runWindowedLoop(append, {
           window: ctx.env.options.windowOps,
@@ -130,7 +150,9 @@ export function walrusPipeline(ctx: CaseContext, shape: WalrusPipelineShape): Pr
           stop: () => stop.stopped,
           progress: produced,
         }),
-        ...(consume === undefined ? [] : topics.map((topic) => consume(wal, topic, ctx.payloads, stop, counts))),
+        ...(consume === undefined
+          ? []
+          : readers.flatMap((r) => topics.map((topic) => consume(r.reader, topic, ctx.payloads, stop, r.counts)))),
       ],
       windowOptions(ctx),
     );

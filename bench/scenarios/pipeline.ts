@@ -96,11 +96,30 @@ function walrusRows(topics: number, window: number): BenchCase[] {
   ];
 }
 
+/** Named consumers of the fan-out row (issue 16: each ≥ 80 % of a lone consumer's rate, in one run). */
+export const pipelineFanOutConsumers = 4;
+export const pipelineFanOutKey = `walrus.pipeline-fan-out-${pipelineFanOutConsumers}`;
+
 function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {
   const window = env.options.windowOps;
   const peer = { compareTo: pipelineHeadlineKey };
   return [
     ...walrusRows(1, window),
+    {
+      system: 'walrus-ts',
+      key: pipelineFanOutKey,
+      compareTo: pipelineHeadlineKey,
+      ceiling: pipelineCeilingKey,
+      label: `1 topic: ${pipelineFanOutConsumers} named consumers, each batchRead 1 MiB, strictly-at-once (the slowest)`,
+      durable: 'cursor per call, per consumer',
+      run: (ctx) =>
+        walrusPipeline(ctx, {
+          topics: 1,
+          consumer: 'batchRead',
+          fanOut: pipelineFanOutConsumers,
+          appendOnlyKey: pipelineAppendOnlyKey,
+        }),
+    },
     ...walrusRows(pipelineManyTopics, window),
     {
       ...peer,

@@ -106,6 +106,8 @@ export function createFakeWalrus(): FakeWalrus {
         close: async () => {
           fake.openLogs--;
         },
+        // One position per fake log: a named consumer shares it (the fake keeps no consumers).
+        consumer: () => log,
       };
       return log;
     },

@@ -191,6 +191,8 @@ describe('pipeline section', () => {
       ['', '-16-topics'].flatMap((suffix) => [
         `walrus.pipeline-append-only${suffix}`,
         ...kinds.map((kind) => `walrus.pipeline-${kind}${suffix}`),
+        // the fan-out row (4 named consumers of one topic) follows the 1-topic rows
+        ...(suffix === '' ? ['walrus.pipeline-fan-out-4'] : []),
       ]),
     );
     for (const r of results) {

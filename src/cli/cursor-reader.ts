@@ -9,6 +9,7 @@ import { WalError } from '../errors.js';
 import {
   CURSORS_FILE_NAME,
   CURSOR_RECORD_BYTES,
+  DEFAULT_CONSUMER_ID,
   cursorLogPath,
   decodeCursorRecord,
   decodeCursorSnapshot,
@@ -21,8 +22,12 @@ export interface CursorView {
   generation: number;
   /** Durable topic table: id → name. */
   names: Map<number, string>;
-  /** Next seq to deliver per topic id, as a reopen would load it. */
+  /** Next seq to deliver per topic id, as a reopen would load it: the default consumer's. */
   cursors: Map<number, number>;
+  /** Named consumers (FORMAT §18): name → topic id → next seq, as a reopen would load them. */
+  consumers: Map<string, Map<number, number>>;
+  /** Per topic id, the seq below which a retention limit gave entries up (absent: 0). */
+  firstSeqs: Map<number, number>;
 }
 
 const MAX_GENERATION = 0xffff_ffff;
@@ -41,14 +46,29 @@ export function readCursors(dir: string): CursorView {
 
 function readOnce(dir: string): CursorView {
   const snapshot = readSnapshotFile(path.join(dir, CURSORS_FILE_NAME));
-  const view: CursorView = { generation: snapshot.generation, names: new Map(), cursors: new Map() };
-  for (const [name, id, nextSeq] of snapshot.topics) {
+  const view: CursorView = {
+    generation: snapshot.generation,
+    names: new Map(),
+    cursors: new Map(),
+    consumers: new Map(),
+    firstSeqs: new Map(),
+  };
+  for (const [name, id, firstSeq] of snapshot.topics) {
     view.names.set(id, name);
-    view.cursors.set(id, nextSeq);
+    if (firstSeq > 0) view.firstSeqs.set(id, firstSeq);
   }
-  applyLog(view.cursors, cursorLogPath(dir, snapshot.generation), snapshot.generation);
+  // By consumer id: the default one (0) is `cursors` (FORMAT §18; a version-1 file loads as exactly it).
+  const byId = new Map<number, Map<number, number>>();
+  for (const c of snapshot.consumers) {
+    const positions = c.id === DEFAULT_CONSUMER_ID ? view.cursors : new Map<number, number>();
+    for (const [id, nextSeq] of c.positions) positions.set(id, nextSeq);
+    byId.set(c.id, positions);
+    if (c.id !== DEFAULT_CONSUMER_ID) view.consumers.set(c.name, positions);
+  }
+  byId.set(DEFAULT_CONSUMER_ID, view.cursors);
+  applyLog(byId, cursorLogPath(dir, snapshot.generation), snapshot.generation);
   const next = snapshot.generation === MAX_GENERATION ? 0 : snapshot.generation + 1;
-  applyLog(view.cursors, cursorLogPath(dir, next), next);
+  applyLog(byId, cursorLogPath(dir, next), next);
   return view;
 }
 
@@ -57,19 +77,20 @@ function readGeneration(dir: string): number {
 }
 
 /** Applies the valid prefix of one log; a missing log (not written yet, or just superseded) applies nothing. */
-function applyLog(cursors: Map<number, number>, logPath: string, generation: number): void {
+function applyLog(byConsumer: Map<number, Map<number, number>>, logPath: string, generation: number): void {
   const bytes = readIfPresent(logPath);
   if (bytes === null) return;
   for (let at = 0; at + CURSOR_RECORD_BYTES <= bytes.byteLength; at += CURSOR_RECORD_BYTES) {
     const record = decodeCursorRecord(bytes, at);
     if (record === null || record.generation !== generation) return;
-    cursors.set(record.topicId, record.nextSeq);
+    // A record of a consumer the table does not hold is ignored, as the engine does (§18.2).
+    byConsumer.get(record.consumerId ?? DEFAULT_CONSUMER_ID)?.set(record.topicId, record.nextSeq);
   }
 }
 
 function readSnapshotFile(filePath: string): CursorSnapshot {
   const bytes = readIfPresent(filePath);
-  if (bytes === null) return { generation: 0, topics: [] };
+  if (bytes === null) return { generation: 0, topics: [], consumers: [], nextConsumerId: 1 };
   return decodeCursorSnapshot(bytes, filePath);
 }
 

@@ -15,7 +15,6 @@ import {
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
   decodeSegmentHeaderPayload,
   flagsWithCodec,
   type FrameHeader,
@@ -64,12 +63,21 @@ export interface DumpRecord {
   topic?: string;
   topicId?: number;
   seq?: number;
+  /** An entry's append time (ms since the epoch); for a version-1 entry, MANIFEST.v1TimeMs (FORMAT §20.3). */
+  timeMs?: number;
   flags?: string[];
   codec?: 'raw' | 'msgpack';
   bytes?: number;
   status?: 'visible' | 'ignored' | 'damaged';
   reason?: string;
-  segmentHeader?: { epoch: number; writer: number; segmentNo: number; blockBytes: number; createdAt: string | null };
+  segmentHeader?: {
+    version: number;
+    epoch: number;
+    writer: number;
+    segmentNo: number;
+    blockBytes: number;
+    createdAt: string | null;
+  };
 }
 
 export async function runDump(args: string[]): Promise<number> {
@@ -100,7 +108,7 @@ export async function runDump(args: string[]): Promise<number> {
   const accepted = new AcceptedFrames(view.recovery.topics);
   const out = new Output(process.stdout);
   for (const scan of view.scans) {
-    for (const { record, payload } of segmentRecords(scan, accepted, names)) {
+    for (const { record, payload } of segmentRecords(scan, accepted, names, view.manifest?.v1TimeMs ?? 0)) {
       if (onlyTopic !== undefined && record.topicId !== onlyTopic) continue;
       const full = out.write(renderRecord(record, payload, format));
       if (full) await full;
@@ -120,6 +128,7 @@ function* segmentRecords(
   scan: SegmentScan,
   accepted: AcceptedFrames,
   names: ReadonlyMap<number, string>,
+  v1TimeMs: number,
 ): Generator<RecordWithPayload> {
   const segment = path.basename(scan.path);
   if (scan.unreadable) {
@@ -130,8 +139,8 @@ function* segmentRecords(
   if (reader === null) return; // reclaimed since the scan
   try {
     const isAccepted = accepted.inFile(scan.path);
-    for (const item of reader.frames(0, scan.sizeBytes, scan.blockBytes, true))
-      yield toRecord(segment, item, isAccepted, names);
+    for (const item of reader.frames(0, scan.sizeBytes, scan, true))
+      yield toRecord(segment, item, isAccepted, names, scan.formatVersion === 1 ? v1TimeMs : null);
   } finally {
     reader.close();
   }
@@ -142,6 +151,7 @@ function toRecord(
   item: WalkItem,
   isAccepted: (topicId: number, seq: number, offset: number) => boolean,
   names: ReadonlyMap<number, string>,
+  v1TimeMs: number | null,
 ): RecordWithPayload {
   if (item.type === 'damage') {
     const record: DumpRecord = { segment, offset: item.offset, kind: 'DAMAGE', reason: item.reason };
@@ -151,10 +161,11 @@ function toRecord(
   const { header, offset, payload, payloadOk } = item;
   if (header.kind === KIND_SEGMENT_HEADER) {
     const record: DumpRecord = { segment, offset, kind: 'SEGMENT_HEADER', bytes: header.payloadBytes };
-    if (payload !== undefined && payloadOk && payload.byteLength === SEGMENT_HEADER_PAYLOAD_BYTES) {
+    if (payload !== undefined && payloadOk && header.payloadBytes === payload.byteLength) {
       const info = decodeSegmentHeaderPayload(payload);
       const created = new Date(info.createdAtMs);
       record.segmentHeader = {
+        version: info.formatVersion,
         epoch: info.epoch,
         writer: info.writerIndex,
         segmentNo: info.segmentNo,
@@ -183,6 +194,7 @@ function toRecord(
     offset,
     kind: 'ENTRY',
     ...topicFields(header, names),
+    timeMs: v1TimeMs ?? header.timeMs,
     flags: flagNames(header.flags),
     codec: codecName(header.flags),
     bytes: header.payloadBytes,
@@ -228,13 +240,13 @@ export function renderRecord(record: DumpRecord, payload: Uint8Array | undefined
   if (record.kind === 'SEGMENT_HEADER') {
     const h = record.segmentHeader;
     line += h
-      ? ` epoch=${h.epoch} writer=${h.writer} segment=${h.segmentNo} block=${h.blockBytes} created=${h.createdAt ?? '?'}`
+      ? ` version=${h.version} epoch=${h.epoch} writer=${h.writer} segment=${h.segmentNo} block=${h.blockBytes} created=${h.createdAt ?? '?'}`
       : '';
   } else if (record.kind === 'TOPIC_DEF') {
     line += ` ${topic} id=${record.topicId}`;
   } else if (record.kind === 'ENTRY') {
     const flags = record.flags!.length > 0 ? record.flags!.join('|') : '-';
-    line += ` ${topic} seq=${record.seq} bytes=${record.bytes} flags=${flags} ${record.status}`;
+    line += ` ${topic} seq=${record.seq} time=${isoTime(record.timeMs!)} bytes=${record.bytes} flags=${flags} ${record.status}`;
   } else {
     line += `${topic ? ` ${topic}` : ''}${record.seq !== undefined ? ` seq=${record.seq}` : ''}`;
   }
@@ -244,6 +256,11 @@ export function renderRecord(record: DumpRecord, payload: Uint8Array | undefined
     line += `  | ${payloadPreview(payload, flagsOf(record), PREVIEW_CHARS)}`;
   }
   return `${line}\n`;
+}
+
+function isoTime(timeMs: number): string {
+  const date = new Date(timeMs);
+  return Number.isNaN(date.getTime()) ? String(timeMs) : date.toISOString();
 }
 
 /** Flag bits carrying the record's codec: all that rendering a payload needs. */

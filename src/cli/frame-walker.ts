@@ -1,20 +1,30 @@
 /**
- * Walks the frames of one segment file in order (docs/FORMAT.md §3–4): what `dump` prints and how
- * `tail` and `stats` read the entries of the runs the scanner found. The segment scanner decides
- * what is valid; this walker only finds frames again (same padding and resynchronization rules) and
- * hands out their headers and, when asked, their checked payloads. Reads through a sliding window,
+ * Walks the frames of one segment file in order (docs/FORMAT.md §3–4, §13 for version 2): what
+ * `dump` prints and how `tail` and `stats` read the entries of the runs the scanner found. The
+ * segment scanner decides what is valid; this walker only finds frames again (same padding and
+ * resynchronization rules, in the file's own layout) and hands out their headers — with their
+ * append time — and, when asked, their checked payloads. Reads through a sliding window,
  * so walking many small frames costs few system calls.
  */
 import { nodeFileIo, preadFull } from '../storage/file-io.js';
 import { nextBlockBoundary, nextFrameOffset } from '../storage/block-layout.js';
 import {
   FRAME_ALIGN_BYTES,
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V2,
+  FRAME_VERSION_1,
   crc32Of,
-  decodeFrameHeader,
+  decodeFrameHeaderIn,
   frameBytes,
+  frameHeaderBytes,
   type FrameHeader,
 } from '../storage/frame.js';
+
+/** What the walk needs of a segment's header (a SegmentScan has it). */
+export interface WalkedSegment {
+  readonly blockBytes: number;
+  readonly formatVersion: number;
+  readonly salt: number;
+}
 
 export interface WalkedFrame {
   type: 'frame';
@@ -53,7 +63,7 @@ export class SegmentReader {
     this.path = filePath;
     this.#fd = fd;
     this.sizeBytes = sizeBytes;
-    this.#window = new Uint8Array(Math.min(WINDOW_BYTES, Math.max(sizeBytes, FRAME_HEADER_BYTES)));
+    this.#window = new Uint8Array(Math.min(WINDOW_BYTES, Math.max(sizeBytes, FRAME_HEADER_BYTES_V2)));
   }
 
   /** Opens a segment read-only; null when it no longer exists (reclaimed by a live service). */
@@ -75,19 +85,22 @@ export class SegmentReader {
   /**
    * Frames and damage between `from` (a frame start) and `to`, in file order. `to` counts as the
    * end of the file (for a whole segment: its size when it was scanned), so a frame a live writer
-   * appended since is not half-seen. `blockBytes` comes from the segment header (the scan has it).
-   * With `withPayload`, each frame carries its payload.
+   * appended since is not half-seen. `segment` (block size, version, salt) comes from the segment
+   * header (the scan has it). With `withPayload`, each frame carries its payload.
    */
-  *frames(from: number, to: number, blockBytes: number, withPayload: boolean): Generator<WalkItem> {
+  *frames(from: number, to: number, segment: WalkedSegment, withPayload: boolean): Generator<WalkItem> {
     const size = Math.min(to, this.sizeBytes);
+    const { blockBytes } = segment;
+    const layout = { version: segment.formatVersion, salt: segment.salt };
+    const headerBytes = frameHeaderBytes(layout.version);
     let offset = from;
     while (offset < size) {
-      if (size - offset < FRAME_HEADER_BYTES) {
+      if (size - offset < headerBytes) {
         if (!this.#isZero(offset, size))
           yield { type: 'damage', offset, reason: 'torn tail: partial frame header at the end of the file' };
         return;
       }
-      const header = decodeFrameHeader(this.#window, this.#load(offset, FRAME_HEADER_BYTES));
+      const header = decodeFrameHeaderIn(layout, this.#window, this.#load(offset, headerBytes), offset);
       if (header === 'zero') {
         const blockEnd = Math.min(nextBlockBoundary(offset, blockBytes), size);
         if (this.#isZero(offset, blockEnd)) {
@@ -95,22 +108,25 @@ export class SegmentReader {
           continue;
         }
         yield { type: 'damage', offset, reason: 'zeroed frame header' };
-        offset = this.#resync(offset, blockBytes, size);
+        offset = this.#resync(offset, segment, size);
         continue;
       }
       if (typeof header === 'string') {
         yield { type: 'damage', offset, reason: `invalid frame header (${header})` };
-        offset = this.#resync(offset, blockBytes, size);
+        offset = this.#resync(offset, segment, size);
         continue;
       }
-      const bytes = frameBytes(header.payloadBytes);
+      const bytes = frameBytes(header.payloadBytes, headerBytes);
       if (offset + bytes > size) {
         yield { type: 'damage', offset, reason: 'torn tail: frame runs past the end of the file', header };
-        return;
+        // Version 2 goes on after a torn frame, as the scanner does (§13.2); version 1 ends here (§5).
+        if (layout.version === FRAME_VERSION_1) return;
+        offset = this.#resync(offset, segment, size);
+        continue;
       }
       const frame: WalkedFrame = { type: 'frame', offset, header, frameBytes: bytes };
       if (withPayload) {
-        frame.payload = this.#read(offset + FRAME_HEADER_BYTES, header.payloadBytes);
+        frame.payload = this.#read(offset + headerBytes, header.payloadBytes);
         frame.payloadOk = crc32Of(frame.payload) === header.payloadCrc;
       }
       yield frame;
@@ -155,11 +171,19 @@ export class SegmentReader {
     return true;
   }
 
-  /** As the scanner: the next 8-aligned valid header in this block, else the block boundary. */
-  #resync(offset: number, blockBytes: number, size: number): number {
-    const limit = Math.min(nextBlockBoundary(offset, blockBytes), size);
-    for (let at = offset + FRAME_ALIGN_BYTES; at + FRAME_HEADER_BYTES <= limit; at += FRAME_ALIGN_BYTES) {
-      if (typeof decodeFrameHeader(this.#window, this.#load(at, FRAME_HEADER_BYTES)) === 'object') return at;
+  /**
+   * As the scanner: the next 8-aligned valid header — version 1 in this block, else the block
+   * boundary; version 2 up to the end of the file, its frame inside it.
+   */
+  #resync(offset: number, segment: WalkedSegment, size: number): number {
+    const layout = { version: segment.formatVersion, salt: segment.salt };
+    const v1 = layout.version === FRAME_VERSION_1;
+    const headerBytes = frameHeaderBytes(layout.version);
+    const limit = v1 ? Math.min(nextBlockBoundary(offset, segment.blockBytes), size) : size;
+    for (let at = offset + FRAME_ALIGN_BYTES; at + headerBytes <= limit; at += FRAME_ALIGN_BYTES) {
+      const header = decodeFrameHeaderIn(layout, this.#window, this.#load(at, headerBytes), at);
+      if (typeof header !== 'object') continue;
+      if (v1 || at + frameBytes(header.payloadBytes, headerBytes) <= size) return at;
     }
     return limit;
   }

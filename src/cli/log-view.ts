@@ -78,8 +78,16 @@ export async function loadLogView(nsDir: string, onProgress?: (progress: ScanPro
 /** mergeScans as recovery runs it: consumed entries may have been reclaimed, fenced frames are void. */
 export function mergeView(cursors: CursorView, scans: SegmentScan[], fences: readonly Fence[]): RecoveryResult {
   const startSeq = new Map<number, number>();
-  for (const id of cursors.names.keys()) startSeq.set(id, cursors.cursors.get(id) ?? 0);
-  return mergeScans(scans, { names: cursors.names, startSeq, fences });
+  // As the engine's recovery (FORMAT §18.1): below every consumer's position and below firstSeq
+  // entries may have been deleted; runs wholly below firstSeq were given up.
+  for (const id of cursors.names.keys()) {
+    const firstSeq = cursors.firstSeqs.get(id) ?? 0;
+    let min = Math.max(firstSeq, cursors.cursors.get(id) ?? firstSeq);
+    for (const positions of cursors.consumers.values())
+      min = Math.min(min, Math.max(firstSeq, positions.get(id) ?? firstSeq));
+    startSeq.set(id, min);
+  }
+  return mergeScans(scans, { names: cursors.names, startSeq, fences, firstSeq: cursors.firstSeqs });
 }
 
 /** The fences of MANIFEST (none when there is no MANIFEST yet). */

@@ -19,9 +19,10 @@ export const statsUsage = `Usage: walrus stats <dir> [--key K] [--json]
 Topics, entries and bytes of a walrus-ts log. Read-only and lock-free: safe to run while a
 service has the log open (it shows the files as they are when read).
 
-Per topic: appended (entries ever appended = the next seq), consumed (the durable consumer
-cursor), unread, stored (entries still in segment files), bytes (their payload bytes) and
+Per topic: appended (entries ever appended = the next seq), consumed (the default consumer's
+durable cursor), unread, stored (entries still in segment files), bytes (their payload bytes) and
 segments (files holding them). In total: segment files and bytes, all files, damaged frames.
+Per named consumer and topic: its position (the next seq it is handed) and lag (appended - position).
 
 Options:
   -k, --key K   the namespace key the log was opened with (data in <dir>/<sanitized K>)
@@ -55,6 +56,8 @@ export interface StatsReport {
   segments: { count: number; bytes: number };
   files: { count: number; bytes: number };
   damagedFrames: number;
+  /** Named consumers (FORMAT §18): position and lag per topic, sorted by name. */
+  consumers: Array<{ name: string; topics: Array<{ topic: string; position: number; lag: number }> }>;
 }
 
 export async function runStats(args: string[]): Promise<number> {
@@ -113,6 +116,16 @@ export function collectStats(view: LogView, nsDir: string): StatsReport {
     segments: { count: view.scans.length, bytes: view.scans.reduce((n, scan) => n + scan.sizeBytes, 0) },
     files: filesIn(nsDir),
     damagedFrames: view.recovery.damage.length,
+    consumers: [...view.cursors.consumers]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, positions]) => ({
+        name,
+        topics: topics.map((t) => {
+          const firstSeq = view.cursors.firstSeqs.get(t.id) ?? 0;
+          const position = Math.min(Math.max(firstSeq, positions.get(t.id) ?? firstSeq), t.appended);
+          return { topic: t.name, position, lag: t.appended - position };
+        }),
+      })),
   };
 }
 
@@ -127,7 +140,7 @@ function payloadBytesByTopic(view: LogView): Map<number, number> {
     if (reader === null) continue;
     try {
       const isAccepted = accepted.inFile(scan.path);
-      for (const item of reader.frames(0, scan.sizeBytes, scan.blockBytes, false)) {
+      for (const item of reader.frames(0, scan.sizeBytes, scan, false)) {
         if (item.type !== 'frame' || item.header.kind !== KIND_ENTRY) continue;
         const { topicId, seq, payloadBytes } = item.header;
         if (isAccepted(topicId, seq, item.offset)) bytes.set(topicId, (bytes.get(topicId) ?? 0) + payloadBytes);
@@ -180,7 +193,12 @@ export function renderStats(report: StatsReport): string {
     formatBytes(t.bytes),
     String(t.segments),
   ]);
-  return `${out}\n${renderTable(['topic', 'appended', 'consumed', 'unread', 'stored', 'bytes', 'segments'], rows)}`;
+  out += `\n${renderTable(['topic', 'appended', 'consumed', 'unread', 'stored', 'bytes', 'segments'], rows)}`;
+  if (report.consumers.length === 0) return out;
+  const consumerRows = report.consumers.flatMap((c) =>
+    c.topics.map((t) => [escapeControl(c.name), escapeControl(t.topic), String(t.position), String(t.lag)]),
+  );
+  return `${out}\nnamed consumers\n${renderTable(['consumer', 'topic', 'position', 'lag'], consumerRows)}`;
 }
 
 function plural(n: number, noun: string): string {

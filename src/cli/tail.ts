@@ -37,7 +37,7 @@ Options:
   -f, --follow           keep printing entries as they are appended
       --interval MS      with --follow, how often to look for new entries (default 500)
       --format FORMAT    text: the payload as UTF-8 (object entries as JSON), one entry per line (default)
-                         json: one JSON object per line: { topic, seq, codec, bytes, text | base64 | value }
+                         json: one JSON object per line: { topic, seq, timeMs, codec, bytes, text | base64 | value }
                          hex:  "seq N (B bytes)" and a hex dump of the payload
                          (text escapes control and format characters: a newline shows as \\n)
   -h, --help             this text
@@ -90,6 +90,7 @@ export async function runTail(args: string[]): Promise<number> {
   try {
     const view = await loadLogView(nsDir);
     const scans = new Map(view.scans.map((scan) => [scan.path, scan]));
+    const v1TimeMs = view.manifest?.v1TimeMs ?? 0;
     let topic = view.recovery.topics.find((t) => t.name === topicName);
     if (topic === undefined && !values.follow) {
       const known = view.recovery.topics.map((t) => escapeControl(JSON.stringify(t.name)));
@@ -100,7 +101,7 @@ export async function runTail(args: string[]): Promise<number> {
     let next = 0;
     if (topic !== undefined) {
       const from = values['from-start'] ? 0 : Math.max(0, topic.nextSeq - lines);
-      await printEntries(out, scans, topic, from, format);
+      await printEntries(out, scans, topic, from, format, v1TimeMs);
       next = topic.nextSeq;
     }
     await out.flush();
@@ -120,7 +121,7 @@ export async function runTail(args: string[]): Promise<number> {
       // A service that recovered from damage continues the topic at a lower seq: follow it there.
       if (topic.nextSeq < next) next = topic.nextSeq;
       if (topic.nextSeq > next) {
-        await printEntries(out, scans, topic, next, format);
+        await printEntries(out, scans, topic, next, format, v1TimeMs);
         next = topic.nextSeq;
       }
       await out.flush();
@@ -153,17 +154,20 @@ async function printEntries(
   topic: RecoveredTopic,
   from: number,
   format: PayloadFormat,
+  v1TimeMs: number,
 ): Promise<void> {
-  for (const entry of readTopicEntries(scans, topic, from, topic.nextSeq)) {
+  for (const entry of readTopicEntries(scans, topic, from, topic.nextSeq, v1TimeMs)) {
     const full = out.write(renderEntry(topic.name, entry, format));
     if (full) await full;
   }
 }
 
 export function renderEntry(topic: string, entry: TopicEntry, format: PayloadFormat): string {
-  const { seq, flags, data } = entry;
-  if (format === 'json')
-    return `${JSON.stringify({ topic, seq, codec: codecName(flags), bytes: data.byteLength, ...payloadJsonFields(data, flags) })}\n`;
+  const { seq, timeMs, flags, data } = entry;
+  if (format === 'json') {
+    const fields = { topic, seq, timeMs, codec: codecName(flags), bytes: data.byteLength };
+    return `${JSON.stringify({ ...fields, ...payloadJsonFields(data, flags) })}\n`;
+  }
   if (format === 'hex') {
     const codec = codecName(flags) === 'msgpack' ? ', msgpack' : '';
     return `seq ${seq} (${data.byteLength} bytes${codec}) topic "${escapeControl(topic)}"\n${hexDump(data, '  ')}`;

@@ -11,6 +11,8 @@ import { SegmentReader } from './frame-walker.js';
 
 export interface TopicEntry {
   seq: number;
+  /** Append time; MANIFEST.v1TimeMs for an entry of a version-1 segment (docs/FORMAT.md §20.3). */
+  timeMs: number;
   flags: number;
   data: Uint8Array;
 }
@@ -21,6 +23,7 @@ export function* readTopicEntries(
   topic: RecoveredTopic,
   fromSeq: number,
   toSeq = Number.POSITIVE_INFINITY,
+  v1TimeMs = 0,
 ): Generator<TopicEntry> {
   const readers = new ReaderCache();
   try {
@@ -30,8 +33,8 @@ export function* readTopicEntries(
       if (first >= end) continue;
       const reader = readers.get(run.path);
       if (reader === null) continue;
-      const blockBytes = scans.get(run.path)!.blockBytes;
-      for (const item of reader.frames(run.startOffset, run.endOffset, blockBytes, true)) {
+      const scan = scans.get(run.path)!;
+      for (const item of reader.frames(run.startOffset, run.endOffset, scan, true)) {
         if (item.type !== 'frame') continue;
         const { header } = item;
         if (header.kind !== KIND_ENTRY || header.topicId !== topic.id || header.seq < first || header.seq >= end)
@@ -41,7 +44,8 @@ export function* readTopicEntries(
             `${run.path} offset ${item.offset}: the entry (seq ${header.seq}) changed since it was scanned and no longer matches its checksum`,
           );
         }
-        yield { seq: header.seq, flags: header.flags, data: item.payload! };
+        const timeMs = scan.formatVersion === 1 ? v1TimeMs : header.timeMs;
+        yield { seq: header.seq, timeMs, flags: header.flags, data: item.payload! };
         if (header.seq === end - 1) break;
       }
     }

@@ -99,6 +99,8 @@ export async function verifyLog(nsDir: string): Promise<VerifyResult> {
     generation: 0,
     names: new Map(),
     cursors: new Map(),
+    consumers: new Map(),
+    firstSeqs: new Map(),
   });
   const fences: Fence[] = readControl(MANIFEST_FILE_NAME, () => readFences(nsDir), []);
   const recovery = mergeView(cursors, scans, fences);

@@ -54,6 +54,8 @@ export interface StoredEntry {
   seq: number;
   data: Uint8Array;
   codec: number;
+  /** Append time, ms since the epoch (docs/FORMAT.md §13.3; MANIFEST.v1TimeMs for a version-1 entry). */
+  timeMs: number;
 }
 
 export interface RecoveryReport {
@@ -125,6 +127,8 @@ export class LogStore {
         writerIndex: 0,
         segmentBytes: sizing.segmentBytes,
         blockBytes: sizing.blockBytes,
+        timeFloorMs: recovery.timeFloorMs,
+        v1TimeMs: ns.manifest.v1TimeMs,
         // Called inside the commit that creates the segment: under 'each' a failed directory
         // fsync fails (and rolls back) that commit.
         onSegmentCreated: () => (each ? this.#fsyncDir() : (this.#dirNeedsSync = true)),
@@ -422,6 +426,7 @@ function toStoredEntries(topic: string, batch: ReadBatch): StoredEntry[] {
     topic,
     seq: ref.seq,
     codec: ref.codec,
+    timeMs: ref.timeMs,
     data: byteView(batch.data, ref.offset, ref.offset + ref.length),
   }));
 }

@@ -2,8 +2,9 @@
  * The MANIFEST control file (docs/FORMAT.md §7): which format a namespace directory holds, the last
  * epoch opened in it, the namespace key it was opened with (so two keys that sanitize to the same
  * directory name cannot share it), and the fences that keep frames an earlier recovery ignored void
- * (recover.ts).
- * Rewritten atomically at every open, before the new epoch writes data.
+ * (recover.ts), and — version 2 (§20.2) — `v1TimeMs`, the time of every entry of a version-1 segment.
+ * Version 1 and 2 files are read; version 2 is written. Rewritten atomically at every open, before
+ * the new epoch writes data.
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
@@ -11,23 +12,32 @@ import { describeDiskValue, packControlFile, unpackControlMap } from './disk-cod
 import { writeFileAtomic, type FileIo } from './file-io.js';
 import type { Fence } from './recover.js';
 import { MAX_ENTRY_BYTES_LIMIT, MAX_SEGMENT_BYTES, MAX_SEQ, MAX_TOPIC_ID } from './limits.js';
+import { MAX_TIME_MS } from './frame.js';
 import { MAX_EPOCH, parseSegmentFileName, segmentFileName } from './segment-name.js';
 
 export const MANIFEST_FILE_NAME = 'MANIFEST';
 export const MANIFEST_FORMAT = 'walrus-ts';
-export const MANIFEST_VERSION = 1;
+/** The version this build writes; it also reads version 1 (docs/FORMAT.md §20.1). */
+export const MANIFEST_VERSION = 2;
+const MANIFEST_VERSION_1 = 1;
 /** A segment holds at most segmentBytes plus one write that did not fit, so no frame starts past this. */
 const MAX_FENCE_OFFSET = MAX_SEGMENT_BYTES + MAX_ENTRY_BYTES_LIMIT;
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
-  version: typeof MANIFEST_VERSION;
+  /** As read (1 or 2); always MANIFEST_VERSION when written. */
+  version: number;
   epoch: number;
   createdAtMs: number;
   openedAtMs: number;
   /** The namespace key of the first keyed open; absent for a directory only ever named directly. */
   key?: string;
   fences: Fence[];
+  /**
+   * The time of every entry of a version-1 segment: the first version-2 open's time (FORMAT
+   * §20.3), carried unchanged by every later MANIFEST. Absent in a log that never held version 1.
+   */
+  v1TimeMs?: number;
 }
 
 /** A fence on disk: [segment file name, topic id, run offset, first void seq]. */
@@ -53,10 +63,12 @@ export function readManifest(io: FileIo, dir: string): Manifest | null {
 export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durable: boolean): void {
   const filePath = manifestPath(dir);
   try {
-    const { fences, key, ...fields } = manifest;
+    const { fences, key, v1TimeMs, ...rest } = manifest;
+    const fields = { ...rest, version: MANIFEST_VERSION };
     const stored: StoredFence[] = fences.map((f) => [segmentFileName(f.segment), f.topicId, f.offset, f.seq]);
     // Absent fields stay absent: a file without fences or key is byte-identical to one from before they existed.
-    const withKey = key === undefined ? fields : { ...fields, key };
+    const keyed = key === undefined ? fields : { ...fields, key };
+    const withKey = v1TimeMs === undefined ? keyed : { ...keyed, v1TimeMs };
     writeFileAtomic(
       io,
       filePath,
@@ -75,15 +87,18 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
   } catch (err) {
     throw WalError.corrupt(`${filePath} is not a readable MANIFEST: ${(err as Error).message}`, { path: filePath });
   }
-  if (fields.format !== MANIFEST_FORMAT || fields.version !== MANIFEST_VERSION) {
+  if (
+    fields.format !== MANIFEST_FORMAT ||
+    (fields.version !== MANIFEST_VERSION && fields.version !== MANIFEST_VERSION_1)
+  ) {
     throw new WalError(
       'ERR_UNSUPPORTED_FORMAT',
       `${filePath} has format ${describeDiskValue(fields.format)} version ${describeDiskValue(fields.version)}; ` +
-        `this build reads ${MANIFEST_FORMAT} version ${MANIFEST_VERSION}`,
+        `this build reads ${MANIFEST_FORMAT} versions ${MANIFEST_VERSION_1} and ${MANIFEST_VERSION}`,
       { path: filePath },
     );
   }
-  const { epoch, createdAtMs, openedAtMs, key } = fields;
+  const { epoch, createdAtMs, openedAtMs, key, v1TimeMs } = fields;
   if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > MAX_EPOCH) {
     throw WalError.corrupt(`${filePath} has an invalid epoch ${describeDiskValue(epoch)}`, { path: filePath });
   }
@@ -93,14 +108,19 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
   if (key !== undefined && typeof key !== 'string') {
     throw WalError.corrupt(`${filePath} has an invalid namespace key ${describeDiskValue(key)}`, { path: filePath });
   }
+  // Version 1 had no such field: one there is not a field of this format.
+  if (v1TimeMs !== undefined && (fields.version === MANIFEST_VERSION_1 || !isIntegerIn(v1TimeMs, 0, MAX_TIME_MS))) {
+    throw WalError.corrupt(`${filePath} has an invalid v1TimeMs ${describeDiskValue(v1TimeMs)}`, { path: filePath });
+  }
   return {
     format: MANIFEST_FORMAT,
-    version: MANIFEST_VERSION,
+    version: fields.version as number,
     epoch: epoch as number,
     createdAtMs: createdAtMs as number,
     openedAtMs: openedAtMs as number,
     ...(key === undefined ? {} : { key }),
     fences: decodeFences(fields.fences, filePath),
+    ...(v1TimeMs === undefined ? {} : { v1TimeMs: v1TimeMs as number }),
   };
 }
 

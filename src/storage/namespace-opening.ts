@@ -33,6 +33,8 @@ export interface OpenedNamespace {
   readonly manifest: Manifest;
   readonly cursors: CursorStore;
   readonly segmentPaths: string[];
+  /** Set by finishRecovery: where the new epoch's append times start (docs/FORMAT.md §13.3). */
+  timeFloorMs: number;
   /** Releases the lock without touching cursors (open failed). */
   release(): void;
   /** Closes the cursor store and releases the lock (clean close). */
@@ -75,6 +77,10 @@ export function openNamespace(
     const epoch = nextEpoch(manifest && { epoch: manifest.epoch, path: manifestPath(dir) }, segments);
     const nowMs = Date.now();
     const recordedKey = key ?? manifest?.key;
+    // §20.3: the first version-2 open of a version-1 log (or of segments without a MANIFEST) fixes
+    // the time of every version-1 entry, durably before anything else; later opens carry it.
+    const upgrading = manifest === null ? segments.length > 0 : manifest.version < MANIFEST_VERSION;
+    const v1TimeMs = manifest?.v1TimeMs ?? (upgrading ? nowMs : undefined);
     const written: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
@@ -83,8 +89,9 @@ export function openNamespace(
       openedAtMs: nowMs,
       ...(recordedKey === undefined ? {} : { key: recordedKey }),
       fences: manifest?.fences ?? [],
+      ...(v1TimeMs === undefined ? {} : { v1TimeMs }),
     };
-    writeManifest(io, dir, written, durable);
+    writeManifest(io, dir, written, durable || upgrading);
     const cursors = CursorStore.open(io, dir, { durable });
     return {
       dir,
@@ -93,6 +100,7 @@ export function openNamespace(
       manifest: written,
       cursors,
       segmentPaths: segments.map((s) => s.path),
+      timeFloorMs: 0,
       release: () => lock.release(),
       close: () => {
         try {
@@ -111,11 +119,18 @@ export function openNamespace(
 export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): RecoveryResult {
   const names = new Map<number, string>();
   const startSeq = new Map<number, number>();
+  const firstSeq = new Map<number, number>();
   for (const [name, id] of ns.cursors.topicTable()) {
     names.set(id, name);
-    startSeq.set(id, ns.cursors.cursor(id));
+    // Below every consumer's position (and below firstSeq) entries may have been deleted (FORMAT §18.1).
+    startSeq.set(id, ns.cursors.minPosition(id));
+    firstSeq.set(id, ns.cursors.firstSeq(id));
   }
-  const recovery = mergeScans(scans, { names, startSeq, fences: ns.manifest.fences });
+  const recovery = mergeScans(scans, {
+    ...{ names, startSeq, firstSeq, fences: ns.manifest.fences },
+    v1TimeMs: ns.manifest.v1TimeMs,
+  });
+  ns.timeFloorMs = recovery.timeFloorMs;
   if (!sameFences(recovery.fences, ns.manifest.fences)) {
     // Durable even under fsync 'none': it is rare, and without it a power cut could let frames this
     // recovery ignored come back once the new epoch's writes that replace them are reclaimed.
@@ -126,7 +141,8 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
     // A cursor past the recovered entries means they were consumed and then lost or reclaimed
     // (e.g. the segment with a topic's last, consumed entries was deleted). Their sequence numbers
     // were handed out already: new appends continue after the cursor, never reusing them.
-    const cursor = ns.cursors.cursor(topic.id);
+    // With many consumers: at least every consumer's position and the topic's firstSeq (§18.1).
+    const cursor = ns.cursors.maxPosition(topic.id);
     if (cursor > topic.nextSeq) topic.nextSeq = cursor;
   }
   ns.cursors.snapshot();

@@ -8,19 +8,21 @@ import { WalError } from '../errors.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
 import { preadFull, type FileIo } from './file-io.js';
 import {
-  FRAME_HEADER_BYTES,
+  FRAME_VERSION_1,
   KIND_ENTRY,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
   codecOfFlags,
   crc32Of,
-  decodeFrameHeader,
-  decodeSegmentHeaderPayload,
+  decodeFrameHeaderIn,
+  decodeSegmentHeader,
   frameBytes,
+  frameHeaderBytes,
+  segmentHeaderFrameBytes,
   type FrameHeader,
+  type FrameLayout,
 } from './frame.js';
 import { ReadBatchBuilder, type ReadBatch, type ReadEntryRef } from './read-batch-builder.js';
 import { ReadWindow, corruptSegment } from './read-window.js';
-import type { IndexedRun, SegmentRef, TopicIndex } from './topic-index.js';
+import { startOffsetFor, type IndexedRun, type SegmentRef, type TopicIndex } from './topic-index.js';
 import { byteView } from './byte-view.js';
 
 const READ_WINDOW_BYTES = 1024 * 1024;
@@ -28,7 +30,7 @@ const READ_WINDOW_BYTES = 1024 * 1024;
 const IN_PLACE_SLACK_BYTES = 4096;
 /** Runs shorter than this are read through the window rather than in place. */
 const IN_PLACE_MIN_SPAN_BYTES = 64 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+const MAX_SEGMENT_HEADER_FRAME_BYTES = segmentHeaderFrameBytes(2);
 
 /** What the read path needs of a topic; the hint fields are its own (where the last read stopped). */
 export interface ReadableTopic {
@@ -49,6 +51,7 @@ export class PartitionReader {
   private readonly window: ReadWindow;
   private readonly verifyPayloads: boolean;
   private readonly writtenEnd: (segment: SegmentRef) => number;
+  private readonly v1TimeMs: number;
 
   /**
    * `verifyPayloads: false` is for a reader whose index only holds frames already verified (by the
@@ -56,17 +59,26 @@ export class PartitionReader {
    * frame headers are still checked, so a wrong index is damage, never wrong data. `writtenEnd`:
    * how far a segment is known to hold written frames, so the window may read ahead past a run
    * into the next ones (a sparse topic among busy ones has a run per entry); a run's end otherwise.
+   * `windows`: how many aligned read windows readers of interleaved topics share (ReadWindow).
+   * `v1TimeMs`: the time of every entry of a version-1 segment, whose frames carry none
+   * (FORMAT §20.3: MANIFEST.v1TimeMs).
    */
   constructor(
     io: FileIo,
     fdOf: (segment: SegmentRef) => number,
-    options: { verifyPayloads?: boolean; writtenEnd?: (segment: SegmentRef) => number } = {},
+    options: {
+      verifyPayloads?: boolean;
+      writtenEnd?: (segment: SegmentRef) => number;
+      windows?: number;
+      v1TimeMs?: number;
+    } = {},
   ) {
     this.io = io;
     this.fdOf = fdOf;
-    this.window = new ReadWindow(io, READ_WINDOW_BYTES);
+    this.window = new ReadWindow(io, READ_WINDOW_BYTES, options.windows ?? 1);
     this.verifyPayloads = options.verifyPayloads ?? true;
     this.writtenEnd = options.writtenEnd ?? (() => 0);
+    this.v1TimeMs = options.v1TimeMs ?? 0;
   }
 
   /**
@@ -78,7 +90,8 @@ export class PartitionReader {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw WalError.invalidArgument(`invalid seq ${fromSeq}`);
     if (!(maxBytes >= 0)) throw WalError.invalidArgument(`invalid maxBytes ${maxBytes}`);
     if (!(maxEntries >= 1)) throw WalError.invalidArgument(`invalid maxEntries ${maxEntries}`);
-    const batch = new ReadBatchBuilder(maxBytes, maxEntries);
+    // Bounded by what the topic holds: the builder sizes its buffer from the entries that may follow.
+    const batch = new ReadBatchBuilder(maxBytes, Math.min(maxEntries, Math.max(1, topic.committedSeq - fromSeq)));
     if (fromSeq >= topic.committedSeq) return batch.finish();
     const index = topic.index;
     let runIndex = index.find(fromSeq);
@@ -117,7 +130,8 @@ export class PartitionReader {
       topic.hintSeq <= fromSeq &&
       topic.hintSeq >= run.firstSeq &&
       topic.hintOffset >= run.startOffset;
-    const start = hinted ? topic.hintOffset : run.startOffset;
+    const pointStart = startOffsetFor(run, fromSeq);
+    const start = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
     const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES);
     // A short run (a sparse topic among busy ones) is read through the window, which reads ahead
     // into the runs after it: one positional read per entry would cost more than the copy.
@@ -132,9 +146,11 @@ export class PartitionReader {
     try {
       const fd = this.fdOf(segment);
       const blockBytes = this.blockBytesOf(segment, fd);
+      const layout = segment.layout!;
+      const headerBytes = frameHeaderBytes(layout.version);
       const n = preadFull(this.io, fd, buf, start, spanBytes);
-      while (seq < endSeq && entries.length < maxEntries && i + FRAME_HEADER_BYTES <= n) {
-        const header = decodeFrameHeader(buf, i);
+      while (seq < endSeq && entries.length < maxEntries && i + headerBytes <= n) {
+        const header = decodeFrameHeaderIn(layout, buf, i, start + i);
         if (header === 'zero') {
           i = nextBlockBoundary(start + i, blockBytes) - start;
           continue;
@@ -142,13 +158,14 @@ export class PartitionReader {
         if (typeof header === 'string') break; // read() reports the damage
         const length = header.payloadBytes;
         if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
-          if (header.seq !== seq || i + FRAME_HEADER_BYTES + length > n) break;
+          if (header.seq !== seq || i + headerBytes + length > n) break;
           if (entries.length > 0 && used + length > maxBytes) break;
-          entries.push({ seq, codec: codecOfFlags(header.flags), offset: i + FRAME_HEADER_BYTES, length });
+          const timeMs = this.timeOf(layout, header);
+          entries.push({ seq, codec: codecOfFlags(header.flags), offset: i + headerBytes, length, timeMs });
           used += length;
           seq++;
         }
-        i = nextFrameOffset(start + i, frameBytes(length), blockBytes) - start;
+        i = nextFrameOffset(start + i, frameBytes(length, headerBytes), blockBytes) - start;
       }
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
@@ -178,6 +195,8 @@ export class PartitionReader {
     const segment = run.segment;
     const fd = this.fdOf(segment);
     const blockBytes = this.blockBytesOf(segment, fd);
+    const layout = segment.layout!;
+    const headerBytes = frameHeaderBytes(layout.version);
     const endSeq = run.firstSeq + run.count;
     const limit = run.endOffset;
     // Frames after the run may be read too (the window reads ahead), up to what is known written.
@@ -188,22 +207,23 @@ export class PartitionReader {
       topic.hintSeq <= seq &&
       topic.hintSeq >= run.firstSeq &&
       topic.hintOffset >= run.startOffset;
-    let offset = hinted ? topic.hintOffset : run.startOffset;
+    const pointStart = startOffsetFor(run, seq);
+    let offset = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
     try {
       while (seq < endSeq && !batch.full) {
-        const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES, readAhead);
-        const header = decodeFrameHeader(this.window.bytes, i);
+        const i = this.window.load(fd, segment, offset, headerBytes, readAhead);
+        const header = decodeFrameHeaderIn(layout, this.window.bytes, i, offset);
         if (header === 'zero') {
           offset = nextBlockBoundary(offset, blockBytes);
           continue;
         }
         if (typeof header === 'string') throw corruptSegment(segment, offset, `invalid frame header (${header})`);
-        const bytes = frameBytes(header.payloadBytes);
+        const bytes = frameBytes(header.payloadBytes, headerBytes);
         if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
           if (header.seq !== seq)
             throw corruptSegment(segment, offset, `expected entry ${seq} of topic ${topic.id}, found ${header.seq}`);
           if (!batch.wants(header.payloadBytes)) break;
-          this.copyPayload(fd, segment, offset, header, limit, readAhead, batch);
+          this.copyPayload(fd, segment, offset, header, headerBytes, readAhead, batch);
           seq++;
         }
         offset = nextFrameOffset(offset, bytes, blockBytes);
@@ -222,39 +242,48 @@ export class PartitionReader {
     segment: SegmentRef,
     offset: number,
     header: FrameHeader,
-    limit: number,
+    headerBytes: number,
     readAhead: number,
     batch: ReadBatchBuilder,
   ): void {
     const length = header.payloadBytes;
-    const into = batch.reserve(length, limit - offset);
+    const into = batch.reserve(length);
     const at = batch.usedBytes;
-    if (FRAME_HEADER_BYTES + length <= this.window.capacityBytes) {
-      const i = this.window.load(fd, segment, offset, FRAME_HEADER_BYTES + length, readAhead) + FRAME_HEADER_BYTES;
+    if (headerBytes + length <= this.window.capacityBytes) {
+      const i = this.window.load(fd, segment, offset, headerBytes + length, readAhead) + headerBytes;
       into.set(byteView(this.window.bytes, i, i + length), at);
-    } else if (preadFull(this.io, fd, into, offset + FRAME_HEADER_BYTES, length, at) !== length) {
+    } else if (preadFull(this.io, fd, into, offset + headerBytes, length, at) !== length) {
       throw corruptSegment(segment, offset, 'entry runs past the end of the file');
     }
     if (this.verifyPayloads && crc32Of(into, at, at + length) !== header.payloadCrc)
       throw corruptSegment(segment, offset, 'payload checksum mismatch');
-    batch.add(header.seq, codecOfFlags(header.flags), length);
+    batch.add(header.seq, codecOfFlags(header.flags), length, this.timeOf(segment.layout!, header));
   }
 
-  /** Segments of earlier epochs may have another block size: it is read from their header once. */
+  /** An entry's append time: its frame's, or MANIFEST.v1TimeMs for a version-1 frame, which has none. */
+  private timeOf(layout: FrameLayout, header: FrameHeader): number {
+    return layout.version === FRAME_VERSION_1 ? this.v1TimeMs : header.timeMs;
+  }
+
+  /**
+   * Segments of earlier epochs may have another block size, and only the header of a segment says
+   * its version and salt: they are read from it once (the writer sets them on its own segments).
+   */
   private blockBytesOf(segment: SegmentRef, fd: number): number {
-    if (segment.blockBytes !== 0) return segment.blockBytes;
-    const header = new Uint8Array(SEGMENT_HEADER_FRAME_BYTES);
-    let problem: string | null = null;
+    if (segment.blockBytes !== 0 && segment.layout !== null) return segment.blockBytes;
+    const header = new Uint8Array(MAX_SEGMENT_HEADER_FRAME_BYTES);
+    let length: number;
     try {
-      if (preadFull(this.io, fd, header, 0) !== SEGMENT_HEADER_FRAME_BYTES) problem = 'file too short';
+      length = preadFull(this.io, fd, header, 0);
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
-    const blockBytes =
-      problem === null ? decodeSegmentHeaderPayload(header.subarray(FRAME_HEADER_BYTES)).blockBytes : 0;
-    if (!isValidBlockBytes(blockBytes))
-      throw corruptSegment(segment, 0, `unreadable segment header (${problem ?? `block size ${blockBytes}`})`);
-    segment.blockBytes = blockBytes;
-    return blockBytes;
+    const info = decodeSegmentHeader(header, length);
+    if ('problem' in info) throw corruptSegment(segment, 0, `unreadable segment header (${info.problem})`);
+    if (!isValidBlockBytes(info.blockBytes))
+      throw corruptSegment(segment, 0, `unreadable segment header (block size ${info.blockBytes})`);
+    segment.blockBytes = info.blockBytes;
+    segment.layout = { version: info.formatVersion, salt: info.salt };
+    return info.blockBytes;
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The write path of a partition (docs/FORMAT.md §2–§4): its current segment, rolled when full and
- * created exclusively; entries staged into one buffer and written with one positional write; a
- * failed write rolled back so that nothing of it is visible or reused; sealed segments handed to
- * the partition's FdCache and fdatasynced on request. Staging an entry allocates nothing but one
+ * The write path of a partition (docs/FORMAT.md §2–§4, §13): its current segment, rolled when full
+ * and created exclusively, with a salt of its own; entries staged into one buffer as version-2
+ * frames carrying the round's append time (append-clock.ts) and written with one positional write;
+ * the topics' sparse-index points chosen as they are staged (sparse-index.ts's rule, so the index
+ * equals a scan of the file); a failed write rolled back so that nothing of it is visible or reused
+ * (points included); sealed segments handed to the partition's FdCache and fdatasynced on request. Staging an entry allocates nothing but one
  * view of the caller's bytes (copy and checksum need a range, and the ring the bytes come from is
  * shared). The topics, the segment refs and the descriptors belong to the Partition (partition.ts).
  */
@@ -11,23 +13,29 @@ import { WalError } from '../errors.js';
 import { frameStartOffset, nextFrameOffset } from './block-layout.js';
 import type { FdCache } from './fd-cache.js';
 import { pwriteAll, type FileIo } from './file-io.js';
+import { AppendClock, type WallClock } from './append-clock.js';
 import {
   CODEC_MSGPACK,
   CODEC_RAW,
+  DEFAULT_INDEX_INTERVAL_BYTES,
   FLAG_BATCH,
   FLAG_BATCH_END,
-  FORMAT_VERSION,
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V2,
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
+  SEGMENT_HEADER_PAYLOAD_BYTES_V2,
+  WRITTEN_FORMAT_VERSION,
   crc32Of,
-  encodeFrameHeader,
+  encodeFrameHeaderV2,
   encodeSegmentHeaderPayload,
   flagsWithCodec,
   frameBytes,
+  isValidIndexIntervalBytes,
+  segmentHeaderFrameBytes,
+  type FrameLayout,
 } from './frame.js';
+import { randomInt } from 'node:crypto';
 import type { SegmentSummary } from './recover.js';
 import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
 import type { SegmentRef } from './topic-index.js';
@@ -43,11 +51,21 @@ export interface PartitionConfig {
   blockBytes: number;
   /** Coalescing bound for wantsCommit(), default 1 MiB. */
   maxWriteBytes?: number;
+  /** Sparse-index interval written into each segment header (FORMAT §14.2), default 32 KiB. */
+  indexIntervalBytes?: number;
+  /** The largest append time recovery saw (FORMAT §13.3): no entry of this partition gets an earlier one. */
+  timeFloorMs?: number;
+  /** The wall clock, read once per commit round (default Date.now; tests and golden fixtures fix it). */
+  clock?: WallClock;
+  /** Each new segment's salt (default: a random u32 per segment; golden fixtures make it deterministic). */
+  saltSource?: () => number;
+  /** MANIFEST.v1TimeMs: the time of every entry of a version-1 segment (FORMAT §20.3). */
+  v1TimeMs?: number;
   /** After the file is created (the caller fsyncs the directory). */
   onSegmentCreated?: (id: SegmentId, path: string) => void;
   /** When the partition rolls past a segment. */
   onSegmentSealed?: (summary: SegmentSummary) => void;
-  /** After a write, once per topic it held: where that topic's entries of the write lie. */
+  /** After a write, once per topic it held: where that topic's entries of the write lie, and their time. */
   onRunWritten?: (
     topicId: number,
     segment: SegmentRef,
@@ -55,13 +73,23 @@ export interface PartitionConfig {
     count: number,
     startOffset: number,
     endOffset: number,
+    timeMs: number,
   ) => void;
 }
 
 export const DEFAULT_MAX_WRITE_BYTES = 1024 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
-/** Staged runs are kept as [topicId, firstSeq, count, startOffset, endOffset] in one growable array. */
-const RUN_FIELDS = 5;
+const SEGMENT_HEADER_FRAME_BYTES = segmentHeaderFrameBytes(WRITTEN_FORMAT_VERSION);
+const HEADER_BYTES = FRAME_HEADER_BYTES_V2;
+/**
+ * Staged runs are kept as [topicId, firstSeq, count, startOffset, endOffset, first staged point,
+ * staged points] in one growable array; staged points as [offset, seq, timeMs] in another.
+ */
+const RUN_FIELDS = 7;
+const POINT_FIELDS = 3;
+
+function randomSalt(): number {
+  return randomInt(0x1_0000_0000);
+}
 
 /** A topic as the write path sees it; the read path's fields are ReadableTopic's. */
 export interface WritableTopic extends ReadableTopic {
@@ -72,6 +100,9 @@ export interface WritableTopic extends ReadableTopic {
   committedSeq: number;
   /** The segment that holds (or will, once committed) this topic's TOPIC_DEF. */
   definedIn: SegmentRef | null;
+  /** The segment of the topic's last point (staged or committed), and its offset: where the next point may be. */
+  pointSegment: SegmentRef | null;
+  lastPointOffset: number;
 }
 
 interface CurrentSegment {
@@ -82,6 +113,8 @@ interface CurrentSegment {
   sizeBytes: number;
   /** Where the next frame may start (past sizeBytes after a frame larger than a block). */
   tailOffset: number;
+  /** Bound into every header checksum of the segment (FORMAT §13.2). */
+  readonly salt: number;
   dirty: boolean;
   readonly lastSeqs: Map<number, number>;
 }
@@ -90,7 +123,7 @@ interface CurrentSegment {
 export interface PartitionWriterOwner {
   readonly topics: ReadonlyMap<number, WritableTopic>;
   readonly fds: FdCache;
-  segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef;
+  segmentRef(filePath: string, id: SegmentId, blockBytes: number, layout: FrameLayout): SegmentRef;
 }
 
 export class PartitionWriter {
@@ -98,6 +131,11 @@ export class PartitionWriter {
   private readonly io: FileIo;
   private readonly blockBytes: number;
   private readonly maxWriteBytes: number;
+  private readonly indexIntervalBytes: number;
+  private readonly clock: AppendClock;
+  private readonly saltSource: () => number;
+  /** The append time of the round being staged (one clock reading per round). */
+  private roundTimeMs = 0;
   /** Staging capacity kept between writes; a bigger buffer grown for a large write is dropped after it. */
   private readonly stageBaseBytes: number;
   private readonly topics: ReadonlyMap<number, WritableTopic>;
@@ -117,6 +155,8 @@ export class PartitionWriter {
   private stagedEntryCount = 0;
   private stagedRuns = new Float64Array(64 * RUN_FIELDS);
   private stagedRunCount = 0;
+  private stagedPoints = new Float64Array(64 * POINT_FIELDS);
+  private stagedPointCount = 0;
   private readonly stagedDefs: WritableTopic[] = [];
   private openBatchTopic = -1;
 
@@ -128,6 +168,11 @@ export class PartitionWriter {
     this.fds = owner.fds;
     this.blockBytes = config.blockBytes;
     this.maxWriteBytes = config.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES;
+    this.indexIntervalBytes = config.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES;
+    if (!isValidIndexIntervalBytes(this.indexIntervalBytes))
+      throw WalError.invalidArgument(`invalid indexIntervalBytes ${this.indexIntervalBytes}`);
+    this.clock = new AppendClock(config.timeFloorMs ?? 0, config.clock);
+    this.saltSource = config.saltSource ?? randomSalt;
     this.stageBaseBytes = 2 * this.maxWriteBytes;
     this.nextSegmentNo = this.firstFreeSegmentNo();
   }
@@ -138,6 +183,11 @@ export class PartitionWriter {
 
   get stagedEntries(): number {
     return this.stagedEntryCount;
+  }
+
+  /** How far the wall clock read below the last append time (FORMAT §13.3: `clock.behindMs`). */
+  get clockBehindMs(): number {
+    return this.clock.behindMs;
   }
 
   get currentSegment(): { id: SegmentId; path: string; sizeBytes: number } | null {
@@ -171,13 +221,14 @@ export class PartitionWriter {
     const segment = this.current!;
     if (topic.definedIn !== segment.ref) this.stageTopicDef(topic, segment.ref);
     const seq = topic.nextSeq;
-    const bytes = frameBytes(length);
+    const bytes = frameBytes(length, HEADER_BYTES);
     const at = this.reserve(bytes);
     const stage = this.stage!;
     const payload = byteView(data, offset, offset + length);
-    stage.set(payload, at + FRAME_HEADER_BYTES);
-    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
-    encodeFrameHeader(
+    stage.set(payload, at + HEADER_BYTES);
+    stage.fill(0, at + HEADER_BYTES + length, at + bytes);
+    const fileOffset = this.stageBase + at;
+    encodeFrameHeaderV2(
       stage,
       at,
       KIND_ENTRY,
@@ -185,10 +236,13 @@ export class PartitionWriter {
       length,
       topicId,
       seq,
+      this.roundTimeMs,
       payloadCrc ?? crc32Of(payload),
+      segment.salt,
+      fileOffset,
     );
     topic.nextSeq = seq + 1;
-    this.recordStagedEntry(topicId, seq, this.stageBase + at, this.stageBase + at + bytes);
+    this.recordStagedEntry(topic, segment.ref, seq, fileOffset, fileOffset + bytes);
     this.stagedEntryCount++;
     this.openBatchTopic = batchFlags === FLAG_BATCH ? topicId : -1;
     return seq;
@@ -312,9 +366,10 @@ export class PartitionWriter {
       segment = null;
     }
     if (segment === null) segment = this.current = this.newSegment();
+    this.roundTimeMs = this.clock.next();
     this.stageBase = segment.sizeBytes;
     this.stagedTail = segment.tailOffset;
-    if (segment.sizeBytes === 0) this.stageSegmentHeader(segment.ref);
+    if (segment.sizeBytes === 0) this.stageSegmentHeader(segment);
   }
 
   private newSegment(): CurrentSegment {
@@ -323,8 +378,10 @@ export class PartitionWriter {
       writerIndex: this.config.writerIndex,
       segmentNo: this.nextSegmentNo++,
     };
-    const ref = this.owner.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes);
-    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, dirty: false, lastSeqs: new Map() };
+    const salt = this.saltSource() >>> 0;
+    const layout: FrameLayout = { version: WRITTEN_FORMAT_VERSION, salt };
+    const ref = this.owner.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes, layout);
+    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, salt, dirty: false, lastSeqs: new Map() };
   }
 
   /** Created exclusively (a name is never reused), then reopened read-write for writes and reads. */
@@ -352,28 +409,34 @@ export class PartitionWriter {
     return { path: segment.ref.path, id: segment.ref.id, sizeBytes: segment.sizeBytes, topics };
   }
 
-  private stageSegmentHeader(ref: SegmentRef): void {
+  /** The segment header is checked with salt 0 at offset 0: a reader learns the salt from it (FORMAT §13.1.1). */
+  private stageSegmentHeader(segment: CurrentSegment): void {
+    const { ref } = segment;
     const payload = encodeSegmentHeaderPayload({
-      formatVersion: FORMAT_VERSION,
+      formatVersion: WRITTEN_FORMAT_VERSION,
       blockBytes: this.blockBytes,
       epoch: ref.id.epoch,
       writerIndex: ref.id.writerIndex,
       segmentNo: ref.id.segmentNo,
-      createdAtMs: Date.now(),
+      createdAtMs: this.roundTimeMs,
+      salt: segment.salt,
+      indexIntervalBytes: this.indexIntervalBytes,
     });
     const at = this.reserve(SEGMENT_HEADER_FRAME_BYTES);
-    this.stage!.set(payload, at + FRAME_HEADER_BYTES);
-    encodeFrameHeader(this.stage!, at, KIND_SEGMENT_HEADER, 0, SEGMENT_HEADER_PAYLOAD_BYTES, 0, 0, crc32Of(payload));
+    this.stage!.set(payload, at + HEADER_BYTES);
+    const crc = crc32Of(payload);
+    encodeFrameHeaderV2(this.stage!, at, KIND_SEGMENT_HEADER, 0, SEGMENT_HEADER_PAYLOAD_BYTES_V2, 0, 0, 0, crc, 0, 0);
   }
 
   private stageTopicDef(topic: WritableTopic, ref: SegmentRef): void {
     const length = topic.nameBytes.byteLength;
-    const bytes = frameBytes(length);
+    const bytes = frameBytes(length, HEADER_BYTES);
     const at = this.reserve(bytes);
     const stage = this.stage!;
-    stage.set(topic.nameBytes, at + FRAME_HEADER_BYTES);
-    stage.fill(0, at + FRAME_HEADER_BYTES + length, at + bytes);
-    encodeFrameHeader(stage, at, KIND_TOPIC_DEF, 0, length, topic.id, 0, topic.nameCrc);
+    stage.set(topic.nameBytes, at + HEADER_BYTES);
+    stage.fill(0, at + HEADER_BYTES + length, at + bytes);
+    const salt = this.current!.salt;
+    encodeFrameHeaderV2(stage, at, KIND_TOPIC_DEF, 0, length, topic.id, 0, 0, topic.nameCrc, salt, this.stageBase + at);
     topic.definedIn = ref;
     this.stagedDefs.push(topic);
   }
@@ -398,42 +461,72 @@ export class PartitionWriter {
     this.stage = grown;
   }
 
-  private recordStagedEntry(topicId: number, seq: number, startOffset: number, endOffset: number): void {
+  /**
+   * Adds an entry to the staged runs, and to the staged points when §14.2's rule makes it one (its
+   * topic's first entry in the segment, or an interval past the topic's last point there).
+   */
+  private recordStagedEntry(
+    topic: WritableTopic,
+    segment: SegmentRef,
+    seq: number,
+    startOffset: number,
+    endOffset: number,
+  ): void {
+    const topicId = topic.id;
+    const isPoint = topic.pointSegment !== segment || startOffset - topic.lastPointOffset >= this.indexIntervalBytes;
     let runs = this.stagedRuns;
     const count = this.stagedRunCount;
-    if (count > 0) {
-      const last = (count - 1) * RUN_FIELDS;
-      if (runs[last] === topicId && runs[last + 1]! + runs[last + 2]! === seq) {
-        runs[last + 2]!++;
-        runs[last + 4] = endOffset;
-        return;
+    let at = (count - 1) * RUN_FIELDS;
+    if (count > 0 && runs[at] === topicId && runs[at + 1]! + runs[at + 2]! === seq) {
+      runs[at + 2]!++;
+      runs[at + 4] = endOffset;
+    } else {
+      if ((count + 1) * RUN_FIELDS > runs.length) {
+        runs = new Float64Array(runs.length * 2);
+        runs.set(this.stagedRuns);
+        this.stagedRuns = runs;
       }
+      at = count * RUN_FIELDS;
+      runs[at] = topicId;
+      runs[at + 1] = seq;
+      runs[at + 2] = 1;
+      runs[at + 3] = startOffset;
+      runs[at + 4] = endOffset;
+      runs[at + 5] = this.stagedPointCount;
+      runs[at + 6] = 0;
+      this.stagedRunCount = count + 1;
     }
-    if ((count + 1) * RUN_FIELDS > runs.length) {
-      runs = new Float64Array(runs.length * 2);
-      runs.set(this.stagedRuns);
-      this.stagedRuns = runs;
+    if (!isPoint) return;
+    let points = this.stagedPoints;
+    const p = this.stagedPointCount * POINT_FIELDS;
+    if (p + POINT_FIELDS > points.length) {
+      points = new Float64Array(points.length * 2);
+      points.set(this.stagedPoints);
+      this.stagedPoints = points;
     }
-    const at = count * RUN_FIELDS;
-    runs[at] = topicId;
-    runs[at + 1] = seq;
-    runs[at + 2] = 1;
-    runs[at + 3] = startOffset;
-    runs[at + 4] = endOffset;
-    this.stagedRunCount = count + 1;
+    points[p] = startOffset;
+    points[p + 1] = seq;
+    points[p + 2] = this.roundTimeMs;
+    this.stagedPointCount++;
+    runs[at + 6]!++;
+    topic.pointSegment = segment;
+    topic.lastPointOffset = startOffset;
   }
 
   private indexStagedRuns(segment: CurrentSegment): void {
     const runs = this.stagedRuns;
     const onRunWritten = this.config.onRunWritten;
+    const timeMs = this.roundTimeMs;
     for (let at = 0; at < this.stagedRunCount * RUN_FIELDS; at += RUN_FIELDS) {
       const topicId = runs[at]!;
       const firstSeq = runs[at + 1]!;
       const count = runs[at + 2]!;
+      const firstPoint = runs[at + 5]!;
+      const points = this.stagedPoints.subarray(firstPoint * POINT_FIELDS, (firstPoint + runs[at + 6]!) * POINT_FIELDS);
       const topic = this.topics.get(topicId)!;
-      topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
+      topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!, timeMs, points);
       topic.committedSeq = firstSeq + count;
-      onRunWritten?.(topicId, segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!);
+      onRunWritten?.(topicId, segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!, timeMs);
       segment.lastSeqs.set(topicId, firstSeq + count - 1);
     }
   }
@@ -450,10 +543,20 @@ export class PartitionWriter {
     }
   }
 
+  /** A discarded round leaves no trace: next seqs, topic definitions and the point state as committed. */
   private restoreStagedTopics(): void {
     const runs = this.stagedRuns;
     for (let at = (this.stagedRunCount - 1) * RUN_FIELDS; at >= 0; at -= RUN_FIELDS) {
-      this.topics.get(runs[at]!)!.nextSeq = runs[at + 1]!;
+      const topic = this.topics.get(runs[at]!)!;
+      topic.nextSeq = runs[at + 1]!;
+      const last = topic.index.lastRun;
+      const current = this.current?.ref ?? null;
+      if (last !== undefined && last.segment === current && last.points.count > 0) {
+        topic.pointSegment = current;
+        topic.lastPointOffset = last.points.lastOffset;
+      } else {
+        topic.pointSegment = null;
+      }
     }
     for (const topic of this.stagedDefs) topic.definedIn = null;
   }
@@ -462,6 +565,7 @@ export class PartitionWriter {
     this.stageLength = 0;
     this.stagedEntryCount = 0;
     this.stagedRunCount = 0;
+    this.stagedPointCount = 0;
     this.stagedDefs.length = 0;
     this.openBatchTopic = -1;
     if (this.stage !== null && this.stage.byteLength > this.stageBaseBytes) this.stage = null;

@@ -11,7 +11,7 @@
 import { WalError } from '../errors.js';
 import { isValidBlockBytes } from './block-layout.js';
 import { FdCache } from './fd-cache.js';
-import { crc32Of } from './frame.js';
+import { crc32Of, type FrameLayout } from './frame.js';
 import { PartitionReader } from './partition-reader.js';
 import { PartitionWriter, type PartitionConfig, type WritableTopic } from './partition-writer.js';
 import type { ReadBatch } from './read-batch-builder.js';
@@ -44,22 +44,22 @@ export class Partition {
       throw WalError.invalidArgument(`invalid blockBytes ${config.blockBytes}`);
     if (!(config.segmentBytes > 0)) throw WalError.invalidArgument(`invalid segmentBytes ${config.segmentBytes}`);
     this.fds = new FdCache(config.io);
-    this.reader = new PartitionReader(config.io, (segment) => this.fdOf(segment));
+    this.reader = new PartitionReader(config.io, (segment) => this.fdOf(segment), { v1TimeMs: config.v1TimeMs });
     this.writer = new PartitionWriter(config, {
       topics: this.topics,
       fds: this.fds,
-      segmentRef: (filePath, id, blockBytes) => this.segmentRef(filePath, id, blockBytes),
+      segmentRef: (filePath, id, blockBytes, layout) => this.segmentRef(filePath, id, blockBytes, layout),
     });
     for (const topic of topics) {
       const state = this.addTopic(topic.id, topic.name, topic.nextSeq);
       for (const run of topic.runs) {
-        state.index.append(
+        state.index.appendRecovered(
           this.segmentRef(run.path, run.segment, 0),
           run.firstSeq,
           run.count,
           run.startOffset,
           run.endOffset,
-          false,
+          run.points,
         );
       }
     }
@@ -148,6 +148,7 @@ export class Partition {
           count: run.count,
           startOffset: run.startOffset,
           endOffset: run.endOffset,
+          points: run.points.toArray(),
         });
       }
       out.push({ id: topic.id, committedSeq: topic.committedSeq, runs });
@@ -210,6 +211,8 @@ export class Partition {
       nextSeq,
       committedSeq: nextSeq,
       definedIn: null,
+      pointSegment: null,
+      lastPointOffset: 0,
       index: new TopicIndex(),
       hintSegment: null,
       hintSeq: 0,
@@ -219,9 +222,14 @@ export class Partition {
     return state;
   }
 
-  private segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef {
+  private segmentRef(
+    filePath: string,
+    id: SegmentId,
+    blockBytes: number,
+    layout: FrameLayout | null = null,
+  ): SegmentRef {
     let ref = this.segments.get(filePath);
-    if (ref === undefined) this.segments.set(filePath, (ref = { path: filePath, id, blockBytes }));
+    if (ref === undefined) this.segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout }));
     return ref;
   }
 

@@ -9,6 +9,8 @@ export interface ReadEntryRef {
   codec: number;
   offset: number;
   length: number;
+  /** Append time (docs/FORMAT.md §13.3; MANIFEST.v1TimeMs for an entry of a version-1 segment). */
+  timeMs: number;
 }
 
 export interface ReadBatch {
@@ -41,27 +43,26 @@ export class ReadBatchBuilder {
     return this.entries.length === 0 || (!this.full && this.used + length <= this.maxBytes);
   }
 
-  /** Room for `length` more bytes; `runBytesLeft` bounds what the rest of the run could add. */
-  reserve(length: number, runBytesLeft: number): Uint8Array {
+  /**
+   * Room for `length` more bytes. The first entry sizes the buffer for all that may follow (the
+   * entries left, which the caller bounds by what the topic holds, times this one's size, within
+   * the budget): a read across many one-entry runs (a topic among busy ones) would otherwise grow
+   * it entry by entry, copying the batch each time.
+   */
+  reserve(length: number): Uint8Array {
     const needed = this.used + length;
     if (needed <= this.data.byteLength) return this.data;
-    // Entries left times this entry's size guesses the rest; doubling covers a wrong guess.
     const entriesLeft = this.maxEntries - this.entries.length - 1;
-    const guess = Math.min(
-      this.maxBytes,
-      this.used + runBytesLeft,
-      Math.max(this.data.byteLength * 2, needed + length * entriesLeft),
-    );
-    // At least doubling (within the budget): a read across many one-entry runs (a sparse topic)
-    // would otherwise grow by one entry at a time, copying the batch again each time.
-    const grown = new Uint8Array(Math.max(needed, guess, Math.min(this.maxBytes, this.data.byteLength * 2)));
+    // Doubling (within the budget) covers a wrong guess.
+    const guess = Math.min(this.maxBytes, Math.max(needed + length * entriesLeft, this.data.byteLength * 2));
+    const grown = new Uint8Array(Math.max(needed, guess));
     grown.set(this.data.subarray(0, this.used));
     this.data = grown;
     return grown;
   }
 
-  add(seq: number, codec: number, length: number): void {
-    this.entries.push({ seq, codec, offset: this.used, length });
+  add(seq: number, codec: number, length: number, timeMs: number): void {
+    this.entries.push({ seq, codec, offset: this.used, length, timeMs });
     this.used += length;
   }
 

@@ -30,6 +30,7 @@
  */
 import type { DamageReport, ScannedRun, SegmentScan } from './segment-scanner.js';
 import { compareSegmentIds, type SegmentId } from './segment-name.js';
+import { pointsBelowSeq } from './sparse-index.js';
 
 /** Entries [firstSeq, firstSeq + count) of one topic; endOffset bounds them (it is exact unless the run was cut back). */
 export interface TopicRun {
@@ -39,6 +40,8 @@ export interface TopicRun {
   count: number;
   startOffset: number;
   endOffset: number;
+  /** Where a reader may start (sparse-index.ts): [offset, seq, timeMs] triples of entries of this run. */
+  points: Float64Array;
 }
 
 export interface RecoveredTopic {
@@ -52,7 +55,7 @@ export interface RecoveredTopic {
 
 /**
  * In the segment file `segment`, the frames of `topicId` are void from seq `seq` of the run that
- * starts at `offset`, and in every run of that topic starting after it (FORMAT §5).
+ * contains `offset`, and in every run of that topic starting after it (FORMAT §5.6, §14.1).
  */
 export interface Fence {
   segment: SegmentId;
@@ -67,6 +70,8 @@ export interface SegmentSummary {
   sizeBytes: number;
   /** [topicId, lastAcceptedSeq] for every topic with accepted entries in the segment. */
   topics: Array<[number, number]>;
+  /** The newest append time of its entries (a version-1 segment: v1TimeMs), when known: for retention.maxAgeMs. */
+  maxTimeMs?: number;
 }
 
 export interface RecoveryResult {
@@ -77,6 +82,11 @@ export interface RecoveryResult {
   fences: Fence[];
   maxEpoch: number;
   maxTopicId: number;
+  /**
+   * The floor of the new epoch's append times (FORMAT §13.3): the largest time of any frame scanned
+   * (ignored ones included: a higher floor is always safe), and v1TimeMs while version-1 segments remain.
+   */
+  timeFloorMs: number;
   scannedBytes: number;
   skippedFiles: string[];
 }
@@ -96,7 +106,14 @@ interface Resolution {
 
 export function mergeScans(
   scans: SegmentScan[],
-  known: { names: Map<number, string>; startSeq: Map<number, number>; fences?: readonly Fence[] },
+  known: {
+    names: Map<number, string>;
+    startSeq: Map<number, number>;
+    fences?: readonly Fence[];
+    /** Per topic, the seq below which entries were given up by a retention limit (FORMAT §18.1). */
+    firstSeq?: Map<number, number>;
+    v1TimeMs?: number;
+  },
 ): RecoveryResult {
   const sorted = [...scans].sort((a, b) => compareSegmentIds(a.id, b.id));
   const damage: DamageReport[] = sorted.flatMap((scan) => scan.damage);
@@ -109,10 +126,14 @@ export function mergeScans(
 
   const ids = [...new Set([...names.keys(), ...refsByTopic.keys()])].sort((a, b) => a - b);
   for (const id of ids) {
-    const refs = refsByTopic.get(id) ?? [];
+    // Runs wholly below firstSeq are in segments a retention limit gave up (a crash came before
+    // their unlink): never returned, and left out of the summaries, so the next reclaim deletes them.
+    const floor = known.firstSeq?.get(id) ?? 0;
+    const refs = (refsByTopic.get(id) ?? []).filter((r) => r.run.firstSeq + r.run.count > floor);
     const name = names.get(id);
     if (name === undefined) {
-      const first = refs[0]!;
+      const first = refs[0];
+      if (first === undefined) continue;
       damage.push({
         path: first.scan.path,
         offset: first.run.startOffset,
@@ -139,11 +160,15 @@ export function mergeScans(
 
   return {
     topics,
-    segments: summarize(sorted, refsByTopic),
+    segments: summarize(sorted, refsByTopic, known.v1TimeMs),
     damage,
     fences: [...fences.filter((f) => live.has(f)), ...newFences],
     maxEpoch: sorted.reduce((max, scan) => Math.max(max, scan.id.epoch), 0),
     maxTopicId: maxTopicIdOf(sorted, known.names, damage),
+    timeFloorMs: sorted.reduce(
+      (max, scan) => Math.max(max, scan.maxTimeMs, scan.formatVersion === 1 ? (known.v1TimeMs ?? 0) : 0),
+      0,
+    ),
     scannedBytes: sorted.reduce((sum, scan) => sum + scan.sizeBytes, 0),
     skippedFiles: sorted.filter((scan) => scan.unreadable).map((scan) => scan.path),
   };
@@ -159,11 +184,14 @@ function collectRuns(sorted: SegmentScan[], fences: readonly Fence[], live: Set<
     for (const scanned of scan.runs) {
       let run = scanned;
       for (const f of here) {
-        if (f.topicId !== run.topicId || run.startOffset < f.offset) continue;
-        const keep = run.startOffset === f.offset ? Math.max(0, Math.min(run.count, f.seq - run.firstSeq)) : 0;
+        // §14.1: a run ending at or before the fence is untouched, the run containing its offset
+        // keeps its entries below the fence's seq, a run starting after it is void. A fence a
+        // version-1 build recorded names the start of a run it had split: a stretch inside one run here.
+        if (f.topicId !== run.topicId || run.endOffset <= f.offset) continue;
+        const keep = run.startOffset <= f.offset ? Math.max(0, Math.min(run.count, f.seq - run.firstSeq)) : 0;
         if (keep === run.count) continue;
         live.add(f);
-        run = { ...run, count: keep };
+        run = { ...run, count: keep, points: pointsBelowSeq(run.points, run.firstSeq + keep) };
       }
       if (run.count === 0) continue;
       let refs = byTopic.get(run.topicId);
@@ -269,10 +297,11 @@ function toTopicRun(ref: RunRef): TopicRun {
     count: ref.accepted,
     startOffset: run.startOffset,
     endOffset: run.endOffset,
+    points: ref.accepted === run.count ? run.points : pointsBelowSeq(run.points, run.firstSeq + ref.accepted),
   };
 }
 
-function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>): SegmentSummary[] {
+function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>, v1TimeMs = 0): SegmentSummary[] {
   const lastSeqs = sorted.map(() => new Map<number, number>());
   for (const [topicId, refs] of refsByTopic) {
     for (const ref of refs) {
@@ -287,6 +316,7 @@ function summarize(sorted: SegmentScan[], refsByTopic: Map<number, RunRef[]>): S
       id: scan.id,
       sizeBytes: scan.sizeBytes,
       topics: [...lastSeqs[order]!].sort((a, b) => a[0] - b[0]),
+      maxTimeMs: scan.formatVersion === 1 ? v1TimeMs : scan.maxTimeMs,
     });
   });
   return summaries;

@@ -1,7 +1,13 @@
 /**
- * Scans one segment file (docs/FORMAT.md §3–§5 step 1): validates the segment header, walks the
- * frames, resynchronizes after damage and groups committed entries into runs. A pure function of
- * the file's bytes whose result is plain data, so it can run in a piscina task.
+ * Scans one segment file of either format version (docs/FORMAT.md §3–§5 step 1, §13, §14.1):
+ * validates the segment header, walks the frames in that file's layout, resynchronizes after
+ * damage and groups committed entries into runs, with their times and sparse-index points. A pure
+ * function of the file's bytes whose result is plain data, so it can run in a piscina task.
+ *
+ * Version 1 keeps §5 exactly: a frame that runs past the end of the file ends the scan, and a
+ * resynchronisation looks no further than the damaged block. Version 2 frames are bound to their
+ * segment's salt and offset, so a valid header is genuine and the scan resynchronizes after any
+ * damage, to the end of the file if need be (§13.2: issue 12 defect 14).
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
@@ -9,22 +15,24 @@ import { preadFull, type FileIo } from './file-io.js';
 import {
   FLAG_BATCH,
   FLAG_BATCH_END,
-  FORMAT_VERSION,
   FRAME_ALIGN_BYTES,
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V1,
+  FRAME_VERSION_1,
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
   crc32Of,
-  decodeFrameHeader,
-  decodeSegmentHeaderPayload,
+  decodeFrameHeaderIn,
+  decodeSegmentHeader,
   frameBytes,
+  frameHeaderBytes,
+  segmentHeaderFrameBytes,
   type FrameHeader,
+  type FrameLayout,
 } from './frame.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
 import { describeSegmentId, parseSegmentFileName, sameSegmentId, type SegmentId } from './segment-name.js';
-import { mayExtendRun } from './topic-index.js';
+import { SparsePointsBuilder } from './sparse-index.js';
 
 export interface DamageReport {
   path: string;
@@ -36,8 +44,9 @@ export interface DamageReport {
 
 /**
  * Committed entries [firstSeq, firstSeq + count) of one topic, in file order between startOffset and
- * endOffset. A few valid frames of other topics may lie between them (a reader skips those, and
- * mayExtendRun bounds them); damage never does.
+ * endOffset (FORMAT §14.1): a maximal stretch with consecutive seqs, ended only by damage or by a
+ * dropped batch. Valid frames of other topics may lie between its entries (a reader skips those,
+ * starting from a point); damage never does.
  */
 export interface ScannedRun {
   topicId: number;
@@ -45,12 +54,25 @@ export interface ScannedRun {
   count: number;
   startOffset: number;
   endOffset: number;
+  /** Append times of the run's first and last entries (0 in a version-1 segment, whose entries carry none). */
+  firstTimeMs: number;
+  lastTimeMs: number;
+  /** The run's sparse index (sparse-index.ts): [offset, seq, timeMs] triples. */
+  points: Float64Array;
 }
 
 export interface SegmentScan {
   path: string;
   id: SegmentId;
+  /** 1 or 2, from the segment header (0 when the header is unreadable). */
+  formatVersion: number;
+  /** The salt of every header checksum of a version-2 segment (0 for version 1). */
+  salt: number;
   blockBytes: number;
+  indexIntervalBytes: number;
+  createdAtMs: number;
+  /** The largest time of any valid entry header, ignored frames included: a safe floor for new times (§13.3). */
+  maxTimeMs: number;
   sizeBytes: number;
   topicNames: Array<[number, string]>;
   runs: ScannedRun[];
@@ -60,7 +82,8 @@ export interface SegmentScan {
 }
 
 export const DEFAULT_SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
-const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+/** The largest segment header frame (version 2's): the first read of a file covers it. */
+const MAX_SEGMENT_HEADER_FRAME_BYTES = segmentHeaderFrameBytes(2);
 const MAX_TOPIC_NAME_BYTES = 4096;
 /** A TOPIC_DEF frame is decoded from one window, so the window must hold the longest one. */
 const MIN_SCAN_CHUNK_BYTES = 8 * 1024;
@@ -99,7 +122,7 @@ class ChunkReader {
     this.fd = fd;
     this.path = filePath;
     this.sizeBytes = sizeBytes;
-    this.buf = new Uint8Array(Math.min(chunkBytes, Math.max(sizeBytes, SEGMENT_HEADER_FRAME_BYTES)));
+    this.buf = new Uint8Array(Math.min(chunkBytes, Math.max(sizeBytes, MAX_SEGMENT_HEADER_FRAME_BYTES)));
   }
 
   get chunkBytes(): number {
@@ -148,6 +171,14 @@ interface PendingBatch {
   firstSeq: number;
   count: number;
   startOffset: number;
+  /** Offsets of the batch's frames: they are offered to the run's points only once the batch commits. */
+  offsets: number[];
+  timeMs: number[];
+}
+
+interface OpenRun {
+  run: ScannedRun;
+  points: SparsePointsBuilder;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -157,8 +188,12 @@ class SegmentScanner {
   private readonly result: SegmentScan;
   private readonly names = new Map<number, string>();
   private blockBytes = 0;
+  private layout: FrameLayout = { version: FRAME_VERSION_1, salt: 0 };
+  private headerBytes = FRAME_HEADER_BYTES_V1;
   /** Per topic, the run its next entry may extend. */
-  private readonly openRuns = new Map<number, ScannedRun>();
+  private readonly openRuns = new Map<number, OpenRun>();
+  /** Every run's points, in the order of result.runs. */
+  private readonly points: SparsePointsBuilder[] = [];
   private batch: PendingBatch | null = null;
 
   constructor(reader: ChunkReader, id: SegmentId) {
@@ -166,7 +201,12 @@ class SegmentScanner {
     this.result = {
       path: reader.path,
       id,
+      formatVersion: 0,
+      salt: 0,
       blockBytes: 0,
+      indexIntervalBytes: 0,
+      createdAtMs: 0,
+      maxTimeMs: 0,
       sizeBytes: reader.sizeBytes,
       topicNames: [],
       runs: [],
@@ -183,9 +223,9 @@ class SegmentScanner {
       this.result.damage.push({ path: this.reader.path, offset: 0, reason: `unreadable segment header: ${problem}` });
       return this.result;
     }
-    this.result.blockBytes = this.blockBytes;
-    this.result.validEndOffset = SEGMENT_HEADER_FRAME_BYTES;
-    let offset = SEGMENT_HEADER_FRAME_BYTES;
+    const first = segmentHeaderFrameBytes(this.layout.version);
+    this.result.validEndOffset = first;
+    let offset = first;
     while (offset < this.reader.sizeBytes) {
       const next = this.step(offset);
       // Every length is range-checked (decodeFrameHeader), so each step moves forward; should one
@@ -199,44 +239,42 @@ class SegmentScanner {
     }
     if (this.batch !== null) this.dropBatch('no BATCH_END frame before the end of the file');
     this.result.topicNames = [...this.names];
+    this.result.runs.forEach((run, i) => (run.points = this.points[i]!.toArray()));
     return this.result;
   }
 
   /** Returns why the header is unusable, or null. Throws for a header of a newer format. */
   private readSegmentHeader(): string | null {
     const { reader } = this;
-    if (reader.sizeBytes < SEGMENT_HEADER_FRAME_BYTES) return `file has only ${reader.sizeBytes} bytes`;
-    const i = reader.load(0, SEGMENT_HEADER_FRAME_BYTES);
-    const header = decodeFrameHeader(reader.buf, i);
-    if (typeof header === 'string') {
-      this.refuseNewerFormat(header, 0);
-      return header;
-    }
-    if (header.kind !== KIND_SEGMENT_HEADER) return `first frame has kind ${header.kind}`;
-    if (header.payloadBytes !== SEGMENT_HEADER_PAYLOAD_BYTES) return `payload of ${header.payloadBytes} bytes`;
-    const payloadStart = i + FRAME_HEADER_BYTES;
-    if (crc32Of(reader.buf, payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES) !== header.payloadCrc) {
-      return 'payload checksum mismatch';
-    }
-    const info = decodeSegmentHeaderPayload(
-      reader.buf.subarray(payloadStart, payloadStart + SEGMENT_HEADER_PAYLOAD_BYTES),
-    );
-    if (info.formatVersion > FORMAT_VERSION) {
-      throw new WalError(
-        'ERR_UNSUPPORTED_FORMAT',
-        `${reader.path}: segment format version ${info.formatVersion} is not supported`,
-        {
+    const i = reader.load(0, Math.min(reader.sizeBytes, MAX_SEGMENT_HEADER_FRAME_BYTES));
+    const info = decodeSegmentHeader(i === 0 ? reader.buf : reader.buf.subarray(i), reader.sizeBytes);
+    if ('problem' in info) {
+      if (info.unsupported) {
+        throw new WalError('ERR_UNSUPPORTED_FORMAT', `${reader.path}: ${info.problem} at offset 0`, {
           path: reader.path,
           offset: 0,
-        },
-      );
+        });
+      }
+      return info.problem;
     }
-    if (info.formatVersion !== FORMAT_VERSION) return `format version ${info.formatVersion}`;
     if (!isValidBlockBytes(info.blockBytes)) return `invalid block size ${info.blockBytes}`;
     const named = { epoch: info.epoch, writerIndex: info.writerIndex, segmentNo: info.segmentNo };
     if (!sameSegmentId(named, this.result.id)) return `header belongs to ${describeSegmentId(named)}`;
     this.blockBytes = info.blockBytes;
+    this.layout = { version: info.formatVersion, salt: info.salt };
+    this.headerBytes = frameHeaderBytes(info.formatVersion);
+    Object.assign(this.result, {
+      formatVersion: info.formatVersion,
+      salt: info.salt,
+      blockBytes: info.blockBytes,
+      indexIntervalBytes: info.indexIntervalBytes,
+      createdAtMs: info.createdAtMs,
+    });
     return null;
+  }
+
+  private get isV1(): boolean {
+    return this.layout.version === FRAME_VERSION_1;
   }
 
   private refuseNewerFormat(problem: string, offset: number): void {
@@ -248,16 +286,20 @@ class SegmentScanner {
     }
   }
 
+  private decode(offset: number): FrameHeader | string {
+    const i = this.reader.load(offset, this.headerBytes);
+    return decodeFrameHeaderIn(this.layout, this.reader.buf, i, offset);
+  }
+
   /** Handles whatever is at `offset`; returns where the next frame may start. */
   private step(offset: number): number {
-    const { reader } = this;
+    const { reader, headerBytes } = this;
     const size = reader.sizeBytes;
-    if (size - offset < FRAME_HEADER_BYTES) {
+    if (size - offset < headerBytes) {
       if (!reader.isZero(offset, size)) this.damage(offset, 'torn tail: partial frame header at the end of the file');
       return size;
     }
-    const i = reader.load(offset, FRAME_HEADER_BYTES);
-    const header = decodeFrameHeader(reader.buf, i);
+    const header = this.decode(offset);
     if (header === 'zero') {
       const blockEnd = Math.min(nextBlockBoundary(offset, this.blockBytes), size);
       if (reader.isZero(offset, blockEnd)) return blockEnd;
@@ -269,13 +311,16 @@ class SegmentScanner {
       this.damage(offset, `invalid frame header (${header})`);
       return this.resync(offset);
     }
-    const bytes = frameBytes(header.payloadBytes);
+    const bytes = frameBytes(header.payloadBytes, headerBytes);
     const seq = header.kind === KIND_ENTRY ? header.seq : undefined;
+    if (header.kind === KIND_ENTRY && header.timeMs > this.result.maxTimeMs) this.result.maxTimeMs = header.timeMs;
     if (offset + bytes > size) {
       this.damage(offset, 'torn tail: frame runs past the end of the file', header.topicId, seq);
-      return size;
+      // Version 1: the bytes after may be the torn payload, which may hold frames (§5). Version 2:
+      // frames of a payload cannot pass as frames of this file (§13.2), so the scan goes on.
+      return this.isV1 ? size : this.resync(offset);
     }
-    const payloadStart = offset + FRAME_HEADER_BYTES;
+    const payloadStart = offset + headerBytes;
     if (reader.crc(payloadStart, payloadStart + header.payloadBytes) !== header.payloadCrc) {
       this.damage(offset, 'payload checksum mismatch', header.topicId, seq);
     } else if (this.accept(header, offset, bytes)) {
@@ -284,13 +329,19 @@ class SegmentScanner {
     return nextFrameOffset(offset, bytes, this.blockBytes);
   }
 
-  /** Next 8-aligned offset in this block holding a valid header, else the next block boundary. */
+  /**
+   * The next 8-aligned offset after `offset` holding a valid header (version 2: whose frame lies
+   * inside the file). Version 1 looks no further than this block and resumes at the next boundary;
+   * version 2 goes on to the end of the file (§13.2 rule 1).
+   */
   private resync(offset: number): number {
-    const { reader } = this;
-    const limit = Math.min(nextBlockBoundary(offset, this.blockBytes), reader.sizeBytes);
-    for (let at = offset + FRAME_ALIGN_BYTES; at + FRAME_HEADER_BYTES <= limit; at += FRAME_ALIGN_BYTES) {
-      const i = reader.load(at, FRAME_HEADER_BYTES);
-      if (typeof decodeFrameHeader(reader.buf, i) === 'object') return at;
+    const { reader, headerBytes } = this;
+    const size = reader.sizeBytes;
+    const limit = this.isV1 ? Math.min(nextBlockBoundary(offset, this.blockBytes), size) : size;
+    for (let at = offset + FRAME_ALIGN_BYTES; at + headerBytes <= limit; at += FRAME_ALIGN_BYTES) {
+      const header = this.decode(at);
+      if (typeof header !== 'object') continue;
+      if (this.isV1 || at + frameBytes(header.payloadBytes, headerBytes) <= size) return at;
     }
     return limit;
   }
@@ -312,28 +363,35 @@ class SegmentScanner {
     if (batch !== null) {
       if (isBatch && header.topicId === batch.topicId && header.seq === batch.firstSeq + batch.count) {
         batch.count++;
+        batch.offsets.push(offset);
+        batch.timeMs.push(header.timeMs);
         if (isBatchEnd) {
           this.batch = null;
-          this.emit(batch.topicId, batch.firstSeq, batch.count, batch.startOffset, offset + bytes);
+          this.emit(batch, offset + bytes);
         }
         return true;
       }
       this.dropBatch(`interrupted by the frame at offset ${offset}`);
     }
-    if (isBatch && !isBatchEnd) {
-      this.batch = { topicId: header.topicId, firstSeq: header.seq, count: 1, startOffset: offset };
-    } else {
-      this.emit(header.topicId, header.seq, 1, offset, offset + bytes);
-    }
+    const pending: PendingBatch = {
+      topicId: header.topicId,
+      firstSeq: header.seq,
+      count: 1,
+      startOffset: offset,
+      offsets: [offset],
+      timeMs: [header.timeMs],
+    };
+    if (isBatch && !isBatchEnd) this.batch = pending;
+    else this.emit(pending, offset + bytes);
     return true;
   }
 
   private defineTopic(header: FrameHeader, offset: number): boolean {
     if (this.batch !== null) this.dropBatch('interrupted by a topic definition');
-    const { reader } = this;
+    const { reader, headerBytes } = this;
     let name: string | null = null;
     if (header.payloadBytes >= 1 && header.payloadBytes <= MAX_TOPIC_NAME_BYTES) {
-      const i = reader.load(offset, FRAME_HEADER_BYTES + header.payloadBytes) + FRAME_HEADER_BYTES;
+      const i = reader.load(offset, headerBytes + header.payloadBytes) + headerBytes;
       try {
         name = utf8.decode(reader.buf.subarray(i, i + header.payloadBytes));
       } catch {
@@ -353,16 +411,31 @@ class SegmentScanner {
     return true;
   }
 
-  private emit(topicId: number, firstSeq: number, count: number, startOffset: number, endOffset: number): void {
-    const run = this.openRuns.get(topicId);
-    if (run !== undefined && run.firstSeq + run.count === firstSeq && mayExtendRun(run, startOffset, endOffset)) {
-      run.count += count;
-      run.endOffset = endOffset;
-      return;
+  /** Committed entries (one, or a whole batch) extend their topic's open run or start one. */
+  private emit(entries: PendingBatch, endOffset: number): void {
+    const { topicId, firstSeq, count } = entries;
+    let open = this.openRuns.get(topicId);
+    if (open === undefined || open.run.firstSeq + open.run.count !== firstSeq) {
+      const run: ScannedRun = {
+        topicId,
+        firstSeq,
+        count: 0,
+        startOffset: entries.startOffset,
+        endOffset,
+        firstTimeMs: entries.timeMs[0]!,
+        lastTimeMs: 0,
+        points: EMPTY_POINTS,
+      };
+      open = { run, points: new SparsePointsBuilder(this.result.indexIntervalBytes) };
+      this.openRuns.set(topicId, open);
+      this.result.runs.push(run);
+      this.points.push(open.points);
     }
-    const fresh = { topicId, firstSeq, count, startOffset, endOffset };
-    this.openRuns.set(topicId, fresh);
-    this.result.runs.push(fresh);
+    const { run, points } = open;
+    for (let k = 0; k < count; k++) points.offer(entries.offsets[k]!, firstSeq + k, entries.timeMs[k]!);
+    run.count += count;
+    run.endOffset = endOffset;
+    run.lastTimeMs = entries.timeMs[count - 1]!;
   }
 
   /** Damage ends every run (it may have been a frame of any topic) and any pending batch. */
@@ -393,3 +466,5 @@ class SegmentScanner {
     this.result.damage.push(report);
   }
 }
+
+const EMPTY_POINTS = new Float64Array(0);

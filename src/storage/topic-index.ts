@@ -1,15 +1,20 @@
 /**
- * Where a topic's entries are: an ordered list of runs (consecutive seqs in one segment). A run may
- * contain frames of other topics between its own; readers skip them. Runs are bounded in span and
- * in gaps (see mayExtendRun) so that a reader never walks much more than it returns.
+ * Where a topic's entries are: an ordered list of runs (consecutive seqs in one segment, FORMAT
+ * §14.1), each with sparse-index points (sparse-index.ts) a reader starts from. A run may contain
+ * frames of other topics between its own; readers skip them, from the greatest point at or before
+ * the seq they want, so a run is never split to bound a walk.
  */
+import { DEFAULT_INDEX_INTERVAL_BYTES, type FrameLayout } from './frame.js';
 import type { SegmentId } from './segment-name.js';
+import { POINT_FIELDS, SparsePointsBuilder, floorPointBySeq } from './sparse-index.js';
 
 export interface SegmentRef {
   readonly path: string;
   readonly id: SegmentId;
   /** Block size from the segment header; 0 until the segment is first read. */
   blockBytes: number;
+  /** Version and salt from the segment header; null until the segment is first read. */
+  layout: FrameLayout | null;
 }
 
 export interface IndexedRun {
@@ -19,23 +24,8 @@ export interface IndexedRun {
   readonly startOffset: number;
   /** Bounds the run's frames; exact for runs this process wrote. */
   endOffset: number;
-}
-
-/** Longest stretch of file a run may cover, so finding a seq inside one walks at most this much. */
-export const MAX_RUN_SPAN_BYTES = 1024 * 1024;
-/**
- * Most bytes of other frames a run may skip between two of its entries: a sparse topic among busy
- * ones gets a run per entry (read directly) rather than runs a reader must walk frame by frame.
- */
-export const MAX_RUN_GAP_BYTES = 4 * 1024;
-
-/** Whether entries at [startOffset, endOffset) may extend a run that ends at `run.endOffset`. */
-export function mayExtendRun(
-  run: { startOffset: number; endOffset: number },
-  startOffset: number,
-  endOffset: number,
-): boolean {
-  return startOffset - run.endOffset <= MAX_RUN_GAP_BYTES && endOffset - run.startOffset <= MAX_RUN_SPAN_BYTES;
+  /** Entries a read may start at, in file order. */
+  readonly points: SparsePointsBuilder;
 }
 
 export class TopicIndex {
@@ -49,10 +39,34 @@ export class TopicIndex {
     return this.runs[index]!;
   }
 
+  get lastRun(): IndexedRun | undefined {
+    return this.runs.at(-1);
+  }
+
   /**
-   * Adds entries [firstSeq, firstSeq + count) that follow every indexed entry. `mayMerge` says the
-   * bytes since the previous run are known-valid frames (written by this process); recovered runs
-   * may have damage between them and must stay apart, since a reader walks a run frame by frame.
+   * Adds a recovered run. Kept apart from the others (never merged): recovered runs may have damage
+   * between them, and each has the points the scan chose.
+   */
+  appendRecovered(
+    segment: SegmentRef,
+    firstSeq: number,
+    count: number,
+    startOffset: number,
+    endOffset: number,
+    points: Float64Array,
+  ): void {
+    const builder = new SparsePointsBuilder(DEFAULT_INDEX_INTERVAL_BYTES, Math.max(1, points.length / POINT_FIELDS));
+    for (let i = 0; i < points.length; i += POINT_FIELDS) builder.push(points[i]!, points[i + 1]!, points[i + 2]!);
+    if (builder.count === 0) builder.push(startOffset, firstSeq, 0);
+    this.runs.push({ segment, firstSeq, count, startOffset, endOffset, points: builder });
+  }
+
+  /**
+   * Adds entries [firstSeq, firstSeq + count) written by this process after every indexed entry:
+   * they extend the last run when they continue it in the same segment. `points` are the write's
+   * points as the writer chose them ([offset, seq, timeMs] triples, §14.2); without them (a reader
+   * that only learns where each write lies) the write's first entry is offered to the rule, which
+   * keeps the points valid places to start, if sparser than a scan's.
    */
   append(
     segment: SegmentRef,
@@ -60,21 +74,23 @@ export class TopicIndex {
     count: number,
     startOffset: number,
     endOffset: number,
-    mayMerge = true,
+    timeMs: number,
+    points?: Float64Array,
+    intervalBytes = DEFAULT_INDEX_INTERVAL_BYTES,
   ): void {
-    const last = this.runs.at(-1);
-    if (
-      mayMerge &&
-      last !== undefined &&
-      last.segment === segment &&
-      last.firstSeq + last.count === firstSeq &&
-      mayExtendRun(last, startOffset, endOffset)
-    ) {
-      last.count += count;
-      last.endOffset = endOffset;
+    let run = this.runs.at(-1);
+    if (run !== undefined && run.segment === segment && run.firstSeq + run.count === firstSeq) {
+      run.count += count;
+      run.endOffset = endOffset;
+    } else {
+      run = { segment, firstSeq, count, startOffset, endOffset, points: new SparsePointsBuilder(intervalBytes) };
+      this.runs.push(run);
+    }
+    if (points === undefined) {
+      run.points.offer(startOffset, firstSeq, timeMs);
       return;
     }
-    this.runs.push({ segment, firstSeq, count, startOffset, endOffset });
+    for (let i = 0; i < points.length; i += POINT_FIELDS) run.points.push(points[i]!, points[i + 1]!, points[i + 2]!);
   }
 
   /** Index of the run holding `seq`, or -1. */
@@ -94,4 +110,12 @@ export class TopicIndex {
   removeSegments(paths: ReadonlySet<string>): void {
     this.runs = this.runs.filter((run) => !paths.has(run.segment.path));
   }
+}
+
+/** Where a walk to `seq` (inside `run`) may start: the greatest point at or before it. */
+export function startOffsetFor(run: IndexedRun, seq: number): number {
+  const points = run.points;
+  const data = points.toArrayView();
+  const i = floorPointBySeq(data, points.count, seq);
+  return i < 0 ? run.startOffset : data[i * POINT_FIELDS]!;
 }

@@ -204,11 +204,16 @@ describe('walrus tail', () => {
       .trimEnd()
       .split('\n')
       .map((l) => JSON.parse(l));
+    const time = expect.any(Number);
     expect(parsed).toEqual([
-      { topic: 'events', seq: 0, codec: 'raw', bytes: 7, text: 'created' },
-      { topic: 'events', seq: 1, codec: 'raw', bytes: 16, text: 'paid\nand shipped' },
-      { topic: 'events', seq: 2, codec: 'raw', bytes: 6, text: 'closed' },
+      { topic: 'events', seq: 0, timeMs: time, codec: 'raw', bytes: 7, text: 'created' },
+      { topic: 'events', seq: 1, timeMs: time, codec: 'raw', bytes: 16, text: 'paid\nand shipped' },
+      { topic: 'events', seq: 2, timeMs: time, codec: 'raw', bytes: 6, text: 'closed' },
     ]);
+    // Append times (docs/FORMAT.md §13.3): this run's, and non-decreasing along the topic.
+    const times = parsed.map((e: { timeMs: number }) => e.timeMs);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(Math.abs(times[0] - Date.now())).toBeLessThan(3_600_000);
     const binary = JSON.parse((await walrus(['tail', base, 'binary', '-k', KEY, '--format', 'json'])).stdout);
     expect(binary).toMatchObject({
       seq: 0,
@@ -249,6 +254,7 @@ describe('walrus dump', () => {
     const orders = records.filter((r) => r.kind === 'ENTRY' && r.topic === 'orders');
     expect(orders.map((r) => r.seq)).toEqual(Array.from({ length: ORDERS }, (_, i) => i));
     expect(orders[5]).toMatchObject({
+      timeMs: expect.any(Number),
       codec: 'raw',
       flags: [],
       status: 'visible',
@@ -270,10 +276,17 @@ describe('walrus dump', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines.length).toBe(4); // its TOPIC_DEF and three entries
     expect(lines[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{8}\.seg\s+\d+\s+TOPIC_DEF\s+topic "events" id=\d+$/);
-    expect(lines[2]).toMatch(/ENTRY\s+topic "events" seq=1 bytes=16 flags=BATCH visible {2}\| paid\\nand shipped$/);
+    const time = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `ENTRY\\s+topic "events" seq=1 time=${time} bytes=16 flags=BATCH visible {2}\\| paid\\\\nand shipped$`,
+      ),
+    );
     expect(lines[3]).toContain('flags=BATCH|BATCH_END');
     const hex = await walrus(['dump', base, '-k', KEY, '--topic', 'binary', '--format', 'hex']);
-    expect(hex.stdout).toMatch(/ENTRY\s+topic "binary" seq=0 bytes=3 flags=- visible\n\s+00000000 {2}ff 00 fe/);
+    expect(hex.stdout).toMatch(
+      new RegExp(`ENTRY\\s+topic "binary" seq=0 time=${time} bytes=3 flags=- visible\\n\\s+00000000 {2}ff 00 fe`),
+    );
   });
 });
 
@@ -311,6 +324,32 @@ describe('walrus bench', () => {
       expect(run.stderr).toContain('npm ci');
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('walrus stats: named consumers (docs/SEMANTICS.md rule D19)', () => {
+  it('lists every named consumer’s position and lag per topic, as the engine persisted them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-cli-consumers-'));
+    try {
+      const wal = await Walrus.open({ dir, writers: 1 });
+      for (let i = 0; i < 10; i++) await wal.append('t', `e${i}`);
+      const indexer = wal.consumer('indexer');
+      for (let i = 0; i < 4; i++) await indexer.readNext('t');
+      wal.consumer('idle ☃', { startAt: 'latest' });
+      await wal.readNext('t');
+      await wal.close();
+      const stats = JSON.parse((await walrus(['stats', dir, '--json'])).stdout);
+      expect(stats.consumers).toEqual([
+        { name: 'idle ☃', topics: [{ topic: 't', position: 10, lag: 0 }] },
+        { name: 'indexer', topics: [{ topic: 't', position: 4, lag: 6 }] },
+      ]);
+      expect(stats.topics[0].consumed).toBe(1); // the default consumer's
+      const table = (await walrus(['stats', dir])).stdout;
+      expect(table).toContain('named consumers');
+      expect(table).toMatch(/indexer\s+t\s+4\s+6/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

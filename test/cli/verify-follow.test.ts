@@ -14,7 +14,7 @@ import { Walrus } from '../../dist/src/index.js';
 import { ProgressBar, renderProgressLine } from '../../dist/src/cli/progress-bar.js';
 import { runWalrus as walrus, startWalrus } from './run-walrus.js';
 
-const FRAME_HEADER_BYTES = 32;
+const FRAME_HEADER_BYTES = 40; // the version-2 frames the engine writes (docs/FORMAT.md §13.1)
 
 const dirs: string[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
@@ -216,7 +216,9 @@ describe('on a WAL a service has open', () => {
     await waitForOutput(existing.child, existing.out, 'new-3\n');
     await waitForOutput(future.child, future.out, '"born"');
     expect(existing.out()).toBe('old-13\nold-14\nnew-1\nnew-2\nnew-3\n');
-    expect(JSON.parse(future.out())).toEqual({ topic: 'not-yet', seq: 0, codec: 'raw', bytes: 4, text: 'born' });
+    expect(JSON.parse(future.out())).toEqual({
+      ...{ topic: 'not-yet', seq: 0, timeMs: expect.any(Number), codec: 'raw', bytes: 4, text: 'born' },
+    });
 
     existing.child.kill('SIGINT');
     future.child.kill('SIGINT');

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FRAME_HEADER_BYTES, KIND_TOPIC_DEF } from '../../src/storage/frame.js';
+import { FRAME_HEADER_BYTES_V2, KIND_TOPIC_DEF } from '../../src/storage/frame.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import {
   SEGMENT_HEADER_FRAME_BYTES,
@@ -200,7 +200,7 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
           const rel =
             where === 'first' ? 0 : where === 'middle' ? Math.floor(hit.payloadBytes / 2) : hit.payloadBytes - 1;
           check(
-            { corrupt: (copy) => flipHit(copy, target, (h) => h.offset + FRAME_HEADER_BYTES + rel, 7 - (rel % 8)) },
+            { corrupt: (copy) => flipHit(copy, target, (h) => h.offset + FRAME_HEADER_BYTES_V2 + rel, 7 - (rel % 8)) },
             cutAt(target.topic, target.seq),
           );
         });
@@ -211,7 +211,7 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
         corrupt: (dir) => {
           const layout = readSegmentLayout(segmentPaths(dir)[1]!);
           const def = layout.frames.find((f) => f.kind === KIND_TOPIC_DEF)!;
-          flipBit(layout.path, def.offset + FRAME_HEADER_BYTES, 1);
+          flipBit(layout.path, def.offset + FRAME_HEADER_BYTES_V2, 1);
         },
       });
     });
@@ -332,7 +332,7 @@ describe('corruption table: every topic recovers to exactly a prefix of what was
       check({
         corrupt: (dir) => {
           const segment = segmentPaths(dir).at(-1)!;
-          flipBit(segment, FRAME_HEADER_BYTES + 8, 0);
+          flipBit(segment, FRAME_HEADER_BYTES_V2 + 8, 0);
           return segment;
         },
         mustLose: true,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FRAME_HEADER_BYTES, crc32Of } from '../../src/storage/frame.js';
+import { FRAME_HEADER_BYTES_V2, crc32Of } from '../../src/storage/frame.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import {
   SEGMENT_HEADER_FRAME_BYTES,
@@ -51,7 +51,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     expect(segmentPaths(dir).length).toBeGreaterThan(2);
     const hit = findEntry(dir, 'victim', 20);
     const victimId = topicIdOf(dir, 'victim');
-    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES + 5, 3);
+    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES_V2 + 5, 3);
 
     const store = LogStore.open(options(dir));
     expect(texts(peekAll(store, 'victim'))).toEqual(Array.from({ length: 20 }, (_, i) => victimText(i)));
@@ -88,7 +88,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     writeTwoTopics(dir, 30);
     const last = locateEntries(dir).at(-1)!;
     expect(last.topic).toBe('other');
-    truncateTo(last.path, last.offset + FRAME_HEADER_BYTES + 100);
+    truncateTo(last.path, last.offset + FRAME_HEADER_BYTES_V2 + 100);
 
     const store = LogStore.open(options(dir));
     expect(peekAll(store, 'victim')).toHaveLength(30);
@@ -123,7 +123,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     store.append('t', 'single-after');
     store.close();
     const middle = findEntry(dir, 't', 2);
-    flipBit(middle.path, middle.offset + FRAME_HEADER_BYTES + 4000, 6);
+    flipBit(middle.path, middle.offset + FRAME_HEADER_BYTES_V2 + 4000, 6);
 
     store = LogStore.open(options(dir));
     expect(texts(peekAll(store, 't'))).toEqual(['single-0']);
@@ -157,7 +157,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     expect(drain(store, 'other')).toHaveLength(40);
     store.close();
     const last = findEntry(dir, 'other', 39);
-    truncateTo(last.path, last.offset + FRAME_HEADER_BYTES + 10);
+    truncateTo(last.path, last.offset + FRAME_HEADER_BYTES_V2 + 10);
 
     store = LogStore.open(options(dir));
     expect(store.count('other')).toBe(0);
@@ -179,7 +179,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     for (let i = 0; i < 30; i++) store.readNext('victim');
     store.close();
     const hit = findEntry(dir, 'victim', 35);
-    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES, 0);
+    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES_V2, 0);
 
     store = LogStore.open(options(dir));
     expect(store.count('victim')).toBe(5);
@@ -199,7 +199,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     for (let i = 0; i < 30; i++) store.readNext('victim');
     store.close();
     const hit = findEntry(dir, 'victim', 10);
-    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES, 0);
+    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES_V2, 0);
 
     store = LogStore.open(options(dir));
     expectDamageAt(store, hit.path, hit.offset);
@@ -214,7 +214,7 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     writeTwoTopics(dir, 5);
     const hit = findEntry(dir, 'other', 2);
     patchFrameHeader(hit.path, hit.offset, (header) => {
-      header[4] = 2;
+      header[4] = 3;
     });
     expectUnsupported(dir, hit.path);
   });
@@ -223,10 +223,11 @@ describe('rule 8 (docs/SEMANTICS.md): recovery restores each topic to its longes
     const dir = tmp.make();
     writeTwoTopics(dir, 5);
     const segment = segmentPaths(dir)[0]!;
-    const payload = readBytes(segment, FRAME_HEADER_BYTES, SEGMENT_HEADER_FRAME_BYTES - FRAME_HEADER_BYTES);
-    payload.writeUInt32LE(2, 0);
-    overwrite(segment, FRAME_HEADER_BYTES, payload);
-    patchFrameHeader(segment, 0, (header) => header.writeUInt32LE(crc32Of(payload), 24));
+    const payload = readBytes(segment, FRAME_HEADER_BYTES_V2, SEGMENT_HEADER_FRAME_BYTES - FRAME_HEADER_BYTES_V2);
+    payload.writeUInt32LE(3, 0);
+    overwrite(segment, FRAME_HEADER_BYTES_V2, payload);
+    // The version-2 header's payloadCrc is at byte 32 (docs/FORMAT.md §13.1).
+    patchFrameHeader(segment, 0, (header) => header.writeUInt32LE(crc32Of(payload), 32));
     expect(fileBytes(segment)).toBeGreaterThan(SEGMENT_HEADER_FRAME_BYTES);
     expectUnsupported(dir, segment);
   });

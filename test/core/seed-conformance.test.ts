@@ -5,7 +5,7 @@
  * no close) is a crash copy here; a clean restart is close + open.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FRAME_HEADER_BYTES } from '../../src/storage/frame.js';
+import { FRAME_HEADER_BYTES_V2 } from '../../src/storage/frame.js';
 import { LogStore, type LogStoreOptions, type StoredEntry } from '../../src/storage/log-store.js';
 import { sanitizeKey } from '../../src/storage/namespace.js';
 import { findEntry, flipBit, overwrite, segmentPaths, zeroRange } from '../helpers/corrupt.js';
@@ -109,7 +109,7 @@ describe('seed §5.1 tests/unit.rs', () => {
     store.append('t', 'precious payload');
     store.close();
     const hit = findEntry(dir, 't', 0);
-    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES + 3, 1);
+    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES_V2 + 3, 1);
     const again = open(dir);
     expect(again.readNext('t')).toBeNull();
     again.close();
@@ -780,7 +780,7 @@ describe('seed §5.7 tests/rollback_recovery.rs', () => {
     store.close();
     expect(segmentPaths(dir)).toHaveLength(1);
     const hit = findEntry(dir, 'zb', 2);
-    zeroRange(hit.path, hit.offset, FRAME_HEADER_BYTES);
+    zeroRange(hit.path, hit.offset, FRAME_HEADER_BYTES_V2);
     store = open(dir);
     expect(texts(drain(store, 'zb'))).toEqual(['zb0', 'zb1']);
     store.append('zb', 'new');
@@ -796,7 +796,7 @@ describe('seed §5.7 tests/rollback_recovery.rs', () => {
     store.append('zp', 'small_2');
     store.close();
     const hit = findEntry(dir, 'zp', 1);
-    zeroRange(hit.path, hit.offset, FRAME_HEADER_BYTES);
+    zeroRange(hit.path, hit.offset, FRAME_HEADER_BYTES_V2);
     store = open(dir);
     expect(texts(drain(store, 'zp'))).toEqual(['small_1']);
     store.append('zp', 'small_3');

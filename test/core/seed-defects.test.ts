@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FRAME_HEADER_BYTES } from '../../src/storage/frame.js';
+import { FRAME_HEADER_BYTES_V2 } from '../../src/storage/frame.js';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { LogStore, type LogStoreOptions, type StoredEntry } from '../../src/storage/log-store.js';
 import { sanitizeKey } from '../../src/storage/namespace.js';
@@ -124,7 +124,7 @@ describe('seed defects (reference §7) are not reproducible', () => {
     );
     store.close();
     const frames = locateEntries(base).filter((e) => e.seq >= 1);
-    const cuts = frames.flatMap((f) => [f.offset + 10, f.offset + FRAME_HEADER_BYTES + 100, f.endOffset - 1]);
+    const cuts = frames.flatMap((f) => [f.offset + 10, f.offset + FRAME_HEADER_BYTES_V2 + 100, f.endOffset - 1]);
     for (const cut of cuts) {
       const dir = tmp.make();
       fs.cpSync(base, dir, { recursive: true });
@@ -325,7 +325,7 @@ describe('seed defects (reference §7) are not reproducible', () => {
     put(patterned(20 * KiB, 2));
     store.append('other', 'interleaved');
     for (let i = 0; i < 5; i++) put(patterned(300, 10 + i));
-    put(patterned(4 * KiB - FRAME_HEADER_BYTES, 3)); // exactly one block
+    put(patterned(4 * KiB - FRAME_HEADER_BYTES_V2, 3)); // exactly one block
     put(patterned(1, 4));
     store.close();
     store = open(dir);
@@ -403,7 +403,7 @@ describe('seed defects (reference §7) are not reproducible', () => {
     store.close();
     expect(segmentPaths(dir).length).toBeGreaterThan(1);
     const hit = findEntry(dir, 't', 5);
-    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES + 2500, 4);
+    flipBit(hit.path, hit.offset + FRAME_HEADER_BYTES_V2 + 2500, 4);
     store = open(dir);
     expect(store.recovery.damage.length).toBeGreaterThan(0);
     expect(seqs(store.batchRead('t', { maxBytes: 1 << 30, checkpoint: false }))).toEqual([0, 1, 2, 3, 4]);

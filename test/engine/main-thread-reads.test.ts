@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { CURSOR_RECORD_BYTES } from '../../src/storage/cursor-store.js';
 import { DEFAULT_RUN_LOG_RECORDS } from '../../src/engine/shared/run-log.js';
@@ -54,6 +56,37 @@ describe('rule 1 (docs/SEMANTICS.md): a read finds every acknowledged append', (
     }
     await producing;
     expect(seen.every((v, i) => v === i)).toBe(true);
+  });
+  it('topics whose frames interleave, read by one consumer each while the writer keeps writing (shared read windows)', async () => {
+    const wal = await openWal({ dir: tempDir(), writers: 1, fsync: 'none' });
+    const topics = Array.from({ length: 16 }, (_, i) => `t${i}`);
+    const perTopic = 600;
+    const producing = (async () => {
+      for (let i = 0; i < perTopic; i += 20)
+        await Promise.all(
+          Array.from({ length: 20 * topics.length }, (_, k) =>
+            wal.append(topics[k % topics.length]!, `${i + Math.floor(k / topics.length)}:${'p'.repeat(900 + (k % 7))}`),
+          ),
+        );
+    })();
+    const seen = topics.map((): number[] => []);
+    const done = () => seen.every((s) => s.length >= perTopic);
+    while (!done()) {
+      let got = 0;
+      for (let t = 0; t < topics.length; t++) {
+        // Small batches: the consumers stay close together, within the windows they share.
+        const batch = await wal.batchRead(topics[t]!, { maxBytes: 4 * 1024 });
+        for (const e of batch) {
+          const [seq, pad] = e.text().split(':');
+          expect(pad!.length).toBeGreaterThanOrEqual(900);
+          seen[t]!.push(Number(seq));
+        }
+        got += batch.length;
+      }
+      if (got === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await producing;
+    for (const s of seen) expect(s).toEqual(Array.from({ length: perTopic }, (_, i) => i));
   });
 });
 
@@ -133,4 +166,29 @@ describe('reads keep the event loop turning (docs/ARCHITECTURE.md, Reads)', () =
       expect(timerRanAt).toBeLessThan(total);
     });
   }
+});
+
+describe('a reader holds no entry it handed out (docs/ARCHITECTURE.md, Reads)', () => {
+  it('a batchRead loop that always keeps a chunk read ahead lets consumed entries be collected', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const wal = await openWal({ dir: tempDir(), fsync: 'none', readConsistency: 'strictly-at-once' });
+    const payload = 'x'.repeat(1024);
+    for (let i = 0; i < 6; i++)
+      await wal.batchAppend(
+        't',
+        Array.from({ length: 1000 }, () => payload),
+      );
+    // Batches smaller than a read chunk: every read leaves entries cached for the next one.
+    let first: WeakRef<object> | null = null;
+    let read = 0;
+    while (read < 5000) {
+      const batch = await wal.batchRead('t', { maxBytes: 64 * 1024 });
+      first ??= new WeakRef(batch[0]!);
+      read += batch.length;
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef target is kept for the turn
+    gc();
+    expect(first!.deref()).toBeUndefined();
+  });
 });

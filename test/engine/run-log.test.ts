@@ -25,9 +25,9 @@ describe('run log: every written run reaches the main thread once, in order', ()
     for (let round = 0; round < 500; round++) {
       const k = 1 + (round % 8);
       for (let i = 0; i < k; i++, next++)
-        expect(producer.publish(next % 3, next, 2 ** 40 + next, 1 + (next % 5), next * 100, next * 100 + 99)).toBe(
-          true,
-        );
+        expect(
+          producer.publish(next % 3, next, 2 ** 40 + next, 1 + (next % 5), next * 100, next * 100 + 99, 2 ** 41 + next),
+        ).toBe(true);
       const { n, runs } = collect(consumer);
       expect(n).toBe(k);
       for (const run of runs) {
@@ -38,6 +38,7 @@ describe('run log: every written run reaches the main thread once, in order', ()
           count: 1 + (expected % 5),
           startOffset: expected * 100,
           endOffset: expected * 100 + 99,
+          timeMs: 2 ** 41 + expected,
         });
         expected++;
       }
@@ -48,15 +49,15 @@ describe('run log: every written run reaches the main thread once, in order', ()
 
   it('a full log refuses a record and says so; drain applies nothing until a snapshot position resumes it', () => {
     const { producer, consumer } = makeLog(4);
-    for (let i = 0; i < 4; i++) expect(producer.publish(1, 0, i, 1, i, i + 1)).toBe(true);
-    expect(producer.publish(1, 0, 4, 1, 4, 5)).toBe(false);
+    for (let i = 0; i < 4; i++) expect(producer.publish(1, 0, i, 1, i, i + 1, 0)).toBe(true);
+    expect(producer.publish(1, 0, 4, 1, 4, 5, 0)).toBe(false);
     expect(consumer.overflowed).toBe(true);
     // What follows a dropped record would leave a gap: nothing is applied until a snapshot.
     expect(collect(consumer).n).toBe(-1);
     const position = producer.beginSnapshot(); // the snapshot covers every run written so far
     expect(consumer.overflowed).toBe(false);
     consumer.skipTo(position);
-    expect(producer.publish(1, 0, 5, 1, 5, 6)).toBe(true);
+    expect(producer.publish(1, 0, 5, 1, 5, 6, 0)).toBe(true);
     const { n, runs } = collect(consumer);
     expect(n).toBe(1);
     expect(runs[0]!.firstSeq).toBe(5);

@@ -20,12 +20,12 @@ async function logWithSegments(segments: number): Promise<string> {
   return dir;
 }
 
-/** Makes the last entry's frame claim format version 2, with a valid header checksum. */
+/** Makes the last entry's frame claim format version 3, with a valid header checksum. */
 function markLastEntryNewer(dir: string): string {
   const entries = locateEntries(dir);
   const last = entries[entries.length - 1]!;
   patchFrameHeader(last.path, last.offset, (header) => {
-    header[4] = 2;
+    header[4] = 3;
   });
   return last.path;
 }

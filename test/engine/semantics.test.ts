@@ -424,3 +424,44 @@ describe('concurrent writers and readers on one topic: no duplicates, no loss, o
     }
   });
 });
+
+describe('rule D18 (docs/SEMANTICS.md): Entry.timeMs — the append time, never decreasing within a topic (SPEC §3.6)', () => {
+  it('is stamped by the writer, shared by an atomic batch, non-decreasing per topic across rolls and a reopen with other writers', async () => {
+    const dir = tempDir();
+    const topics = ['t0', 't1', 't2', 't3'];
+    const firstBefore = Date.now();
+    let wal = await openWal({ ...SMALL, dir, writers: 2 });
+    for (let round = 0; round < 40; round++) {
+      const topic = topics[round % topics.length]!;
+      if (round % 5 === 0)
+        await wal.batchAppend(
+          topic,
+          ['b0', 'b1', 'b2'].map((s) => `${s}-${'x'.repeat(2000)}`),
+        );
+      else await wal.append(topic, `r${round}-${'y'.repeat(3000)}`);
+    }
+    const firstAfter = Date.now();
+    await wal.close();
+    // Another writer count moves topics to other writers: their times must still not go back.
+    wal = await openWal({ ...SMALL, dir, writers: 3 });
+    for (const topic of topics) await wal.append(topic, 'after reopen');
+    const secondAfter = Date.now();
+    expect(listSegments(nodeFileIo, dir).length).toBeGreaterThan(2);
+    for (const topic of topics) {
+      const entries = await wal.batchRead(topic, { maxBytes: Infinity, checkpoint: false });
+      const times = entries.map((e) => e.timeMs);
+      expect(times.every((t) => Number.isSafeInteger(t))).toBe(true);
+      for (let i = 1; i < times.length; i++) expect(times[i]!, `${topic}#${i}`).toBeGreaterThanOrEqual(times[i - 1]!);
+      // Every entry was appended within the run that wrote it (the clock here moves forward).
+      const old = times.slice(0, -1);
+      expect(Math.min(...old)).toBeGreaterThanOrEqual(firstBefore);
+      expect(Math.max(...old)).toBeLessThanOrEqual(firstAfter);
+      expect(times.at(-1)!).toBeLessThanOrEqual(secondAfter);
+      // One time per positional write: the entries of an atomic batch share theirs.
+      const batch = entries.filter((e) => e.text().startsWith('b'));
+      for (let i = 0; i < batch.length; i += 3)
+        expect(new Set(batch.slice(i, i + 3).map((e) => e.timeMs)).size).toBe(1);
+    }
+    await wal.close();
+  });
+});

@@ -191,6 +191,31 @@ describe('subscribe: ending', () => {
     expect((await wal.readNext('small'))?.text()).toBe('s1');
   });
 
+  it('next() calls made before a batch arrived get its entries in order; return() drops the rest', async () => {
+    const wal = await openWal(SMALL);
+    await wal.batchAppend(
+      't',
+      Array.from({ length: 6 }, (_, i) => `e${i}`),
+    );
+    const iterator = wal.subscribe('t')[Symbol.asyncIterator]();
+    // Three calls at once, as an iterator may be driven: one batch read, each entry handed out once.
+    const first = await Promise.all([iterator.next(), iterator.next(), iterator.next()]);
+    expect(first.map((r) => (r.done ? null : r.value.text()))).toEqual(['e0', 'e1', 'e2']);
+    expect(await iterator.return!()).toEqual({ value: undefined, done: true });
+    expect((await iterator.next()).done).toBe(true);
+    expect(await wal.count('t')).toBe(0); // the batch was consumed when it was read (rule D8)
+  });
+
+  it('a failed read ends the iteration: next() calls queued behind it end too', async () => {
+    const wal = await openWal(SMALL);
+    await wal.append('t', 'x');
+    wal.batchRead = () => Promise.reject(new WalError('ERR_IO', 'simulated read failure'));
+    const iterator = wal.subscribe('t')[Symbol.asyncIterator]();
+    const [failed, queued] = await Promise.allSettled([iterator.next(), iterator.next()]);
+    expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'ERR_IO' } });
+    expect(queued).toEqual({ status: 'fulfilled', value: { value: undefined, done: true } });
+  });
+
   it('rethrows failures other than close', async () => {
     const wal = await openWal(SMALL);
     await wal.append('t', 'x');

@@ -195,6 +195,37 @@ describe('bad arguments to every method of an open WAL', () => {
     await row(`waitForWrites(${label})`, () => wal.waitForWrites(t, { timeoutMs: 1 }), 'ERR_INVALID_ARGUMENT');
     // subscribe validates at the call (it returns an iterable, not a promise).
     expect(() => wal.subscribe(t)).toThrow(WalError);
+    await row(`get(${label}, 0)`, () => wal.get(t, 0), 'ERR_INVALID_ARGUMENT');
+    await row(`offsets(${label})`, () => wal.offsets(t), 'ERR_INVALID_ARGUMENT');
+    const c = wal.consumer('bad-input');
+    await row(`consumer.readNext(${label})`, () => c.readNext(t), 'ERR_INVALID_ARGUMENT');
+    await row(`consumer.batchRead(${label})`, () => c.batchRead(t, { maxBytes: 100 }), 'ERR_INVALID_ARGUMENT');
+    await row(`consumer.count(${label})`, () => c.count(t), 'ERR_INVALID_ARGUMENT');
+    await row(`consumer.seek(${label})`, () => c.seek(t, 'earliest'), 'ERR_INVALID_ARGUMENT');
+    expect(() => c.subscribe(t)).toThrow(WalError);
+  });
+
+  it.each<[string, unknown]>([
+    ['undefined', undefined],
+    ['null', null],
+    ['a number', 7],
+    ['an object', {}],
+    ['a String object', new String('x')],
+    ['an empty string', ''],
+    ['256 ASCII bytes', 'x'.repeat(256)],
+    ['256 UTF-8 bytes in 128 characters', 'é'.repeat(128)],
+    ['a lone surrogate', 'a\uD800'],
+  ])('consumer name %s: wal.consumer throws ERR_INVALID_ARGUMENT and registers nothing', async (label, name) => {
+    let thrown: unknown = null;
+    try {
+      wal.consumer(name as string);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown, label).toBeInstanceOf(WalError);
+    expect((thrown as WalError).code, label).toBe('ERR_INVALID_ARGUMENT');
+    expect((await wal.consumers()).filter((n) => n !== 'bad-input')).toEqual([]);
+    await model.check(wal, `consumer(${label})`);
   });
 
   it.each(BAD_DATA)('data %s: append and batchAppend reject with ERR_INVALID_ARGUMENT', async (label, make) => {

@@ -9,7 +9,15 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalError, Walrus } from '../../dist/src/index.js';
 import { packControlFile } from '../../dist/src/storage/disk-codec.js';
-import { KIND_ENTRY, crc32Of, decodeFrameHeader, frameBytes } from '../../dist/src/storage/frame.js';
+import {
+  KIND_ENTRY,
+  decodeFrameHeaderIn,
+  decodeSegmentHeader,
+  frameBytes,
+  frameHeaderBytes,
+  segmentHeaderFrameBytes,
+  sealFrameHeaderV2,
+} from '../../dist/src/storage/frame.js';
 import { nextFrameOffset, nextBlockBoundary } from '../../dist/src/storage/block-layout.js';
 import { SMALL, openWal, tempDir } from '../helpers/wal.js';
 
@@ -31,33 +39,44 @@ function segmentsOf(dir: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
-/** The frames of an intact segment, per the block rules. */
+/** The salt of a version-2 segment the engine wrote (docs/FORMAT.md §13.1.1). */
+function saltOf(file: string): number {
+  const info = decodeSegmentHeader(fs.readFileSync(file), fs.statSync(file).size);
+  if ('problem' in info || info.formatVersion !== 2) throw new Error(`${file}: not a version-2 segment`);
+  return info.salt;
+}
+
+/** The frames of an intact version-2 segment, per the block rules. */
 function framesOf(file: string): FrameAt[] {
   const data = fs.readFileSync(file);
   const frames: FrameAt[] = [];
-  let offset = 0;
-  while (offset + 32 <= data.byteLength) {
-    const header = decodeFrameHeader(data, offset);
+  const layout = { version: 2, salt: saltOf(file) };
+  const headerBytes = frameHeaderBytes(2);
+  frames.push({ offset: 0, topicId: 0, seq: 0, kind: 1 });
+  let offset = segmentHeaderFrameBytes(2);
+  while (offset + headerBytes <= data.byteLength) {
+    const header = decodeFrameHeaderIn(layout, data, offset, offset);
     if (header === 'zero') {
       offset = nextBlockBoundary(offset, BLOCK_BYTES);
       continue;
     }
     if (typeof header === 'string') throw new Error(`${header} at ${offset}`);
     frames.push({ offset, topicId: header.topicId, seq: header.seq, kind: header.kind });
-    offset = nextFrameOffset(offset, frameBytes(header.payloadBytes), BLOCK_BYTES);
+    offset = nextFrameOffset(offset, frameBytes(header.payloadBytes, headerBytes), BLOCK_BYTES);
   }
   return frames;
 }
 
 /** Sets a frame's payload length and re-seals its header checksum: a valid header that lies. */
 function craftLength(file: string, offset: number, payloadBytes: number): void {
+  const salt = saltOf(file);
   const fd = fs.openSync(file, 'r+');
   try {
-    const header = Buffer.alloc(32);
-    fs.readSync(fd, header, 0, 32, offset);
+    const header = Buffer.alloc(40);
+    fs.readSync(fd, header, 0, 40, offset);
     header.writeUInt32LE(payloadBytes, 8);
-    header.writeUInt32LE(crc32Of(header, 0, 28), 28);
-    fs.writeSync(fd, header, 0, 32, offset);
+    sealFrameHeaderV2(header, 0, salt, offset);
+    fs.writeSync(fd, header, 0, 40, offset);
   } finally {
     fs.closeSync(fd);
   }
@@ -114,6 +133,29 @@ describe('a length read from disk is range-checked: a crafted frame length is da
       expect(report.damage).toContainEqual(expect.objectContaining({ path: segment, offset: victim.offset }));
     },
   );
+});
+
+describe('README bad input row 14 (issue 12 defect 14), fixed by format v2: a frame whose length runs past the end mid-segment', () => {
+  it('is damage, and the scan goes on: the later frames of every topic in the file are kept (docs/FORMAT.md §13.2)', async () => {
+    const dir = await writeLog();
+    const segment = segmentsOf(dir)[0]!;
+    const victim = framesOf(segment).filter(
+      (f) => f.kind === KIND_ENTRY && f.topicId === 1 && f.offset < BLOCK_BYTES,
+    )[10]!;
+    // Within 1 GiB, so the header is valid (salted, at its offset): a genuine header whose frame is torn.
+    craftLength(segment, victim.offset, 1 << 28);
+
+    const wal = await openWal({ ...SMALL, dir, writers: 1, fsync: 'none', maxBatchEntries: 1000 });
+    const damage = (await wal.stats()).recovery.damage;
+    expect(damage).toContainEqual(
+      expect.objectContaining({ path: segment, offset: victim.offset, reason: expect.stringMatching(/torn tail/) }),
+    );
+    const a = await wal.batchRead('a', { maxBytes: Infinity, checkpoint: false });
+    expect(a.map((e) => e.seq)).toEqual(Array.from({ length: victim.seq }, (_, i) => i));
+    // Version 1 ended the file's scan here and lost every later 'b' entry in it; version 2 keeps them all.
+    const b = await wal.batchRead('b', { maxBytes: Infinity, checkpoint: false });
+    expect(b.map((e) => e.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  });
 });
 
 describe('an epoch read from a file name is range-checked: no new epoch past the last u32 (FORMAT §2)', () => {

@@ -5,23 +5,27 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  FRAME_HEADER_BYTES,
+  FRAME_HEADER_BYTES_V2,
   KIND_ENTRY,
   KIND_SEGMENT_HEADER,
   KIND_TOPIC_DEF,
-  SEGMENT_HEADER_PAYLOAD_BYTES,
   crc32Of,
-  decodeFrameHeader,
-  decodeSegmentHeaderPayload,
+  decodeFrameHeaderIn,
+  decodeSegmentHeader,
   encodeFrame,
   encodeSegmentHeaderPayload,
   frameBytes,
+  frameHeaderBytes,
+  sealFrameHeaderV2,
+  segmentHeaderFrameBytes,
 } from '../../src/storage/frame.js';
 
 export const SEGMENT_FILE_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{8}\.seg$/;
 
-/** Bytes of the SEGMENT_HEADER frame that opens every segment. */
-export const SEGMENT_HEADER_FRAME_BYTES = frameBytes(SEGMENT_HEADER_PAYLOAD_BYTES);
+/** Bytes of the SEGMENT_HEADER frame that opens every segment the WAL writes (version 2). */
+export const SEGMENT_HEADER_FRAME_BYTES = segmentHeaderFrameBytes(2);
+/** Header bytes of every frame the WAL writes (version 2, docs/FORMAT.md §13.1). */
+export const FRAME_HEADER_BYTES = FRAME_HEADER_BYTES_V2;
 
 /** Segment files of a namespace directory in (epoch, writer, segment no) order: fixed-width hex sorts. */
 export function segmentPaths(dir: string): string[] {
@@ -39,12 +43,17 @@ export interface FrameAt {
   topicId: number;
   seq: number;
   payloadBytes: number;
+  timeMs: number;
+  /** Offset of the frame's payload (after its 32- or 40-byte header). */
+  payloadOffset: number;
   /** Offset just past the frame's padded payload. */
   endOffset: number;
 }
 
 export interface SegmentLayout {
   path: string;
+  formatVersion: number;
+  salt: number;
   blockBytes: number;
   epoch: number;
   segmentNo: number;
@@ -57,38 +66,38 @@ export interface EntryLocation extends FrameAt {
   topic: string;
 }
 
-/** Walks an intact segment file frame by frame; throws at anything that is not a valid frame. */
+/** Walks an intact segment file (either version) frame by frame; throws at anything that is not a valid frame. */
 export function readSegmentLayout(segmentPath: string): SegmentLayout {
   const data = fs.readFileSync(segmentPath);
-  const first = decodeFrameHeader(data, 0);
-  if (typeof first === 'string' || first.kind !== KIND_SEGMENT_HEADER)
-    throw new Error(`${segmentPath}: no segment header (${String(first)})`);
-  const info = decodeSegmentHeaderPayload(
-    data.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + SEGMENT_HEADER_PAYLOAD_BYTES),
-  );
+  const info = decodeSegmentHeader(data, data.byteLength);
+  if ('problem' in info) throw new Error(`${segmentPath}: no segment header (${info.problem})`);
+  const frameLayout = { version: info.formatVersion, salt: info.salt };
+  const headerBytes = frameHeaderBytes(info.formatVersion);
   const layout: SegmentLayout = {
     path: segmentPath,
+    formatVersion: info.formatVersion,
+    salt: info.salt,
     blockBytes: info.blockBytes,
     epoch: info.epoch,
     segmentNo: info.segmentNo,
     frames: [],
     topicNames: new Map(),
   };
-  let pos = SEGMENT_HEADER_FRAME_BYTES;
-  while (pos + FRAME_HEADER_BYTES <= data.byteLength) {
-    const header = decodeFrameHeader(data, pos);
+  let pos = segmentHeaderFrameBytes(info.formatVersion);
+  while (pos + headerBytes <= data.byteLength) {
+    const header = decodeFrameHeaderIn(frameLayout, data, pos, pos);
     if (header === 'zero') {
       pos = (Math.floor(pos / info.blockBytes) + 1) * info.blockBytes;
       continue;
     }
     if (typeof header === 'string') throw new Error(`${segmentPath}@${pos}: ${header}`);
-    const payloadStart = pos + FRAME_HEADER_BYTES;
+    const payloadStart = pos + headerBytes;
     const payload = data.subarray(payloadStart, payloadStart + header.payloadBytes);
     if (payload.byteLength !== header.payloadBytes || crc32Of(payload) !== header.payloadCrc) {
       throw new Error(`${segmentPath}@${pos}: torn or corrupt payload`);
     }
-    const endOffset = pos + frameBytes(header.payloadBytes);
-    layout.frames.push({ offset: pos, ...header, endOffset });
+    const endOffset = pos + frameBytes(header.payloadBytes, headerBytes);
+    layout.frames.push({ offset: pos, ...header, payloadOffset: payloadStart, endOffset });
     if (header.kind === KIND_TOPIC_DEF) layout.topicNames.set(header.topicId, new TextDecoder().decode(payload));
     pos = endOffset;
   }
@@ -160,11 +169,20 @@ export function fileBytes(filePath: string): number {
   return fs.statSync(filePath).size;
 }
 
-/** Rewrites fields of a frame header and re-seals it with a correct header CRC (a "valid" foreign frame). */
+/**
+ * Rewrites fields of a frame header and re-seals it with a correct header CRC (a "valid" foreign
+ * frame): in the segment's own layout, so a version-2 header is sealed with its salt and offset.
+ * Fields 0–23 (kind, flags, length, topic, seq) lie at the same offsets in both layouts.
+ */
 export function patchFrameHeader(filePath: string, frameOffset: number, patch: (header: Buffer) => void): void {
-  const header = readBytes(filePath, frameOffset, FRAME_HEADER_BYTES);
+  // Read from the raw header, not through readSegmentLayout: the file may already be patched.
+  const formatVersion = readBytes(filePath, 4, 1)[0]!;
+  const salt = formatVersion === 1 ? 0 : readBytes(filePath, FRAME_HEADER_BYTES_V2 + 20, 4).readUInt32LE(0);
+  const header = readBytes(filePath, frameOffset, frameHeaderBytes(formatVersion));
   patch(header);
-  header.writeUInt32LE(crc32Of(header, 0, 28), 28);
+  if (formatVersion === 1) header.writeUInt32LE(crc32Of(header, 0, 28), 28);
+  // The segment header is sealed with salt 0: a reader learns the salt from it (FORMAT §13.1.1).
+  else sealFrameHeaderV2(header, 0, frameOffset === 0 ? 0 : salt, frameOffset);
   overwrite(filePath, frameOffset, header);
 }
 
@@ -199,6 +217,8 @@ export function forgeSegmentBytes(forged: ForgedSegment): Uint8Array {
     writerIndex: 0,
     segmentNo: 0,
     createdAtMs: 0,
+    salt: 0,
+    indexIntervalBytes: 32 * 1024,
   });
   const frames = [
     encodeFrame(KIND_SEGMENT_HEADER, 0, 0, 0, header),

@@ -9,7 +9,7 @@ import { expectWalError } from '../helpers/wal-error-assert.js';
 
 const sample: Manifest = {
   format: 'walrus-ts',
-  version: 1,
+  version: 2,
   epoch: 7,
   createdAtMs: 1_700_000_000_000,
   openedAtMs: 1_700_000_123_456.5,
@@ -35,7 +35,7 @@ function recordingIo(calls: string[]): FileIo {
   };
 }
 
-describe('MANIFEST (FORMAT §7)', () => {
+describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
   const tmp = new TmpDirs();
   afterEach(() => tmp.removeAll());
 
@@ -50,7 +50,7 @@ describe('MANIFEST (FORMAT §7)', () => {
     const raw = unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)));
     expect(raw).toEqual({
       format: 'walrus-ts',
-      version: 1,
+      version: 2,
       epoch: 7,
       createdAtMs: sample.createdAtMs,
       openedAtMs: sample.openedAtMs,
@@ -76,6 +76,36 @@ describe('MANIFEST (FORMAT §7)', () => {
     writeManifest(nodeFileIo, dir, keyed, false);
     expect(readManifest(nodeFileIo, dir)).toEqual(keyed);
     expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).key).toBe('prod/payments::v1');
+  });
+
+  it('writes version 2 with v1TimeMs when there is one, and reads version 1 (which has no such field)', () => {
+    const dir = tmp.make();
+    const upgraded: Manifest = { ...sample, v1TimeMs: 1_764_000_000_000 };
+    writeManifest(nodeFileIo, dir, upgraded, false);
+    expect(readManifest(nodeFileIo, dir)).toEqual(upgraded);
+    expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).v1TimeMs).toBe(1_764_000_000_000);
+    // A version-1 file as that build wrote it: read as it is, and written back as version 2.
+    fs.writeFileSync(path.join(dir, MANIFEST_FILE_NAME), packControlFile({ ...sample, version: 1, fences: undefined }));
+    const v1 = readManifest(nodeFileIo, dir)!;
+    expect(v1).toEqual({ ...sample, version: 1 });
+    writeManifest(nodeFileIo, dir, v1, false);
+    expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).version).toBe(2);
+  });
+
+  it('rejects a malformed v1TimeMs with ERR_CORRUPT (and one in a version-1 file)', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, MANIFEST_FILE_NAME);
+    const { fences: _none, ...fields } = sample;
+    for (const bad of [
+      { v1TimeMs: -1 },
+      { v1TimeMs: 1.5 },
+      { v1TimeMs: 2 ** 53 },
+      { v1TimeMs: 'then' },
+      { version: 1, v1TimeMs: 5 },
+    ]) {
+      fs.writeFileSync(file, packControlFile({ ...fields, ...bad }));
+      expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
+    }
   });
 
   it('rejects a malformed fence list with ERR_CORRUPT', () => {
@@ -140,7 +170,7 @@ describe('MANIFEST (FORMAT §7)', () => {
   it('refuses another version or format with ERR_UNSUPPORTED_FORMAT naming the file', () => {
     const dir = tmp.make();
     const file = path.join(dir, MANIFEST_FILE_NAME);
-    for (const other of [{ version: 2 }, { format: 'walrus-rust' }, { format: undefined }]) {
+    for (const other of [{ version: 3 }, { version: 0 }, { format: 'walrus-rust' }, { format: undefined }]) {
       fs.writeFileSync(file, packControlFile({ ...sample, ...other }));
       const err = expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_UNSUPPORTED_FORMAT');
       expect(err.message).toContain(file);

@@ -1,10 +1,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WalError } from '../../src/errors.js';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
-import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END, frameBytes } from '../../src/storage/frame.js';
+import {
+  CODEC_MSGPACK,
+  CODEC_RAW,
+  FLAG_BATCH,
+  FLAG_BATCH_END,
+  frameBytes,
+  FRAME_HEADER_BYTES_V2,
+} from '../../src/storage/frame.js';
 import { Partition, type PartitionConfig } from '../../src/storage/partition.js';
 import {
   mergeScans,
@@ -160,15 +168,15 @@ describe('Partition', () => {
       append(p, T1, bytes(10, 4)); // starts at the block after the large frame
       const file = fs.readFileSync(p.currentSegment!.path);
       const secondFrameAt = BLOCK_BYTES;
-      const firstFrameEnd = 64 + frameBytes(1) + frameBytes(3000); // header, TOPIC_DEF, entry 0
+      const firstFrameEnd = 80 + frameBytes(1, FRAME_HEADER_BYTES_V2) + frameBytes(3000, FRAME_HEADER_BYTES_V2); // header, TOPIC_DEF, entry 0
       expect(file.subarray(firstFrameEnd, secondFrameAt).every((b) => b === 0)).toBe(true);
       const largeAt = 2 * BLOCK_BYTES;
       expect(file.readUInt32LE(largeAt)).toBe(0x524c4157);
-      const afterLarge = largeAt + frameBytes(9000);
+      const afterLarge = largeAt + frameBytes(9000, FRAME_HEADER_BYTES_V2);
       const nextAt = Math.ceil(afterLarge / BLOCK_BYTES) * BLOCK_BYTES;
       expect(file.subarray(afterLarge, nextAt).every((b) => b === 0)).toBe(true);
       expect(file.readUInt32LE(nextAt)).toBe(0x524c4157);
-      expect(file.byteLength).toBe(nextAt + frameBytes(10));
+      expect(file.byteLength).toBe(nextAt + frameBytes(10, FRAME_HEADER_BYTES_V2));
       expect(payloadsOf(p, T1).map((b) => b.byteLength)).toEqual([3000, 3000, 9000, 10]);
     });
 
@@ -377,7 +385,7 @@ describe('Partition', () => {
       expect(error).toBeInstanceOf(WalError);
       expect((error as WalError).code).toBe('ERR_CORRUPT');
       expect((error as WalError).details.path).toBe(file);
-      expect((error as WalError).details.offset).toBe(at - 32);
+      expect((error as WalError).details.offset).toBe(at - FRAME_HEADER_BYTES_V2);
     });
   });
 
@@ -475,6 +483,79 @@ describe('Partition', () => {
       const recovered = recover(dir);
       expect(recovered.damage).toEqual([]);
       expect(recovered.topics.map((t) => t.nextSeq)).toEqual([1, 1]);
+    });
+  });
+
+  describe("the writer's index of each segment equals a scan of its file (FORMAT §14.1, §14.2)", () => {
+    const write = fc.array(fc.tuple(fc.constantFrom(T1, T2, 3), fc.integer({ min: 0, max: 6000 })), {
+      minLength: 1,
+      maxLength: 12,
+    });
+    const plan = fc.array(fc.record({ entries: write, batch: fc.boolean(), fail: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 40,
+    });
+
+    it('runs, their points (offset, seq, time) and their bounds, across rolls and rolled-back writes', () => {
+      fc.assert(
+        fc.property(plan, (writes) => {
+          const sub = fs.mkdtempSync(path.join(dir, 'p-'));
+          const faults = new FaultyIo();
+          let clockMs = 1_764_000_000_000;
+          const p = new Partition(
+            {
+              dir: sub,
+              io: faults.io,
+              epoch: 1,
+              writerIndex: 0,
+              segmentBytes: 64 * 1024,
+              blockBytes: BLOCK_BYTES,
+              indexIntervalBytes: 4096,
+              clock: () => (clockMs += 7),
+            },
+            [],
+          );
+          try {
+            for (const id of [T1, T2, 3]) p.defineTopic(id, `t${id}`);
+            writes.forEach(({ entries, batch, fail }, w) => {
+              const batchTopic = entries[0]![0];
+              entries.forEach(([topic, size], i) => {
+                const flags = !batch ? 0 : i === entries.length - 1 ? FLAG_BATCH | FLAG_BATCH_END : FLAG_BATCH;
+                p.stageEntry(batch ? batchTopic : topic, bytes(size, w * 100 + i), 0, size, CODEC_RAW, flags);
+              });
+              if (fail) faults.pwriteFaults.push('half', 'enospc');
+              try {
+                p.commit();
+              } catch (err) {
+                if (!fail) throw err;
+              }
+              faults.pwriteFaults.length = 0;
+            });
+            const written = p.runSnapshot().flatMap((t) => t.runs.map((r) => ({ ...r, topicId: t.id })));
+            for (const segment of listSegments(nodeFileIo, sub)) {
+              const scan = scanSegment(nodeFileIo, segment.path);
+              // A segment whose only write failed is left empty (truncated back): it holds nothing.
+              if (scan.sizeBytes === 0) continue;
+              expect(scan.damage).toEqual([]);
+              const mine = written
+                .filter((r) => r.path === segment.path)
+                .map(({ topicId, firstSeq, count, startOffset, endOffset, points }) => ({
+                  ...{ topicId, firstSeq, count, startOffset, endOffset },
+                  points: Array.from(points),
+                }));
+              const scanned = scan.runs.map(({ topicId, firstSeq, count, startOffset, endOffset, points }) => ({
+                ...{ topicId, firstSeq, count, startOffset, endOffset },
+                points: Array.from(points),
+              }));
+              const byTopic = (a: { topicId: number }, b: { topicId: number }): number => a.topicId - b.topicId;
+              expect(mine.sort(byTopic)).toEqual(scanned.sort(byTopic));
+            }
+          } finally {
+            p.close();
+          }
+        }),
+        { numRuns: 40 },
+      );
     });
   });
 

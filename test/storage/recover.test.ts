@@ -3,12 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeFileIo } from '../../src/storage/file-io.js';
-import { CODEC_RAW, KIND_ENTRY, decodeFrameHeader, frameBytes } from '../../src/storage/frame.js';
+import { CODEC_RAW, KIND_ENTRY } from '../../src/storage/frame.js';
 import { Partition } from '../../src/storage/partition.js';
 import { deletableSegments } from '../../src/storage/reclaim.js';
 import { mergeScans, type Fence, type RecoveredTopic, type RecoveryResult } from '../../src/storage/recover.js';
 import { listSegments, segmentFileName } from '../../src/storage/segment-name.js';
 import { scanSegment, type DamageReport, type SegmentScan } from '../../src/storage/segment-scanner.js';
+import { flipBit, readSegmentLayout } from '../helpers/corrupt.js';
 
 const A = 1;
 const B = 2;
@@ -26,13 +27,27 @@ function seg(epoch: number, segmentNo: number, runs: Run[], extra: Partial<Segme
   return {
     path: `/wal/${segmentFileName(id)}`,
     id,
+    formatVersion: 2,
+    salt: 0,
     blockBytes: 4096,
+    indexIntervalBytes: 32 * 1024,
+    createdAtMs: 0,
+    maxTimeMs: 0,
     sizeBytes: 1000,
     topicNames: NAMES.filter(([topicId]) => runs.some((r) => r[0] === topicId)),
     runs: runs.map(([topicId, firstSeq, count]) => {
       const startOffset = offset;
       offset += 100 * count;
-      return { topicId, firstSeq, count, startOffset, endOffset: offset };
+      return {
+        topicId,
+        firstSeq,
+        count,
+        startOffset,
+        endOffset: offset,
+        firstTimeMs: 0,
+        lastTimeMs: 0,
+        points: new Float64Array([startOffset, firstSeq, 0]),
+      };
     }),
     damage: [],
     validEndOffset: offset,
@@ -240,6 +255,27 @@ describe('mergeScans', () => {
     expect(again.fences).toEqual(first.fences);
   });
 
+  it('a fence a version-1 build recorded voids the same frames over the unsplit runs of §14.1', () => {
+    // Version 1 split A's run 0..19 at offset 1064 (entries 10..19), and a recovery fenced seq 15 of
+    // that sub-run and every later run: entries 15..19 here, and the run of A after damage.
+    const file = seg(1, 0, [
+      [A, 0, 20],
+      [B, 0, 2],
+      [A, 20, 3],
+    ]);
+    const inside: Fence = { segment: file.id, topicId: A, offset: 64 + 10 * 100, seq: 15 };
+    const result = merge([file], [], [], [inside]);
+    expect(runsOf(result, A)).toEqual(['e1s0:0+15']);
+    expect(topic(result, A).nextSeq).toBe(15);
+    expect(result.fences).toEqual([inside]);
+    // The rule's three cases: a run ending at or before the offset is untouched; one starting after it is void.
+    const atEnd: Fence = { segment: file.id, topicId: A, offset: file.runs[0]!.endOffset, seq: 0 };
+    expect(runsOf(merge([file], [], [], [atEnd]), A)).toEqual(['e1s0:0+20']);
+    // Points of a cut run never name entries it no longer holds.
+    const points = topic(result, A).runs[0]!.points;
+    for (let i = 1; i < points.length; i += 3) expect(points[i]!).toBeLessThan(15);
+  });
+
   it('a fence is forgotten once the file it voids is gone, and kept while that file cannot be read', () => {
     const first = merge([
       seg(1, 0, [
@@ -368,17 +404,10 @@ describe('recovery of real segment files', () => {
 
   function corruptPayloadOf(topicId: number, seq: number): void {
     for (const s of listSegments(nodeFileIo, dir)) {
-      const data = fs.readFileSync(s.path);
-      for (let at = 64; at + 32 <= data.byteLength;) {
-        const h = decodeFrameHeader(data, at);
-        if (typeof h === 'string') throw new Error(`unexpected ${h}`);
-        if (h.kind === KIND_ENTRY && h.topicId === topicId && h.seq === seq) {
-          data[at + 32] ^= 0x01;
-          fs.writeFileSync(s.path, data);
-          return;
-        }
-        at += frameBytes(h.payloadBytes);
-      }
+      const hit = readSegmentLayout(s.path).frames.find(
+        (f) => f.kind === KIND_ENTRY && f.topicId === topicId && f.seq === seq,
+      );
+      if (hit !== undefined) return flipBit(s.path, hit.payloadOffset);
     }
     throw new Error('frame not found');
   }

@@ -3,18 +3,25 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WalError } from '../../src/errors.js';
-import { nextBlockBoundary, nextFrameOffset } from '../../src/storage/block-layout.js';
 import { nodeFileIo } from '../../src/storage/file-io.js';
 import {
   CODEC_RAW,
+  DEFAULT_INDEX_INTERVAL_BYTES,
   FLAG_BATCH,
   FLAG_BATCH_END,
+  FRAME_HEADER_BYTES_V1,
+  FRAME_HEADER_BYTES_V2,
   KIND_ENTRY,
+  KIND_SEGMENT_HEADER,
+  KIND_TOPIC_DEF,
   crc32Of,
-  decodeFrameHeader,
+  encodeFrame,
+  encodeFrameV2,
+  encodeSegmentHeaderPayload,
   frameBytes,
-  type FrameHeader,
 } from '../../src/storage/frame.js';
+import { pointCount, pointOffset, pointSeq } from '../../src/storage/sparse-index.js';
+import { patchFrameHeader, readSegmentLayout, type FrameAt } from '../helpers/corrupt.js';
 import { Partition } from '../../src/storage/partition.js';
 import { scanSegment, type ScannedRun, type SegmentScan } from '../../src/storage/segment-scanner.js';
 
@@ -24,10 +31,12 @@ const B = 2;
 const C = 3;
 const NAMES: Record<number, string> = { [A]: 'alpha', [B]: 'beta', [C]: 'gamma' };
 
-interface Frame extends FrameHeader {
-  offset: number;
+interface Frame extends FrameAt {
   end: number;
 }
+
+/** Header bytes of the frames a Partition writes (version 2). */
+const HEADER = FRAME_HEADER_BYTES_V2;
 
 type Write = [topicId: number, payloadBytes: number, batchFlags?: number];
 
@@ -35,23 +44,9 @@ function payload(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (seed * 31 + i * 7 + 1) & 0xff);
 }
 
-/** Every frame of an intact segment, per the block rules. */
+/** Every frame of an intact segment (of either version), per the block rules. */
 function framesOf(file: string): Frame[] {
-  const data = fs.readFileSync(file);
-  const frames: Frame[] = [];
-  let offset = 0;
-  while (offset + 32 <= data.byteLength) {
-    const header = decodeFrameHeader(data, offset);
-    if (header === 'zero') {
-      offset = nextBlockBoundary(offset, BLOCK_BYTES);
-      continue;
-    }
-    if (typeof header === 'string') throw new Error(`${header} at ${offset}`);
-    const bytes = frameBytes(header.payloadBytes);
-    frames.push({ ...header, offset, end: offset + bytes });
-    offset = nextFrameOffset(offset, bytes, BLOCK_BYTES);
-  }
-  return frames;
+  return readSegmentLayout(file).frames.map((f) => ({ ...f, end: f.endOffset }));
 }
 
 function entryFrames(file: string): Frame[] {
@@ -60,11 +55,7 @@ function entryFrames(file: string): Frame[] {
 
 /** Rewrites bytes of a frame header and re-seals its header checksum: a valid header saying something else. */
 function patchHeader(file: string, offset: number, patch: (header: Buffer) => void): void {
-  const data = fs.readFileSync(file);
-  const header = data.subarray(offset, offset + 32);
-  patch(header);
-  header.writeUInt32LE(crc32Of(header, 0, 28), 28);
-  fs.writeFileSync(file, data);
+  patchFrameHeader(file, offset, patch);
 }
 
 function editFile(file: string, edit: (data: Buffer) => void): void {
@@ -93,14 +84,16 @@ describe('scanSegment', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   /** Writes entries through a Partition, committing after each entry that does not leave a batch open. */
-  function writeSegment(writes: Write[]): void {
+  function writeSegment(writes: Write[], options: { salt?: number; payloads?: Map<number, Uint8Array> } = {}): void {
+    const saltSource = options.salt === undefined ? undefined : () => options.salt!;
     const p = new Partition(
-      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 1 << 30, blockBytes: BLOCK_BYTES },
+      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 1 << 30, blockBytes: BLOCK_BYTES, saltSource },
       [],
     );
     for (const id of [A, B, C]) p.defineTopic(id, NAMES[id]!);
     writes.forEach(([topicId, bytes, flags = 0], i) => {
-      p.stageEntry(topicId, payload(bytes, i), 0, bytes, CODEC_RAW, flags);
+      const data = options.payloads?.get(i) ?? payload(bytes, i);
+      p.stageEntry(topicId, data, 0, data.byteLength, CODEC_RAW, flags);
       if (flags !== FLAG_BATCH) p.commit();
     });
     p.close();
@@ -141,25 +134,48 @@ describe('scanSegment', () => {
     expect(structuredClone(result)).toEqual(result);
   });
 
-  it('caps the byte span of a run', () => {
+  it('a topic has one run per segment, however long and however interleaved (FORMAT §14.1)', () => {
     writeSegment(Array.from({ length: 2400 }, (_, i) => [i % 2 === 0 ? A : B, 1000] as Write));
     const result = scan();
     expect(result.damage).toEqual([]);
-    expect(result.runs.every((r) => r.endOffset - r.startOffset <= 1024 * 1024)).toBe(true);
-    const runsOfA = result.runs.filter((r) => r.topicId === A);
-    expect(runsOfA.length).toBeGreaterThan(1);
-    expect(runsOfA.length).toBeLessThan(5);
-    runsOfA.forEach((r, i) => expect(r.firstSeq).toBe(i === 0 ? 0 : runsOfA[i - 1]!.firstSeq + runsOfA[i - 1]!.count));
-    expect(runsOfA.reduce((n, r) => n + r.count, 0)).toBe(1200);
+    expect(runsOf(result)).toEqual([
+      [A, 0, 1200],
+      [B, 0, 1200],
+    ]);
+    expect(result.runs[0]!.endOffset - result.runs[0]!.startOffset).toBeGreaterThan(2 * 1024 * 1024);
   });
 
-  it('does not let a run skip more than a few KiB of other frames between two entries', () => {
-    const busy = (n: number): Write[] => Array.from({ length: n }, () => [B, 1000] as Write);
-    writeSegment([[A, 10], ...busy(3), [A, 10], ...busy(8), [A, 10]]);
-    expect(runsOf(scan()).filter(([topicId]) => topicId === A)).toEqual([
-      [A, 0, 2],
-      [A, 2, 1],
+  it('chooses the points of §14.2: the first entry of each run, then one an interval past the previous point', () => {
+    writeSegment(Array.from({ length: 600 }, (_, i) => [i % 3 === 2 ? B : A, 1000] as Write));
+    const result = scan();
+    expect(result.indexIntervalBytes).toBe(DEFAULT_INDEX_INTERVAL_BYTES);
+    for (const run of result.runs) {
+      const frames = entryFrames(file).filter((f) => f.topicId === run.topicId);
+      const expected: number[] = [];
+      for (const f of frames)
+        if (expected.length === 0 || f.offset - expected.at(-1)! >= DEFAULT_INDEX_INTERVAL_BYTES)
+          expected.push(f.offset);
+      const points = run.points;
+      expect(Array.from({ length: pointCount(points) }, (_, i) => pointOffset(points, i))).toEqual(expected);
+      for (let i = 0; i < pointCount(points); i++) {
+        expect(pointSeq(points, i)).toBe(frames.find((f) => f.offset === pointOffset(points, i))!.seq);
+      }
+    }
+  });
+
+  it('records the first and last append time of each run, and the largest time of the file', () => {
+    writeSegment([
+      [A, 10],
+      [B, 10],
+      [A, 10],
     ]);
+    const times = entryFrames(file).map((f) => f.timeMs);
+    expect(times.every((t) => t > 1_700_000_000_000)).toBe(true);
+    const result = scan();
+    expect(result.formatVersion).toBe(2);
+    expect(result.runs[0]!.firstTimeMs).toBe(times[0]);
+    expect(result.runs[0]!.lastTimeMs).toBe(times[2]);
+    expect(result.maxTimeMs).toBe(Math.max(...times));
   });
 
   it('splits a run at damage of another topic even though its seqs stay contiguous', () => {
@@ -172,7 +188,7 @@ describe('scanSegment', () => {
     ]);
     const victim = entryFrames(file)[2]!;
     editFile(file, (data) => {
-      data[victim.offset + 32] ^= 0x01;
+      data[victim.offset + HEADER] ^= 0x01;
     });
     const result = scan();
     expect(runsOf(result)).toEqual([
@@ -252,7 +268,7 @@ describe('scanSegment', () => {
     ]);
     const victim = entryFrames(file)[2]!;
     editFile(file, (data) => {
-      data[victim.offset + 32 + 5] ^= 0x01;
+      data[victim.offset + HEADER + 5] ^= 0x01;
     });
     const result = scan();
     expect(result.damage).toEqual([
@@ -307,7 +323,7 @@ describe('scanSegment', () => {
       writeSegment(batchWrites);
       const end = entryFrames(file)[3]!;
       editFile(file, (data) => {
-        data[end.offset + 40] ^= 0x80;
+        data[end.offset + HEADER + 8] ^= 0x80;
       });
       const result = scan();
       expect(runsOf(result)).toEqual([
@@ -367,6 +383,121 @@ describe('scanSegment', () => {
     });
   });
 
+  describe('version 2: frames bound to their segment and offset (FORMAT §13.2)', () => {
+    it('a valid header whose frame runs past the end mid-file is damage, and the scan goes on (defect 14)', () => {
+      writeSegment([
+        [A, 20],
+        [B, 20],
+        [A, 20],
+        [A, 5000],
+        [A, 20],
+      ]);
+      const victim = entryFrames(file)[1]!;
+      patchHeader(file, victim.offset, (h) => h.writeUInt32LE(1 << 29, 8));
+      const result = scan();
+      expect(acceptedEntries(result.runs)).toEqual(['1#0', '1#1', '1#2', '1#3']);
+      expect(result.damage).toEqual([
+        { path: file, offset: victim.offset, reason: expect.stringMatching(/torn tail/), topicId: B, seq: 0 },
+      ]);
+    });
+
+    it('a frame copied into a payload is never accepted: built for another offset, or another salt', () => {
+      const salt = 0x5eed_0001;
+      const writes: Write[] = [
+        [A, 20],
+        [A, 200],
+        [A, 20],
+      ];
+      writeSegment(writes, { salt });
+      const at = entryFrames(file)[1]!.payloadOffset;
+      const forged = (frameSalt: number, offset: number): Uint8Array => {
+        const out = new Uint8Array(200);
+        out.set(encodeFrameV2(KIND_ENTRY, 0, B, 0, 1, new Uint8Array(16).fill(7), frameSalt, offset));
+        return out;
+      };
+      for (const [frameSalt, offset] of [
+        [salt, at + 8],
+        [salt ^ 0x8000_0000, at],
+      ] as const) {
+        fs.rmSync(file);
+        writeSegment(writes, { salt, payloads: new Map([[1, forged(frameSalt, offset)]]) });
+        expect(entryFrames(file)[1]!.payloadOffset).toBe(at);
+        const header = entryFrames(file)[1]!.offset;
+        editFile(file, (data) => {
+          data[header + 17] ^= 0x01; // the entry's header no longer checks: the scan resynchronizes through its payload
+        });
+        const result = scan();
+        expect(result.runs.map((r) => r.topicId)).not.toContain(B);
+        expect(acceptedEntries(result.runs)).toEqual(['1#0', '1#2']);
+      }
+      // The control: built for this salt and this very offset (what only someone holding the salt
+      // can do), the same bytes pass — so the two cases above fail for the salt and the offset.
+      fs.rmSync(file);
+      writeSegment(writes, { salt, payloads: new Map([[1, forged(salt, at)]]) });
+      editFile(file, (data) => {
+        data[entryFrames(file)[1]!.offset + 17] ^= 0x01;
+      });
+      expect(scan().runs.map((r) => r.topicId)).toContain(B);
+    });
+
+    it('a version-1 frame inside a version-2 segment is damage, never read in the other layout', () => {
+      writeSegment([
+        [A, 20],
+        [A, 20],
+      ]);
+      const second = entryFrames(file)[1]!;
+      const v1 = encodeFrame(KIND_ENTRY, 0, A, 1, payload(20, 1));
+      editFile(file, (data) => data.set(v1, second.offset));
+      const result = scan();
+      expect(acceptedEntries(result.runs)).toEqual(['1#0']);
+      expect(result.damage[0]).toMatchObject({
+        offset: second.offset,
+        reason: expect.stringMatching(/invalid frame header/),
+      });
+    });
+  });
+
+  describe('version 1 keeps §5 (a version-2 build reads it)', () => {
+    /** A version-1 segment file: header, TOPIC_DEF of A, then these entries of A. */
+    function writeV1(entries: Uint8Array[]): Frame[] {
+      const header = encodeSegmentHeaderPayload({
+        formatVersion: 1,
+        blockBytes: BLOCK_BYTES,
+        epoch: 1,
+        writerIndex: 0,
+        segmentNo: 0,
+        createdAtMs: 0,
+        salt: 0,
+        indexIntervalBytes: DEFAULT_INDEX_INTERVAL_BYTES,
+      });
+      const frames = [
+        encodeFrame(KIND_SEGMENT_HEADER, 0, 0, 0, header),
+        encodeFrame(KIND_TOPIC_DEF, 0, A, 0, new TextEncoder().encode('alpha')),
+        ...entries.map((e, seq) => encodeFrame(KIND_ENTRY, 0, A, seq, e)),
+      ];
+      fs.writeFileSync(file, Buffer.concat(frames));
+      return entryFrames(file);
+    }
+
+    it('reads a version-1 file: 32-byte headers, times 0 (the opener supplies v1TimeMs)', () => {
+      writeV1([payload(10, 0), payload(10, 1)]);
+      const result = scan();
+      expect(result).toMatchObject({ formatVersion: 1, salt: 0, maxTimeMs: 0, damage: [] });
+      expect(runsOf(result)).toEqual([[A, 0, 2]]);
+      expect(entryFrames(file)[0]!.offset).toBe(64 + frameBytes(5, FRAME_HEADER_BYTES_V1));
+    });
+
+    it('a frame that runs past the end of a version-1 file ends its scan', () => {
+      const frames = writeV1([payload(10, 0), payload(10, 1), payload(10, 2)]);
+      patchHeader(file, frames[1]!.offset, (h) => h.writeUInt32LE(1 << 20, 8));
+      const result = scan();
+      expect(acceptedEntries(result.runs)).toEqual(['1#0']);
+      expect(result.damage).toEqual([
+        expect.objectContaining({ offset: frames[1]!.offset, reason: expect.stringMatching(/torn tail/) }),
+      ]);
+    });
+  });
+
   describe('formats it does not know', () => {
     it('a frame with another version (valid header checksum) makes the scan fail with ERR_UNSUPPORTED_FORMAT', () => {
       writeSegment([
@@ -375,7 +506,7 @@ describe('scanSegment', () => {
       ]);
       const second = entryFrames(file)[1]!;
       patchHeader(file, second.offset, (header) => {
-        header[4] = 2;
+        header[4] = 3;
       });
       expect(() => scan()).toThrow(
         expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT', details: { path: file, offset: second.offset } }),
@@ -390,13 +521,10 @@ describe('scanSegment', () => {
       expect(() => scan()).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT' }));
     });
 
-    it('a segment header of format version 2 is refused', () => {
+    it('a segment header of format version 3 is refused', () => {
       writeSegment([[A, 10]]);
-      editFile(file, (data) => {
-        data.writeUInt32LE(2, 32);
-        data.writeUInt32LE(crc32Of(data, 32, 64), 24);
-        data.writeUInt32LE(crc32Of(data, 0, 28), 28);
-      });
+      editFile(file, (data) => data.writeUInt32LE(3, HEADER));
+      patchHeader(file, 0, (header) => header.writeUInt32LE(crc32Of(fs.readFileSync(file), HEADER, HEADER + 40), 32));
       let error: unknown;
       try {
         scan();
@@ -469,7 +597,7 @@ describe('scanSegment', () => {
     };
 
     it.each([2 ** 31 - 7, 2 ** 31, 2 ** 32 - 7, 2 ** 32 - 1, 2 ** 30 + 1])(
-      'payload length %i: reported, the scan ends, later frames are kept',
+      'payload length %i: reported, the scan resynchronizes, later frames are kept',
       (length) => {
         const { result, offset } = crafted((h) => h.writeUInt32LE(length, 8));
         expect(acceptedEntries(result.runs)).toEqual(['1#0', '1#1', '1#2', '1#3']);
@@ -503,10 +631,11 @@ describe('scanSegment', () => {
     });
 
     it('frame sizes are computed without 32-bit arithmetic', () => {
-      expect(frameBytes(2 ** 31 - 7)).toBe(32 + 2 ** 31);
-      expect(frameBytes(2 ** 32 - 1)).toBe(32 + 2 ** 32);
-      expect(frameBytes(9)).toBe(48);
-      expect(frameBytes(0)).toBe(32);
+      expect(frameBytes(2 ** 32 - 1, FRAME_HEADER_BYTES_V2)).toBe(40 + 2 ** 32);
+      expect(frameBytes(2 ** 31 - 7, FRAME_HEADER_BYTES_V1)).toBe(32 + 2 ** 31);
+      expect(frameBytes(2 ** 32 - 1, FRAME_HEADER_BYTES_V1)).toBe(32 + 2 ** 32);
+      expect(frameBytes(9, FRAME_HEADER_BYTES_V1)).toBe(48);
+      expect(frameBytes(0, FRAME_HEADER_BYTES_V1)).toBe(32);
     });
   });
 });

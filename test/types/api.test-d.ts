@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  Consumer,
   Entry,
   WalError,
   Walrus,
@@ -25,6 +26,10 @@ import {
   type WalErrorDetails,
   type WalrusOptions,
   type WalrusStats,
+  type Offsets,
+  type SeekTarget,
+  type SkippedEvent,
+  type ConsumerStats,
 } from '../../dist/src/index.js';
 
 declare const wal: Walrus;
@@ -64,6 +69,7 @@ describe('Walrus.open', () => {
       | 'maxBatchEntries'
       | 'codec'
       | 'groupAccess'
+      | 'retention'
     >();
     // Every option is optional: the empty object type is exactly what is being tested.
     // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -237,5 +243,31 @@ describe('stream helpers', () => {
 
   it('sanitizeKey maps a namespace key to its directory name', () => {
     expectTypeOf(sanitizeKey).toEqualTypeOf<(key: string) => string>();
+  });
+
+  it('named consumers, get, offsets and retention (SPEC §3.5–3.7)', () => {
+    expectTypeOf(wal.consumer).toBeCallableWith('indexer');
+    expectTypeOf(wal.consumer).toBeCallableWith('indexer', { startAt: 'latest' });
+    expectTypeOf(wal.consumer('x')).toEqualTypeOf<Consumer>();
+    expectTypeOf(wal.consumers()).toEqualTypeOf<Promise<string[]>>();
+    const c = wal.consumer('x');
+    expectTypeOf(c.readNext('t')).toEqualTypeOf<Promise<Entry | null>>();
+    expectTypeOf(c.batchRead('t', { maxBytes: 1 })).toEqualTypeOf<Promise<Entry[]>>();
+    expectTypeOf(c.subscribe('t')).toEqualTypeOf<AsyncIterable<Entry>>();
+    expectTypeOf(c.count('t')).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(c.seek).toBeCallableWith('t', { seq: 3 });
+    expectTypeOf(c.seek).toBeCallableWith('t', { timeMs: 3 });
+    expectTypeOf(c.seek).toBeCallableWith('t', 'earliest');
+    expectTypeOf(c.seek).toBeCallableWith('t', 'latest');
+    expectTypeOf<SeekTarget>().toEqualTypeOf<{ seq: number } | { timeMs: number } | 'earliest' | 'latest'>();
+    expectTypeOf(c.delete()).toEqualTypeOf<Promise<void>>();
+    expectTypeOf(topicReadable).toBeCallableWith(c, 't');
+    expectTypeOf(wal.get('t', 0)).toEqualTypeOf<Promise<Entry | null>>();
+    expectTypeOf(wal.offsets('t')).toEqualTypeOf<Promise<Offsets>>();
+    expectTypeOf<Offsets>().toEqualTypeOf<{ first: number; next: number }>();
+    expectTypeOf<SkippedEvent>().toEqualTypeOf<{ consumer: string; topic: string; fromSeq: number; toSeq: number }>();
+    expectTypeOf<WalrusStats['consumers']>().toEqualTypeOf<Record<string, ConsumerStats>>();
+    expectTypeOf(Walrus.open).toBeCallableWith({ retention: { maxBytes: 1, maxAgeMs: 1, keepConsumed: true } });
+    wal.on('skipped', (e) => expectTypeOf(e).toEqualTypeOf<SkippedEvent>());
   });
 });

@@ -18,12 +18,19 @@ export class Entry {
   readonly seq: number;
   readonly data: Uint8Array;
   readonly codec: 'raw' | 'msgpack';
+  /**
+   * When the entry was appended, in milliseconds since the Unix epoch, assigned by the writer and
+   * non-decreasing per topic (docs/FORMAT.md §13.3). Entries written by format version 1, which
+   * stored no time, carry the time of the first open by a version-2 build (§20.3): an upper bound.
+   */
+  readonly timeMs: number;
 
-  constructor(topic: string, seq: number, data: Uint8Array, codec: number) {
+  constructor(topic: string, seq: number, data: Uint8Array, codec: number, timeMs: number) {
     this.topic = topic;
     this.seq = seq;
     this.data = data;
     this.codec = codec === CODEC_MSGPACK ? 'msgpack' : 'raw';
+    this.timeMs = timeMs;
   }
 
   /** The JS value of an entry appended with the msgpack codec; the bytes of a raw entry. */

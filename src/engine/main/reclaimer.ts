@@ -5,8 +5,10 @@
  * unlink them. It also owns the queue that segment-file audits (verify) share with it: an audit
  * must never open a file a reclaim just deleted.
  */
-import { deletableSegments } from '../../storage/reclaim.js';
 import type { CursorStore } from '../../storage/cursor-store.js';
+import { nodeFileIo } from '../../storage/file-io.js';
+import { DEFAULT_RETENTION, retentionRound, type RetentionPolicy } from '../../storage/retention.js';
+import { listSegmentSizes } from '../../storage/segment-name.js';
 import type { SegmentSummary } from '../../storage/recover.js';
 import type { ControlClient, FlusherControl } from '../shared/control-protocol.js';
 import { CURSOR_LOG_GENERATION } from '../shared/progress-cells.js';
@@ -28,12 +30,24 @@ export interface ReclaimerOptions {
   /** The main thread's reads drop these files (synchronously, between reads) before they are deleted. */
   readonly forgetSegments: (paths: readonly string[]) => void;
   readonly onReclaimed: (report: { segments: number; bytes: number }) => void;
+  /** SPEC §3.7 (default: delete what every consumer consumed). */
+  readonly retention?: RetentionPolicy;
+  /** The namespace directory, whose segment bytes `retention.maxBytes` bounds. */
+  readonly dir?: string;
+  /**
+   * A retention limit gave up a topic's seqs below `firstSeq` (durably): every consumer's reader
+   * continues from there. Called after the main thread forgot the segments, before their unlink.
+   */
+  readonly onFirstSeqRaised?: (topicId: number, firstSeq: number) => void;
+  /** The newest append time of a segment this open wrote (retention.maxAgeMs), if known. */
+  readonly segmentMaxTimeMs?: (path: string) => number | undefined;
 }
 
 export class Reclaimer {
   readonly #o: ReclaimerOptions;
   readonly #segments: SegmentSummary[];
   readonly #segmentFileJobs = new SerialQueue();
+  readonly #snapshots = new SerialQueue();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #cursorsMoved = false;
@@ -67,6 +81,12 @@ export class Reclaimer {
   /** A writer rolled past a segment: it becomes a reclamation candidate. */
   noteSealed(summary: SegmentSummary): void {
     this.#segments.push(summary);
+    // Under a limit a new sealed segment may put the namespace over it (or age past it).
+    if (this.#policy.maxBytes !== undefined || this.#policy.maxAgeMs !== undefined) this.#cursorsMoved = true;
+  }
+
+  get #policy(): RetentionPolicy {
+    return this.#o.retention ?? DEFAULT_RETENTION;
   }
 
   /** A consumer's cursor moved: the next periodic round has something to look at. */
@@ -84,8 +104,17 @@ export class Reclaimer {
     return this.#segmentFileJobs.run(() => this.#reclaimConsumed());
   }
 
-  /** Writes a new CURSORS generation through the flusher (the main thread never fsyncs). */
-  async persistCursorSnapshot(): Promise<void> {
+  /**
+   * Writes a new CURSORS generation through the flusher (the main thread never fsyncs). One at a
+   * time: reclaims, close and consumer registrations all snapshot, and a second caller completing
+   * while a third had begun the next generation would complete that one before its CURSORS landed
+   * (and delete the log a crash still needs).
+   */
+  persistCursorSnapshot(): Promise<void> {
+    return this.#snapshots.run(() => this.#persistCursorSnapshot());
+  }
+
+  async #persistCursorSnapshot(): Promise<void> {
     const { cursors, cells, flusher } = this.#o;
     // A snapshot whose CURSORS never landed is retried as it is (beginSnapshot returns it again).
     const snapshot = cursors.beginSnapshot();
@@ -96,7 +125,9 @@ export class Reclaimer {
   }
 
   #maybeReclaim(): void {
-    if (!this.#cursorsMoved || this.#running || this.#o.lifecycle.phase !== 'open') return;
+    // Under maxAgeMs segments age without anything moving: every period looks.
+    const due = this.#cursorsMoved || this.#policy.maxAgeMs !== undefined;
+    if (!due || this.#running || this.#o.lifecycle.phase !== 'open') return;
     this.#running = this.reclaim()
       .then(
         () => undefined,
@@ -111,13 +142,32 @@ export class Reclaimer {
     this.#cursorsMoved = false;
     await this.persistCursorSnapshot();
     const { epoch, cursors, channels, flusher } = this.#o;
-    const durable = cursors.snapshotCursors();
     const sealed = (s: SegmentSummary): boolean => s.id.epoch < epoch || this.#segments.includes(s);
-    const doomed = deletableSegments(this.#segments, (id) => durable.get(id) ?? 0, sealed);
+    const policy = this.#policy;
+    const totalBytes =
+      policy.maxBytes !== undefined && this.#o.dir !== undefined
+        ? listSegmentSizes(nodeFileIo, this.#o.dir).reduce((n, f) => n + f.sizeBytes, 0)
+        : 0;
+    const round = retentionRound(this.#segments, policy, {
+      isSealed: sealed,
+      consumedBelow: (topicId) => cursors.durableConsumedBelow(topicId),
+      totalBytes,
+      maxTimeMs: (s) => s.maxTimeMs ?? this.#o.segmentMaxTimeMs?.(s.path),
+    });
+    const doomed = round.doomed;
     if (doomed.length === 0) return 0;
+    const raised: Array<[number, number]> = [];
+    for (const [topicId, firstSeq] of round.firstSeqs) {
+      if (firstSeq <= cursors.firstSeq(topicId)) continue;
+      cursors.raiseFirstSeq(topicId, firstSeq);
+      raised.push([topicId, firstSeq]);
+    }
+    // FORMAT §19.2 step 1: the seqs a limit gives up are durable before any unlink.
+    if (raised.length > 0) await this.persistCursorSnapshot();
     const paths = doomed.map((s) => s.path);
     await Promise.all(channels.map((c) => c.control.call('forgetSegments', paths)));
     this.#o.forgetSegments(paths);
+    for (const [topicId, firstSeq] of raised) this.#o.onFirstSeqRaised?.(topicId, firstSeq);
     await flusher.call('deleteFiles', paths);
     const gone = new Set(paths);
     for (let i = this.#segments.length - 1; i >= 0; i--)

@@ -19,12 +19,19 @@ import { PartitionReader, type ReadableTopic } from '../../storage/partition-rea
 import type { ReadBatch } from '../../storage/read-batch-builder.js';
 import type { RecoveredTopic, TopicRun } from '../../storage/recover.js';
 import { segmentFileName, type SegmentId } from '../../storage/segment-name.js';
+import { lastPointBeforeTime, pointSeq, pointTime } from '../../storage/sparse-index.js';
 import { TopicIndex, type SegmentRef } from '../../storage/topic-index.js';
 import type { WrittenRun } from '../shared/run-log.js';
 import type { WriterChannel } from './writer-channel.js';
 
 /** Payload bytes one synchronous read may return: bounds how long it holds the event loop. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Read windows (1 MiB each) the topics' readers share: consumers of topics whose frames
+ * interleave read each stretch of a segment once while they stay within this many MiB of each
+ * other, instead of once each (ReadWindow).
+ */
+const READ_WINDOWS = 8;
 
 export interface SegmentReadsOptions {
   readonly dir: string;
@@ -32,6 +39,8 @@ export interface SegmentReadsOptions {
   readonly blockBytes: number;
   readonly channels: readonly WriterChannel[];
   readonly recovered: readonly RecoveredTopic[];
+  /** MANIFEST.v1TimeMs: the time of every entry of a version-1 segment (docs/FORMAT.md §20.3). */
+  readonly v1TimeMs?: number;
 }
 
 /** A topic as this thread indexes it (its index is replaced wholesale on a resync). */
@@ -46,6 +55,8 @@ export class SegmentReads {
   readonly #segments = new Map<string, SegmentRef>();
   /** Per segment, the end of the last frame any indexed run holds: known written. */
   readonly #writtenEnd = new Map<SegmentRef, number>();
+  /** Per segment this open wrote to, the newest append time of its writes. */
+  readonly #maxTimeMs = new Map<SegmentRef, number>();
   readonly #fds = new FdCache(nodeFileIo);
   readonly #reader: PartitionReader;
   /** Per writer: the resynchronisation in flight after its run log overflowed. */
@@ -61,6 +72,8 @@ export class SegmentReads {
     this.#reader = new PartitionReader(nodeFileIo, (segment) => this.#fds.get(segment.path), {
       verifyPayloads: false,
       writtenEnd: (segment) => this.#writtenEnd.get(segment) ?? 0,
+      windows: READ_WINDOWS,
+      v1TimeMs: options.v1TimeMs,
     });
     for (const t of options.recovered) {
       const topic = this.#topic(t.id, t.name);
@@ -93,6 +106,64 @@ export class SegmentReads {
     return this.#reader.readInPlace(topic, fromSeq, Math.min(maxBytes, READ_CHUNK_BYTES), maxEntries);
   }
 
+  /**
+   * The first seq of a topic still indexed (its committed end when nothing is): where 'earliest'
+   * starts and `offsets().first` comes from, read from the index, never from the files.
+   */
+  firstIndexed(topicId: number): number {
+    const topic = this.#topics.get(topicId);
+    if (topic === undefined) return 0;
+    return topic.index.runCount > 0 ? topic.index.runAt(0).firstSeq : topic.committedSeq;
+  }
+
+  /**
+   * Where a seek by time starts walking (FORMAT §19.1): the seq of the greatest index point whose
+   * time is below `timeMs` (the first indexed seq when none is), after applying the writer's run
+   * log; a promise to wait on while a resync is pending.
+   */
+  seqBeforeTime(topicId: number, writer: number, timeMs: number): number | Promise<void> {
+    const caughtUp = this.#catchUp(writer);
+    if (caughtUp !== null) return caughtUp;
+    const topic = this.#topics.get(topicId);
+    if (topic === undefined) return 0;
+    const index = topic.index;
+    let lo = 0;
+    let hi = index.runCount - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const points = index.runAt(mid).points;
+      if (points.count > 0 && pointTime(points.toArrayView(), 0) < timeMs) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0) return index.runCount > 0 ? index.runAt(0).firstSeq : topic.committedSeq;
+    const run = index.runAt(found);
+    const points = run.points.toArrayView();
+    const at = lastPointBeforeTime(points, timeMs);
+    return at < 0 ? run.firstSeq : pointSeq(points, at);
+  }
+
+  /** The newest append time known of a segment this open wrote to (undefined: none known). */
+  segmentMaxTimeMs(filePath: string): number | undefined {
+    const ref = this.#segments.get(filePath);
+    return ref === undefined ? undefined : this.#maxTimeMs.get(ref);
+  }
+
+  /** Whether `seq` of the topic is in an indexed run (the index as it is now). */
+  holds(topicId: number, seq: number): boolean {
+    const topic = this.#topics.get(topicId);
+    return topic !== undefined && seq < topic.committedSeq && topic.index.find(seq) >= 0;
+  }
+
+  /** The topic's next seq as far as the index knows now, without waiting for a resync. */
+  indexedEnd(topicId: number): number {
+    return this.#topics.get(topicId)?.committedSeq ?? 0;
+  }
+
   /** These segments are about to be deleted: drop their runs and descriptors. */
   forgetSegments(paths: readonly string[]): void {
     const gone = new Set(paths);
@@ -104,6 +175,7 @@ export class SegmentReads {
       const ref = this.#segments.get(p);
       if (ref !== undefined) this.#reader.forget(ref);
       if (ref !== undefined) this.#writtenEnd.delete(ref);
+      if (ref !== undefined) this.#maxTimeMs.delete(ref);
       this.#segments.delete(p);
       this.#fds.drop(p);
     }
@@ -144,7 +216,9 @@ export class SegmentReads {
     // Every topic is known here before its first append reaches a writer (topic-table.ts).
     if (topic === undefined) return;
     const segment = this.#writtenSegment(this.#currentWriter, run.segmentNo);
-    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset);
+    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset, run.timeMs);
+    // Every entry of one write has its time (FORMAT §13.3): the newest of a segment, for maxAgeMs.
+    if (run.timeMs > (this.#maxTimeMs.get(segment) ?? 0)) this.#maxTimeMs.set(segment, run.timeMs);
     this.#noteWritten(segment, run.endOffset);
     topic.committedSeq = run.firstSeq + run.count;
   }
@@ -168,7 +242,7 @@ export class SegmentReads {
     // Kept apart (no merging): recovered runs may have damage between them (topic-index.ts).
     for (const r of runs) {
       const segment = this.#segmentRef(r.path, r.segment, 0);
-      index.append(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, false);
+      index.appendRecovered(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, r.points);
       this.#noteWritten(segment, r.endOffset);
     }
     topic.index = index;
@@ -192,7 +266,8 @@ export class SegmentReads {
 
   #segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef {
     let ref = this.#segments.get(filePath);
-    if (ref === undefined) this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes }));
+    // The version and salt are read from the segment's header on first use.
+    if (ref === undefined) this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout: null }));
     return ref;
   }
 }

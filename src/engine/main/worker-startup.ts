@@ -82,6 +82,8 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
       writerIndex: w,
       segmentBytes: options.segmentBytes,
       blockBytes: options.blockBytes,
+      timeFloorMs: ns.timeFloorMs,
+      v1TimeMs: ns.manifest.v1TimeMs ?? 0,
       fsync: options.fsync,
       ring,
       cells: cells.buffer as SharedArrayBuffer,

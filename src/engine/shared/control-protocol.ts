@@ -101,6 +101,10 @@ export interface WriterInit {
   writerIndex: number;
   segmentBytes: number;
   blockBytes: number;
+  /** The largest append time recovery saw: this writer's times start there (docs/FORMAT.md §13.3). */
+  timeFloorMs: number;
+  /** MANIFEST.v1TimeMs: the time of every entry of a version-1 segment (§20.3). */
+  v1TimeMs: number;
   fsync: FsyncMode;
   ring: SharedArrayBuffer;
   cells: SharedArrayBuffer;

@@ -1,7 +1,7 @@
 /**
  * The run log: one single-producer single-consumer queue in shared memory per writer, through which
  * the writer tells the main thread where every entry it wrote lies — per commit and topic, one
- * record (segment no, first seq, count, byte range). The main thread drains it when a reader needs
+ * record (segment no, first seq, count, byte range, append time). The main thread drains it when a reader needs
  * more than it knows about, so it can read the bytes itself: no message, no wake-up, and the busy
  * writer is not in the read path (docs/ARCHITECTURE.md, Reads).
  *
@@ -19,15 +19,16 @@ const READ_INDEX = 1;
 const OVERFLOWED = 2;
 const HEADER_BYTES = 16;
 /** Float64 fields of one record. */
-const RECORD_FIELDS = 6;
+const RECORD_FIELDS = 7;
 const F_TOPIC = 0;
 const F_SEGMENT_NO = 1;
 const F_FIRST_SEQ = 2;
 const F_COUNT = 3;
 const F_START = 4;
 const F_END = 5;
+const F_TIME = 6;
 
-/** Default capacity: 64 Ki records (3 MiB), minutes of commits at full speed with few topics. */
+/** Default capacity: 64 Ki records (3.5 MiB), minutes of commits at full speed with few topics. */
 export const DEFAULT_RUN_LOG_RECORDS = 64 * 1024;
 
 /** One written run, as the main thread receives it. */
@@ -38,6 +39,8 @@ export interface WrittenRun {
   count: number;
   startOffset: number;
   endOffset: number;
+  /** Append time of the run's entries (one per write, docs/FORMAT.md §13.3). */
+  timeMs: number;
 }
 
 export function createRunLog(capacityRecords = DEFAULT_RUN_LOG_RECORDS): SharedArrayBuffer {
@@ -61,7 +64,15 @@ class RunLogView {
 /** The writer's end. */
 export class RunLogProducer extends RunLogView {
   /** Publishes one run; false (and OVERFLOWED raised) when the log is full. */
-  publish(topicId: number, segmentNo: number, firstSeq: number, count: number, start: number, end: number): boolean {
+  publish(
+    topicId: number,
+    segmentNo: number,
+    firstSeq: number,
+    count: number,
+    start: number,
+    end: number,
+    timeMs: number,
+  ): boolean {
     const w = this.cells[WRITE_INDEX]!; // only this thread writes it
     if (((w - Atomics.load(this.cells, READ_INDEX)) | 0) > this.mask) {
       Atomics.store(this.cells, OVERFLOWED, 1);
@@ -75,6 +86,7 @@ export class RunLogProducer extends RunLogView {
     r[at + F_COUNT] = count;
     r[at + F_START] = start;
     r[at + F_END] = end;
+    r[at + F_TIME] = timeMs;
     // The store publishes the fields above (Atomics are sequentially consistent).
     Atomics.store(this.cells, WRITE_INDEX, (w + 1) | 0);
     return true;
@@ -114,7 +126,15 @@ export class RunLogConsumer extends RunLogView {
     if (this.overflowed) return -1;
     let r = this.cells[READ_INDEX]!; // only this thread writes it
     const n = (w - r) | 0;
-    const run: WrittenRun = { topicId: 0, segmentNo: 0, firstSeq: 0, count: 0, startOffset: 0, endOffset: 0 };
+    const run: WrittenRun = {
+      topicId: 0,
+      segmentNo: 0,
+      firstSeq: 0,
+      count: 0,
+      startOffset: 0,
+      endOffset: 0,
+      timeMs: 0,
+    };
     const f = this.records;
     for (; r !== w; r = (r + 1) | 0) {
       const at = (r & this.mask) * RECORD_FIELDS;
@@ -124,6 +144,7 @@ export class RunLogConsumer extends RunLogView {
       run.count = f[at + F_COUNT]!;
       run.startOffset = f[at + F_START]!;
       run.endOffset = f[at + F_END]!;
+      run.timeMs = f[at + F_TIME]!;
       apply(run);
     }
     Atomics.store(this.cells, READ_INDEX, w);

@@ -104,10 +104,12 @@ export class WriterService implements WriterControl {
         writerIndex: init.writerIndex,
         segmentBytes: init.segmentBytes,
         blockBytes: init.blockBytes,
+        timeFloorMs: init.timeFloorMs,
+        v1TimeMs: init.v1TimeMs,
         onSegmentSealed: (summary) => this.#post({ type: 'sealed', summary }),
         // Published before #publish moves the written-ops counter: a resolved append is findable.
-        onRunWritten: (topicId, segment, firstSeq, count, start, end) =>
-          this.#runLog.publish(topicId, segment.id.segmentNo, firstSeq, count, start, end),
+        onRunWritten: (topicId, segment, firstSeq, count, start, end, timeMs) =>
+          this.#runLog.publish(topicId, segment.id.segmentNo, firstSeq, count, start, end, timeMs),
       },
       init.topics,
     );
