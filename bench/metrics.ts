@@ -7,6 +7,9 @@ export type MetricName =
   | 'p999Us'
   | 'offeredPerSec'
   | 'cpuWaitPct'
+  /** Latency rows: the whole machine's iowait and steal shares of the measured period (/proc/stat). */
+  | 'iowaitPct'
+  | 'stealPct'
   | 'peakRssMiB'
   | 'baselineRssMiB'
   | 'seconds'

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RecordableHistogram } from 'node:perf_hooks';
 import { cpuWaitNs } from './cpu-wait.js';
+import { cpuSharesPct, cpuTicks } from './cpu-stat.js';
 import { newLatencyHistogram, recordSince } from './latency-histogram.js';
 
 export interface OpenLoopOptions {
@@ -31,6 +32,9 @@ export interface OpenLoopRun {
   histogram: RecordableHistogram;
   /** Time the process's threads waited for a CPU during the measured period (Linux only). */
   cpuWaitMs?: number;
+  /** The whole machine's iowait and steal shares of the measured period (Linux /proc/stat). */
+  iowaitPct?: number;
+  stealPct?: number;
 }
 
 /**
@@ -69,6 +73,7 @@ export async function runOpenLoop(
   let measureStartMs = startMs + warmupMs;
   let measuring = warmupMs === 0;
   let cpuWaitAtStart = measuring ? cpuWaitNs() : undefined;
+  let ticksAtStart = measuring ? cpuTicks() : undefined;
   let issued = 0;
   let completed = 0;
   let outstanding = 0;
@@ -87,6 +92,7 @@ export async function runOpenLoop(
     if (!measuring && elapsedMs >= warmupMs) {
       measuring = true;
       cpuWaitAtStart = cpuWaitNs();
+      ticksAtStart = cpuTicks();
     }
     const due = Math.floor(elapsedMs / intervalMs) + 1;
     while (issued < due) {
@@ -132,6 +138,7 @@ export async function runOpenLoop(
   }
   if (failure) throw failure.error;
   const cpuWaitAtEnd = cpuWaitAtStart === undefined ? undefined : cpuWaitNs();
+  const ticksAtEnd = ticksAtStart === undefined ? undefined : cpuTicks();
   return {
     issued: Math.max(0, issued - firstMeasured),
     completed,
@@ -141,5 +148,6 @@ export async function runOpenLoop(
     ...(cpuWaitAtStart !== undefined && cpuWaitAtEnd !== undefined
       ? { cpuWaitMs: (cpuWaitAtEnd - cpuWaitAtStart) / 1e6 }
       : {}),
+    ...(ticksAtStart !== undefined && ticksAtEnd !== undefined ? cpuSharesPct(ticksAtStart, ticksAtEnd) : {}),
   };
 }

@@ -96,6 +96,8 @@ async function offer(ctx: CaseContext, open: () => Promise<OpenedSystem>): Promi
     entriesPerSec: run.completed / run.seconds,
     ...latencyMetrics(run.histogram),
     ...cpuWait,
+    ...(run.iowaitPct === undefined ? {} : { iowaitPct: run.iowaitPct }),
+    ...(run.stealPct === undefined ? {} : { stealPct: run.stealPct }),
   };
 }
 
@@ -169,6 +171,8 @@ export const latencySection: Section = {
     { title: 'p99 µs', metric: 'p99Us', format: 'micros' },
     { title: 'p99.9 µs', metric: 'p999Us', format: 'micros' },
     { title: 'CPU wait %', metric: 'cpuWaitPct', format: 'decimal' },
+    { title: 'iowait %', metric: 'iowaitPct', format: 'decimal' },
+    { title: 'steal %', metric: 'stealPct', format: 'decimal' },
   ],
   cases,
 };

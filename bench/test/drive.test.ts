@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cpuSharesPct, cpuTicks } from '../drive/cpu-stat.js';
 import { runDrainLoop } from '../drive/drain-loop.js';
 import { runOpenLoop } from '../drive/open-loop.js';
 import { runSyncLoop } from '../drive/sync-loop.js';
@@ -146,5 +147,21 @@ describe('throughputMetrics', () => {
     expect(m.entriesPerSec).toBe(1_000_000);
     expect(m.mbPerSec).toBe(100);
     expect(m.p50Us).toBeGreaterThan(0);
+  });
+});
+
+describe('cpuSharesPct', () => {
+  it('is the iowait and steal share of the CPU time between two snapshots', () => {
+    const from = { total: 1000, iowait: 10, steal: 5 };
+    expect(cpuSharesPct(from, { total: 1400, iowait: 50, steal: 25 })).toEqual({ iowaitPct: 10, stealPct: 5 });
+    expect(cpuSharesPct(from, from)).toEqual({ iowaitPct: 0, stealPct: 0 });
+  });
+
+  it.runIf(process.platform === 'linux')('reads whole-machine counters that only grow (Linux)', () => {
+    const a = cpuTicks();
+    const b = cpuTicks();
+    expect(a).toBeDefined();
+    expect(b!.total).toBeGreaterThanOrEqual(a!.total);
+    expect(a!.iowait + a!.steal).toBeLessThanOrEqual(a!.total);
   });
 });

@@ -166,6 +166,10 @@ describe('what a WAL thread keeps of the host’s Node options', () => {
       '-C',
       'custom',
       '--preserve-symlinks',
+      '--cpu-prof',
+      '--cpu-prof-dir=prof',
+      '--cpu-prof-interval',
+      '200',
     ];
     expect(workerExecArgv(kept)).toEqual(kept);
   });
@@ -204,6 +208,8 @@ describe('what a WAL thread keeps of the host’s Node options', () => {
       '--env-file=.env',
       '--watch',
       '--test',
+      '--cpu-prof-name',
+      'one-file-for-all.cpuprofile',
     ];
     expect(workerExecArgv([...dropped, '--enable-source-maps'])).toEqual(['--enable-source-maps']);
   });

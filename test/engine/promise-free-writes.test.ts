@@ -135,6 +135,22 @@ describe("rule D17: write() returns false once the writer's ring is full, and 'd
     expect((await wal.stats()).topics.t?.appended).toBe(texts.length);
   });
 
+  it("'drain' is never lost for entries larger than half the ring either (they go by port), mixed with small ones", async () => {
+    // A large entry is refused when the ring has no room for its marker; the marker may then find
+    // room at once, exactly as a small entry may: the refusal owes 'drain' before that retry.
+    const wal = await openWal(SMALL_WHOLE_TOPIC);
+    const texts = Array.from(
+      { length: 6_000 },
+      (_, i) => `${i}:${(i % 3 === 0 ? 'L' : 's').repeat(i % 3 === 0 ? 40_000 : 90)}`,
+    );
+    const refusals = await writeAll(wal, 't', texts);
+    expect(refusals).toBeGreaterThan(10);
+    await within(wal.flush(), 'flush');
+    const seen = await peekTexts(wal, 't');
+    expect(seen.length).toBe(texts.length);
+    expect(seen.every((t, i) => t === texts[i])).toBe(true);
+  });
+
   it("a write refused while appends wait behind a full ring keeps its place, and 'drain' follows", async () => {
     const wal = await openWal(SMALL_WHOLE_TOPIC);
     const expected: string[] = [];

@@ -8,7 +8,10 @@
  *   - preloads (`-r`/`--require`, `--import`, `--loader`: APM agents, tsx) ran again in every thread;
  *   - the inspector (`--inspect*`) belongs to the host, whose session reaches the threads anyway.
  * So the threads get an allowlist: the options that change how errors, warnings and deprecations are
- * reported and how modules resolve, so the host's diagnostics apply to its WAL's threads too.
+ * reported and how modules resolve, so the host's diagnostics apply to its WAL's threads too, and
+ * the CPU profiler (`--cpu-prof`, its directory and interval: each thread writes its own profile,
+ * which is how the writer's and the flusher's time is seen; `--cpu-prof-name` would make them
+ * overwrite each other's file, so it stays the host's).
  * Everything else is dropped; per-process and V8 options (heap size, stack-trace limit, `--expose-gc`)
  * act on the whole process already, and a Worker given them explicitly refuses to start.
  */
@@ -29,6 +32,9 @@ const KEPT = new Set([
   '-C',
   '--preserve-symlinks',
   '--preserve-symlinks-main',
+  '--cpu-prof',
+  '--cpu-prof-dir',
+  '--cpu-prof-interval',
 ]);
 
 /** Options whose value may be the next argument (`-r x`, `--eval code`), so that value goes with them. */
@@ -52,6 +58,9 @@ const VALUE_OPTIONS = new Set([
   '--inspect-port',
   '--debug-port',
   '--watch-path',
+  '--cpu-prof-dir',
+  '--cpu-prof-interval',
+  '--cpu-prof-name',
 ]);
 
 /** The part of `args` (an execArgv, or NODE_OPTIONS split) a WAL thread starts with. */

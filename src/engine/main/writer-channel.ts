@@ -209,26 +209,13 @@ export class WriterChannel {
    */
   write(topicId: number, data: EntryData, bytes: number, codec: number): boolean {
     if (this.#failure) throw this.#failure;
-    let queued: boolean;
-    if (bytes > this.#largeThresholdBytes) {
-      queued = this.#sendLarge(topicId, [data], codec, false, null);
-    } else if (this.#blocked.isEmpty && this.#encoder.tryAppend(topicId, data, bytes, codec)) {
+    if (bytes > this.#largeThresholdBytes) return this.#sendLarge(topicId, [data], codec, false, null);
+    if (this.#blocked.isEmpty && this.#encoder.tryAppend(topicId, data, bytes, codec)) {
       this.#noteWrite(this.#commitOp());
-      queued = true;
-    } else {
-      this.#block({ kind: 'append', topicId, data, bytes, codec, pending: null });
-      queued = false;
+      return true;
     }
-    if (!queued) {
-      this.#needDrain = true;
-      // #block may have found space and emptied the queue synchronously, before 'drain' was owed:
-      // nobody would then owe it any more, and a producer awaiting it would wait forever.
-      if (!this.#unblocking && this.#blocked.isEmpty && !this.#failure) {
-        this.#needDrain = false;
-        this.#onDrain();
-      }
-    }
-    return queued;
+    this.#block({ kind: 'append', topicId, data, bytes, codec, pending: null });
+    return false;
   }
 
   /** Remembers a write() op; runs of consecutive ops share one record. */
@@ -371,6 +358,9 @@ export class WriterChannel {
   }
 
   #block(op: BlockedOp): void {
+    // A refused write() owes 'drain' before #unblock starts: #unblock may find space and encode
+    // everything synchronously, and the 'drain' it then owes is decided when it ends.
+    if (op.kind !== 'define' && op.pending === null) this.#needDrain = true;
     this.#blocked.push(op);
     if (!this.#unblocking) void this.#unblock();
   }
