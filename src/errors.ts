@@ -14,6 +14,8 @@ export type WalErrorCode =
   | 'ERR_IO'
   | 'ERR_FSYNC_FAILED'
   | 'ERR_WORKER_FAILED'
+  /** A call this build cannot serve on this log (e.g. a seek by time before entries carry their time). */
+  | 'ERR_UNSUPPORTED'
   /** walrus-ts/jetstream: a topic mirrored to JetStream had another consumer (its cursor moved under the mirror). */
   | 'ERR_CONFLICT'
   /** walrus-ts/jetstream: replay found a topic's sequence numbers missing from the stream. */

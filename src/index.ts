@@ -3,7 +3,7 @@
  *
  *   import { Walrus, WalError } from 'walrus-ts';
  */
-export { Walrus, Entry } from './engine/main/walrus.js';
+export { Walrus, Entry, Consumer } from './engine/main/walrus.js';
 export type {
   ReadOptions,
   BatchReadOptions,
@@ -11,6 +11,13 @@ export type {
   WalrusStats,
   TopicStats,
   VerifyReport,
+  ConsumerOptions,
+  ConsumerStats,
+  ConsumerTopicStats,
+  Offsets,
+  SeekTarget,
+  SkippedEvent,
+  StartAt,
 } from './engine/main/walrus.js';
 export { WalError } from './errors.js';
 export type { WalErrorCode, WalErrorDetails } from './errors.js';

@@ -9,6 +9,7 @@ import { parseReadConsistency, type ReadConsistency } from './storage/checkpoint
 import { parseFsyncMode, type FsyncMode } from './storage/fsync-mode.js';
 import { validateSizing } from './storage/limits.js';
 import { resolveNamespaceDir } from './storage/namespace.js';
+import { parseRetention, type RetentionPolicy } from './storage/retention.js';
 
 export type { FsyncMode, ReadConsistency };
 
@@ -45,6 +46,14 @@ export interface WalrusOptions {
    * running `walrus stats`. Applied to the directory at every open (docs/DURABILITY.md §Permissions).
    */
   groupAccess?: boolean;
+  /**
+   * What is kept (SPEC §3.7). Default `{}`: a sealed segment is deleted once every registered
+   * consumer consumed it. `keepConsumed: true` keeps consumed segments for `seek`; `maxBytes`
+   * deletes the oldest sealed segments beyond that many segment bytes, consumed or not (a consumer
+   * left behind gets a 'skipped' event). `maxAgeMs` is refused (ERR_UNSUPPORTED) until entries
+   * carry their append time.
+   */
+  retention?: { maxBytes?: number; maxAgeMs?: number; keepConsumed?: boolean };
 }
 
 export type EntryCodec = 'raw' | 'msgpack';
@@ -63,6 +72,7 @@ export interface ResolvedOptions {
   maxEntryBytes: number;
   maxBatchEntries: number;
   groupAccess: boolean;
+  retention: RetentionPolicy;
 }
 
 export const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
@@ -87,6 +97,7 @@ const KNOWN_OPTIONS = new Set([
   'maxBatchEntries',
   'codec',
   'groupAccess',
+  'retention',
 ]);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -157,5 +168,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     ringBytes,
     ...sizing,
     groupAccess,
+    retention: parseRetention(options.retention),
   };
 }

@@ -9,6 +9,7 @@ import { WalError } from '../errors.js';
 import {
   CURSORS_FILE_NAME,
   CURSOR_RECORD_BYTES,
+  DEFAULT_CONSUMER_ID,
   cursorLogPath,
   decodeCursorRecord,
   decodeCursorSnapshot,
@@ -42,10 +43,10 @@ export function readCursors(dir: string): CursorView {
 function readOnce(dir: string): CursorView {
   const snapshot = readSnapshotFile(path.join(dir, CURSORS_FILE_NAME));
   const view: CursorView = { generation: snapshot.generation, names: new Map(), cursors: new Map() };
-  for (const [name, id, nextSeq] of snapshot.topics) {
-    view.names.set(id, name);
-    view.cursors.set(id, nextSeq);
-  }
+  for (const [name, id] of snapshot.topics) view.names.set(id, name);
+  // The default consumer's positions (FORMAT §18; a version-1 file loads as exactly these).
+  const defaultConsumer = snapshot.consumers.find((c) => c.id === DEFAULT_CONSUMER_ID);
+  for (const [id, nextSeq] of defaultConsumer?.positions ?? []) view.cursors.set(id, nextSeq);
   applyLog(view.cursors, cursorLogPath(dir, snapshot.generation), snapshot.generation);
   const next = snapshot.generation === MAX_GENERATION ? 0 : snapshot.generation + 1;
   applyLog(view.cursors, cursorLogPath(dir, next), next);
@@ -63,13 +64,13 @@ function applyLog(cursors: Map<number, number>, logPath: string, generation: num
   for (let at = 0; at + CURSOR_RECORD_BYTES <= bytes.byteLength; at += CURSOR_RECORD_BYTES) {
     const record = decodeCursorRecord(bytes, at);
     if (record === null || record.generation !== generation) return;
-    cursors.set(record.topicId, record.nextSeq);
+    if ((record.consumerId ?? DEFAULT_CONSUMER_ID) === DEFAULT_CONSUMER_ID) cursors.set(record.topicId, record.nextSeq);
   }
 }
 
 function readSnapshotFile(filePath: string): CursorSnapshot {
   const bytes = readIfPresent(filePath);
-  if (bytes === null) return { generation: 0, topics: [] };
+  if (bytes === null) return { generation: 0, topics: [], consumers: [], nextConsumerId: 1 };
   return decodeCursorSnapshot(bytes, filePath);
 }
 

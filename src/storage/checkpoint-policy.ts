@@ -37,6 +37,7 @@ export class CheckpointPolicy {
   /** Records a checkpointed read of `entries` entries; true when the cursor must be persisted now. */
   recordCheckpoint(topicId: number, entries: number): boolean {
     if (entries <= 0) return false;
+    if (this.#persistEvery === 1) return true; // strictly-at-once: every read, nothing to count
     const consumed = (this.#unpersisted.get(topicId) ?? 0) + entries;
     if (consumed >= this.#persistEvery) {
       this.#unpersisted.delete(topicId);

@@ -1,22 +1,40 @@
 /**
- * Consumer cursors and the durable topic table (docs/FORMAT.md §6): a `CURSORS` snapshot of
+ * Consumer positions and the durable topic table (docs/FORMAT.md §6, §18): a `CURSORS` snapshot of
  * generation g plus `cursors-<g>.log`, fixed 32-byte records appended after it, so persisting a
  * checkpoint costs one small positional write. A snapshot starts a new generation with its own log,
  * so a log is never truncated while it is the live one, and any crash leaves either the old
  * snapshot with its complete log or the new snapshot.
+ *
+ * Many consumers (§18): consumer 0 is the default one (the WAL's own reads); named consumers have
+ * ids 1 … 2^32 − 1 that are never reused. Registration and deletion change the consumer table in
+ * memory and become durable only through a snapshot; until the snapshot registering a consumer
+ * completed, no record of it is written (so no position can outlive a registration a crash lost).
+ * Version-1 files load as the default consumer's positions.
  */
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { describeDiskValue, packControlFile, unpackControlMap } from './disk-codec.js';
 import { createFresh, pwriteAll, writeFileAtomic, type FileIo } from './file-io.js';
-import { crc32Of, readU32 } from './frame.js';
-import { CURSOR_LOG_SNAPSHOT_BYTES, MAX_SEQ, MAX_TOPIC_ID, isValidTopicName } from './limits.js';
+import { crc32Of, readU32, writeU32 } from './frame.js';
+import {
+  CURSOR_LOG_SNAPSHOT_BYTES,
+  MAX_CONSUMER_ID,
+  MAX_SEQ,
+  MAX_TOPIC_ID,
+  isValidConsumerName,
+  isValidTopicName,
+} from './limits.js';
 
 export const CURSORS_FILE_NAME = 'CURSORS';
 export const CURSORS_FORMAT = 'walrus-ts/cursors';
-export const CURSORS_VERSION = 1;
+/** What this build writes; it reads version 1 too (§18.3). */
+export const CURSORS_VERSION = 2;
 export const CURSOR_RECORD_BYTES = 32;
 export const CURSOR_RECORD_MAGIC = 0x53525543; // bytes 43 55 52 53, "CURS"
+/** The default consumer: the WAL's own readNext / batchRead / subscribe / count. */
+export const DEFAULT_CONSUMER_ID = 0;
+/** Record kind 0: a position (the only kind, §18.2). */
+const RECORD_KIND_POSITION = 0;
 const CURSOR_RECORD_CRC_OFFSET = 28;
 const MAX_GENERATION = 0xffff_ffff;
 const TWO_POW_32 = 0x1_0000_0000;
@@ -26,6 +44,8 @@ export interface CursorRecord {
   generation: number;
   topicId: number;
   nextSeq: number;
+  /** 0 (the default consumer) when absent: a version-1 record is exactly such a record. */
+  consumerId?: number;
 }
 
 export interface CursorStoreOptions {
@@ -39,31 +59,71 @@ export function cursorLogPath(dir: string, generation: number): string {
 
 export function encodeCursorRecord(record: CursorRecord): Uint8Array {
   const out = new Uint8Array(CURSOR_RECORD_BYTES);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, CURSOR_RECORD_MAGIC, true);
-  view.setUint32(4, record.generation, true);
-  view.setUint32(8, record.topicId, true);
-  view.setUint32(12, record.nextSeq % TWO_POW_32, true);
-  view.setUint32(16, Math.floor(record.nextSeq / TWO_POW_32), true);
-  view.setUint32(CURSOR_RECORD_CRC_OFFSET, crc32Of(out, 0, CURSOR_RECORD_CRC_OFFSET), true);
+  writeCursorRecord(
+    out,
+    0,
+    record.generation,
+    record.consumerId ?? DEFAULT_CONSUMER_ID,
+    record.topicId,
+    record.nextSeq,
+  );
   return out;
 }
 
-/** The record at `at`, or null when it is not a valid record (torn, garbage, out of range). */
+/** Writes one record at `at` of `out` (32 bytes: kind 0 and zeroed reserved bytes included). */
+export function writeCursorRecord(
+  out: Uint8Array,
+  at: number,
+  generation: number,
+  consumerId: number,
+  topicId: number,
+  nextSeq: number,
+): void {
+  writeU32(out, at, CURSOR_RECORD_MAGIC);
+  writeU32(out, at + 4, generation);
+  writeU32(out, at + 8, topicId);
+  writeU32(out, at + 12, nextSeq % TWO_POW_32);
+  writeU32(out, at + 16, Math.floor(nextSeq / TWO_POW_32));
+  writeU32(out, at + 20, consumerId);
+  writeU32(out, at + 24, RECORD_KIND_POSITION); // kind (byte 24) and the 3 reserved bytes
+  writeU32(out, at + CURSOR_RECORD_CRC_OFFSET, crc32Of(out, at, at + CURSOR_RECORD_CRC_OFFSET));
+}
+
+/**
+ * The record at `at`, or null when it is not a valid record (torn, garbage, out of range, another
+ * kind, reserved bytes set). `consumerId` is present only for a named consumer's record, so a
+ * default-consumer record decodes exactly as a version-1 one.
+ */
 export function decodeCursorRecord(buf: Uint8Array, at: number): CursorRecord | null {
   if (at + CURSOR_RECORD_BYTES > buf.byteLength) return null;
   if (readU32(buf, at) !== CURSOR_RECORD_MAGIC) return null;
   if (readU32(buf, at + CURSOR_RECORD_CRC_OFFSET) !== crc32Of(buf, at, at + CURSOR_RECORD_CRC_OFFSET)) return null;
-  if (readU32(buf, at + 20) !== 0 || readU32(buf, at + 24) !== 0) return null;
+  if (readU32(buf, at + 24) !== RECORD_KIND_POSITION) return null;
   const topicId = readU32(buf, at + 8);
   const nextSeq = readU32(buf, at + 12) + readU32(buf, at + 16) * TWO_POW_32;
   if (topicId === 0 || nextSeq > MAX_SEQ) return null;
-  return { generation: readU32(buf, at + 4), topicId, nextSeq };
+  const consumerId = readU32(buf, at + 20);
+  const record: CursorRecord = { generation: readU32(buf, at + 4), topicId, nextSeq };
+  if (consumerId !== DEFAULT_CONSUMER_ID) record.consumerId = consumerId;
+  return record;
 }
 
+/** One consumer as CURSORS holds it. */
+export interface ConsumerRow {
+  id: number;
+  name: string;
+  flags: number;
+  positions: Array<[topicId: number, nextSeq: number]>;
+}
+
+/** A loaded CURSORS file, version 1 normalized to version 2 (§18.3). */
 export interface CursorSnapshot {
   generation: number;
-  topics: Array<[name: string, id: number, nextSeq: number]>;
+  /** [name, id, firstSeq]: every seq below firstSeq was given up by a retention limit. */
+  topics: Array<[name: string, id: number, firstSeq: number]>;
+  /** Consumer 0 (the default, name '') first, always present. */
+  consumers: ConsumerRow[];
+  nextConsumerId: number;
 }
 
 /** A CURSORS file to write atomically (tmp, fsync, rename, directory fsync). */
@@ -71,6 +131,22 @@ export interface SnapshotFile {
   path: string;
   bytes: Uint8Array;
   generation: number;
+}
+
+interface ConsumerState {
+  readonly id: number;
+  readonly name: string;
+  readonly flags: number;
+  /** Next seq to deliver per topic id (a topic without one reads from its firstSeq). */
+  readonly positions: Map<number, number>;
+  /** Per topic, the value a reopen would load: the last record written, else the snapshot's. */
+  readonly persisted: Map<number, number>;
+}
+
+/** What a completed snapshot made durable: what reclamation may rely on. */
+interface DurableView {
+  readonly consumers: ReadonlyMap<number, ReadonlyMap<number, number>>;
+  readonly firstSeqs: ReadonlyMap<number, number>;
 }
 
 export class CursorStore {
@@ -83,24 +159,29 @@ export class CursorStore {
   #recordsWritten = 0;
   readonly #idsByName = new Map<string, number>();
   readonly #namesById = new Map<number, string>();
-  readonly #cursors = new Map<number, number>();
-  /** Per topic, the value a reopen would load: the last record written, else the snapshot's. */
-  readonly #persisted = new Map<number, number>();
-  #snapshotCursors = new Map<number, number>();
-  #pendingSnapshot: { staleLog: string; cursors: Map<number, number>; file: SnapshotFile } | null = null;
+  readonly #firstSeqs = new Map<number, number>();
+  readonly #consumers = new Map<number, ConsumerState>();
+  readonly #consumerIdsByName = new Map<string, number>();
+  #nextConsumerId: number;
+  #durableView: DurableView;
+  #pendingSnapshot: { staleLog: string; view: DurableView; file: SnapshotFile } | null = null;
+  /** Where advanceAll / advanceMany encode their records (grown as needed, never shrunk), and whose each is. */
+  #recordScratch = new Uint8Array(4 * CURSOR_RECORD_BYTES);
+  readonly #scratchOwners: ConsumerState[] = [];
 
   private constructor(io: FileIo, dir: string, durable: boolean, loaded: CursorSnapshot) {
     this.#io = io;
     this.dir = dir;
     this.#durable = durable;
     this.#generation = loaded.generation;
-    for (const [name, id, nextSeq] of loaded.topics) {
+    for (const [name, id, firstSeq] of loaded.topics) {
       this.#idsByName.set(name, id);
       this.#namesById.set(id, name);
-      this.#cursors.set(id, nextSeq);
+      if (firstSeq > 0) this.#firstSeqs.set(id, firstSeq);
     }
-    this.#snapshotCursors = new Map(this.#cursors);
-    for (const [id, nextSeq] of this.#cursors) this.#persisted.set(id, nextSeq);
+    for (const row of loaded.consumers) this.#addConsumer(row.id, row.name, row.flags, new Map(row.positions));
+    this.#nextConsumerId = loaded.nextConsumerId;
+    this.#durableView = this.#captureView();
     const snapshotGeneration = loaded.generation;
     this.#logBytes = this.#replayLog();
     // A snapshot that began (its log exists) but whose CURSORS never landed: its records are newer
@@ -137,16 +218,49 @@ export class CursorStore {
     return new Map(this.#idsByName);
   }
 
-  /** The largest topic id seen in the table or in any cursor (0 if none), so new ids never collide. */
+  /** The largest topic id seen in the table or in any position (0 if none), so new ids never collide. */
   get maxTopicId(): number {
     let max = 0;
     for (const id of this.#namesById.keys()) max = Math.max(max, id);
-    for (const id of this.#cursors.keys()) max = Math.max(max, id);
+    for (const c of this.#consumers.values()) for (const id of c.positions.keys()) max = Math.max(max, id);
     return max;
   }
 
+  /** The default consumer's next seq to deliver on `topicId`. */
   cursor(topicId: number): number {
-    return this.#cursors.get(topicId) ?? 0;
+    return this.position(DEFAULT_CONSUMER_ID, topicId);
+  }
+
+  /** A consumer's next seq to deliver on `topicId` (the topic's firstSeq when it has none). */
+  position(consumerId: number, topicId: number): number {
+    const own = this.#consumers.get(consumerId)?.positions.get(topicId);
+    return own === undefined ? this.firstSeq(topicId) : Math.max(own, this.firstSeq(topicId));
+  }
+
+  /** Every seq of `topicId` below this was given up by a retention limit (§18.1); 0 if none. */
+  firstSeq(topicId: number): number {
+    return this.#firstSeqs.get(topicId) ?? 0;
+  }
+
+  /**
+   * Raises a topic's firstSeq (never lowers it), in memory: durable with the next snapshot, which
+   * must complete before any segment holding entries below it is unlinked (§19.2).
+   */
+  raiseFirstSeq(topicId: number, firstSeq: number): void {
+    this.#ensureOpen();
+    checkTopicId(topicId);
+    checkSeq(firstSeq);
+    const old = this.firstSeq(topicId);
+    if (firstSeq <= old) return;
+    // A consumer without a position held the topic from the old firstSeq: it gets that position
+    // explicitly, so what it loses now is reported from there, not silently skipped.
+    for (const c of this.#consumers.values()) if (!c.positions.has(topicId)) c.positions.set(topicId, old);
+    this.#firstSeqs.set(topicId, firstSeq);
+  }
+
+  /** A consumer's own stored position on `topicId`, even below firstSeq; undefined if it has none. */
+  ownPosition(consumerId: number, topicId: number): number | undefined {
+    return this.#consumers.get(consumerId)?.positions.get(topicId);
   }
 
   /** Adds a topic to the table; it becomes durable with the next snapshot. */
@@ -165,70 +279,194 @@ export class CursorStore {
     this.#namesById.set(topicId, name);
   }
 
-  /**
-   * Moves a cursor forward (never back) in memory; with `persist`, also appends a log record so
-   * the new value reaches the OS before this returns (made durable by `syncLog` or a snapshot).
-   */
-  advance(topicId: number, nextSeq: number, persist: boolean): void {
-    this.#ensureOpen();
-    checkTopicId(topicId);
-    checkSeq(nextSeq);
-    const value = Math.max(this.cursor(topicId), nextSeq);
-    // Recorded first: a record that cannot be written leaves the cursor where it was.
-    if (persist && value !== (this.#persisted.get(topicId) ?? 0)) this.#appendRecord(topicId, value);
-    if (value !== this.cursor(topicId)) this.#cursors.set(topicId, value);
+  /** The id of the named consumer, or undefined when it is not registered. */
+  consumerId(name: string): number | undefined {
+    return this.#consumerIdsByName.get(name);
+  }
+
+  /** Named consumers (id ≥ 1) in registration order: [id, name]. */
+  namedConsumers(): Array<[id: number, name: string]> {
+    const out: Array<[number, string]> = [];
+    for (const c of this.#consumers.values()) if (c.id !== DEFAULT_CONSUMER_ID) out.push([c.id, c.name]);
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Every registered consumer id, the default one (0) first. */
+  consumerIds(): number[] {
+    return [...this.#consumers.keys()].sort((a, b) => a - b);
+  }
+
+  /** The explicit positions of a consumer: [topicId, nextSeq]. */
+  positionsOf(consumerId: number): Array<[number, number]> {
+    return [...(this.#consumers.get(consumerId)?.positions ?? [])];
   }
 
   /**
-   * `advance(topicId, nextSeq, true)` for every entry of `advances`, with one positional write of
-   * all their records: what the main thread's reads settled in one event-loop turn persist with.
-   * A write that fails moves no cursor (and, best effort, records the previous values again, so
-   * a record that did reach the OS is undone).
+   * Registers a named consumer in memory with its starting positions and returns its id (never one
+   * used before). It becomes durable with the next snapshot; until then `isDurable` is false and no
+   * record of it may be written.
    */
+  registerConsumer(name: string, positions: ReadonlyMap<number, number>): number {
+    this.#ensureOpen();
+    if (!isValidConsumerName(name)) throw WalError.invalidArgument(`invalid consumer name ${JSON.stringify(name)}`);
+    if (this.#consumerIdsByName.has(name)) throw WalError.invalidArgument(`consumer ${JSON.stringify(name)} exists`);
+    const id = this.#nextConsumerId;
+    if (id > MAX_CONSUMER_ID) throw WalError.tooLarge('consumer count', id, MAX_CONSUMER_ID);
+    for (const [topicId, seq] of positions) {
+      checkTopicId(topicId);
+      checkSeq(seq);
+    }
+    this.#nextConsumerId = id + 1;
+    this.#addConsumer(id, name, 0, new Map(positions));
+    return id;
+  }
+
+  /** Unregisters a named consumer in memory (durable with the next snapshot); its id is never reused. */
+  deleteConsumer(consumerId: number): void {
+    this.#ensureOpen();
+    const c = this.#consumers.get(consumerId);
+    if (c === undefined || consumerId === DEFAULT_CONSUMER_ID) return;
+    this.#consumers.delete(consumerId);
+    this.#consumerIdsByName.delete(c.name);
+  }
+
+  /** Whether the last completed snapshot holds this consumer's registration (so its records may be written). */
+  isDurable(consumerId: number): boolean {
+    return this.#durableView.consumers.has(consumerId);
+  }
+
+  /** Whether the consumer table in memory differs from the last completed snapshot's (a snapshot is owed). */
+  consumersChanged(): boolean {
+    const durable = this.#durableView.consumers;
+    if (durable.size !== this.#consumers.size) return true;
+    for (const id of this.#consumers.keys()) if (!durable.has(id)) return true;
+    return false;
+  }
+
+  /**
+   * Moves the default consumer's position forward (never back) in memory; with `persist`, also
+   * appends a log record so the new value reaches the OS before this returns (made durable by
+   * `syncLog` or a snapshot).
+   */
+  advance(topicId: number, nextSeq: number, persist: boolean, consumerId = DEFAULT_CONSUMER_ID): void {
+    this.#ensureOpen();
+    checkTopicId(topicId);
+    checkSeq(nextSeq);
+    const c = this.#consumer(consumerId);
+    const value = Math.max(this.position(consumerId, topicId), nextSeq);
+    // Recorded first: a record that cannot be written leaves the position where it was.
+    if (persist && value !== (c.persisted.get(topicId) ?? 0)) this.#appendRecord(c, topicId, value);
+    if (value !== c.positions.get(topicId)) c.positions.set(topicId, value);
+  }
+
+  /** `advanceMany` of the default consumer alone (the common case: no named consumer read this turn). */
   advanceAll(advances: ReadonlyMap<number, number>): void {
     this.#ensureOpen();
-    const records: Array<[number, number]> = [];
-    for (const [topicId, nextSeq] of advances) {
+    this.#writeEncoded(this.#encodeAdvances(this.#consumer(DEFAULT_CONSUMER_ID), advances, 0));
+  }
+
+  /**
+   * `advance(topicId, nextSeq, true, consumerId)` for every entry of `advances` (consumer id →
+   * topic id → next seq), with one positional write of all their records: what the main thread's
+   * reads settled in one event-loop turn persist with. A write that fails moves no position (and,
+   * best effort, records the previous values again, so a record that did reach the OS is undone).
+   * A consumer deleted meanwhile is skipped: its records would be ignored anyway.
+   */
+  advanceMany(advances: ReadonlyMap<number, ReadonlyMap<number, number>>): void {
+    this.#ensureOpen();
+    let count = 0;
+    for (const [consumerId, byTopic] of advances) {
+      const c = this.#consumers.get(consumerId);
+      if (c !== undefined) count = this.#encodeAdvances(c, byTopic, count);
+    }
+    this.#writeEncoded(count);
+  }
+
+  /**
+   * Encodes the records `byTopic` needs into the scratch buffer after the `count` already there
+   * (straight into a buffer kept for the next call: this runs once per event-loop turn of a
+   * strictly-at-once reader, often for one record); returns the new count.
+   */
+  #encodeAdvances(c: ConsumerState, byTopic: ReadonlyMap<number, number>, count: number): number {
+    for (const [topicId, nextSeq] of byTopic) {
       checkTopicId(topicId);
       checkSeq(nextSeq);
-      const value = Math.max(this.cursor(topicId), nextSeq);
-      if (value !== (this.#persisted.get(topicId) ?? 0)) records.push([topicId, value]);
-      else if (value !== this.cursor(topicId)) this.#cursors.set(topicId, value);
+      const value = Math.max(this.position(c.id, topicId), nextSeq);
+      if (value === (c.persisted.get(topicId) ?? 0)) {
+        if (value !== c.positions.get(topicId)) c.positions.set(topicId, value);
+        continue;
+      }
+      this.#checkMayRecord(c);
+      let bytes = this.#recordScratch;
+      if ((count + 1) * CURSOR_RECORD_BYTES > bytes.byteLength) {
+        const grown = new Uint8Array(bytes.byteLength * 2);
+        grown.set(bytes);
+        this.#recordScratch = bytes = grown;
+      }
+      writeCursorRecord(bytes, count * CURSOR_RECORD_BYTES, this.#generation, c.id, topicId, value);
+      this.#scratchOwners[count] = c;
+      count++;
     }
-    if (records.length === 0) return;
-    const bytes = new Uint8Array(records.length * CURSOR_RECORD_BYTES);
-    for (let i = 0; i < records.length; i++) {
-      const [topicId, nextSeq] = records[i]!;
-      bytes.set(encodeCursorRecord({ generation: this.#generation, topicId, nextSeq }), i * CURSOR_RECORD_BYTES);
-    }
+    return count;
+  }
+
+  /** Writes the `count` records encoded in the scratch buffer with one pwrite, then moves their positions. */
+  #writeEncoded(count: number): void {
+    if (count === 0) return;
+    const bytes = this.#recordScratch;
+    const owners = this.#scratchOwners;
+    const length = count * CURSOR_RECORD_BYTES;
     try {
-      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes);
+      pwriteAll(this.#io, this.#logFd!, bytes, this.#logBytes, length);
     } catch (err) {
       try {
-        for (const [topicId] of records) this.#appendRecord(topicId, this.#persisted.get(topicId) ?? 0);
+        for (let i = 0; i < count; i++) {
+          const topicId = readU32(bytes, i * CURSOR_RECORD_BYTES + 8);
+          this.#appendRecord(owners[i]!, topicId, owners[i]!.persisted.get(topicId) ?? 0);
+        }
       } catch {
         // The log refuses writes: the records of the failed write, if any landed, stay torn or whole.
       }
       throw WalError.fromSystem(err, 'appending cursor records', this.logPath);
+    } finally {
+      owners.length = count; // the owners of the next call are written over; nothing else is kept
     }
-    this.#logBytes += bytes.byteLength;
-    this.#recordsWritten += records.length;
-    for (const [topicId, value] of records) {
-      this.#persisted.set(topicId, value);
-      this.#cursors.set(topicId, value);
+    this.#logBytes += length;
+    this.#recordsWritten += count;
+    for (let i = 0; i < count; i++) {
+      const at = i * CURSOR_RECORD_BYTES;
+      const topicId = readU32(bytes, at + 8);
+      const value = readU32(bytes, at + 12) + readU32(bytes, at + 16) * TWO_POW_32;
+      owners[i]!.persisted.set(topicId, value);
+      owners[i]!.positions.set(topicId, value);
     }
   }
 
   /**
-   * Moves a cursor back to `maxNextSeq` if it is past it, persisted: for recovery (a cursor past its
-   * topic's recovered end) and for undoing an advance whose read failed.
+   * Moves a position back to `maxNextSeq` if it is past it, persisted: for recovery (a position past
+   * its topic's recovered end) and for undoing an advance whose read failed.
    */
-  clamp(topicId: number, maxNextSeq: number): void {
+  clamp(topicId: number, maxNextSeq: number, consumerId = DEFAULT_CONSUMER_ID): void {
     this.#ensureOpen();
     checkSeq(maxNextSeq);
-    if (this.cursor(topicId) <= maxNextSeq) return;
-    this.#cursors.set(topicId, maxNextSeq);
-    this.#appendRecord(topicId, maxNextSeq);
+    const c = this.#consumers.get(consumerId);
+    if (c === undefined || this.position(consumerId, topicId) <= maxNextSeq) return;
+    c.positions.set(topicId, maxNextSeq);
+    if (this.isDurable(consumerId)) this.#appendRecord(c, topicId, maxNextSeq);
+  }
+
+  /**
+   * Sets a position anywhere (`seek`), persisted when `persist` and the consumer's registration is
+   * durable (otherwise the registering snapshot carries it).
+   */
+  setPosition(consumerId: number, topicId: number, nextSeq: number, persist: boolean): void {
+    this.#ensureOpen();
+    checkTopicId(topicId);
+    checkSeq(nextSeq);
+    const c = this.#consumer(consumerId);
+    if (persist && this.isDurable(consumerId) && nextSeq !== (c.persisted.get(topicId) ?? 0))
+      this.#appendRecord(c, topicId, nextSeq);
+    c.positions.set(topicId, nextSeq);
   }
 
   /** True once the log outgrew its bound: the owner should snapshot at its next safe point. */
@@ -258,20 +496,19 @@ export class CursorStore {
   }
 
   /**
-   * Writes every cursor of a named topic into a new CURSORS generation and switches to its empty
-   * log. The new log is created before CURSORS is renamed, so the directory fsync of the rename
-   * also makes the log's creation durable.
+   * Writes every position of every consumer into a new CURSORS generation and switches to its
+   * empty log. The new log is created before CURSORS is renamed, so the directory fsync of the
+   * rename also makes the log's creation durable.
    */
   snapshot(): void {
     this.#ensureOpen();
     const next = nextGeneration(this.#generation);
     const nextLogPath = cursorLogPath(this.dir, next);
-    const topics = [...this.#idsByName].map(([name, id]): [string, number, number] => [name, id, this.cursor(id)]);
+    const view = this.#captureView();
     const nextFd = this.#createEmptyLog(nextLogPath);
     const cursorsPath = path.join(this.dir, CURSORS_FILE_NAME);
     try {
-      const body = packControlFile({ format: CURSORS_FORMAT, version: CURSORS_VERSION, generation: next, topics });
-      writeFileAtomic(this.#io, cursorsPath, body, this.#durable);
+      writeFileAtomic(this.#io, cursorsPath, this.#encodeSnapshot(next), this.#durable);
     } catch (err) {
       this.#io.close(nextFd);
       removeIfPresent(this.#io, nextLogPath);
@@ -282,8 +519,7 @@ export class CursorStore {
     this.#generation = next;
     this.#logFd = nextFd;
     this.#logBytes = 0;
-    this.#snapshotCursors = new Map(topics.map(([, id, nextSeq]) => [id, nextSeq]));
-    for (const [, id, nextSeq] of topics) this.#persisted.set(id, nextSeq);
+    this.#completeView(view);
     // The old log is already superseded; if removing it fails, the next open deletes it as stale.
     removeIfPresent(this.#io, oldLogPath);
   }
@@ -296,20 +532,18 @@ export class CursorStore {
    * While one is pending (its CURSORS write failed or is still in flight) the same one is returned:
    * beginning another would move new records to generation g + 2, which a reopen after a crash
    * (it applies only logs g and g + 1) would delete unread — consumed entries delivered again.
+   * A registration made meanwhile is therefore not in it (`isDurable` stays false): the caller
+   * snapshots again once it completed.
    */
   beginSnapshot(): SnapshotFile {
     this.#ensureOpen();
     if (this.#pendingSnapshot !== null) return this.#pendingSnapshot.file;
     const next = nextGeneration(this.#generation);
-    const topics = [...this.#idsByName].map(([name, id]): [string, number, number] => [name, id, this.cursor(id)]);
+    const view = this.#captureView();
     const nextFd = this.#createEmptyLog(cursorLogPath(this.dir, next));
-    const bytes = packControlFile({ format: CURSORS_FORMAT, version: CURSORS_VERSION, generation: next, topics });
+    const bytes = this.#encodeSnapshot(next);
     const file: SnapshotFile = { path: path.join(this.dir, CURSORS_FILE_NAME), bytes, generation: next };
-    this.#pendingSnapshot = {
-      staleLog: this.logPath,
-      cursors: new Map(topics.map(([, id, nextSeq]) => [id, nextSeq])),
-      file,
-    };
+    this.#pendingSnapshot = { staleLog: this.logPath, view, file };
     this.#io.close(this.#logFd!);
     this.#generation = next;
     this.#logFd = nextFd;
@@ -322,15 +556,40 @@ export class CursorStore {
     const pending = this.#pendingSnapshot;
     if (!pending) return [];
     this.#pendingSnapshot = null;
-    this.#snapshotCursors = pending.cursors;
-    for (const [id, nextSeq] of pending.cursors)
-      if ((this.#persisted.get(id) ?? 0) < nextSeq) this.#persisted.set(id, nextSeq);
+    this.#completeView(pending.view);
     return [pending.staleLog];
   }
 
-  /** Cursor values in the last CURSORS snapshot: what reclamation may rely on. */
+  /** The default consumer's positions in the last CURSORS snapshot. */
   snapshotCursors(): Map<number, number> {
-    return new Map(this.#snapshotCursors);
+    return new Map(this.#durableView.consumers.get(DEFAULT_CONSUMER_ID) ?? []);
+  }
+
+  /**
+   * Per the last completed snapshot, the smallest next seq of `topicId` over every consumer that
+   * holds space (a consumer without a position holds the topic from its firstSeq): below it every
+   * consumer consumed everything (§9 with many consumers, §19.2).
+   */
+  durableConsumedBelow(topicId: number): number {
+    const firstSeq = this.#durableView.firstSeqs.get(topicId) ?? 0;
+    let min = Infinity;
+    for (const positions of this.#durableView.consumers.values())
+      min = Math.min(min, Math.max(firstSeq, positions.get(topicId) ?? firstSeq));
+    return min === Infinity ? firstSeq : min;
+  }
+
+  /** The smallest position on `topicId` over every consumer in memory (what recovery may treat as consumed). */
+  minPosition(topicId: number): number {
+    let min = Infinity;
+    for (const id of this.#consumers.keys()) min = Math.min(min, this.position(id, topicId));
+    return min === Infinity ? this.firstSeq(topicId) : min;
+  }
+
+  /** The largest position on `topicId` over every consumer: a topic's next seq is never below it. */
+  maxPosition(topicId: number): number {
+    let max = this.firstSeq(topicId);
+    for (const id of this.#consumers.keys()) max = Math.max(max, this.position(id, topicId));
+    return max;
   }
 
   close(): void {
@@ -344,8 +603,61 @@ export class CursorStore {
     if (this.#logFd === null) throw WalError.closed();
   }
 
-  #appendRecord(topicId: number, nextSeq: number): void {
-    const record = encodeCursorRecord({ generation: this.#generation, topicId, nextSeq });
+  #consumer(consumerId: number): ConsumerState {
+    const c = this.#consumers.get(consumerId);
+    if (c === undefined) throw WalError.invalidArgument(`consumer id ${consumerId} is not registered`);
+    return c;
+  }
+
+  #addConsumer(id: number, name: string, flags: number, positions: Map<number, number>): void {
+    this.#consumers.set(id, { id, name, flags, positions, persisted: new Map(positions) });
+    if (id !== DEFAULT_CONSUMER_ID) this.#consumerIdsByName.set(name, id);
+  }
+
+  /** A record of a consumer whose registration is not durable could outlive it (§18.2): never written. */
+  #checkMayRecord(c: ConsumerState): void {
+    if (!this.isDurable(c.id))
+      throw WalError.invalidArgument(`consumer ${JSON.stringify(c.name)} is not durably registered yet`);
+  }
+
+  #captureView(): DurableView {
+    const consumers = new Map<number, ReadonlyMap<number, number>>();
+    for (const c of this.#consumers.values())
+      consumers.set(c.id, new Map([...c.positions].filter(([id]) => this.#namesById.has(id))));
+    return { consumers, firstSeqs: new Map(this.#firstSeqs) };
+  }
+
+  #completeView(view: DurableView): void {
+    this.#durableView = view;
+    for (const [id, positions] of view.consumers) {
+      const c = this.#consumers.get(id);
+      if (c === undefined) continue;
+      for (const [topicId, nextSeq] of positions)
+        if ((c.persisted.get(topicId) ?? 0) < nextSeq) c.persisted.set(topicId, nextSeq);
+    }
+  }
+
+  #encodeSnapshot(generation: number): Uint8Array {
+    const topics = [...this.#idsByName].map(([name, id]): [string, number, number] => [name, id, this.firstSeq(id)]);
+    const consumers = [...this.#consumers.values()]
+      .sort((a, b) => a.id - b.id)
+      // Positions on a topic the table does not name (a record written before its registration
+      // was snapshotted, then never recovered) are dropped, as version 1 did.
+      .map((c) => [c.id, c.name, c.flags, [...c.positions].filter(([id]) => this.#namesById.has(id)).sort(byId)]);
+    return packControlFile({
+      format: CURSORS_FORMAT,
+      version: CURSORS_VERSION,
+      generation,
+      topics,
+      consumers,
+      nextConsumerId: this.#nextConsumerId,
+    });
+  }
+
+  #appendRecord(c: ConsumerState, topicId: number, nextSeq: number): void {
+    this.#checkMayRecord(c);
+    const record = new Uint8Array(CURSOR_RECORD_BYTES);
+    writeCursorRecord(record, 0, this.#generation, c.id, topicId, nextSeq);
     try {
       pwriteAll(this.#io, this.#logFd!, record, this.#logBytes);
     } catch (err) {
@@ -353,10 +665,14 @@ export class CursorStore {
     }
     this.#logBytes += CURSOR_RECORD_BYTES;
     this.#recordsWritten++;
-    this.#persisted.set(topicId, nextSeq);
+    c.persisted.set(topicId, nextSeq);
   }
 
-  /** Applies the valid prefix of the current generation's log; returns its length in bytes. */
+  /**
+   * Applies the valid prefix of the current generation's log; returns its length in bytes. A record
+   * of a consumer not in the table is ignored (deleted, or never durably registered), but its id
+   * still raises nextConsumerId, so it can never move a consumer registered later.
+   */
   #replayLog(): number {
     const logPath = this.logPath;
     if (this.#io.kind(logPath) !== 'file') return 0;
@@ -370,8 +686,12 @@ export class CursorStore {
     for (; at + CURSOR_RECORD_BYTES <= bytes.byteLength; at += CURSOR_RECORD_BYTES) {
       const record = decodeCursorRecord(bytes, at);
       if (record === null || record.generation !== this.#generation) break;
-      this.#cursors.set(record.topicId, record.nextSeq);
-      this.#persisted.set(record.topicId, record.nextSeq);
+      const consumerId = record.consumerId ?? DEFAULT_CONSUMER_ID;
+      if (consumerId >= this.#nextConsumerId) this.#nextConsumerId = Math.min(consumerId + 1, MAX_CONSUMER_ID + 1);
+      const c = this.#consumers.get(consumerId);
+      if (c === undefined) continue;
+      c.positions.set(record.topicId, record.nextSeq);
+      c.persisted.set(record.topicId, record.nextSeq);
     }
     return at;
   }
@@ -411,7 +731,7 @@ export class CursorStore {
 }
 
 function readSnapshot(io: FileIo, filePath: string): CursorSnapshot {
-  if (io.kind(filePath) === null) return { generation: 0, topics: [] };
+  if (io.kind(filePath) === null) return emptySnapshot();
   let bytes: Uint8Array;
   try {
     bytes = io.readFile(filePath);
@@ -421,7 +741,16 @@ function readSnapshot(io: FileIo, filePath: string): CursorSnapshot {
   return decodeCursorSnapshot(bytes, filePath);
 }
 
-/** Decodes and validates CURSORS bytes (also used by the read-only CLI). */
+function emptySnapshot(): CursorSnapshot {
+  return {
+    generation: 0,
+    topics: [],
+    consumers: [{ id: DEFAULT_CONSUMER_ID, name: '', flags: 0, positions: [] }],
+    nextConsumerId: 1,
+  };
+}
+
+/** Decodes and validates CURSORS bytes, either version (also used by the read-only CLI). */
 export function decodeCursorSnapshot(bytes: Uint8Array, filePath: string): CursorSnapshot {
   let fields: Record<string, unknown>;
   try {
@@ -434,11 +763,11 @@ export function decodeCursorSnapshot(bytes: Uint8Array, filePath: string): Curso
 
 function validateSnapshot(fields: Record<string, unknown>, filePath: string): CursorSnapshot {
   const corrupt = (why: string) => WalError.corrupt(`${filePath} ${why}`, { path: filePath });
-  if (fields.format !== CURSORS_FORMAT || fields.version !== CURSORS_VERSION) {
+  if (fields.format !== CURSORS_FORMAT || (fields.version !== 1 && fields.version !== CURSORS_VERSION)) {
     throw new WalError(
       'ERR_UNSUPPORTED_FORMAT',
       `${filePath} has format ${describeDiskValue(fields.format)} version ${describeDiskValue(fields.version)}; ` +
-        `this build reads ${CURSORS_FORMAT} version ${CURSORS_VERSION}`,
+        `this build reads ${CURSORS_FORMAT} versions 1 and ${CURSORS_VERSION}`,
       { path: filePath },
     );
   }
@@ -450,18 +779,71 @@ function validateSnapshot(fields: Record<string, unknown>, filePath: string): Cu
   const ids = new Set<number>();
   for (const row of topics as unknown[]) {
     if (!Array.isArray(row) || row.length !== 3) throw corrupt('has a malformed topic row');
-    const [name, id, nextSeq] = row as unknown[];
+    const [name, id, seq] = row as unknown[];
     if (typeof name !== 'string' || name.length === 0) throw corrupt('has a topic without a name');
     // Names are held to the same rule as at the door (1 … 4096 bytes of well-formed UTF-8): one that
     // is not could never have been registered, and would be written into every new segment.
     if (!isValidTopicName(name)) throw corrupt(`has an invalid topic name ${JSON.stringify(name.slice(0, 64))}`);
-    if (!isIntegerIn(id, 1, MAX_TOPIC_ID) || !isIntegerIn(nextSeq, 0, MAX_SEQ))
+    if (!isIntegerIn(id, 1, MAX_TOPIC_ID) || !isIntegerIn(seq, 0, MAX_SEQ))
       throw corrupt(`has an invalid row for topic ${JSON.stringify(name)}`);
     if (names.has(name) || ids.has(id)) throw corrupt(`lists topic ${JSON.stringify(name)} / id ${id} twice`);
     names.add(name);
     ids.add(id);
   }
-  return { generation, topics: topics as CursorSnapshot['topics'] };
+  const rows = topics as Array<[string, number, number]>;
+  if (fields.version === 1) {
+    // §18.3: the third column was the default consumer's cursor; nothing was given up.
+    return {
+      generation,
+      topics: rows.map(([name, id]) => [name, id, 0]),
+      consumers: [{ id: DEFAULT_CONSUMER_ID, name: '', flags: 0, positions: rows.map(([, id, seq]) => [id, seq]) }],
+      nextConsumerId: 1,
+    };
+  }
+  return { generation, topics: rows, ...validateConsumers(fields, ids, corrupt) };
+}
+
+function validateConsumers(
+  fields: Record<string, unknown>,
+  topicIds: ReadonlySet<number>,
+  corrupt: (why: string) => WalError,
+): Pick<CursorSnapshot, 'consumers' | 'nextConsumerId'> {
+  const { consumers, nextConsumerId } = fields;
+  if (!Array.isArray(consumers)) throw corrupt('has no consumer table');
+  if (!isIntegerIn(nextConsumerId, 1, MAX_CONSUMER_ID + 1))
+    throw corrupt(`has an invalid nextConsumerId ${describeDiskValue(nextConsumerId)}`);
+  const out: ConsumerRow[] = [];
+  const ids = new Set<number>();
+  const names = new Set<string>();
+  for (const row of consumers as unknown[]) {
+    if (!Array.isArray(row) || row.length !== 4) throw corrupt('has a malformed consumer row');
+    const [id, name, flags, positions] = row as unknown[];
+    if (!isIntegerIn(id, 0, MAX_CONSUMER_ID) || id >= nextConsumerId) throw corrupt('has an invalid consumer id');
+    const isDefault = id === DEFAULT_CONSUMER_ID;
+    if (isDefault ? name !== '' : !isValidConsumerName(name)) throw corrupt(`has an invalid name for consumer ${id}`);
+    if (flags !== 0) throw corrupt(`has unknown flags for consumer ${id}`);
+    if (ids.has(id) || names.has(name as string)) throw corrupt(`lists consumer ${id} twice`);
+    if (!Array.isArray(positions)) throw corrupt(`has no positions for consumer ${id}`);
+    const seen = new Set<number>();
+    for (const p of positions as unknown[]) {
+      if (!Array.isArray(p) || p.length !== 2) throw corrupt(`has a malformed position of consumer ${id}`);
+      const [topicId, seq] = p as unknown[];
+      if (!isIntegerIn(topicId, 1, MAX_TOPIC_ID) || !isIntegerIn(seq, 0, MAX_SEQ))
+        throw corrupt(`has an invalid position of consumer ${id}`);
+      if (!topicIds.has(topicId) || seen.has(topicId))
+        throw corrupt(`has a position of consumer ${id} on an unknown or repeated topic ${topicId}`);
+      seen.add(topicId);
+    }
+    ids.add(id);
+    if (!isDefault) names.add(name as string);
+    out.push({ id, name: name as string, flags: 0, positions: positions as Array<[number, number]> });
+  }
+  if (!ids.has(DEFAULT_CONSUMER_ID)) out.unshift({ id: DEFAULT_CONSUMER_ID, name: '', flags: 0, positions: [] });
+  return { consumers: out, nextConsumerId };
+}
+
+function byId(a: [number, number], b: [number, number]): number {
+  return a[0] - b[0];
 }
 
 function nextGeneration(generation: number): number {

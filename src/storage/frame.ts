@@ -55,7 +55,7 @@ export function crc32Of(data: Uint8Array, start = 0, end = data.byteLength, seed
   return crc32(data, start, end, seed);
 }
 
-function writeU32(buf: Uint8Array, at: number, v: number): void {
+export function writeU32(buf: Uint8Array, at: number, v: number): void {
   buf[at] = v & 0xff;
   buf[at + 1] = (v >>> 8) & 0xff;
   buf[at + 2] = (v >>> 16) & 0xff;

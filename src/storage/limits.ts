@@ -73,6 +73,38 @@ export function encodeTopic(topic: unknown): Uint8Array {
   return bytes;
 }
 
+/** Consumer names (docs/FORMAT.md §18.1): 1 … 255 bytes of well-formed UTF-8, stored only in CURSORS. */
+export const MAX_CONSUMER_NAME_BYTES = 255;
+/** Consumer ids are u32; 0 is the default consumer, named ones are 1 … 2^32 − 1 and never reused. */
+export const MAX_CONSUMER_ID = 0xffff_ffff;
+
+/** Validates a consumer name (never used in a path: it is only a key of the consumer table). */
+export function checkConsumerName(name: unknown): string {
+  if (typeof name !== 'string')
+    throw WalError.invalidArgument(`consumer name must be a string, got ${describeArgument(name)}`);
+  if (name.length === 0) throw WalError.invalidArgument('consumer name must not be empty');
+  if (!isWellFormedText(name))
+    throw WalError.invalidArgument('consumer name must be well-formed Unicode (it holds a lone surrogate)');
+  const bytes = utf8.encode(name).byteLength;
+  if (bytes > MAX_CONSUMER_NAME_BYTES) {
+    throw WalError.invalidArgument(`consumer name is ${bytes} UTF-8 bytes, the limit is ${MAX_CONSUMER_NAME_BYTES}`, {
+      actual: bytes,
+      limit: MAX_CONSUMER_NAME_BYTES,
+    });
+  }
+  return name;
+}
+
+/** Whether `name` is one `checkConsumerName` accepts (for names read back from disk). */
+export function isValidConsumerName(name: unknown): name is string {
+  try {
+    checkConsumerName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `topic` is a name `encodeTopic` accepts (for names read back from disk). */
 export function isValidTopicName(topic: string): boolean {
   try {

@@ -111,11 +111,14 @@ export function openNamespace(
 export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): RecoveryResult {
   const names = new Map<number, string>();
   const startSeq = new Map<number, number>();
+  const firstSeq = new Map<number, number>();
   for (const [name, id] of ns.cursors.topicTable()) {
     names.set(id, name);
-    startSeq.set(id, ns.cursors.cursor(id));
+    // Below every consumer's position (and below firstSeq) entries may have been deleted (FORMAT §18.1).
+    startSeq.set(id, ns.cursors.minPosition(id));
+    firstSeq.set(id, ns.cursors.firstSeq(id));
   }
-  const recovery = mergeScans(scans, { names, startSeq, fences: ns.manifest.fences });
+  const recovery = mergeScans(scans, { names, startSeq, firstSeq, fences: ns.manifest.fences });
   if (!sameFences(recovery.fences, ns.manifest.fences)) {
     // Durable even under fsync 'none': it is rare, and without it a power cut could let frames this
     // recovery ignored come back once the new epoch's writes that replace them are reclaimed.
@@ -126,7 +129,8 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
     // A cursor past the recovered entries means they were consumed and then lost or reclaimed
     // (e.g. the segment with a topic's last, consumed entries was deleted). Their sequence numbers
     // were handed out already: new appends continue after the cursor, never reusing them.
-    const cursor = ns.cursors.cursor(topic.id);
+    // With many consumers: at least every consumer's position and the topic's firstSeq (§18.1).
+    const cursor = ns.cursors.maxPosition(topic.id);
     if (cursor > topic.nextSeq) topic.nextSeq = cursor;
   }
   ns.cursors.snapshot();

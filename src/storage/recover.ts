@@ -96,7 +96,13 @@ interface Resolution {
 
 export function mergeScans(
   scans: SegmentScan[],
-  known: { names: Map<number, string>; startSeq: Map<number, number>; fences?: readonly Fence[] },
+  known: {
+    names: Map<number, string>;
+    startSeq: Map<number, number>;
+    fences?: readonly Fence[];
+    /** Per topic, the seq below which entries were given up by a retention limit (FORMAT §18.1). */
+    firstSeq?: Map<number, number>;
+  },
 ): RecoveryResult {
   const sorted = [...scans].sort((a, b) => compareSegmentIds(a.id, b.id));
   const damage: DamageReport[] = sorted.flatMap((scan) => scan.damage);
@@ -109,10 +115,14 @@ export function mergeScans(
 
   const ids = [...new Set([...names.keys(), ...refsByTopic.keys()])].sort((a, b) => a - b);
   for (const id of ids) {
-    const refs = refsByTopic.get(id) ?? [];
+    // Runs wholly below firstSeq are in segments a retention limit gave up (a crash came before
+    // their unlink): never returned, and left out of the summaries, so the next reclaim deletes them.
+    const floor = known.firstSeq?.get(id) ?? 0;
+    const refs = (refsByTopic.get(id) ?? []).filter((r) => r.run.firstSeq + r.run.count > floor);
     const name = names.get(id);
     if (name === undefined) {
-      const first = refs[0]!;
+      const first = refs[0];
+      if (first === undefined) continue;
       damage.push({
         path: first.scan.path,
         offset: first.run.startOffset,

@@ -8,6 +8,7 @@
  * - each segment's SEGMENT_HEADER frame: the createdAt f64 (payload bytes 24..31 = file bytes
  *   56..63) and, because they checksum it, the frame's payloadCrc and headerCrc (file bytes 24..31).
  */
+import { decodeCursorSnapshot } from '../../src/storage/cursor-store.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -73,6 +74,11 @@ describe('golden files: on-disk format v1', () => {
       const golden = path.join(GOLDEN_FIXTURE_DIR, name);
       if (name === 'MANIFEST') {
         expect(manifestWithoutTimes(fresh), name).toEqual(manifestWithoutTimes(golden));
+      } else if (name === 'CURSORS') {
+        // This build writes CURSORS version 2 (FORMAT §18.1); the fixture's version 1 must load as
+        // exactly the same topics and default-consumer positions (§18.3).
+        const decode = (p: string) => decodeCursorSnapshot(fs.readFileSync(p), 'CURSORS');
+        expect(decode(fresh), name).toEqual(decode(golden));
       } else if (SEGMENT_FILE_PATTERN.test(name)) {
         expect(masked(fs.readFileSync(fresh)).equals(masked(fs.readFileSync(golden))), name).toBe(true);
       } else {

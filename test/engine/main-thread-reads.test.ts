@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { CURSOR_RECORD_BYTES } from '../../src/storage/cursor-store.js';
 import { DEFAULT_RUN_LOG_RECORDS } from '../../src/engine/shared/run-log.js';
@@ -133,4 +135,29 @@ describe('reads keep the event loop turning (docs/ARCHITECTURE.md, Reads)', () =
       expect(timerRanAt).toBeLessThan(total);
     });
   }
+});
+
+describe('a reader holds no entry it handed out (docs/ARCHITECTURE.md, Reads)', () => {
+  it('a batchRead loop that always keeps a chunk read ahead lets consumed entries be collected', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const wal = await openWal({ dir: tempDir(), fsync: 'none', readConsistency: 'strictly-at-once' });
+    const payload = 'x'.repeat(1024);
+    for (let i = 0; i < 6; i++)
+      await wal.batchAppend(
+        't',
+        Array.from({ length: 1000 }, () => payload),
+      );
+    // Batches smaller than a read chunk: every read leaves entries cached for the next one.
+    let first: WeakRef<object> | null = null;
+    let read = 0;
+    while (read < 5000) {
+      const batch = await wal.batchRead('t', { maxBytes: 64 * 1024 });
+      first ??= new WeakRef(batch[0]!);
+      read += batch.length;
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef target is kept for the turn
+    gc();
+    expect(first!.deref()).toBeUndefined();
+  });
 });

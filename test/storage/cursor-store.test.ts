@@ -81,10 +81,13 @@ describe('cursor records (FORMAT §6)', () => {
       flipped[bit >> 3]! ^= 1 << (bit & 7);
       expect(decodeCursorRecord(flipped, 0)).toBeNull();
     }
-    const reserved = Buffer.from(good);
-    reserved.writeUInt32LE(1, 20);
-    reserved.writeUInt32LE(crc32(reserved.subarray(0, 28)) >>> 0, 28);
-    expect(decodeCursorRecord(reserved, 0)).toBeNull();
+    for (const at of [24, 25, 27]) {
+      // byte 24 is the kind (0, a position, is the only one), 25 … 27 are reserved (FORMAT §18.2)
+      const reserved = Buffer.from(good);
+      reserved[at] = 1;
+      reserved.writeUInt32LE(crc32(reserved.subarray(0, 28)) >>> 0, 28);
+      expect(decodeCursorRecord(reserved, 0)).toBeNull();
+    }
     expect(decodeCursorRecord(encodeCursorRecord({ generation: 1, topicId: 0, nextSeq: 9 }), 0)).toBeNull();
   });
 });
@@ -235,12 +238,24 @@ describe('CursorStore', () => {
     expect(store.generation).toBe(1);
     expect(cursorsFile(dir)).toEqual({
       format: 'walrus-ts/cursors',
-      version: 1,
+      version: 2,
       generation: 1,
       topics: [
-        ['alpha', 1, 4],
-        ['βeta', 2, 2 ** 33],
+        ['alpha', 1, 0],
+        ['βeta', 2, 0],
       ],
+      consumers: [
+        [
+          0,
+          '',
+          0,
+          [
+            [1, 4],
+            [2, 2 ** 33],
+          ],
+        ],
+      ],
+      nextConsumerId: 1,
     });
     expect(fs.readdirSync(dir).sort()).toEqual([CURSORS_FILE_NAME, logName(1)]);
     expect(store.snapshotCursors()).toEqual(
@@ -310,9 +325,11 @@ describe('CursorStore', () => {
     expect(pending.path).toBe(path.join(dir, CURSORS_FILE_NAME));
     expect(unpackControlMap(pending.bytes)).toEqual({
       format: 'walrus-ts/cursors',
-      version: 1,
+      version: 2,
       generation: 1,
-      topics: [['t', 1, 4]],
+      topics: [['t', 1, 0]],
+      consumers: [[0, '', 0, [[1, 4]]]],
+      nextConsumerId: 1,
     });
     store.advance(1, 7, true);
     expect(decodeCursorRecord(logBytes(dir, 1), 0)).toEqual({ generation: 1, topicId: 1, nextSeq: 7 });
@@ -423,7 +440,7 @@ describe('CursorStore', () => {
       writeCursorsFile(dir, fields);
       expectWalError(() => openStore(dir), 'ERR_CORRUPT');
     }
-    writeCursorsFile(dir, { version: 2 });
+    writeCursorsFile(dir, { version: 3 });
     expect(expectWalError(() => openStore(dir), 'ERR_UNSUPPORTED_FORMAT').message).toContain(file);
     writeCursorsFile(dir, { generation: 3, topics: [['a', 1, 7]] });
     const store = openStore(dir);
@@ -491,5 +508,215 @@ describe('a topic name read from CURSORS is held to the topic-name rule: 1 … 4
     const store = CursorStore.open(nodeFileIo, dir, { durable: false });
     expect(store.maxTopicId).toBe(0xffff_ffff);
     store.close();
+  });
+});
+
+describe('CursorStore version 2: many consumers (FORMAT §18)', () => {
+  const tmp = new TmpDirs();
+  const open: CursorStore[] = [];
+  afterEach(() => {
+    for (const store of open.splice(0)) store.close();
+    tmp.removeAll();
+  });
+  const openStore = (dir: string) => {
+    const store = CursorStore.open(nodeFileIo, dir, { durable: false });
+    open.push(store);
+    return store;
+  };
+  const reopen = (store: CursorStore) => {
+    store.close();
+    return openStore(store.dir);
+  };
+
+  it('loads a version-1 CURSORS and its log as the default consumer (§18.3), and snapshots version 2', () => {
+    const dir = tmp.make();
+    writeCursorsFile(dir, {
+      generation: 4,
+      topics: [
+        ['a', 1, 7],
+        ['b', 2, 3],
+      ],
+    });
+    // A version-1 record (bytes 20 … 27 zero) is a position record of consumer 0.
+    fs.writeFileSync(cursorLogPath(dir, 4), encodeCursorRecord({ generation: 4, topicId: 2, nextSeq: 9 }));
+    let store = openStore(dir);
+    expect([store.cursor(1), store.cursor(2), store.firstSeq(1)]).toEqual([7, 9, 0]);
+    expect(store.namedConsumers()).toEqual([]);
+    store.snapshot();
+    expect(cursorsFile(dir)).toMatchObject({
+      version: 2,
+      topics: [
+        ['a', 1, 0],
+        ['b', 2, 0],
+      ],
+      consumers: [
+        [
+          0,
+          '',
+          0,
+          [
+            [1, 7],
+            [2, 9],
+          ],
+        ],
+      ],
+      nextConsumerId: 1,
+    });
+    store = reopen(store);
+    expect([store.cursor(1), store.cursor(2)]).toEqual([7, 9]);
+  });
+
+  it('keeps each consumer’s positions apart, in records naming the consumer, across a reopen', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    const id = store.registerConsumer('indexer', new Map([[1, 2]]));
+    expect(id).toBe(1);
+    expectWalError(() => store.advance(1, 5, true, id), 'ERR_INVALID_ARGUMENT'); // not durable yet
+    store.snapshot();
+    expect(store.isDurable(id)).toBe(true);
+    store.advance(1, 5, true, id);
+    store.advance(1, 3, true);
+    const record = decodeCursorRecord(logBytes(dir, store.generation), 0);
+    expect(record).toEqual({ generation: store.generation, topicId: 1, nextSeq: 5, consumerId: 1 });
+    store = reopen(store);
+    expect([store.position(id, 1), store.cursor(1)]).toEqual([5, 3]);
+    expect(store.consumerId('indexer')).toBe(id);
+    expect(store.namedConsumers()).toEqual([[1, 'indexer']]);
+  });
+
+  it('ignores a record of a consumer the loaded table does not hold, and raises nextConsumerId past it', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    store.snapshot();
+    const g = store.generation;
+    store.close();
+    const bytes = Buffer.concat([
+      encodeCursorRecord({ generation: g, topicId: 1, nextSeq: 40, consumerId: 7 }),
+      encodeCursorRecord({ generation: g, topicId: 1, nextSeq: 2 }),
+    ]);
+    fs.writeFileSync(cursorLogPath(dir, g), bytes);
+    store = openStore(dir);
+    expect(store.cursor(1)).toBe(2); // the replay went on past the unknown consumer's record
+    expect(store.namedConsumers()).toEqual([]);
+    expect(store.registerConsumer('late', new Map()), 'never id 7: its stale record must not move it').toBe(8);
+  });
+
+  it('never reuses a deleted consumer’s id; a name registered again starts afresh', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    const first = store.registerConsumer('x', new Map());
+    store.snapshot();
+    store.advance(1, 9, true, first);
+    store.deleteConsumer(first);
+    expect(store.consumerId('x')).toBeUndefined();
+    store.snapshot();
+    store = reopen(store);
+    const second = store.registerConsumer('x', new Map());
+    expect(second).toBeGreaterThan(first);
+    store.snapshot();
+    expect(store.position(second, 1)).toBe(0);
+    store = reopen(store);
+    expect(store.position(second, 1)).toBe(0);
+    expect(cursorsFile(dir).nextConsumerId).toBe(second + 1);
+  });
+
+  it('a registration or deletion that never reached a snapshot is not on disk (§18.2)', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    store.registerConsumer('a', new Map());
+    store.snapshot();
+    store.registerConsumer('b', new Map());
+    store.deleteConsumer(store.consumerId('a')!);
+    expect(store.consumersChanged()).toBe(true);
+    store = reopen(store);
+    expect(store.namedConsumers()).toEqual([[1, 'a']]);
+  });
+
+  it('firstSeq rises only, is snapshotted, and floors every position', () => {
+    const dir = tmp.make();
+    let store = openStore(dir);
+    store.registerTopic('t', 1);
+    store.advance(1, 3, true);
+    const id = store.registerConsumer('c', new Map([[1, 8]]));
+    store.raiseFirstSeq(1, 5);
+    store.raiseFirstSeq(1, 4);
+    expect([store.firstSeq(1), store.cursor(1), store.position(id, 1)]).toEqual([5, 5, 8]);
+    expect([store.minPosition(1), store.maxPosition(1)]).toEqual([5, 8]);
+    store.snapshot();
+    expect(store.durableConsumedBelow(1)).toBe(5);
+    store = reopen(store);
+    expect([store.firstSeq(1), store.cursor(1)]).toEqual([5, 5]);
+  });
+
+  it('reclamation sees the minimum over every consumer in the last completed snapshot', () => {
+    const dir = tmp.make();
+    const store = openStore(dir);
+    store.registerTopic('t', 1);
+    store.registerTopic('u', 2);
+    store.advance(1, 10, true);
+    store.advance(2, 10, true);
+    store.snapshot();
+    const id = store.registerConsumer('slow', new Map([[1, 4]]));
+    expect(store.durableConsumedBelow(1), 'the registration is not snapshotted yet').toBe(10);
+    const file = store.beginSnapshot();
+    fs.writeFileSync(file.path, file.bytes);
+    store.completeSnapshot();
+    expect(store.durableConsumedBelow(1)).toBe(4);
+    expect(store.durableConsumedBelow(2), 'no position: holds the topic from its firstSeq').toBe(0);
+    store.advance(1, 12, true, id);
+    expect(store.durableConsumedBelow(1), 'until the next snapshot').toBe(4);
+  });
+
+  it('refuses malformed consumer tables with ERR_CORRUPT', () => {
+    const dir = tmp.make();
+    const base = { version: 2, topics: [['t', 1, 0]], nextConsumerId: 3 };
+    const bad: Array<Record<string, unknown>> = [
+      { consumers: 'x' },
+      {
+        consumers: [
+          [1, 'a', 0, []],
+          [1, 'b', 0, []],
+        ],
+      },
+      {
+        consumers: [
+          [1, 'a', 0, []],
+          [2, 'a', 0, []],
+        ],
+      },
+      { consumers: [[3, 'a', 0, []]] },
+      { consumers: [[1, '', 0, []]] },
+      { consumers: [[1, 'x'.repeat(256), 0, []]] },
+      { consumers: [[1, 'a', 1, []]] },
+      { consumers: [[1, 'a', 0, [[2, 0]]]] },
+      {
+        consumers: [
+          [
+            1,
+            'a',
+            0,
+            [
+              [1, 0],
+              [1, 2],
+            ],
+          ],
+        ],
+      },
+      { consumers: [[1, 'a', 0, [[1, -1]]]] },
+      { consumers: [[0, 'zero', 0, []]] },
+      { consumers: [], nextConsumerId: 0 },
+      { consumers: [[1, 'a', 0]] },
+    ];
+    for (const fields of bad) {
+      writeCursorsFile(dir, { ...base, ...fields });
+      expectWalError(() => CursorStore.open(nodeFileIo, dir, { durable: false }), 'ERR_CORRUPT');
+    }
+    writeCursorsFile(dir, { ...base, consumers: [[2, 'ok', 0, [[1, 5]]]] });
+    const store = openStore(dir);
+    expect([store.consumerId('ok'), store.position(2, 1), store.cursor(1)]).toEqual([2, 5, 0]);
   });
 });

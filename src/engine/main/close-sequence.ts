@@ -9,6 +9,7 @@
  */
 import { toWalError, type WalError } from '../../errors.js';
 import type { OpenedNamespace } from '../../storage/namespace-opening.js';
+import type { ConsumerRegistry } from './consumer-registry.js';
 import type { DurabilityBarrier } from './durability-barrier.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Reclaimer } from './reclaimer.js';
@@ -27,6 +28,7 @@ export interface ClosingParts extends StartedWorkers {
   topics: TopicTable;
   segments: SegmentReads;
   writeFailures: WriteFailures;
+  registry: ConsumerRegistry;
   /** Rejects every promise still pending (appends, waits) with the close's error. */
   rejectEverything: (err: WalError) => void;
 }
@@ -48,8 +50,17 @@ export async function closeWalrus(p: ClosingParts): Promise<void> {
     // Every reclaim and verify queued before close finishes first (none starts after it).
     await attempt(() => reclaimer.runSegmentFileJob(() => Promise.resolve()));
     await attempt(() => barrier.flushBlocked());
-    const pending = new Set(reads.policy.pending());
-    for (const t of p.topics.values()) if (pending.has(t.id)) ns.cursors.advance(t.id, t.reader.cursor, true);
+    // Every consumer's at-least-once positions still owed (each consumer counts its own).
+    await attempt(() => p.registry.settled());
+    for (const [consumerId, topicIds] of reads.pendingPersists()) {
+      const pending = new Set(topicIds);
+      for (const t of p.topics.values()) {
+        if (!pending.has(t.id)) continue;
+        const reader = consumerId === 0 ? t.reader : p.registry.readerIfAny(consumerId, t.id);
+        if (reader !== undefined && ns.cursors.isDurable(consumerId))
+          ns.cursors.advance(t.id, reader.cursor, true, consumerId);
+      }
+    }
     await attempt(() => barrier.syncEncoded());
     await attempt(() => reclaimer.persistCursorSnapshot());
   }

@@ -68,6 +68,35 @@ export interface RecoveryReport {
   durationMs: number;
 }
 
+export type { Offsets } from './random-access.js';
+export type { ConsumerOptions, StartAt } from './consumer-registry.js';
+export type { SeekTarget } from './consumer.js';
+
+/** One consumer's figures on one topic. */
+export interface ConsumerTopicStats {
+  /** The next sequence number it will be handed. */
+  position: number;
+  /** Entries appended and not yet consumed by it. */
+  lag: number;
+}
+
+export interface ConsumerStats {
+  /** Keyed by topic name (null prototype). */
+  topics: Record<string, ConsumerTopicStats>;
+  /** Entries a retention limit deleted before it read them, since open ('skipped' events). */
+  skipped: number;
+}
+
+/** A retention limit deleted entries a consumer had not read: it continues from `toSeq + 1`. */
+export interface SkippedEvent {
+  /** The consumer's name; '' for the default consumer (the WAL's own reads). */
+  consumer: string;
+  topic: string;
+  /** The first and the last sequence number it lost (inclusive). */
+  fromSeq: number;
+  toSeq: number;
+}
+
 export interface WalrusStats {
   dir: string;
   epoch: number;
@@ -86,6 +115,8 @@ export interface WalrusStats {
   flusher: FlusherStats;
   segments: { files: number; bytes: number };
   failed: string | null;
+  /** Every consumer's position and lag per topic; keyed by name, '' for the default consumer (null prototype). */
+  consumers: Record<string, ConsumerStats>;
 }
 
 /**
@@ -95,7 +126,8 @@ export interface WalrusStats {
  * - 'reclaimed' ({ segments, bytes }): consumed segment files were deleted;
  * - 'drain' (): a writer whose ring refused a `write()` (it returned false) has room again;
  * - 'error' (WalError): an entry given to `write()` failed or was lost (it also rejects the next
- *   `flush()`); without a listener it is a process warning, never an uncaught exception.
+ *   `flush()`); without a listener it is a process warning, never an uncaught exception;
+ * - 'skipped' (SkippedEvent): a retention limit deleted entries a consumer had not read.
  */
 export interface WalrusEvents {
   recovered: [RecoveryReport];
@@ -103,4 +135,5 @@ export interface WalrusEvents {
   reclaimed: [{ segments: number; bytes: number }];
   drain: [];
   error: [WalError];
+  skipped: [SkippedEvent];
 }

@@ -5,8 +5,10 @@
  * unlink them. It also owns the queue that segment-file audits (verify) share with it: an audit
  * must never open a file a reclaim just deleted.
  */
-import { deletableSegments } from '../../storage/reclaim.js';
 import type { CursorStore } from '../../storage/cursor-store.js';
+import { nodeFileIo } from '../../storage/file-io.js';
+import { DEFAULT_RETENTION, retentionRound, type RetentionPolicy } from '../../storage/retention.js';
+import { listSegmentSizes } from '../../storage/segment-name.js';
 import type { SegmentSummary } from '../../storage/recover.js';
 import type { ControlClient, FlusherControl } from '../shared/control-protocol.js';
 import { CURSOR_LOG_GENERATION } from '../shared/progress-cells.js';
@@ -28,6 +30,15 @@ export interface ReclaimerOptions {
   /** The main thread's reads drop these files (synchronously, between reads) before they are deleted. */
   readonly forgetSegments: (paths: readonly string[]) => void;
   readonly onReclaimed: (report: { segments: number; bytes: number }) => void;
+  /** SPEC §3.7 (default: delete what every consumer consumed). */
+  readonly retention?: RetentionPolicy;
+  /** The namespace directory, whose segment bytes `retention.maxBytes` bounds. */
+  readonly dir?: string;
+  /**
+   * A retention limit gave up a topic's seqs below `firstSeq` (durably): every consumer's reader
+   * continues from there. Called after the main thread forgot the segments, before their unlink.
+   */
+  readonly onFirstSeqRaised?: (topicId: number, firstSeq: number) => void;
 }
 
 export class Reclaimer {
@@ -67,6 +78,12 @@ export class Reclaimer {
   /** A writer rolled past a segment: it becomes a reclamation candidate. */
   noteSealed(summary: SegmentSummary): void {
     this.#segments.push(summary);
+    // Under a size limit a new sealed segment may put the namespace over it.
+    if (this.#policy.maxBytes !== undefined) this.#cursorsMoved = true;
+  }
+
+  get #policy(): RetentionPolicy {
+    return this.#o.retention ?? DEFAULT_RETENTION;
   }
 
   /** A consumer's cursor moved: the next periodic round has something to look at. */
@@ -111,13 +128,31 @@ export class Reclaimer {
     this.#cursorsMoved = false;
     await this.persistCursorSnapshot();
     const { epoch, cursors, channels, flusher } = this.#o;
-    const durable = cursors.snapshotCursors();
     const sealed = (s: SegmentSummary): boolean => s.id.epoch < epoch || this.#segments.includes(s);
-    const doomed = deletableSegments(this.#segments, (id) => durable.get(id) ?? 0, sealed);
+    const policy = this.#policy;
+    const totalBytes =
+      policy.maxBytes !== undefined && this.#o.dir !== undefined
+        ? listSegmentSizes(nodeFileIo, this.#o.dir).reduce((n, f) => n + f.sizeBytes, 0)
+        : 0;
+    const round = retentionRound(this.#segments, policy, {
+      isSealed: sealed,
+      consumedBelow: (topicId) => cursors.durableConsumedBelow(topicId),
+      totalBytes,
+    });
+    const doomed = round.doomed;
     if (doomed.length === 0) return 0;
+    const raised: Array<[number, number]> = [];
+    for (const [topicId, firstSeq] of round.firstSeqs) {
+      if (firstSeq <= cursors.firstSeq(topicId)) continue;
+      cursors.raiseFirstSeq(topicId, firstSeq);
+      raised.push([topicId, firstSeq]);
+    }
+    // FORMAT §19.2 step 1: the seqs a limit gives up are durable before any unlink.
+    if (raised.length > 0) await this.persistCursorSnapshot();
     const paths = doomed.map((s) => s.path);
     await Promise.all(channels.map((c) => c.control.call('forgetSegments', paths)));
     this.#o.forgetSegments(paths);
+    for (const [topicId, firstSeq] of raised) this.#o.onFirstSeqRaised?.(topicId, firstSeq);
     await flusher.call('deleteFiles', paths);
     const gone = new Set(paths);
     for (let i = this.#segments.length - 1; i >= 0; i--)

@@ -93,6 +93,27 @@ export class SegmentReads {
     return this.#reader.readInPlace(topic, fromSeq, Math.min(maxBytes, READ_CHUNK_BYTES), maxEntries);
   }
 
+  /**
+   * The first seq of a topic still indexed (its committed end when nothing is): where 'earliest'
+   * starts and `offsets().first` comes from, read from the index, never from the files.
+   */
+  firstIndexed(topicId: number): number {
+    const topic = this.#topics.get(topicId);
+    if (topic === undefined) return 0;
+    return topic.index.runCount > 0 ? topic.index.runAt(0).firstSeq : topic.committedSeq;
+  }
+
+  /** Whether `seq` of the topic is in an indexed run (the index as it is now). */
+  holds(topicId: number, seq: number): boolean {
+    const topic = this.#topics.get(topicId);
+    return topic !== undefined && seq < topic.committedSeq && topic.index.find(seq) >= 0;
+  }
+
+  /** The topic's next seq as far as the index knows now, without waiting for a resync. */
+  indexedEnd(topicId: number): number {
+    return this.#topics.get(topicId)?.committedSeq ?? 0;
+  }
+
   /** These segments are about to be deleted: drop their runs and descriptors. */
   forgetSegments(paths: readonly string[]): void {
     const gone = new Set(paths);

@@ -9,7 +9,7 @@ import { listSegmentSizes } from '../../storage/segment-name.js';
 import type { ControlClient, FlusherControl } from '../shared/control-protocol.js';
 import type { LatencyStats } from '../shared/latency-stats.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { RecoveryReport, TopicStats, WalrusStats } from './public-types.js';
+import type { ConsumerStats, RecoveryReport, TopicStats, WalrusStats } from './public-types.js';
 import type { Reclaimer } from './reclaimer.js';
 import type { ReadPath } from './topic-reader.js';
 import type { WriterChannel } from './writer-channel.js';
@@ -33,6 +33,8 @@ export interface StatsSources {
   readonly reclaimer: Reclaimer;
   readonly reads: ReadPath;
   readonly appendLatency: LatencyStats;
+  /** Every consumer (the default one named ''), with its position on a topic. */
+  readonly consumers?: ReadonlyArray<{ name: string; skipped: number; position(topic: StatsTopic): number }>;
 }
 
 export async function assembleStats(src: StatsSources): Promise<WalrusStats> {
@@ -63,6 +65,9 @@ export async function assembleStats(src: StatsSources): Promise<WalrusStats> {
   }
   // Null prototype: a topic named `__proto__` (or `constructor`) must be an own key like any other.
   const topics = Object.create(null) as Record<string, TopicStats>;
+  const consumers = Object.create(null) as Record<string, ConsumerStats>;
+  for (const c of src.consumers ?? [])
+    consumers[c.name] = { topics: Object.create(null) as ConsumerStats['topics'], skipped: c.skipped };
   for (const [w, list] of byWriter) {
     const seqs = await ask(
       () =>
@@ -75,6 +80,10 @@ export async function assembleStats(src: StatsSources): Promise<WalrusStats> {
     list.forEach((t, i) => {
       const appended = Math.max(seqs[i]!, t.reader.cursor);
       topics[t.name] = { appended, consumed: t.reader.cursor, unread: appended - t.reader.cursor };
+      for (const c of src.consumers ?? []) {
+        const position = c.position(t);
+        consumers[c.name]!.topics[t.name] = { position, lag: Math.max(0, appended - position) };
+      }
     });
   }
   return {
@@ -100,6 +109,7 @@ export async function assembleStats(src: StatsSources): Promise<WalrusStats> {
     ),
     segments: segmentFiles(src.options.namespaceDir),
     failed: lifecycle.failure?.code ?? (lifecycle.fsyncFailed ? 'ERR_FSYNC_FAILED' : null),
+    consumers,
   };
 }
 

@@ -15,7 +15,7 @@ import type { FsyncMode } from '../../options.js';
 import { byteView } from '../../storage/byte-view.js';
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
 import { isDetached } from '../../storage/limits.js';
-import type { CursorStore } from '../../storage/cursor-store.js';
+import { DEFAULT_CONSUMER_ID, type CursorStore } from '../../storage/cursor-store.js';
 import {
   CURSOR_DURABLE,
   CURSOR_WRITTEN,
@@ -58,17 +58,33 @@ export interface ReadPathOptions {
   readonly waitFor: (done: () => boolean) => Promise<void>;
   /** A consume moved a cursor: reclamation may find something to delete. */
   readonly onCursorMoved: () => void;
+  /**
+   * A consumer's position fell below its topic's first retained entry (a retention limit deleted
+   * what it had not read): it continues from there; seqs `fromSeq` … `toSeq` are lost to it.
+   */
+  readonly onSkipped?: (consumerId: number, topic: string, fromSeq: number, toSeq: number) => void;
 }
 
 /** What every topic's reader shares. */
 export class ReadPath {
+  /** The default consumer's checkpoint policy; named consumers' are in #policies. */
   readonly policy: CheckpointPolicy;
+  readonly #policies = new Map<number, CheckpointPolicy>();
   readonly #inflight = new Set<Promise<unknown>>();
   #bytesRead = 0;
-  /** Cursor advances of this turn waiting for their one write, and how to undo each read's. */
-  #advances = new Map<number, number>();
-  #rewinds: Array<() => void> = [];
+  /**
+   * Cursor advances of this turn waiting for their one write, and who to tell if it fails (reused
+   * from turn to turn: a sequential strictly-at-once reader has a turn's write per read). The
+   * default consumer's advances by topic; named consumers' by consumer, then topic.
+   */
+  readonly #advances = new Map<number, number>();
+  readonly #namedAdvances = new Map<number, Map<number, number>>();
+  readonly #rewindReaders: TopicReader[] = [];
+  readonly #rewindSeqs: number[] = [];
+  /** Settles once this turn's write did; null when no advance waits. */
   #flush: Promise<void> | null = null;
+  #flushed: (() => void) | null = null;
+  #flushFailed: ((err: unknown) => void) | null = null;
   #turnArmed = false;
   #turnStartMs = 0;
   #budgetMs = TURN_READ_BUDGET_MIN_MS;
@@ -82,6 +98,29 @@ export class ReadPath {
   constructor(options: ReadPathOptions) {
     this.options = options;
     this.policy = new CheckpointPolicy(options.readConsistency);
+    this.#policies.set(DEFAULT_CONSUMER_ID, this.policy);
+  }
+
+  /** The checkpoint policy of a consumer: each counts its own reads (SEMANTICS rule 11). */
+  policyFor(consumerId: number): CheckpointPolicy {
+    let policy = this.#policies.get(consumerId);
+    if (policy === undefined) this.#policies.set(consumerId, (policy = new CheckpointPolicy(this.policy.consistency)));
+    return policy;
+  }
+
+  /** Consumers whose at-least-once policy owes a persist, with the topics it owes (for close). */
+  pendingPersists(): Array<[consumerId: number, topicIds: number[]]> {
+    const out: Array<[number, number[]]> = [];
+    for (const [id, policy] of this.#policies) {
+      const pending = policy.pending();
+      if (pending.length > 0) out.push([id, pending]);
+    }
+    return out;
+  }
+
+  /** Resolves once this turn's cursor write (if one is queued) was made: what a seek waits for. */
+  persisted(): Promise<void> {
+    return this.#flush ?? RESOLVED;
   }
 
   /**
@@ -131,41 +170,67 @@ export class ReadPath {
 
   /** Settles once every read started so far has (close() waits for it). */
   drain(): Promise<unknown> {
-    return Promise.allSettled([...this.#inflight]);
+    const pending: Array<Promise<unknown>> = [...this.#inflight];
+    if (this.#flush !== null) pending.push(this.#flush);
+    return Promise.allSettled(pending);
   }
 
   /**
    * Persists `topicId`'s cursor at `nextSeq` together with every other advance made in this turn
    * of the event loop: one cursor-log write (CursorStore.advanceAll) in a microtask, after which
    * the returned promise resolves — so no read resolves before the record moving its cursor
-   * reached the OS. If that write fails, every read of the turn rejects and `rewind` gives its
-   * entries back.
+   * reached the OS. If that write fails, every read of the turn rejects and `reader` gives back
+   * the entries from `firstSeq` on.
    */
-  persistSoon(topicId: number, nextSeq: number, rewind: () => void): Promise<void> {
-    this.#advances.set(topicId, Math.max(this.#advances.get(topicId) ?? 0, nextSeq));
-    this.#rewinds.push(rewind);
+  persistSoon(
+    topicId: number,
+    nextSeq: number,
+    reader: TopicReader,
+    firstSeq: number,
+    consumerId = DEFAULT_CONSUMER_ID,
+  ): Promise<void> {
+    let advances = this.#advances;
+    if (consumerId !== DEFAULT_CONSUMER_ID) {
+      let named = this.#namedAdvances.get(consumerId);
+      if (named === undefined) this.#namedAdvances.set(consumerId, (named = new Map()));
+      advances = named;
+    }
+    const known = advances.get(topicId);
+    if (known === undefined || nextSeq > known) advances.set(topicId, nextSeq);
+    this.#rewindReaders.push(reader);
+    this.#rewindSeqs.push(firstSeq);
     if (this.#flush === null) {
-      this.#flush = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.#persistTurn());
-      void this.track(this.#flush).catch(() => undefined);
+      this.#flush = new Promise<void>((resolve, reject) => {
+        this.#flushed = resolve;
+        this.#flushFailed = reject;
+      });
+      // A promise reaction rather than queueMicrotask, which makes an async resource per call.
+      void RESOLVED.then(this.#persistTurn);
     }
     return this.#flush;
   }
 
-  #persistTurn(): void {
-    const advances = this.#advances;
-    const rewinds = this.#rewinds;
-    this.#advances = new Map();
-    this.#rewinds = [];
-    this.#flush = null;
+  readonly #persistTurn = (): void => {
+    const flushed = this.#flushed!;
+    const failed = this.#flushFailed!;
+    this.#flush = this.#flushed = this.#flushFailed = null;
     const { cursors, cells } = this.options;
     try {
-      cursors.advanceAll(advances);
+      if (this.#namedAdvances.size === 0) cursors.advanceAll(this.#advances);
+      else cursors.advanceMany(new Map([[DEFAULT_CONSUMER_ID, this.#advances], ...this.#namedAdvances]));
     } catch (err) {
-      for (const rewind of rewinds) rewind();
-      throw err;
+      for (let i = 0; i < this.#rewindReaders.length; i++) this.#rewindReaders[i]!.rewind(this.#rewindSeqs[i]!);
+      failed(err);
+      return;
+    } finally {
+      this.#advances.clear();
+      this.#namedAdvances.clear();
+      this.#rewindReaders.length = 0;
+      this.#rewindSeqs.length = 0;
     }
     Atomics.store(cells, CURSOR_WRITTEN, cursors.recordsWritten);
-  }
+    flushed();
+  };
 
   track<T>(p: Promise<T>): Promise<T> {
     this.#inflight.add(p);
@@ -203,7 +268,13 @@ export class TopicReader {
   readonly #topicId: number;
   readonly #topicName: string;
   readonly #writer: number;
+  readonly #consumerId: number;
+  readonly #policy: CheckpointPolicy;
   #cursor: number;
+  /** The topic's first retained seq as this reader last heard (retention limits raise it). */
+  #floor = 0;
+  /** Seqs below this were already reported lost ('skipped'). */
+  #skippedTo = 0;
   #cache: Entry[] = [];
   #head = 0;
   readonly #reads = new SerialQueue();
@@ -212,18 +283,65 @@ export class TopicReader {
     path: ReadPath,
     topic: { readonly id: number; readonly name: string; readonly writer: number },
     cursor: number,
+    consumerId = DEFAULT_CONSUMER_ID,
   ) {
     this.#path = path;
     this.#topicId = topic.id;
     this.#topicName = topic.name;
     this.#writer = topic.writer;
     this.#cursor = cursor;
+    this.#consumerId = consumerId;
+    this.#policy = path.policyFor(consumerId);
     path.options.segments.addTopic(topic.id, topic.name);
   }
 
   /** The next sequence number to deliver. */
   get cursor(): number {
     return this.#cursor;
+  }
+
+  /**
+   * Moves the position to `seq` (`seek`), after every read queued before it handed its entries out
+   * and the turn's cursor write landed (so that write cannot move it forward again); persisted at
+   * once when the consumer's registration is durable.
+   */
+  seekTo(seq: () => number | Promise<number>): Promise<void> {
+    return this.#exclusive(async () => {
+      await this.#path.persisted();
+      const target = await seq();
+      this.#cursor = target;
+      this.#cache = [];
+      this.#head = 0;
+      this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, target, true);
+      this.#path.options.onCursorMoved();
+      return handed(undefined, RESOLVED);
+    });
+  }
+
+  /**
+   * The topic's first retained seq rose to `floor` (a retention limit deleted segments): reads from
+   * below it continue from it, reporting what was lost (ReadPathOptions.onSkipped).
+   */
+  raiseFloor(floor: number): void {
+    if (floor <= this.#floor) return;
+    this.#floor = floor;
+    if (this.#reads.busy || this.#cursor >= floor) return; // a busy reader's next #peek or fetch sees the floor
+    this.#cache = [];
+    this.#head = 0;
+    this.#skipToFloor(this.#cursor);
+  }
+
+  /** Reading from `fromSeq` (below the floor): reports the lost seqs once and returns the floor. */
+  #skipToFloor(fromSeq: number): number {
+    const floor = this.#floor;
+    const lostFrom = Math.max(fromSeq, this.#skippedTo);
+    if (lostFrom < floor) this.#path.options.onSkipped?.(this.#consumerId, this.#topicName, lostFrom, floor - 1);
+    this.#skippedTo = Math.max(this.#skippedTo, floor);
+    if (this.#cache.length === this.#head && this.#cursor < floor) {
+      this.#cursor = floor;
+      this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, floor, false);
+    }
+    return floor;
   }
 
   /** The next unread entry, or null when there is none. */
@@ -237,7 +355,8 @@ export class TopicReader {
         if (got === 0) return Promise.resolve(null);
         if (got > 0) entry = this.#peek();
       }
-      if (entry !== undefined) return checkpoint ? this.#consume([entry]).then(() => entry) : Promise.resolve(entry);
+      if (entry !== undefined)
+        return checkpoint ? this.#consume(entry.seq, 1).then(() => entry) : Promise.resolve(entry);
     }
     return this.#exclusive(async () => {
       if (!this.#path.mayReadNow(false)) await this.#path.nextTurn();
@@ -247,7 +366,7 @@ export class TopicReader {
         entry = this.#peek();
       }
       if (!entry) return handed(null, RESOLVED);
-      return handed(entry, checkpoint ? this.#consume([entry]) : RESOLVED);
+      return handed(entry, checkpoint ? this.#consume(entry.seq, 1) : RESOLVED);
     });
   }
 
@@ -264,7 +383,7 @@ export class TopicReader {
         const out = await this.#collect(maxBytes);
         // A sibling's buffer detached while a chunk was awaited: read those entries again.
         if (!this.#truncateAtDetached(out))
-          return handed(out, checkpoint && out.length > 0 ? this.#consume(out) : RESOLVED);
+          return handed(out, checkpoint && out.length > 0 ? this.#consume(out[0]!.seq, out.length) : RESOLVED);
       }
     });
   }
@@ -275,12 +394,18 @@ export class TopicReader {
    * reached, which ends the batch.
    */
   #takeCached(out: Entry[], bytes: number, maxBytes: number, maxEntries: number): number {
-    while (out.length < maxEntries) {
-      const next = this.#peek(out.length);
-      if (!next) break;
-      if (out.length > 0 && bytes + next.data.byteLength > maxBytes) return -1;
+    // #peek's loop, inlined: this runs once per entry handed out.
+    const cache = this.#cache;
+    for (let at = this.#head + out.length; at < cache.length && out.length < maxEntries; at++) {
+      const next = cache[at]!;
+      const length = next.data.byteLength;
+      if ((length === 0 && isDetached(next.data)) || next.seq < this.#floor) {
+        cache.length = at; // as #peek: read again (or skipped, below a raised floor), never handed out empty
+        break;
+      }
+      if (out.length > 0 && bytes + length > maxBytes) return -1;
       out.push(next);
-      bytes += next.data.byteLength;
+      bytes += length;
     }
     return bytes;
   }
@@ -345,14 +470,15 @@ export class TopicReader {
   }
 
   #finishBatch(out: Entry[], checkpoint: boolean): Promise<Entry[]> {
-    if (checkpoint && out.length > 0) return this.#consume(out).then(() => out);
+    if (checkpoint && out.length > 0) return this.#consume(out[0]!.seq, out.length).then(() => out);
     return Promise.resolve(out);
   }
 
   /** The cached entry `index` places after the cursor; undefined when not cached or no longer readable. */
   #peek(index = 0): Entry | undefined {
     const entry = this.#cache[this.#head + index];
-    if (entry === undefined || !isDetachedEntry(entry)) return entry;
+    // Below the floor: a retention limit deleted it after it was read ahead; it is skipped, reported.
+    if (entry === undefined || (!isDetachedEntry(entry) && entry.seq >= this.#floor)) return entry;
     // The caller transferred the buffer this entry shares with the rest of its read: it and every
     // later cached entry are read again from the segment, never handed out empty.
     this.#cache.length = this.#head + index;
@@ -377,10 +503,14 @@ export class TopicReader {
     if (entries.length === 0) return 0;
     if (this.#head === this.#cache.length) {
       this.#cache = entries;
-      this.#head = 0;
     } else {
-      for (const e of entries) this.#cache.push(e);
+      // Consumed entries are cut off first: a reader that always keeps a chunk read ahead never
+      // empties its cache, which would otherwise hold every entry it ever read.
+      const cache = this.#head === 0 ? this.#cache : this.#cache.slice(this.#head);
+      for (const e of entries) cache.push(e);
+      this.#cache = cache;
     }
+    this.#head = 0;
     return entries.length;
   }
 
@@ -414,6 +544,12 @@ export class TopicReader {
 
   /** Up to `maxBatchEntries` entries from `fromSeq` within `maxBytes` (at least one), read from the segment files. */
   #readSegments(fromSeq: number, maxBytes: number): Entry[] | Promise<void> {
+    if (fromSeq < this.#floor) {
+      // Cached entries keep the cursor contiguous (a consume moves it by the count it hands out):
+      // the batch ends before the gap, and the read after it, from an empty cache, skips it.
+      if (this.#cache.length > this.#head) return [];
+      fromSeq = this.#skipToFloor(fromSeq);
+    }
     const { segments, maxBatchEntries } = this.#path.options;
     const batch = segments.read(this.#topicId, this.#topicName, this.#writer, fromSeq, maxBytes, maxBatchEntries);
     if (!('entries' in batch)) return batch;
@@ -431,35 +567,34 @@ export class TopicReader {
   }
 
   /**
-   * Consumes `entries` (the first cached ones): moves the cursor past them and drops them from
+   * Consumes the `count` first cached entries (from `firstSeq`): moves the cursor past them and drops them from
    * the cache now, and — when the read consistency says so — resolves once the turn's cursor
    * write (ReadPath.persistSoon) reached the OS; a failed write gives them back. Under fsync
    * 'each' a persisted advance resolves once the cursor log is durable.
    */
-  #consume(entries: Entry[]): Promise<void> {
+  #consume(firstSeq: number, count: number): Promise<void> {
     const { cursors, lifecycle, fsync } = this.#path.options;
     // A read queued behind one that failed must not move the cursor past the entries given back.
     lifecycle.checkUsable();
-    const firstSeq = entries[0]!.seq;
-    const nextSeq = entries[entries.length - 1]!.seq + 1;
-    const persist = this.#path.policy.recordCheckpoint(this.#topicId, entries.length);
+    const nextSeq = firstSeq + count;
+    const persist = this.#policy.recordCheckpoint(this.#topicId, count);
     this.#path.options.onCursorMoved();
     if (!persist) {
-      cursors.advance(this.#topicId, nextSeq, false);
+      cursors.advance(this.#topicId, nextSeq, false, this.#consumerId);
       this.#cursor = nextSeq;
-      this.#drop(entries.length);
+      this.#drop(count);
       return RESOLVED;
     }
     // Handed out now (a concurrent read takes the next entries), persisted with the turn's write.
     this.#cursor = nextSeq;
-    this.#drop(entries.length);
-    const written = this.#path.persistSoon(this.#topicId, nextSeq, () => this.#rewind(firstSeq));
+    this.#drop(count);
+    const written = this.#path.persistSoon(this.#topicId, nextSeq, this, firstSeq, this.#consumerId);
     if (fsync !== 'each') return written;
     return written.then(() => this.#awaitDurable(firstSeq));
   }
 
   /** The turn's cursor write failed: entries from `firstSeq` on are unconsumed again. */
-  #rewind(firstSeq: number): void {
+  rewind(firstSeq: number): void {
     if (this.#cursor <= firstSeq) return;
     this.#cursor = firstSeq;
     this.#cache = [];
@@ -486,9 +621,9 @@ export class TopicReader {
         // The read rejects, so its entries must stay unconsumed, but their cursor record already
         // reached the OS: without a record moving the cursor back (this thread writes the log
         // itself, no flusher needed) a reopen would skip entries no caller ever received.
-        this.#rewind(firstSeq);
+        this.rewind(firstSeq);
         try {
-          cursors.clamp(this.#topicId, firstSeq);
+          cursors.clamp(this.#topicId, firstSeq, this.#consumerId);
         } catch {
           // The cursor store is closed or the disk refuses: nothing more can be done here.
         }

@@ -58,6 +58,12 @@ export class TopicTable {
     return this.#byName.values();
   }
 
+  /** The topic with id `topicId`, if known. */
+  byId(topicId: number): TopicState | undefined {
+    for (const state of this.#byName.values()) if (state.id === topicId) return state;
+    return undefined;
+  }
+
   /** The topic, or undefined when nothing was ever appended to it; throws on an invalid name. */
   forRead(topic: unknown): TopicState | undefined {
     if (typeof topic === 'string') {

@@ -19,6 +19,9 @@ import { checkEntrySize, encodeTopic } from '../../storage/limits.js';
 import { byteLengthOf } from '../shared/ring-ops.js';
 import { codecFor, codecNumber, codecOf, encodeBatch, payloadOf } from './append-payload.js';
 import { closeWalrus } from './close-sequence.js';
+import { Consumer, type ConsumerHost } from './consumer.js';
+import { ConsumerRegistry, type ConsumerOptions } from './consumer-registry.js';
+import { RandomAccess } from './random-access.js';
 import { DurabilityBarrier } from './durability-barrier.js';
 import { Entry } from './entry.js';
 import { Lifecycle, releaseFailedOpen, superviseWorkers } from './lifecycle.js';
@@ -36,7 +39,7 @@ import { startWorkers, type StartedWorkers } from './worker-startup.js';
 import { waitForNewWrites } from './write-waits.js';
 import { WriteFailures } from './write-failures.js';
 
-export { Entry };
+export { Entry, Consumer };
 export type * from './public-types.js';
 
 /** What open() hands the constructor: the recovered namespace and the started workers. */
@@ -56,6 +59,11 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   readonly #reclaimer: Reclaimer;
   readonly #segments: SegmentReads;
   readonly #writeFailures = new WriteFailures(this);
+  readonly #registry: ConsumerRegistry;
+  readonly #consumerHost: ConsumerHost;
+  readonly #random: RandomAccess;
+  /** Entries lost to retention limits, per consumer name ('' = the default consumer). */
+  readonly #skipped = new Map<string, number>();
   #closePromise: Promise<void> | null = null;
 
   private constructor(s: Started) {
@@ -80,15 +88,32 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       ...{ epoch, cursors, cells, channels, lifecycle, flusher: s.flusher, segments: s.recovery.segments },
       forgetSegments: (paths) => segments.forgetSegments(paths),
       onReclaimed: (report) => this.emit('reclaimed', report),
+      retention: options.retention,
+      dir: options.namespaceDir,
+      onFirstSeqRaised: (topicId, firstSeq) => this.#raiseFloor(topicId, firstSeq),
     });
     this.#reads = new ReadPath({
       ...{ cursors, segments, cells, lifecycle, waitFor, fsync: options.fsync },
       readConsistency: options.readConsistency,
       maxBatchEntries: options.maxBatchEntries,
       onCursorMoved: () => this.#reclaimer.noteCursorMoved(),
+      onSkipped: (consumerId, topic, fromSeq, toSeq) => this.#noteSkipped(consumerId, topic, fromSeq, toSeq),
     });
     const { topics: recovered, maxTopicId } = s.recovery;
     this.#topics = new TopicTable({ channels, cursors, reads: this.#reads, recovered, maxTopicId });
+    const registry = (this.#registry = new ConsumerRegistry({
+      ...{ cursors, segments, reads: this.#reads, topics: this.#topics },
+      persistSnapshot: () => this.#reclaimer.persistCursorSnapshot(),
+    }));
+    this.#random = new RandomAccess({ segments, registry, channels });
+    this.#consumerHost = {
+      registry,
+      checkUsable: () => this.#lifecycle.checkUsable(),
+      forRead: (topic) => this.#topics.forRead(topic),
+      nextSeq: (state) => this.#random.nextSeq(state),
+      seqAtTime: (state, timeMs) => this.#random.seqAtTime(state, timeMs),
+      waitForWrites: (topic, o) => this.waitForWrites(topic, o),
+    };
     this.#barrier = new DurabilityBarrier({ channels, cells, cursors, lifecycle, waitFor, fsync: options.fsync });
     const workers: Array<[string, Worker]> = channels.map((c) => [`writer ${c.writerIndex}`, c.worker]);
     superviseWorkers([...workers, ['flusher', s.flusherWorker]], lifecycle, (err) => this.#fail(err));
@@ -281,6 +306,55 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     return subscribeTopic(source, topic, options);
   }
 
+  /**
+   * The named consumer `name` (SPEC §3.5), registered if new with `startAt` ('earliest', the
+   * default: the first retained entry of every topic; 'latest': only what is appended from now on).
+   * Its registration is durable once a later `sync()` resolved; its reads wait for that themselves.
+   */
+  consumer(name: string, options?: ConsumerOptions): Consumer {
+    try {
+      this.#lifecycle.checkUsable();
+      this.#registry.open(name, options);
+      return new Consumer(this.#consumerHost, name);
+    } catch (err) {
+      throw toWalError(err, 'ERR_INVALID_ARGUMENT');
+    }
+  }
+
+  /** The named consumers, sorted (the default consumer is not listed). */
+  async consumers(): Promise<string[]> {
+    this.#lifecycle.checkUsable();
+    return this.#registry.names();
+  }
+
+  /** One entry by sequence number, moving no position; null when never appended or no longer retained. */
+  async get(topic: string, seq: number): Promise<Entry | null> {
+    this.#lifecycle.checkUsable();
+    const state = this.#topics.forRead(topic);
+    const checked = RandomAccess.checkSeq(seq);
+    return state ? this.#random.get(state, checked) : null;
+  }
+
+  /** The first retained sequence number of `topic` and the next one to be assigned. */
+  async offsets(topic: string): Promise<T.Offsets> {
+    this.#lifecycle.checkUsable();
+    const state = this.#topics.forRead(topic);
+    return state ? this.#random.offsets(state) : { first: 0, next: 0 };
+  }
+
+  #noteSkipped(consumerId: number, topic: string, fromSeq: number, toSeq: number): void {
+    const consumer = this.#registry.nameOf(consumerId);
+    if (consumer === undefined) return;
+    this.#skipped.set(consumer, (this.#skipped.get(consumer) ?? 0) + (toSeq - fromSeq + 1));
+    this.emit('skipped', { consumer, topic, fromSeq, toSeq });
+  }
+
+  #raiseFloor(topicId: number, firstSeq: number): void {
+    const state = this.#topics.byId(topicId);
+    if (state === undefined) return;
+    for (const reader of this.#registry.readersOf(state)) reader.raiseFloor(firstSeq);
+  }
+
   /** Entries appended to `topic` and not yet consumed (checkpointed). */
   async count(topic: string): Promise<number> {
     this.#lifecycle.checkUsable();
@@ -306,6 +380,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       reclaimer: this.#reclaimer,
       reads: this.#reads,
       topics: this.#topics.values(),
+      consumers: this.#registry.statsSources(this.#skipped),
     });
   }
 
@@ -319,6 +394,8 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   /** Resolves when everything appended (and every cursor persisted) before the call is durable. */
   async sync(): Promise<void> {
     this.#lifecycle.checkUsable();
+    // A registration or deletion is durable through its CURSORS snapshot (FORMAT §18.2).
+    await this.#registry.settled();
     await this.#barrier.flushBlocked();
     await this.#barrier.syncEncoded();
   }
@@ -338,6 +415,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       ...this.#s,
       ...{ lifecycle: this.#lifecycle, reads: this.#reads, reclaimer: this.#reclaimer, barrier: this.#barrier },
       ...{ topics: this.#topics, segments: this.#segments, writeFailures: this.#writeFailures },
+      registry: this.#registry,
       rejectEverything: (err) => this.#rejectEverything(err),
     });
     return this.#closePromise;

@@ -1,0 +1,98 @@
+/**
+ * Retention (SPEC §3.7, docs/FORMAT.md §19.2): which sealed segments a reclaim round deletes.
+ *
+ * - no limit: a sealed segment goes once every consumer that holds space consumed all of its
+ *   entries (§9 with many consumers) — unless `keepConsumed`, which keeps consumed segments for
+ *   re-reading by `seek`;
+ * - `maxBytes`: while the namespace's segment bytes exceed it, the oldest sealed segments go
+ *   (name order), consumed or not; the topics whose entries they held give those seqs up
+ *   (`firstSeq`), which the caller makes durable before any unlink.
+ *
+ * `maxAgeMs` needs each segment's newest append time, which version-1 segments do not carry: it is
+ * refused (ERR_UNSUPPORTED) until entries carry their time (FORMAT §13.3).
+ */
+import { WalError } from '../errors.js';
+import type { SegmentSummary } from './recover.js';
+import { compareSegmentIds } from './segment-name.js';
+import { describeArgument } from './limits.js';
+
+export interface RetentionPolicy {
+  readonly maxBytes: number | undefined;
+  readonly maxAgeMs: number | undefined;
+  readonly keepConsumed: boolean;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
+  maxBytes: undefined,
+  maxAgeMs: undefined,
+  keepConsumed: false,
+});
+
+const RETENTION_KEYS = new Set(['maxBytes', 'maxAgeMs', 'keepConsumed']);
+
+/** Validates `Walrus.open({ retention })`; every bad value is ERR_INVALID_ARGUMENT naming the field. */
+export function parseRetention(value: unknown): RetentionPolicy {
+  if (value === undefined) return DEFAULT_RETENTION;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw WalError.invalidArgument(`retention must be an object, got ${describeArgument(value)}`);
+  for (const key of Object.keys(value))
+    if (!RETENTION_KEYS.has(key)) throw WalError.invalidArgument(`unknown retention option '${key}'`);
+  const { maxBytes, maxAgeMs, keepConsumed } = value as Record<string, unknown>;
+  if (maxBytes !== undefined && !(typeof maxBytes === 'number' && Number.isSafeInteger(maxBytes) && maxBytes >= 1))
+    throw WalError.invalidArgument(`retention.maxBytes must be a positive integer, got ${describeArgument(maxBytes)}`);
+  if (maxAgeMs !== undefined && !(typeof maxAgeMs === 'number' && Number.isFinite(maxAgeMs) && maxAgeMs >= 0))
+    throw WalError.invalidArgument(`retention.maxAgeMs must be a number ≥ 0, got ${describeArgument(maxAgeMs)}`);
+  if (keepConsumed !== undefined && typeof keepConsumed !== 'boolean')
+    throw WalError.invalidArgument(`retention.keepConsumed must be a boolean, got ${describeArgument(keepConsumed)}`);
+  if (maxAgeMs !== undefined) {
+    throw new WalError(
+      'ERR_UNSUPPORTED',
+      'retention.maxAgeMs needs per-entry append times (format version 2), which this build does not write yet; ' +
+        'bound retention with maxBytes',
+    );
+  }
+  return { maxBytes, maxAgeMs: undefined, keepConsumed: keepConsumed ?? false };
+}
+
+export interface RetentionRound {
+  /** Segments to delete, oldest first. */
+  readonly doomed: SegmentSummary[];
+  /** Per topic, the firstSeq the limits' deletions give up to (entries below it are gone). */
+  readonly firstSeqs: Map<number, number>;
+}
+
+/**
+ * The segments of one reclaim round. `totalBytes`: the namespace's segment bytes now (sealed and
+ * live); `consumedBelow(topicId)`: below it every consumer that holds space consumed the topic, per
+ * the last durable snapshot.
+ */
+export function retentionRound(
+  segments: readonly SegmentSummary[],
+  policy: RetentionPolicy,
+  args: {
+    isSealed: (s: SegmentSummary) => boolean;
+    consumedBelow: (topicId: number) => number;
+    totalBytes: number;
+  },
+): RetentionRound {
+  const sealed = segments.filter(args.isSealed).sort((a, b) => compareSegmentIds(a.id, b.id));
+  const doomed = new Set<SegmentSummary>();
+  const firstSeqs = new Map<number, number>();
+  if (policy.maxBytes !== undefined) {
+    let total = args.totalBytes;
+    for (const s of sealed) {
+      if (total <= policy.maxBytes) break;
+      doomed.add(s);
+      total -= s.sizeBytes;
+      for (const [topicId, lastSeq] of s.topics)
+        firstSeqs.set(topicId, Math.max(firstSeqs.get(topicId) ?? 0, lastSeq + 1));
+    }
+  }
+  if (!policy.keepConsumed) {
+    for (const s of sealed) {
+      if (!doomed.has(s) && s.topics.every(([topicId, lastSeq]) => args.consumedBelow(topicId) > lastSeq))
+        doomed.add(s);
+    }
+  }
+  return { doomed: sealed.filter((s) => doomed.has(s)), firstSeqs };
+}
