@@ -23,8 +23,16 @@ export interface MirrorStreamOptions {
 }
 
 export interface MirrorOptions extends ConnectionOptions {
-  /** The topics to mirror. The mirror must be each topic's only consumer (it owns the cursor). */
+  /** The topics to mirror. */
   topics: readonly string[];
+  /**
+   * The named consumer the mirror reads through (`wal.consumer(name)`): its own position on each
+   * topic, so every other consumer keeps reading beside it (docs/SCALE-OUT.md). Default
+   * `mirror:<stream>`, registered at the first entry retained when it does not exist yet. `null`
+   * reads through the WAL's default consumer, as mirrors did before named consumers existed: the
+   * mirror must then be each topic's only reader of the default consumer.
+   */
+  consumer?: string | null;
   /** The JetStream stream to publish to. */
   stream: string;
   /** The subject of a topic's messages. Default `<stream>.<topic>` for plain names, else `<stream>.~<digest>`. */
@@ -104,7 +112,11 @@ const DEFAULT_RETRY_INITIAL_MS = 100;
 const DEFAULT_RETRY_MAX_MS = 5_000;
 const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 
-export type MirrorWal = Pick<ReadSurface, 'batchRead' | 'readNext' | 'waitForWrites' | 'count'>;
+/** What the mirror reads entries through: a consumer's read calls. */
+export type MirrorReader = Pick<ReadSurface, 'batchRead' | 'readNext' | 'count'>;
+
+/** What the mirror needs of the WAL: its consumers, and its wait for new writes. */
+export type MirrorWal = MirrorReader & Pick<ReadSurface, 'waitForWrites'> & { consumer(name: string): MirrorReader };
 
 export interface TopicPlan {
   topic: string;
@@ -119,6 +131,8 @@ export interface Resolved {
   topics: TopicPlan[];
   stream: string;
   namespace: string;
+  /** The named consumer to read through; null: the WAL's default consumer. */
+  consumer: string | null;
   /** The stream to create when it is missing, every default applied (null: createStream false). */
   createStream: Required<MirrorStreamOptions> | null;
   maxInFlight: number;
@@ -149,6 +163,9 @@ export function resolveOptions(options: MirrorOptions): Resolved {
     );
   if (typeof options.namespace !== 'string' || options.namespace.length === 0)
     throw WalError.invalidArgument('namespace must be a non-empty string');
+  // A string is checked by wal.consumer() itself, at the call (mirror()), like every consumer name.
+  if (options.consumer !== undefined && options.consumer !== null && typeof options.consumer !== 'string')
+    throw WalError.invalidArgument('consumer must be a consumer name or null (the default consumer)');
   const seen = new Set<string>();
   const subjectOf = subjectFunction(stream, options.subject);
   const topics: TopicPlan[] = options.topics.map((topic: unknown) => {
@@ -200,6 +217,7 @@ export function resolveOptions(options: MirrorOptions): Resolved {
     topics,
     stream,
     namespace: options.namespace,
+    consumer: options.consumer === undefined ? `mirror:${stream}` : options.consumer,
     createStream,
     maxInFlight: positiveInteger(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, 'maxInFlight'),
     maxBatchBytes: positiveInteger(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'),

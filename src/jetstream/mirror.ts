@@ -57,6 +57,7 @@ import {
   resolveOptions,
   type Mirror,
   type MirrorOptions,
+  type MirrorReader,
   type MirrorStats,
   type MirrorTopicStats,
   type MirrorWal,
@@ -83,7 +84,8 @@ export function mirror(wal: MirrorWal, options: MirrorOptions): Mirror {
     if (outer.aborted) stopper.abort();
     else outer.addEventListener('abort', () => stopper.abort(), { once: true });
   }
-  const run = new MirrorRun(wal, resolved, options, stopper.signal);
+  const reader = resolved.consumer === null ? wal : wal.consumer(resolved.consumer);
+  const run = new MirrorRun(wal, reader, resolved, options, stopper.signal);
   const done = run.start();
   // A caller that only watches stats() must not crash the process with an unhandled rejection.
   done.catch(() => {});
@@ -109,7 +111,9 @@ interface RoundResult {
 }
 
 class MirrorRun {
+  /** Waited on for new writes (armWait); entries are read through #reader only. */
   readonly #wal: MirrorWal;
+  readonly #reader: MirrorReader;
   readonly #opts: Resolved;
   readonly #connection: ConnectionOptions;
   readonly #stop: AbortSignal;
@@ -121,8 +125,9 @@ class MirrorRun {
   #lastError: MirrorStats['lastError'] = null;
   #duplicateWindowMs: number | null = null;
 
-  constructor(wal: MirrorWal, opts: Resolved, connection: ConnectionOptions, stop: AbortSignal) {
+  constructor(wal: MirrorWal, reader: MirrorReader, opts: Resolved, connection: ConnectionOptions, stop: AbortSignal) {
     this.#wal = wal;
+    this.#reader = reader;
     this.#opts = opts;
     this.#connection = { servers: connection.servers, connection: connection.connection };
     this.#stop = stop;
@@ -130,7 +135,7 @@ class MirrorRun {
 
   async stats(): Promise<MirrorStats> {
     // A closed WAL has no lag to report (0); the counters still are the truth.
-    const lags = await Promise.all(this.#opts.topics.map((plan) => this.#wal.count(plan.topic).catch(() => 0)));
+    const lags = await Promise.all(this.#opts.topics.map((plan) => this.#reader.count(plan.topic).catch(() => 0)));
     // Null prototype: a topic named `__proto__` (or `constructor`) must be an own key like any other.
     const topics = Object.create(null) as Record<string, MirrorTopicStats>;
     this.#opts.topics.forEach((plan, i) => {
@@ -222,7 +227,7 @@ class MirrorRun {
         const stored = batches[t]!.slice(0, round.storedPrefix[t]);
         if (stored.length === 0) continue;
         // Only after the confirmation: a crash before this line re-publishes, and the ids deduplicate.
-        await consumeExactly(this.#wal, this.#opts.topics[t]!.topic, stored);
+        await consumeExactly(this.#reader, this.#opts.topics[t]!.topic, stored);
         this.#count(t, stored.length);
         progress += stored.length;
       }
@@ -288,7 +293,7 @@ class MirrorRun {
     const peek = (): Promise<Entry[][]> =>
       Promise.all(
         this.#opts.topics.map((p) =>
-          this.#wal.batchRead(p.topic, { maxBytes: this.#opts.maxBatchBytes, checkpoint: false }),
+          this.#reader.batchRead(p.topic, { maxBytes: this.#opts.maxBatchBytes, checkpoint: false }),
         ),
       );
     let batches = await peek();

@@ -126,7 +126,8 @@ describeWithNats('mirror and replay on a single nats-server', 1, (suite) => {
       't',
       Array.from({ length: 20 }, (_, i) => `t:${i}`),
     );
-    await wal.batchRead('t', { maxBytes: 5 * 3 }); // consumed before mirroring: seqs 0-4 never reach the stream
+    // The mirror's consumer starts past seqs 0-4: they never reach the stream.
+    await wal.consumer('mirror:GAP').seek('t', { seq: 5 });
     const m = mirror(wal, { topics: ['t'], servers: suite.fleet.servers, stream: 'GAP', namespace: 'gap' });
     await untilMirrored(m, 15);
     await m.stop();
