@@ -349,7 +349,13 @@ export function decodeSegmentHeader(buf: Uint8Array, fileBytes: number): Segment
   if (magic !== FRAME_MAGIC) return bad(magic === 0 ? 'zero' : 'bad-magic');
   const version = buf[4]!;
   if (version !== FRAME_VERSION_1 && version !== FRAME_VERSION_2) {
-    return bad(`frame version ${version}`, true);
+    // Refused only when a known layout's header checksum holds over this version byte: a newer
+    // build wrote it so. Otherwise it is a damaged version byte (a bit flip), and a damaged segment
+    // is reported damage, never a refused open (docs/SEMANTICS.md rule F9). A log a newer build
+    // wrote is refused by its MANIFEST's version first in any case.
+    const v2Checked = fileBytes >= FRAME_HEADER_BYTES_V2 && decodeFrameHeaderV2(buf, 0, 0, 0) === 'unsupported-version';
+    if (v2Checked || decodeFrameHeader(buf, 0) === 'unsupported-version') return bad(`frame version ${version}`, true);
+    return bad(`frame version ${version} with a header checksum that holds in no known layout`);
   }
   const headerBytes = frameHeaderBytes(version);
   const frameEnd = segmentHeaderFrameBytes(version);

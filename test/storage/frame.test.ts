@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  sealFrameHeaderV2,
   DEFAULT_INDEX_INTERVAL_BYTES,
   FLAG_BATCH,
   FRAME_HEADER_BYTES_V1,
@@ -176,9 +177,15 @@ describe('segment header of either version (FORMAT §4.1, §13.1.1)', () => {
   });
 
   it('refuses a newer frame version or payload version, and says what else is wrong', () => {
+    // A newer version written so (its header checksum holds over the version byte): refused.
     const newer = segmentHeaderFile({ formatVersion: 2 });
     newer[4] = 3;
+    sealFrameHeaderV2(newer, 0, 0, 0);
     expect(decodeSegmentHeader(newer, newer.byteLength)).toMatchObject({ unsupported: true });
+    // The same version byte flipped by damage (the checksum no longer holds): damage, not refused.
+    const flipped = segmentHeaderFile({ formatVersion: 2 });
+    flipped[4] = 2 | 0x80;
+    expect(decodeSegmentHeader(flipped, flipped.byteLength)).toMatchObject({ unsupported: false });
     const newerPayload = segmentHeaderFile({ formatVersion: 3 });
     expect(decodeSegmentHeader(newerPayload, newerPayload.byteLength)).toMatchObject({ unsupported: true });
     const mismatch = segmentHeaderFile({ formatVersion: 1 });
