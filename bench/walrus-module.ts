@@ -39,7 +39,7 @@ export interface WalrusLog {
   waitForWrites(topic: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
-  /** A named consumer (SPEC §3.5): the read calls above for its own position. */
+  /** A named consumer (docs/SEMANTICS.md rule D19): the read calls above for its own position. */
   consumer(name: string): Pick<WalrusLog, 'readNext' | 'batchRead' | 'subscribe'>;
 }
 

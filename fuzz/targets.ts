@@ -1,6 +1,6 @@
 /**
  * The fuzz targets: one function per parser of disk bytes, each asserting the contract those
- * parsers share (SPEC §5.1, docs/FORMAT.md §5): given any bytes, return a result that respects the
+ * parsers share (docs/SEMANTICS.md rule H5, docs/FORMAT.md §5): given any bytes, return a result that respects the
  * format's ranges, or throw a WalError whose code names damage (ERR_CORRUPT) or a newer format
  * (ERR_UNSUPPORTED_FORMAT). Anything else — another exception, another code, a result out of range —
  * is a ContractViolation. Hangs and huge allocations are caught by the runner (fuzz/run.ts), which

@@ -47,7 +47,7 @@ export interface WalrusOptions {
    */
   groupAccess?: boolean;
   /**
-   * What is kept (SPEC §3.7). Default `{}`: a sealed segment is deleted once every registered
+   * What is kept (docs/SEMANTICS.md rule D22). Default `{}`: a sealed segment is deleted once every registered
    * consumer consumed it. `keepConsumed: true` keeps consumed segments for `seek`; `maxBytes`
    * deletes the oldest sealed segments beyond that many segment bytes, consumed or not (a consumer
    * left behind gets a 'skipped' event); `maxAgeMs` deletes sealed segments whose newest entry

@@ -1,5 +1,5 @@
 /**
- * Retention (SPEC §3.7, docs/FORMAT.md §19.2): which sealed segments a reclaim round deletes.
+ * Retention (docs/SEMANTICS.md rule D22, docs/FORMAT.md §19.2): which sealed segments a reclaim round deletes.
  *
  * - no limit: a sealed segment goes once every consumer that holds space consumed all of its
  *   entries (§9 with many consumers) — unless `keepConsumed`, which keeps consumed segments for

@@ -1,5 +1,5 @@
 /**
- * Named consumers, random access and retention (SPEC §3.5–3.7, §4 rules 11–12) through the public
+ * Named consumers, random access and retention (docs/SEMANTICS.md rules 11–12 and D19–D22) through the public
  * API of the built package. One describe per rule of docs/SEMANTICS.md: 11, 12, D19–D22.
  * (Crashes: test/crash/consumers-sigkill.test.ts; the cursor files: test/storage/cursor-store.test.ts.)
  */

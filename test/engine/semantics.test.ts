@@ -425,7 +425,7 @@ describe('concurrent writers and readers on one topic: no duplicates, no loss, o
   });
 });
 
-describe('rule D18 (docs/SEMANTICS.md): Entry.timeMs — the append time, never decreasing within a topic (SPEC §3.6)', () => {
+describe('rule D18 (docs/SEMANTICS.md): Entry.timeMs — the append time, never decreasing within a topic', () => {
   it('is stamped by the writer, shared by an atomic batch, non-decreasing per topic across rolls and a reopen with other writers', async () => {
     const dir = tempDir();
     const topics = ['t0', 't1', 't2', 't3'];

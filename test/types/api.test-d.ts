@@ -245,7 +245,7 @@ describe('stream helpers', () => {
     expectTypeOf(sanitizeKey).toEqualTypeOf<(key: string) => string>();
   });
 
-  it('named consumers, get, offsets and retention (SPEC §3.5–3.7)', () => {
+  it('named consumers, get, offsets and retention (docs/SEMANTICS.md rules D19–D22)', () => {
     expectTypeOf(wal.consumer).toBeCallableWith('indexer');
     expectTypeOf(wal.consumer).toBeCallableWith('indexer', { startAt: 'latest' });
     expectTypeOf(wal.consumer('x')).toEqualTypeOf<Consumer>();

@@ -1,5 +1,5 @@
 /**
- * Named consumers on the main thread (SPEC §3.5, docs/FORMAT.md §18): registration and deletion in
+ * Named consumers on the main thread (docs/SEMANTICS.md rule D19, docs/FORMAT.md §18): registration and deletion in
  * the cursor store, made durable through a CURSORS snapshot written by the flusher; one TopicReader
  * per consumer and topic, created on first use, beside the default consumer's readers that the
  * topic table owns. A consumer's reads wait for its registration snapshot once (no position record

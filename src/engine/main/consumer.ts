@@ -1,5 +1,5 @@
 /**
- * `wal.consumer(name)` (SPEC §3.5): the read surface of §3.3/§3.4 for one named consumer, plus
+ * `wal.consumer(name)` (docs/SEMANTICS.md rule D19): the WAL's read surface for one named consumer, plus
  * `seek` and `delete`. A handle holds only the name: two handles of one name share one position,
  * and a handle of a deleted consumer refuses every call (ERR_INVALID_ARGUMENT). Reads go to the
  * consumer's own TopicReader per topic (consumer-registry.ts), so the per-topic serialization that

@@ -1,5 +1,5 @@
 /**
- * `wal.get(topic, seq)` and `wal.offsets(topic)` (SPEC §3.6): one entry found through the main
+ * `wal.get(topic, seq)` and `wal.offsets(topic)` (docs/SEMANTICS.md rule D20): one entry found through the main
  * thread's index of the topic's runs (a binary search, then one read of the run from the entry on),
  * never by scanning; offsets from the index and the topic's writer, reading nothing.
  */

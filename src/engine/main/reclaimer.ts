@@ -30,7 +30,7 @@ export interface ReclaimerOptions {
   /** The main thread's reads drop these files (synchronously, between reads) before they are deleted. */
   readonly forgetSegments: (paths: readonly string[]) => void;
   readonly onReclaimed: (report: { segments: number; bytes: number }) => void;
-  /** SPEC §3.7 (default: delete what every consumer consumed). */
+  /** docs/SEMANTICS.md rule D22 (default: delete what every consumer consumed). */
   readonly retention?: RetentionPolicy;
   /** The namespace directory, whose segment bytes `retention.maxBytes` bounds. */
   readonly dir?: string;
