@@ -106,8 +106,24 @@ export function encodeFrameHeader(
   seq: number,
   payloadCrc: number,
 ): void {
+  encodeCommonFields(buf, at, FRAME_VERSION_1, kind, flags, payloadBytes, topicId, seq);
+  writeU32(buf, at + 24, payloadCrc);
+  writeU32(buf, at + 28, crc32Of(buf, at, at + 28));
+}
+
+/** Bytes 0–23 (magic, version, kind, flags, payloadBytes, topicId, seq): the same in both layouts. */
+function encodeCommonFields(
+  buf: Uint8Array,
+  at: number,
+  version: number,
+  kind: number,
+  flags: number,
+  payloadBytes: number,
+  topicId: number,
+  seq: number,
+): void {
   writeU32(buf, at, FRAME_MAGIC);
-  buf[at + 4] = FRAME_VERSION_1;
+  buf[at + 4] = version;
   buf[at + 5] = kind;
   buf[at + 6] = flags & 0xff;
   buf[at + 7] = (flags >>> 8) & 0xff;
@@ -115,8 +131,6 @@ export function encodeFrameHeader(
   writeU32(buf, at + 12, topicId);
   writeU32(buf, at + 16, seq % TWO_POW_32);
   writeU32(buf, at + 20, Math.floor(seq / TWO_POW_32));
-  writeU32(buf, at + 24, payloadCrc);
-  writeU32(buf, at + 28, crc32Of(buf, at, at + 28));
 }
 
 export interface FrameHeader {
@@ -211,19 +225,11 @@ export function encodeFrameHeaderV2(
   salt: number,
   offset: number,
 ): void {
-  writeU32(buf, at, FRAME_MAGIC);
-  buf[at + 4] = FRAME_VERSION_2;
-  buf[at + 5] = kind;
-  buf[at + 6] = flags & 0xff;
-  buf[at + 7] = (flags >>> 8) & 0xff;
-  writeU32(buf, at + 8, payloadBytes);
-  writeU32(buf, at + 12, topicId);
-  writeU32(buf, at + 16, seq % TWO_POW_32);
-  writeU32(buf, at + 20, Math.floor(seq / TWO_POW_32));
+  encodeCommonFields(buf, at, FRAME_VERSION_2, kind, flags, payloadBytes, topicId, seq);
   writeU32(buf, at + 24, timeMs % TWO_POW_32);
   writeU32(buf, at + 28, Math.floor(timeMs / TWO_POW_32));
   writeU32(buf, at + 32, payloadCrc);
-  writeU32(buf, at + 36, crc32Of(buf, at, at + 36, saltSeed(salt, offset)));
+  sealFrameHeaderV2(buf, at, salt, offset);
 }
 
 /**

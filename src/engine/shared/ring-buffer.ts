@@ -356,16 +356,8 @@ export class RingConsumer {
     this.#sleepers++;
     try {
       for (;;) {
-        // Flag first, then re-read TAIL: a publish() racing with us either shows up in this load
-        // or sees the flag and notifies.
-        Atomics.store(this.#cells, CONSUMER_SLEEPING_CELL, FLAG_SET);
-        // CLOSED before TAIL: a producer closes after its last publish, so once CLOSED is seen,
-        // the TAIL load below covers every record it will ever publish.
-        const closed = this.closed;
-        const tail = Atomics.load(this.#cells, TAIL_CELL);
-        this.#tail = tail >>> 0;
-        if (this.#head !== this.#tail) return true;
-        if (closed || this.#takeWakeRequest()) return false;
+        const tail = this.#prepareToSleep();
+        if (typeof tail === 'boolean') return tail;
         const remainingMs = deadlineMs - performance.now();
         if (remainingMs <= 0) return false;
         await parkOn(this.#cells, TAIL_CELL, tail, remainingMs);
@@ -374,6 +366,23 @@ export class RingConsumer {
       // Only the last sleeper clears: another one may still be parked relying on the flag.
       if (--this.#sleepers === 0) Atomics.store(this.#cells, CONSUMER_SLEEPING_CELL, FLAG_CLEAR);
     }
+  }
+
+  /**
+   * The step before either wait sleeps. Flag first, then re-read TAIL: a publish() racing with it
+   * either shows up in that load or sees the flag and notifies. CLOSED before TAIL: a producer
+   * closes after its last publish, so once CLOSED is seen the TAIL load covers every record it will
+   * ever publish. Returns true when a record is unread, false when closed or asked to wake, else
+   * the TAIL value to wait on.
+   */
+  #prepareToSleep(): boolean | number {
+    Atomics.store(this.#cells, CONSUMER_SLEEPING_CELL, FLAG_SET);
+    const closed = this.closed;
+    const tail = Atomics.load(this.#cells, TAIL_CELL);
+    this.#tail = tail >>> 0;
+    if (this.#head !== this.#tail) return true;
+    if (closed || this.#takeWakeRequest()) return false;
+    return tail;
   }
 
   get closed(): boolean {
@@ -398,13 +407,8 @@ export class RingConsumer {
     } while (performance.now() < spinUntilMs);
     this.#sleepers++;
     try {
-      // Same order as waitForData: flag, CLOSED, TAIL, then wait on the TAIL value read.
-      Atomics.store(this.#cells, CONSUMER_SLEEPING_CELL, FLAG_SET);
-      const closed = this.closed;
-      const tail = Atomics.load(this.#cells, TAIL_CELL);
-      this.#tail = tail >>> 0;
-      if (this.#head !== this.#tail) return true;
-      if (closed || this.#takeWakeRequest()) return false;
+      const tail = this.#prepareToSleep();
+      if (typeof tail === 'boolean') return tail;
       Atomics.wait(this.#cells, TAIL_CELL, tail, timeoutMs);
       return this.#hasData();
     } finally {
