@@ -263,6 +263,21 @@ export function decodeFrameHeaderV2(
   return decodeCommonFields(buf, at, timeMs, readU32(buf, at + 32));
 }
 
+/**
+ * The bytes of the frame at `at` when it is an entry frame of a topic other than `topicId` with a
+ * length a frame can have, else 0 — read without checking the header's checksum. A reader walking
+ * to its own topic's next entry steps over other topics' frames with it instead of decoding each
+ * (16 interleaved topics: 15 of every 16 frames). Skipping by an unverified length is safe: over
+ * intact frames it lands where a verified walk would; a damaged length can only make the walk land
+ * off a frame, and what it lands on is then decoded and checked (a frame of its own topic always
+ * is), or its own next entry is not where its seq says, which readers treat as damage.
+ */
+export function otherTopicFrameBytes(buf: Uint8Array, at: number, topicId: number, headerBytes: number): number {
+  if (buf[at + 5] !== KIND_ENTRY || readU32(buf, at) !== FRAME_MAGIC || readU32(buf, at + 12) === topicId) return 0;
+  const payloadBytes = readU32(buf, at + 8);
+  return payloadBytes > MAX_ENTRY_BYTES_LIMIT ? 0 : frameBytes(payloadBytes, headerBytes);
+}
+
 /** How frames of one segment are laid out: its version and salt (0 for version 1). */
 export interface FrameLayout {
   readonly version: number;

@@ -16,6 +16,7 @@ import {
   decodeSegmentHeader,
   frameBytes,
   frameHeaderBytes,
+  otherTopicFrameBytes,
   segmentHeaderFrameBytes,
   type FrameHeader,
   type FrameLayout,
@@ -43,6 +44,12 @@ export interface ReadableTopic {
   hintSegment: SegmentRef | null;
   hintSeq: number;
   hintOffset: number;
+  /**
+   * Whether the last read found this topic's frames sparse where it stopped (under half of the bytes
+   * walked its own): then the next read goes through the shared window, which reads each stretch of
+   * a segment once for every topic interleaved in it, rather than into a buffer of its own.
+   */
+  hintSparse: boolean;
 }
 
 export class PartitionReader {
@@ -130,6 +137,7 @@ export class PartitionReader {
       topic.hintSeq <= fromSeq &&
       topic.hintSeq >= run.firstSeq &&
       topic.hintOffset >= run.startOffset;
+    if (hinted && topic.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries);
     const pointStart = startOffsetFor(run, fromSeq);
     const start = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
     const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES);
@@ -143,6 +151,8 @@ export class PartitionReader {
     let used = 0;
     let seq = fromSeq;
     let i = 0;
+    /** The seq whose write was last looked up in the run's extents (once per seq: see readRun). */
+    let consulted = -1;
     try {
       const fd = this.fdOf(segment);
       const blockBytes = this.blockBytesOf(segment, fd);
@@ -150,6 +160,12 @@ export class PartitionReader {
       const headerBytes = frameHeaderBytes(layout.version);
       const n = preadFull(this.io, fd, buf, start, spanBytes);
       while (seq < endSeq && entries.length < maxEntries && i + headerBytes <= n) {
+        const skip = otherTopicFrameBytes(buf, i, topic.id, headerBytes);
+        if (skip > 0) {
+          const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
+          i = (jump > start + i ? jump : nextFrameOffset(start + i, skip, blockBytes)) - start;
+          continue;
+        }
         const header = decodeFrameHeaderIn(layout, buf, i, start + i);
         if (header === 'zero') {
           i = nextBlockBoundary(start + i, blockBytes) - start;
@@ -174,6 +190,7 @@ export class PartitionReader {
     topic.hintSegment = segment;
     topic.hintSeq = seq;
     topic.hintOffset = start + i;
+    topic.hintSparse = used * 2 < i;
     if (used * 2 >= spanBytes) return { data: buf, entries };
     const compact = new Uint8Array(used);
     let at = 0;
@@ -209,9 +226,20 @@ export class PartitionReader {
       topic.hintOffset >= run.startOffset;
     const pointStart = startOffsetFor(run, seq);
     let offset = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
+    const walkStart = offset;
+    const ownBytesBefore = batch.usedBytes;
+    let consulted = -1;
     try {
       while (seq < endSeq && !batch.full) {
         const i = this.window.load(fd, segment, offset, headerBytes, readAhead);
+        const skip = otherTopicFrameBytes(this.window.bytes, i, topic.id, headerBytes);
+        if (skip > 0) {
+          // Another topic's frame: the write holding `seq` starts where the extents say, if they
+          // know (looked up once per seq: a reader the extents cannot place steps frame by frame).
+          const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
+          offset = jump > offset ? jump : nextFrameOffset(offset, skip, blockBytes);
+          continue;
+        }
         const header = decodeFrameHeaderIn(layout, this.window.bytes, i, offset);
         if (header === 'zero') {
           offset = nextBlockBoundary(offset, blockBytes);
@@ -234,6 +262,7 @@ export class PartitionReader {
     topic.hintSegment = segment;
     topic.hintSeq = seq;
     topic.hintOffset = offset;
+    topic.hintSparse = (batch.usedBytes - ownBytesBefore) * 2 < offset - walkStart;
     return seq;
   }
 

@@ -217,6 +217,7 @@ export class Partition {
       hintSegment: null,
       hintSeq: 0,
       hintOffset: 0,
+      hintSparse: false,
     };
     this.topics.set(id, state);
     return state;

@@ -7,6 +7,7 @@
 import { DEFAULT_INDEX_INTERVAL_BYTES, type FrameLayout } from './frame.js';
 import type { SegmentId } from './segment-name.js';
 import { POINT_FIELDS, SparsePointsBuilder, floorPointBySeq } from './sparse-index.js';
+import { WriteExtents } from './write-extents.js';
 
 export interface SegmentRef {
   readonly path: string;
@@ -26,6 +27,13 @@ export interface IndexedRun {
   endOffset: number;
   /** Entries a read may start at, in file order. */
   readonly points: SparsePointsBuilder;
+  /**
+   * Where this process's writes of the run lie, once one did not follow the previous one
+   * (write-extents.ts); always null for a recovered run, whose frames interleave unknown ways.
+   */
+  extents: WriteExtents | null;
+  /** Whether every write of the run went through append() (its extents can be tracked). */
+  readonly written: boolean;
 }
 
 export class TopicIndex {
@@ -58,7 +66,16 @@ export class TopicIndex {
     const builder = new SparsePointsBuilder(DEFAULT_INDEX_INTERVAL_BYTES, Math.max(1, points.length / POINT_FIELDS));
     for (let i = 0; i < points.length; i += POINT_FIELDS) builder.push(points[i]!, points[i + 1]!, points[i + 2]!);
     if (builder.count === 0) builder.push(startOffset, firstSeq, 0);
-    this.runs.push({ segment, firstSeq, count, startOffset, endOffset, points: builder });
+    this.runs.push({
+      segment,
+      firstSeq,
+      count,
+      startOffset,
+      endOffset,
+      points: builder,
+      extents: null,
+      written: false,
+    });
   }
 
   /**
@@ -80,10 +97,15 @@ export class TopicIndex {
   ): void {
     let run = this.runs.at(-1);
     if (run !== undefined && run.segment === segment && run.firstSeq + run.count === firstSeq) {
+      if (run.written && startOffset > run.endOffset) {
+        if (run.extents === null) (run.extents = new WriteExtents()).push(run.startOffset, run.firstSeq);
+        run.extents.push(startOffset, firstSeq);
+      }
       run.count += count;
       run.endOffset = endOffset;
     } else {
-      run = { segment, firstSeq, count, startOffset, endOffset, points: new SparsePointsBuilder(intervalBytes) };
+      const points = new SparsePointsBuilder(intervalBytes);
+      run = { segment, firstSeq, count, startOffset, endOffset, points, extents: null, written: true };
       this.runs.push(run);
     }
     if (points === undefined) {

@@ -90,6 +90,99 @@ describe('rule 1 (docs/SEMANTICS.md): a read finds every acknowledged append', (
   });
 });
 
+describe('rule 1 (docs/SEMANTICS.md): a reader of one of many interleaved topics finds its entries, not theirs', () => {
+  /** 16 topics, single appends and batches mixed, so writes hold one or several entries of a topic. */
+  async function writeInterleaved(wal: Awaited<ReturnType<typeof openWal>>, topics: string[], rounds: number) {
+    for (let r = 0; r < rounds; r++) {
+      const pending: Promise<unknown>[] = [];
+      topics.forEach((t, k) => {
+        if ((r + k) % 5 === 0) pending.push(wal.batchAppend(t, [`${t}:${r}a:${'x'.repeat(k * 13)}`, `${t}:${r}b`]));
+        else pending.push(wal.append(t, `${t}:${r}:${'y'.repeat((r * 7 + k) % 300)}`));
+      });
+      await Promise.all(pending);
+    }
+  }
+  function expected(t: string, k: number, rounds: number): string[] {
+    const out: string[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if ((r + k) % 5 === 0) out.push(`${t}:${r}a:${'x'.repeat(k * 13)}`, `${t}:${r}b`);
+      else out.push(`${t}:${r}:${'y'.repeat((r * 7 + k) % 300)}`);
+    }
+    return out;
+  }
+  async function readAll(read: (maxBytes: number) => Promise<{ text(): string }[]>, maxBytes: number) {
+    const out: string[] = [];
+    for (;;) {
+      const batch = await read(maxBytes);
+      if (batch.length === 0) return out;
+      for (const e of batch) out.push(e.text());
+    }
+  }
+
+  it('read whole after the writes (where this process wrote them) and again after a reopen (from the scan)', async () => {
+    const dir = tempDir();
+    const topics = Array.from({ length: 16 }, (_, i) => `t${i}`);
+    const rounds = 400;
+    let wal = await openWal({ dir, writers: 1, fsync: 'none' });
+    await writeInterleaved(wal, topics, rounds);
+    for (const [k, t] of topics.entries()) {
+      // Large batches read in place, small ones through the shared window: both paths, each topic.
+      const maxBytes = k % 2 === 0 ? 1024 * 1024 : 2 * 1024;
+      expect(await readAll((m) => wal.batchRead(t, { maxBytes: m }), maxBytes)).toEqual(expected(t, k, rounds));
+    }
+    await wal.close();
+    wal = await openWal({ dir, writers: 1, fsync: 'none' });
+    const again = wal.consumer('again', { startAt: 'earliest' });
+    for (const [k, t] of topics.entries()) {
+      const maxBytes = k % 2 === 0 ? 2 * 1024 : 1024 * 1024;
+      expect(await readAll((m) => again.batchRead(t, { maxBytes: m }), maxBytes)).toEqual(expected(t, k, rounds));
+    }
+    await wal.close();
+  });
+
+  it('a frame damaged after it was written: its topic reads ERR_CORRUPT, the others still read exactly their entries', async () => {
+    const dir = tempDir();
+    const topics = Array.from({ length: 4 }, (_, i) => `t${i}`);
+    const rounds = 200;
+    const wal = await openWal({ dir, writers: 1, fsync: 'none' });
+    await writeInterleaved(wal, topics, rounds);
+    await wal.flush();
+    // Entry 100 of t1: its header's payload length (bytes 8–11) gains 8, so a walk that trusted it
+    // would land 8 bytes into the next frame.
+    const segment = fs.readdirSync(dir).find((f) => f.endsWith('.seg'))!;
+    const file = path.join(dir, segment);
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf(Buffer.from(`t1:100:`)) - 40;
+    expect(at).toBeGreaterThan(0);
+    const lengthAt = at + 8;
+    bytes.writeUInt32LE(bytes.readUInt32LE(lengthAt) + 8, lengthAt);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, bytes, lengthAt, 4, lengthAt);
+    fs.closeSync(fd);
+    for (const [k, t] of topics.entries()) {
+      if (t === 't1') continue;
+      expect(await readAll((m) => wal.batchRead(t, { maxBytes: m }), 1024 * 1024)).toEqual(expected(t, k, rounds));
+    }
+    const before = expected('t1', 1, rounds).findIndex((e) => e.startsWith('t1:100:'));
+    const t1: string[] = [];
+    let error: unknown = null;
+    try {
+      for (;;) {
+        const batch = await wal.batchRead('t1', { maxBytes: 4096 });
+        if (batch.length === 0) break;
+        for (const e of batch) t1.push(e.text());
+      }
+    } catch (err) {
+      error = err;
+    }
+    expect((error as { code?: string } | null)?.code).toBe('ERR_CORRUPT');
+    // What was handed out before the error is exactly t1's entries, none past the damage.
+    expect(t1.length).toBeLessThanOrEqual(before);
+    expect(t1).toEqual(expected('t1', 1, rounds).slice(0, t1.length));
+    await wal.close();
+  });
+});
+
 describe('rule 3 (docs/SEMANTICS.md): strictly-at-once hands each entry to one reader, its cursor stored first', () => {
   it('concurrent readNext and batchRead calls of one topic get each entry exactly once', async () => {
     const wal = await openWal({ dir: tempDir(), fsync: 'none', readConsistency: 'strictly-at-once' });

@@ -21,6 +21,7 @@ import {
   encodeFrameV2,
   encodeSegmentHeaderPayload,
   frameBytes,
+  otherTopicFrameBytes,
   segmentHeaderFrameBytes,
   type SegmentHeaderInfo,
 } from '../../src/storage/frame.js';
@@ -127,6 +128,28 @@ describe('version-2 frame header (FORMAT §13.1)', () => {
     expect(frameBytes(1024, FRAME_HEADER_BYTES_V2) - frameBytes(1024, FRAME_HEADER_BYTES_V1)).toBe(8);
     expect(segmentHeaderFrameBytes(2)).toBe(80);
     expect(segmentHeaderFrameBytes(1)).toBe(64);
+  });
+});
+
+describe("stepping over another topic's frame without checking it (docs/DURABILITY.md, what is verified when)", () => {
+  it("gives the frame's bytes for another topic's entry, in either layout", () => {
+    // headerV2: an entry of topic 7 with a 12-byte payload.
+    expect(otherTopicFrameBytes(headerV2(), 0, 8, FRAME_HEADER_BYTES_V2)).toBe(frameBytes(12, FRAME_HEADER_BYTES_V2));
+    const v1 = new Uint8Array(FRAME_HEADER_BYTES_V1);
+    encodeFrameHeader(v1, 0, KIND_ENTRY, 0, 20, 7, 5, 0);
+    expect(otherTopicFrameBytes(v1, 0, 8, FRAME_HEADER_BYTES_V1)).toBe(frameBytes(20, FRAME_HEADER_BYTES_V1));
+  });
+
+  it("is 0 (decode and check it) for the reader's own topic, another kind, no magic or an impossible length", () => {
+    expect(otherTopicFrameBytes(headerV2(), 0, 7, FRAME_HEADER_BYTES_V2)).toBe(0);
+    expect(otherTopicFrameBytes(headerV2({ kind: KIND_TOPIC_DEF }), 0, 8, FRAME_HEADER_BYTES_V2)).toBe(0);
+    expect(otherTopicFrameBytes(new Uint8Array(FRAME_HEADER_BYTES_V2), 0, 8, FRAME_HEADER_BYTES_V2)).toBe(0);
+    const noMagic = headerV2();
+    noMagic[0]! ^= 1;
+    expect(otherTopicFrameBytes(noMagic, 0, 8, FRAME_HEADER_BYTES_V2)).toBe(0);
+    const huge = headerV2();
+    new DataView(huge.buffer).setUint32(8, 0xffffffff, true);
+    expect(otherTopicFrameBytes(huge, 0, 8, FRAME_HEADER_BYTES_V2)).toBe(0);
   });
 });
 

@@ -231,7 +231,16 @@ export class SegmentReads {
   #topic(id: number, name: string): IndexedTopic {
     let topic = this.#topics.get(id);
     if (topic === undefined) {
-      topic = { id, name, committedSeq: 0, index: new TopicIndex(), hintSegment: null, hintSeq: 0, hintOffset: 0 };
+      topic = {
+        id,
+        name,
+        committedSeq: 0,
+        index: new TopicIndex(),
+        hintSegment: null,
+        hintSeq: 0,
+        hintOffset: 0,
+        hintSparse: false,
+      };
       this.#topics.set(id, topic);
     }
     return topic;
