@@ -278,6 +278,38 @@ export function otherTopicFrameBytes(buf: Uint8Array, at: number, topicId: numbe
   return payloadBytes > MAX_ENTRY_BYTES_LIMIT ? 0 : frameBytes(payloadBytes, headerBytes);
 }
 
+/**
+ * The payload length of the frame at `at` if it is entry `seq` of `topicId` in layout `version`
+ * (magic, version, kind, topic, seq and a possible length compared), else -1 — its checksum not
+ * checked. Only for the frame right after one of the same topic whose header was checked: that
+ * header's checked length put the reader here, so the frame is where the writer put it, and only
+ * damage done since it was verified (which reads do not look for, docs/DURABILITY.md) could make
+ * it differ. Its codec and time are read with `entryCodecAt` and `entryTimeMsAt`.
+ */
+export function followingEntryPayloadBytes(
+  buf: Uint8Array,
+  at: number,
+  version: number,
+  topicId: number,
+  seq: number,
+): number {
+  if (buf[at + 5] !== KIND_ENTRY || buf[at + 4] !== version || readU32(buf, at) !== FRAME_MAGIC) return -1;
+  if (readU32(buf, at + 12) !== topicId || readU32(buf, at + 16) + readU32(buf, at + 20) * TWO_POW_32 !== seq)
+    return -1;
+  const payloadBytes = readU32(buf, at + 8);
+  return payloadBytes > MAX_ENTRY_BYTES_LIMIT ? -1 : payloadBytes;
+}
+
+/** The codec of the entry frame at `at` (either layout). */
+export function entryCodecAt(buf: Uint8Array, at: number): number {
+  return codecOfFlags(buf[at + 6]! | (buf[at + 7]! << 8));
+}
+
+/** The append time of the version-2 entry frame at `at`. */
+export function entryTimeMsAt(buf: Uint8Array, at: number): number {
+  return readU32(buf, at + 24) + readU32(buf, at + 28) * TWO_POW_32;
+}
+
 /** How frames of one segment are laid out: its version and salt (0 for version 1). */
 export interface FrameLayout {
   readonly version: number;

@@ -14,6 +14,9 @@ import {
   crc32Of,
   decodeFrameHeaderIn,
   decodeSegmentHeader,
+  entryCodecAt,
+  entryTimeMsAt,
+  followingEntryPayloadBytes,
   frameBytes,
   frameHeaderBytes,
   otherTopicFrameBytes,
@@ -159,7 +162,27 @@ export class PartitionReader {
       const layout = segment.layout!;
       const headerBytes = frameHeaderBytes(layout.version);
       const n = preadFull(this.io, fd, buf, start, spanBytes);
+      const version = layout.version;
+      const timeOfV1 = version === FRAME_VERSION_1 ? this.v1TimeMs : -1;
+      // Whether the frame before i was this topic's with a checked header: then the frame at i is
+      // where that header's length says, and its own checksum is not checked again (a dense topic
+      // checks one header per read instead of one per entry; followingEntryPayloadBytes says why).
+      let afterChecked = false;
+      const trustFollowing = !this.verifyPayloads;
       while (seq < endSeq && entries.length < maxEntries && i + headerBytes <= n) {
+        if (afterChecked) {
+          const length = followingEntryPayloadBytes(buf, i, version, topic.id, seq);
+          if (length >= 0) {
+            if (i + headerBytes + length > n || (entries.length > 0 && used + length > maxBytes)) break;
+            const timeMs = timeOfV1 >= 0 ? timeOfV1 : entryTimeMsAt(buf, i);
+            entries.push({ seq, codec: entryCodecAt(buf, i), offset: i + headerBytes, length, timeMs });
+            used += length;
+            seq++;
+            i = nextFrameOffset(start + i, frameBytes(length, headerBytes), blockBytes) - start;
+            continue;
+          }
+          afterChecked = false;
+        }
         const skip = otherTopicFrameBytes(buf, i, topic.id, headerBytes);
         if (skip > 0) {
           const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
@@ -173,7 +196,9 @@ export class PartitionReader {
         }
         if (typeof header === 'string') break; // read() reports the damage
         const length = header.payloadBytes;
-        if (header.kind === KIND_ENTRY && header.topicId === topic.id && header.seq >= seq) {
+        const own = header.kind === KIND_ENTRY && header.topicId === topic.id;
+        afterChecked = own && trustFollowing;
+        if (own && header.seq >= seq) {
           if (header.seq !== seq || i + headerBytes + length > n) break;
           if (entries.length > 0 && used + length > maxBytes) break;
           const timeMs = this.timeOf(layout, header);

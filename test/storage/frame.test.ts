@@ -20,6 +20,9 @@ import {
   encodeFrameHeaderV2,
   encodeFrameV2,
   encodeSegmentHeaderPayload,
+  entryCodecAt,
+  entryTimeMsAt,
+  followingEntryPayloadBytes,
   frameBytes,
   otherTopicFrameBytes,
   segmentHeaderFrameBytes,
@@ -150,6 +153,29 @@ describe("stepping over another topic's frame without checking it (docs/DURABILI
     const huge = headerV2();
     new DataView(huge.buffer).setUint32(8, 0xffffffff, true);
     expect(otherTopicFrameBytes(huge, 0, 8, FRAME_HEADER_BYTES_V2)).toBe(0);
+  });
+});
+
+describe('a frame right after a checked one of its topic (docs/DURABILITY.md, what is verified when)', () => {
+  const SEQ = 2 ** 40 + 3;
+  it('gives its length, codec and time when it is the entry expected', () => {
+    const buf = headerV2();
+    expect(followingEntryPayloadBytes(buf, 0, 2, 7, SEQ)).toBe(12);
+    expect(entryTimeMsAt(buf, 0)).toBe(1_764_000_000_123);
+    expect(entryCodecAt(buf, 0)).toBe(0);
+  });
+
+  it('is -1 (decode and check it) for another seq, topic, version or kind, no magic, or an impossible length', () => {
+    expect(followingEntryPayloadBytes(headerV2(), 0, 2, 7, SEQ + 1)).toBe(-1);
+    expect(followingEntryPayloadBytes(headerV2(), 0, 2, 8, SEQ)).toBe(-1);
+    expect(followingEntryPayloadBytes(headerV2(), 0, 1, 7, SEQ)).toBe(-1);
+    expect(followingEntryPayloadBytes(headerV2({ kind: KIND_TOPIC_DEF }), 0, 2, 7, SEQ)).toBe(-1);
+    const noMagic = headerV2();
+    noMagic[3]! ^= 0x40;
+    expect(followingEntryPayloadBytes(noMagic, 0, 2, 7, SEQ)).toBe(-1);
+    const huge = headerV2();
+    new DataView(huge.buffer).setUint32(8, 0xfffffff0, true);
+    expect(followingEntryPayloadBytes(huge, 0, 2, 7, SEQ)).toBe(-1);
   });
 });
 
