@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Metrics } from '../metrics.js';
 import { startLoopDelayProbe } from './loop-delay.js';
 
@@ -48,6 +49,8 @@ export async function runPipelineWindow(
   options: PipelineWindowOptions,
 ): Promise<PipelineWindowRun> {
   const controller = new AbortController();
+  // Every consumer of a 16-topic row waits on this one signal; Node warns past 10 listeners.
+  setMaxListeners(0, controller.signal);
   const stop = { stopped: false, signal: controller.signal };
   let failure: { error: unknown } | undefined;
   let failed: () => void = () => {};
