@@ -8,6 +8,7 @@ import { WalError } from '../errors.js';
 import { isValidBlockBytes, nextBlockBoundary, nextFrameOffset } from './block-layout.js';
 import { preadFull, type FileIo } from './file-io.js';
 import {
+  DEFAULT_INDEX_INTERVAL_BYTES,
   FRAME_VERSION_1,
   KIND_ENTRY,
   codecOfFlags,
@@ -35,6 +36,8 @@ const IN_PLACE_SLACK_BYTES = 4096;
 /** Runs shorter than this are read through the window rather than in place. */
 const IN_PLACE_MIN_SPAN_BYTES = 64 * 1024;
 const MAX_SEGMENT_HEADER_FRAME_BYTES = segmentHeaderFrameBytes(2);
+/** In-place reads of at most this span use the reader's scratch buffer (then copy their entries out). */
+const SCRATCH_BYTES = 64 * 1024;
 
 /** What the read path needs of a topic; the hint fields are its own (where the last read stopped). */
 export interface ReadableTopic {
@@ -48,8 +51,8 @@ export interface ReadableTopic {
   hintSeq: number;
   hintOffset: number;
   /**
-   * Whether the last read found this topic's frames sparse where it stopped (under half of the bytes
-   * walked its own): then the next read goes through the shared window, which reads each stretch of
+   * Whether the last read found this topic's frames sparse where it stopped (over half of the bytes
+   * it walked other topics' frames): then the next read goes through the shared window, which reads each stretch of
    * a segment once for every topic interleaved in it, rather than into a buffer of its own.
    */
   hintSparse: boolean;
@@ -62,6 +65,7 @@ export class PartitionReader {
   private readonly verifyPayloads: boolean;
   private readonly writtenEnd: (segment: SegmentRef) => number;
   private readonly v1TimeMs: number;
+  private readonly scratch = new Uint8Array(SCRATCH_BYTES);
 
   /**
    * `verifyPayloads: false` is for a reader whose index only holds frames already verified (by the
@@ -143,19 +147,26 @@ export class PartitionReader {
     if (hinted && topic.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries);
     const pointStart = startOffsetFor(run, fromSeq);
     const start = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
-    const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES);
+    // From a point (not where the last read stopped) the entry lies up to an index interval further.
+    const walkBytes = hinted && start === topic.hintOffset ? 0 : DEFAULT_INDEX_INTERVAL_BYTES;
+    const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES + walkBytes);
     // A short run (a sparse topic among busy ones) is read through the window, which reads ahead
     // into the runs after it: one positional read per entry would cost more than the copy.
     if (spanBytes < IN_PLACE_MIN_SPAN_BYTES && spanBytes < maxBytes)
       return this.read(topic, fromSeq, maxBytes, maxEntries);
     const endSeq = run.firstSeq + run.count;
-    const buf = new Uint8Array(Buffer.allocUnsafeSlow(spanBytes).buffer, 0, spanBytes);
+    // A short read (a get, a seek's step) reads into the reader's scratch buffer and copies its
+    // entries out: allocating its span each time cost more than the read.
+    const scratch = spanBytes <= SCRATCH_BYTES;
+    const buf = scratch ? this.scratch : new Uint8Array(Buffer.allocUnsafeSlow(spanBytes).buffer, 0, spanBytes);
     const entries: ReadEntryRef[] = [];
     let used = 0;
     let seq = fromSeq;
     let i = 0;
     /** The seq whose write was last looked up in the run's extents (once per seq: see readRun). */
     let consulted = -1;
+    /** Bytes of other topics' frames stepped or jumped over: over half of the walk makes the topic sparse. */
+    let otherBytes = 0;
     try {
       const fd = this.fdOf(segment);
       const blockBytes = this.blockBytesOf(segment, fd);
@@ -186,7 +197,9 @@ export class PartitionReader {
         const skip = otherTopicFrameBytes(buf, i, topic.id, headerBytes);
         if (skip > 0) {
           const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
-          i = (jump > start + i ? jump : nextFrameOffset(start + i, skip, blockBytes)) - start;
+          const next = (jump > start + i ? jump : nextFrameOffset(start + i, skip, blockBytes)) - start;
+          otherBytes += next - i;
+          i = next;
           continue;
         }
         const header = decodeFrameHeaderIn(layout, buf, i, start + i);
@@ -215,8 +228,8 @@ export class PartitionReader {
     topic.hintSegment = segment;
     topic.hintSeq = seq;
     topic.hintOffset = start + i;
-    topic.hintSparse = used * 2 < i;
-    if (used * 2 >= spanBytes) return { data: buf, entries };
+    topic.hintSparse = otherBytes * 2 > i;
+    if (!scratch && used * 2 >= spanBytes) return { data: buf, entries };
     const compact = new Uint8Array(used);
     let at = 0;
     for (const e of entries) {
@@ -252,7 +265,7 @@ export class PartitionReader {
     const pointStart = startOffsetFor(run, seq);
     let offset = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
     const walkStart = offset;
-    const ownBytesBefore = batch.usedBytes;
+    let otherBytes = 0;
     let consulted = -1;
     try {
       while (seq < endSeq && !batch.full) {
@@ -262,7 +275,9 @@ export class PartitionReader {
           // Another topic's frame: the write holding `seq` starts where the extents say, if they
           // know (looked up once per seq: a reader the extents cannot place steps frame by frame).
           const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
-          offset = jump > offset ? jump : nextFrameOffset(offset, skip, blockBytes);
+          const next = jump > offset ? jump : nextFrameOffset(offset, skip, blockBytes);
+          otherBytes += next - offset;
+          offset = next;
           continue;
         }
         const header = decodeFrameHeaderIn(layout, this.window.bytes, i, offset);
@@ -287,7 +302,7 @@ export class PartitionReader {
     topic.hintSegment = segment;
     topic.hintSeq = seq;
     topic.hintOffset = offset;
-    topic.hintSparse = (batch.usedBytes - ownBytesBefore) * 2 < offset - walkStart;
+    topic.hintSparse = otherBytes * 2 > offset - walkStart;
     return seq;
   }
 

@@ -74,6 +74,8 @@ export interface PartitionConfig {
     startOffset: number,
     endOffset: number,
     timeMs: number,
+    /** The run's sparse-index points chosen in this write ([offset, seq, timeMs] triples, §14.2). */
+    points: Float64Array,
   ) => void;
 }
 
@@ -526,7 +528,7 @@ export class PartitionWriter {
       const topic = this.topics.get(topicId)!;
       topic.index.append(segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!, timeMs, points);
       topic.committedSeq = firstSeq + count;
-      onRunWritten?.(topicId, segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!, timeMs);
+      onRunWritten?.(topicId, segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!, timeMs, points);
       segment.lastSeqs.set(topicId, firstSeq + count - 1);
     }
   }

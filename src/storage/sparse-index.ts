@@ -114,9 +114,9 @@ export function floorPointBySeq(points: ArrayLike<number>, count: number, seq: n
  * Index of the greatest point whose time is below `timeMs`, or -1: the first entry whose time is at
  * least `timeMs` lies after it (times are non-decreasing in a run's file order, FORMAT §13.3).
  */
-export function lastPointBeforeTime(points: Float64Array, timeMs: number): number {
+export function lastPointBeforeTime(points: Float64Array, timeMs: number, count = pointCount(points)): number {
   let lo = 0;
-  let hi = pointCount(points) - 1;
+  let hi = count - 1;
   let found = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;

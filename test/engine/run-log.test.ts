@@ -67,3 +67,24 @@ describe('run log: every written run reaches the main thread once, in order', ()
     expect(() => createRunLog(6)).toThrow(RangeError);
   });
 });
+
+describe("run log: a run's sparse-index points follow it (docs/FORMAT.md §14.2)", () => {
+  it('publishRun sends the run, then one record of count 0 per point, in order', () => {
+    const { producer, consumer } = makeLog(8);
+    const points = new Float64Array([100, 7, 5000, 33_000, 9, 5001]);
+    expect(producer.publishRun(3, 1, 7, 4, 100, 40_000, 5000, points)).toBe(true);
+    const { runs } = collect(consumer);
+    expect(runs).toEqual([
+      { topicId: 3, segmentNo: 1, firstSeq: 7, count: 4, startOffset: 100, endOffset: 40_000, timeMs: 5000 },
+      { topicId: 3, segmentNo: 1, firstSeq: 7, count: 0, startOffset: 100, endOffset: 100, timeMs: 5000 },
+      { topicId: 3, segmentNo: 1, firstSeq: 9, count: 0, startOffset: 33_000, endOffset: 33_000, timeMs: 5001 },
+    ]);
+  });
+
+  it('a point that does not fit overflows the log like a run would (the main thread then resynchronises)', () => {
+    const { producer, consumer } = makeLog(2);
+    expect(producer.publishRun(1, 0, 0, 2, 0, 2000, 1, new Float64Array([0, 0, 1, 1000, 1, 1]))).toBe(false);
+    expect(consumer.overflowed).toBe(true);
+    expect(consumer.drain(() => undefined)).toBe(-1);
+  });
+});

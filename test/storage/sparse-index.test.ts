@@ -73,4 +73,13 @@ describe('sparse index points (FORMAT §14.2)', () => {
     expect(Array.from({ length: pointCount(cut) }, (_, i) => pointSeq(cut, i))).toEqual([50, 55]);
     expect(pointsBelowSeq(points, 1000)).toBe(points);
   });
+
+  it("by time over a builder's own buffer, which holds more slots than points (count given)", () => {
+    const b = build(100, 1000, 50);
+    const view = b.toArrayView();
+    expect(pointCount(view)).toBeGreaterThan(b.count); // the spare slots are zeros: time 0
+    const before = lastPointBeforeTime(view, 1003, b.count);
+    expect(before).toBe(lastPointBeforeTime(b.toArray(), 1003));
+    expect(pointSeq(view, before)).toBeLessThan(80);
+  });
 });

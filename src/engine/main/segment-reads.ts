@@ -24,6 +24,8 @@ import { TopicIndex, type SegmentRef } from '../../storage/topic-index.js';
 import type { WrittenRun } from '../shared/run-log.js';
 import type { WriterChannel } from './writer-channel.js';
 
+/** Runs arrive without points: the writer's follow as point records (WrittenRun.count 0). */
+const NO_POINTS = new Float64Array(0);
 /** Payload bytes one synchronous read may return: bounds how long it holds the event loop. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /**
@@ -142,8 +144,9 @@ export class SegmentReads {
     }
     if (found < 0) return index.runCount > 0 ? index.runAt(0).firstSeq : topic.committedSeq;
     const run = index.runAt(found);
+    // The view is the builder's whole buffer: only its first `count` points are points.
     const points = run.points.toArrayView();
-    const at = lastPointBeforeTime(points, timeMs);
+    const at = lastPointBeforeTime(points, timeMs, run.points.count);
     return at < 0 ? run.firstSeq : pointSeq(points, at);
   }
 
@@ -216,7 +219,14 @@ export class SegmentReads {
     // Every topic is known here before its first append reaches a writer (topic-table.ts).
     if (topic === undefined) return;
     const segment = this.#writtenSegment(this.#currentWriter, run.segmentNo);
-    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset, run.timeMs);
+    if (run.count === 0) {
+      // A point of the run just applied (RunLogProducer.publishRun): the writer's own §14.2 choice.
+      const last = topic.index.lastRun;
+      if (last !== undefined && last.segment === segment && run.startOffset > last.points.lastOffset)
+        last.points.push(run.startOffset, run.firstSeq, run.timeMs);
+      return;
+    }
+    topic.index.append(segment, run.firstSeq, run.count, run.startOffset, run.endOffset, run.timeMs, NO_POINTS);
     // Every entry of one write has its time (FORMAT §13.3): the newest of a segment, for maxAgeMs.
     if (run.timeMs > (this.#maxTimeMs.get(segment) ?? 0)) this.#maxTimeMs.set(segment, run.timeMs);
     this.#noteWritten(segment, run.endOffset);

@@ -36,6 +36,10 @@ export interface WrittenRun {
   topicId: number;
   segmentNo: number;
   firstSeq: number;
+  /**
+   * Entries of the run; 0 for a point record: entry `firstSeq` of the topic's run just published is a
+   * sparse-index point at `startOffset` (docs/FORMAT.md §14.2), appended at `timeMs`.
+   */
   count: number;
   startOffset: number;
   endOffset: number;
@@ -89,6 +93,29 @@ export class RunLogProducer extends RunLogView {
     r[at + F_TIME] = timeMs;
     // The store publishes the fields above (Atomics are sequentially consistent).
     Atomics.store(this.cells, WRITE_INDEX, (w + 1) | 0);
+    return true;
+  }
+
+  /**
+   * Publishes a run, then one point record (count 0) per sparse-index point the writer chose in it
+   * (`points`: [offset, seq, timeMs] triples), so the main thread's index has the writer's points and
+   * a `get` or `seek` walks at most an index interval. False once a record did not fit.
+   */
+  publishRun(
+    topicId: number,
+    segmentNo: number,
+    firstSeq: number,
+    count: number,
+    start: number,
+    end: number,
+    timeMs: number,
+    points: Float64Array,
+  ): boolean {
+    if (!this.publish(topicId, segmentNo, firstSeq, count, start, end, timeMs)) return false;
+    for (let i = 0; i < points.length; i += 3) {
+      const pointStart = points[i]!;
+      if (!this.publish(topicId, segmentNo, points[i + 1]!, 0, pointStart, pointStart, points[i + 2]!)) return false;
+    }
     return true;
   }
 

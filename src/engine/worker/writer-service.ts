@@ -108,8 +108,8 @@ export class WriterService implements WriterControl {
         v1TimeMs: init.v1TimeMs,
         onSegmentSealed: (summary) => this.#post({ type: 'sealed', summary }),
         // Published before #publish moves the written-ops counter: a resolved append is findable.
-        onRunWritten: (topicId, segment, firstSeq, count, start, end, timeMs) =>
-          this.#runLog.publish(topicId, segment.id.segmentNo, firstSeq, count, start, end, timeMs),
+        onRunWritten: (topicId, segment, firstSeq, count, start, end, timeMs, points) =>
+          this.#runLog.publishRun(topicId, segment.id.segmentNo, firstSeq, count, start, end, timeMs, points),
       },
       init.topics,
     );
