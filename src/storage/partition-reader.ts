@@ -175,24 +175,29 @@ export class PartitionReader {
       const n = preadFull(this.io, fd, buf, start, spanBytes);
       const version = layout.version;
       const timeOfV1 = version === FRAME_VERSION_1 ? this.v1TimeMs : -1;
-      // Whether the frame before i was this topic's with a checked header: then the frame at i is
-      // where that header's length says, and its own checksum is not checked again (a dense topic
-      // checks one header per read instead of one per entry; followingEntryPayloadBytes says why).
-      let afterChecked = false;
+      // When the frame before i was this topic's with a checked header, the seq the frame at i
+      // must have (else -1): that frame is where the checked header's length says, and its own
+      // checksum is not checked again (a dense topic checks one header per read instead of one per
+      // entry; followingEntryPayloadBytes says why).
+      let followingSeq = -1;
       const trustFollowing = !this.verifyPayloads;
       while (seq < endSeq && entries.length < maxEntries && i + headerBytes <= n) {
-        if (afterChecked) {
-          const length = followingEntryPayloadBytes(buf, i, version, topic.id, seq);
+        if (followingSeq >= 0) {
+          const length = followingEntryPayloadBytes(buf, i, version, topic.id, followingSeq);
           if (length >= 0) {
-            if (i + headerBytes + length > n || (entries.length > 0 && used + length > maxBytes)) break;
-            const timeMs = timeOfV1 >= 0 ? timeOfV1 : entryTimeMsAt(buf, i);
-            entries.push({ seq, codec: entryCodecAt(buf, i), offset: i + headerBytes, length, timeMs });
-            used += length;
-            seq++;
+            // An entry before the one wanted (the walk started at a point) is stepped over.
+            if (followingSeq === seq) {
+              if (i + headerBytes + length > n || (entries.length > 0 && used + length > maxBytes)) break;
+              const timeMs = timeOfV1 >= 0 ? timeOfV1 : entryTimeMsAt(buf, i);
+              entries.push({ seq, codec: entryCodecAt(buf, i), offset: i + headerBytes, length, timeMs });
+              used += length;
+              seq++;
+            }
+            followingSeq++;
             i = nextFrameOffset(start + i, frameBytes(length, headerBytes), blockBytes) - start;
             continue;
           }
-          afterChecked = false;
+          followingSeq = -1;
         }
         const skip = otherTopicFrameBytes(buf, i, topic.id, headerBytes);
         if (skip > 0) {
@@ -210,7 +215,7 @@ export class PartitionReader {
         if (typeof header === 'string') break; // read() reports the damage
         const length = header.payloadBytes;
         const own = header.kind === KIND_ENTRY && header.topicId === topic.id;
-        afterChecked = own && trustFollowing;
+        followingSeq = own && trustFollowing && header.seq <= seq ? header.seq + 1 : -1;
         if (own && header.seq >= seq) {
           if (header.seq !== seq || i + headerBytes + length > n) break;
           if (entries.length > 0 && used + length > maxBytes) break;
