@@ -21,6 +21,7 @@ export interface WalrusOpenOptions {
 
 export interface WalrusEntry {
   readonly data: Uint8Array;
+  readonly timeMs: number;
 }
 
 export interface WalrusLog {
@@ -40,7 +41,11 @@ export interface WalrusLog {
   sync(): Promise<void>;
   close(): Promise<void>;
   /** A named consumer (docs/SEMANTICS.md rule D19): the read calls above for its own position. */
-  consumer(name: string): Pick<WalrusLog, 'readNext' | 'batchRead' | 'subscribe'>;
+  consumer(name: string): Pick<WalrusLog, 'readNext' | 'batchRead' | 'subscribe'> & {
+    seek(topic: string, to: { timeMs: number } | { seq: number }): Promise<void>;
+  };
+  /** One entry by its sequence number (docs/SEMANTICS.md rule D20). */
+  get(topic: string, seq: number): Promise<WalrusEntry | null>;
 }
 
 export interface WalrusApi {

@@ -6,10 +6,13 @@ import type { MetricName } from '../metrics.js';
 import { sizeLabel, type CaseResult } from '../runner.js';
 import {
   pipelineAppendOnlyKey,
+  pipelineFanOutConsumers,
+  pipelineFanOutKey,
   pipelineHeadlineKey,
   pipelineManyTopics,
   pipelineQueueKeys,
 } from '../scenarios/pipeline.js';
+import { walrusGetKey, walrusSeekKey } from '../scenarios/read.js';
 import { writeCallKey } from '../scenarios/write.js';
 import { findResult } from './ratios.js';
 import { formatMetric, formatPercent } from './number-format.js';
@@ -267,6 +270,25 @@ export const targets: readonly Target[] = [
     atLeast: true,
     goal: 1,
     measure: absolute('walrus.open', kib, 'gbPerSec'),
+  },
+  // Issue 16: named consumers and random access (on the read section's log, not 16 GiB).
+  {
+    text: 'issue 16: get(topic, seq), random, hot, 1 KiB: ≥ 100,000/s',
+    atLeast: true,
+    goal: 100_000,
+    measure: absolute(walrusGetKey, kib, 'entriesPerSec'),
+  },
+  {
+    text: 'issue 16: seek by time, random, hot, 1 KiB: ≥ 10,000/s',
+    atLeast: true,
+    goal: 10_000,
+    measure: absolute(walrusSeekKey, kib, 'entriesPerSec'),
+  },
+  {
+    text: `issue 16: fan-out, ${pipelineFanOutConsumers} named consumers of one topic, 1 KiB: each ≥ 80% of a lone consumer`,
+    atLeast: true,
+    goal: 0.8,
+    measure: relative(pipelineFanOutKey, pipelineHeadlineKey, kib),
   },
   // Issue 14: durable rounds, write(), small entries, the tail.
   {

@@ -189,3 +189,86 @@ export async function levelRead(ctx: CaseContext, shape: ReadShape): Promise<Met
     await db.close();
   }
 }
+
+/** Random reads per timed operation of the random-access rows. */
+const randomReadsPerOp = 100;
+
+/**
+ * A random-access row's timed operation: `randomReadsPerOp` reads, until as many reads as entries
+ * were made (then 0: the row ends, as a read-back row does when it ran dry) or the time is up.
+ */
+function randomReads(ctx: CaseContext, readOne: () => Promise<void> | void): () => Promise<number> {
+  const limit = entryCount(ctx);
+  let done = 0;
+  return async () => {
+    if (done >= limit) return 0;
+    for (let i = 0; i < randomReadsPerOp; i++) await readOne();
+    done += randomReadsPerOp;
+    return randomReadsPerOp;
+  };
+}
+
+/** A seeded stream of entry indexes in [0, n): every system reads the same ones. */
+function randomIndexes(n: number): () => number {
+  let state = 0x2545f491;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state % n;
+  };
+}
+
+/** `wal.get` of random sequence numbers (issue 16's target: ≥ 100,000/s hot). */
+export async function walrusGet(ctx: CaseContext): Promise<Metrics> {
+  await fillWalrus(ctx);
+  const wal = await openWalrus(ctx, ctx.repDir, {});
+  try {
+    const next = randomIndexes(entryCount(ctx));
+    const read = randomReads(ctx, async () => {
+      const entry = await wal.get(benchTopic, next());
+      if (entry === null) throw new Error('get found no entry where one was appended');
+      checkSize(ctx.payloads, entry.data);
+    });
+    const { result, loopDelay } = await measureLoopDelay(() => runDrainLoop(read, ctx.env.options.durationMs));
+    return { ...throughputMetrics(result, ctx.payloads.sizeBytes), ...loopDelay };
+  } finally {
+    await wal.close();
+  }
+}
+
+/** A named consumer's `seek` to random times between the first and last entry's (target ≥ 10,000/s). */
+export async function walrusSeekByTime(ctx: CaseContext): Promise<Metrics> {
+  await fillWalrus(ctx);
+  const wal = await openWalrus(ctx, ctx.repDir, {});
+  try {
+    const first = (await wal.get(benchTopic, 0))!.timeMs;
+    const last = (await wal.get(benchTopic, entryCount(ctx) - 1))!.timeMs;
+    const consumer = wal.consumer('bench-seek');
+    const next = randomIndexes(1_000_000);
+    const read = randomReads(ctx, () =>
+      consumer.seek(benchTopic, { timeMs: first + ((last - first) * next()) / 1_000_000 }),
+    );
+    const { result, loopDelay } = await measureLoopDelay(() => runDrainLoop(read, ctx.env.options.durationMs));
+    return { ...throughputMetrics(result, ctx.payloads.sizeBytes), ...loopDelay };
+  } finally {
+    await wal.close();
+  }
+}
+
+/** lmdb `get` of random keys: the peer a user would pick for reads by key. */
+export async function lmdbGet(ctx: CaseContext): Promise<Metrics> {
+  const writer = await openLmdbLog(ctx.repDir, { overlappingSync: true });
+  await prefillBatches(ctx, (first, batch) => lmdbPutBatch(writer, first, batch));
+  await writer.close();
+  const db = await openLmdbLog(ctx.repDir, { overlappingSync: true });
+  try {
+    const next = randomIndexes(entryCount(ctx));
+    const read = randomReads(ctx, () => {
+      const value = db.get(next());
+      if (value === undefined) throw new Error('lmdb get found no value where one was put');
+      checkSize(ctx.payloads, value);
+    });
+    return throughputMetrics(await runDrainLoop(read, ctx.env.options.durationMs), ctx.payloads.sizeBytes);
+  } finally {
+    await db.close();
+  }
+}

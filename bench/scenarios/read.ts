@@ -4,7 +4,17 @@
  * drop the page cache after opening, where the process may.
  */
 import type { BenchCase, BenchEnv, Section } from '../bench-case.js';
-import { levelRead, lmdbRead, rawRead, sqliteRead, walrusRead, type ReadShape } from './read-runs.js';
+import {
+  levelRead,
+  lmdbGet,
+  lmdbRead,
+  rawRead,
+  sqliteRead,
+  walrusGet,
+  walrusRead,
+  walrusSeekByTime,
+  type ReadShape,
+} from './read-runs.js';
 import { readColumns } from './throughput-columns.js';
 
 export const batchReadKey = 'walrus.batch-read';
@@ -76,8 +86,33 @@ function casesAt(shape: ReadShape): BenchCase[] {
       run: (ctx) => walrusRead(ctx, 'readNext', 'strictly-at-once', shape),
     },
     ...rows.slice(1),
+    {
+      system: 'walrus-ts',
+      key: walrusGetKey,
+      label: 'get(topic, seq) of random seqs, hot cache',
+      durable: 'reads, moves no cursor',
+      run: (ctx) => walrusGet(ctx),
+    },
+    {
+      system: 'walrus-ts',
+      key: walrusSeekKey,
+      label: 'consumer.seek(topic, { timeMs }) to random times, hot cache',
+      durable: 'cursor per seek',
+      run: (ctx) => walrusSeekByTime(ctx),
+    },
+    {
+      system: 'lmdb',
+      key: 'lmdb.get-random',
+      compareTo: walrusGetKey,
+      label: 'get(key) of random keys, hot cache',
+      durable: noCursor,
+      run: (ctx) => lmdbGet(ctx),
+    },
   ];
 }
+
+export const walrusGetKey = 'walrus.get-random';
+export const walrusSeekKey = 'walrus.seek-time';
 
 function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {
   const cold = env.options.cold && env.canDropCaches;

@@ -47,7 +47,7 @@ export function createFakeWalrus(): FakeWalrus {
         fake.readTopics.add(topic);
         const entries = topics.get(topic) ?? [];
         const at = cursor.get(topic) ?? 0;
-        const out = entries.slice(at, at + count).map((data) => ({ data }));
+        const out = entries.slice(at, at + count).map((data, i) => ({ data, timeMs: at + i }));
         cursor.set(topic, at + out.length);
         return out;
       };
@@ -106,8 +106,18 @@ export function createFakeWalrus(): FakeWalrus {
         close: async () => {
           fake.openLogs--;
         },
-        // One position per fake log: a named consumer shares it (the fake keeps no consumers).
-        consumer: () => log,
+        get: async (topic, seq) => {
+          const data = topics.get(topic)?.[seq];
+          return data === undefined ? null : { data, timeMs: seq };
+        },
+        // One position per fake log: a named consumer shares it (the fake keeps no consumers); a
+        // seek by time moves it to the entry whose fake time (its index) is at least the time.
+        consumer: () => ({
+          ...log,
+          seek: async (topic: string, to: { timeMs: number } | { seq: number }) => {
+            cursor.set(topic, Math.ceil('seq' in to ? to.seq : to.timeMs));
+          },
+        }),
       };
       return log;
     },

@@ -79,6 +79,8 @@ describe('runPlan', () => {
       ['walrus.batch-read', undefined],
       ['walrus.read-next-at-least-once', undefined],
       ['walrus.read-next-strict', undefined],
+      ['walrus.get-random', undefined],
+      ['walrus.seek-time', undefined],
     ]);
     expect(fake.opened.map((o) => o.readConsistency)).toContainEqual({ atLeastOnce: { persistEvery: 1000 } });
     expect(results[0]!.median.entriesPerSec).toBeGreaterThan(0);

@@ -232,7 +232,7 @@ describe('rule 3 (docs/SEMANTICS.md): strictly-at-once hands each entry to one r
 });
 
 describe('reads keep the event loop turning (docs/ARCHITECTURE.md, Reads)', () => {
-  for (const call of ['batchRead', 'readNext'] as const) {
+  for (const call of ['batchRead', 'readNext', 'get'] as const) {
     it(`a ${call} loop over a hot backlog lets a timer run before the backlog is gone`, async () => {
       const wal = await openWal({
         dir: tempDir(),
@@ -253,6 +253,7 @@ describe('reads keep the event loop turning (docs/ARCHITECTURE.md, Reads)', () =
       // timer would only run once the loop is over.
       while (read < total) {
         if (call === 'batchRead') read += (await wal.batchRead('t', { maxBytes: 64 * 1024 })).length;
+        else if (call === 'get') read += (await wal.get('t', read)) ? 1 : 0;
         else if (await wal.readNext('t')) read++;
       }
       expect(timerRanAt).toBeGreaterThanOrEqual(0);

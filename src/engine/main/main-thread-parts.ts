@@ -94,7 +94,7 @@ export function assembleParts(s: Started, hooks: PartsHooks): MainThreadParts {
     ...{ cursors, segments, reads, topics },
     persistSnapshot: () => reclaimer.persistCursorSnapshot(),
   });
-  const random = new RandomAccess({ segments, registry, channels });
+  const random = new RandomAccess({ segments, registry, channels, reads });
   const table = topics;
   const consumerHost: ConsumerHost = {
     registry,

@@ -9,6 +9,7 @@ import { MAX_SEQ, describeArgument } from '../../storage/limits.js';
 import type { ConsumerRegistry } from './consumer-registry.js';
 import { Entry } from './entry.js';
 import type { SegmentReads } from './segment-reads.js';
+import type { ReadPath } from './topic-reader.js';
 import type { TopicState } from './topic-table.js';
 import type { WriterChannel } from './writer-channel.js';
 
@@ -27,6 +28,8 @@ export interface RandomAccessOptions {
   readonly segments: SegmentReads;
   readonly registry: ConsumerRegistry;
   readonly channels: readonly WriterChannel[];
+  /** Whose turn budget gets share: a loop of gets served from the page cache yields like readNext's. */
+  readonly reads: ReadPath;
 }
 
 export class RandomAccess {
@@ -43,7 +46,10 @@ export class RandomAccess {
 
   async get(state: TopicState, seq: number): Promise<Entry | null> {
     if (seq < this.#o.registry.firstRetained(state.id)) return null;
-    const { segments } = this.#o;
+    const { segments, reads } = this.#o;
+    // Served at once, a get resolves in a microtask: `for (…) await wal.get(…)` would otherwise
+    // hold the event loop until the loop ends.
+    if (!reads.mayReadNow(true)) await reads.nextTurn();
     for (;;) {
       if (!segments.holds(state.id, seq)) {
         // Not indexed: never appended, or the run log has not been applied yet (a resync pending).
