@@ -39,14 +39,21 @@ const MAX_SEGMENT_HEADER_FRAME_BYTES = segmentHeaderFrameBytes(2);
 /** In-place reads of at most this span use the reader's scratch buffer (then copy their entries out). */
 const SCRATCH_BYTES = 64 * 1024;
 
-/** What the read path needs of a topic; the hint fields are its own (where the last read stopped). */
-export interface ReadableTopic {
+/** What the read path needs of a topic; its hint is for readers that bring none of their own. */
+export interface ReadableTopic extends ReadHint {
   readonly id: number;
   readonly name: string;
   /** Seq after the last entry written to the file. */
   readonly committedSeq: number;
   readonly index: TopicIndex;
-  /** Where the last read stopped, so a sequential reader does not re-walk its run. */
+}
+
+/**
+ * Where a reader's last read of a topic stopped, so a sequential reader does not re-walk its run:
+ * each consumer of a topic keeps its own (several at different places would otherwise take each
+ * other's, and every read would start again from an index point).
+ */
+export interface ReadHint {
   hintSegment: SegmentRef | null;
   hintSeq: number;
   hintOffset: number;
@@ -56,6 +63,11 @@ export interface ReadableTopic {
    * a segment once for every topic interleaved in it, rather than into a buffer of its own.
    */
   hintSparse: boolean;
+}
+
+/** A hint that knows nothing yet. */
+export function newReadHint(): ReadHint {
+  return { hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false };
 }
 
 export class PartitionReader {
@@ -100,7 +112,7 @@ export class PartitionReader {
    * larger than maxBytes), at most maxEntries, otherwise a payload total of at most maxBytes.
    * Header and payload checksums are verified.
    */
-  read(topic: ReadableTopic, fromSeq: number, maxBytes: number, maxEntries: number): ReadBatch {
+  read(topic: ReadableTopic, fromSeq: number, maxBytes: number, maxEntries: number, hint: ReadHint = topic): ReadBatch {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw WalError.invalidArgument(`invalid seq ${fromSeq}`);
     if (!(maxBytes >= 0)) throw WalError.invalidArgument(`invalid maxBytes ${maxBytes}`);
     if (!(maxEntries >= 1)) throw WalError.invalidArgument(`invalid maxEntries ${maxEntries}`);
@@ -118,7 +130,7 @@ export class PartitionReader {
     for (; runIndex < index.runCount; runIndex++) {
       const run = index.runAt(runIndex);
       if (run.firstSeq > seq) break;
-      seq = this.readRun(topic, run, seq, batch);
+      seq = this.readRun(topic, run, seq, batch, hint);
       if (seq < run.firstSeq + run.count) break;
     }
     return batch.finish();
@@ -132,28 +144,34 @@ export class PartitionReader {
    * payloads, so a batch never holds much more memory than it returns. Whatever this cannot
    * answer in place (an entry larger than the read, damage) goes through read().
    */
-  readInPlace(topic: ReadableTopic, fromSeq: number, maxBytes: number, maxEntries: number): ReadBatch {
+  readInPlace(
+    topic: ReadableTopic,
+    fromSeq: number,
+    maxBytes: number,
+    maxEntries: number,
+    hint: ReadHint = topic,
+  ): ReadBatch {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0 || fromSeq >= topic.committedSeq || !(maxEntries >= 1))
-      return this.read(topic, fromSeq, maxBytes, maxEntries);
+      return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const runIndex = topic.index.find(fromSeq);
-    if (runIndex < 0) return this.read(topic, fromSeq, maxBytes, maxEntries);
+    if (runIndex < 0) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const run = topic.index.runAt(runIndex);
     const segment = run.segment;
     const hinted =
-      topic.hintSegment === segment &&
-      topic.hintSeq <= fromSeq &&
-      topic.hintSeq >= run.firstSeq &&
-      topic.hintOffset >= run.startOffset;
-    if (hinted && topic.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries);
+      hint.hintSegment === segment &&
+      hint.hintSeq <= fromSeq &&
+      hint.hintSeq >= run.firstSeq &&
+      hint.hintOffset >= run.startOffset;
+    if (hinted && hint.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const pointStart = startOffsetFor(run, fromSeq);
-    const start = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
+    const start = hinted ? Math.max(hint.hintOffset, pointStart) : pointStart;
     // From a point (not where the last read stopped) the entry lies up to an index interval further.
-    const walkBytes = hinted && start === topic.hintOffset ? 0 : DEFAULT_INDEX_INTERVAL_BYTES;
+    const walkBytes = hinted && start === hint.hintOffset ? 0 : DEFAULT_INDEX_INTERVAL_BYTES;
     const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES + walkBytes);
     // A short run (a sparse topic among busy ones) is read through the window, which reads ahead
     // into the runs after it: one positional read per entry would cost more than the copy.
     if (spanBytes < IN_PLACE_MIN_SPAN_BYTES && spanBytes < maxBytes)
-      return this.read(topic, fromSeq, maxBytes, maxEntries);
+      return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const endSeq = run.firstSeq + run.count;
     // A short read (a get, a seek's step) reads into the reader's scratch buffer and copies its
     // entries out: allocating its span each time cost more than the read.
@@ -229,11 +247,11 @@ export class PartitionReader {
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
-    if (entries.length === 0) return this.read(topic, fromSeq, maxBytes, maxEntries);
-    topic.hintSegment = segment;
-    topic.hintSeq = seq;
-    topic.hintOffset = start + i;
-    topic.hintSparse = otherBytes * 2 > i;
+    if (entries.length === 0) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
+    hint.hintSegment = segment;
+    hint.hintSeq = seq;
+    hint.hintOffset = start + i;
+    hint.hintSparse = otherBytes * 2 > i;
     if (!scratch && used * 2 >= spanBytes) return { data: buf, entries };
     const compact = new Uint8Array(used);
     let at = 0;
@@ -251,7 +269,13 @@ export class PartitionReader {
   }
 
   /** Reads entries of one run from `seq` on into the batch; returns the seq after the last one read. */
-  private readRun(topic: ReadableTopic, run: IndexedRun, fromSeq: number, batch: ReadBatchBuilder): number {
+  private readRun(
+    topic: ReadableTopic,
+    run: IndexedRun,
+    fromSeq: number,
+    batch: ReadBatchBuilder,
+    hint: ReadHint,
+  ): number {
     const segment = run.segment;
     const fd = this.fdOf(segment);
     const blockBytes = this.blockBytesOf(segment, fd);
@@ -263,12 +287,12 @@ export class PartitionReader {
     const readAhead = Math.max(limit, this.writtenEnd(segment));
     let seq = fromSeq;
     const hinted =
-      topic.hintSegment === segment &&
-      topic.hintSeq <= seq &&
-      topic.hintSeq >= run.firstSeq &&
-      topic.hintOffset >= run.startOffset;
+      hint.hintSegment === segment &&
+      hint.hintSeq <= seq &&
+      hint.hintSeq >= run.firstSeq &&
+      hint.hintOffset >= run.startOffset;
     const pointStart = startOffsetFor(run, seq);
-    let offset = hinted ? Math.max(topic.hintOffset, pointStart) : pointStart;
+    let offset = hinted ? Math.max(hint.hintOffset, pointStart) : pointStart;
     const walkStart = offset;
     let otherBytes = 0;
     let consulted = -1;
@@ -304,10 +328,10 @@ export class PartitionReader {
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
-    topic.hintSegment = segment;
-    topic.hintSeq = seq;
-    topic.hintOffset = offset;
-    topic.hintSparse = otherBytes * 2 > offset - walkStart;
+    hint.hintSegment = segment;
+    hint.hintSeq = seq;
+    hint.hintOffset = offset;
+    hint.hintSparse = otherBytes * 2 > offset - walkStart;
     return seq;
   }
 

@@ -8,6 +8,7 @@ import { byteView } from '../../storage/byte-view.js';
 import { MAX_SEQ, describeArgument } from '../../storage/limits.js';
 import type { ConsumerRegistry } from './consumer-registry.js';
 import { Entry } from './entry.js';
+import { newReadHint, type ReadHint } from '../../storage/partition-reader.js';
 import type { SegmentReads } from './segment-reads.js';
 import type { ReadPath } from './topic-reader.js';
 import type { TopicState } from './topic-table.js';
@@ -34,6 +35,8 @@ export interface RandomAccessOptions {
 
 export class RandomAccess {
   readonly #o: RandomAccessOptions;
+  /** Gets and seeks keep their own place, so they never move a consumer's (PartitionReader's ReadHint). */
+  readonly #hint: ReadHint = newReadHint();
 
   constructor(options: RandomAccessOptions) {
     this.#o = options;
@@ -60,7 +63,7 @@ export class RandomAccess {
         }
         if (!segments.holds(state.id, seq)) return null;
       }
-      const batch = segments.read(state.id, state.name, state.writer, seq, 1, 1);
+      const batch = segments.read(state.id, state.name, state.writer, seq, 1, 1, this.#hint);
       if (!('entries' in batch)) {
         await batch;
         continue;
@@ -107,7 +110,15 @@ export class RandomAccess {
       await start;
     }
     for (;;) {
-      const batch = segments.read(state.id, state.name, state.writer, seq, TIME_WALK_BYTES, TIME_WALK_ENTRIES);
+      const batch = segments.read(
+        state.id,
+        state.name,
+        state.writer,
+        seq,
+        TIME_WALK_BYTES,
+        TIME_WALK_ENTRIES,
+        this.#hint,
+      );
       if (!('entries' in batch)) {
         await batch;
         continue;

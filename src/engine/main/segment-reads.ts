@@ -15,7 +15,7 @@
 import * as path from 'node:path';
 import { FdCache } from '../../storage/fd-cache.js';
 import { nodeFileIo } from '../../storage/file-io.js';
-import { PartitionReader, type ReadableTopic } from '../../storage/partition-reader.js';
+import { PartitionReader, type ReadHint, type ReadableTopic } from '../../storage/partition-reader.js';
 import type { ReadBatch } from '../../storage/read-batch-builder.js';
 import type { RecoveredTopic, TopicRun } from '../../storage/recover.js';
 import { segmentFileName, type SegmentId } from '../../storage/segment-name.js';
@@ -91,7 +91,8 @@ export class SegmentReads {
   }
 
   /**
-   * Entries of a topic from `fromSeq` on (PartitionReader.read says which), or — rarely, after
+   * Entries of a topic from `fromSeq` on (PartitionReader.read says which), read from where `hint`
+   * (the reader's own, else the topic's) says the last read stopped, or — rarely, after
    * its writer's run log overflowed — a promise to wait on before asking again.
    */
   read(
@@ -101,11 +102,12 @@ export class SegmentReads {
     fromSeq: number,
     maxBytes: number,
     maxEntries: number,
+    hint?: ReadHint,
   ): ReadBatch | Promise<void> {
     const caughtUp = this.#catchUp(writer);
     if (caughtUp !== null) return caughtUp;
     const topic = this.#topic(topicId, name);
-    return this.#reader.readInPlace(topic, fromSeq, Math.min(maxBytes, READ_CHUNK_BYTES), maxEntries);
+    return this.#reader.readInPlace(topic, fromSeq, Math.min(maxBytes, READ_CHUNK_BYTES), maxEntries, hint ?? topic);
   }
 
   /**

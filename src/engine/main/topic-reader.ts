@@ -15,6 +15,7 @@ import type { FsyncMode } from '../../options.js';
 import { byteView } from '../../storage/byte-view.js';
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
 import { isDetached } from '../../storage/limits.js';
+import { newReadHint, type ReadHint } from '../../storage/partition-reader.js';
 import { DEFAULT_CONSUMER_ID, type CursorStore } from '../../storage/cursor-store.js';
 import {
   CURSOR_DURABLE,
@@ -278,6 +279,8 @@ export class TopicReader {
   #cache: Entry[] = [];
   #head = 0;
   readonly #reads = new SerialQueue();
+  /** Where this consumer's last read of the segment files stopped (its own: see ReadHint). */
+  readonly #hint: ReadHint = newReadHint();
 
   constructor(
     path: ReadPath,
@@ -551,7 +554,15 @@ export class TopicReader {
       fromSeq = this.#skipToFloor(fromSeq);
     }
     const { segments, maxBatchEntries } = this.#path.options;
-    const batch = segments.read(this.#topicId, this.#topicName, this.#writer, fromSeq, maxBytes, maxBatchEntries);
+    const batch = segments.read(
+      this.#topicId,
+      this.#topicName,
+      this.#writer,
+      fromSeq,
+      maxBytes,
+      maxBatchEntries,
+      this.#hint,
+    );
     if (!('entries' in batch)) return batch;
     const { data, entries: refs } = batch;
     const entries: Entry[] = new Array<Entry>(refs.length);
