@@ -76,6 +76,9 @@ const lockingWorkerCode = `
       const { acquireDirLock } = await import(workerData.lockModule);
       const { nodeFileIo } = await import(workerData.ioModule);
       acquireDirLock(nodeFileIo, workerData.dir);
+      // Stay alive until terminated: a worker whose loop empties exits, and Node closes its
+      // descriptors (dropping the lock) before the main thread may have tried to take it.
+      setInterval(() => {}, 1 << 30);
       parentPort.postMessage('locked');
     })();
   `;
