@@ -4,6 +4,7 @@
  * "file shrank" or ERR_IO a parser reports is its own defect, not the file system's).
  * Writes are kept too (CursorStore.open truncates and reopens its log).
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { FileIo, OpenMode } from '../dist/src/storage/file-io.js';
 
@@ -47,6 +48,9 @@ export class MemFileIo implements FileIo {
   tryLock(): boolean {
     return true;
   }
+  bootId(): string | null {
+    return 'fuzz-boot';
+  }
   pwrite(fd: number, data: Uint8Array, offset: number, length: number, position: number): number {
     const name = this.#fds.get(fd)!;
     const old = this.#file(fd);
@@ -73,6 +77,9 @@ export class MemFileIo implements FileIo {
   }
   fileSize(fd: number): number {
     return this.#file(fd).byteLength;
+  }
+  changeStamp(fd: number): string {
+    return createHash('sha1').update(this.#file(fd)).digest('hex');
   }
   fsyncDir(): void {}
   rename(from: string, to: string): void {

@@ -10,6 +10,8 @@ import { parseArgs } from 'node:util';
 import { WalError } from '../errors.js';
 import { CURSORS_FILE_NAME } from '../storage/cursor-store.js';
 import type { DamageReport, SegmentScan } from '../storage/segment-scanner.js';
+import { nodeFileIo } from '../storage/file-io.js';
+import { summaryDisagreement } from '../storage/summary-files.js';
 import { HELP_OPTION, JSON_OPTION, KEY_OPTION, takePositionals, withUsageErrors } from './args.js';
 import { EXIT_FAILURE, EXIT_OK } from './cli-error.js';
 import { readCursors, type CursorView } from './cursor-reader.js';
@@ -37,8 +39,11 @@ Exit codes: 0 no damage, 1 damage found (or the audit could not run), 2 usage er
 `;
 
 export interface VerifyFinding {
-  /** frame: a damaged frame; sequence: a topic's entries break there; control: CURSORS unreadable. */
-  kind: 'frame' | 'sequence' | 'control';
+  /**
+   * frame: a damaged frame; sequence: a topic's entries break there; control: CURSORS unreadable;
+   * summary: a segment's summary file is damaged or differs from the segment (docs/FORMAT.md §17).
+   */
+  kind: 'frame' | 'sequence' | 'control' | 'summary';
   file: string;
   offset: number;
   reason: string;
@@ -116,6 +121,10 @@ export async function verifyLog(nsDir: string): Promise<VerifyResult> {
   findings.push(...frameDamage.map((d) => describe('frame', d)));
   // mergeScans lists the scans' damage first, then what it found merging them.
   findings.push(...recovery.damage.slice(frameDamage.length).map((d) => describe('sequence', d)));
+  for (const scan of scans) {
+    const disagreement = summaryDisagreement(nodeFileIo, scan);
+    if (disagreement !== null) findings.push({ kind: 'summary', file: scan.path, offset: 0, reason: disagreement });
+  }
   return {
     ok: findings.length === 0,
     dir: nsDir,

@@ -40,6 +40,12 @@ export interface FileIo {
   fsync(fd: number): void;
   ftruncate(fd: number, lengthBytes: number): void;
   fileSize(fd: number): number;
+  /**
+   * An opaque stamp of the file open as `fd` that changes whenever its content or metadata does
+   * (on Linux its inode number and ctime in nanoseconds, which no user can set back): a summary
+   * records it, and a segment whose stamp moved since is scanned, never trusted (FORMAT §15.4).
+   */
+  changeStamp(fd: number): string;
   /** fsync of a directory, so that creates, renames and unlinks in it survive a power loss. */
   fsyncDir(dirPath: string): void;
   rename(from: string, to: string): void;
@@ -62,6 +68,12 @@ export interface FileIo {
    * descriptor is closed, also by the death of its process.
    */
   tryLock(fd: number): boolean;
+  /**
+   * An id of this boot of the machine, or null where there is none: a summary written without
+   * fsync (fsync 'none') is trusted only by an open in the same boot, whose page cache still holds
+   * both it and the segment it describes (docs/FORMAT.md §15.4 rule 4).
+   */
+  bootId(): string | null;
 }
 
 const C = fs.constants;
@@ -213,6 +225,10 @@ export const nodeFileIo: FileIo = {
   fileSize(fd) {
     return fs.fstatSync(fd).size;
   },
+  changeStamp(fd) {
+    const st = fs.fstatSync(fd, { bigint: true });
+    return `${st.ino}:${st.ctimeNs}`;
+  },
   fsyncDir(dirPath) {
     const fd = fs.openSync(dirPath, 'r');
     try {
@@ -259,7 +275,24 @@ export const nodeFileIo: FileIo = {
   tryLock(fd) {
     return lockAddon().tryLock(fd);
   },
+  bootId() {
+    return linuxBootId();
+  },
 };
+
+const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
+let bootIdRead: string | null | undefined;
+
+function linuxBootId(): string | null {
+  if (bootIdRead === undefined) {
+    try {
+      bootIdRead = fs.readFileSync(BOOT_ID_PATH, 'utf8').trim() || null;
+    } catch {
+      bootIdRead = null;
+    }
+  }
+  return bootIdRead;
+}
 
 /** Size of the file at `filePath` in bytes. */
 export function fileSizeAt(io: FileIo, filePath: string): number {

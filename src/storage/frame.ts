@@ -183,7 +183,7 @@ function decodeCommonFields(
 ): FrameHeader | HeaderProblem {
   const kind = buf[at + 5]!;
   if (kind !== KIND_SEGMENT_HEADER && kind !== KIND_TOPIC_DEF && kind !== KIND_ENTRY) return 'unknown-kind';
-  const flags = buf[at + 6]! | (buf[at + 7]! << 8);
+  const flags = flagsAt(buf, at);
   if ((flags & ~KNOWN_FLAGS_MASK) !== 0) return 'reserved-flags';
   const payloadBytes = readU32(buf, at + 8);
   if (payloadBytes > MAX_ENTRY_BYTES_LIMIT) return 'oversized-payload';
@@ -258,7 +258,7 @@ export function decodeFrameHeaderV2(
   if (readU32(buf, at + 36) !== crc32Of(buf, at, at + 36, saltSeed(salt, offset))) return 'bad-header-crc';
   const version = buf[at + 4]!;
   if (version !== FRAME_VERSION_2) return version > FRAME_VERSION_2 ? 'unsupported-version' : 'wrong-version';
-  const timeMs = readU32(buf, at + 24) + readU32(buf, at + 28) * TWO_POW_32;
+  const timeMs = entryTimeMsAt(buf, at);
   if (timeMs > MAX_TIME_MS) return 'out-of-range-time';
   return decodeCommonFields(buf, at, timeMs, readU32(buf, at + 32));
 }
@@ -302,10 +302,14 @@ export function followingEntryPayloadBytes(
 
 /** The codec of the entry frame at `at` (either layout). */
 export function entryCodecAt(buf: Uint8Array, at: number): number {
-  return codecOfFlags(buf[at + 6]! | (buf[at + 7]! << 8));
+  return codecOfFlags(flagsAt(buf, at));
 }
 
-/** The append time of the version-2 entry frame at `at`. */
+function flagsAt(buf: Uint8Array, at: number): number {
+  return buf[at + 6]! | (buf[at + 7]! << 8);
+}
+
+/** The append time in the version-2 frame header at `at`. */
 export function entryTimeMsAt(buf: Uint8Array, at: number): number {
   return readU32(buf, at + 24) + readU32(buf, at + 28) * TWO_POW_32;
 }

@@ -35,6 +35,7 @@ import { Partition, type ReadBatch } from './partition.js';
 import { deletableSegments } from './reclaim.js';
 import type { SegmentSummary } from './recover.js';
 import { scanSegment, type DamageReport } from './segment-scanner.js';
+import { publishSummaries, removeSummaryFiles } from './summary-files.js';
 import { byteView } from './byte-view.js';
 
 export type { ReadConsistency };
@@ -60,8 +61,12 @@ export interface StoredEntry {
 
 export interface RecoveryReport {
   damage: DamageReport[];
+  /** Bytes of the segments scanned (those without a trusted summary). */
   scannedBytes: number;
   skippedFiles: string[];
+  /** Segments taken from their summaries instead of scanning (docs/FORMAT.md §15.4). */
+  summarizedFiles: number;
+  distrustedSummaries: Array<{ path: string; why: string }>;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -108,12 +113,16 @@ export class LogStore {
     this.#policy = policy;
     const recovery = finishRecovery(
       ns,
-      ns.segmentPaths.map((segmentPath) => scanSegment(io, segmentPath)),
+      ns.segmentsToScan.map((segmentPath) => scanSegment(io, segmentPath)),
     );
+    // The segments scanned are sealed (a new epoch began): their summaries spare the next open a scan.
+    publishSummaries(io, ns.dir, recovery.summaryDrafts, fsync !== 'none');
     this.recovery = {
       damage: recovery.damage,
       scannedBytes: recovery.scannedBytes,
       skippedFiles: recovery.skippedFiles,
+      summarizedFiles: recovery.summarizedPaths.size,
+      distrustedSummaries: recovery.distrusted,
     };
     this.#olderSegments = recovery.segments;
     for (const topic of recovery.topics) this.#idsByName.set(topic.name, topic.id);
@@ -129,6 +138,7 @@ export class LogStore {
         blockBytes: sizing.blockBytes,
         timeFloorMs: recovery.timeFloorMs,
         v1TimeMs: ns.manifest.v1TimeMs,
+        summaryDrafts: fsync === 'none' ? 'unsynced' : 'synced',
         // Called inside the commit that creates the segment: under 'each' a failed directory
         // fsync fails (and rolls back) that commit.
         onSegmentCreated: () => (each ? this.#fsyncDir() : (this.#dirNeedsSync = true)),
@@ -236,12 +246,17 @@ export class LogStore {
   /** Makes everything written so far durable (segments, their directory entries, cursor log); nothing under 'none'. */
   sync(): void {
     this.#ensureOpen();
-    if (this.#fsync === 'none') return;
+    if (this.#fsync === 'none') {
+      publishSummaries(this.#io, this.#ns.dir, this.#partition.takeSummaryDrafts(), false);
+      return;
+    }
     this.#partition.fdatasyncCurrent();
     if (this.#dirNeedsSync) {
       this.#fsyncDir();
       this.#dirNeedsSync = false;
     }
+    // Sealed segments are durable now: their summaries may be published (FORMAT §15.3).
+    this.#publishSummaries();
     this.#cursors.syncLog();
     this.#lastSyncMs = Date.now();
   }
@@ -268,6 +283,7 @@ export class LogStore {
     for (const segmentPath of paths) {
       try {
         this.#io.unlink(segmentPath);
+        removeSummaryFiles(this.#io, segmentPath);
       } catch (err) {
         throw WalError.fromSystem(err, 'deleting a consumed segment', segmentPath);
       }
@@ -282,6 +298,7 @@ export class LogStore {
     try {
       for (const topicId of this.#policy.pending()) this.#cursors.advance(topicId, this.#cursors.cursor(topicId), true);
       this.#cursors.snapshot();
+      this.#partition.sealCurrent();
       this.sync();
     } finally {
       this.#closed = true;
@@ -290,6 +307,15 @@ export class LogStore {
       } finally {
         this.#ns.close();
       }
+    }
+  }
+
+  /** A failed fdatasync of a segment is final like any other; a summary that cannot be written is only a cache. */
+  #publishSummaries(): void {
+    try {
+      publishSummaries(this.#io, this.#ns.dir, this.#partition.takeSummaryDrafts(), true);
+    } catch (err) {
+      throw WalError.fromSystem(err, 'publishing segment summaries', this.#ns.dir);
     }
   }
 
@@ -319,6 +345,8 @@ export class LogStore {
       throw err;
     }
     this.#partition.commit();
+    // Under 'each' the write was synced, so a segment it sealed is durable: publish its summary now.
+    if (this.#fsync === 'each') this.#publishSummaries();
     return result;
   }
 
@@ -407,6 +435,8 @@ function syncingWrites(io: FileIo): FileIo {
     kind: (filePath) => io.kind(filePath),
     readFile: (filePath) => io.readFile(filePath),
     tryLock: (fd) => io.tryLock(fd),
+    bootId: () => io.bootId(),
+    changeStamp: (fd) => io.changeStamp(fd),
   };
 }
 

@@ -24,6 +24,7 @@ import {
 import { mergeScans, type Fence, type RecoveryResult } from './recover.js';
 import { compareSegmentIds, listSegments, nextEpoch } from './segment-name.js';
 import type { SegmentScan } from './segment-scanner.js';
+import { draftSummary, planRecovery, type ScannedBecause } from './summary-files.js';
 
 export interface OpenedNamespace {
   readonly dir: string;
@@ -33,6 +34,14 @@ export interface OpenedNamespace {
   readonly manifest: Manifest;
   readonly cursors: CursorStore;
   readonly segmentPaths: string[];
+  /** The segments to scan: those without a trusted summary (summary-files.ts, planRecovery). */
+  readonly segmentsToScan: string[];
+  /** Contents of the others, from their summaries. */
+  readonly summarized: SegmentScan[];
+  /** Segments that had a summary not trusted, and why (stats().recovery). */
+  readonly distrusted: ScannedBecause[];
+  /** Whether this open makes what it writes durable (fsync other than 'none'). */
+  readonly durable: boolean;
   /** Set by finishRecovery: where the new epoch's append times start (docs/FORMAT.md §13.3). */
   timeFloorMs: number;
   /** Releases the lock without touching cursors (open failed). */
@@ -92,6 +101,9 @@ export function openNamespace(
       ...(v1TimeMs === undefined ? {} : { v1TimeMs }),
     };
     writeManifest(io, dir, written, durable || upgrading);
+    const segmentPaths = segments.map((s) => s.path);
+    // After MANIFEST: planning unlinks drafts and orphan summaries (FORMAT §17 steps 2–3).
+    const plan = planRecovery(io, dir, segmentPaths);
     const cursors = CursorStore.open(io, dir, { durable });
     return {
       dir,
@@ -99,7 +111,11 @@ export function openNamespace(
       epoch,
       manifest: written,
       cursors,
-      segmentPaths: segments.map((s) => s.path),
+      segmentPaths,
+      segmentsToScan: plan.toScan,
+      summarized: plan.trusted,
+      distrusted: plan.distrusted,
+      durable,
       timeFloorMs: 0,
       release: () => lock.release(),
       close: () => {
@@ -116,7 +132,20 @@ export function openNamespace(
   }
 }
 
-export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): RecoveryResult {
+/**
+ * What finishRecovery adds to the merge: which segments came from summaries, and the drafts it wrote
+ * for the segments it scanned (each sealed, since this open starts a new epoch), to be published
+ * once those segments are durable (summary-files.ts, publishSummaries).
+ */
+export interface NamespaceRecovery extends RecoveryResult {
+  summarizedPaths: ReadonlySet<string>;
+  summarizedBytes: number;
+  distrusted: ScannedBecause[];
+  summaryDrafts: string[];
+}
+
+export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): NamespaceRecovery {
+  const scans = [...ns.summarized, ...scanned];
   const names = new Map<number, string>();
   const startSeq = new Map<number, number>();
   const firstSeq = new Map<number, number>();
@@ -146,7 +175,17 @@ export function finishRecovery(ns: OpenedNamespace, scans: SegmentScan[]): Recov
     if (cursor > topic.nextSeq) topic.nextSeq = cursor;
   }
   ns.cursors.snapshot();
-  return recovery;
+  const summaryDrafts: string[] = [];
+  for (const scan of scanned) if (draftSummary(ns.io, scan, 'recovery', ns.durable)) summaryDrafts.push(scan.path);
+  const summarizedBytes = ns.summarized.reduce((sum, scan) => sum + scan.sizeBytes, 0);
+  return {
+    ...recovery,
+    scannedBytes: recovery.scannedBytes - summarizedBytes,
+    summarizedPaths: new Set(ns.summarized.map((scan) => scan.path)),
+    summarizedBytes,
+    distrusted: ns.distrusted,
+    summaryDrafts,
+  };
 }
 
 function sameFences(a: readonly Fence[], b: readonly Fence[]): boolean {

@@ -70,6 +70,22 @@ export function newReadHint(): ReadHint {
   return { hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false };
 }
 
+/** Whether the hint lies in `run`, at or before `seq` (so a walk to `seq` may start there). */
+function hintApplies(hint: ReadHint, run: IndexedRun, seq: number): boolean {
+  return (
+    hint.hintSegment === run.segment &&
+    hint.hintSeq <= seq &&
+    hint.hintSeq >= run.firstSeq &&
+    hint.hintOffset >= run.startOffset
+  );
+}
+
+/** Where a walk to `seq` in `run` starts: the later of the hint (if it applies) and the index point. */
+function walkStartOf(run: IndexedRun, seq: number, hint: ReadHint): number {
+  const pointStart = startOffsetFor(run, seq);
+  return hintApplies(hint, run, seq) ? Math.max(hint.hintOffset, pointStart) : pointStart;
+}
+
 export class PartitionReader {
   private readonly io: FileIo;
   private readonly fdOf: (segment: SegmentRef) => number;
@@ -151,20 +167,17 @@ export class PartitionReader {
     maxEntries: number,
     hint: ReadHint = topic,
   ): ReadBatch {
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0 || fromSeq >= topic.committedSeq || !(maxEntries >= 1))
-      return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
+    // In place, payloads are not checksummed (only headers): that is for readers that trust them.
+    const usable = !this.verifyPayloads && Number.isSafeInteger(fromSeq) && fromSeq >= 0 && maxEntries >= 1;
+    if (!usable || fromSeq >= topic.committedSeq) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const runIndex = topic.index.find(fromSeq);
     if (runIndex < 0) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const run = topic.index.runAt(runIndex);
     const segment = run.segment;
-    const hinted =
-      hint.hintSegment === segment &&
-      hint.hintSeq <= fromSeq &&
-      hint.hintSeq >= run.firstSeq &&
-      hint.hintOffset >= run.startOffset;
+    if (segment.unverified === true) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
+    const hinted = hintApplies(hint, run, fromSeq);
     if (hinted && hint.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
-    const pointStart = startOffsetFor(run, fromSeq);
-    const start = hinted ? Math.max(hint.hintOffset, pointStart) : pointStart;
+    const start = walkStartOf(run, fromSeq, hint);
     // From a point (not where the last read stopped) the entry lies up to an index interval further.
     const walkBytes = hinted && start === hint.hintOffset ? 0 : DEFAULT_INDEX_INTERVAL_BYTES;
     const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES + walkBytes);
@@ -181,8 +194,6 @@ export class PartitionReader {
     let used = 0;
     let seq = fromSeq;
     let i = 0;
-    /** The seq whose write was last looked up in the run's extents (once per seq: see readRun). */
-    let consulted = -1;
     /** Bytes of other topics' frames stepped or jumped over: over half of the walk makes the topic sparse. */
     let otherBytes = 0;
     try {
@@ -193,12 +204,11 @@ export class PartitionReader {
       const n = preadFull(this.io, fd, buf, start, spanBytes);
       const version = layout.version;
       const timeOfV1 = version === FRAME_VERSION_1 ? this.v1TimeMs : -1;
-      // When the frame before i was this topic's with a checked header, the seq the frame at i
-      // must have (else -1): that frame is where the checked header's length says, and its own
-      // checksum is not checked again (a dense topic checks one header per read instead of one per
-      // entry; followingEntryPayloadBytes says why).
+      // The seq the frame at i must have when it follows (or is) a frame of this topic whose
+      // header was checked, else -1: that frame is where the checked header's length says, and
+      // its own checksum is not checked again (a dense topic checks one header per read instead of
+      // one per entry; followingEntryPayloadBytes says why).
       let followingSeq = -1;
-      const trustFollowing = !this.verifyPayloads;
       while (seq < endSeq && entries.length < maxEntries && i + headerBytes <= n) {
         if (followingSeq >= 0) {
           const length = followingEntryPayloadBytes(buf, i, version, topic.id, followingSeq);
@@ -219,7 +229,7 @@ export class PartitionReader {
         }
         const skip = otherTopicFrameBytes(buf, i, topic.id, headerBytes);
         if (skip > 0) {
-          const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
+          const jump = run.extents?.startOf(seq) ?? -1;
           const next = (jump > start + i ? jump : nextFrameOffset(start + i, skip, blockBytes)) - start;
           otherBytes += next - i;
           i = next;
@@ -231,18 +241,13 @@ export class PartitionReader {
           continue;
         }
         if (typeof header === 'string') break; // read() reports the damage
-        const length = header.payloadBytes;
-        const own = header.kind === KIND_ENTRY && header.topicId === topic.id;
-        followingSeq = own && trustFollowing && header.seq <= seq ? header.seq + 1 : -1;
-        if (own && header.seq >= seq) {
-          if (header.seq !== seq || i + headerBytes + length > n) break;
-          if (entries.length > 0 && used + length > maxBytes) break;
-          const timeMs = this.timeOf(layout, header);
-          entries.push({ seq, codec: codecOfFlags(header.flags), offset: i + headerBytes, length, timeMs });
-          used += length;
-          seq++;
+        if (header.kind === KIND_ENTRY && header.topicId === topic.id) {
+          if (header.seq > seq) break; // read() reports the gap
+          // Checked: the branch above takes this frame (its checked fields pass there) and those after it.
+          followingSeq = header.seq;
+          continue;
         }
-        i = nextFrameOffset(start + i, frameBytes(length, headerBytes), blockBytes) - start;
+        i = nextFrameOffset(start + i, frameBytes(header.payloadBytes, headerBytes), blockBytes) - start;
       }
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
@@ -286,24 +291,17 @@ export class PartitionReader {
     // Frames after the run may be read too (the window reads ahead), up to what is known written.
     const readAhead = Math.max(limit, this.writtenEnd(segment));
     let seq = fromSeq;
-    const hinted =
-      hint.hintSegment === segment &&
-      hint.hintSeq <= seq &&
-      hint.hintSeq >= run.firstSeq &&
-      hint.hintOffset >= run.startOffset;
-    const pointStart = startOffsetFor(run, seq);
-    let offset = hinted ? Math.max(hint.hintOffset, pointStart) : pointStart;
+    let offset = walkStartOf(run, seq, hint);
     const walkStart = offset;
     let otherBytes = 0;
-    let consulted = -1;
     try {
       while (seq < endSeq && !batch.full) {
         const i = this.window.load(fd, segment, offset, headerBytes, readAhead);
         const skip = otherTopicFrameBytes(this.window.bytes, i, topic.id, headerBytes);
         if (skip > 0) {
           // Another topic's frame: the write holding `seq` starts where the extents say, if they
-          // know (looked up once per seq: a reader the extents cannot place steps frame by frame).
-          const jump = run.extents !== null && seq !== consulted ? run.extents.startOf((consulted = seq)) : -1;
+          // know (a reader the extents cannot place steps frame by frame).
+          const jump = run.extents?.startOf(seq) ?? -1;
           const next = jump > offset ? jump : nextFrameOffset(offset, skip, blockBytes);
           otherBytes += next - offset;
           offset = next;
@@ -353,7 +351,7 @@ export class PartitionReader {
     } else if (preadFull(this.io, fd, into, offset + headerBytes, length, at) !== length) {
       throw corruptSegment(segment, offset, 'entry runs past the end of the file');
     }
-    if (this.verifyPayloads && crc32Of(into, at, at + length) !== header.payloadCrc)
+    if ((this.verifyPayloads || segment.unverified === true) && crc32Of(into, at, at + length) !== header.payloadCrc)
       throw corruptSegment(segment, offset, 'payload checksum mismatch');
     batch.add(header.seq, codecOfFlags(header.flags), length, this.timeOf(segment.layout!, header));
   }

@@ -37,6 +37,8 @@ import {
 } from './frame.js';
 import { randomInt } from 'node:crypto';
 import type { SegmentSummary } from './recover.js';
+import type { ScannedRun, SegmentScan } from './segment-scanner.js';
+import { draftSummary } from './summary-files.js';
 import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
 import type { SegmentRef } from './topic-index.js';
 import { byteView } from './byte-view.js';
@@ -65,6 +67,12 @@ export interface PartitionConfig {
   onSegmentCreated?: (id: SegmentId, path: string) => void;
   /** When the partition rolls past a segment. */
   onSegmentSealed?: (summary: SegmentSummary) => void;
+  /**
+   * Draft a summary file of each segment sealed (docs/FORMAT.md §15.3 a), for the caller to publish
+   * once the segment is durable (summary-files.ts): 'synced' under fsync 'each' and intervals,
+   * 'unsynced' under 'none'. Absent: no summaries.
+   */
+  summaryDrafts?: 'synced' | 'unsynced';
   /** After a write, once per topic it held: where that topic's entries of the write lie, and their time. */
   onRunWritten?: (
     topicId: number,
@@ -88,6 +96,8 @@ const HEADER_BYTES = FRAME_HEADER_BYTES_V2;
  */
 const RUN_FIELDS = 7;
 const POINT_FIELDS = 3;
+
+const NO_DRAFTS: readonly string[] = Object.freeze([]);
 
 function randomSalt(): number {
   return randomInt(0x1_0000_0000);
@@ -119,6 +129,10 @@ interface CurrentSegment {
   readonly salt: number;
   dirty: boolean;
   readonly lastSeqs: Map<number, number>;
+  /** What a summary needs and the index does not hold: the header's time, the newest entry's, each topic's last. */
+  createdAtMs: number;
+  maxTimeMs: number;
+  readonly lastTimes: Map<number, number>;
 }
 
 /** What the write path needs of the partition that owns it. */
@@ -145,6 +159,7 @@ export class PartitionWriter {
   private readonly owner: PartitionWriterOwner;
   private readonly unsynced = new Set<string>();
   private sealed: SegmentSummary[] = [];
+  private readonly drafted: string[] = [];
   private current: CurrentSegment | null = null;
   private nextSegmentNo: number;
   private failure: WalError | null = null;
@@ -383,7 +398,10 @@ export class PartitionWriter {
     const salt = this.saltSource() >>> 0;
     const layout: FrameLayout = { version: WRITTEN_FORMAT_VERSION, salt };
     const ref = this.owner.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes, layout);
-    return { ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, salt, dirty: false, lastSeqs: new Map() };
+    return {
+      ...{ ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, salt, dirty: false, lastSeqs: new Map() },
+      ...{ createdAtMs: 0, maxTimeMs: 0, lastTimes: new Map() },
+    };
   }
 
   /** Created exclusively (a name is never reused), then reopened read-write for writes and reads. */
@@ -397,13 +415,62 @@ export class PartitionWriter {
     segment.fd = this.io.open(filePath, 'write');
   }
 
+  /**
+   * Seals the segment being written (a clean close): it gets its summary like a rolled one, and
+   * nothing more is written to it. Not after a write that could not be rolled back.
+   */
+  sealCurrent(): void {
+    const segment = this.current;
+    if (segment === null || !segment.created || segment.sizeBytes === 0 || this.failure !== null) return;
+    this.clearStaging();
+    this.seal(segment);
+  }
+
+  /** Segments whose summary was drafted since the last call (the caller publishes them). */
+  takeSummaryDrafts(): readonly string[] {
+    return this.drafted.length === 0 ? NO_DRAFTS : this.drafted.splice(0);
+  }
+
   private seal(segment: CurrentSegment): void {
+    const mode = this.config.summaryDrafts;
+    if (mode !== undefined && draftSummary(this.io, this.contentOf(segment), 'writer', mode === 'synced'))
+      this.drafted.push(segment.ref.path);
     const summary = this.summaryOf(segment);
     this.sealed.push(summary);
     if (segment.dirty) this.unsynced.add(segment.ref.path);
     this.fds.adopt(segment.ref.path, segment.fd);
     this.current = null;
     this.config.onSegmentSealed?.(summary);
+  }
+
+  /** The segment's content as a scan of its file would find it (FORMAT §14.1), from this writer's index. */
+  private contentOf(segment: CurrentSegment): SegmentScan {
+    const { ref } = segment;
+    const runs: ScannedRun[] = [];
+    const topicNames: Array<[number, string]> = [];
+    for (const topicId of segment.lastSeqs.keys()) {
+      const topic = this.topics.get(topicId)!;
+      topicNames.push([topicId, topic.name]);
+      const index = topic.index;
+      let first = index.runCount;
+      while (first > 0 && index.runAt(first - 1).segment === ref) first--;
+      for (let i = first; i < index.runCount; i++) {
+        const run = index.runAt(i);
+        const points = run.points.toArray();
+        const lastTimeMs = i === index.runCount - 1 ? segment.lastTimes.get(topicId)! : points[points.length - 1]!;
+        runs.push({
+          ...{ topicId, firstSeq: run.firstSeq, count: run.count, startOffset: run.startOffset },
+          ...{ endOffset: run.endOffset, firstTimeMs: points[2]!, lastTimeMs, points },
+        });
+      }
+    }
+    runs.sort((a, b) => a.startOffset - b.startOffset);
+    return {
+      ...{ path: ref.path, id: ref.id, formatVersion: WRITTEN_FORMAT_VERSION, salt: segment.salt },
+      ...{ blockBytes: this.blockBytes, indexIntervalBytes: this.indexIntervalBytes },
+      ...{ createdAtMs: segment.createdAtMs, maxTimeMs: segment.maxTimeMs, sizeBytes: segment.sizeBytes },
+      ...{ topicNames, runs, damage: [], validEndOffset: segment.sizeBytes, unreadable: false },
+    };
   }
 
   private summaryOf(segment: CurrentSegment): SegmentSummary {
@@ -420,7 +487,7 @@ export class PartitionWriter {
       epoch: ref.id.epoch,
       writerIndex: ref.id.writerIndex,
       segmentNo: ref.id.segmentNo,
-      createdAtMs: this.roundTimeMs,
+      createdAtMs: (segment.createdAtMs = this.roundTimeMs),
       salt: segment.salt,
       indexIntervalBytes: this.indexIntervalBytes,
     });
@@ -530,6 +597,8 @@ export class PartitionWriter {
       topic.committedSeq = firstSeq + count;
       onRunWritten?.(topicId, segment.ref, firstSeq, count, runs[at + 3]!, runs[at + 4]!, timeMs, points);
       segment.lastSeqs.set(topicId, firstSeq + count - 1);
+      segment.lastTimes.set(topicId, timeMs);
+      segment.maxTimeMs = timeMs;
     }
   }
 

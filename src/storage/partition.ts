@@ -178,6 +178,17 @@ export class Partition {
     }
   }
 
+  /** Seals the segment being written, with its summary drafted (a clean close; PartitionWriter.sealCurrent). */
+  sealCurrent(): void {
+    this.assertOpen();
+    this.writer.sealCurrent();
+  }
+
+  /** Segments whose summary was drafted since the last call, to publish once they are durable. */
+  takeSummaryDrafts(): readonly string[] {
+    return this.writer.takeSummaryDrafts();
+  }
+
   /** fdatasync of the current segment, and of sealed ones written since the last call. */
   fdatasyncCurrent(): void {
     this.assertOpen();

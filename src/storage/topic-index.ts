@@ -16,6 +16,11 @@ export interface SegmentRef {
   blockBytes: number;
   /** Version and salt from the segment header; null until the segment is first read. */
   layout: FrameLayout | null;
+  /**
+   * Its content came from a trusted summary (docs/FORMAT.md §15.4), so this process never checked
+   * its frames: every read checks each payload's checksum, even a reader that otherwise trusts them.
+   */
+  readonly unverified?: boolean;
 }
 
 export interface IndexedRun {
@@ -29,15 +34,22 @@ export interface IndexedRun {
   readonly points: SparsePointsBuilder;
   /**
    * Where this process's writes of the run lie, once one did not follow the previous one
-   * (write-extents.ts); always null for a recovered run, whose frames interleave unknown ways.
+   * (write-extents.ts); null for a recovered run, whose frames interleave unknown ways, and in an
+   * index that tracks none.
    */
   extents: WriteExtents | null;
-  /** Whether every write of the run went through append() (its extents can be tracked). */
+  /** Whether every write of the run went through append() in an index that tracks extents. */
   readonly written: boolean;
 }
 
 export class TopicIndex {
   private runs: IndexedRun[] = [];
+  /** Whether runs keep their writes' extents: the main thread's index, which readers jump with. */
+  private readonly tracksExtents: boolean;
+
+  constructor(options: { tracksExtents?: boolean } = {}) {
+    this.tracksExtents = options.tracksExtents ?? false;
+  }
 
   get runCount(): number {
     return this.runs.length;
@@ -105,7 +117,7 @@ export class TopicIndex {
       run.endOffset = endOffset;
     } else {
       const points = new SparsePointsBuilder(intervalBytes);
-      run = { segment, firstSeq, count, startOffset, endOffset, points, extents: null, written: true };
+      run = { segment, firstSeq, count, startOffset, endOffset, points, extents: null, written: this.tracksExtents };
       this.runs.push(run);
     }
     if (points === undefined) {

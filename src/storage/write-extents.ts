@@ -19,9 +19,16 @@ export class WriteExtents {
   private pairs = new Float64Array(INITIAL_EXTENTS * 2);
   private head = 0;
   private count = 0;
+  /**
+   * The last lookup and its answer: a reader the extents cannot place asks again for the same seq
+   * at every frame it steps over, and gets it without a search.
+   */
+  private askedSeq = -1;
+  private answer = -1;
 
   /** Adds a write after every one kept (its seqs follow theirs); the oldest goes once MAX_EXTENTS are kept. */
   push(startOffset: number, firstSeq: number): void {
+    this.askedSeq = -1;
     let capacity = this.pairs.length >>> 1;
     if (this.count === capacity && capacity < MAX_EXTENTS) {
       const grown = new Float64Array(Math.min(MAX_EXTENTS, capacity * 2) * 2);
@@ -46,6 +53,7 @@ export class WriteExtents {
 
   /** Offset of the first frame of the kept write holding `seq` (the greatest first seq ≤ seq), or -1. */
   startOf(seq: number): number {
+    if (seq === this.askedSeq) return this.answer;
     const capacity = this.pairs.length >>> 1;
     let lo = 0;
     let hi = this.count - 1;
@@ -59,6 +67,8 @@ export class WriteExtents {
         hi = mid - 1;
       }
     }
-    return found < 0 ? -1 : this.pairs[((this.head + found) % capacity) * 2]!;
+    this.askedSeq = seq;
+    this.answer = found < 0 ? -1 : this.pairs[((this.head + found) % capacity) * 2]!;
+    return this.answer;
   }
 }

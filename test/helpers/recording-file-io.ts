@@ -168,6 +168,8 @@ export class RecordingFileIo implements FileIo {
   readonly #dirs = new Map<string, Dir>();
   readonly #fds = new Map<number, OpenFile>();
   readonly #locks = new Map<number, number>();
+  /** Each reset (a machine coming back up) is a new boot. */
+  #boot = 1;
 
   /** `root` is the namespace directory; it (and only what is below it) lives in memory. */
   constructor(root: string) {
@@ -205,6 +207,10 @@ export class RecordingFileIo implements FileIo {
   }
 
   /** Like an OFD lock: per open (descriptor here), released by close. Not part of the crash model. */
+  bootId(): string | null {
+    return `recorded-boot-${this.#boot}`;
+  }
+
   tryLock(fd: number): boolean {
     const { inode } = this.#file(fd, 'fcntl');
     const holder = this.#locks.get(inode);
@@ -251,6 +257,12 @@ export class RecordingFileIo implements FileIo {
 
   fileSize(fd: number): number {
     return this.#inodes.get(this.#file(fd, 'fstat').inode)!.length;
+  }
+
+  /** The model has no ctime: a digest of the content changes exactly when the content does, and survives a reboot. */
+  changeStamp(fd: number): string {
+    const inode = this.#inodes.get(this.#file(fd, 'fstat').inode)!;
+    return createHash('sha1').update(inode.data.subarray(0, inode.length)).digest('hex');
   }
 
   fsyncDir(dirPath: string): void {
@@ -357,6 +369,7 @@ export class RecordingFileIo implements FileIo {
    * machine came back up with this disk. (The store that used the old model must be abandoned.)
    */
   resetTo(files: ReadonlyMap<string, Uint8Array>): void {
+    this.#boot++;
     this.#inodes.clear();
     this.#fds.clear();
     for (const dir of this.#dirs.values()) {

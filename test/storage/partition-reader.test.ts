@@ -15,6 +15,7 @@ import { mergeScans } from '../../src/storage/recover.js';
 import { listSegments } from '../../src/storage/segment-name.js';
 import { scanSegment } from '../../src/storage/segment-scanner.js';
 import { TopicIndex, type SegmentRef } from '../../src/storage/topic-index.js';
+import { expectWalError } from '../helpers/wal-error-assert.js';
 
 const MIB = 1024 * 1024;
 
@@ -113,5 +114,55 @@ describe('rule D20 (docs/SEMANTICS.md): a get reads at most an index interval an
     } finally {
       for (const fd of fds.values()) nodeFileIo.close(fd);
     }
+  });
+});
+
+describe('reads of a segment open took from a summary check each payload (docs/FORMAT.md §15.4, docs/DURABILITY.md)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walrus-reader-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a reader that trusts payloads still checks them in an unverified segment: damage is ERR_CORRUPT, not data', () => {
+    const p = new Partition(
+      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 64 * MIB, blockBytes: MIB },
+      [],
+    );
+    p.defineTopic(1, 'only');
+    for (let seq = 0; seq < 50; seq++) {
+      const data = payload(seq);
+      p.stageEntry(1, data, 0, data.byteLength, CODEC_RAW, 0);
+    }
+    p.commit();
+    p.close();
+    const [segment] = listSegments(nodeFileIo, dir);
+    const scan = scanSegment(nodeFileIo, segment!.path);
+    const run = scan.runs[0]!;
+    // A payload byte of entry 0, after its scan: what a summary would still vouch for.
+    const bytes = fs.readFileSync(segment!.path);
+    bytes[run.startOffset + FRAME_HEADER_BYTES_V2 + 10] ^= 0x01;
+    fs.writeFileSync(segment!.path, bytes);
+    const readWith = (unverified: boolean): (() => unknown) => {
+      const ref: SegmentRef = { path: segment!.path, id: segment!.id, blockBytes: 0, layout: null, unverified };
+      const index = new TopicIndex();
+      index.appendRecovered(ref, run.firstSeq, run.count, run.startOffset, run.endOffset, run.points);
+      const topic: ReadableTopic = {
+        ...{ id: 1, name: 'only', committedSeq: run.count, index },
+        ...{ hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false },
+      };
+      const fd = nodeFileIo.open(segment!.path, 'read');
+      const reader = new PartitionReader(nodeFileIo, () => fd, { verifyPayloads: false });
+      return () => {
+        try {
+          return reader.readInPlace(topic, 0, MIB, 100);
+        } finally {
+          nodeFileIo.close(fd);
+        }
+      };
+    };
+    // Verified at open (scanned): the main thread's reader does not check payloads again.
+    expect((readWith(false)() as { entries: unknown[] }).entries.length).toBe(50);
+    expectWalError(readWith(true), 'ERR_CORRUPT');
   });
 });

@@ -22,6 +22,8 @@ import {
 } from '../../src/storage/recover.js';
 import { listSegments, type SegmentId } from '../../src/storage/segment-name.js';
 import { scanSegment } from '../../src/storage/segment-scanner.js';
+import { decodeSegmentSummary } from '../../src/storage/segment-summary.js';
+import { summaryDraftPathOf } from '../../src/storage/summary-files.js';
 
 const BLOCK_BYTES = 4096;
 const MIB = 1024 * 1024;
@@ -512,6 +514,7 @@ describe('Partition', () => {
               blockBytes: BLOCK_BYTES,
               indexIntervalBytes: 4096,
               clock: () => (clockMs += 7),
+              summaryDrafts: 'synced',
             },
             [],
           );
@@ -549,6 +552,16 @@ describe('Partition', () => {
               }));
               const byTopic = (a: { topicId: number }, b: { topicId: number }): number => a.topicId - b.topicId;
               expect(mine.sort(byTopic)).toEqual(scanned.sort(byTopic));
+            }
+            // FORMAT §15.3 (a): the summary the writer drafts at a seal is exactly a scan of the file.
+            p.sealCurrent();
+            const drafted = p.takeSummaryDrafts();
+            for (const segment of listSegments(nodeFileIo, sub)) {
+              const scan = scanSegment(nodeFileIo, segment.path);
+              if (scan.sizeBytes === 0) continue;
+              expect(drafted).toContain(segment.path);
+              const decoded = decodeSegmentSummary(fs.readFileSync(summaryDraftPathOf(segment.path)), segment.path);
+              expect(decoded.ok && decoded.scan).toEqual(scan);
             }
           } finally {
             p.close();

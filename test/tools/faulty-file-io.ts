@@ -308,6 +308,11 @@ export class FaultyFileIo implements FileIo {
     return this.#io.fileSize(fd);
   }
 
+  changeStamp(fd: number): string {
+    this.#check('fileSize', this.#paths.get(fd));
+    return this.#io.changeStamp(fd);
+  }
+
   fsyncDir(dirPath: string): void {
     this.#check('fsyncDir', dirPath);
     this.#io.fsyncDir(dirPath);
@@ -354,5 +359,9 @@ export class FaultyFileIo implements FileIo {
   tryLock(fd: number): boolean {
     this.#check('tryLock', this.#paths.get(fd));
     return this.#io.tryLock(fd);
+  }
+
+  bootId(): string | null {
+    return this.#io.bootId();
   }
 }

@@ -58,6 +58,7 @@ export function assembleParts(s: Started, hooks: PartsHooks): MainThreadParts {
     ...{ dir: options.namespaceDir, epoch, blockBytes: options.blockBytes, channels },
     recovered: s.recovery.topics,
     v1TimeMs: s.ns.manifest.v1TimeMs,
+    unverified: s.recovery.summarizedPaths,
   });
   const skipped = new Map<string, number>();
   // Assigned below: the reclaimer and the read path call back into parts built after them.

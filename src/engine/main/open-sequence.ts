@@ -8,8 +8,13 @@ import { toWalError } from '../../errors.js';
 import type { ResolvedOptions } from '../../options.js';
 import { nodeFileIo } from '../../storage/file-io.js';
 import { encodeTopic } from '../../storage/limits.js';
-import { finishRecovery, openNamespace, type OpenedNamespace } from '../../storage/namespace-opening.js';
-import type { RecoveredTopic, RecoveryResult } from '../../storage/recover.js';
+import {
+  finishRecovery,
+  openNamespace,
+  type NamespaceRecovery,
+  type OpenedNamespace,
+} from '../../storage/namespace-opening.js';
+import type { RecoveredTopic } from '../../storage/recover.js';
 import { CURSOR_LOG_GENERATION, createProgressCells } from '../shared/progress-cells.js';
 import { releaseFailedOpen } from './lifecycle.js';
 import { scanSegmentsInParallel } from './recovery-scan.js';
@@ -17,7 +22,7 @@ import { writerForTopic } from './topic-router.js';
 
 export interface RecoveredNamespace {
   ns: OpenedNamespace;
-  recovery: RecoveryResult;
+  recovery: NamespaceRecovery;
   recoveryMs: number;
   /** The shared progress cells, the cursor log's generation already in them. */
   cells: Int32Array;
@@ -34,7 +39,7 @@ export async function recoverNamespace(options: ResolvedOptions): Promise<Recove
     throw toWalError(err);
   }
   try {
-    const recovery = finishRecovery(ns, await scanSegmentsInParallel(ns.segmentPaths));
+    const recovery = finishRecovery(ns, await scanSegmentsInParallel(ns.segmentsToScan));
     const recoveryMs = performance.now() - started;
     const cells = createProgressCells(options.writers);
     Atomics.store(cells, CURSOR_LOG_GENERATION, ns.cursors.generation);

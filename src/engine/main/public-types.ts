@@ -63,8 +63,14 @@ export interface TopicStats {
 
 export interface RecoveryReport {
   damage: RecoveryResult['damage'];
+  /** Bytes of the segments open scanned (those without a trusted summary). */
   scannedBytes: number;
   skippedFiles: string[];
+  /** Segments open took from their summaries instead of scanning (docs/FORMAT.md §15.4), and their bytes. */
+  summarizedFiles: number;
+  summarizedBytes: number;
+  /** Segments that had a summary open did not trust, and why (they were scanned). */
+  distrustedSummaries: Array<{ path: string; why: string }>;
   durationMs: number;
 }
 

@@ -43,6 +43,8 @@ export interface SegmentReadsOptions {
   readonly recovered: readonly RecoveredTopic[];
   /** MANIFEST.v1TimeMs: the time of every entry of a version-1 segment (docs/FORMAT.md §20.3). */
   readonly v1TimeMs?: number;
+  /** Segments whose content open took from a trusted summary: their payloads are checked on every read. */
+  readonly unverified?: ReadonlySet<string>;
 }
 
 /** A topic as this thread indexes it (its index is replaced wholesale on a resync). */
@@ -247,7 +249,7 @@ export class SegmentReads {
         id,
         name,
         committedSeq: 0,
-        index: new TopicIndex(),
+        index: new TopicIndex({ tracksExtents: true }),
         hintSegment: null,
         hintSeq: 0,
         hintOffset: 0,
@@ -259,7 +261,7 @@ export class SegmentReads {
   }
 
   #replaceRuns(topic: IndexedTopic, runs: readonly TopicRun[], committedSeq: number): void {
-    const index = new TopicIndex();
+    const index = new TopicIndex({ tracksExtents: true });
     // Kept apart (no merging): recovered runs may have damage between them (topic-index.ts).
     for (const r of runs) {
       const segment = this.#segmentRef(r.path, r.segment, 0);
@@ -288,7 +290,10 @@ export class SegmentReads {
   #segmentRef(filePath: string, id: SegmentId, blockBytes: number): SegmentRef {
     let ref = this.#segments.get(filePath);
     // The version and salt are read from the segment's header on first use.
-    if (ref === undefined) this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout: null }));
+    if (ref === undefined) {
+      const unverified = this.#o.unverified?.has(filePath) === true;
+      this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout: null, unverified }));
+    }
     return ref;
   }
 }

@@ -55,8 +55,11 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   private constructor(s: Started) {
     super();
     this.#s = s;
-    const { damage, scannedBytes, skippedFiles } = s.recovery;
-    this.#recovery = { damage, scannedBytes, skippedFiles, durationMs: s.recoveryMs };
+    const { damage, scannedBytes, skippedFiles, summarizedPaths, summarizedBytes, distrusted } = s.recovery;
+    this.#recovery = {
+      ...{ damage, scannedBytes, skippedFiles, summarizedFiles: summarizedPaths.size, summarizedBytes },
+      ...{ distrustedSummaries: distrusted, durationMs: s.recoveryMs },
+    };
     this.#codec = codecNumber(s.options.codec);
     this.#p = assembleParts(s, {
       reclaimed: (report) => this.emit('reclaimed', report),
@@ -78,6 +81,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
       const { channels, flusher } = (workersStarted = startWorkers({
         ...{ options: resolved, ns: recovered.ns, cells: recovered.cells, started: workers },
         topicsByWriter: recovered.topicsByWriter,
+        summaryDrafts: recovered.recovery.summaryDrafts,
         onSealed: (summary) => instance && instance.#p.reclaimer.noteSealed(summary),
         onProgressNeeded: () => instance && instance.#p.progress.watch(),
         onWriteFailed: (err) => instance && instance.#writeFailures.failed(err),

@@ -31,6 +31,8 @@ export interface WorkerStartup {
   cells: Int32Array;
   /** The recovered topics each writer owns (its index rebuilds from their runs). */
   topicsByWriter: RecoveredTopic[][];
+  /** Summaries open drafted, for the flusher to publish (FlusherInit.summaryDrafts). */
+  summaryDrafts: string[];
   /** A writer sealed a segment (a reclamation candidate). */
   onSealed: (summary: SegmentSummary) => void;
   /** Operations are pending: someone must watch for progress. */
@@ -54,6 +56,7 @@ export function startWorkers(startup: WorkerStartup): StartedWorkers {
     fsync: options.fsync,
     cells: cells.buffer as SharedArrayBuffer,
     controlPort: flusherPorts.port2,
+    summaryDrafts: startup.summaryDrafts,
   };
   const flusherWorker = new Worker(workerUrl('flusher.worker'), {
     ...startOptions,

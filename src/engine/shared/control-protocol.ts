@@ -123,6 +123,11 @@ export interface FlusherInit {
   fsync: FsyncMode;
   cells: SharedArrayBuffer;
   controlPort: MessagePort;
+  /**
+   * Segments open scanned and drafted a summary for (docs/FORMAT.md §15.3 b): the first round
+   * publishes them, after fdatasyncing each segment.
+   */
+  summaryDrafts: string[];
 }
 
 export type WriterEvent =

@@ -23,6 +23,7 @@ import { toWalError } from '../../errors.js';
 import { writeFileAtomic, type FileIo } from '../../storage/file-io.js';
 import { cursorLogPath } from '../../storage/cursor-store.js';
 import { parseSegmentFileName, segmentFileName } from '../../storage/segment-name.js';
+import { publishSummaries, removeSummaryFiles } from '../../storage/summary-files.js';
 import type { FlusherControl, FlusherInit, FlusherStats } from '../shared/control-protocol.js';
 import { LatencyStats } from '../shared/latency-stats.js';
 import {
@@ -73,6 +74,11 @@ export class FlusherService implements FlusherControl {
    * opening them would fail (ENOENT) and be taken for a failed fsync.
    */
   readonly #reclaimedUnsynced = new Set<string>();
+  /**
+   * Segments whose summary draft may be published: sealed (rolled past, or every writer's last one
+   * at close) and fdatasynced by a round, or scanned by open (FORMAT §15.3).
+   */
+  readonly #summaryDrafts: Set<string>;
   #syncedCursorGeneration = -1;
   #closing = false;
   #stopped: Promise<void> | null = null;
@@ -88,6 +94,7 @@ export class FlusherService implements FlusherControl {
     this.#durable = init.fsync !== 'none';
     this.#intervalMs = typeof init.fsync === 'object' ? init.fsync.intervalMs : EACH_IDLE_WAIT_MS;
     this.#syncedSegment = Array.from({ length: init.writers }, () => -1);
+    this.#summaryDrafts = new Set(init.summaryDrafts);
   }
 
   run(): Promise<void> {
@@ -161,6 +168,12 @@ export class FlusherService implements FlusherControl {
     try {
       for (let w = 0; w < this.#init.writers; w++) this.#syncWriter(w);
       this.#syncCursorLog();
+      if (this.#closing) for (let w = 0; w < this.#init.writers; w++) this.#noteLastSegment(w);
+      if (this.#summaryDrafts.size > 0) {
+        // After the round's directory fsync: a segment created and sealed within one round is named durably first.
+        publishSummaries(this.#io, this.#init.dir, this.#summaryDrafts, this.#durable);
+        this.#summaryDrafts.clear();
+      }
     } catch (err) {
       this.#failed = true;
       Atomics.store(this.#cells, FATAL_CODE, FATAL_FSYNC_FAILED);
@@ -178,24 +191,35 @@ export class FlusherService implements FlusherControl {
     const written = Atomics.load(this.#cells, base + W_WRITTEN_OPS);
     const segmentNo = Atomics.load(this.#cells, base + W_SEGMENT_NO);
     if (written === Atomics.load(this.#cells, base + W_DURABLE_OPS) && segmentNo === this.#syncedSegment[w]) return;
-    if (this.#durable && segmentNo >= 0) {
+    if (segmentNo >= 0) {
       const first = Math.max(0, this.#syncedSegment[w]!);
       for (let s = first; s <= segmentNo; s++) {
-        const file = path.join(
-          this.#init.dir,
-          segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo: s }),
-        );
+        const file = this.#segmentPath(w, s);
         if (this.#reclaimedUnsynced.delete(file)) continue;
-        this.#fdatasync(file);
-        // The writer moved past it before publishing segmentNo: sealed and now synced, it is never
-        // fsynced again, so its descriptor goes (one per segment ever written reached EMFILE).
-        if (s < segmentNo) this.#closeSynced(file);
+        if (this.#durable) this.#fdatasync(file);
+        // The writer moved past it before publishing segmentNo (its summary drafted first): sealed
+        // and now synced, it is never fsynced again, so its descriptor goes (one per segment ever
+        // written reached EMFILE).
+        if (s < segmentNo) {
+          this.#closeSynced(file);
+          this.#summaryDrafts.add(file);
+        }
       }
       // New segment files: their directory entries must be durable too.
-      if (segmentNo !== this.#syncedSegment[w]) this.#io.fsyncDir(this.#init.dir);
+      if (this.#durable && segmentNo !== this.#syncedSegment[w]) this.#io.fsyncDir(this.#init.dir);
     }
     this.#syncedSegment[w] = segmentNo;
     Atomics.store(this.#cells, base + W_DURABLE_OPS, written);
+  }
+
+  /** At close every writer sealed its last segment (drafting its summary): publish it with the rest. */
+  #noteLastSegment(w: number): void {
+    const segmentNo = Atomics.load(this.#cells, writerBase(w) + W_SEGMENT_NO);
+    if (segmentNo >= 0) this.#summaryDrafts.add(this.#segmentPath(w, segmentNo));
+  }
+
+  #segmentPath(w: number, segmentNo: number): string {
+    return path.join(this.#init.dir, segmentFileName({ epoch: this.#init.epoch, writerIndex: w, segmentNo }));
   }
 
   #syncCursorLog(): void {
@@ -261,6 +285,7 @@ export class FlusherService implements FlusherControl {
     let deleted = 0;
     for (const file of paths) {
       this.#closeFd(file);
+      this.#summaryDrafts.delete(file);
       try {
         this.#io.unlink(file);
         deleted++;
@@ -268,6 +293,7 @@ export class FlusherService implements FlusherControl {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
       const id = parseSegmentFileName(path.basename(file));
+      if (id !== null) removeSummaryFiles(this.#io, file);
       // A round fsyncs from the last segment it synced up: a file in that range is now skipped.
       if (id !== null && id.epoch === this.#init.epoch && id.segmentNo >= this.#syncedSegment[id.writerIndex]!) {
         this.#reclaimedUnsynced.add(file);

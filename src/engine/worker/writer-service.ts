@@ -106,6 +106,8 @@ export class WriterService implements WriterControl {
         blockBytes: init.blockBytes,
         timeFloorMs: init.timeFloorMs,
         v1TimeMs: init.v1TimeMs,
+        // The flusher publishes each draft once it fdatasynced the segment (FORMAT §15.3).
+        summaryDrafts: init.fsync === 'none' ? 'unsynced' : 'synced',
         onSegmentSealed: (summary) => this.#post({ type: 'sealed', summary }),
         // Published before #publish moves the written-ops counter: a resolved append is findable.
         onRunWritten: (topicId, segment, firstSeq, count, start, end, timeMs, points) =>
@@ -153,6 +155,8 @@ export class WriterService implements WriterControl {
       }
       this.#consumer.blockForData(CONTROL_YIELD_MS);
     }
+    // A clean close seals the live segment too; the flusher's last round publishes its summary.
+    if (this.#closing) this.#partition.sealCurrent();
     this.#partition.close();
     Atomics.store(this.#cells, this.#base + W_STATE, WRITER_STOPPED);
     ring(this.#cells, MAIN_DOORBELL, MAIN_WAITING);

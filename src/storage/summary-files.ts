@@ -1,0 +1,296 @@
+/**
+ * The summary files beside sealed segments (docs/FORMAT.md §15.3–§15.4): drafting one, publishing
+ * it once its segment is durable, deciding at open which summaries to trust instead of scanning
+ * their segments, and removing them with their segments. The bytes are segment-summary.ts's.
+ *
+ * Order is what makes a summary safe: a draft (`S.sum.tmp`) is written without fsync; publishing
+ * fdatasyncs S first, then fsyncs the draft, then renames it to `S.sum`, and the caller fsyncs the
+ * directory. So a `S.sum` that exists names bytes of S that are durable. Under fsync 'none' nothing
+ * is fsynced and the summary says so (`synced: false` and the boot id), so only an open in the same
+ * boot, whose page cache holds both files, trusts it.
+ *
+ * A summary is a cache: failing to write one never fails an append or a close; the segment is
+ * scanned at the next open instead.
+ */
+import * as path from 'node:path';
+import { WalError } from '../errors.js';
+import { decodeSegmentHeader, segmentHeaderFrameBytes } from './frame.js';
+import { createFresh, preadFull, pwriteAll, type FileIo } from './file-io.js';
+import { parseSegmentFileName } from './segment-name.js';
+import type { SegmentScan } from './segment-scanner.js';
+import {
+  SUMMARY_FILE_SUFFIX,
+  SUMMARY_PREAMBLE_BYTES,
+  SUMMARY_TMP_SUFFIX,
+  decodeSegmentSummary,
+  encodeSegmentSummary,
+  summaryLengthFromPreamble,
+  summaryPathOf,
+} from './segment-summary.js';
+
+/** FORMAT §15.2: a summary is at most this plus half its segment's length. */
+const MAX_SUMMARY_HEAD_BYTES = 64 * 1024;
+
+/** `S.sum.tmp`: a summary not yet published. */
+export function summaryDraftPathOf(segmentPath: string): string {
+  return summaryPathOf(segmentPath) + SUMMARY_TMP_SUFFIX.slice(SUMMARY_FILE_SUFFIX.length);
+}
+
+/**
+ * Writes the draft summary of a sealed segment (no fsync): true when written. A scan that cannot be
+ * summarized (an unreadable header, a bound exceeded) or a failed write leaves no draft.
+ */
+export function draftSummary(
+  io: FileIo,
+  scan: SegmentScan,
+  writtenBy: 'writer' | 'recovery',
+  synced: boolean,
+): boolean {
+  const draft = summaryDraftPathOf(scan.path);
+  let bytes: Uint8Array;
+  try {
+    const bootId = synced ? undefined : (io.bootId() ?? undefined);
+    const segmentStamp = stampOf(io, scan.path, scan.sizeBytes);
+    if (segmentStamp === null) return false;
+    const meta = { writtenBy, sealedAtMs: Date.now(), synced, segmentStamp, ...(bootId && { bootId }) };
+    bytes = encodeSegmentSummary(scan, meta);
+  } catch {
+    return false;
+  }
+  try {
+    const fd = createFresh(io, draft);
+    try {
+      pwriteAll(io, fd, bytes, 0);
+    } finally {
+      io.close(fd);
+    }
+    return true;
+  } catch {
+    unlinkIfThere(io, draft);
+    return false;
+  }
+}
+
+/**
+ * Publishes the draft of each segment named: fdatasync of the segment, fsync of the draft, rename
+ * (only the rename when `durable` is false), then one directory fsync if any was published. A
+ * segment or draft that is gone (reclaimed meanwhile) is skipped. A failed fdatasync of a segment
+ * throws, as every failed data fsync does (it is final); a failed fsync of a draft abandons that
+ * draft. Returns how many were published.
+ */
+export function publishSummaries(io: FileIo, dir: string, segmentPaths: Iterable<string>, durable: boolean): number {
+  let published = 0;
+  for (const segmentPath of segmentPaths) {
+    const draft = summaryDraftPathOf(segmentPath);
+    if (io.kind(draft) !== 'file') continue;
+    if (io.kind(segmentPath) !== 'file') {
+      unlinkIfThere(io, draft);
+      continue;
+    }
+    if (durable) syncFile(io, segmentPath, true);
+    try {
+      if (durable) syncFile(io, draft, false);
+      io.rename(draft, summaryPathOf(segmentPath));
+      published++;
+    } catch {
+      unlinkIfThere(io, draft);
+    }
+  }
+  if (published > 0 && durable) io.fsyncDir(dir);
+  return published;
+}
+
+/** Removes a segment's summary and draft (the segment is being deleted, or its summary is not to be trusted). */
+export function removeSummaryFiles(io: FileIo, segmentPath: string): void {
+  unlinkIfThere(io, summaryPathOf(segmentPath));
+  unlinkIfThere(io, summaryDraftPathOf(segmentPath));
+}
+
+/** Why a segment is scanned at open instead of trusted from its summary. */
+export interface ScannedBecause {
+  path: string;
+  why: string;
+}
+
+export interface RecoveryPlan {
+  /** Contents taken from trusted summaries, in the order of `segmentPaths`. */
+  trusted: SegmentScan[];
+  /** Segments to scan. */
+  toScan: string[];
+  /** For each segment to scan that had a summary or draft: why it was not trusted. */
+  distrusted: ScannedBecause[];
+}
+
+/**
+ * At open (§17 steps 3–4): unlinks every draft and every summary without its segment, and splits
+ * the segments into those whose summary is trusted (§15.4) and those to scan. The checks of a
+ * trusted summary: it decodes within its bounds, names this segment, the segment's length equals
+ * the one summarized, the segment's header (read here: one small read) has the summary's version,
+ * salt, block size and creation time, and it was synced or written in this boot. A summary of a
+ * newer version throws ERR_UNSUPPORTED_FORMAT.
+ */
+export function planRecovery(io: FileIo, dir: string, segmentPaths: readonly string[]): RecoveryPlan {
+  const segments = new Set(segmentPaths);
+  for (const name of io.readdir(dir)) {
+    if (!name.endsWith(SUMMARY_FILE_SUFFIX) && !name.endsWith(SUMMARY_TMP_SUFFIX)) continue;
+    const stem = name.endsWith(SUMMARY_TMP_SUFFIX)
+      ? name.slice(0, -SUMMARY_TMP_SUFFIX.length)
+      : name.slice(0, -SUMMARY_FILE_SUFFIX.length);
+    const segmentPath = path.join(dir, `${stem}.seg`);
+    if (parseSegmentFileName(path.basename(segmentPath)) === null) continue;
+    if (name.endsWith(SUMMARY_TMP_SUFFIX) || !segments.has(segmentPath)) unlinkIfThere(io, path.join(dir, name));
+  }
+  const plan: RecoveryPlan = { trusted: [], toScan: [], distrusted: [] };
+  const bootId = io.bootId();
+  for (const segmentPath of segmentPaths) {
+    const summaryPath = summaryPathOf(segmentPath);
+    const kind = io.kind(summaryPath);
+    if (kind === null) {
+      plan.toScan.push(segmentPath);
+      continue;
+    }
+    const verdict = kind === 'file' ? trustedContent(io, segmentPath, summaryPath, bootId) : 'not a regular file';
+    if (typeof verdict === 'string') {
+      plan.toScan.push(segmentPath);
+      plan.distrusted.push({ path: segmentPath, why: verdict });
+    } else {
+      plan.trusted.push(verdict);
+    }
+  }
+  return plan;
+}
+
+function trustedContent(
+  io: FileIo,
+  segmentPath: string,
+  summaryPath: string,
+  bootId: string | null,
+): SegmentScan | string {
+  const header = new Uint8Array(segmentHeaderFrameBytes(2));
+  let fileBytes: number;
+  let headerBytes: number;
+  let stamp: string;
+  try {
+    const fd = io.open(segmentPath, 'read');
+    try {
+      fileBytes = io.fileSize(fd);
+      stamp = io.changeStamp(fd);
+      headerBytes = preadFull(io, fd, header, 0);
+    } finally {
+      io.close(fd);
+    }
+  } catch (err) {
+    return `segment unreadable: ${(err as Error).message}`;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = readSummaryFile(io, summaryPath, MAX_SUMMARY_HEAD_BYTES + Math.floor(fileBytes / 2));
+  } catch (err) {
+    return `summary unreadable: ${(err as Error).message}`;
+  }
+  const decoded = decodeSegmentSummary(bytes, segmentPath);
+  if (!decoded.ok) return `summary damaged: ${decoded.reason}`;
+  const { scan, meta } = decoded;
+  if (!meta.synced && (bootId === null || meta.bootId !== bootId))
+    return 'summary written without fsync in another boot';
+  if (fileBytes !== scan.sizeBytes) return `segment is ${fileBytes} bytes, its summary says ${scan.sizeBytes}`;
+  if (stamp !== meta.segmentStamp) return 'segment changed since it was summarized';
+  const info = decodeSegmentHeader(header, Math.min(fileBytes, headerBytes));
+  if ('problem' in info) return `segment header unreadable (${info.problem})`;
+  if (
+    info.formatVersion !== scan.formatVersion ||
+    info.salt !== scan.salt ||
+    info.blockBytes !== scan.blockBytes ||
+    info.createdAtMs !== scan.createdAtMs ||
+    info.indexIntervalBytes !== scan.indexIntervalBytes
+  )
+    return 'segment header differs from its summary';
+  return scan;
+}
+
+/**
+ * The summary's bytes, at most `maxBytes` (FORMAT §15.2's bound: a crafted length reads no more):
+ * the preamble first, which says how long the file must be.
+ */
+function readSummaryFile(io: FileIo, summaryPath: string, maxBytes: number): Uint8Array {
+  const fd = io.open(summaryPath, 'read');
+  try {
+    const preamble = new Uint8Array(SUMMARY_PREAMBLE_BYTES);
+    if (preadFull(io, fd, preamble, 0) !== SUMMARY_PREAMBLE_BYTES) throw new Error('torn preamble');
+    const length = summaryLengthFromPreamble(preamble);
+    if (length < 0) throw new Error('damaged preamble');
+    if (length > maxBytes) throw new Error(`${length} bytes is more than a summary of its segment can hold`);
+    const fileBytes = io.fileSize(fd);
+    if (fileBytes !== length) throw new Error(`torn: ${fileBytes} of ${length} bytes`);
+    const bytes = new Uint8Array(length);
+    if (preadFull(io, fd, bytes, 0) !== length) throw new Error('torn');
+    return bytes;
+  } finally {
+    io.close(fd);
+  }
+}
+
+/** The segment's change stamp, or null when it is not `sizeBytes` long any more (changed while being summarized). */
+function stampOf(io: FileIo, segmentPath: string, sizeBytes: number): string | null {
+  const fd = io.open(segmentPath, 'read');
+  try {
+    return io.fileSize(fd) === sizeBytes ? io.changeStamp(fd) : null;
+  } finally {
+    io.close(fd);
+  }
+}
+
+function syncFile(io: FileIo, filePath: string, dataOnly: boolean): void {
+  const fd = io.open(filePath, 'read');
+  try {
+    if (dataOnly) io.fdatasync(fd);
+    else io.fsync(fd);
+  } catch (err) {
+    throw WalError.fromSystem(err, dataOnly ? 'fdatasync' : 'fsync', filePath);
+  } finally {
+    io.close(fd);
+  }
+}
+
+function unlinkIfThere(io: FileIo, filePath: string): void {
+  try {
+    io.unlink(filePath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * For verify(): how a segment's published summary differs from a fresh scan of it (the first field
+ * that does), or null when it agrees, there is none, or open would not trust it anyway (another
+ * length). A summary of a newer version is not judged.
+ */
+export function summaryDisagreement(io: FileIo, scan: SegmentScan): string | null {
+  const summaryPath = summaryPathOf(scan.path);
+  if (io.kind(summaryPath) !== 'file') return null;
+  let decoded: ReturnType<typeof decodeSegmentSummary>;
+  try {
+    decoded = decodeSegmentSummary(readSummaryFile(io, summaryPath, Number.MAX_SAFE_INTEGER), scan.path);
+  } catch (err) {
+    if (err instanceof WalError && err.code === 'ERR_UNSUPPORTED_FORMAT') return null;
+    return `summary unreadable: ${(err as Error).message}`;
+  }
+  if (!decoded.ok) return `summary damaged: ${decoded.reason}`;
+  const summarized = decoded.scan;
+  // Another length: open would not trust it (§15.4 rule 2), or the scan read the segment while it
+  // was still being written (a live WAL's verify). Either way it is not a summary open believes.
+  if (summarized.sizeBytes !== scan.sizeBytes) return null;
+  const fields = [
+    ...['formatVersion', 'salt', 'blockBytes', 'indexIntervalBytes', 'createdAtMs', 'maxTimeMs'],
+    ...['sizeBytes', 'validEndOffset', 'topicNames', 'runs', 'damage'],
+  ] as const;
+  for (const field of fields) {
+    if (comparable(summarized[field]) !== comparable(scan[field]))
+      return `summary disagrees with its segment: ${field}`;
+  }
+  return null;
+}
+
+function comparable(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Float64Array ? Array.from(v) : v));
+}
