@@ -185,7 +185,7 @@ export function encodeSegmentSummary(scan: SegmentScan, meta: SummaryMeta): Uint
   const head = parseHead(record);
   if (typeof head === 'string') throw refuse(head);
   const problem = checkRunsAndPoints(head, index);
-  if (problem !== null) throw refuse(problem);
+  if (typeof problem === 'string') throw refuse(problem);
   const headBytes = summaryPackr.pack(record);
   const total = SUMMARY_PREAMBLE_BYTES + align8(headBytes.byteLength) + index.byteLength;
   const maxTotal = maxSummaryBytes(scan.sizeBytes);
@@ -281,9 +281,9 @@ export function decodeSegmentSummary(bytes: Uint8Array, segmentPath: string): De
   if (typeof head === 'string') return fail(head);
   if (head.segment !== segmentName) return fail('names another segment');
   const index = bytes.subarray(indexAt, total);
-  const problem = checkRunsAndPoints(head, index);
-  if (problem !== null) return fail(problem);
-  return { ok: true, scan: buildScan(head, index, segmentPath, id), meta: head.meta };
+  const points = checkRunsAndPoints(head, index);
+  if (typeof points === 'string') return fail(points);
+  return { ok: true, scan: buildScan(head, points, segmentPath, id), meta: head.meta };
 }
 
 function maxSummaryBytes(sizeBytes: number): number {
@@ -404,12 +404,29 @@ function parseHead(record: Record<string, unknown>): Head | string {
  * overlap, and each run's points (§14.2) — the first at the run's start, then strictly increasing
  * offsets inside the run and seqs inside its count, times non-decreasing within the run's times.
  */
-function checkRunsAndPoints(head: Head, index: Uint8Array): string | null {
+/**
+ * Checks every run's points against the run (§15.2's bounds) and decodes them, in one pass: a
+ * summary of a 64 MiB segment of 16 interleaved topics holds some 32,000 points, and open decodes
+ * every summary. Returns the points of each run, in `head.runs` order, or why they are damaged.
+ */
+function checkRunsAndPoints(head: Head, index: Uint8Array): Float64Array[] | string {
   const totalPoints = index.byteLength / POINT_BYTES;
   if (totalPoints > maxCountFor(head.sizeBytes)) return `bounds: ${totalPoints} points`;
+  const words = indexWords(index);
   const topicEnds = new Map<number, number>();
+  const decoded: Float64Array[] = [];
   let nextPoint = 0;
-  for (const [topicId, , count, startOffset, endOffset, firstTimeMs, lastTimeMs, firstPoint, pointCount] of head.runs) {
+  for (const [
+    topicId,
+    firstSeq,
+    count,
+    startOffset,
+    endOffset,
+    firstTimeMs,
+    lastTimeMs,
+    firstPoint,
+    pointCount,
+  ] of head.runs) {
     const where = `bounds: run of topic ${topicId} at ${startOffset}`;
     if (startOffset < (topicEnds.get(topicId) ?? 0)) return `${where}: overlaps or precedes its topic's previous run`;
     topicEnds.set(topicId, endOffset);
@@ -417,44 +434,52 @@ function checkRunsAndPoints(head: Head, index: Uint8Array): string | null {
     if (pointCount > count || (count >= 1 && pointCount < 1)) return `${where}: ${pointCount} points`;
     if (firstPoint + pointCount > totalPoints) return `${where}: points past the index`;
     nextPoint += pointCount;
+    const points = new Float64Array(pointCount * POINT_FIELDS);
     let lastOffset = -1;
     let lastDelta = -1;
     let lastTime = firstTimeMs;
-    for (let i = firstPoint; i < firstPoint + pointCount; i++) {
-      const at = i * POINT_BYTES;
-      const offset = readU32(index, at) * FRAME_ALIGN_BYTES;
-      const delta = readU32(index, at + 4);
-      const hi = readU32(index, at + 12);
-      const timeMs = hi * TWO_POW_32 + readU32(index, at + 8);
-      const k = i - firstPoint;
+    for (let k = 0; k < pointCount; k++) {
+      const w = (firstPoint + k) * (POINT_BYTES / 4);
+      const offset = words[w]! * FRAME_ALIGN_BYTES;
+      const delta = words[w + 1]!;
+      const hi = words[w + 3]!;
+      const timeMs = hi * TWO_POW_32 + words[w + 2]!;
       if (k === 0 && (offset !== startOffset || delta !== 0)) return `${where}: point 0 is not the run's first entry`;
       if (k > 0 && offset <= lastOffset) return `${where}: point ${k} offset not increasing`;
       if (k > 0 && delta <= lastDelta) return `${where}: point ${k} seq not increasing`;
       if (offset >= endOffset || delta >= count) return `${where}: point ${k} outside the run`;
       // hi < 2^21 keeps the time below 2^53, exact as a number.
       if (hi >= TWO_POW_32 / 2048 || timeMs < lastTime || timeMs > lastTimeMs) return `${where}: point ${k} time`;
+      points[k * POINT_FIELDS] = offset;
+      points[k * POINT_FIELDS + 1] = firstSeq + delta;
+      points[k * POINT_FIELDS + 2] = timeMs;
       lastOffset = offset;
       lastDelta = delta;
       lastTime = timeMs;
     }
+    decoded.push(points);
   }
   if (nextPoint !== totalPoints) return `bounds: ${totalPoints - nextPoint} points belong to no run`;
-  return null;
+  return decoded;
 }
 
-function buildScan(head: Head, index: Uint8Array, segmentPath: string, id: SegmentScan['id']): SegmentScan {
+/** The index as little-endian u32 words: a view where the host is little-endian and the bytes aligned, else decoded. */
+function indexWords(index: Uint8Array): Uint32Array {
+  if (LITTLE_ENDIAN_HOST && index.byteOffset % 4 === 0)
+    return new Uint32Array(index.buffer, index.byteOffset, index.byteLength / 4);
+  const words = new Uint32Array(index.byteLength / 4);
+  for (let i = 0; i < words.length; i++) words[i] = readU32(index, i * 4);
+  return words;
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function buildScan(head: Head, points: Float64Array[], segmentPath: string, id: SegmentScan['id']): SegmentScan {
   const runs = head.runs.map(
-    ([topicId, firstSeq, count, startOffset, endOffset, firstTimeMs, lastTimeMs, firstPoint, pointCount]) => {
-      const points = new Float64Array(pointCount * POINT_FIELDS);
-      for (let i = 0; i < pointCount; i++) {
-        const at = (firstPoint + i) * POINT_BYTES;
-        points[i * POINT_FIELDS] = readU32(index, at) * FRAME_ALIGN_BYTES;
-        points[i * POINT_FIELDS + 1] = firstSeq + readU32(index, at + 4);
-        points[i * POINT_FIELDS + 2] = readU32(index, at + 12) * TWO_POW_32 + readU32(index, at + 8);
-      }
-      const run: ScannedRun = { topicId, firstSeq, count, startOffset, endOffset, firstTimeMs, lastTimeMs, points };
-      return run;
-    },
+    ([topicId, firstSeq, count, startOffset, endOffset, firstTimeMs, lastTimeMs], r): ScannedRun => ({
+      ...{ topicId, firstSeq, count, startOffset, endOffset, firstTimeMs, lastTimeMs },
+      points: points[r]!,
+    }),
   );
   const damage = head.damage.map(([offset, reason, topicId, seq]) => {
     const report: DamageReport = { path: segmentPath, offset, reason };

@@ -26,6 +26,18 @@ export class SparsePointsBuilder {
     this.#data = new Float64Array(initialPoints * POINT_FIELDS);
   }
 
+  /**
+   * Points already chosen (a scan's, a summary's), adopted without copying: open indexes every
+   * retained run, so a copy per point would cost time in proportion to the log. A later push
+   * grows into a new array; the adopted one is never written.
+   */
+  static adopt(intervalBytes: number, points: Float64Array): SparsePointsBuilder {
+    const builder = new SparsePointsBuilder(intervalBytes, 0);
+    builder.#data = points;
+    builder.#count = Math.floor(points.length / POINT_FIELDS);
+    return builder;
+  }
+
   get count(): number {
     return this.#count;
   }

@@ -75,8 +75,10 @@ export class TopicIndex {
     endOffset: number,
     points: Float64Array,
   ): void {
-    const builder = new SparsePointsBuilder(DEFAULT_INDEX_INTERVAL_BYTES, Math.max(1, points.length / POINT_FIELDS));
-    for (let i = 0; i < points.length; i += POINT_FIELDS) builder.push(points[i]!, points[i + 1]!, points[i + 2]!);
+    const builder =
+      points.length >= POINT_FIELDS
+        ? SparsePointsBuilder.adopt(DEFAULT_INDEX_INTERVAL_BYTES, points)
+        : new SparsePointsBuilder(DEFAULT_INDEX_INTERVAL_BYTES, 1);
     if (builder.count === 0) builder.push(startOffset, firstSeq, 0);
     this.runs.push({
       segment,
