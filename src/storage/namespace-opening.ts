@@ -63,6 +63,8 @@ export function openNamespace(
   durable: boolean,
   key?: string,
   groupAccess = false,
+  /** Read only the heads of summaries: each run's points are loaded when first read (summary-files.ts). */
+  summaryHeadsOnly = false,
 ): OpenedNamespace {
   const kind = io.kind(dir);
   if (kind !== null && kind !== 'dir')
@@ -103,7 +105,7 @@ export function openNamespace(
     writeManifest(io, dir, written, durable || upgrading);
     const segmentPaths = segments.map((s) => s.path);
     // After MANIFEST: planning unlinks drafts and orphan summaries (FORMAT §17 steps 2–3).
-    const plan = planRecovery(io, dir, segmentPaths);
+    const plan = planRecovery(io, dir, segmentPaths, { headsOnly: summaryHeadsOnly });
     const cursors = CursorStore.open(io, dir, { durable });
     return {
       dir,

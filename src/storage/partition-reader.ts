@@ -93,6 +93,7 @@ export class PartitionReader {
   private readonly verifyPayloads: boolean;
   private readonly writtenEnd: (segment: SegmentRef) => number;
   private readonly v1TimeMs: number;
+  private readonly loadPoints: (segment: SegmentRef) => void;
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
 
   /**
@@ -113,6 +114,8 @@ export class PartitionReader {
       writtenEnd?: (segment: SegmentRef) => number;
       windows?: number;
       v1TimeMs?: number;
+      /** Loads the points of a segment whose runs have only their first (SegmentRef.pointsPending). */
+      loadPoints?: (segment: SegmentRef) => void;
     } = {},
   ) {
     this.io = io;
@@ -121,6 +124,11 @@ export class PartitionReader {
     this.verifyPayloads = options.verifyPayloads ?? true;
     this.writtenEnd = options.writtenEnd ?? (() => 0);
     this.v1TimeMs = options.v1TimeMs ?? 0;
+    this.loadPoints =
+      options.loadPoints ??
+      ((segment) => {
+        segment.pointsPending = false;
+      });
   }
 
   /**
@@ -175,6 +183,7 @@ export class PartitionReader {
     const run = topic.index.runAt(runIndex);
     const segment = run.segment;
     if (segment.unverified === true) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
+    if (segment.pointsPending === true) this.loadPoints(segment);
     const hinted = hintApplies(hint, run, fromSeq);
     if (hinted && hint.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const start = walkStartOf(run, fromSeq, hint);
@@ -282,6 +291,7 @@ export class PartitionReader {
     hint: ReadHint,
   ): number {
     const segment = run.segment;
+    if (segment.pointsPending === true) this.loadPoints(segment);
     const fd = this.fdOf(segment);
     const blockBytes = this.blockBytesOf(segment, fd);
     const layout = segment.layout!;

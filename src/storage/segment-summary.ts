@@ -231,7 +231,23 @@ export function summaryLengthFromPreamble(preamble: Uint8Array): number {
 }
 
 /** Never throws for damaged/crafted bytes (returns ok:false with a short reason such as 'torn', 'head checksum mismatch', 'bounds: ...'); throws WalError ERR_UNSUPPORTED_FORMAT only for a valid preamble whose version is above 2. `segmentPath` is the segment file the summary sits beside: the decoded scan's `path` is it, `id` is parsed from its name, and the head's `segment` must equal its basename (else ok:false 'names another segment'). */
-export function decodeSegmentSummary(bytes: Uint8Array, segmentPath: string): DecodedSummary {
+export function decodeSegmentSummary(bytes: Uint8Array, segmentPath: string): DecodedSummary;
+/**
+ * Head only (`headOnly.fileBytes`: the summary file's length): `bytes` are its first
+ * `summaryHeadLength` bytes, the index is neither read nor checked, and each run's points are just
+ * its first entry [startOffset, firstSeq, firstTimeMs], which the head holds (open reads only
+ * heads; the points come later, `summary-files.ts` loadSummaryPoints).
+ */
+export function decodeSegmentSummary(
+  bytes: Uint8Array,
+  segmentPath: string,
+  headOnly: { fileBytes: number },
+): DecodedSummary;
+export function decodeSegmentSummary(
+  bytes: Uint8Array,
+  segmentPath: string,
+  headOnly?: { fileBytes: number },
+): DecodedSummary {
   const segmentName = path.basename(segmentPath);
   const id = parseSegmentFileName(segmentName);
   // The path is the caller's, not the file's: a wrong one is a bug, not a damaged summary.
@@ -255,13 +271,14 @@ export function decodeSegmentSummary(bytes: Uint8Array, segmentPath: string): De
   const indexBytes = readU32(bytes, 16);
   const indexAt = SUMMARY_PREAMBLE_BYTES + align8(headBytes);
   const total = indexAt + indexBytes;
-  if (bytes.byteLength < total) return fail('torn');
-  if (bytes.byteLength > total) return fail(`length: ${bytes.byteLength} bytes, the preamble announces ${total}`);
+  const fileBytes = headOnly?.fileBytes ?? bytes.byteLength;
+  if (fileBytes < total || bytes.byteLength < (headOnly ? indexAt : total)) return fail('torn');
+  if (fileBytes > total) return fail(`length: ${fileBytes} bytes, the preamble announces ${total}`);
   if (indexBytes % POINT_BYTES !== 0) return fail(`bounds: index of ${indexBytes} bytes`);
   const headEnd = SUMMARY_PREAMBLE_BYTES + headBytes;
   if (readU32(bytes, 12) !== crc32Of(bytes, SUMMARY_PREAMBLE_BYTES, headEnd)) return fail('head checksum mismatch');
   for (let i = headEnd; i < indexAt; i++) if (bytes[i] !== 0) return fail('head padding not zero');
-  if (readU32(bytes, 20) !== crc32Of(bytes, indexAt, total)) return fail('index checksum mismatch');
+  if (!headOnly && readU32(bytes, 20) !== crc32Of(bytes, indexAt, total)) return fail('index checksum mismatch');
 
   let value: unknown;
   try {
@@ -280,10 +297,24 @@ export function decodeSegmentSummary(bytes: Uint8Array, segmentPath: string): De
   const head = parseHead(record);
   if (typeof head === 'string') return fail(head);
   if (head.segment !== segmentName) return fail('names another segment');
+  if (headOnly) {
+    if (indexBytes / POINT_BYTES > maxCountFor(head.sizeBytes))
+      return fail(`bounds: ${indexBytes / POINT_BYTES} points`);
+    const firstPoints = head.runs.map(
+      ([, firstSeq, , startOffset, , firstTimeMs]) => new Float64Array([startOffset, firstSeq, firstTimeMs]),
+    );
+    return { ok: true, scan: buildScan(head, firstPoints, segmentPath, id), meta: head.meta };
+  }
   const index = bytes.subarray(indexAt, total);
   const points = checkRunsAndPoints(head, index);
   if (typeof points === 'string') return fail(points);
   return { ok: true, scan: buildScan(head, points, segmentPath, id), meta: head.meta };
+}
+
+/** How many bytes of a summary file its head ends at (the preamble's announced head), or -1 if the preamble is invalid. */
+export function summaryHeadLength(preamble: Uint8Array): number {
+  if (summaryLengthFromPreamble(preamble) < 0) return -1;
+  return SUMMARY_PREAMBLE_BYTES + align8(readU32(preamble, 8));
 }
 
 function maxSummaryBytes(sizeBytes: number): number {

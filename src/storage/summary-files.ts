@@ -24,6 +24,7 @@ import {
   SUMMARY_TMP_SUFFIX,
   decodeSegmentSummary,
   encodeSegmentSummary,
+  summaryHeadLength,
   summaryLengthFromPreamble,
   summaryPathOf,
 } from './segment-summary.js';
@@ -129,7 +130,12 @@ export interface RecoveryPlan {
  * salt, block size and creation time, and it was synced or written in this boot. A summary of a
  * newer version throws ERR_UNSUPPORTED_FORMAT.
  */
-export function planRecovery(io: FileIo, dir: string, segmentPaths: readonly string[]): RecoveryPlan {
+export function planRecovery(
+  io: FileIo,
+  dir: string,
+  segmentPaths: readonly string[],
+  options: { headsOnly?: boolean } = {},
+): RecoveryPlan {
   const segments = new Set(segmentPaths);
   for (const name of io.readdir(dir)) {
     if (!name.endsWith(SUMMARY_FILE_SUFFIX) && !name.endsWith(SUMMARY_TMP_SUFFIX)) continue;
@@ -149,7 +155,10 @@ export function planRecovery(io: FileIo, dir: string, segmentPaths: readonly str
       plan.toScan.push(segmentPath);
       continue;
     }
-    const verdict = kind === 'file' ? trustedContent(io, segmentPath, summaryPath, bootId) : 'not a regular file';
+    const verdict =
+      kind === 'file'
+        ? trustedContent(io, segmentPath, summaryPath, bootId, options.headsOnly === true)
+        : 'not a regular file';
     if (typeof verdict === 'string') {
       plan.toScan.push(segmentPath);
       plan.distrusted.push({ path: segmentPath, why: verdict });
@@ -165,6 +174,7 @@ function trustedContent(
   segmentPath: string,
   summaryPath: string,
   bootId: string | null,
+  headOnly: boolean,
 ): SegmentScan | string {
   const header = new Uint8Array(segmentHeaderFrameBytes(2));
   let fileBytes: number;
@@ -182,13 +192,15 @@ function trustedContent(
   } catch (err) {
     return `segment unreadable: ${(err as Error).message}`;
   }
-  let bytes: Uint8Array;
+  let read: { bytes: Uint8Array; fileBytes: number };
   try {
-    bytes = readSummaryFile(io, summaryPath, MAX_SUMMARY_HEAD_BYTES + Math.floor(fileBytes / 2));
+    read = readSummaryFile(io, summaryPath, MAX_SUMMARY_HEAD_BYTES + Math.floor(fileBytes / 2), headOnly);
   } catch (err) {
     return `summary unreadable: ${(err as Error).message}`;
   }
-  const decoded = decodeSegmentSummary(bytes, segmentPath);
+  const decoded = headOnly
+    ? decodeSegmentSummary(read.bytes, segmentPath, { fileBytes: read.fileBytes })
+    : decodeSegmentSummary(read.bytes, segmentPath);
   if (!decoded.ok) return `summary damaged: ${decoded.reason}`;
   const { scan, meta } = decoded;
   if (!meta.synced && (bootId === null || meta.bootId !== bootId))
@@ -212,7 +224,12 @@ function trustedContent(
  * The summary's bytes, at most `maxBytes` (FORMAT §15.2's bound: a crafted length reads no more):
  * the preamble first, which says how long the file must be.
  */
-function readSummaryFile(io: FileIo, summaryPath: string, maxBytes: number): Uint8Array {
+function readSummaryFile(
+  io: FileIo,
+  summaryPath: string,
+  maxBytes: number,
+  headOnly = false,
+): { bytes: Uint8Array; fileBytes: number } {
   const fd = io.open(summaryPath, 'read');
   try {
     const preamble = new Uint8Array(SUMMARY_PREAMBLE_BYTES);
@@ -222,11 +239,50 @@ function readSummaryFile(io: FileIo, summaryPath: string, maxBytes: number): Uin
     if (length > maxBytes) throw new Error(`${length} bytes is more than a summary of its segment can hold`);
     const fileBytes = io.fileSize(fd);
     if (fileBytes !== length) throw new Error(`torn: ${fileBytes} of ${length} bytes`);
-    const bytes = new Uint8Array(length);
-    if (preadFull(io, fd, bytes, 0) !== length) throw new Error('torn');
-    return bytes;
+    const wanted = headOnly ? summaryHeadLength(preamble) : length;
+    const bytes = new Uint8Array(wanted);
+    if (preadFull(io, fd, bytes, 0) !== wanted) throw new Error('torn');
+    return { bytes, fileBytes };
   } finally {
     io.close(fd);
+  }
+}
+
+/**
+ * The points of every run of a segment open took from a summary's head (planRecovery with
+ * `headsOnly`), read and checked now: the whole summary decoded again, and still the segment's
+ * (same length and change stamp). Per topic, its runs' points in file order; a string says why
+ * they cannot be had (the reader then starts from each run's first entry: correct, only slower).
+ */
+export function loadSummaryPoints(io: FileIo, segmentPath: string): Map<number, Float64Array[]> | string {
+  let fileBytes: number;
+  let stamp: string;
+  try {
+    const fd = io.open(segmentPath, 'read');
+    try {
+      fileBytes = io.fileSize(fd);
+      stamp = io.changeStamp(fd);
+    } finally {
+      io.close(fd);
+    }
+    const { bytes } = readSummaryFile(
+      io,
+      summaryPathOf(segmentPath),
+      MAX_SUMMARY_HEAD_BYTES + Math.floor(fileBytes / 2),
+    );
+    const decoded = decodeSegmentSummary(bytes, segmentPath);
+    if (!decoded.ok) return `summary damaged: ${decoded.reason}`;
+    if (decoded.scan.sizeBytes !== fileBytes || decoded.meta.segmentStamp !== stamp)
+      return 'segment changed since it was summarized';
+    const byTopic = new Map<number, Float64Array[]>();
+    for (const run of decoded.scan.runs) {
+      const list = byTopic.get(run.topicId);
+      if (list === undefined) byTopic.set(run.topicId, [run.points]);
+      else list.push(run.points);
+    }
+    return byTopic;
+  } catch (err) {
+    return `summary unreadable: ${(err as Error).message}`;
   }
 }
 
@@ -270,7 +326,7 @@ export function summaryDisagreement(io: FileIo, scan: SegmentScan): string | nul
   if (io.kind(summaryPath) !== 'file') return null;
   let decoded: ReturnType<typeof decodeSegmentSummary>;
   try {
-    decoded = decodeSegmentSummary(readSummaryFile(io, summaryPath, Number.MAX_SAFE_INTEGER), scan.path);
+    decoded = decodeSegmentSummary(readSummaryFile(io, summaryPath, Number.MAX_SAFE_INTEGER).bytes, scan.path);
   } catch (err) {
     if (err instanceof WalError && err.code === 'ERR_UNSUPPORTED_FORMAT') return null;
     return `summary unreadable: ${(err as Error).message}`;

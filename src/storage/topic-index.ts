@@ -21,6 +21,11 @@ export interface SegmentRef {
    * its frames: every read checks each payload's checksum, even a reader that otherwise trusts them.
    */
   readonly unverified?: boolean;
+  /**
+   * Its runs hold only their first point so far: open read just its summary's head, and the rest
+   * of its points are loaded when a read first positions in it (PartitionReader's `loadPoints`).
+   */
+  pointsPending?: boolean;
 }
 
 export interface IndexedRun {
@@ -30,8 +35,8 @@ export interface IndexedRun {
   readonly startOffset: number;
   /** Bounds the run's frames; exact for runs this process wrote. */
   endOffset: number;
-  /** Entries a read may start at, in file order. */
-  readonly points: SparsePointsBuilder;
+  /** Entries a read may start at, in file order (replaced once when a summary's points are loaded). */
+  points: SparsePointsBuilder;
   /**
    * Where this process's writes of the run lie, once one did not follow the previous one
    * (write-extents.ts); null for a recovered run, whose frames interleave unknown ways, and in an

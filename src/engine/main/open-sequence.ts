@@ -34,7 +34,11 @@ export async function recoverNamespace(options: ResolvedOptions): Promise<Recove
   const started = performance.now();
   let ns: OpenedNamespace;
   try {
-    ns = openNamespace(nodeFileIo, options.namespaceDir, options.fsync !== 'none', options.key, options.groupAccess);
+    // Summary heads only: the main thread loads a segment's points when a read first needs them.
+    ns = openNamespace(
+      ...([nodeFileIo, options.namespaceDir, options.fsync !== 'none'] as const),
+      ...([options.key, options.groupAccess, true] as const),
+    );
   } catch (err) {
     throw toWalError(err);
   }

@@ -19,7 +19,16 @@ import { PartitionReader, type ReadHint, type ReadableTopic } from '../../storag
 import type { ReadBatch } from '../../storage/read-batch-builder.js';
 import type { RecoveredTopic, TopicRun } from '../../storage/recover.js';
 import { segmentFileName, type SegmentId } from '../../storage/segment-name.js';
-import { lastPointBeforeTime, pointSeq, pointTime } from '../../storage/sparse-index.js';
+import { DEFAULT_INDEX_INTERVAL_BYTES } from '../../storage/frame.js';
+import {
+  POINT_FIELDS,
+  SparsePointsBuilder,
+  lastPointBeforeTime,
+  pointSeq,
+  pointTime,
+  pointsBelowSeq,
+} from '../../storage/sparse-index.js';
+import { loadSummaryPoints } from '../../storage/summary-files.js';
 import { TopicIndex, type SegmentRef } from '../../storage/topic-index.js';
 import type { WrittenRun } from '../shared/run-log.js';
 import type { WriterChannel } from './writer-channel.js';
@@ -43,7 +52,10 @@ export interface SegmentReadsOptions {
   readonly recovered: readonly RecoveredTopic[];
   /** MANIFEST.v1TimeMs: the time of every entry of a version-1 segment (docs/FORMAT.md §20.3). */
   readonly v1TimeMs?: number;
-  /** Segments whose content open took from a trusted summary: their payloads are checked on every read. */
+  /**
+   * Segments whose content open took from a trusted summary's head: their payloads are checked on
+   * every read, and their points are loaded from the summary when a read first needs them.
+   */
   readonly unverified?: ReadonlySet<string>;
 }
 
@@ -61,6 +73,8 @@ export class SegmentReads {
   readonly #writtenEnd = new Map<SegmentRef, number>();
   /** Per segment this open wrote to, the newest append time of its writes. */
   readonly #maxTimeMs = new Map<SegmentRef, number>();
+  /** Points loaded from summaries (#loadPoints), per segment and topic: a resync's runs get them too. */
+  readonly #summaryPoints = new Map<SegmentRef, Map<number, Float64Array[]>>();
   readonly #fds = new FdCache(nodeFileIo);
   readonly #reader: PartitionReader;
   /** Per writer: the resynchronisation in flight after its run log overflowed. */
@@ -78,6 +92,7 @@ export class SegmentReads {
       writtenEnd: (segment) => this.#writtenEnd.get(segment) ?? 0,
       windows: READ_WINDOWS,
       v1TimeMs: options.v1TimeMs,
+      loadPoints: (segment) => this.#loadPoints(segment),
     });
     for (const t of options.recovered) {
       const topic = this.#topic(t.id, t.name);
@@ -148,6 +163,7 @@ export class SegmentReads {
     }
     if (found < 0) return index.runCount > 0 ? index.runAt(0).firstSeq : topic.committedSeq;
     const run = index.runAt(found);
+    if (run.segment.pointsPending === true) this.#loadPoints(run.segment);
     // The view is the builder's whole buffer: only its first `count` points are points.
     const points = run.points.toArrayView();
     const at = lastPointBeforeTime(points, timeMs, run.points.count);
@@ -183,6 +199,7 @@ export class SegmentReads {
       if (ref !== undefined) this.#reader.forget(ref);
       if (ref !== undefined) this.#writtenEnd.delete(ref);
       if (ref !== undefined) this.#maxTimeMs.delete(ref);
+      if (ref !== undefined) this.#summaryPoints.delete(ref);
       this.#segments.delete(p);
       this.#fds.drop(p);
     }
@@ -268,9 +285,21 @@ export class SegmentReads {
       index.appendRecovered(segment, r.firstSeq, r.count, r.startOffset, r.endOffset, r.points);
       this.#noteWritten(segment, r.endOffset);
     }
+    // A writer's snapshot (a resync) has only the first point of runs open took from summaries.
+    for (const [segment, loaded] of this.#summaryPoints) applySummaryPoints(index, segment, loaded.get(topic.id));
     topic.index = index;
     topic.committedSeq = committedSeq;
     topic.hintSegment = null;
+  }
+
+  /** A read first positions in a segment open took from a summary's head: its runs get all their points. */
+  #loadPoints(segment: SegmentRef): void {
+    segment.pointsPending = false;
+    const loaded = loadSummaryPoints(nodeFileIo, segment.path);
+    // Not loadable (damaged or changed since open): reads start from each run's first entry.
+    if (typeof loaded === 'string') return;
+    this.#summaryPoints.set(segment, loaded);
+    for (const topic of this.#topics.values()) applySummaryPoints(topic.index, segment, loaded.get(topic.id));
   }
 
   /** The segment `segmentNo` of this epoch's `writer` (the one it last wrote, most of the time). */
@@ -292,8 +321,28 @@ export class SegmentReads {
     // The version and salt are read from the segment's header on first use.
     if (ref === undefined) {
       const unverified = this.#o.unverified?.has(filePath) === true;
-      this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout: null, unverified }));
+      const pointsPending = unverified;
+      this.#segments.set(filePath, (ref = { path: filePath, id, blockBytes, layout: null, unverified, pointsPending }));
     }
     return ref;
+  }
+}
+
+/**
+ * Gives each run of `segment` in `index` the points the summary holds for it: those of the
+ * summary's run that starts where it starts, below its end (recovery may have accepted only a
+ * prefix of that run).
+ */
+function applySummaryPoints(index: TopicIndex, segment: SegmentRef, lists: Float64Array[] | undefined): void {
+  if (lists === undefined) return;
+  for (let i = 0; i < index.runCount; i++) {
+    const run = index.runAt(i);
+    if (run.segment !== segment) continue;
+    const points = lists.find((p) => p.length >= POINT_FIELDS && p[0] === run.startOffset && p[1] === run.firstSeq);
+    if (points !== undefined)
+      run.points = SparsePointsBuilder.adopt(
+        DEFAULT_INDEX_INTERVAL_BYTES,
+        pointsBelowSeq(points, run.firstSeq + run.count),
+      );
   }
 }
