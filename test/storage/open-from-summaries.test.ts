@@ -11,7 +11,7 @@ import { crc32Of } from '../../src/storage/frame.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import { scanSegment } from '../../src/storage/segment-scanner.js';
 import { decodeSegmentSummary, summaryPathOf } from '../../src/storage/segment-summary.js';
-import { summaryDraftPathOf } from '../../src/storage/summary-files.js';
+import { loadSummaryPoints, planRecovery, summaryDraftPathOf } from '../../src/storage/summary-files.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
@@ -273,5 +273,33 @@ describe('reads of a segment open took from its summary check every payload (doc
     } finally {
       store.close();
     }
+  });
+});
+
+describe('open may read only the heads of summaries; the points come from the whole summary when a read needs them (docs/FORMAT.md §22.3)', () => {
+  it('a head-only plan gives each run its first point, and loadSummaryPoints the points a scan chose', () => {
+    const dir = tmp.make();
+    writeLog(dir);
+    const segments = segmentsOf(dir);
+    const plan = planRecovery(nodeFileIo, dir, segments, { headsOnly: true });
+    expect(plan.toScan).toEqual([]);
+    for (const summarized of plan.trusted) {
+      const scan = scanSegment(nodeFileIo, summarized.path);
+      expect(summarized.runs.map((r) => Array.from(r.points))).toEqual(
+        scan.runs.map((r) => Array.from(r.points.subarray(0, 3))),
+      );
+      expect({ ...summarized, runs: [] }).toEqual({ ...scan, runs: [] });
+      const loaded = loadSummaryPoints(nodeFileIo, summarized.path);
+      if (typeof loaded === 'string') throw new Error(loaded);
+      for (const run of scan.runs) expect(loaded.get(run.topicId)).toContainEqual(run.points);
+    }
+  });
+
+  it('points are not loaded from a summary whose segment changed since open', () => {
+    const dir = tmp.make();
+    writeLog(dir);
+    const victim = segmentsOf(dir)[0]!;
+    fs.appendFileSync(victim, Buffer.alloc(8));
+    expect(loadSummaryPoints(nodeFileIo, victim)).toBe('segment changed since it was summarized');
   });
 });
