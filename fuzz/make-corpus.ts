@@ -50,6 +50,10 @@ function cursorLogInput(cursors: Uint8Array | null, logG: Uint8Array, logNext: U
 
 function seedNamespace(dir: string): void {
   const names = fs.readdirSync(dir).sort();
+  for (const name of names.filter((n) => n.endsWith('.sum'))) {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(dir, name)));
+    for (const control of [0, 1, 2, 3]) seed('summary', withControl(control, bytes));
+  }
   for (const name of names.filter((n) => n.endsWith('.seg'))) {
     const bytes = new Uint8Array(fs.readFileSync(path.join(dir, name)));
     if (bytes.byteLength <= MAX_SEGMENT_SEED_BYTES) {

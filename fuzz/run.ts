@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 import type { FindingKind, WorkerData, WorkerMessage } from './protocol.js';
 
 const FUZZ_DIR = path.dirname(fileURLToPath(import.meta.url));
-const TARGET_NAMES = ['frame', 'segment', 'frame-walker', 'manifest', 'cursors', 'cursor-log'];
+const TARGET_NAMES = ['frame', 'segment', 'frame-walker', 'manifest', 'cursors', 'cursor-log', 'summary'];
 const SHARED_INPUT_BYTES = 64 * 1024;
 const WATCHDOG_INTERVAL_MS = 100;
 

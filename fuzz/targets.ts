@@ -48,6 +48,11 @@ import { MAX_SEQ, MAX_TOPIC_ID } from '../dist/src/storage/limits.js';
 import { parseSegmentFileName, segmentFileName } from '../dist/src/storage/segment-name.js';
 import { SegmentReader, type WalkedSegment } from '../dist/src/cli/frame-walker.js';
 import { MIN_BLOCK_BYTES, isValidBlockBytes } from '../dist/src/storage/block-layout.js';
+import {
+  SUMMARY_PREAMBLE_BYTES,
+  decodeSegmentSummary,
+  summaryHeadLength,
+} from '../dist/src/storage/segment-summary.js';
 import { MemFileIo } from './mem-file-io.js';
 
 /** A broken promise of a parser: the input that caused it is a finding. */
@@ -480,6 +485,63 @@ const cursorLogTarget: FuzzTarget = {
   },
 };
 
+/** Rewrites a summary's three checksums (preamble, head, index) where the lengths it announces fit the input. */
+function repairSummaryChecksums(file: Uint8Array): void {
+  if (file.byteLength < SUMMARY_PREAMBLE_BYTES) return;
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const headBytes = readU32(file, 8);
+  const indexBytes = readU32(file, 16);
+  const headEnd = SUMMARY_PREAMBLE_BYTES + headBytes;
+  const indexAt = SUMMARY_PREAMBLE_BYTES + Math.ceil(headBytes / 8) * 8;
+  if (headEnd <= file.byteLength) view.setUint32(12, crc32Of(file, SUMMARY_PREAMBLE_BYTES, headEnd), true);
+  if (indexAt + indexBytes <= file.byteLength) view.setUint32(20, crc32Of(file, indexAt, indexAt + indexBytes), true);
+  view.setUint32(24, crc32Of(file, 0, 24), true);
+}
+
+/**
+ * decodeSegmentSummary over any bytes (docs/FORMAT.md §15.2): a refusal (ok: false), a newer
+ * version (ERR_UNSUPPORTED_FORMAT), or a scan every number of which is within what open relies on.
+ * Control bit 0 repairs the three checksums, so mutations reach the decoder behind them; bit 1
+ * decodes the head only, as the engine's open does.
+ */
+const summaryTarget: FuzzTarget = {
+  name: 'summary',
+  maxInputBytes: 1 + 16 * 1024,
+  run(input) {
+    const control = input[0] ?? 0;
+    const file = input.slice(1);
+    if (control & 1) repairSummaryChecksums(file);
+    const segmentPath = path.join(NS_DIR, SEGMENT_NAME);
+    const headLength = file.byteLength >= SUMMARY_PREAMBLE_BYTES ? summaryHeadLength(file) : -1;
+    const decoded = parse('decodeSegmentSummary', () =>
+      control & 2 && headLength >= 0 && headLength <= file.byteLength
+        ? decodeSegmentSummary(file.subarray(0, headLength), segmentPath, { fileBytes: file.byteLength })
+        : decodeSegmentSummary(file, segmentPath),
+    );
+    if (decoded === undefined || !decoded.ok) return;
+    const scan = decoded.scan;
+    check(isIntegerIn(scan.sizeBytes, 1, MAX_SEQ), `summary of a ${scan.sizeBytes}-byte segment accepted`);
+    check(file.byteLength <= 64 * 1024 + scan.sizeBytes / 2, `a ${file.byteLength}-byte summary accepted`);
+    check(isIntegerIn(scan.validEndOffset, 0, scan.sizeBytes), `validEndOffset ${scan.validEndOffset} accepted`);
+    for (const run of scan.runs) {
+      const where = `run of topic ${run.topicId} at ${run.startOffset}`;
+      check(isIntegerIn(run.topicId, 1, MAX_TOPIC_ID), `${where}: topic id accepted`);
+      check(run.startOffset < run.endOffset && run.endOffset <= scan.sizeBytes, `${where}: offsets accepted`);
+      check(isIntegerIn(run.count, 1, MAX_SEQ - run.firstSeq), `${where}: count ${run.count} accepted`);
+      const points = pointCount(run.points);
+      check(points >= 1 && pointOffset(run.points, 0) === run.startOffset, `${where}: no point at its start`);
+      for (let i = 0; i < points; i++) {
+        const offset = pointOffset(run.points, i);
+        const seq = pointSeq(run.points, i);
+        check(offset >= run.startOffset && offset < run.endOffset, `${where}: point ${i} outside the run`);
+        check(seq >= run.firstSeq && seq < run.firstSeq + run.count, `${where}: point ${i} seq outside the run`);
+      }
+    }
+    for (const [id, name] of scan.topicNames)
+      check(isIntegerIn(id, 1, MAX_TOPIC_ID) && name.length > 0, `topic name row ${id} accepted`);
+  },
+};
+
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   frameTarget,
   segmentTarget,
@@ -487,6 +549,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   manifestTarget,
   cursorsTarget,
   cursorLogTarget,
+  summaryTarget,
 ];
 
 export function fuzzTarget(name: string): FuzzTarget {
