@@ -154,7 +154,7 @@ console.log(
   `  on disk     ${segFiles.length} segment file${segFiles.length === 1 ? '' : 's'}, ${(segBytes / 1e6).toFixed(1)} MB (fully consumed sealed segments are reclaimed), ${files.length - segFiles.length} control files`,
 );
 console.log(
-  `  recovery    reopened in ${reopenMs.toFixed(0)} ms: scanned ${(stats.recovery.scannedBytes / 1e6).toFixed(1)} MB, ${appended.toLocaleString()} entries ever appended, ${unread} unread, ${stats.recovery.damage.length} damaged frames`,
+  `  recovery    reopened in ${reopenMs.toFixed(0)} ms: ${stats.recovery.summarizedFiles} segment${stats.recovery.summarizedFiles === 1 ? '' : 's'} from ${stats.recovery.summarizedFiles === 1 ? 'its summary' : 'their summaries'}, scanned ${(stats.recovery.scannedBytes / 1e6).toFixed(1)} MB, ${appended.toLocaleString()} entries ever appended, ${unread} unread, ${stats.recovery.damage.length} damaged frames`,
 );
 if (tempRoot) fs.rmSync(tempRoot, { recursive: true, force: true });
 else console.log(`  data kept in ${dir}`);
