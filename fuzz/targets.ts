@@ -51,6 +51,7 @@ import { MIN_BLOCK_BYTES, isValidBlockBytes } from '../dist/src/storage/block-la
 import {
   SUMMARY_PREAMBLE_BYTES,
   decodeSegmentSummary,
+  maxSummaryBytes,
   summaryHeadLength,
 } from '../dist/src/storage/segment-summary.js';
 import { MemFileIo } from './mem-file-io.js';
@@ -521,7 +522,7 @@ const summaryTarget: FuzzTarget = {
     if (decoded === undefined || !decoded.ok) return;
     const scan = decoded.scan;
     check(isIntegerIn(scan.sizeBytes, 1, MAX_SEQ), `summary of a ${scan.sizeBytes}-byte segment accepted`);
-    check(file.byteLength <= 64 * 1024 + scan.sizeBytes / 2, `a ${file.byteLength}-byte summary accepted`);
+    check(file.byteLength <= maxSummaryBytes(scan.sizeBytes), `a ${file.byteLength}-byte summary accepted`);
     check(isIntegerIn(scan.validEndOffset, 0, scan.sizeBytes), `validEndOffset ${scan.validEndOffset} accepted`);
     for (const run of scan.runs) {
       const where = `run of topic ${run.topicId} at ${run.startOffset}`;

@@ -317,7 +317,8 @@ export function summaryHeadLength(preamble: Uint8Array): number {
   return SUMMARY_PREAMBLE_BYTES + align8(readU32(preamble, 8));
 }
 
-function maxSummaryBytes(sizeBytes: number): number {
+/** The longest summary a segment of `sizeBytes` may have (§15.2): a longer one is damage, never read. */
+export function maxSummaryBytes(sizeBytes: number): number {
   return SUMMARY_SLACK_BYTES + Math.floor(sizeBytes / 2);
 }
 

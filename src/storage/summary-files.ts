@@ -24,13 +24,11 @@ import {
   SUMMARY_TMP_SUFFIX,
   decodeSegmentSummary,
   encodeSegmentSummary,
+  maxSummaryBytes,
   summaryHeadLength,
   summaryLengthFromPreamble,
   summaryPathOf,
 } from './segment-summary.js';
-
-/** FORMAT §15.2: a summary is at most this plus half its segment's length. */
-const MAX_SUMMARY_HEAD_BYTES = 64 * 1024;
 
 /** `S.sum.tmp`: a summary not yet published. */
 export function summaryDraftPathOf(segmentPath: string): string {
@@ -51,8 +49,9 @@ export function draftSummary(
   let bytes: Uint8Array;
   try {
     const bootId = synced ? undefined : (io.bootId() ?? undefined);
-    const segmentStamp = stampOf(io, scan.path, scan.sizeBytes);
-    if (segmentStamp === null) return false;
+    // A segment of another length than scanned changed while being summarized: no summary.
+    const { fileBytes, stamp: segmentStamp } = segmentState(io, scan.path);
+    if (fileBytes !== scan.sizeBytes) return false;
     const meta = { writtenBy, sealedAtMs: Date.now(), synced, segmentStamp, ...(bootId && { bootId }) };
     bytes = encodeSegmentSummary(scan, meta);
   } catch {
@@ -177,24 +176,16 @@ function trustedContent(
   headOnly: boolean,
 ): SegmentScan | string {
   const header = new Uint8Array(segmentHeaderFrameBytes(2));
-  let fileBytes: number;
-  let headerBytes: number;
-  let stamp: string;
+  let segment: SegmentState;
   try {
-    const fd = io.open(segmentPath, 'read');
-    try {
-      fileBytes = io.fileSize(fd);
-      stamp = io.changeStamp(fd);
-      headerBytes = preadFull(io, fd, header, 0);
-    } finally {
-      io.close(fd);
-    }
+    segment = segmentState(io, segmentPath, header);
   } catch (err) {
     return `segment unreadable: ${(err as Error).message}`;
   }
+  const { fileBytes, stamp, headerBytes } = segment;
   let read: { bytes: Uint8Array; fileBytes: number };
   try {
-    read = readSummaryFile(io, summaryPath, MAX_SUMMARY_HEAD_BYTES + Math.floor(fileBytes / 2), headOnly);
+    read = readSummaryFile(io, summaryPath, maxSummaryBytes(fileBytes), headOnly);
   } catch (err) {
     return `summary unreadable: ${(err as Error).message}`;
   }
@@ -255,21 +246,9 @@ function readSummaryFile(
  * they cannot be had (the reader then starts from each run's first entry: correct, only slower).
  */
 export function loadSummaryPoints(io: FileIo, segmentPath: string): Map<number, Float64Array[]> | string {
-  let fileBytes: number;
-  let stamp: string;
   try {
-    const fd = io.open(segmentPath, 'read');
-    try {
-      fileBytes = io.fileSize(fd);
-      stamp = io.changeStamp(fd);
-    } finally {
-      io.close(fd);
-    }
-    const { bytes } = readSummaryFile(
-      io,
-      summaryPathOf(segmentPath),
-      MAX_SUMMARY_HEAD_BYTES + Math.floor(fileBytes / 2),
-    );
+    const { fileBytes, stamp } = segmentState(io, segmentPath);
+    const { bytes } = readSummaryFile(io, summaryPathOf(segmentPath), maxSummaryBytes(fileBytes));
     const decoded = decodeSegmentSummary(bytes, segmentPath);
     if (!decoded.ok) return `summary damaged: ${decoded.reason}`;
     if (decoded.scan.sizeBytes !== fileBytes || decoded.meta.segmentStamp !== stamp)
@@ -286,11 +265,20 @@ export function loadSummaryPoints(io: FileIo, segmentPath: string): Map<number, 
   }
 }
 
-/** The segment's change stamp, or null when it is not `sizeBytes` long any more (changed while being summarized). */
-function stampOf(io: FileIo, segmentPath: string, sizeBytes: number): string | null {
+interface SegmentState {
+  fileBytes: number;
+  stamp: string;
+  /** How many bytes of the segment's start were read into `header` (0 without one). */
+  headerBytes: number;
+}
+
+/** A segment's length and change stamp (and its first bytes into `header`), through one descriptor. */
+function segmentState(io: FileIo, segmentPath: string, header?: Uint8Array): SegmentState {
   const fd = io.open(segmentPath, 'read');
   try {
-    return io.fileSize(fd) === sizeBytes ? io.changeStamp(fd) : null;
+    const fileBytes = io.fileSize(fd);
+    const stamp = io.changeStamp(fd);
+    return { fileBytes, stamp, headerBytes: header === undefined ? 0 : preadFull(io, fd, header, 0) };
   } finally {
     io.close(fd);
   }

@@ -35,10 +35,8 @@ export async function recoverNamespace(options: ResolvedOptions): Promise<Recove
   let ns: OpenedNamespace;
   try {
     // Summary heads only: the main thread loads a segment's points when a read first needs them.
-    ns = openNamespace(
-      ...([nodeFileIo, options.namespaceDir, options.fsync !== 'none'] as const),
-      ...([options.key, options.groupAccess, true] as const),
-    );
+    const durable = options.fsync !== 'none';
+    ns = openNamespace(nodeFileIo, options.namespaceDir, durable, options.key, options.groupAccess, true);
   } catch (err) {
     throw toWalError(err);
   }
