@@ -30,7 +30,8 @@ import {
   validateSizing,
   type ResolvedSizing,
 } from './limits.js';
-import { finishRecovery, openNamespace, type OpenedNamespace } from './namespace-opening.js';
+import { finishRecovery, openNamespace, recordCleanShutdown, type OpenedNamespace } from './namespace-opening.js';
+import type { CleanShutdownCheck } from './clean-shutdown.js';
 import { Partition, type ReadBatch } from './partition.js';
 import { deletableSegments } from './reclaim.js';
 import type { SegmentSummary } from './recover.js';
@@ -67,6 +68,8 @@ export interface RecoveryReport {
   /** Segments taken from their summaries instead of scanning (docs/FORMAT.md §15.4). */
   summarizedFiles: number;
   distrustedSummaries: Array<{ path: string; why: string }>;
+  /** The last close's clean-shutdown record (FORMAT §16, clean-shutdown.ts). */
+  cleanShutdown: CleanShutdownCheck;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -123,6 +126,7 @@ export class LogStore {
       skippedFiles: recovery.skippedFiles,
       summarizedFiles: recovery.summarizedPaths.size,
       distrustedSummaries: recovery.distrusted,
+      cleanShutdown: recovery.cleanShutdown,
     };
     this.#olderSegments = recovery.segments;
     for (const topic of recovery.topics) this.#idsByName.set(topic.name, topic.id);
@@ -300,6 +304,8 @@ export class LogStore {
       this.#cursors.snapshot();
       this.#partition.sealCurrent();
       this.sync();
+      // The last write of a clean close (FORMAT §16): reached only when everything before succeeded.
+      recordCleanShutdown(this.#ns);
     } finally {
       this.#closed = true;
       try {

@@ -2,7 +2,8 @@
  * The MANIFEST control file (docs/FORMAT.md §7): which format a namespace directory holds, the last
  * epoch opened in it, the namespace key it was opened with (so two keys that sanitize to the same
  * directory name cannot share it), and the fences that keep frames an earlier recovery ignored void
- * (recover.ts), and — version 2 (§20.2) — `v1TimeMs`, the time of every entry of a version-1 segment.
+ * (recover.ts), and — version 2 (§20.2) — `v1TimeMs`, the time of every entry of a version-1 segment,
+ * and `clean`, the clean-shutdown record a clean close writes last (§16, clean-shutdown.ts).
  * Version 1 and 2 files are read; version 2 is written. Rewritten atomically at every open, before
  * the new epoch writes data.
  */
@@ -38,7 +39,40 @@ export interface Manifest {
    * §20.3), carried unchanged by every later MANIFEST. Absent in a log that never held version 1.
    */
   v1TimeMs?: number;
+  /** Written only by a clean close, as its last write; never carried into the next epoch's MANIFEST. */
+  clean?: CleanShutdown;
 }
+
+/** FORMAT §16: what a clean close left, for the next open to check the directory against. */
+export interface CleanShutdown {
+  /** The epoch that closed: the record holds only while MANIFEST.epoch equals it. */
+  epoch: number;
+  closedAtMs: number;
+  /** The CURSORS generation close wrote. */
+  cursorGeneration: number;
+  /** How many segment files existed at close, and their total length. */
+  segments: number;
+  segmentBytes: number;
+  /** CRC-32 over every segment in name order: its file name ‖ its length (u64) ‖ its summary's headCrc (u32). */
+  summariesCrc: number;
+  /** The largest append time written: the next epoch's floor (§13.3). */
+  timeFloorMs: number;
+  /** False under fsync 'none': then bootId says in which boot it holds. */
+  synced: boolean;
+  bootId?: string;
+}
+
+const CLEAN_KEYS = [
+  'epoch',
+  'closedAtMs',
+  'cursorGeneration',
+  'segments',
+  'segmentBytes',
+  'summariesCrc',
+  'timeFloorMs',
+  'synced',
+  'bootId',
+] as const;
 
 /** A fence on disk: [segment file name, topic id, run offset, first void seq]. */
 type StoredFence = [string, number, number, number];
@@ -63,16 +97,17 @@ export function readManifest(io: FileIo, dir: string): Manifest | null {
 export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durable: boolean): void {
   const filePath = manifestPath(dir);
   try {
-    const { fences, key, v1TimeMs, ...rest } = manifest;
+    const { fences, key, v1TimeMs, clean, ...rest } = manifest;
     const fields = { ...rest, version: MANIFEST_VERSION };
     const stored: StoredFence[] = fences.map((f) => [segmentFileName(f.segment), f.topicId, f.offset, f.seq]);
     // Absent fields stay absent: a file without fences or key is byte-identical to one from before they existed.
     const keyed = key === undefined ? fields : { ...fields, key };
     const withKey = v1TimeMs === undefined ? keyed : { ...keyed, v1TimeMs };
+    const withFences = stored.length > 0 ? { ...withKey, fences: stored } : withKey;
     writeFileAtomic(
       io,
       filePath,
-      packControlFile(stored.length > 0 ? { ...withKey, fences: stored } : withKey),
+      packControlFile(clean === undefined ? withFences : { ...withFences, clean }),
       durable,
     );
   } catch (err) {
@@ -98,7 +133,7 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
       { path: filePath },
     );
   }
-  const { epoch, createdAtMs, openedAtMs, key, v1TimeMs } = fields;
+  const { epoch, createdAtMs, openedAtMs, key, v1TimeMs, clean } = fields;
   if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > MAX_EPOCH) {
     throw WalError.corrupt(`${filePath} has an invalid epoch ${describeDiskValue(epoch)}`, { path: filePath });
   }
@@ -121,6 +156,33 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
     ...(key === undefined ? {} : { key }),
     fences: decodeFences(fields.fences, filePath),
     ...(v1TimeMs === undefined ? {} : { v1TimeMs: v1TimeMs as number }),
+    ...(clean === undefined ? {} : { clean: decodeCleanShutdown(clean, fields.version as number, filePath) }),
+  };
+}
+
+function decodeCleanShutdown(value: unknown, version: number, filePath: string): CleanShutdown {
+  const invalid = (): WalError =>
+    WalError.corrupt(`${filePath} has an invalid clean-shutdown record`, { path: filePath });
+  if (version === MANIFEST_VERSION_1 || typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid();
+  const r = value as Record<string, unknown>;
+  if (Object.keys(r).some((k) => !(CLEAN_KEYS as readonly string[]).includes(k))) throw invalid();
+  const { epoch, closedAtMs, cursorGeneration, segments, segmentBytes, summariesCrc, timeFloorMs, synced, bootId } = r;
+  if (
+    !isIntegerIn(epoch, 0, MAX_EPOCH) ||
+    !isIntegerIn(closedAtMs, 0, MAX_TIME_MS) ||
+    !isIntegerIn(cursorGeneration, 0, 0xffff_ffff) ||
+    !isIntegerIn(segments, 0, Number.MAX_SAFE_INTEGER) ||
+    !isIntegerIn(segmentBytes, 0, Number.MAX_SAFE_INTEGER) ||
+    !isIntegerIn(summariesCrc, 0, 0xffff_ffff) ||
+    !isIntegerIn(timeFloorMs, 0, MAX_TIME_MS) ||
+    typeof synced !== 'boolean' ||
+    (synced ? bootId !== undefined : typeof bootId !== 'string' || bootId.length === 0 || bootId.length > 256)
+  )
+    throw invalid();
+  return {
+    ...{ epoch, closedAtMs, cursorGeneration, segments, segmentBytes, summariesCrc, timeFloorMs, synced },
+    ...(bootId === undefined ? {} : { bootId: bootId as string }),
   };
 }
 

@@ -10,6 +10,12 @@
  *      all before anything new is written.
  */
 import { WalError } from '../errors.js';
+import {
+  buildCleanShutdown,
+  checkCleanShutdown,
+  writeCleanShutdown,
+  type CleanShutdownCheck,
+} from './clean-shutdown.js';
 import { CursorStore } from './cursor-store.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { namespaceDirMode, type FileIo } from './file-io.js';
@@ -23,15 +29,15 @@ import {
 } from './manifest.js';
 import { mergeScans, type Fence, type RecoveryResult } from './recover.js';
 import { compareSegmentIds, listSegments, nextEpoch } from './segment-name.js';
-import type { SegmentScan } from './segment-scanner.js';
+import type { DamageReport, SegmentScan } from './segment-scanner.js';
 import { draftSummary, planRecovery, type ScannedBecause } from './summary-files.js';
 
 export interface OpenedNamespace {
   readonly dir: string;
   readonly io: FileIo;
   readonly epoch: number;
-  /** As written at open (the fences are still those of the previous open). */
-  readonly manifest: Manifest;
+  /** As last written: at open (the previous open's fences), then by finishRecovery (this one's). */
+  manifest: Manifest;
   readonly cursors: CursorStore;
   readonly segmentPaths: string[];
   /** The segments to scan: those without a trusted summary (summary-files.ts, planRecovery). */
@@ -40,6 +46,10 @@ export interface OpenedNamespace {
   readonly summarized: SegmentScan[];
   /** Segments that had a summary not trusted, and why (stats().recovery). */
   readonly distrusted: ScannedBecause[];
+  /** What open found of the last close's clean-shutdown record (FORMAT §16). */
+  readonly cleanShutdown: CleanShutdownCheck;
+  /** Damage the record revealed (segment files it names that are gone), added to the recovery's. */
+  readonly cleanShutdownDamage: DamageReport[];
   /** Whether this open makes what it writes durable (fsync other than 'none'). */
   readonly durable: boolean;
   /** Set by finishRecovery: where the new epoch's append times start (docs/FORMAT.md §13.3). */
@@ -107,6 +117,14 @@ export function openNamespace(
     // After MANIFEST: planning unlinks drafts and orphan summaries (FORMAT §17 steps 2–3).
     const plan = planRecovery(io, dir, segmentPaths, { headsOnly: summaryHeadsOnly });
     const cursors = CursorStore.open(io, dir, { durable });
+    const cleanShutdownDamage: DamageReport[] = [];
+    const cleanShutdown = checkCleanShutdown(
+      manifest,
+      segments,
+      plan,
+      { bootId: io.bootId(), cursorGeneration: cursors.generation, manifestPath: manifestPath(dir) },
+      cleanShutdownDamage,
+    );
     return {
       dir,
       io,
@@ -117,6 +135,8 @@ export function openNamespace(
       segmentsToScan: plan.toScan,
       summarized: plan.trusted,
       distrusted: plan.distrusted,
+      cleanShutdown,
+      cleanShutdownDamage,
       durable,
       timeFloorMs: 0,
       release: () => lock.release(),
@@ -143,6 +163,7 @@ export interface NamespaceRecovery extends RecoveryResult {
   summarizedPaths: ReadonlySet<string>;
   summarizedBytes: number;
   distrusted: ScannedBecause[];
+  cleanShutdown: CleanShutdownCheck;
   summaryDrafts: string[];
 }
 
@@ -162,10 +183,12 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
     v1TimeMs: ns.manifest.v1TimeMs,
   });
   ns.timeFloorMs = recovery.timeFloorMs;
+  recovery.damage.push(...ns.cleanShutdownDamage);
   if (!sameFences(recovery.fences, ns.manifest.fences)) {
     // Durable even under fsync 'none': it is rare, and without it a power cut could let frames this
     // recovery ignored come back once the new epoch's writes that replace them are reclaimed.
-    writeManifest(ns.io, ns.dir, { ...ns.manifest, fences: recovery.fences }, true);
+    ns.manifest = { ...ns.manifest, fences: recovery.fences };
+    writeManifest(ns.io, ns.dir, ns.manifest, true);
   }
   for (const topic of recovery.topics) {
     ns.cursors.registerTopic(topic.name, topic.id);
@@ -186,8 +209,32 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
     summarizedPaths: new Set(ns.summarized.map((scan) => scan.path)),
     summarizedBytes,
     distrusted: ns.distrusted,
+    cleanShutdown: ns.cleanShutdown,
     summaryDrafts,
   };
+}
+
+/**
+ * The last write of a clean close (FORMAT §16 step 5), once every segment is sealed, summarized and
+ * durable and the cursors snapshotted: MANIFEST with the clean-shutdown record. Returns why no record
+ * was written (a segment without a trusted summary), or null. Throws what writing MANIFEST throws.
+ */
+export function recordCleanShutdown(ns: OpenedNamespace): string | null {
+  const plan = planRecovery(
+    ns.io,
+    ns.dir,
+    listSegments(ns.io, ns.dir).map((s) => s.path),
+    { headsOnly: true },
+  );
+  const record = buildCleanShutdown(plan, {
+    epoch: ns.epoch,
+    cursorGeneration: ns.cursors.generation,
+    synced: ns.durable,
+    bootId: ns.io.bootId(),
+  });
+  if (typeof record === 'string') return record;
+  writeCleanShutdown(ns.io, ns.dir, ns.manifest, record, ns.durable);
+  return null;
 }
 
 function sameFences(a: readonly Fence[], b: readonly Fence[]): boolean {

@@ -317,6 +317,11 @@ export function summaryHeadLength(preamble: Uint8Array): number {
   return SUMMARY_PREAMBLE_BYTES + align8(readU32(preamble, 8));
 }
 
+/** The head checksum a valid preamble carries (what a clean-shutdown record binds, FORMAT §16). */
+export function summaryHeadCrc(preamble: Uint8Array): number {
+  return readU32(preamble, 12);
+}
+
 /** The longest summary a segment of `sizeBytes` may have (§15.2): a longer one is damage, never read. */
 export function maxSummaryBytes(sizeBytes: number): number {
   return SUMMARY_SLACK_BYTES + Math.floor(sizeBytes / 2);

@@ -25,6 +25,7 @@ import {
   decodeSegmentSummary,
   encodeSegmentSummary,
   maxSummaryBytes,
+  summaryHeadCrc,
   summaryHeadLength,
   summaryLengthFromPreamble,
   summaryPathOf,
@@ -119,6 +120,8 @@ export interface RecoveryPlan {
   toScan: string[];
   /** For each segment to scan that had a summary or draft: why it was not trusted. */
   distrusted: ScannedBecause[];
+  /** The head checksum of each trusted summary, by segment path (the clean-shutdown record binds them, FORMAT §16). */
+  headCrcs: Map<string, number>;
 }
 
 /**
@@ -145,7 +148,7 @@ export function planRecovery(
     if (parseSegmentFileName(path.basename(segmentPath)) === null) continue;
     if (name.endsWith(SUMMARY_TMP_SUFFIX) || !segments.has(segmentPath)) unlinkIfThere(io, path.join(dir, name));
   }
-  const plan: RecoveryPlan = { trusted: [], toScan: [], distrusted: [] };
+  const plan: RecoveryPlan = { trusted: [], toScan: [], distrusted: [], headCrcs: new Map() };
   const bootId = io.bootId();
   for (const segmentPath of segmentPaths) {
     const summaryPath = summaryPathOf(segmentPath);
@@ -162,7 +165,8 @@ export function planRecovery(
       plan.toScan.push(segmentPath);
       plan.distrusted.push({ path: segmentPath, why: verdict });
     } else {
-      plan.trusted.push(verdict);
+      plan.trusted.push(verdict.scan);
+      plan.headCrcs.set(segmentPath, verdict.headCrc);
     }
   }
   return plan;
@@ -174,7 +178,7 @@ function trustedContent(
   summaryPath: string,
   bootId: string | null,
   headOnly: boolean,
-): SegmentScan | string {
+): { scan: SegmentScan; headCrc: number } | string {
   const header = new Uint8Array(segmentHeaderFrameBytes(2));
   let segment: SegmentState;
   try {
@@ -183,7 +187,7 @@ function trustedContent(
     return `segment unreadable: ${(err as Error).message}`;
   }
   const { fileBytes, stamp, headerBytes } = segment;
-  let read: { bytes: Uint8Array; fileBytes: number };
+  let read: { bytes: Uint8Array; fileBytes: number; headCrc: number };
   try {
     read = readSummaryFile(io, summaryPath, maxSummaryBytes(fileBytes), headOnly);
   } catch (err) {
@@ -208,7 +212,7 @@ function trustedContent(
     info.indexIntervalBytes !== scan.indexIntervalBytes
   )
     return 'segment header differs from its summary';
-  return scan;
+  return { scan, headCrc: read.headCrc };
 }
 
 /**
@@ -220,7 +224,7 @@ function readSummaryFile(
   summaryPath: string,
   maxBytes: number,
   headOnly = false,
-): { bytes: Uint8Array; fileBytes: number } {
+): { bytes: Uint8Array; fileBytes: number; headCrc: number } {
   const fd = io.open(summaryPath, 'read');
   try {
     const preamble = new Uint8Array(SUMMARY_PREAMBLE_BYTES);
@@ -233,7 +237,7 @@ function readSummaryFile(
     const wanted = headOnly ? summaryHeadLength(preamble) : length;
     const bytes = new Uint8Array(wanted);
     if (preadFull(io, fd, bytes, 0) !== wanted) throw new Error('torn');
-    return { bytes, fileBytes };
+    return { bytes, fileBytes, headCrc: summaryHeadCrc(preamble) };
   } finally {
     io.close(fd);
   }

@@ -3,12 +3,13 @@
  * reclaims and verifies finish, every appended entry is written, the cursors still owed under
  * at-least-once are recorded, all of it made durable, the cursor snapshot rewritten — then the
  * workers are told to stop (their exits from here on are not deaths), released and terminated, the
- * segment descriptors closed and the lock released. A WAL that had already failed skips straight
+ * segment descriptors closed, the clean-shutdown record written (docs/FORMAT.md §16) and the lock
+ * released. A WAL that had already failed skips straight
  * to stopping: nothing it would write could be trusted. Every step runs even when an earlier one
  * failed; the first error is the close's.
  */
 import { toWalError, type WalError } from '../../errors.js';
-import type { OpenedNamespace } from '../../storage/namespace-opening.js';
+import { recordCleanShutdown, type OpenedNamespace } from '../../storage/namespace-opening.js';
 import type { ConsumerRegistry } from './consumer-registry.js';
 import type { DurabilityBarrier } from './durability-barrier.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -65,11 +66,20 @@ export async function closeWalrus(p: ClosingParts): Promise<void> {
     await attempt(() => reclaimer.persistCursorSnapshot());
   }
   lifecycle.stopWorkers();
-  await Promise.allSettled(channels.map((c) => c.control.call('close')));
-  await Promise.allSettled([flusher.call('close')]);
+  const writersClosed = await Promise.allSettled(channels.map((c) => c.control.call('close')));
+  const [flusherClosed] = await Promise.allSettled([flusher.call('close')]);
   for (const c of channels) c.control.release();
   flusher.release();
   await Promise.allSettled([...channels.map((c) => c.worker.terminate()), flusherWorker.terminate()]);
+  // The writers sealed their segments and the flusher's last round published their summaries:
+  // the clean-shutdown record is the last write, only after a close in which nothing failed.
+  const clean =
+    !failedBefore &&
+    firstError === null &&
+    lifecycle.failure === null &&
+    writersClosed.every((r) => r.status === 'fulfilled') &&
+    flusherClosed!.status === 'fulfilled';
+  if (clean) await attempt(() => Promise.resolve(recordCleanShutdown(ns)));
   const closed = lifecycle.finishClose();
   if (closed) p.rejectEverything(closed);
   p.segments.close();

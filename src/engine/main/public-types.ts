@@ -71,6 +71,12 @@ export interface RecoveryReport {
   summarizedBytes: number;
   /** Segments that had a summary open did not trust, and why (they were scanned). */
   distrustedSummaries: Array<{ path: string; why: string }>;
+  /**
+   * The last close's clean-shutdown record (docs/FORMAT.md §16): `found` when the last open of this
+   * directory ended in a clean close, `matched` when the directory is still exactly what it left,
+   * else `why` says what differs.
+   */
+  cleanShutdown: { found: boolean; matched: boolean; why?: string };
   durationMs: number;
 }
 

@@ -55,10 +55,11 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   private constructor(s: Started) {
     super();
     this.#s = s;
-    const { damage, scannedBytes, skippedFiles, summarizedPaths, summarizedBytes, distrusted } = s.recovery;
+    const { damage, scannedBytes, skippedFiles, summarizedPaths, summarizedBytes, distrusted, cleanShutdown } =
+      s.recovery;
     this.#recovery = {
       ...{ damage, scannedBytes, skippedFiles, summarizedFiles: summarizedPaths.size, summarizedBytes },
-      ...{ distrustedSummaries: distrusted, durationMs: s.recoveryMs },
+      ...{ distrustedSummaries: distrusted, cleanShutdown, durationMs: s.recoveryMs },
     };
     this.#codec = codecNumber(s.options.codec);
     this.#p = assembleParts(s, {
