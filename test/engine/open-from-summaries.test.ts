@@ -64,6 +64,8 @@ describe('open after a clean close reads summaries and scans nothing (docs/FORMA
       expect(recovery.summarizedFiles).toBe(segments.length);
       expect(recovery.scannedBytes).toBe(0);
       expect(recovery.distrustedSummaries).toEqual([]);
+      // §16: the close wrote its clean-shutdown record last, and the directory is what it left.
+      expect(recovery.cleanShutdown).toEqual({ found: true, matched: true });
       expect(texts).toEqual(expected());
     });
   }

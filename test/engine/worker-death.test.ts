@@ -40,6 +40,8 @@ describe('worker death: pending operations reject with ERR_WORKER_FAILED, reopen
     await wal.close();
 
     const again = await openWal({ ...SMALL, dir, writers: 1 });
+    // A WAL that failed writes no clean-shutdown record at close (docs/FORMAT.md §16).
+    expect((await again.stats()).recovery.cleanShutdown.found).toBe(false);
     const texts = (await drain(again, 't')).map((e) => e.text);
     // everything acknowledged is there, in order (a written-but-unacknowledged tail may be too)
     expect(texts.length).toBeGreaterThanOrEqual(acknowledged.length);
