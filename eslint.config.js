@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/results/', 'test/fixtures/golden/v1/'] },
+  { ignores: ['dist/', 'node_modules/', 'bench/results/', 'test/fixtures/golden/v1/', 'test/fixtures/golden/v2/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

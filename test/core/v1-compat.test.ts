@@ -4,7 +4,7 @@
  * MANIFEST.v1TimeMs, fixed by the first version-2 open and stable across opens; an append writes a
  * version-2 segment beside the version-1 one, which is never written again. This replaces the
  * golden test's "a fresh run writes the same bytes", which cannot hold once the writer writes
- * version 2 (the golden version-2 fixture comes with §22 step 9).
+ * version 2 (the golden version-2 fixture, §22 step 9, is test/core/golden-format-v2.test.ts's).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
