@@ -24,16 +24,22 @@ export function nextIndexes(stats, topics) {
   return new Map(topics.map((t) => [t, stats.topics[t]?.appended ?? 0]));
 }
 
-/** Buffered acknowledgement lines on stdout; `ack(line)` after the operation resolved. */
+/**
+ * Buffered acknowledgement lines on stdout; `ack(line)` after the operation resolved.
+ * `ack.flush()` writes what is buffered now (before a line that must follow every earlier one).
+ */
 export function acknowledgements() {
   let out = '';
-  setInterval(() => {
+  const flush = () => {
     if (out.length > 0) {
       process.stdout.write(out);
       out = '';
     }
-  }, 2).unref();
-  return (line) => {
+  };
+  setInterval(flush, 2).unref();
+  const ack = (line) => {
     out += `${line}\n`;
   };
+  ack.flush = flush;
+  return ack;
 }

@@ -11,6 +11,12 @@
  * - A child lives a short while (a fraction of a second is thousands of acknowledged operations, and
  *   the directory carries over from one child to the next, so segments roll and get reclaimed);
  *   one kill in KILL_DURING_OPEN_EVERY lands while the child is still opening (recovering) the WAL.
+ * - One kill in CLOSE_KILL_EVERY is a close kill: the child calls `close()` after a short workload
+ *   and is killed up to CLOSE_KILL_WINDOW_MS after it began, so some kills land during `close()`
+ *   (the usual checks: nothing acknowledged lost, no redelivery under strictly-at-once, batches whole)
+ *   and some after it completed: then open of the original directory must scan no byte and find the
+ *   clean-shutdown record matching (docs/FORMAT.md §16; checkCleanShutdown tells the exception).
+ *   Both counts are asserted by the last test.
  * - Each kill is checked on a copy of the directory with the single-threaded storage core
  *   (`LogStore`, the reference implementation: same format, no worker threads to start). The
  *   engine's own recovery of every crashed directory is what the next child runs, and the next check
@@ -35,6 +41,16 @@ const KILLS_PER_LANE = 36 * ROUNDS;
 /** 3 modes × LANES × KILLS_PER_LANE is 216 per round: what a run must reach. */
 const MIN_KILLS_PER_ROUND = 200;
 const KILL_DURING_OPEN_EVERY = 6;
+/**
+ * Kills kill % CLOSE_KILL_EVERY === 2 are close kills: even, so never a during-open kill (those are
+ * kill % 6 === 5, odd). The child closes the WAL CLOSE_AFTER_MS after READY and is killed
+ * 0..CLOSE_KILL_WINDOW_MS after it printed CLOSING. A close() in the child takes about 30–80 ms
+ * alone and longer beside the other lane (it prints how long: `CLOSED <ms>`), so some kills land
+ * during close() and some after it.
+ */
+const CLOSE_KILL_EVERY = 4;
+const CLOSE_AFTER_MS = { min: 20, max: 120 };
+const CLOSE_KILL_WINDOW_MS = 150;
 const TOPICS = ['alpha', 'beta', 'gamma', 'delta'];
 const SEGMENT_BYTES = 256 * 1024;
 const BLOCK_BYTES = 16 * 1024;
@@ -51,6 +67,7 @@ function parseAcks(stdout: string): Acks {
   const lines = stdout.split('\n');
   lines.pop(); // a line cut by the kill is not an acknowledgement
   for (const line of lines) {
+    if (line === 'CLOSING' || line.startsWith('CLOSED ')) continue; // markers, not acknowledgements
     const [kind, topic, a, b] = line.split(' ');
     if (kind === 'A') acks.appended.set(topic!, Math.max(acks.appended.get(topic!) ?? -1, Number(a)));
     if (kind === 'B') {
@@ -66,10 +83,23 @@ function parseAcks(stdout: string): Acks {
   return acks;
 }
 
+/** When a child is killed: `delayMs` after OPENING, after READY, or after CLOSING (`closeAfterMs` given). */
+type KillAt = { duringOpen: true } | { duringOpen: false; closeAfterMs?: number };
+
+interface ChildRun {
+  stdout: string;
+  ready: boolean;
+  /** It printed CLOSING: its close() began. */
+  closing: boolean;
+  /** It printed CLOSED: its close() resolved before the kill. */
+  closed: boolean;
+}
+
 /**
- * Runs one child and kills it: `afterReadyMs` after it reported the WAL open, or, with
- * `duringOpen`, that long after it announced it was opening (recovering) it. Resolves with what it
- * printed; a child that exits by itself fails the test.
+ * Runs one child and kills it: `delayMs` after it reported the WAL open; with `duringOpen`, that
+ * long after it announced it was opening (recovering) it; with `closeAfterMs` (the child closes the
+ * WAL that long after READY), that long after it announced CLOSING. Resolves with what it printed
+ * (every byte: `close` waits for the pipe's end); a child that exits by itself fails the test.
  */
 function runChildAndKill(
   dir: string,
@@ -77,12 +107,13 @@ function runChildAndKill(
   consistency: string,
   seed: number,
   delayMs: number,
-  duringOpen: boolean,
-): Promise<{ stdout: string; ready: boolean }> {
+  at: KillAt,
+): Promise<ChildRun> {
+  const closeAfterMs = at.duringOpen ? undefined : at.closeAfterMs;
+  const args = [CHILD, dir, fsync, consistency, String(seed)];
+  if (closeAfterMs !== undefined) args.push(String(closeAfterMs));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, fsync, consistency, String(seed)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let armed = false;
@@ -93,17 +124,24 @@ function runChildAndKill(
     };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
+      const from = Math.max(0, stdout.length - 16);
       stdout += chunk;
-      if (duringOpen ? stdout.startsWith('OPENING\n') : stdout.startsWith('OPENING\nREADY\n')) arm();
+      if (at.duringOpen) {
+        if (stdout.startsWith('OPENING\n')) arm();
+      } else if (closeAfterMs === undefined) {
+        if (stdout.startsWith('OPENING\nREADY\n')) arm();
+      } else if (stdout.indexOf('\nCLOSING\n', from) >= 0) arm();
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(guard);
       if (signal !== 'SIGKILL' || !armed) reject(new Error(`child exited by itself (code ${code}): ${stderr}`));
       else {
         const ready = stdout.startsWith('OPENING\nREADY\n');
-        resolve({ stdout: stdout.replace(/^OPENING\n(READY\n)?/, ''), ready });
+        const closing = ready && stdout.includes('\nCLOSING\n');
+        const closed = closing && /\nCLOSED \d+\n/.test(stdout);
+        resolve({ stdout: stdout.replace(/^OPENING\n(READY\n)?/, ''), ready, closing, closed });
       }
     });
   });
@@ -144,6 +182,46 @@ function recoverWithLogStore(dir: string): Map<string, Recovered> {
     store.close();
   }
   return out;
+}
+
+/**
+ * After a child's close() completed (it printed CLOSED) and it was killed, on the original directory
+ * (a copy never matches: the record names change stamps): open scans no byte, and the clean-shutdown
+ * record (docs/FORMAT.md §16) matches — unless the directory holds a segment without a summary,
+ * which a close declines to vouch for. The only one this test makes is a 0-byte segment: a kill
+ * between a segment's creation and its first write (most often in a child just started) leaves it;
+ * its header is unreadable, so it is skipped and reported at every open, never summarized nor
+ * reclaimed, and no later close in that lane writes a record. Opens with `LogStore` and closes it at
+ * once: no read moves a cursor, no append adds an entry. Its close writes a record of its own, which
+ * the next child opens.
+ */
+function checkCleanShutdown(dir: string, what: string): 'matched' | 'declined' {
+  const store = LogStore.open({
+    dir,
+    fsync: 'none',
+    segmentBytes: SEGMENT_BYTES,
+    blockBytes: BLOCK_BYTES,
+    maxBatchEntries: 1_000_000,
+  });
+  try {
+    const { cleanShutdown, scannedBytes, skippedFiles } = store.recovery;
+    expect(scannedBytes, `${what}: bytes scanned by open`).toBe(0);
+    const unreadable = skippedFiles.map((f) => `${path.basename(f)}: ${fs.statSync(f).size} bytes`);
+    if (unreadable.length > 0) {
+      expect(unreadable, `${what}: unreadable segments`).toEqual(
+        unreadable.map((u) => u.replace(/\d+ bytes$/, '0 bytes')),
+      );
+      expect(cleanShutdown, `${what}: no record beside ${unreadable.join(', ')}`).toEqual({
+        found: false,
+        matched: false,
+      });
+      return 'declined';
+    }
+    expect(cleanShutdown, `${what}: clean-shutdown record`).toEqual({ found: true, matched: true });
+    return 'matched';
+  } finally {
+    store.close();
+  }
 }
 
 /** What the engine recovers from `dir`, draining every topic with checkpoints. */
@@ -232,6 +310,14 @@ async function verify(
 interface LaneResult {
   kills: number;
   killedDuringOpen: number;
+  /** Close kills that landed while close() ran (CLOSING printed, CLOSED not). */
+  killedDuringClose: number;
+  /** Close kills that landed after close() resolved (CLOSED printed). */
+  closedCleanly: number;
+  /** Of those, the clean-shutdown records found matching (open scanning nothing). */
+  matchedRecords: number;
+  /** Of those, the closes that wrote no record: a 0-byte segment left by an earlier kill (checkCleanShutdown). */
+  declinedRecords: number;
   acknowledged: number;
   checkedEntries: number;
 }
@@ -240,16 +326,38 @@ interface LaneResult {
 async function runLane(root: string, fsync: string, consistency: string, seed: number): Promise<LaneResult> {
   const dir = path.join(root, 'wal');
   const state = new Map(TOPICS.map((t) => [t, { acked: -1, consumed: -1 }]));
-  const result: LaneResult = { kills: 0, killedDuringOpen: 0, acknowledged: 0, checkedEntries: 0 };
+  const result = emptyResult();
   const delivered = new Set<string>();
   for (let kill = 0; kill < KILLS_PER_LANE; kill++) {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     const duringOpen = kill % KILL_DURING_OPEN_EVERY === KILL_DURING_OPEN_EVERY - 1;
-    const delayMs = duringOpen ? (seed >>> 8) % 200 : 20 + ((seed >>> 8) % 230);
-    const { stdout, ready } = await runChildAndKill(dir, fsync, consistency, seed, delayMs, duringOpen);
-    const acks = parseAcks(stdout);
+    const closeKill = !duringOpen && kill % CLOSE_KILL_EVERY === 2;
+    let delayMs: number;
+    let at: KillAt;
+    if (duringOpen) {
+      delayMs = (seed >>> 8) % 200;
+      at = { duringOpen };
+    } else if (closeKill) {
+      delayMs = (seed >>> 20) % (CLOSE_KILL_WINDOW_MS + 1);
+      at = {
+        duringOpen,
+        closeAfterMs: CLOSE_AFTER_MS.min + ((seed >>> 8) % (CLOSE_AFTER_MS.max - CLOSE_AFTER_MS.min + 1)),
+      };
+    } else {
+      delayMs = 20 + ((seed >>> 8) % 230);
+      at = { duringOpen };
+    }
+    const run = await runChildAndKill(dir, fsync, consistency, seed, delayMs, at);
+    const acks = parseAcks(run.stdout);
     result.kills++;
-    if (!ready) result.killedDuringOpen++;
+    if (!run.ready) result.killedDuringOpen++;
+    if (run.closing && !run.closed) result.killedDuringClose++;
+    if (run.closed) {
+      result.closedCleanly++;
+      const record = checkCleanShutdown(dir, `${fsync}/${consistency} seed ${seed} kill ${kill}`);
+      if (record === 'matched') result.matchedRecords++;
+      else result.declinedRecords++;
+    }
     result.acknowledged += acks.lines;
     // Strictly-at-once: an entry is handed out once — to one of the concurrent readers, in one
     // life — ever. At-least-once may hand one out again after a kill, never twice in one life.
@@ -269,12 +377,33 @@ async function runLane(root: string, fsync: string, consistency: string, seed: n
   return result;
 }
 
+function emptyResult(): LaneResult {
+  return {
+    kills: 0,
+    killedDuringOpen: 0,
+    killedDuringClose: 0,
+    closedCleanly: 0,
+    matchedRecords: 0,
+    declinedRecords: 0,
+    acknowledged: 0,
+    checkedEntries: 0,
+  };
+}
+
+function describeKills(r: LaneResult): string {
+  return (
+    `${r.kills} kills (${r.killedDuringOpen} while opening, ${r.killedDuringClose} during close(), ` +
+    `${r.closedCleanly} after a clean close: ${r.matchedRecords} clean-shutdown records matched, ` +
+    `${r.declinedRecords} not written beside a 0-byte segment; open scanned 0 bytes)`
+  );
+}
+
 const roots: string[] = [];
-const totals: LaneResult = { kills: 0, killedDuringOpen: 0, acknowledged: 0, checkedEntries: 0 };
+const totals = emptyResult();
 afterAll(() => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
   console.log(
-    `crash: ${totals.kills} SIGKILLs checked (${totals.killedDuringOpen} while the WAL was opening), ${totals.acknowledged} acknowledged operations, ${totals.checkedEntries} unread entries checked after reopen`,
+    `crash: ${describeKills(totals)}, ${totals.acknowledged} acknowledged operations, ${totals.checkedEntries} unread entries checked after reopen`,
   );
 });
 
@@ -294,14 +423,14 @@ describe('rule 5 (docs/SEMANTICS.md): a SIGKILL never loses an acknowledged appe
           return runLane(root, fsync, consistency, 0x5eed + modeIndex * 7919 + lane * 104_729);
         });
         const results = await Promise.all(lanes);
-        const sum: LaneResult = { kills: 0, killedDuringOpen: 0, acknowledged: 0, checkedEntries: 0 };
+        const sum = emptyResult();
         for (const r of results)
           for (const key of Object.keys(sum) as Array<keyof LaneResult>) {
             sum[key] += r[key];
             totals[key] += r[key];
           }
         console.log(
-          `crash ${fsync}/${consistency}: ${sum.kills} kills (${sum.killedDuringOpen} while opening), ${sum.acknowledged} acknowledged operations, ${sum.checkedEntries} unread entries checked after reopen`,
+          `crash ${fsync}/${consistency}: ${describeKills(sum)}, ${sum.acknowledged} acknowledged operations, ${sum.checkedEntries} unread entries checked after reopen`,
         );
         expect(sum.kills).toBe(LANES * KILLS_PER_LANE);
         expect(sum.checkedEntries).toBeGreaterThan(0);
@@ -314,5 +443,8 @@ describe('rule 5 (docs/SEMANTICS.md): a SIGKILL never loses an acknowledged appe
   it(`killed and checked at least ${MIN_KILLS_PER_ROUND} children per round`, () => {
     expect(totals.kills, 'SIGKILLs checked').toBeGreaterThanOrEqual(MIN_KILLS_PER_ROUND * ROUNDS);
     expect(totals.killedDuringOpen, 'SIGKILLs while the WAL was opening').toBeGreaterThan(0);
+    expect(totals.killedDuringClose, 'SIGKILLs during close()').toBeGreaterThan(0);
+    expect(totals.closedCleanly, 'SIGKILLs after a clean close()').toBeGreaterThan(0);
+    expect(totals.matchedRecords, 'clean-shutdown records matched').toBeGreaterThan(0);
   });
 });
