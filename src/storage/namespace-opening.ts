@@ -48,8 +48,11 @@ export interface OpenedNamespace {
   readonly distrusted: ScannedBecause[];
   /** What open found of the last close's clean-shutdown record (FORMAT §16). */
   readonly cleanShutdown: CleanShutdownCheck;
-  /** Damage the record revealed (segment files it names that are gone), added to the recovery's. */
-  readonly cleanShutdownDamage: DamageReport[];
+  /**
+   * What the directory listing revealed, added to the recovery's damage: segment files the clean
+   * record names that are gone, empty segment files removed (RecoveryPlan.removedEmpty).
+   */
+  readonly listingDamage: DamageReport[];
   /** Whether this open makes what it writes durable (fsync other than 'none'). */
   readonly durable: boolean;
   /** Set by finishRecovery: where the new epoch's append times start (docs/FORMAT.md §13.3). */
@@ -94,13 +97,13 @@ export function openNamespace(
         { path: dir },
       );
     }
-    const segments = listSegments(io, dir);
-    const epoch = nextEpoch(manifest && { epoch: manifest.epoch, path: manifestPath(dir) }, segments);
+    const listed = listSegments(io, dir);
+    const epoch = nextEpoch(manifest && { epoch: manifest.epoch, path: manifestPath(dir) }, listed);
     const nowMs = Date.now();
     const recordedKey = key ?? manifest?.key;
     // §20.3: the first version-2 open of a version-1 log (or of segments without a MANIFEST) fixes
     // the time of every version-1 entry, durably before anything else; later opens carry it.
-    const upgrading = manifest === null ? segments.length > 0 : manifest.version < MANIFEST_VERSION;
+    const upgrading = manifest === null ? listed.length > 0 : manifest.version < MANIFEST_VERSION;
     const v1TimeMs = manifest?.v1TimeMs ?? (upgrading ? nowMs : undefined);
     const written: Manifest = {
       format: MANIFEST_FORMAT,
@@ -113,17 +116,28 @@ export function openNamespace(
       ...(v1TimeMs === undefined ? {} : { v1TimeMs }),
     };
     writeManifest(io, dir, written, durable || upgrading);
+    // After MANIFEST: planning unlinks drafts, orphan summaries and empty segments (FORMAT §17 steps 2–3).
+    const plan = planRecovery(
+      io,
+      dir,
+      listed.map((s) => s.path),
+      { headsOnly: summaryHeadsOnly },
+    );
+    const removed = new Set(plan.removedEmpty);
+    const segments = listed.filter((s) => !removed.has(s.path));
     const segmentPaths = segments.map((s) => s.path);
-    // After MANIFEST: planning unlinks drafts and orphan summaries (FORMAT §17 steps 2–3).
-    const plan = planRecovery(io, dir, segmentPaths, { headsOnly: summaryHeadsOnly });
     const cursors = CursorStore.open(io, dir, { durable });
-    const cleanShutdownDamage: DamageReport[] = [];
+    const listingDamage: DamageReport[] = plan.removedEmpty.map((p) => ({
+      path: p,
+      offset: 0,
+      reason: 'empty segment file removed (it held no frame: a crash between creating a segment and its first write leaves one)',
+    }));
     const cleanShutdown = checkCleanShutdown(
       manifest,
       segments,
       plan,
       { bootId: io.bootId(), cursorGeneration: cursors.generation, manifestPath: manifestPath(dir) },
-      cleanShutdownDamage,
+      listingDamage,
     );
     return {
       dir,
@@ -136,7 +150,7 @@ export function openNamespace(
       summarized: plan.trusted,
       distrusted: plan.distrusted,
       cleanShutdown,
-      cleanShutdownDamage,
+      listingDamage,
       durable,
       timeFloorMs: 0,
       release: () => lock.release(),
@@ -183,7 +197,7 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
     v1TimeMs: ns.manifest.v1TimeMs,
   });
   ns.timeFloorMs = recovery.timeFloorMs;
-  recovery.damage.push(...ns.cleanShutdownDamage);
+  recovery.damage.push(...ns.listingDamage);
   if (!sameFences(recovery.fences, ns.manifest.fences)) {
     // Durable even under fsync 'none': it is rare, and without it a power cut could let frames this
     // recovery ignored come back once the new epoch's writes that replace them are reclaimed.

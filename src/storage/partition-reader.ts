@@ -151,10 +151,18 @@ export class PartitionReader {
       });
     }
     let seq = fromSeq;
+    // Reading ahead pays for a reader that goes on where it stopped. A read positioned afresh (a
+    // get, a seek's step, a first read) reads what it can use — an index interval to walk and its
+    // byte budget — instead of a whole window: a random get read 1 MiB for one entry.
+    let aheadBytes =
+      hint.hintSegment === index.runAt(runIndex).segment && hint.hintSeq === fromSeq
+        ? Infinity
+        : DEFAULT_INDEX_INTERVAL_BYTES + maxBytes + IN_PLACE_SLACK_BYTES;
     for (; runIndex < index.runCount; runIndex++) {
       const run = index.runAt(runIndex);
       if (run.firstSeq > seq) break;
-      seq = this.readRun(topic, run, seq, batch, hint);
+      seq = this.readRun(topic, run, seq, batch, hint, aheadBytes);
+      aheadBytes = Infinity;
       if (seq < run.firstSeq + run.count) break;
     }
     return batch.finish();
@@ -289,6 +297,7 @@ export class PartitionReader {
     fromSeq: number,
     batch: ReadBatchBuilder,
     hint: ReadHint,
+    aheadBytes: number,
   ): number {
     const segment = run.segment;
     if (segment.pointsPending === true) this.loadPoints(segment);
@@ -299,13 +308,16 @@ export class PartitionReader {
     const endSeq = run.firstSeq + run.count;
     const limit = run.endOffset;
     // Frames after the run may be read too (the window reads ahead), up to what is known written.
-    const readAhead = Math.max(limit, this.writtenEnd(segment));
     let seq = fromSeq;
     let offset = walkStartOf(run, seq, hint);
+    const knownEnd = Math.max(limit, this.writtenEnd(segment));
     const walkStart = offset;
     let otherBytes = 0;
     try {
       while (seq < endSeq && !batch.full) {
+        // Each load reads ahead at most aheadBytes from where it lands, so a capped walk that goes
+        // past its first window still reads a window, not a header, at a time.
+        const readAhead = Math.min(knownEnd, offset + aheadBytes);
         const i = this.window.load(fd, segment, offset, headerBytes, readAhead);
         const skip = otherTopicFrameBytes(this.window.bytes, i, topic.id, headerBytes);
         if (skip > 0) {

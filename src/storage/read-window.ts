@@ -53,7 +53,10 @@ export class ReadWindow {
     const blockBytes = segment.blockBytes;
     if (this.maxSlots > 1 && blockBytes > 0 && capacity % blockBytes === 0) {
       const start = offset - (offset % capacity);
-      if (offset + n <= start + capacity) return this.loadAligned(fd, segment, start, offset, n, end);
+      // A read landing far into an aligned window nobody loaded (a get, a seek) would read the
+      // window's whole front for nothing: it reads from where it lands instead.
+      const useful = offset - start <= end - offset || this.hasAligned(segment, start);
+      if (useful && offset + n <= start + capacity) return this.loadAligned(fd, segment, start, offset, n, end);
     }
     return this.loadAt(fd, segment, offset, n, end);
   }
@@ -61,6 +64,10 @@ export class ReadWindow {
   /** The segment is about to be deleted: never answer from its bytes again. */
   forget(segment: SegmentRef): void {
     for (const slot of this.slots) if (slot.segment === segment) slot.segment = null;
+  }
+
+  private hasAligned(segment: SegmentRef, start: number): boolean {
+    return this.slots.some((s) => s.aligned && s.segment === segment && s.start === start);
   }
 
   /** The aligned window at `start` holding [offset, offset + n), extended up to `end` if short. */

@@ -15,7 +15,7 @@
 import * as path from 'node:path';
 import { WalError } from '../errors.js';
 import { decodeSegmentHeader, segmentHeaderFrameBytes } from './frame.js';
-import { createFresh, preadFull, pwriteAll, type FileIo } from './file-io.js';
+import { createFresh, fileSizeAt, preadFull, pwriteAll, type FileIo } from './file-io.js';
 import { parseSegmentFileName } from './segment-name.js';
 import type { SegmentScan } from './segment-scanner.js';
 import {
@@ -122,6 +122,13 @@ export interface RecoveryPlan {
   distrusted: ScannedBecause[];
   /** The head checksum of each trusted summary, by segment path (the clean-shutdown record binds them, FORMAT §16). */
   headCrcs: Map<string, number>;
+  /**
+   * Segment files of 0 bytes, unlinked: a writer creates a segment and writes its header with its
+   * first frames, so a crash (or a failed first write, rolled back) between the two leaves an empty
+   * file that holds nothing. Kept, it could never be summarized and would hold off every later
+   * clean-shutdown record; the caller leaves these out of everything else.
+   */
+  removedEmpty: string[];
 }
 
 /**
@@ -148,13 +155,16 @@ export function planRecovery(
     if (parseSegmentFileName(path.basename(segmentPath)) === null) continue;
     if (name.endsWith(SUMMARY_TMP_SUFFIX) || !segments.has(segmentPath)) unlinkIfThere(io, path.join(dir, name));
   }
-  const plan: RecoveryPlan = { trusted: [], toScan: [], distrusted: [], headCrcs: new Map() };
+  const plan: RecoveryPlan = { trusted: [], toScan: [], distrusted: [], headCrcs: new Map(), removedEmpty: [] };
   const bootId = io.bootId();
   for (const segmentPath of segmentPaths) {
     const summaryPath = summaryPathOf(segmentPath);
     const kind = io.kind(summaryPath);
     if (kind === null) {
-      plan.toScan.push(segmentPath);
+      if (isEmptyFile(io, segmentPath)) {
+        io.unlink(segmentPath);
+        plan.removedEmpty.push(segmentPath);
+      } else plan.toScan.push(segmentPath);
       continue;
     }
     const verdict =
@@ -170,6 +180,15 @@ export function planRecovery(
     }
   }
   return plan;
+}
+
+/** Only a segment without a summary can be empty (a summary is of a sealed, written segment). */
+function isEmptyFile(io: FileIo, filePath: string): boolean {
+  try {
+    return fileSizeAt(io, filePath) === 0;
+  } catch {
+    return false; // the scan reports what it cannot open
+  }
 }
 
 function trustedContent(

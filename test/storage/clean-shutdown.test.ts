@@ -214,6 +214,56 @@ describe('open checks the directory against the record and reports what differs 
   });
 });
 
+describe('an empty segment file holds nothing: open removes it, and it never holds off a record (docs/FORMAT.md §16)', () => {
+  it('a 0-byte segment (a crash between creating a segment and its first write) is removed and reported; the next close writes a record that matches', () => {
+    const dir = tmp.make();
+    writeLog(dir, 120);
+    // What a kill between a segment's creation and its first write leaves: a later epoch's file, empty.
+    const epoch = readManifest(nodeFileIo, dir)!.epoch;
+    const empty = path.join(dir, `${(epoch + 1).toString(16).padStart(8, '0')}-0000-00000000.seg`);
+    fs.writeFileSync(empty, '');
+    let store = open(dir);
+    try {
+      expect(fs.existsSync(empty)).toBe(false);
+      expect(store.recovery.damage.map((d) => [d.path, d.reason])).toEqual([
+        [empty, expect.stringMatching(/^empty segment file removed/)],
+      ]);
+      expect(store.recovery.skippedFiles).toEqual([]);
+      expect(store.recovery.scannedBytes).toBe(0);
+      expect(readAll(store)).toEqual(written(120));
+      // Its epoch number is never used again: this open's epoch is past it.
+      expect(readManifest(nodeFileIo, dir)!.epoch).toBeGreaterThan(epoch + 1);
+      store.append('a', 'after');
+    } finally {
+      store.close();
+    }
+    store = open(dir);
+    try {
+      expect(store.recovery.cleanShutdown).toEqual({ found: true, matched: true });
+      expect(store.recovery.damage).toEqual([]);
+      expect(readAll(store)).toEqual([...written(120), 'after']);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a segment that is not empty but has no readable header is kept and scanned, not removed', () => {
+    const dir = tmp.make();
+    writeLog(dir, 120);
+    const epoch = readManifest(nodeFileIo, dir)!.epoch;
+    const torn = path.join(dir, `${(epoch + 1).toString(16).padStart(8, '0')}-0000-00000000.seg`);
+    fs.writeFileSync(torn, Buffer.alloc(20, 0xab));
+    const store = open(dir);
+    try {
+      expect(fs.existsSync(torn)).toBe(true);
+      expect(store.recovery.skippedFiles).toEqual([torn]);
+      expect(readAll(store)).toEqual(written(120));
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('the record is decoded strictly: a malformed one is a damaged MANIFEST (docs/FORMAT.md §16, §20.2)', () => {
   const bad: Array<[string, Record<string, unknown>]> = [
     ['a negative segment count', { segments: -1 }],
