@@ -130,7 +130,8 @@ export function openNamespace(
     const listingDamage: DamageReport[] = plan.removedEmpty.map((p) => ({
       path: p,
       offset: 0,
-      reason: 'empty segment file removed (it held no frame: a crash between creating a segment and its first write leaves one)',
+      reason:
+        'empty segment file removed (it held no frame: a crash between creating a segment and its first write leaves one)',
     }));
     const cleanShutdown = checkCleanShutdown(
       manifest,
