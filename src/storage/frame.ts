@@ -309,6 +309,11 @@ function flagsAt(buf: Uint8Array, at: number): number {
   return buf[at + 6]! | (buf[at + 7]! << 8);
 }
 
+/** The payload checksum in the entry frame header at `at` of a segment of `version`. */
+export function entryPayloadCrcAt(buf: Uint8Array, at: number, version: number): number {
+  return readU32(buf, at + (version === FRAME_VERSION_1 ? 24 : 32));
+}
+
 /** The append time in the version-2 frame header at `at`. */
 export function entryTimeMsAt(buf: Uint8Array, at: number): number {
   return readU32(buf, at + 24) + readU32(buf, at + 28) * TWO_POW_32;

@@ -16,6 +16,7 @@ import {
   decodeFrameHeaderIn,
   decodeSegmentHeader,
   entryCodecAt,
+  entryPayloadCrcAt,
   entryTimeMsAt,
   followingEntryPayloadBytes,
   frameBytes,
@@ -190,8 +191,10 @@ export class PartitionReader {
     if (runIndex < 0) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const run = topic.index.runAt(runIndex);
     const segment = run.segment;
-    if (segment.unverified === true) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     if (segment.pointsPending === true) this.loadPoints(segment);
+    // A segment open took from its summary was not verified by this process: each payload taken is
+    // checked here, in place (a mismatch ends the batch; read() then reports it as ERR_CORRUPT).
+    const checkPayloads = segment.unverified === true;
     const hinted = hintApplies(hint, run, fromSeq);
     if (hinted && hint.hintSparse) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     const start = walkStartOf(run, fromSeq, hint);
@@ -233,6 +236,9 @@ export class PartitionReader {
             // An entry before the one wanted (the walk started at a point) is stepped over.
             if (followingSeq === seq) {
               if (i + headerBytes + length > n || (entries.length > 0 && used + length > maxBytes)) break;
+              const payloadAt = i + headerBytes;
+              if (checkPayloads && crc32Of(buf, payloadAt, payloadAt + length) !== entryPayloadCrcAt(buf, i, version))
+                break;
               const timeMs = timeOfV1 >= 0 ? timeOfV1 : entryTimeMsAt(buf, i);
               entries.push({ seq, codec: entryCodecAt(buf, i), offset: i + headerBytes, length, timeMs });
               used += length;

@@ -165,4 +165,52 @@ describe('reads of a segment open took from a summary check each payload (docs/F
     expect((readWith(false)() as { entries: unknown[] }).entries.length).toBe(50);
     expectWalError(readWith(true), 'ERR_CORRUPT');
   });
+
+  it('in place too (a read of a long run): the batch ends before the damaged entry, and reading it is ERR_CORRUPT', () => {
+    const p = new Partition(
+      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 64 * MIB, blockBytes: MIB },
+      [],
+    );
+    p.defineTopic(1, 'only');
+    for (let seq = 0; seq < 400; seq++) {
+      const data = payload(seq);
+      p.stageEntry(1, data, 0, data.byteLength, CODEC_RAW, 0);
+    }
+    p.commit();
+    p.close();
+    const [segment] = listSegments(nodeFileIo, dir);
+    const scan = scanSegment(nodeFileIo, segment!.path);
+    const run = scan.runs[0]!;
+    const damaged = 300;
+    const bytes = fs.readFileSync(segment!.path);
+    let offset = run.startOffset;
+    for (let seq = 0; seq < damaged; seq++) {
+      offset += FRAME_HEADER_BYTES_V2 + payload(seq).byteLength;
+      offset = Math.ceil(offset / 8) * 8;
+    }
+    expect(bytes.readUInt32LE(offset + FRAME_HEADER_BYTES_V2)).toBe(damaged); // payload() writes its seq first
+    bytes[offset + FRAME_HEADER_BYTES_V2 + 20] ^= 0x01;
+    fs.writeFileSync(segment!.path, bytes);
+    const fd = nodeFileIo.open(segment!.path, 'read');
+    try {
+      const read = (unverified: boolean, from: number): { entries: Array<{ seq: number }> } => {
+        const ref: SegmentRef = { path: segment!.path, id: segment!.id, blockBytes: 0, layout: null, unverified };
+        const index = new TopicIndex();
+        index.appendRecovered(ref, run.firstSeq, run.count, run.startOffset, run.endOffset, run.points);
+        const topic: ReadableTopic = {
+          ...{ id: 1, name: 'only', committedSeq: run.count, index },
+          ...{ hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false },
+        };
+        const reader = new PartitionReader(nodeFileIo, () => fd, { verifyPayloads: false });
+        return reader.readInPlace(topic, from, 4 * MIB, 1000);
+      };
+      // Scanned at open: trusted, all 400 in one batch (the damage is the medium's, for verify() to find).
+      expect(read(false, 0).entries.length).toBe(400);
+      const first = read(true, 0).entries;
+      expect(first.map((e) => e.seq)).toEqual(Array.from({ length: damaged }, (_, i) => i));
+      expectWalError(() => read(true, damaged), 'ERR_CORRUPT');
+    } finally {
+      nodeFileIo.close(fd);
+    }
+  });
 });
