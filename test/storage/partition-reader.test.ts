@@ -124,76 +124,32 @@ describe('reads of a segment open took from a summary check each payload (docs/F
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('a reader that trusts payloads still checks them in an unverified segment: damage is ERR_CORRUPT, not data', () => {
+  /** One segment of `count` entries of topic 1, scanned (the runs and points open would index). */
+  function writeScanned(count: number) {
     const p = new Partition(
       { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 64 * MIB, blockBytes: MIB },
       [],
     );
     p.defineTopic(1, 'only');
-    for (let seq = 0; seq < 50; seq++) {
+    for (let seq = 0; seq < count; seq++) {
       const data = payload(seq);
       p.stageEntry(1, data, 0, data.byteLength, CODEC_RAW, 0);
     }
     p.commit();
     p.close();
     const [segment] = listSegments(nodeFileIo, dir);
-    const scan = scanSegment(nodeFileIo, segment!.path);
-    const run = scan.runs[0]!;
-    // A payload byte of entry 0, after its scan: what a summary would still vouch for.
-    const bytes = fs.readFileSync(segment!.path);
-    bytes[run.startOffset + FRAME_HEADER_BYTES_V2 + 10] ^= 0x01;
-    fs.writeFileSync(segment!.path, bytes);
-    const readWith = (unverified: boolean): (() => unknown) => {
-      const ref: SegmentRef = { path: segment!.path, id: segment!.id, blockBytes: 0, layout: null, unverified };
-      const index = new TopicIndex();
-      index.appendRecovered(ref, run.firstSeq, run.count, run.startOffset, run.endOffset, run.points);
-      const topic: ReadableTopic = {
-        ...{ id: 1, name: 'only', committedSeq: run.count, index },
-        ...{ hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false },
-      };
-      const fd = nodeFileIo.open(segment!.path, 'read');
-      const reader = new PartitionReader(nodeFileIo, () => fd, { verifyPayloads: false });
-      return () => {
-        try {
-          return reader.readInPlace(topic, 0, MIB, 100);
-        } finally {
-          nodeFileIo.close(fd);
-        }
-      };
-    };
-    // Verified at open (scanned): the main thread's reader does not check payloads again.
-    expect((readWith(false)() as { entries: unknown[] }).entries.length).toBe(50);
-    expectWalError(readWith(true), 'ERR_CORRUPT');
-  });
-
-  it('in place too (a read of a long run): the batch ends before the damaged entry, and reading it is ERR_CORRUPT', () => {
-    const p = new Partition(
-      { dir, io: nodeFileIo, epoch: 1, writerIndex: 0, segmentBytes: 64 * MIB, blockBytes: MIB },
-      [],
-    );
-    p.defineTopic(1, 'only');
-    for (let seq = 0; seq < 400; seq++) {
-      const data = payload(seq);
-      p.stageEntry(1, data, 0, data.byteLength, CODEC_RAW, 0);
-    }
-    p.commit();
-    p.close();
-    const [segment] = listSegments(nodeFileIo, dir);
-    const scan = scanSegment(nodeFileIo, segment!.path);
-    const run = scan.runs[0]!;
-    const damaged = 300;
-    const bytes = fs.readFileSync(segment!.path);
-    let offset = run.startOffset;
-    for (let seq = 0; seq < damaged; seq++) {
-      offset += FRAME_HEADER_BYTES_V2 + payload(seq).byteLength;
-      offset = Math.ceil(offset / 8) * 8;
-    }
-    expect(bytes.readUInt32LE(offset + FRAME_HEADER_BYTES_V2)).toBe(damaged); // payload() writes its seq first
-    bytes[offset + FRAME_HEADER_BYTES_V2 + 20] ^= 0x01;
-    fs.writeFileSync(segment!.path, bytes);
+    const run = scanSegment(nodeFileIo, segment!.path).runs[0]!;
     const fd = nodeFileIo.open(segment!.path, 'read');
-    try {
-      const read = (unverified: boolean, from: number): { entries: Array<{ seq: number }> } => {
+    return {
+      run,
+      /** Flips a payload byte at `offset` of the file: what a summary made before would still vouch for. */
+      flip(offset: number): void {
+        const bytes = fs.readFileSync(segment!.path);
+        bytes[offset] ^= 0x01;
+        fs.writeFileSync(segment!.path, bytes);
+      },
+      /** A reader that trusts payloads (the main thread's), of the segment as scanned or as taken from a summary. */
+      readInPlace(unverified: boolean, from: number, maxBytes: number, maxEntries: number) {
         const ref: SegmentRef = { path: segment!.path, id: segment!.id, blockBytes: 0, layout: null, unverified };
         const index = new TopicIndex();
         index.appendRecovered(ref, run.firstSeq, run.count, run.startOffset, run.endOffset, run.points);
@@ -201,16 +157,48 @@ describe('reads of a segment open took from a summary check each payload (docs/F
           ...{ id: 1, name: 'only', committedSeq: run.count, index },
           ...{ hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false },
         };
-        const reader = new PartitionReader(nodeFileIo, () => fd, { verifyPayloads: false });
-        return reader.readInPlace(topic, from, 4 * MIB, 1000);
-      };
-      // Scanned at open: trusted, all 400 in one batch (the damage is the medium's, for verify() to find).
-      expect(read(false, 0).entries.length).toBe(400);
-      const first = read(true, 0).entries;
-      expect(first.map((e) => e.seq)).toEqual(Array.from({ length: damaged }, (_, i) => i));
-      expectWalError(() => read(true, damaged), 'ERR_CORRUPT');
+        return new PartitionReader(nodeFileIo, () => fd, { verifyPayloads: false }).readInPlace(
+          topic,
+          from,
+          maxBytes,
+          maxEntries,
+        );
+      },
+      close: () => nodeFileIo.close(fd),
+    };
+  }
+
+  it('a reader that trusts payloads still checks them in an unverified segment: damage is ERR_CORRUPT, not data', () => {
+    const log = writeScanned(50);
+    try {
+      log.flip(log.run.startOffset + FRAME_HEADER_BYTES_V2 + 10); // entry 0
+      // Verified at open (scanned): the main thread's reader does not check payloads again.
+      expect(log.readInPlace(false, 0, MIB, 100).entries.length).toBe(50);
+      expectWalError(() => log.readInPlace(true, 0, MIB, 100), 'ERR_CORRUPT');
     } finally {
-      nodeFileIo.close(fd);
+      log.close();
+    }
+  });
+
+  it('in place too (a read of a long run): the batch ends before the damaged entry, and reading it is ERR_CORRUPT', () => {
+    const log = writeScanned(400);
+    try {
+      const damaged = 300;
+      let offset = log.run.startOffset;
+      for (let seq = 0; seq < damaged; seq++)
+        offset = Math.ceil((offset + FRAME_HEADER_BYTES_V2 + payload(seq).byteLength) / 8) * 8;
+      // payload() writes its seq first: this is entry 300's payload
+      expect(fs.readFileSync(listSegments(nodeFileIo, dir)[0]!.path).readUInt32LE(offset + FRAME_HEADER_BYTES_V2)).toBe(
+        damaged,
+      );
+      log.flip(offset + FRAME_HEADER_BYTES_V2 + 20);
+      // Scanned at open: trusted, all 400 in one batch (the damage is the medium's, for verify() to find).
+      expect(log.readInPlace(false, 0, 4 * MIB, 1000).entries.length).toBe(400);
+      const first = log.readInPlace(true, 0, 4 * MIB, 1000).entries;
+      expect(first.map((e) => e.seq)).toEqual(Array.from({ length: damaged }, (_, i) => i));
+      expectWalError(() => log.readInPlace(true, damaged, 4 * MIB, 1000), 'ERR_CORRUPT');
+    } finally {
+      log.close();
     }
   });
 });
