@@ -28,7 +28,6 @@ import { bytesOf, peekAll } from '../helpers/log-store-reads.js';
 import { TmpDirs, copyDir } from '../helpers/tmp-dir.js';
 import {
   AUDIT,
-  BIG_ENTRY_BYTES,
   BLOBS,
   EXPECTED_UNREAD_V2,
   GOLDEN_V2_CLOCK_MS,
@@ -38,6 +37,7 @@ import {
   ROLLS,
   ROLL_ENTRIES,
   ROLL_ENTRY_BYTES,
+  WORKLOAD_FRAMES,
 } from '../fixtures/golden/workload.js';
 
 const FIXTURE_SEGMENTS = 3;
@@ -90,16 +90,7 @@ describe('golden files: on-disk format v2', () => {
     }
     const entries = locateEntries(GOLDEN_V2_FIXTURE_DIR);
     expect(entries.map((e) => `${e.topic}#${e.seq}:${e.payloadBytes}`)).toEqual([
-      `${ORDERS}#0:7`,
-      `${ORDERS}#1:7`,
-      `${AUDIT}#0:0`,
-      `${ORDERS}#2:7`,
-      `${ORDERS}#3:7`,
-      `${ORDERS}#4:7`,
-      `${BLOBS}#0:${BIG_ENTRY_BYTES}`,
-      `${AUDIT}#1:4`,
-      `${ORDERS}#5:7`,
-      `${BLOBS}#1:15`,
+      ...WORKLOAD_FRAMES,
       ...Array.from({ length: ROLL_ENTRIES }, (_, seq) => `${ROLLS}#${seq}:${ROLL_ENTRY_BYTES}`),
     ]);
     expect(entries.every((e) => e.timeMs === GOLDEN_V2_CLOCK_MS)).toBe(true);

@@ -12,12 +12,12 @@ import { bytesOf, peekAll } from '../helpers/log-store-reads.js';
 import { TmpDirs, copyDir } from '../helpers/tmp-dir.js';
 import {
   AUDIT,
-  BIG_ENTRY_BYTES,
   BLOBS,
   EXPECTED_UNREAD,
   GOLDEN_FIXTURE_DIR,
   GOLDEN_OPTIONS,
   ORDERS,
+  WORKLOAD_FRAMES,
 } from '../fixtures/golden/workload.js';
 
 describe('golden files: on-disk format v1', () => {
@@ -34,18 +34,7 @@ describe('golden files: on-disk format v1', () => {
 
   it('the fixture holds every frame of the workload, the big entry spanning blocks', () => {
     const entries = locateEntries(GOLDEN_FIXTURE_DIR).map((e) => `${e.topic}#${e.seq}:${e.payloadBytes}`);
-    expect(entries).toEqual([
-      `${ORDERS}#0:7`,
-      `${ORDERS}#1:7`,
-      `${AUDIT}#0:0`,
-      `${ORDERS}#2:7`,
-      `${ORDERS}#3:7`,
-      `${ORDERS}#4:7`,
-      `${BLOBS}#0:${BIG_ENTRY_BYTES}`,
-      `${AUDIT}#1:4`,
-      `${ORDERS}#5:7`,
-      `${BLOBS}#1:15`,
-    ]);
+    expect(entries).toEqual(WORKLOAD_FRAMES);
   });
 
   it('old files stay readable: a copy of the fixture opens and delivers exactly the unread entries', () => {

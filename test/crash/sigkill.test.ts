@@ -159,15 +159,20 @@ interface Recovered {
   entries: Array<{ seq: number; text: string }>;
 }
 
-/** What the single-threaded core recovers from `dir`; a probe append tells where each topic ends. */
-function recoverWithLogStore(dir: string): Map<string, Recovered> {
-  const store = LogStore.open({
+/** The single-threaded core (the reference implementation) on `dir`, with the children's layout. */
+function openWithLogStore(dir: string): LogStore {
+  return LogStore.open({
     dir,
     fsync: 'none',
     segmentBytes: SEGMENT_BYTES,
     blockBytes: BLOCK_BYTES,
     maxBatchEntries: 1_000_000,
   });
+}
+
+/** What the single-threaded core recovers from `dir`; a probe append tells where each topic ends. */
+function recoverWithLogStore(dir: string): Map<string, Recovered> {
+  const store = openWithLogStore(dir);
   const decoder = new TextDecoder();
   const out = new Map<string, Recovered>();
   try {
@@ -193,13 +198,7 @@ function recoverWithLogStore(dir: string): Map<string, Recovered> {
  * close writes a record of its own, which the next child opens.
  */
 function checkCleanShutdown(dir: string, what: string): void {
-  const store = LogStore.open({
-    dir,
-    fsync: 'none',
-    segmentBytes: SEGMENT_BYTES,
-    blockBytes: BLOCK_BYTES,
-    maxBatchEntries: 1_000_000,
-  });
+  const store = openWithLogStore(dir);
   try {
     const { cleanShutdown, scannedBytes, skippedFiles } = store.recovery;
     expect(scannedBytes, `${what}: bytes scanned by open`).toBe(0);
