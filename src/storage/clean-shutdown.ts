@@ -61,15 +61,13 @@ export function buildCleanShutdown(
   };
 }
 
-/** The last write of a clean close: MANIFEST with the record (durable unless fsync is 'none'). */
-export function writeCleanShutdown(
-  io: FileIo,
-  dir: string,
-  manifest: Manifest,
-  record: CleanShutdown,
-  durable: boolean,
-): void {
-  writeManifest(io, dir, { ...manifest, clean: record }, durable);
+/**
+ * The last write of a clean close: MANIFEST with the record, durably whatever the fsync mode (a
+ * MANIFEST torn by a power cut would leave the log unopenable; under 'none' the record still says
+ * `synced: false`, since the segments and summaries it names were not fsynced).
+ */
+export function writeCleanShutdown(io: FileIo, dir: string, manifest: Manifest, record: CleanShutdown): void {
+  writeManifest(io, dir, { ...manifest, clean: record }, true);
 }
 
 /**

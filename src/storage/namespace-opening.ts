@@ -115,7 +115,7 @@ export function openNamespace(
       fences: manifest?.fences ?? [],
       ...(v1TimeMs === undefined ? {} : { v1TimeMs }),
     };
-    writeManifest(io, dir, written, durable || upgrading);
+    writeManifest(io, dir, written, true);
     // After MANIFEST: planning unlinks drafts, orphan summaries and empty segments (FORMAT §17 steps 2–3).
     const plan = planRecovery(
       io,
@@ -248,7 +248,7 @@ export function recordCleanShutdown(ns: OpenedNamespace): string | null {
     bootId: ns.io.bootId(),
   });
   if (typeof record === 'string') return record;
-  writeCleanShutdown(ns.io, ns.dir, ns.manifest, record, ns.durable);
+  writeCleanShutdown(ns.io, ns.dir, ns.manifest, record);
   return null;
 }
 

@@ -170,10 +170,13 @@ export class RecordingFileIo implements FileIo {
   readonly #locks = new Map<number, number>();
   /** Each reset (a machine coming back up) is a new boot. */
   #boot = 1;
+  /** A boot id that stays what it is (a state checked as the same boot or another), else one per resetTo. */
+  readonly #fixedBootId: string | null;
 
   /** `root` is the namespace directory; it (and only what is below it) lives in memory. */
-  constructor(root: string) {
+  constructor(root: string, fixedBootId: string | null = null) {
     this.root = path.resolve(root);
+    this.#fixedBootId = fixedBootId;
     this.#dirs.set(this.root, { path: this.root, entries: new Map(), durable: new Map(), pending: [] });
   }
 
@@ -208,7 +211,7 @@ export class RecordingFileIo implements FileIo {
 
   /** Like an OFD lock: per open (descriptor here), released by close. Not part of the crash model. */
   bootId(): string | null {
-    return `recorded-boot-${this.#boot}`;
+    return this.#fixedBootId ?? `recorded-boot-${this.#boot}`;
   }
 
   tryLock(fd: number): boolean {
