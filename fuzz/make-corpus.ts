@@ -108,16 +108,11 @@ try {
 
   // A MANIFEST with a key and fences, written by the library's own writer.
   const manifest = readManifest(nodeFileIo, dir)!;
-  writeManifest(
-    nodeFileIo,
-    dir,
-    {
-      ...manifest,
-      key: 'prod/payments',
-      fences: [{ segment: { epoch: 1, writerIndex: 0, segmentNo: 0 }, topicId: 2, offset: 96, seq: 1 }],
-    },
-    false,
-  );
+  writeManifest(nodeFileIo, dir, {
+    ...manifest,
+    key: 'prod/payments',
+    fences: [{ segment: { epoch: 1, writerIndex: 0, segmentNo: 0 }, topicId: 2, offset: 96, seq: 1 }],
+  });
   const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'MANIFEST')));
   seed('manifest', withControl(0, bytes));
   seed('manifest', withControl(1, bytes.subarray(CONTROL_HEADER_BYTES)));

@@ -62,12 +62,12 @@ export function buildCleanShutdown(
 }
 
 /**
- * The last write of a clean close: MANIFEST with the record, durably whatever the fsync mode (a
- * MANIFEST torn by a power cut would leave the log unopenable; under 'none' the record still says
- * `synced: false`, since the segments and summaries it names were not fsynced).
+ * The last write of a clean close: MANIFEST with the record (durable in every mode, like every
+ * MANIFEST; under 'none' the record says `synced: false`: the segments and summaries it names were
+ * not fsynced).
  */
 export function writeCleanShutdown(io: FileIo, dir: string, manifest: Manifest, record: CleanShutdown): void {
-  writeManifest(io, dir, { ...manifest, clean: record }, true);
+  writeManifest(io, dir, { ...manifest, clean: record });
 }
 
 /**

@@ -508,7 +508,7 @@ export class CursorStore {
     const nextFd = this.#createEmptyLog(nextLogPath);
     const cursorsPath = path.join(this.dir, CURSORS_FILE_NAME);
     try {
-      writeFileAtomic(this.#io, cursorsPath, this.#encodeSnapshot(next), true);
+      writeFileAtomic(this.#io, cursorsPath, this.#encodeSnapshot(next));
     } catch (err) {
       this.#io.close(nextFd);
       removeIfPresent(this.#io, nextLogPath);

@@ -338,20 +338,22 @@ export function preadFull(
 }
 
 /**
- * Replaces `target` atomically: write a fresh `target.tmp` (see createFresh), fsync it, rename over `target`, fsync the
- * directory. With `durable: false` (fsync mode 'none') the two fsyncs are skipped.
+ * Replaces a control file (MANIFEST, CURSORS) atomically and durably, in every fsync mode: write a
+ * fresh `target.tmp` (see createFresh), fsync it, rename over `target`, fsync the directory. Without
+ * the fsyncs a power cut can keep the rename and lose the bytes, and a torn control file leaves a log
+ * that does not open (docs/SEMANTICS.md rule 7).
  */
-export function writeFileAtomic(io: FileIo, target: string, data: Uint8Array, durable: boolean): void {
+export function writeFileAtomic(io: FileIo, target: string, data: Uint8Array): void {
   const tmp = `${target}.tmp`;
   const fd = createFresh(io, tmp);
   try {
     pwriteAll(io, fd, data, 0);
-    if (durable) io.fsync(fd);
+    io.fsync(fd);
   } finally {
     io.close(fd);
   }
   io.rename(tmp, target);
-  if (durable) io.fsyncDir(path.dirname(target));
+  io.fsyncDir(path.dirname(target));
 }
 
 /**

@@ -94,7 +94,8 @@ export function readManifest(io: FileIo, dir: string): Manifest | null {
   return decodeManifest(bytes, filePath);
 }
 
-export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durable: boolean): void {
+/** Replaces MANIFEST, durably in every fsync mode (writeFileAtomic). */
+export function writeManifest(io: FileIo, dir: string, manifest: Manifest): void {
   const filePath = manifestPath(dir);
   try {
     const { fences, key, v1TimeMs, clean, ...rest } = manifest;
@@ -104,12 +105,7 @@ export function writeManifest(io: FileIo, dir: string, manifest: Manifest, durab
     const keyed = key === undefined ? fields : { ...fields, key };
     const withKey = v1TimeMs === undefined ? keyed : { ...keyed, v1TimeMs };
     const withFences = stored.length > 0 ? { ...withKey, fences: stored } : withKey;
-    writeFileAtomic(
-      io,
-      filePath,
-      packControlFile(clean === undefined ? withFences : { ...withFences, clean }),
-      durable,
-    );
+    writeFileAtomic(io, filePath, packControlFile(clean === undefined ? withFences : { ...withFences, clean }));
   } catch (err) {
     throw WalError.fromSystem(err, 'writing MANIFEST', filePath);
   }

@@ -115,7 +115,7 @@ export function openNamespace(
       fences: manifest?.fences ?? [],
       ...(v1TimeMs === undefined ? {} : { v1TimeMs }),
     };
-    writeManifest(io, dir, written, true);
+    writeManifest(io, dir, written);
     // After MANIFEST: planning unlinks drafts, orphan summaries and empty segments (FORMAT §17 steps 2–3).
     const plan = planRecovery(
       io,
@@ -200,10 +200,10 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
   ns.timeFloorMs = recovery.timeFloorMs;
   recovery.damage.push(...ns.listingDamage);
   if (!sameFences(recovery.fences, ns.manifest.fences)) {
-    // Durable even under fsync 'none': it is rare, and without it a power cut could let frames this
-    // recovery ignored come back once the new epoch's writes that replace them are reclaimed.
+    // Durable like every MANIFEST (even under fsync 'none'): without it a power cut could let frames
+    // this recovery ignored come back once the new epoch's writes that replace them are reclaimed.
     ns.manifest = { ...ns.manifest, fences: recovery.fences };
-    writeManifest(ns.io, ns.dir, ns.manifest, true);
+    writeManifest(ns.io, ns.dir, ns.manifest);
   }
   for (const topic of recovery.topics) {
     ns.cursors.registerTopic(topic.name, topic.id);

@@ -204,7 +204,7 @@ describe('open checks the directory against the record and reports what differs 
     const dir = tmp.make();
     writeLog(dir);
     const manifest = readManifest(nodeFileIo, dir)!;
-    writeManifest(nodeFileIo, dir, { ...manifest, clean: { ...manifest.clean!, epoch: manifest.epoch - 1 } }, true);
+    writeManifest(nodeFileIo, dir, { ...manifest, clean: { ...manifest.clean!, epoch: manifest.epoch - 1 } });
     const store = open(dir);
     try {
       expect(store.recovery.cleanShutdown.why).toMatch(/of epoch \d+, MANIFEST of \d+/);
@@ -279,7 +279,7 @@ describe('the record is decoded strictly: a malformed one is a damaged MANIFEST 
       writeLog(dir, 20);
       const manifest = readManifest(nodeFileIo, dir)!;
       const clean = { ...manifest.clean!, ...change } as unknown as NonNullable<typeof manifest.clean>;
-      writeManifest(nodeFileIo, dir, { ...manifest, clean }, true);
+      writeManifest(nodeFileIo, dir, { ...manifest, clean });
       const err = expectWalError(() => open(dir), 'ERR_CORRUPT');
       expect(err.message).toMatch(/MANIFEST has an invalid clean-shutdown record/);
     });

@@ -45,7 +45,7 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
 
   it('round-trips as a plain msgpack map with the documented fields', () => {
     const dir = tmp.make();
-    writeManifest(nodeFileIo, dir, sample, false);
+    writeManifest(nodeFileIo, dir, sample);
     expect(readManifest(nodeFileIo, dir)).toEqual(sample);
     const raw = unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)));
     expect(raw).toEqual({
@@ -64,7 +64,7 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
       ...sample,
       fences: [{ segment: { epoch: 3, writerIndex: 1, segmentNo: 9 }, topicId: 4, offset: 4160, seq: 17 }],
     };
-    writeManifest(nodeFileIo, dir, fenced, false);
+    writeManifest(nodeFileIo, dir, fenced);
     expect(readManifest(nodeFileIo, dir)).toEqual(fenced);
     const raw = unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)));
     expect(raw.fences).toEqual([['00000003-0001-00000009.seg', 4, 4160, 17]]);
@@ -73,7 +73,7 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
   it('keeps the namespace key as a string field when there is one', () => {
     const dir = tmp.make();
     const keyed: Manifest = { ...sample, key: 'prod/payments::v1' };
-    writeManifest(nodeFileIo, dir, keyed, false);
+    writeManifest(nodeFileIo, dir, keyed);
     expect(readManifest(nodeFileIo, dir)).toEqual(keyed);
     expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).key).toBe('prod/payments::v1');
   });
@@ -81,14 +81,14 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
   it('writes version 2 with v1TimeMs when there is one, and reads version 1 (which has no such field)', () => {
     const dir = tmp.make();
     const upgraded: Manifest = { ...sample, v1TimeMs: 1_764_000_000_000 };
-    writeManifest(nodeFileIo, dir, upgraded, false);
+    writeManifest(nodeFileIo, dir, upgraded);
     expect(readManifest(nodeFileIo, dir)).toEqual(upgraded);
     expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).v1TimeMs).toBe(1_764_000_000_000);
     // A version-1 file as that build wrote it: read as it is, and written back as version 2.
     fs.writeFileSync(path.join(dir, MANIFEST_FILE_NAME), packControlFile({ ...sample, version: 1, fences: undefined }));
     const v1 = readManifest(nodeFileIo, dir)!;
     expect(v1).toEqual({ ...sample, version: 1 });
-    writeManifest(nodeFileIo, dir, v1, false);
+    writeManifest(nodeFileIo, dir, v1);
     expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).version).toBe(2);
   });
 
@@ -126,14 +126,13 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
     }
   });
 
-  it('is replaced through tmp + fsync + rename + directory fsync when durable, without fsyncs otherwise', () => {
+  it('is replaced through tmp + fsync + rename + directory fsync, every time (every fsync mode: rule 7)', () => {
     const dir = tmp.make();
-    const durable: string[] = [];
-    writeManifest(recordingIo(durable), dir, sample, true);
-    expect(durable).toEqual(['fsync', 'rename MANIFEST.tmp MANIFEST', 'fsyncDir']);
-    const lax: string[] = [];
-    writeManifest(recordingIo(lax), dir, { ...sample, epoch: 8 }, false);
-    expect(lax).toEqual(['rename MANIFEST.tmp MANIFEST']);
+    for (const epoch of [7, 8]) {
+      const calls: string[] = [];
+      writeManifest(recordingIo(calls), dir, { ...sample, epoch });
+      expect(calls).toEqual(['fsync', 'rename MANIFEST.tmp MANIFEST', 'fsyncDir']);
+    }
     expect(readManifest(nodeFileIo, dir)?.epoch).toBe(8);
   });
 

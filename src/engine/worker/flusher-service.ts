@@ -278,7 +278,7 @@ export class FlusherService implements FlusherControl {
   }
 
   writeFileAtomic(target: string, bytes: Uint8Array): void {
-    writeFileAtomic(this.#io, target, bytes, true);
+    writeFileAtomic(this.#io, target, bytes);
   }
 
   deleteFiles(paths: string[]): number {
