@@ -240,7 +240,7 @@ export class PartitionReader {
               if (checkPayloads && crc32Of(buf, payloadAt, payloadAt + length) !== entryPayloadCrcAt(buf, i, version))
                 break;
               const timeMs = timeOfV1 >= 0 ? timeOfV1 : entryTimeMsAt(buf, i);
-              entries.push({ seq, codec: entryCodecAt(buf, i), offset: i + headerBytes, length, timeMs });
+              entries.push({ seq, codec: entryCodecAt(buf, i), offset: payloadAt, length, timeMs });
               used += length;
               seq++;
             }

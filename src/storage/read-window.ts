@@ -55,7 +55,7 @@ export class ReadWindow {
       const start = offset - (offset % capacity);
       // A read landing far into an aligned window nobody loaded (a get, a seek) would read the
       // window's whole front for nothing: it reads from where it lands instead.
-      const useful = offset - start <= end - offset || this.hasAligned(segment, start);
+      const useful = offset - start <= end - offset || this.alignedSlot(segment, start) !== undefined;
       if (useful && offset + n <= start + capacity) return this.loadAligned(fd, segment, start, offset, n, end);
     }
     return this.loadAt(fd, segment, offset, n, end);
@@ -66,13 +66,13 @@ export class ReadWindow {
     for (const slot of this.slots) if (slot.segment === segment) slot.segment = null;
   }
 
-  private hasAligned(segment: SegmentRef, start: number): boolean {
-    return this.slots.some((s) => s.aligned && s.segment === segment && s.start === start);
+  private alignedSlot(segment: SegmentRef, start: number): Slot | undefined {
+    return this.slots.find((s) => s.aligned && s.segment === segment && s.start === start);
   }
 
   /** The aligned window at `start` holding [offset, offset + n), extended up to `end` if short. */
   private loadAligned(fd: number, segment: SegmentRef, start: number, offset: number, n: number, end: number): number {
-    let slot = this.slots.find((s) => s.aligned && s.segment === segment && s.start === start);
+    let slot = this.alignedSlot(segment, start);
     if (slot === undefined) {
       slot = this.claim();
       slot.segment = segment;
