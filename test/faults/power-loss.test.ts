@@ -166,8 +166,6 @@ interface Expectations {
    * whether summaries and the clean-shutdown record, written without fsync, may be trusted.
    */
   bootId: string;
-  /** Whether that is another boot than the one the files were written in. */
-  rebooted: boolean;
   /** fsync 'none': summaries and the record name their boot instead of being synced. */
   unsynced: boolean;
 }
@@ -271,7 +269,7 @@ function checkCrashState(
     if (clean.found) summaryStates.cleanFound++;
     if (clean.matched) summaryStates.cleanMatched++;
     // A state copied to a real directory is read with the machine's boot id: another boot too.
-    const rebooted = exp.unsynced && (onDisk || exp.rebooted);
+    const rebooted = exp.unsynced && (onDisk || exp.bootId === REBOOTED_BOOT_ID);
     if (rebooted) {
       // §15.4 rule 4, §16: written without fsync, they vouch for a page cache a reboot lost.
       summaryStates.unsyncedRebooted++;
@@ -660,7 +658,6 @@ class Workload {
       topics,
       slack: this.#slack,
       bootId: everythingKept ? this.#io.bootId()! : REBOOTED_BOOT_ID,
-      rebooted: !everythingKept,
       unsynced: this.#config.fsync === 'none',
     };
   }
