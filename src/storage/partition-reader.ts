@@ -28,7 +28,8 @@ import {
 } from './frame.js';
 import { ReadBatchBuilder, type ReadBatch, type ReadEntryRef } from './read-batch-builder.js';
 import { ReadWindow, corruptSegment } from './read-window.js';
-import { startOffsetFor, type IndexedRun, type SegmentRef, type TopicIndex } from './topic-index.js';
+import { continuesAt, hintApplies, leaveHint, walkStartOf, type ReadHint } from './read-hint.js';
+import type { IndexedRun, SegmentRef, TopicIndex } from './topic-index.js';
 import { byteView } from './byte-view.js';
 
 const READ_WINDOW_BYTES = 1024 * 1024;
@@ -47,44 +48,6 @@ export interface ReadableTopic extends ReadHint {
   /** Seq after the last entry written to the file. */
   readonly committedSeq: number;
   readonly index: TopicIndex;
-}
-
-/**
- * Where a reader's last read of a topic stopped, so a sequential reader does not re-walk its run:
- * each consumer of a topic keeps its own (several at different places would otherwise take each
- * other's, and every read would start again from an index point).
- */
-export interface ReadHint {
-  hintSegment: SegmentRef | null;
-  hintSeq: number;
-  hintOffset: number;
-  /**
-   * Whether the last read found this topic's frames sparse where it stopped (over half of the bytes
-   * it walked other topics' frames): then the next read goes through the shared window, which reads each stretch of
-   * a segment once for every topic interleaved in it, rather than into a buffer of its own.
-   */
-  hintSparse: boolean;
-}
-
-/** A hint that knows nothing yet. */
-export function newReadHint(): ReadHint {
-  return { hintSegment: null, hintSeq: 0, hintOffset: 0, hintSparse: false };
-}
-
-/** Whether the hint lies in `run`, at or before `seq` (so a walk to `seq` may start there). */
-function hintApplies(hint: ReadHint, run: IndexedRun, seq: number): boolean {
-  return (
-    hint.hintSegment === run.segment &&
-    hint.hintSeq <= seq &&
-    hint.hintSeq >= run.firstSeq &&
-    hint.hintOffset >= run.startOffset
-  );
-}
-
-/** Where a walk to `seq` in `run` starts: the later of the hint (if it applies) and the index point. */
-function walkStartOf(run: IndexedRun, seq: number, hint: ReadHint): number {
-  const pointStart = startOffsetFor(run, seq);
-  return hintApplies(hint, run, seq) ? Math.max(hint.hintOffset, pointStart) : pointStart;
 }
 
 export class PartitionReader {
@@ -155,10 +118,9 @@ export class PartitionReader {
     // Reading ahead pays for a reader that goes on where it stopped. A read positioned afresh (a
     // get, a seek's step, a first read) reads what it can use — an index interval to walk and its
     // byte budget — instead of a whole window: a random get read 1 MiB for one entry.
-    let aheadBytes =
-      hint.hintSegment === index.runAt(runIndex).segment && hint.hintSeq === fromSeq
-        ? Infinity
-        : DEFAULT_INDEX_INTERVAL_BYTES + maxBytes + IN_PLACE_SLACK_BYTES;
+    let aheadBytes = continuesAt(hint, index.runAt(runIndex).segment, fromSeq)
+      ? Infinity
+      : DEFAULT_INDEX_INTERVAL_BYTES + maxBytes + IN_PLACE_SLACK_BYTES;
     for (; runIndex < index.runCount; runIndex++) {
       const run = index.runAt(runIndex);
       if (run.firstSeq > seq) break;
@@ -276,10 +238,7 @@ export class PartitionReader {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
     if (entries.length === 0) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
-    hint.hintSegment = segment;
-    hint.hintSeq = seq;
-    hint.hintOffset = start + i;
-    hint.hintSparse = otherBytes * 2 > i;
+    leaveHint(hint, segment, seq, start + i, otherBytes * 2 > i);
     if (!scratch && used * 2 >= spanBytes) return { data: buf, entries };
     const compact = new Uint8Array(used);
     let at = 0;
@@ -354,10 +313,7 @@ export class PartitionReader {
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
     }
-    hint.hintSegment = segment;
-    hint.hintSeq = seq;
-    hint.hintOffset = offset;
-    hint.hintSparse = otherBytes * 2 > offset - walkStart;
+    leaveHint(hint, segment, seq, offset, otherBytes * 2 > offset - walkStart);
     return seq;
   }
 

@@ -8,7 +8,7 @@ import { byteView } from '../../storage/byte-view.js';
 import { MAX_SEQ, describeArgument } from '../../storage/limits.js';
 import type { ConsumerRegistry } from './consumer-registry.js';
 import { Entry } from './entry.js';
-import { newReadHint, type ReadHint } from '../../storage/partition-reader.js';
+import { newReadHint, type ReadHint } from '../../storage/read-hint.js';
 import type { SegmentReads } from './segment-reads.js';
 import type { ReadPath } from './topic-reader.js';
 import type { TopicState } from './topic-table.js';

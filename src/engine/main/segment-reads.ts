@@ -15,7 +15,8 @@
 import * as path from 'node:path';
 import { FdCache } from '../../storage/fd-cache.js';
 import { nodeFileIo } from '../../storage/file-io.js';
-import { PartitionReader, type ReadHint, type ReadableTopic } from '../../storage/partition-reader.js';
+import { PartitionReader, type ReadableTopic } from '../../storage/partition-reader.js';
+import type { ReadHint } from '../../storage/read-hint.js';
 import type { ReadBatch } from '../../storage/read-batch-builder.js';
 import type { RecoveredTopic, TopicRun } from '../../storage/recover.js';
 import { segmentFileName, type SegmentId } from '../../storage/segment-name.js';

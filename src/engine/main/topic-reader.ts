@@ -15,7 +15,7 @@ import type { FsyncMode } from '../../options.js';
 import { byteView } from '../../storage/byte-view.js';
 import { CheckpointPolicy } from '../../storage/checkpoint-policy.js';
 import { isDetached } from '../../storage/limits.js';
-import { newReadHint, type ReadHint } from '../../storage/partition-reader.js';
+import { newReadHint, type ReadHint } from '../../storage/read-hint.js';
 import { DEFAULT_CONSUMER_ID, type CursorStore } from '../../storage/cursor-store.js';
 import {
   CURSOR_DURABLE,
