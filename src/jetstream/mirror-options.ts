@@ -106,7 +106,6 @@ const DEFAULT_MAX_IN_FLIGHT = 1024;
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
 const DEFAULT_WINDOW_MAX_ENTRIES = 8192;
 const DEFAULT_WINDOW_MAX_BYTES = 8 * 1024 * 1024;
-/** Core publishes between yields to the event loop inside a window, so the socket drains while we encode. */
 const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY_INITIAL_MS = 100;
 const DEFAULT_RETRY_MAX_MS = 5_000;

@@ -2,17 +2,17 @@
  * `mirror(wal, options)`: copies topics into a JetStream stream, exactly once within the stream's
  * duplicate window, in per-topic order. See docs/SCALE-OUT.md for the guarantees and their limits.
  *
- * One round (a window) at a time, for all mirrored topics together:
- *   1. peek each topic from its cursor (`batchRead` with `checkpoint: false`) and cut the window
- *      (at most `windowMaxEntries` entries and `windowMaxBytes` payload bytes, shared round-robin
- *      between the topics so none starves);
- *   2. publish the window's entries, each with its deterministic message id (message-id.ts),
- *      `Nats-Expected-Last-Sequence` = the stream sequence it must follow and, from the second on,
- *      `Nats-Expected-Last-Msg-Id` = its predecessor's id. All but the last go out as core publishes
- *      (no reply, nothing to wait for); the last one is a request, and its acknowledgement confirms
- *      the window: stored (not a duplicate) at exactly the predicted sequence means every message
- *      before it is stored, in order, right before it (each one was accepted only on top of its
- *      predecessor). Anything else confirms nothing;
+ * One round at a time, for all mirrored topics together:
+ *   1. peek each topic from its cursor (`batchRead` with `checkpoint: false`) and cut up to two
+ *      windows (each at most `windowMaxEntries` entries and `windowMaxBytes` payload bytes, shared
+ *      round-robin between the topics so none starves; publish-windows.ts);
+ *   2. publish the windows' entries back to back as one chain, each with its deterministic message
+ *      id (message-id.ts), `Nats-Expected-Last-Sequence` = the stream sequence it must follow and,
+ *      from the second on, `Nats-Expected-Last-Msg-Id` = its predecessor's id. All but each window's
+ *      last go out as core publishes (no reply, nothing to wait for); a window's last one is a
+ *      request, and its acknowledgement confirms the window: stored (not a duplicate) at exactly the
+ *      predicted sequence means every message before it is stored, in order, right before it (each
+ *      one was accepted only on top of its predecessor). Anything else confirms nothing from there;
  *   3. consume from each topic exactly the confirmed prefix (consume-exactly.ts). The cursor never
  *      moves past an entry the broker has not stored.
  * A window that is not confirmed (a stale prediction: duplicates after a restart, another writer; or
@@ -37,12 +37,14 @@ import {
   type JetStreamManager,
   type PubAck,
 } from '@nats-io/jetstream';
-import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, toWalError } from '../errors.js';
 import type { Entry } from '../engine/main/entry.js';
 import { armWait } from '../engine/main/write-waits.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { consumeExactly } from './consume-exactly.js';
+import { EncodedHeaders } from './encoded-headers.js';
+import { WINDOWS_IN_FLIGHT, cutWindows, publishWindows, type RoundResult } from './publish-windows.js';
 import { describeError, isStalePrediction, openConnection, streamInfo, type ConnectionOptions } from './connection.js';
 import {
   HEADER_CODEC,
@@ -65,11 +67,6 @@ import {
 } from './mirror-options.js';
 import { RateMeter } from './rate-meter.js';
 
-/** `Nats-Expected-Last-Sequence` / `Nats-Expected-Last-Msg-Id`, set by hand on the core publishes of a window. */
-const EXPECTED_LAST_SEQUENCE_HEADER = 'Nats-Expected-Last-Sequence';
-const EXPECTED_LAST_MSG_ID_HEADER = 'Nats-Expected-Last-Msg-Id';
-const MSG_ID_HEADER = 'Nats-Msg-Id';
-const YIELD_EVERY_ENTRIES = 1000;
 const NANOS_PER_MS = 1_000_000;
 
 /**
@@ -97,17 +94,6 @@ export function mirror(wal: MirrorWal, options: MirrorOptions): Mirror {
       await done;
     },
   };
-}
-
-/** What one round published: per topic, how many of its peeked entries JetStream has. */
-interface RoundResult {
-  storedPrefix: number[];
-  /** The highest stream sequence the round stored (not a duplicate), and that message's id. */
-  lastStoredSeq: number | null;
-  lastStoredId: string | null;
-  error: unknown;
-  /** Every failure was a rejected expectation (a stale prediction), not a broker problem. */
-  onlyStalePredictions: boolean;
 }
 
 class MirrorRun {
@@ -218,9 +204,17 @@ class MirrorRun {
       }
       const peeked = await this.#peekOrWait();
       if (peeked === null) continue;
-      const batches = this.#cutWindow(peeked);
+      // After a window that did not confirm, one window's worth goes in the acknowledged round.
+      const windows = cutWindows(peeked, this.#opts, windowed ? WINDOWS_IN_FLIGHT : 1);
+      // Per topic, the windows together are a prefix of what was peeked: consumed from the same start.
+      const batches = peeked.map((b, t) =>
+        b.slice(
+          0,
+          windows.reduce((n, w) => n + w[t]!.length, 0),
+        ),
+      );
       const round: RoundResult = windowed
-        ? await this.#publishWindow(nc, js, namespaceHeader, batches, lastSeq, lastMsgId)
+        ? await publishWindows(nc, js, this.#opts, namespaceHeader, windows, lastSeq, lastMsgId)
         : await this.#publishRound(js, namespaceHeader, batches, lastSeq);
       let progress = 0;
       for (let t = 0; t < batches.length; t++) {
@@ -339,11 +333,11 @@ class MirrorRun {
         // After a failure the rest would be rejected anyway (their predecessor is missing).
         if (error !== undefined) break outer;
         const entry = batch[i]!;
-        const h = headers();
-        h.set(HEADER_NAMESPACE, namespaceHeader);
-        h.set(HEADER_TOPIC, plan.topicHeader);
-        h.set(HEADER_SEQ, String(entry.seq));
-        h.set(HEADER_CODEC, entry.codec);
+        const h = new EncodedHeaders();
+        h.append(HEADER_NAMESPACE, namespaceHeader);
+        h.append(HEADER_TOPIC, plan.topicHeader);
+        h.append(HEADER_SEQ, String(entry.seq));
+        h.append(HEADER_CODEC, entry.codec);
         const id = messageIdFromDigest(plan.digest, entry.seq);
         // 0 = empty stream: the client sends no expectation then (JetStream treats 0 as unset). The
         // round's first message expects no id (the round follows a re-read of the stream's state).
@@ -394,133 +388,5 @@ class MirrorRun {
       storedPrefix.push(n);
     }
     return { storedPrefix, lastStoredSeq, lastStoredId, error, onlyStalePredictions };
-  }
-
-  /**
-   * Cuts the peeked batches to one window: at most `windowMaxEntries` entries and `windowMaxBytes`
-   * payload bytes (but at least one entry), taken round-robin so every topic with entries gets its
-   * share. Each topic keeps a prefix of its batch.
-   */
-  #cutWindow(batches: Entry[][]): Entry[][] {
-    const { windowMaxEntries, windowMaxBytes } = this.#opts;
-    let entries = 0;
-    let bytes = 0;
-    for (const b of batches) {
-      entries += b.length;
-      for (const e of b) bytes += e.data.byteLength;
-    }
-    if (entries <= windowMaxEntries && bytes <= windowMaxBytes) return batches;
-    const take = batches.map(() => 0);
-    entries = 0;
-    bytes = 0;
-    for (let more = true; more;) {
-      more = false;
-      for (let t = 0; t < batches.length; t++) {
-        const next = batches[t]![take[t]!];
-        if (next === undefined) continue;
-        if (entries >= windowMaxEntries) return batches.map((b, i) => b.slice(0, take[i]));
-        if (entries > 0 && bytes + next.data.byteLength > windowMaxBytes)
-          return batches.map((b, i) => b.slice(0, take[i]));
-        take[t]!++;
-        entries++;
-        bytes += next.data.byteLength;
-        more = true;
-      }
-    }
-    return batches.map((b, i) => b.slice(0, take[i]));
-  }
-
-  /**
-   * Publishes one window without waiting per message: every entry but the last as a core publish,
-   * the last as a request whose acknowledgement confirms all of them (see the file comment). Each
-   * message carries the expectations that make the stream hold a prefix of the window, in order,
-   * whatever is lost on the way: `Nats-Expected-Last-Sequence` (its predicted predecessor's stream
-   * sequence) and `Nats-Expected-Last-Msg-Id` (its predecessor's id; for the first one, the id of
-   * the message the last confirmed round ended with, when known). A message whose predecessor is
-   * missing, a duplicate (it takes no position) or another writer's message breaks the chain: every
-   * later message of the window is rejected by the stream, and so is the last one, so the
-   * acknowledgement confirms nothing and the acknowledged round sorts it out.
-   */
-  async #publishWindow(
-    nc: NatsConnection,
-    js: JetStreamClient,
-    namespaceHeader: string,
-    batches: Entry[][],
-    lastSeq: number,
-    lastMsgId: string | null,
-  ): Promise<RoundResult> {
-    const opts = this.#opts;
-    let lastTopic = -1;
-    for (let t = 0; t < batches.length; t++) if (batches[t]!.length > 0) lastTopic = t;
-    let expectedLast = lastSeq;
-    let previousId = lastMsgId;
-    let sent = 0;
-    const failed = (error: unknown, onlyStalePredictions: boolean): RoundResult => ({
-      storedPrefix: batches.map(() => 0),
-      lastStoredSeq: null,
-      lastStoredId: null,
-      error,
-      onlyStalePredictions,
-    });
-    for (let t = 0; t < batches.length; t++) {
-      const plan = opts.topics[t]!;
-      const batch = batches[t]!;
-      for (let i = 0; i < batch.length; i++) {
-        const entry = batch[i]!;
-        const id = messageIdFromDigest(plan.digest, entry.seq);
-        // append, not set: the headers are new, so set's search for an existing key is wasted work.
-        const h = headers();
-        h.append(HEADER_NAMESPACE, namespaceHeader);
-        h.append(HEADER_TOPIC, plan.topicHeader);
-        h.append(HEADER_SEQ, String(entry.seq));
-        h.append(HEADER_CODEC, entry.codec);
-        if (t === lastTopic && i === batch.length - 1) {
-          // The confirming publish: the client sets the same headers from these options.
-          const expect: { streamName: string; lastSequence?: number; lastMsgID?: string } = { streamName: opts.stream };
-          // 0 = empty stream: no expectation then (JetStream treats 0 as unset).
-          if (expectedLast > 0) expect.lastSequence = expectedLast;
-          if (previousId !== null) expect.lastMsgID = previousId;
-          const predicted = expectedLast + 1;
-          try {
-            const ack = await js.publish(plan.subject, entry.data, {
-              msgID: id,
-              headers: h,
-              expect,
-              timeout: opts.ackTimeoutMs,
-            });
-            if (ack.duplicate || ack.seq !== predicted) {
-              const error = new WalError(
-                'ERR_IO',
-                `window of ${sent + 1} not confirmed: its last message was ${ack.duplicate ? `a duplicate (of stream seq ${ack.seq})` : `stored at stream seq ${ack.seq}, predicted ${predicted}`}`,
-                { stream: opts.stream },
-              );
-              return failed(error, true);
-            }
-            return {
-              storedPrefix: batches.map((b) => b.length),
-              lastStoredSeq: ack.seq,
-              lastStoredId: id,
-              error: undefined,
-              onlyStalePredictions: true,
-            };
-          } catch (err) {
-            return failed(err, isStalePrediction(err));
-          }
-        }
-        h.append(MSG_ID_HEADER, id);
-        if (expectedLast > 0) h.append(EXPECTED_LAST_SEQUENCE_HEADER, String(expectedLast));
-        if (previousId !== null) h.append(EXPECTED_LAST_MSG_ID_HEADER, previousId);
-        try {
-          nc.publish(plan.subject, entry.data, { headers: h });
-        } catch (err) {
-          // The connection closed (the client buffers while it reconnects): nothing is confirmed.
-          return failed(err, false);
-        }
-        expectedLast++;
-        previousId = id;
-        if (++sent % YIELD_EVERY_ENTRIES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    }
-    return failed(new Error('empty window'), false); // unreachable: #peekOrWait returns some entry
   }
 }

@@ -2,14 +2,15 @@
  * Issue 7 on a 3-node JetStream cluster (loopback ports, stream with 3 replicas): the mirror keeps
  * appending and publishing while (1) the stream leader is killed with SIGKILL and restarted, and
  * (2) the whole cluster is stopped and started again. After each: every entry the WAL holds is in
- * the stream exactly once, in per-topic order.
+ * the stream exactly once, in per-topic order; and a local named consumer reading the same topics
+ * all along got every entry exactly once, in order, as if no mirror were there (issue 17).
  */
 import { expect, it } from 'vitest';
 import { Walrus } from '../../dist/src/index.js';
 import { mirror, replay, type Mirror } from '../../dist/src/jetstream/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { until } from '../helpers/within.js';
-import { checkExactlyOnce, describeWithNats, readStream } from './nats-harness.js';
+import { checkExactlyOnce, describeWithNats, readLocally, readStream } from './nats-harness.js';
 
 const TOPICS = ['clicks', 'orders'];
 const payloadOf = (t: string, s: number): string => `${t}:${s}`;
@@ -38,7 +39,10 @@ async function mirroredAll(m: Mirror, wal: Walrus, perTopic: number): Promise<bo
 
 describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite) => {
   /** A fresh WAL and its mirror into a new R3 stream, with short timeouts so failovers retry soon. */
-  async function openMirrored(key: string, stream: string): Promise<{ wal: Walrus; m: Mirror }> {
+  async function openMirrored(
+    key: string,
+    stream: string,
+  ): Promise<{ wal: Walrus; m: Mirror; local: ReturnType<typeof readLocally> }> {
     const wal = await Walrus.open({ dir: suite.tmp.make(`walrus-js-${key}`), key, fsync: 'none' });
     const m = mirror(wal, {
       topics: TOPICS,
@@ -50,11 +54,12 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
       ackTimeoutMs: 2000,
       retryMaxMs: 1000,
     });
-    return { wal, m };
+    return { wal, m, local: readLocally(wal, TOPICS, payloadOf) };
   }
 
   it('survives the stream leader killed with SIGKILL and restarted mid-stream', async () => {
-    const { wal, m } = await openMirrored('cl1', 'CL1');
+    const { wal, m, local } = await openMirrored('cl1', 'CL1');
+    let localProblems: string[] | null = null;
     try {
       await appendRange(wal, 0, 1500);
       await until(async () => (await m.stats()).published >= 600, 'published ≥ 600');
@@ -70,10 +75,12 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
       await until(() => mirroredAll(m, wal, 4000), 'all 4000 per topic mirrored');
       const s = await m.stats();
       expect(s.published).toBe(8000);
+      localProblems = await local.stop(4000);
     } finally {
       await m.stop();
       await wal.close();
     }
+    expect(localProblems).toEqual([]);
     const stored = await readStream(suite.fleet.servers, 'CL1');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, 4000])), payloadOf)).toEqual([]);
     // Replay right away, while the restarted node may still be catching up: it must not stop early.
@@ -92,7 +99,8 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
   });
 
   it('survives the whole cluster restarted mid-stream', async () => {
-    const { wal, m } = await openMirrored('cl2', 'CL2');
+    const { wal, m, local } = await openMirrored('cl2', 'CL2');
+    let localProblems: string[] | null = null;
     try {
       await appendRange(wal, 0, 1500);
       await until(async () => (await m.stats()).published >= 600, 'published ≥ 600');
@@ -105,10 +113,12 @@ describeWithNats('mirror into a 3-node JetStream cluster (R3 stream)', 3, (suite
       const s = await m.stats();
       expect(s.reconnects).toBeGreaterThan(0);
       expect(s.lastError).not.toBeNull();
+      localProblems = await local.stop(3000);
     } finally {
       await m.stop();
       await wal.close();
     }
+    expect(localProblems).toEqual([]);
     const stored = await readStream(suite.fleet.servers, 'CL2');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, 3000])), payloadOf)).toEqual([]);
   });

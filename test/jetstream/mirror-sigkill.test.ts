@@ -2,7 +2,9 @@
  * Issue 7: the mirror process killed with SIGKILL mid-stream (while it appends and publishes with
  * acks in flight) and restarted, JETSTREAM_KILLS times (default 8); a last run finishes. Then every
  * entry the WAL holds is in the stream exactly once, in per-topic order. Redelivered entries must
- * show up as JetStream duplicates, never as second copies.
+ * show up as JetStream duplicates, never as second copies. A local named consumer reads the same
+ * topics in the same process all along (issue 17): strictly-at-once, it is never handed an entry
+ * twice across the kills, always in order, and ends with every entry consumed.
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -26,6 +28,11 @@ interface ChildRun {
   unconfirmedWindows: number;
   stdout: string;
   stderr: string;
+}
+
+/** The local consumer's reads printed by one life ("L <topic index> <seq>"), complete lines only. */
+function localReads(stdout: string): Array<[topic: number, seq: number]> {
+  return [...stdout.matchAll(/^L (\d+) (\d+)\n/gm)].map((m) => [Number(m[1]), Number(m[2])]);
 }
 
 /** Runs the child; with `killAfterPublished`, SIGKILLs it once it reported that many more published entries. */
@@ -67,6 +74,18 @@ describeWithNats('mirror process killed with SIGKILL and restarted', 1, (suite) 
     const dir = suite.tmp.make('walrus-js-kill');
     let killedMidStream = 0;
     const redelivery = { duplicates: 0, unconfirmedWindows: 0 };
+    const localNext = TOPICS.map(() => 0);
+    const localProblems: string[] = [];
+    let localHanded = 0;
+    const noteLocal = (run: ChildRun): void => {
+      for (const [t, seq] of localReads(run.stdout)) {
+        localHanded++;
+        // A kill may lose the printing of entries already handed out (consumed): a gap, never a repeat.
+        if (seq < localNext[t]!)
+          localProblems.push(`local ${TOPICS[t]}: ${seq} handed out again (next was ${localNext[t]})`);
+        localNext[t] = seq + 1;
+      }
+    };
     for (let k = 0; k < KILLS; k++) {
       // A different point each time: after 150-750 more published entries of this life.
       const run = await runChild(dir, suite.fleet.servers, 150 + Math.floor(Math.random() * 600));
@@ -74,22 +93,30 @@ describeWithNats('mirror process killed with SIGKILL and restarted', 1, (suite) 
       if (!run.stdout.includes('DONE')) killedMidStream++;
       redelivery.duplicates += run.duplicates;
       redelivery.unconfirmedWindows += run.unconfirmedWindows;
+      noteLocal(run);
     }
     const last = await runChild(dir, suite.fleet.servers, null);
     redelivery.duplicates += last.duplicates;
     redelivery.unconfirmedWindows += last.unconfirmedWindows;
+    noteLocal(last);
     // How much redelivery the kills caused (as last reported by each life): for the record, not asserted.
-    console.log(`mirror SIGKILL: ${KILLS} kills, ${JSON.stringify(redelivery)}`);
+    console.log(
+      `mirror SIGKILL: ${KILLS} kills, ${JSON.stringify(redelivery)}; the local consumer was handed ${localHanded} entries (printed)`,
+    );
+    expect(localProblems).toEqual([]);
+    expect(localHanded, 'the local consumer read beside the mirror').toBeGreaterThan(0);
     expect(last.exitCode, last.stderr).toBe(0);
     expect(killedMidStream).toBe(KILLS);
 
     const wal = await Walrus.open({ dir, key: 'mirrored', fsync: 'none' });
     const stats = await wal.stats();
     await wal.close();
-    // The mirror read through its own consumer: it consumed everything; the default consumer nothing.
+    // The mirror and the local consumer each consumed everything through their own position; the
+    // default consumer nothing.
     for (const t of TOPICS) {
       expect(stats.topics[t]).toMatchObject({ appended: PER_TOPIC, unread: PER_TOPIC });
       expect(stats.consumers['mirror:KILLS']!.topics[t]).toEqual({ position: PER_TOPIC, lag: 0 });
+      expect(stats.consumers['local']!.topics[t]).toEqual({ position: PER_TOPIC, lag: 0 });
     }
     const stored = await readStream(suite.fleet.servers, 'KILLS');
     expect(checkExactlyOnce(stored, new Map(TOPICS.map((t) => [t, PER_TOPIC])), (t, s) => `${t}:${s}`)).toEqual([]);

@@ -93,3 +93,45 @@ export function checkExactlyOnce(
   }
   return problems;
 }
+
+/**
+ * A local named consumer reading `topics` while the mirror runs (issue 17: the mirror is one
+ * consumer among others). `stop()` waits until it has read `perTopic` entries of each topic, then
+ * returns its problems (empty = it got every entry exactly once, in order, with its payload).
+ */
+export function readLocally(
+  wal: {
+    consumer(name: string): {
+      batchRead(t: string, o: { maxBytes: number }): Promise<Array<{ seq: number; text(): string }>>;
+    };
+  },
+  topics: readonly string[],
+  payloadOf: (topic: string, seq: number) => string,
+): { stop(perTopic: number): Promise<string[]> } {
+  const local = wal.consumer('local');
+  const problems: string[] = [];
+  const next = new Map(topics.map((t) => [t, 0]));
+  let target: number | null = null;
+  const readers = topics.map(async (t) => {
+    while (target === null || next.get(t)! < target) {
+      const batch = await local.batchRead(t, { maxBytes: 16 * 1024 });
+      if (batch.length === 0) await new Promise((r) => setTimeout(r, 2));
+      for (const e of batch) {
+        if (e.seq !== next.get(t)) problems.push(`local ${JSON.stringify(t)}: got ${e.seq}, expected ${next.get(t)}`);
+        else if (e.text() !== payloadOf(t, e.seq))
+          problems.push(`local ${JSON.stringify(t)} seq ${e.seq}: payload differs`);
+        next.set(t, e.seq + 1);
+      }
+    }
+  });
+  return {
+    async stop(perTopic: number): Promise<string[]> {
+      target = perTopic;
+      await Promise.all(readers);
+      for (const t of topics)
+        if (next.get(t) !== perTopic)
+          problems.push(`local ${JSON.stringify(t)}: read up to ${next.get(t)! - 1} of ${perTopic}`);
+      return problems;
+    },
+  };
+}
