@@ -17,6 +17,7 @@ export interface WalrusOpenOptions {
   readConsistency?: WalrusReadConsistency;
   writers?: number;
   ringBytes?: number;
+  retention?: { maxBytes?: number; maxAgeMs?: number; keepConsumed?: boolean };
 }
 
 export interface WalrusEntry {
@@ -44,6 +45,7 @@ export interface WalrusLog {
   consumer(name: string): Pick<WalrusLog, 'readNext' | 'batchRead' | 'subscribe'> & {
     seek(topic: string, to: { timeMs: number } | { seq: number }): Promise<void>;
   };
+  stats(): Promise<{ reclaimedSegments: number }>;
   /** One entry by its sequence number (docs/SEMANTICS.md rule D20). */
   get(topic: string, seq: number): Promise<WalrusEntry | null>;
 }

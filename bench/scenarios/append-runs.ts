@@ -34,10 +34,15 @@ export interface WalrusAppendShape {
   batchSize: number;
   /** Operations (appends or batches) in flight. */
   window: number;
+  /** Retention limits of the open (none: segments stay, nothing consumes them). */
+  retention?: { maxBytes: number };
 }
 
 export function walrusAppend(ctx: CaseContext, shape: WalrusAppendShape): Promise<Metrics> {
-  const options = shape.fsync === undefined ? {} : { fsync: shape.fsync };
+  const options = {
+    ...(shape.fsync === undefined ? {} : { fsync: shape.fsync }),
+    ...(shape.retention === undefined ? {} : { retention: shape.retention }),
+  };
   const topics = benchTopics(shape.topics);
   const batches = makeBatches(ctx.payloads, shape.batchSize);
   return withWalrus(ctx, options, async (wal) => {
@@ -45,10 +50,15 @@ export function walrusAppend(ctx: CaseContext, shape: WalrusAppendShape): Promis
       shape.batchSize === 1
         ? (i: number) => wal.append(topics[i % topics.length]!, ctx.payloads.at(i))
         : (i: number) => wal.batchAppend(topics[i % topics.length]!, batches[i % batches.length]!);
-    return metricsOf(
-      ctx,
-      await runWindowedLoop(op, { window: shape.window, entriesPerOp: shape.batchSize, durationMs: durationMs(ctx) }),
-    );
+    const run = await runWindowedLoop(op, {
+      window: shape.window,
+      entriesPerOp: shape.batchSize,
+      durationMs: durationMs(ctx),
+    });
+    // A retention row that deleted nothing measured nothing of reclaiming: say so beside it.
+    if (shape.retention !== undefined && (await wal.stats()).reclaimedSegments === 0)
+      ctx.note('retention: no segment was deleted in this repetition (the run wrote less than the limit)');
+    return metricsOf(ctx, run);
   });
 }
 

@@ -19,6 +19,9 @@ import { coalescedWriteBytes } from '../systems/raw-file.js';
 export const writeHeadlineKey = 'walrus.append-1-topic';
 export const writeCeilingKey = 'ceiling.write-1MiB';
 export const writeCallKey = 'walrus.write-1-topic';
+export const writeRetentionKey = 'walrus.append-retention';
+/** Small enough that a timed run deletes its oldest segments over and over (64 MiB each by default). */
+const retentionMaxBytes = 128 * 1024 * 1024;
 
 const intervalDurable = 'written to the OS; fsynced within 200 ms';
 const peerBatchesInFlight = 4;
@@ -45,6 +48,14 @@ function cases(_sizeBytes: number, env: BenchEnv): BenchCase[] {
       durable: intervalDurable,
       compareTo: writeHeadlineKey,
       run: (ctx) => walrusWrite(ctx),
+    },
+    {
+      ...walrus,
+      key: writeRetentionKey,
+      label: `append, 1 topic, ${window} in flight, retention maxBytes 128 MiB (oldest segments deleted while appending)`,
+      durable: intervalDurable,
+      compareTo: writeHeadlineKey,
+      run: (ctx) => walrusAppend(ctx, { topics: 1, batchSize: 1, window, retention: { maxBytes: retentionMaxBytes } }),
     },
     {
       ...walrus,

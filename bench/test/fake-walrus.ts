@@ -74,6 +74,7 @@ export function createFakeWalrus(): FakeWalrus {
           return true;
         },
         flush: () => later(undefined),
+        stats: () => later({ reclaimedSegments: 0 }),
         once: () => log,
         readNext: async (topic) => take(topic, 1)[0] ?? null,
         batchRead: async (topic, { maxBytes }) => {

@@ -57,6 +57,7 @@ describe('runPlan', () => {
     expect(results.map((r) => r.key)).toEqual([
       'walrus.append-1-topic',
       'walrus.write-1-topic',
+      'walrus.append-retention',
       'walrus.append-16-topics',
       'walrus.batch-100',
       'walrus.append-no-fsync',
