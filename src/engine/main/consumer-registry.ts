@@ -7,25 +7,20 @@
  */
 import { WalError } from '../../errors.js';
 import { DEFAULT_CONSUMER_ID, type CursorStore } from '../../storage/cursor-store.js';
-import { checkConsumerName, describeArgument } from '../../storage/limits.js';
+import { registerConsumerByName } from '../../storage/consumer-registration.js';
 import type { SegmentReads } from './segment-reads.js';
 import { SerialQueue } from './serial-queue.js';
 import type { ReadPath, TopicReader } from './topic-reader.js';
 import { TopicReader as Reader } from './topic-reader.js';
 import type { TopicState, TopicTable } from './topic-table.js';
 
-export type StartAt = 'earliest' | 'latest';
+export type { ConsumerOptions, StartAt } from '../../storage/consumer-registration.js';
 
 /** One consumer as stats() reads it. */
 export interface ConsumerStatsSource {
   readonly name: string;
   readonly skipped: number;
   position(topic: TopicState): number;
-}
-
-export interface ConsumerOptions {
-  /** Where a newly registered consumer starts on every existing topic (default 'earliest'). */
-  startAt?: StartAt;
 }
 
 export interface ConsumerRegistryOptions {
@@ -35,17 +30,6 @@ export interface ConsumerRegistryOptions {
   readonly topics: TopicTable;
   /** Writes a CURSORS snapshot through the flusher (Reclaimer.persistCursorSnapshot). */
   readonly persistSnapshot: () => Promise<void>;
-}
-
-export function checkConsumerOptions(options: unknown): StartAt {
-  if (options === undefined) return 'earliest';
-  if (typeof options !== 'object' || options === null)
-    throw WalError.invalidArgument(`consumer options must be an object, got ${describeArgument(options)}`);
-  const startAt = (options as { startAt?: unknown }).startAt;
-  if (startAt === undefined) return 'earliest';
-  if (startAt !== 'earliest' && startAt !== 'latest')
-    throw WalError.invalidArgument(`startAt must be 'earliest' or 'latest', got ${describeArgument(startAt)}`);
-  return startAt;
 }
 
 export class ConsumerRegistry {
@@ -63,18 +47,22 @@ export class ConsumerRegistry {
 
   /** The id of `name`, registering it (in memory now, durably soon) if it does not exist. */
   open(name: unknown, options: unknown): number {
-    const checked = checkConsumerName(name);
-    const startAt = checkConsumerOptions(options);
-    const known = this.#o.cursors.consumerId(checked);
-    if (known !== undefined) return known;
-    const { cursors } = this.#o;
-    const positions = new Map<number, number>();
-    for (const t of this.#o.topics.values()) {
+    const { cursors, topics } = this.#o;
+    // Walked only when the name is new (a known name costs no walk of the topics).
+    const byId = new Map<number, TopicState>();
+    const topicIds = function* () {
+      for (const t of topics.values()) {
+        byId.set(t.id, t);
+        yield t.id;
+      }
+    };
+    const { id, registered } = registerConsumerByName(cursors, name, options, topicIds(), {
+      firstRetained: (topicId) => this.firstRetained(topicId),
       // 'latest': what the index holds now — every append that resolved before this call is in it.
-      const at = startAt === 'latest' ? this.#endNow(t) : this.firstRetained(t.id);
-      positions.set(t.id, Math.max(at, cursors.firstSeq(t.id)));
-    }
-    const id = cursors.registerConsumer(checked, positions);
+      end: (topicId) => this.#endNow(byId.get(topicId)!),
+    });
+    if (!registered) return id;
+    const checked = name as string;
     const durableOrGone = () => cursors.isDurable(id) || cursors.consumerId(checked) !== id;
     this.#registering.set(id, this.#snapshotUntil(durableOrGone));
     return id;
