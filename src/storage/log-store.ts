@@ -4,6 +4,13 @@
  * and the worker engine must behave as it does. One partition (writer 0) owns every topic;
  * cursors and the topic table live in the CursorStore.
  *
+ * Named consumers (rules 11–12, D19): `consumer(name)` registers one and returns only once a
+ * CURSORS snapshot made the registration durable (the engine's first read waits for the same
+ * snapshot; here nothing can run in between, so the call itself waits), `deleteConsumer` likewise.
+ * Reads take `consumer` in their options; each consumer has its own CheckpointPolicy, so
+ * at-least-once counts its reads per consumer and topic. Reclaim keeps what any consumer has not
+ * consumed.
+ *
  * Durability (docs/SEMANTICS.md rules 5–7):
  * - 'each': a write is synced inside the write itself (see `syncingWrites`), so a failed fdatasync
  *   fails the append and the partition rolls it back: nothing reported as failed is visible, and a
@@ -17,13 +24,15 @@ import * as path from 'node:path';
 import { checkMaxBytes, readCheckpointOption } from '../argument-checks.js';
 import { WalError } from '../errors.js';
 import { CheckpointPolicy, parseReadConsistency, type ReadConsistency } from './checkpoint-policy.js';
+import { checkConsumerOptions, registerConsumerByName, type ConsumerOptions } from './consumer-registration.js';
 import { parseFsyncMode, type FsyncMode } from './fsync-mode.js';
-import type { CursorStore } from './cursor-store.js';
+import { DEFAULT_CONSUMER_ID, type CursorStore } from './cursor-store.js';
 import { nodeFileIo, type FileIo } from './file-io.js';
 import { CODEC_MSGPACK, CODEC_RAW, FLAG_BATCH, FLAG_BATCH_END } from './frame.js';
 import {
   MAX_TOPIC_ID,
   checkBatch,
+  checkConsumerName,
   checkEntrySize,
   encodeTopic,
   toEntryBytes,
@@ -39,7 +48,18 @@ import { scanSegment, type DamageReport } from './segment-scanner.js';
 import { publishSummaries, removeSummaryFiles } from './summary-files.js';
 import { byteView } from './byte-view.js';
 
-export type { ReadConsistency };
+export type { ConsumerOptions, ReadConsistency };
+
+/** Which consumer a read or count is for: a named one, or (omitted) the default consumer. */
+export interface ConsumerSelector {
+  consumer?: string;
+}
+export interface ReadOptions extends ConsumerSelector {
+  checkpoint?: boolean;
+}
+export interface BatchReadOptions extends ReadOptions {
+  maxBytes: number;
+}
 export interface LogStoreOptions {
   dir: string;
   io?: FileIo;
@@ -89,7 +109,9 @@ export class LogStore {
   readonly #ns: OpenedNamespace;
   readonly #cursors: CursorStore;
   readonly #partition: Partition;
-  readonly #policy: CheckpointPolicy;
+  /** Per consumer id (the default consumer's included): each counts its own reads (rule 11). */
+  readonly #policies = new Map<number, CheckpointPolicy>();
+  readonly #consistency: ReadConsistency;
   readonly #fsync: FsyncMode;
   readonly #sizing: ResolvedSizing;
   readonly #idsByName = new Map<string, number>();
@@ -113,7 +135,8 @@ export class LogStore {
     this.#cursors = ns.cursors;
     this.#fsync = fsync;
     this.#sizing = sizing;
-    this.#policy = policy;
+    this.#consistency = policy.consistency;
+    this.#policies.set(DEFAULT_CONSUMER_ID, policy);
     const recovery = finishRecovery(
       ns,
       ns.segmentsToScan.map((segmentPath) => scanSegment(io, segmentPath)),
@@ -211,19 +234,23 @@ export class LogStore {
     );
   }
 
-  /** The next unread entry, or null; with `checkpoint` (default) the cursor moves past it. */
-  readNext(topic: string, options?: { checkpoint?: boolean }): StoredEntry | null {
+  /**
+   * The next entry the consumer (`options.consumer`, else the default one) has not read, or null;
+   * with `checkpoint` (default) its position moves past it.
+   */
+  readNext(topic: string, options?: ReadOptions): StoredEntry | null {
     this.#ensureOpen();
     encodeTopic(topic);
     const checkpoint = readCheckpointOption(options);
-    return this.#read(topic, 1, 1, checkpoint)[0] ?? null;
+    const consumerId = this.#consumerOf(options);
+    return this.#read(topic, 1, 1, checkpoint, consumerId)[0] ?? null;
   }
 
   /**
    * Unread entries in order: at least one if any (even one larger than `maxBytes`), at most
    * `maxBatchEntries`, otherwise within `maxBytes` of payload.
    */
-  batchRead(topic: string, options: { maxBytes: number; checkpoint?: boolean }): StoredEntry[] {
+  batchRead(topic: string, options: BatchReadOptions): StoredEntry[] {
     this.#ensureOpen();
     encodeTopic(topic);
     if (typeof options !== 'object' || options === null)
@@ -231,15 +258,67 @@ export class LogStore {
     // The engine's check, Infinity included (see argument-checks.ts): a program valid on one is valid on the other.
     const maxBytes = checkMaxBytes(options.maxBytes);
     const checkpoint = readCheckpointOption(options);
-    return this.#read(topic, maxBytes, this.#sizing.maxBatchEntries, checkpoint);
+    const consumerId = this.#consumerOf(options);
+    return this.#read(topic, maxBytes, this.#sizing.maxBatchEntries, checkpoint, consumerId);
   }
 
-  /** Entries appended but not yet consumed (checkpointed) on `topic`. */
-  count(topic: string): number {
+  /** Entries appended but not yet consumed (checkpointed) on `topic` by the consumer. */
+  count(topic: string, options?: ConsumerSelector): number {
     this.#ensureOpen();
     encodeTopic(topic);
+    const consumerId = this.#consumerOf(options);
     const topicId = this.#idsByName.get(topic);
-    return topicId === undefined ? 0 : this.#partition.nextSeq(topicId) - this.#cursors.cursor(topicId);
+    return topicId === undefined ? 0 : this.#partition.nextSeq(topicId) - this.#cursors.position(consumerId, topicId);
+  }
+
+  /**
+   * Registers the named consumer unless it exists (then nothing changes: `startAt` applies only at
+   * registration) and returns once the registration is durable (a CURSORS snapshot, in every fsync
+   * mode): a crash after this returned keeps it. `startAt` 'earliest' (default) starts it at each
+   * existing topic's first retained entry, 'latest' at its next seq; a topic created later it reads
+   * from its start.
+   */
+  consumer(name: string, options?: ConsumerOptions): void {
+    this.#ensureOpen();
+    // Checked before the interval sync, so a rejected call changes nothing (rule F1).
+    const checked = checkConsumerName(name);
+    checkConsumerOptions(options);
+    if (this.#cursors.consumerId(checked) !== undefined) return;
+    this.#syncIfDue();
+    const { id } = registerConsumerByName(this.#cursors, checked, options, this.#idsByName.values(), {
+      firstRetained: (topicId) => this.#firstRetained(topicId),
+      end: (topicId) => this.#partition.nextSeq(topicId),
+    });
+    try {
+      this.#cursors.snapshot();
+    } catch (err) {
+      // Not registered after all (in memory; on disk it is if the rename landed: a crash decides).
+      this.#cursors.deleteConsumer(id);
+      throw err;
+    }
+  }
+
+  /**
+   * Unregisters a named consumer (ERR_INVALID_ARGUMENT when it is not registered) and returns once
+   * that is durable; from the next reclaim on it holds nothing. Its name may be registered afresh.
+   */
+  deleteConsumer(name: string): void {
+    this.#ensureOpen();
+    const id = this.#consumerOf({ consumer: name });
+    this.#syncIfDue();
+    this.#cursors.deleteConsumer(id);
+    this.#policies.delete(id);
+    // If this fails the deletion stays in memory and the next snapshot (reclaim, close) carries it.
+    this.#cursors.snapshot();
+  }
+
+  /** The named consumers, sorted. */
+  consumers(): string[] {
+    this.#ensureOpen();
+    return this.#cursors
+      .namedConsumers()
+      .map(([, name]) => name)
+      .sort();
   }
 
   topics(): string[] {
@@ -272,12 +351,12 @@ export class LogStore {
   reclaim(): string[] {
     this.#ensureOpen();
     this.#cursors.snapshot();
-    const durable = this.#cursors.snapshotCursors();
     const current = this.#partition.currentSegment?.path;
     const candidates = [...this.#olderSegments, ...this.#partition.segmentSummaries()];
+    // Every consumer's position in the snapshot just written holds space (rule 12).
     const doomed = deletableSegments(
       candidates,
-      (topicId) => durable.get(topicId) ?? 0,
+      (topicId) => this.#cursors.durableConsumedBelow(topicId),
       (s) => s.path !== current,
     );
     if (doomed.length === 0) return [];
@@ -300,7 +379,9 @@ export class LogStore {
   close(): void {
     if (this.#closed) return;
     try {
-      for (const topicId of this.#policy.pending()) this.#cursors.advance(topicId, this.#cursors.cursor(topicId), true);
+      for (const [consumerId, policy] of this.#policies)
+        for (const topicId of policy.pending())
+          this.#cursors.advance(topicId, this.#cursors.position(consumerId, topicId), true, consumerId);
       this.#cursors.snapshot();
       this.#partition.sealCurrent();
       this.sync();
@@ -356,10 +437,30 @@ export class LogStore {
     return result;
   }
 
-  #read(topic: string, maxBytes: number, maxEntries: number, checkpoint: boolean): StoredEntry[] {
+  /** The consumer id a read or count names (the default consumer's when it names none). */
+  #consumerOf(options: ConsumerSelector | undefined): number {
+    const name = options?.consumer;
+    if (name === undefined) return DEFAULT_CONSUMER_ID;
+    const id = this.#cursors.consumerId(checkConsumerName(name));
+    if (id === undefined) throw WalError.invalidArgument(`consumer ${JSON.stringify(name)} is not registered`);
+    return id;
+  }
+
+  #policyOf(consumerId: number): CheckpointPolicy {
+    let policy = this.#policies.get(consumerId);
+    if (policy === undefined) this.#policies.set(consumerId, (policy = new CheckpointPolicy(this.#consistency)));
+    return policy;
+  }
+
+  /** A topic's first seq still stored (its next seq when none is), and never below its firstSeq. */
+  #firstRetained(topicId: number): number {
+    return Math.max(this.#cursors.firstSeq(topicId), this.#partition.firstStored(topicId));
+  }
+
+  #read(topic: string, maxBytes: number, maxEntries: number, checkpoint: boolean, consumerId: number): StoredEntry[] {
     const topicId = this.#idsByName.get(topic);
     if (topicId === undefined) return [];
-    const fromSeq = this.#cursors.cursor(topicId);
+    const fromSeq = this.#cursors.position(consumerId, topicId);
     if (fromSeq >= this.#partition.nextSeq(topicId)) return [];
     if (checkpoint) {
       this.#syncIfDue();
@@ -367,13 +468,14 @@ export class LogStore {
       if (this.#cursors.wantsSnapshot()) this.#cursors.snapshot();
     }
     const entries = toStoredEntries(topic, this.#partition.read(topicId, fromSeq, maxBytes, maxEntries));
-    if (checkpoint && entries.length > 0) this.#checkpoint(topicId, fromSeq, entries.at(-1)!.seq + 1, entries.length);
+    if (checkpoint && entries.length > 0)
+      this.#checkpoint(consumerId, topicId, fromSeq, entries.at(-1)!.seq + 1, entries.length);
     return entries;
   }
 
-  #checkpoint(topicId: number, fromSeq: number, nextSeq: number, consumed: number): void {
-    const persist = this.#policy.recordCheckpoint(topicId, consumed);
-    this.#cursors.advance(topicId, nextSeq, persist);
+  #checkpoint(consumerId: number, topicId: number, fromSeq: number, nextSeq: number, consumed: number): void {
+    const persist = this.#policyOf(consumerId).recordCheckpoint(topicId, consumed);
+    this.#cursors.advance(topicId, nextSeq, persist, consumerId);
     if (!persist || this.#fsync !== 'each') return;
     try {
       this.#cursors.syncLog();
@@ -381,7 +483,7 @@ export class LogStore {
       // The read fails, so its entries must stay unread: in memory at once, on disk by a record
       // that supersedes the one whose sync failed (best effort: the sync error is what to report).
       try {
-        this.#cursors.clamp(topicId, fromSeq);
+        this.#cursors.clamp(topicId, fromSeq, consumerId);
       } catch {
         // the cursor is already back in memory; the record is retried by the next persist
       }

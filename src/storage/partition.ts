@@ -81,6 +81,12 @@ export class Partition {
     return this.topicOf(id).nextSeq;
   }
 
+  /** The first seq of a topic still indexed (its committed end when nothing is): where 'earliest' starts. */
+  firstStored(id: number): number {
+    const topic = this.topicOf(id);
+    return topic.index.runCount > 0 ? topic.index.runAt(0).firstSeq : topic.committedSeq;
+  }
+
   get stagedBytes(): number {
     return this.writer.stagedBytes;
   }
