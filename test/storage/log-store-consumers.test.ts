@@ -232,3 +232,42 @@ describe('rule 12. Space held by a consumer', () => {
     expect(store.count('a', { consumer: 'c' })).toBe(40);
   });
 });
+
+describe('rule 10 with named consumers (KNOWN DEFECT, found by the power-loss simulator, FORMAT §21.3 P4)', () => {
+  // Unless fsync is 'each', a consumer's position can become durable before the entries it passed
+  // (a cursor record or a CURSORS snapshot lands, the segment's tail does not). Recovery then
+  // raises the topic's end to that position (rule D4), and a consumer behind it finds the seqs in
+  // between missing: count() counts them, a read from inside them throws, and the next open treats
+  // the hole as damage above every position, dropping what was appended after it and reusing seqs.
+  // `it.fails`: this passes while the defect is there; fixing it makes the assertions below hold.
+  it.fails('an append after a hole left by lost entries survives the next open', () => {
+    const dir = tmp.make();
+    const options: LogStoreOptions = { dir, fsync: 'none', ...SMALL };
+    let store = LogStore.open(options);
+    store.append('t', 'a0');
+    store.append('t', 'a1');
+    store.consumer('behind');
+    store.close();
+    const before = new Set(fs.readdirSync(dir));
+    store = LogStore.open(options);
+    store.append('t', 'a2');
+    for (let i = 0; i < 3; i++) store.readNext('t');
+    store.close();
+    // The power cut: the second open's segment never reached the disk (its directory entry was not
+    // durable), while CURSORS and the cursor log, with the default consumer at 3, did.
+    for (const name of fs.readdirSync(dir))
+      if (!before.has(name) && /\.(seg|sum)$/.test(name)) fs.rmSync(path.join(dir, name));
+    fs.rmSync(path.join(dir, 'MANIFEST.clean'), { force: true });
+    store = open(options);
+    expect(store.append('t', 'p')).toBe(3);
+    store.close();
+    opened.splice(0);
+    store = open(options);
+    expect(store.recovery.damage).toEqual([]);
+    expect(texts(store.batchRead('t', { maxBytes: 1000, consumer: 'behind', checkpoint: false }))).toEqual([
+      'a0',
+      'a1',
+      'p',
+    ]);
+  });
+});
