@@ -46,6 +46,7 @@ import { deletableSegments } from './reclaim.js';
 import type { SegmentSummary } from './recover.js';
 import { scanSegment, type DamageReport } from './segment-scanner.js';
 import { publishSummaries, removeSummaryFiles } from './summary-files.js';
+import { afterGap, unreadCount, type TopicGaps } from './seq-gaps.js';
 import { byteView } from './byte-view.js';
 
 export type { ConsumerOptions, ReadConsistency };
@@ -118,6 +119,8 @@ export class LogStore {
   #nextTopicId: number;
   /** Segments of earlier epochs that still exist: sealed, and reclaimable once consumed. */
   #olderSegments: SegmentSummary[];
+  /** Per topic, seqs consumed and lost before this open: reads skip them, counts leave them out. */
+  readonly #gaps: ReadonlyMap<number, TopicGaps>;
   /** A segment was created since the last sync: its directory entry is not durable yet. */
   #dirNeedsSync = false;
   #lastSyncMs = Date.now();
@@ -152,6 +155,7 @@ export class LogStore {
       cleanShutdown: recovery.cleanShutdown,
     };
     this.#olderSegments = recovery.segments;
+    this.#gaps = recovery.gaps;
     for (const topic of recovery.topics) this.#idsByName.set(topic.name, topic.id);
     this.#nextTopicId = Math.max(recovery.maxTopicId, this.#cursors.maxTopicId) + 1;
     const each = fsync === 'each';
@@ -268,7 +272,12 @@ export class LogStore {
     encodeTopic(topic);
     const consumerId = this.#consumerOf(options);
     const topicId = this.#idsByName.get(topic);
-    return topicId === undefined ? 0 : this.#partition.nextSeq(topicId) - this.#cursors.position(consumerId, topicId);
+    if (topicId === undefined) return 0;
+    return unreadCount(
+      this.#gaps.get(topicId),
+      this.#cursors.position(consumerId, topicId),
+      this.#partition.nextSeq(topicId),
+    );
   }
 
   /**
@@ -460,7 +469,8 @@ export class LogStore {
   #read(topic: string, maxBytes: number, maxEntries: number, checkpoint: boolean, consumerId: number): StoredEntry[] {
     const topicId = this.#idsByName.get(topic);
     if (topicId === undefined) return [];
-    const fromSeq = this.#cursors.position(consumerId, topicId);
+    // Seqs in a recorded gap are gone: reading goes on after it (the checkpoint then moves past it).
+    const fromSeq = afterGap(this.#gaps.get(topicId), this.#cursors.position(consumerId, topicId));
     if (fromSeq >= this.#partition.nextSeq(topicId)) return [];
     if (checkpoint) {
       this.#syncIfDue();

@@ -15,6 +15,7 @@ import type { Fence } from './recover.js';
 import { MAX_ENTRY_BYTES_LIMIT, MAX_SEGMENT_BYTES, MAX_SEQ, MAX_TOPIC_ID } from './limits.js';
 import { MAX_TIME_MS } from './frame.js';
 import { MAX_EPOCH, parseSegmentFileName, segmentFileName } from './segment-name.js';
+import type { SeqGap } from './seq-gaps.js';
 
 export const MANIFEST_FILE_NAME = 'MANIFEST';
 export const MANIFEST_FORMAT = 'walrus-ts';
@@ -39,6 +40,11 @@ export interface Manifest {
    * §20.3), carried unchanged by every later MANIFEST. Absent in a log that never held version 1.
    */
   v1TimeMs?: number;
+  /**
+   * Seqs a recovery found consumed and no longer stored (seq-gaps.ts, FORMAT §7.3): carried by every
+   * later MANIFEST until the topic's firstSeq passes them. Absent when there are none.
+   */
+  gaps?: SeqGap[];
   /** Written only by a clean close, as its last write; never carried into the next epoch's MANIFEST. */
   clean?: CleanShutdown;
 }
@@ -76,6 +82,8 @@ const CLEAN_KEYS = [
 
 /** A fence on disk: [segment file name, topic id, run offset, first void seq]. */
 type StoredFence = [string, number, number, number];
+/** A gap on disk: [topic id, first missing seq, first seq after it]. */
+type StoredGap = [number, number, number];
 
 export function manifestPath(dir: string): string {
   return path.join(dir, MANIFEST_FILE_NAME);
@@ -98,14 +106,18 @@ export function readManifest(io: FileIo, dir: string): Manifest | null {
 export function writeManifest(io: FileIo, dir: string, manifest: Manifest): void {
   const filePath = manifestPath(dir);
   try {
-    const { fences, key, v1TimeMs, clean, ...rest } = manifest;
+    const { fences, key, v1TimeMs, gaps, clean, ...rest } = manifest;
     const fields = { ...rest, version: MANIFEST_VERSION };
     const stored: StoredFence[] = fences.map((f) => [segmentFileName(f.segment), f.topicId, f.offset, f.seq]);
     // Absent fields stay absent: a file without fences or key is byte-identical to one from before they existed.
     const keyed = key === undefined ? fields : { ...fields, key };
     const withKey = v1TimeMs === undefined ? keyed : { ...keyed, v1TimeMs };
     const withFences = stored.length > 0 ? { ...withKey, fences: stored } : withKey;
-    writeFileAtomic(io, filePath, packControlFile(clean === undefined ? withFences : { ...withFences, clean }));
+    const withGaps =
+      gaps === undefined || gaps.length === 0
+        ? withFences
+        : { ...withFences, gaps: gaps.map((g): StoredGap => [g.topicId, g.fromSeq, g.toSeq]) };
+    writeFileAtomic(io, filePath, packControlFile(clean === undefined ? withGaps : { ...withGaps, clean }));
   } catch (err) {
     throw WalError.fromSystem(err, 'writing MANIFEST', filePath);
   }
@@ -129,7 +141,7 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
       { path: filePath },
     );
   }
-  const { epoch, createdAtMs, openedAtMs, key, v1TimeMs, clean } = fields;
+  const { epoch, createdAtMs, openedAtMs, key, v1TimeMs, gaps, clean } = fields;
   if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > MAX_EPOCH) {
     throw WalError.corrupt(`${filePath} has an invalid epoch ${describeDiskValue(epoch)}`, { path: filePath });
   }
@@ -152,6 +164,7 @@ function decodeManifest(bytes: Uint8Array, filePath: string): Manifest {
     ...(key === undefined ? {} : { key }),
     fences: decodeFences(fields.fences, filePath),
     ...(v1TimeMs === undefined ? {} : { v1TimeMs: v1TimeMs as number }),
+    ...(gaps === undefined ? {} : { gaps: decodeGaps(gaps, fields.version as number, filePath) }),
     ...(clean === undefined ? {} : { clean: decodeCleanShutdown(clean, fields.version as number, filePath) }),
   };
 }
@@ -198,6 +211,19 @@ function decodeFences(value: unknown, filePath: string): Fence[] {
     )
       throw invalid();
     return { segment, topicId, offset, seq };
+  });
+}
+
+function decodeGaps(value: unknown, version: number, filePath: string): SeqGap[] {
+  const invalid = (): WalError => WalError.corrupt(`${filePath} has an invalid gap list`, { path: filePath });
+  if (version === MANIFEST_VERSION_1 || !Array.isArray(value)) throw invalid();
+  return value.map((item: unknown): SeqGap => {
+    if (!Array.isArray(item) || item.length !== 3) throw invalid();
+    const [topicId, fromSeq, toSeq] = item as unknown[];
+    if (!isIntegerIn(topicId, 1, MAX_TOPIC_ID) || !isIntegerIn(fromSeq, 0, MAX_SEQ) || !isIntegerIn(toSeq, 1, MAX_SEQ))
+      throw invalid();
+    if (toSeq <= fromSeq) throw invalid();
+    return { topicId, fromSeq, toSeq };
   });
 }
 

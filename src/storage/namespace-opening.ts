@@ -30,6 +30,7 @@ import {
 import { mergeScans, type Fence, type RecoveryResult } from './recover.js';
 import { compareSegmentIds, listSegments, nextEpoch } from './segment-name.js';
 import type { DamageReport, SegmentScan } from './segment-scanner.js';
+import { gapsByTopic, type SeqGap, type TopicGaps } from './seq-gaps.js';
 import { draftSummary, planRecovery, type ScannedBecause } from './summary-files.js';
 
 export interface OpenedNamespace {
@@ -114,6 +115,7 @@ export function openNamespace(
       ...(recordedKey === undefined ? {} : { key: recordedKey }),
       fences: manifest?.fences ?? [],
       ...(v1TimeMs === undefined ? {} : { v1TimeMs }),
+      ...(manifest?.gaps === undefined ? {} : { gaps: manifest.gaps }),
     };
     writeManifest(io, dir, written);
     // After MANIFEST: planning unlinks drafts, orphan summaries and empty segments (FORMAT §17 steps 2–3).
@@ -175,6 +177,8 @@ export function openNamespace(
  * once those segments are durable (summary-files.ts, publishSummaries).
  */
 export interface NamespaceRecovery extends RecoveryResult {
+  /** Per topic, the seqs consumed and no longer stored, which readers skip (seq-gaps.ts). */
+  gaps: ReadonlyMap<number, TopicGaps>;
   summarizedPaths: ReadonlySet<string>;
   summarizedBytes: number;
   distrusted: ScannedBecause[];
@@ -193,26 +197,37 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
     startSeq.set(id, ns.cursors.minPosition(id));
     firstSeq.set(id, ns.cursors.firstSeq(id));
   }
+  const known = ns.manifest.gaps ?? [];
   const recovery = mergeScans(scans, {
-    ...{ names, startSeq, firstSeq, fences: ns.manifest.fences },
+    ...{ names, startSeq, firstSeq, fences: ns.manifest.fences, gaps: gapsByTopic(known) },
     v1TimeMs: ns.manifest.v1TimeMs,
   });
   ns.timeFloorMs = recovery.timeFloorMs;
   recovery.damage.push(...ns.listingDamage);
-  if (!sameFences(recovery.fences, ns.manifest.fences)) {
-    // Durable like every MANIFEST (even under fsync 'none'): without it a power cut could let frames
-    // this recovery ignored come back once the new epoch's writes that replace them are reclaimed.
-    ns.manifest = { ...ns.manifest, fences: recovery.fences };
-    writeManifest(ns.io, ns.dir, ns.manifest);
-  }
+  const gaps: SeqGap[] = [];
   for (const topic of recovery.topics) {
     ns.cursors.registerTopic(topic.name, topic.id);
     // A cursor past the recovered entries means they were consumed and then lost or reclaimed
-    // (e.g. the segment with a topic's last, consumed entries was deleted). Their sequence numbers
-    // were handed out already: new appends continue after the cursor, never reusing them.
-    // With many consumers: at least every consumer's position and the topic's firstSeq (§18.1).
+    // (e.g. the segment with a topic's last, consumed entries was deleted; or, unless fsync is
+    // 'each', a position reached the disk before the entries it passed and a power cut took them).
+    // Their sequence numbers were handed out already: new appends continue after the cursor, never
+    // reusing them. With many consumers: at least every consumer's position and the topic's firstSeq
+    // (§18.1). A consumer behind the lost seqs (or one registered or sought later) must be able to
+    // go past them, now and after every later recovery: the hole is recorded (seq-gaps.ts).
     const cursor = ns.cursors.maxPosition(topic.id);
-    if (cursor > topic.nextSeq) topic.nextSeq = cursor;
+    if (cursor > topic.nextSeq) {
+      gaps.push({ topicId: topic.id, fromSeq: topic.nextSeq, toSeq: cursor });
+      topic.nextSeq = cursor;
+    }
+  }
+  // A gap is needed while some entry or position lies below its end (the topic's firstSeq passed it).
+  for (const g of known) if (g.toSeq > ns.cursors.firstSeq(g.topicId)) gaps.push(g);
+  if (!sameFences(recovery.fences, ns.manifest.fences) || !sameGaps(gaps, known)) {
+    // Durable like every MANIFEST (even under fsync 'none'), and before the new epoch writes: without
+    // it a power cut could let frames this recovery ignored come back once the new epoch's writes that
+    // replace them are reclaimed, or the next recovery take a recorded hole for damage.
+    ns.manifest = { ...ns.manifest, fences: recovery.fences, gaps };
+    writeManifest(ns.io, ns.dir, ns.manifest);
   }
   ns.cursors.snapshot();
   const summaryDrafts: string[] = [];
@@ -220,6 +235,7 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
   const summarizedBytes = ns.summarized.reduce((sum, scan) => sum + scan.sizeBytes, 0);
   return {
     ...recovery,
+    gaps: gapsByTopic(gaps),
     scannedBytes: recovery.scannedBytes - summarizedBytes,
     summarizedPaths: new Set(ns.summarized.map((scan) => scan.path)),
     summarizedBytes,
@@ -250,6 +266,12 @@ export function recordCleanShutdown(ns: OpenedNamespace): string | null {
   if (typeof record === 'string') return record;
   writeCleanShutdown(ns.io, ns.dir, ns.manifest, record);
   return null;
+}
+
+function sameGaps(a: readonly SeqGap[], b: readonly SeqGap[]): boolean {
+  const key = (g: SeqGap): string => `${g.topicId}:${g.fromSeq}:${g.toSeq}`;
+  const keys = new Set(b.map(key));
+  return a.length === b.length && a.every((g) => keys.has(key(g)));
 }
 
 function sameFences(a: readonly Fence[], b: readonly Fence[]): boolean {

@@ -30,6 +30,7 @@
  */
 import type { DamageReport, ScannedRun, SegmentScan } from './segment-scanner.js';
 import { compareSegmentIds, type SegmentId } from './segment-name.js';
+import { gapCovers, type TopicGaps } from './seq-gaps.js';
 import { pointsBelowSeq } from './sparse-index.js';
 
 /** Entries [firstSeq, firstSeq + count) of one topic; endOffset bounds them (it is exact unless the run was cut back). */
@@ -112,6 +113,8 @@ export function mergeScans(
     fences?: readonly Fence[];
     /** Per topic, the seq below which entries were given up by a retention limit (FORMAT §18.1). */
     firstSeq?: Map<number, number>;
+    /** Per topic, seqs an earlier recovery found consumed and lost (seq-gaps.ts): not damage. */
+    gaps?: ReadonlyMap<number, TopicGaps>;
     v1TimeMs?: number;
   },
 ): RecoveryResult {
@@ -143,7 +146,7 @@ export function mergeScans(
       continue;
     }
     const startSeq = known.startSeq.get(id) ?? 0;
-    const { nextSeq, damaged } = resolveTopic(id, refs, startSeq, damage);
+    const { nextSeq, damaged } = resolveTopic(id, refs, startSeq, known.gaps?.get(id), damage);
     topics.push({ id, name, nextSeq, runs: refs.filter((r) => r.accepted > 0).map(toTopicRun), damaged });
     let fencedOrder = -1;
     for (const ref of refs) {
@@ -238,7 +241,13 @@ function collectNames(
   return names;
 }
 
-function resolveTopic(id: number, refs: RunRef[], startSeq: number, damage: DamageReport[]): Resolution {
+function resolveTopic(
+  id: number,
+  refs: RunRef[],
+  startSeq: number,
+  gaps: TopicGaps | undefined,
+  damage: DamageReport[],
+): Resolution {
   const chain: RunRef[] = [];
   let expected = -1;
   let lastOrder = -1;
@@ -264,13 +273,14 @@ function resolveTopic(id: number, refs: RunRef[], startSeq: number, damage: Dama
     if (ref.order === brokenOrder) continue;
     const first = ref.run.firstSeq;
     if (expected < 0) {
-      if (first <= startSeq) {
+      if (first <= startSeq || gapCovers(gaps, startSeq, first)) {
         accept(ref);
       } else {
         expected = startSeq;
         breakAt(ref, `entries ${startSeq}..${first - 1} are missing; later entries are ignored`);
       }
-    } else if (first === expected || (first > expected && first <= startSeq)) {
+    } else if (first === expected || (first > expected && (first <= startSeq || gapCovers(gaps, expected, first)))) {
+      // Missing seqs below every position were consumed and reclaimed; in a recorded gap, lost.
       accept(ref);
     } else if (segmentStart && first < expected) {
       cutBack(chain, first);

@@ -233,14 +233,14 @@ describe('rule 12. Space held by a consumer', () => {
   });
 });
 
-describe('rule 10 with named consumers (KNOWN DEFECT, found by the power-loss simulator, FORMAT §21.3 P4)', () => {
-  // Unless fsync is 'each', a consumer's position can become durable before the entries it passed
-  // (a cursor record or a CURSORS snapshot lands, the segment's tail does not). Recovery then
-  // raises the topic's end to that position (rule D4), and a consumer behind it finds the seqs in
-  // between missing: count() counts them, a read from inside them throws, and the next open treats
-  // the hole as damage above every position, dropping what was appended after it and reusing seqs.
-  // `it.fails`: this passes while the defect is there; fixing it makes the assertions below hold.
-  it.fails('an append after a hole left by lost entries survives the next open', () => {
+describe('rule D4. Sequence numbers: seqs lost after a consumer passed them are a recorded gap, never damage', () => {
+  // Found by the power-loss simulator (FORMAT §21.3 P4). Unless fsync is 'each', a consumer's
+  // position can become durable before the entries it passed (a cursor record or a CURSORS snapshot
+  // lands, the segment's tail does not). Recovery raises the topic's end to that position (seqs are
+  // never reused), so a consumer behind it finds those seqs missing. Before the gap was recorded,
+  // count() counted them, a read from inside them threw, and the next open took the hole for damage
+  // above every position, dropping what was appended after it and handing its seqs out again.
+  it('an append after a hole left by lost entries survives the next open', () => {
     const dir = tmp.make();
     const options: LogStoreOptions = { dir, fsync: 'none', ...SMALL };
     let store = LogStore.open(options);
@@ -264,10 +264,19 @@ describe('rule 10 with named consumers (KNOWN DEFECT, found by the power-loss si
     opened.splice(0);
     store = open(options);
     expect(store.recovery.damage).toEqual([]);
-    expect(texts(store.batchRead('t', { maxBytes: 1000, consumer: 'behind', checkpoint: false }))).toEqual([
-      'a0',
-      'a1',
-      'p',
-    ]);
+    // Seq 2 is gone: not counted, skipped by the read that reaches it (a batch ends before a gap).
+    expect(store.count('t', { consumer: 'behind' })).toBe(3);
+    expect(texts(store.batchRead('t', { maxBytes: 1000, consumer: 'behind' }))).toEqual(['a0', 'a1']);
+    expect(store.count('t', { consumer: 'behind' })).toBe(1);
+    expect(
+      store.batchRead('t', { maxBytes: 1000, consumer: 'behind' }).map((e) => [e.seq, Buffer.from(e.data).toString()]),
+    ).toEqual([[3, 'p']]);
+    expect(store.count('t', { consumer: 'behind' })).toBe(0);
+    // The gap stays recorded: one more open still accepts the entries after it.
+    store.close();
+    opened.splice(0);
+    store = open(options);
+    expect(store.recovery.damage).toEqual([]);
+    expect(store.append('t', 'q')).toBe(4);
   });
 });

@@ -70,6 +70,28 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
     expect(raw.fences).toEqual([['00000003-0001-00000009.seg', 4, 4160, 17]]);
   });
 
+  it('keeps gaps as [topic id, first missing seq, first seq after] and omits them when there are none', () => {
+    const dir = tmp.make();
+    const gapped: Manifest = { ...sample, gaps: [{ topicId: 4, fromSeq: 17, toSeq: 20 }] };
+    writeManifest(nodeFileIo, dir, gapped);
+    expect(readManifest(nodeFileIo, dir)).toEqual(gapped);
+    expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME))).gaps).toEqual([[4, 17, 20]]);
+    writeManifest(nodeFileIo, dir, { ...sample, gaps: [] });
+    expect(unpackControlMap(fs.readFileSync(path.join(dir, MANIFEST_FILE_NAME)))).not.toHaveProperty('gaps');
+  });
+
+  it('rejects a malformed gap list with ERR_CORRUPT (and one in a version-1 file)', () => {
+    const dir = tmp.make();
+    const file = path.join(dir, MANIFEST_FILE_NAME);
+    const { fences: _none, ...fields } = sample;
+    for (const gaps of [{}, 'all', [[4, 17]], [[0, 1, 2]], [[4, 20, 17]], [[4, 17, 17]], [[4, -1, 2]], [[4, 1.5, 2]]]) {
+      fs.writeFileSync(file, packControlFile({ ...fields, gaps }));
+      expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
+    }
+    fs.writeFileSync(file, packControlFile({ ...fields, version: 1, gaps: [[4, 17, 20]] }));
+    expectWalError(() => readManifest(nodeFileIo, dir), 'ERR_CORRUPT');
+  });
+
   it('keeps the namespace key as a string field when there is one', () => {
     const dir = tmp.make();
     const keyed: Manifest = { ...sample, key: 'prod/payments::v1' };

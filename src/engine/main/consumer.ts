@@ -85,7 +85,7 @@ export class Consumer implements Pick<ReadSurface, 'readNext' | 'batchRead' | 's
     const reader = await this.#withReader(topic, (r) => r ?? null);
     if (reader === null) return 0;
     const state = this.#host.forRead(topic)!;
-    return Math.max(0, (await this.#host.nextSeq(state)) - reader.cursor);
+    return reader.unreadBefore(await this.#host.nextSeq(state));
   }
 
   /**

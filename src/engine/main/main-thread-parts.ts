@@ -82,6 +82,7 @@ export function assembleParts(s: Started, hooks: PartsHooks): MainThreadParts {
     readConsistency: options.readConsistency,
     maxBatchEntries: options.maxBatchEntries,
     onCursorMoved: () => reclaimer.noteCursorMoved(),
+    gaps: s.recovery.gaps,
     onSkipped: (consumerId, topic, fromSeq, toSeq) => {
       const consumer = registry?.nameOf(consumerId);
       if (consumer === undefined) return;

@@ -95,11 +95,14 @@ export interface ConsumerTopicStats {
 export interface ConsumerStats {
   /** Keyed by topic name (null prototype). */
   topics: Record<string, ConsumerTopicStats>;
-  /** Entries a retention limit deleted before it read them, since open ('skipped' events). */
+  /** Entries lost to it before it read them, since open ('skipped' events): a retention limit, or a power cut. */
   skipped: number;
 }
 
-/** A retention limit deleted entries a consumer had not read: it continues from `toSeq + 1`. */
+/**
+ * Entries a consumer had not read are gone — a retention limit deleted them, or a power cut took
+ * them after another consumer had read past them (docs/FORMAT.md §7.3): it continues from `toSeq + 1`.
+ */
 export interface SkippedEvent {
   /** The consumer's name; '' for the default consumer (the WAL's own reads). */
   consumer: string;
@@ -139,7 +142,7 @@ export interface WalrusStats {
  * - 'drain' (): a writer whose ring refused a `write()` (it returned false) has room again;
  * - 'error' (WalError): an entry given to `write()` failed or was lost (it also rejects the next
  *   `flush()`); without a listener it is a process warning, never an uncaught exception;
- * - 'skipped' (SkippedEvent): a retention limit deleted entries a consumer had not read.
+ * - 'skipped' (SkippedEvent): entries a consumer had not read are gone (a retention limit, a power cut).
  */
 export interface WalrusEvents {
   recovered: [RecoveryReport];

@@ -79,10 +79,14 @@ export async function assembleStats(src: StatsSources): Promise<WalrusStats> {
     );
     list.forEach((t, i) => {
       const appended = Math.max(seqs[i]!, t.reader.cursor);
-      topics[t.name] = { appended, consumed: t.reader.cursor, unread: appended - t.reader.cursor };
+      topics[t.name] = {
+        appended,
+        consumed: t.reader.cursor,
+        unread: src.reads.unread(t.id, t.reader.cursor, appended),
+      };
       for (const c of src.consumers ?? []) {
         const position = c.position(t);
-        consumers[c.name]!.topics[t.name] = { position, lag: Math.max(0, appended - position) };
+        consumers[c.name]!.topics[t.name] = { position, lag: src.reads.unread(t.id, position, appended) };
       }
     });
   }

@@ -29,6 +29,7 @@ import {
 import { Entry } from './entry.js';
 import { READ_CHUNK_BYTES, type SegmentReads } from './segment-reads.js';
 import type { Lifecycle } from './lifecycle.js';
+import { afterGap, unreadCount, type TopicGaps } from '../../storage/seq-gaps.js';
 import { SerialQueue } from './serial-queue.js';
 
 /** What one read takes from the segment files when a caller does not say (readNext). */
@@ -64,6 +65,8 @@ export interface ReadPathOptions {
    * what it had not read): it continues from there; seqs `fromSeq` … `toSeq` are lost to it.
    */
   readonly onSkipped?: (consumerId: number, topic: string, fromSeq: number, toSeq: number) => void;
+  /** Per topic, seqs consumed and lost before this open (seq-gaps.ts): readers skip them, as lost. */
+  readonly gaps?: ReadonlyMap<number, TopicGaps>;
 }
 
 /** What every topic's reader shares. */
@@ -103,6 +106,11 @@ export class ReadPath {
   }
 
   /** The checkpoint policy of a consumer: each counts its own reads (SEMANTICS rule 11). */
+  /** Entries a consumer at `position` has left to read before `nextSeq` (recorded gaps are not entries). */
+  unread(topicId: number, position: number, nextSeq: number): number {
+    return unreadCount(this.options.gaps?.get(topicId), position, nextSeq);
+  }
+
   policyFor(consumerId: number): CheckpointPolicy {
     let policy = this.#policies.get(consumerId);
     if (policy === undefined) this.#policies.set(consumerId, (policy = new CheckpointPolicy(this.policy.consistency)));
@@ -301,6 +309,11 @@ export class TopicReader {
   /** The next sequence number to deliver. */
   get cursor(): number {
     return this.#cursor;
+  }
+
+  /** Entries this consumer has left to read before `nextSeq`. */
+  unreadBefore(nextSeq: number): number {
+    return this.#path.unread(this.#topicId, this.#cursor, nextSeq);
   }
 
   /**
@@ -552,6 +565,17 @@ export class TopicReader {
       // the batch ends before the gap, and the read after it, from an empty cache, skips it.
       if (this.#cache.length > this.#head) return [];
       fromSeq = this.#skipToFloor(fromSeq);
+    }
+    const past = afterGap(this.#path.options.gaps?.get(this.#topicId), fromSeq);
+    if (past > fromSeq) {
+      // As below the floor: the batch ends before the hole, and the read after it skips it.
+      if (this.#cache.length > this.#head) return [];
+      this.#path.options.onSkipped?.(this.#consumerId, this.#topicName, fromSeq, past - 1);
+      if (this.#cursor < past) {
+        this.#cursor = past;
+        this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, past, false);
+      }
+      fromSeq = past;
     }
     const { segments, maxBatchEntries } = this.#path.options;
     const batch = segments.read(

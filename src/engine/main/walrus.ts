@@ -295,7 +295,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     const state = this.#p.topics.forRead(topic);
     if (!state) return 0;
     const [appended] = await this.#s.channels[state.writer]!.control.call('nextSeqs', [state.id]);
-    return Math.max(0, appended! - state.reader.cursor);
+    return state.reader.unreadBefore(appended!);
   }
 
   /** Every topic this namespace knows, sorted. */
