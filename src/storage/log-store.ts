@@ -91,6 +91,8 @@ export interface RecoveryReport {
   distrustedSummaries: Array<{ path: string; why: string }>;
   /** The last close's clean-shutdown record (FORMAT §16, clean-shutdown.ts). */
   cleanShutdown: CleanShutdownCheck;
+  /** Every recorded gap (FORMAT §7.3): seqs [fromSeq, toSeq) of `topic` consumed and no longer stored. */
+  gaps: Array<{ topic: string; fromSeq: number; toSeq: number }>;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -153,6 +155,9 @@ export class LogStore {
       summarizedFiles: recovery.summarizedPaths.size,
       distrustedSummaries: recovery.distrusted,
       cleanShutdown: recovery.cleanShutdown,
+      gaps: recovery.topics.flatMap((t) =>
+        (recovery.gaps.get(t.id) ?? []).map((g) => ({ topic: t.name, fromSeq: g.fromSeq, toSeq: g.toSeq })),
+      ),
     };
     this.#olderSegments = recovery.segments;
     this.#gaps = recovery.gaps;
@@ -267,6 +272,15 @@ export class LogStore {
   }
 
   /** Entries appended but not yet consumed (checkpointed) on `topic` by the consumer. */
+  /** The consumer's next seq to read on `topic` (0 for an unknown topic); seqs in a recorded gap are skipped when read. */
+  position(topic: string, options?: ConsumerSelector): number {
+    this.#ensureOpen();
+    encodeTopic(topic);
+    const consumerId = this.#consumerOf(options);
+    const topicId = this.#idsByName.get(topic);
+    return topicId === undefined ? 0 : this.#cursors.position(consumerId, topicId);
+  }
+
   count(topic: string, options?: ConsumerSelector): number {
     this.#ensureOpen();
     encodeTopic(topic);
@@ -463,7 +477,7 @@ export class LogStore {
 
   /** A topic's first seq still stored (its next seq when none is), and never below its firstSeq. */
   #firstRetained(topicId: number): number {
-    return Math.max(this.#cursors.firstSeq(topicId), this.#partition.firstStored(topicId));
+    return Math.max(this.#cursors.firstSeq(topicId), this.#partition.firstStored(topicId, this.#gaps.get(topicId)));
   }
 
   #read(topic: string, maxBytes: number, maxEntries: number, checkpoint: boolean, consumerId: number): StoredEntry[] {
@@ -477,9 +491,43 @@ export class LogStore {
       // Before reading, never after: a failed snapshot must not fail a read that consumed entries.
       if (this.#cursors.wantsSnapshot()) this.#cursors.snapshot();
     }
-    const entries = toStoredEntries(topic, this.#partition.read(topicId, fromSeq, maxBytes, maxEntries));
+    const entries = this.#readAcrossGaps(topic, topicId, fromSeq, maxBytes, maxEntries);
     if (checkpoint && entries.length > 0)
       this.#checkpoint(consumerId, topicId, fromSeq, entries.at(-1)!.seq + 1, entries.length);
+    return entries;
+  }
+
+  /**
+   * The partition's read, going on past a recorded gap while the budget lasts: here a checkpoint
+   * moves the position to the last entry read plus one, so a batch may hold entries on both sides.
+   * An entry after a gap is taken only within the budget (the first entry of a batch always is).
+   */
+  #readAcrossGaps(
+    topic: string,
+    topicId: number,
+    fromSeq: number,
+    maxBytes: number,
+    maxEntries: number,
+  ): StoredEntry[] {
+    const gaps = this.#gaps.get(topicId);
+    const end = this.#partition.nextSeq(topicId);
+    const entries: StoredEntry[] = [];
+    let bytes = 0;
+    for (let seq = fromSeq; ;) {
+      const part = toStoredEntries(
+        topic,
+        this.#partition.read(topicId, seq, Math.max(0, maxBytes - bytes), maxEntries - entries.length),
+      );
+      if (part.length === 0 || (entries.length > 0 && part[0]!.data.byteLength > maxBytes - bytes)) break;
+      for (const entry of part) {
+        entries.push(entry);
+        bytes += entry.data.byteLength;
+      }
+      const next = part.at(-1)!.seq + 1;
+      const after = afterGap(gaps, next);
+      if (after === next || after >= end || entries.length >= maxEntries) break;
+      seq = after;
+    }
     return entries;
   }
 

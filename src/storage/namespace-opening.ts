@@ -197,9 +197,10 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
     startSeq.set(id, ns.cursors.minPosition(id));
     firstSeq.set(id, ns.cursors.firstSeq(id));
   }
-  const known = ns.manifest.gaps ?? [];
+  const recorded = ns.manifest.gaps ?? [];
+  const byTopic = gapsByTopic(recorded);
   const recovery = mergeScans(scans, {
-    ...{ names, startSeq, firstSeq, fences: ns.manifest.fences, gaps: gapsByTopic(known) },
+    ...{ names, startSeq, firstSeq, fences: ns.manifest.fences, gaps: byTopic },
     v1TimeMs: ns.manifest.v1TimeMs,
   });
   ns.timeFloorMs = recovery.timeFloorMs;
@@ -214,19 +215,24 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
     // reusing them. With many consumers: at least every consumer's position and the topic's firstSeq
     // (§18.1). A consumer behind the lost seqs (or one registered or sought later) must be able to
     // go past them, now and after every later recovery: the hole is recorded (seq-gaps.ts).
-    const cursor = ns.cursors.maxPosition(topic.id);
+    // A recorded gap's end counts as a position: the consumer that stood there may be deleted since,
+    // and the seqs in the gap were handed out all the same.
+    const known = byTopic.get(topic.id) ?? [];
+    const cursor = Math.max(ns.cursors.maxPosition(topic.id), ...known.map((g) => g.toSeq));
     if (cursor > topic.nextSeq) {
       gaps.push({ topicId: topic.id, fromSeq: topic.nextSeq, toSeq: cursor });
       topic.nextSeq = cursor;
     }
   }
   // A gap is needed while some entry or position lies below its end (the topic's firstSeq passed it).
-  for (const g of known) if (g.toSeq > ns.cursors.firstSeq(g.topicId)) gaps.push(g);
-  if (!sameFences(recovery.fences, ns.manifest.fences) || !sameGaps(gaps, known)) {
+  for (const g of recorded) if (g.toSeq > ns.cursors.firstSeq(g.topicId)) gaps.push(g);
+  const gapsNow = gapsByTopic(gaps);
+  const merged = [...gapsNow.values()].flat();
+  if (!sameFences(recovery.fences, ns.manifest.fences) || !sameGaps(merged, recorded)) {
     // Durable like every MANIFEST (even under fsync 'none'), and before the new epoch writes: without
     // it a power cut could let frames this recovery ignored come back once the new epoch's writes that
     // replace them are reclaimed, or the next recovery take a recorded hole for damage.
-    ns.manifest = { ...ns.manifest, fences: recovery.fences, gaps };
+    ns.manifest = { ...ns.manifest, fences: recovery.fences, gaps: merged };
     writeManifest(ns.io, ns.dir, ns.manifest);
   }
   ns.cursors.snapshot();
@@ -235,7 +241,7 @@ export function finishRecovery(ns: OpenedNamespace, scanned: SegmentScan[]): Nam
   const summarizedBytes = ns.summarized.reduce((sum, scan) => sum + scan.sizeBytes, 0);
   return {
     ...recovery,
-    gaps: gapsByTopic(gaps),
+    gaps: gapsNow,
     scannedBytes: recovery.scannedBytes - summarizedBytes,
     summarizedPaths: new Set(ns.summarized.map((scan) => scan.path)),
     summarizedBytes,

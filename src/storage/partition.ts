@@ -17,6 +17,7 @@ import { PartitionWriter, type PartitionConfig, type WritableTopic } from './par
 import type { ReadBatch } from './read-batch-builder.js';
 import type { RecoveredTopic, SegmentSummary, TopicRun } from './recover.js';
 import type { SegmentId } from './segment-name.js';
+import type { TopicGaps } from './seq-gaps.js';
 import { TopicIndex, type SegmentRef } from './topic-index.js';
 
 export { DEFAULT_MAX_WRITE_BYTES, type PartitionConfig } from './partition-writer.js';
@@ -81,10 +82,13 @@ export class Partition {
     return this.topicOf(id).nextSeq;
   }
 
-  /** The first seq of a topic still indexed (its committed end when nothing is): where 'earliest' starts. */
-  firstStored(id: number): number {
+  /**
+   * Where 'earliest' starts: the first seq from which the topic's entries are all still indexed
+   * (TopicIndex.firstOfContiguousTail; its committed end when nothing is).
+   */
+  firstStored(id: number, gaps?: TopicGaps): number {
     const topic = this.topicOf(id);
-    return topic.index.runCount > 0 ? topic.index.runAt(0).firstSeq : topic.committedSeq;
+    return topic.index.firstOfContiguousTail(topic.committedSeq, gaps);
   }
 
   get stagedBytes(): number {

@@ -30,7 +30,7 @@
  */
 import type { DamageReport, ScannedRun, SegmentScan } from './segment-scanner.js';
 import { compareSegmentIds, type SegmentId } from './segment-name.js';
-import { gapCovers, type TopicGaps } from './seq-gaps.js';
+import { explainedUpTo, type TopicGaps } from './seq-gaps.js';
 import { pointsBelowSeq } from './sparse-index.js';
 
 /** Entries [firstSeq, firstSeq + count) of one topic; endOffset bounds them (it is exact unless the run was cut back). */
@@ -273,13 +273,13 @@ function resolveTopic(
     if (ref.order === brokenOrder) continue;
     const first = ref.run.firstSeq;
     if (expected < 0) {
-      if (first <= startSeq || gapCovers(gaps, startSeq, first)) {
+      if (first <= explainedUpTo(gaps, startSeq, startSeq)) {
         accept(ref);
       } else {
         expected = startSeq;
         breakAt(ref, `entries ${startSeq}..${first - 1} are missing; later entries are ignored`);
       }
-    } else if (first === expected || (first > expected && (first <= startSeq || gapCovers(gaps, expected, first)))) {
+    } else if (first === expected || (first > expected && first <= explainedUpTo(gaps, expected, startSeq))) {
       // Missing seqs below every position were consumed and reclaimed; in a recorded gap, lost.
       accept(ref);
     } else if (segmentStart && first < expected) {

@@ -36,9 +36,15 @@ export function gapsByTopic(gaps: readonly SeqGap[]): Map<number, SeqGap[]> {
   return byTopic;
 }
 
-/** True when every seq of [fromSeq, toSeq) lies in one recorded gap: the entries are known to be gone. */
-export function gapCovers(gaps: TopicGaps | undefined, fromSeq: number, toSeq: number): boolean {
-  return gaps?.some((g) => g.fromSeq <= fromSeq && toSeq <= g.toSeq) ?? false;
+/**
+ * How far missing seqs from `fromSeq` on are explained: the first seq from there that is neither
+ * below `consumedBelow` (every consumer passed it: reclaiming may have deleted it) nor in a recorded
+ * gap. Gaps and reclaimed stretches may alternate (a gap, an entry reclaimed since, another gap).
+ */
+export function explainedUpTo(gaps: TopicGaps | undefined, fromSeq: number, consumedBelow: number): number {
+  let seq = Math.max(fromSeq, consumedBelow);
+  for (let after = afterGap(gaps, seq); after > seq; after = afterGap(gaps, seq)) seq = Math.max(after, consumedBelow);
+  return seq;
 }
 
 /** Where reading from `seq` continues: the end of the gap holding it, or `seq` itself. */

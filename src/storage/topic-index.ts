@@ -7,6 +7,7 @@
 import { DEFAULT_INDEX_INTERVAL_BYTES, type FrameLayout } from './frame.js';
 import type { SegmentId } from './segment-name.js';
 import { POINT_FIELDS, SparsePointsBuilder, floorPointBySeq } from './sparse-index.js';
+import { explainedUpTo, type TopicGaps } from './seq-gaps.js';
 import { WriteExtents } from './write-extents.js';
 
 export interface SegmentRef {
@@ -49,6 +50,8 @@ export interface IndexedRun {
 
 export class TopicIndex {
   private runs: IndexedRun[] = [];
+  /** firstOfContiguousTail's answer while no run was added or removed (only the last run grows). */
+  private tailMemo: { runCount: number; first: IndexedRun; seq: number } | null = null;
   /** Whether runs keep their writes' extents: the main thread's index, which readers jump with. */
   private readonly tracksExtents: boolean;
 
@@ -66,6 +69,30 @@ export class TopicIndex {
 
   get lastRun(): IndexedRun | undefined {
     return this.runs.at(-1);
+  }
+
+  /**
+   * The first seq from which the runs hold every entry up to the last (seqs in a recorded gap count
+   * as held: readers skip them); `end` when there are no runs. Where 'earliest' starts: reclaiming
+   * deletes a segment once every consumer passed what it holds, so below every position a topic may
+   * keep runs with a hole between them (a segment kept for another topic's unread entries, the next
+   * deleted). A consumer starting before such a hole would meet missing entries, and the next open
+   * would take the hole above its position for damage.
+   */
+  firstOfContiguousTail(end: number, gaps?: TopicGaps): number {
+    const runs = this.runs;
+    if (runs.length === 0) return end;
+    const memo = this.tailMemo;
+    if (memo !== null && memo.runCount === runs.length && memo.first === runs[0]) return memo.seq;
+    let seq = runs[runs.length - 1]!.firstSeq;
+    for (let i = runs.length - 2; i >= 0; i--) {
+      const run = runs[i]!;
+      const runEnd = run.firstSeq + run.count;
+      if (runEnd < seq && explainedUpTo(gaps, runEnd, 0) < seq) break;
+      seq = Math.min(seq, run.firstSeq);
+    }
+    this.tailMemo = { runCount: runs.length, first: runs[0]!, seq };
+    return seq;
   }
 
   /**

@@ -60,3 +60,52 @@ describe('rule D4. Sequence numbers: entries lost after a consumer passed them l
     await wal.close();
   });
 });
+
+describe("rule D19. 'earliest' starts where a topic's retained entries are whole up to its end", () => {
+  it('after reclaiming deleted a stretch in the middle of a topic, a new consumer neither meets the hole nor makes the next open take it for damage', async () => {
+    const dir = tempDir();
+    const options = { dir, writers: 1, segmentBytes: 64 * 1024, blockBytes: 4096 };
+    let wal: Walrus = await openWal(options);
+    const big = (tag: string): string => tag.padEnd(3000, '.');
+    // The first segment: a0–a4 and b0–b4, then more of 'a'; a5–a64 alone roll through the next ones.
+    for (let i = 0; i < 5; i++) {
+      await wal.append('a', big(`a${i}`));
+      await wal.append('b', big(`b${i}`));
+    }
+    for (let i = 5; i < 65; i++) await wal.append('a', big(`a${i}`));
+    const segments = (): string[] =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.seg'))
+        .sort();
+    const first = segments()[0]!;
+    // Everything of 'a' consumed; 'b' only up to 2: the first segment stays (b3, b4 unread), the
+    // later sealed ones hold only consumed entries of 'a' and go.
+    while ((await wal.batchRead('a', { maxBytes: 1 << 20 })).length > 0);
+    for (let i = 0; i < 3; i++) await wal.readNext('b');
+    expect(await wal.reclaim()).toBeGreaterThan(0);
+    expect(segments()[0]).toBe(first); // a0–a4 and more are still on disk, before the hole
+    const { first: firstA } = await wal.offsets('a');
+    expect(firstA).toBeGreaterThan(5);
+    expect(await wal.get('a', 3)).toBeNull();
+    const late = wal.consumer('late');
+    const seen: number[] = [];
+    for (
+      let batch = await late.batchRead('a', { maxBytes: 1 << 20 });
+      batch.length > 0;
+      batch = await late.batchRead('a', { maxBytes: 1 << 20 })
+    )
+      for (const e of batch) {
+        expect(e.text()).toBe(big(`a${e.seq}`));
+        seen.push(e.seq);
+      }
+    expect(seen[0]).toBe(firstA);
+    expect(seen.at(-1)).toBe(64);
+    await wal.close();
+    wal = await openWal(options);
+    expect((await wal.stats()).recovery.damage).toEqual([]);
+    await wal.append('a', 'after');
+    expect(await wal.offsets('a')).toEqual({ first: firstA, next: 66 });
+    await wal.close();
+  });
+});

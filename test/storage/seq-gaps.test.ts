@@ -3,7 +3,7 @@
  * missing seqs a gap explains to recovery, where a reader goes on, and what a count leaves out.
  */
 import { describe, expect, it } from 'vitest';
-import { afterGap, gapCovers, gapsByTopic, unreadCount } from '../../src/storage/seq-gaps.js';
+import { afterGap, explainedUpTo, gapsByTopic, unreadCount } from '../../src/storage/seq-gaps.js';
 
 describe('rule D4. Sequence numbers: a recorded gap explains missing seqs, readers skip it, counts leave it out', () => {
   const gaps = gapsByTopic([
@@ -22,12 +22,15 @@ describe('rule D4. Sequence numbers: a recorded gap explains missing seqs, reade
     expect(gaps.get(2)).toEqual([{ topicId: 2, fromSeq: 50, toSeq: 60 }]);
   });
 
-  it('explains a missing range only when one gap holds all of it', () => {
-    expect(gapCovers(gaps.get(1), 10, 30)).toBe(true);
-    expect(gapCovers(gaps.get(1), 12, 13)).toBe(true);
-    expect(gapCovers(gaps.get(1), 9, 12)).toBe(false);
-    expect(gapCovers(gaps.get(1), 28, 41)).toBe(false);
-    expect(gapCovers(undefined, 0, 1)).toBe(false);
+  it('explains missing seqs through gaps and what every consumer passed, alternating, and no further', () => {
+    expect(explainedUpTo(gaps.get(1), 10, 0)).toBe(30);
+    expect(explainedUpTo(gaps.get(1), 12, 0)).toBe(30);
+    expect(explainedUpTo(gaps.get(1), 9, 0)).toBe(9);
+    // 30..39 passed by every consumer (reclaimable), then the gap at 40: explained up to 41.
+    expect(explainedUpTo(gaps.get(1), 10, 40)).toBe(41);
+    expect(explainedUpTo(gaps.get(1), 10, 35)).toBe(35);
+    expect(explainedUpTo(undefined, 3, 7)).toBe(7);
+    expect(explainedUpTo(undefined, 8, 7)).toBe(8);
   });
 
   it('moves a reader inside a gap to its end, and leaves one outside where it is', () => {

@@ -182,9 +182,10 @@ export class ConsumerRegistry {
     }));
   }
 
-  /** The first retained seq of a topic: its firstSeq, or the first one still indexed if later. */
+  /** The first retained seq of a topic: its firstSeq, or where its indexed entries are whole if later. */
   firstRetained(topicId: number): number {
-    return Math.max(this.#o.cursors.firstSeq(topicId), this.#o.segments.firstIndexed(topicId));
+    const gaps = this.#o.reads.options.gaps?.get(topicId);
+    return Math.max(this.#o.cursors.firstSeq(topicId), this.#o.segments.firstIndexed(topicId, gaps));
   }
 
   #readersAllowed(id: number): boolean {

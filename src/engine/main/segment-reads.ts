@@ -32,6 +32,7 @@ import {
 import { loadSummaryPoints } from '../../storage/summary-files.js';
 import { TopicIndex, type SegmentRef } from '../../storage/topic-index.js';
 import type { WrittenRun } from '../shared/run-log.js';
+import type { TopicGaps } from '../../storage/seq-gaps.js';
 import type { WriterChannel } from './writer-channel.js';
 
 /** Runs arrive without points: the writer's follow as point records (WrittenRun.count 0). */
@@ -129,13 +130,14 @@ export class SegmentReads {
   }
 
   /**
-   * The first seq of a topic still indexed (its committed end when nothing is): where 'earliest'
-   * starts and `offsets().first` comes from, read from the index, never from the files.
+   * The first seq from which a topic's entries are all still indexed (its committed end when
+   * nothing is; TopicIndex.firstOfContiguousTail): where 'earliest' starts and `offsets().first`
+   * comes from, read from the index, never from the files.
    */
-  firstIndexed(topicId: number): number {
+  firstIndexed(topicId: number, gaps?: TopicGaps): number {
     const topic = this.#topics.get(topicId);
     if (topic === undefined) return 0;
-    return topic.index.runCount > 0 ? topic.index.runAt(0).firstSeq : topic.committedSeq;
+    return topic.index.firstOfContiguousTail(topic.committedSeq, gaps);
   }
 
   /**
