@@ -39,6 +39,13 @@ function withPublish(
   });
 }
 
+/** `nc` whose core publish number `lost` never reaches the server. */
+function losing(nc: NatsConnection, lost: number): NatsConnection {
+  return withPublish(nc, (original, call, ...args) => {
+    if (call !== lost) original(...args);
+  });
+}
+
 async function mirrorAll(
   suite: { tmp: { make(prefix: string): string } },
   nc: NatsConnection,
@@ -76,10 +83,7 @@ describeWithNats('a window is consumed only when the stream confirms all of it',
   it('a core publish lost mid-window: the stream keeps the prefix, the rest comes again, in order', async () => {
     const nc = await suite.fleet.connect();
     try {
-      const lossy = withPublish(nc, (original, call, ...args) => {
-        if (call !== 700) original(...args); // the 700th core publish never reaches the server
-      });
-      const s = await mirrorAll(suite, lossy, 'LOSS');
+      const s = await mirrorAll(suite, losing(nc, 700), 'LOSS');
       expect(s.unconfirmedWindows).toBeGreaterThanOrEqual(1);
       // The 699 stored before the loss are published again and recognized by their ids.
       expect(s.duplicates).toBeGreaterThanOrEqual(699);
@@ -96,10 +100,7 @@ describeWithNats('a window is consumed only when the stream confirms all of it',
     try {
       // windowMaxEntries 2000, both topics peeked whole: the first window is core publishes 1–1999
       // and a request, the second starts at core publish 2000.
-      const lossy = withPublish(nc, (original, call, ...args) => {
-        if (call !== 2700) original(...args);
-      });
-      const s = await mirrorAll(suite, lossy, 'LOSS2');
+      const s = await mirrorAll(suite, losing(nc, 2700), 'LOSS2');
       expect(s.unconfirmedWindows).toBeGreaterThanOrEqual(1);
       // The second window's 700 stored messages come again as duplicates; the first window's 2000
       // do not (confirmed, so consumed before the acknowledged round).
