@@ -46,7 +46,7 @@ import { deletableSegments } from './reclaim.js';
 import type { SegmentSummary } from './recover.js';
 import { scanSegment, type DamageReport } from './segment-scanner.js';
 import { publishSummaries, removeSummaryFiles } from './summary-files.js';
-import { afterGap, unreadCount, type TopicGaps } from './seq-gaps.js';
+import { afterGap, namedGaps, unreadCount, type TopicGaps } from './seq-gaps.js';
 import { byteView } from './byte-view.js';
 
 export type { ConsumerOptions, ReadConsistency };
@@ -155,9 +155,7 @@ export class LogStore {
       summarizedFiles: recovery.summarizedPaths.size,
       distrustedSummaries: recovery.distrusted,
       cleanShutdown: recovery.cleanShutdown,
-      gaps: recovery.topics.flatMap((t) =>
-        (recovery.gaps.get(t.id) ?? []).map((g) => ({ topic: t.name, fromSeq: g.fromSeq, toSeq: g.toSeq })),
-      ),
+      gaps: namedGaps(recovery.topics, recovery.gaps),
     };
     this.#olderSegments = recovery.segments;
     this.#gaps = recovery.gaps;

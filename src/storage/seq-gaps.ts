@@ -61,3 +61,13 @@ export function unreadCount(gaps: TopicGaps | undefined, position: number, nextS
   for (const g of gaps) count -= Math.max(0, Math.min(g.toSeq, nextSeq) - Math.max(g.fromSeq, position));
   return Math.max(0, count);
 }
+
+/** Every gap with its topic's name, as recovery reports them (`stats().recovery.gaps`). */
+export function namedGaps(
+  topics: Iterable<{ id: number; name: string }>,
+  gaps: ReadonlyMap<number, TopicGaps>,
+): Array<{ topic: string; fromSeq: number; toSeq: number }> {
+  return [...topics].flatMap((t) =>
+    (gaps.get(t.id) ?? []).map((g) => ({ topic: t.name, fromSeq: g.fromSeq, toSeq: g.toSeq })),
+  );
+}

@@ -39,6 +39,7 @@ describe('rule D4. Sequence numbers: entries lost after a consumer passed them l
     await wal.close();
     wal = await openWal(options);
     expect((await wal.stats()).recovery.damage).toEqual([]);
+    expect((await wal.stats()).recovery.gaps).toEqual([{ topic: 't', fromSeq: 2, toSeq: 3 }]);
     const skipped: unknown[] = [];
     wal.on('skipped', (e) => skipped.push(e));
     const behind = wal.consumer('behind');

@@ -77,6 +77,12 @@ export interface RecoveryReport {
    * else `why` says what differs.
    */
   cleanShutdown: { found: boolean; matched: boolean; why?: string };
+  /**
+   * Seqs [fromSeq, toSeq) of a topic some consumer had read past and a power cut took (fsync other
+   * than 'each'; docs/FORMAT.md §7.3): every such gap still recorded. Consumers behind one skip it
+   * with a 'skipped' event.
+   */
+  gaps: Array<{ topic: string; fromSeq: number; toSeq: number }>;
   durationMs: number;
 }
 

@@ -30,6 +30,7 @@ import { subscribeTopic } from './subscription.js';
 import { recoverNamespace } from './open-sequence.js';
 import { startWorkers, type StartedWorkers } from './worker-startup.js';
 import { waitForNewWrites } from './write-waits.js';
+import { namedGaps } from '../../storage/seq-gaps.js';
 import { WriteFailures } from './write-failures.js';
 
 export { Entry, Consumer };
@@ -60,6 +61,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
     this.#recovery = {
       ...{ damage, scannedBytes, skippedFiles, summarizedFiles: summarizedPaths.size, summarizedBytes },
       ...{ distrustedSummaries: distrusted, cleanShutdown, durationMs: s.recoveryMs },
+      gaps: namedGaps(s.recovery.topics, s.recovery.gaps),
     };
     this.#codec = codecNumber(s.options.codec);
     this.#p = assembleParts(s, {
