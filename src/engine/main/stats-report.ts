@@ -5,7 +5,9 @@
  */
 import type { ResolvedOptions } from '../../options.js';
 import { nodeFileIo } from '../../storage/file-io.js';
+import type { NamespaceRecovery } from '../../storage/namespace-opening.js';
 import { listSegmentSizes } from '../../storage/segment-name.js';
+import { namedGaps } from '../../storage/seq-gaps.js';
 import type { ControlClient, FlusherControl } from '../shared/control-protocol.js';
 import type { LatencyStats } from '../shared/latency-stats.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -13,6 +15,16 @@ import type { ConsumerStats, RecoveryReport, TopicStats, WalrusStats } from './p
 import type { Reclaimer } from './reclaimer.js';
 import type { ReadPath } from './topic-reader.js';
 import type { WriterChannel } from './writer-channel.js';
+
+/** What open found, as `stats().recovery` and the 'recovered' event report it. */
+export function recoveryReport(recovery: NamespaceRecovery, durationMs: number): RecoveryReport {
+  const { damage, scannedBytes, skippedFiles, summarizedPaths, summarizedBytes, distrusted, cleanShutdown } = recovery;
+  return {
+    ...{ damage, scannedBytes, skippedFiles, summarizedFiles: summarizedPaths.size, summarizedBytes },
+    ...{ distrustedSummaries: distrusted, cleanShutdown, durationMs },
+    gaps: namedGaps(recovery.topics, recovery.gaps),
+  };
+}
 
 /** What stats() reads a topic's figures from. */
 export interface StatsTopic {

@@ -25,12 +25,11 @@ import { releaseFailedOpen, superviseWorkers } from './lifecycle.js';
 import { assembleParts, type MainThreadParts, type Started } from './main-thread-parts.js';
 import type * as T from './public-types.js';
 import { auditSegmentFiles } from './segment-audit.js';
-import { assembleStats } from './stats-report.js';
+import { assembleStats, recoveryReport } from './stats-report.js';
 import { subscribeTopic } from './subscription.js';
 import { recoverNamespace } from './open-sequence.js';
 import { startWorkers, type StartedWorkers } from './worker-startup.js';
 import { waitForNewWrites } from './write-waits.js';
-import { namedGaps } from '../../storage/seq-gaps.js';
 import { WriteFailures } from './write-failures.js';
 
 export { Entry, Consumer };
@@ -56,13 +55,7 @@ export class Walrus extends EventEmitter<T.WalrusEvents> {
   private constructor(s: Started) {
     super();
     this.#s = s;
-    const { damage, scannedBytes, skippedFiles, summarizedPaths, summarizedBytes, distrusted, cleanShutdown } =
-      s.recovery;
-    this.#recovery = {
-      ...{ damage, scannedBytes, skippedFiles, summarizedFiles: summarizedPaths.size, summarizedBytes },
-      ...{ distrustedSummaries: distrusted, cleanShutdown, durationMs: s.recoveryMs },
-      gaps: namedGaps(s.recovery.topics, s.recovery.gaps),
-    };
+    this.#recovery = recoveryReport(s.recovery, s.recoveryMs);
     this.#codec = codecNumber(s.options.codec);
     this.#p = assembleParts(s, {
       reclaimed: (report) => this.emit('reclaimed', report),
