@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CURSORS_FILE_NAME, decodeCursorSnapshot } from '../../src/storage/cursor-store.js';
-import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import { seqs, texts } from '../helpers/log-store-reads.js';
+import { callLoggingIo } from '../helpers/call-log-io.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
@@ -31,21 +31,6 @@ function open(options: LogStoreOptions): LogStore {
 function consumersOnDisk(dir: string): string[] {
   const snapshot = decodeCursorSnapshot(fs.readFileSync(path.join(dir, CURSORS_FILE_NAME)), CURSORS_FILE_NAME);
   return snapshot.consumers.filter((c) => c.id !== 0).map((c) => c.name);
-}
-
-/** Records every fdatasync and rename, to see what a call made durable before returning. */
-function probedIo(calls: string[]): FileIo {
-  return {
-    ...nodeFileIo,
-    fdatasync: (fd) => {
-      calls.push('fdatasync');
-      nodeFileIo.fdatasync(fd);
-    },
-    rename: (from, to) => {
-      calls.push(`rename ${path.basename(to)}`);
-      nodeFileIo.rename(from, to);
-    },
-  };
 }
 
 describe('rule D19. Named consumers', () => {
@@ -154,7 +139,7 @@ describe('rule 11. Consumers are independent', () => {
   it("strictly-at-once: a named consumer's read is persisted, and under 'each' synced, before it returns", () => {
     const dir = tmp.make();
     const calls: string[] = [];
-    let store = open({ dir, fsync: 'each', io: probedIo(calls), ...SMALL });
+    let store = open({ dir, fsync: 'each', io: callLoggingIo(calls), ...SMALL });
     store.batchAppend('a', ['a0', 'a1', 'a2']);
     store.consumer('x');
     calls.length = 0;
@@ -174,7 +159,7 @@ describe('rule 11. Consumers are independent', () => {
       ...SMALL,
     };
     const calls: string[] = [];
-    let store = open({ ...options, io: probedIo(calls) });
+    let store = open({ ...options, io: callLoggingIo(calls) });
     store.batchAppend('a', ['a0', 'a1', 'a2', 'a3']);
     store.consumer('x');
     store.consumer('y');

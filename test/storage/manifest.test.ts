@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packControlFile, unpackControlMap } from '../../src/storage/disk-codec.js';
-import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
+import { nodeFileIo } from '../../src/storage/file-io.js';
 import { MANIFEST_FILE_NAME, readManifest, writeManifest, type Manifest } from '../../src/storage/manifest.js';
+import { callLoggingIo } from '../helpers/call-log-io.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
@@ -15,25 +16,6 @@ const sample: Manifest = {
   openedAtMs: 1_700_000_123_456.5,
   fences: [],
 };
-
-/** A FileIo that logs the durability calls it sees. */
-function recordingIo(calls: string[]): FileIo {
-  return {
-    ...nodeFileIo,
-    fsync: (fd) => {
-      calls.push('fsync');
-      nodeFileIo.fsync(fd);
-    },
-    fsyncDir: (dir) => {
-      calls.push('fsyncDir');
-      nodeFileIo.fsyncDir(dir);
-    },
-    rename: (from, to) => {
-      calls.push(`rename ${path.basename(from)} ${path.basename(to)}`);
-      nodeFileIo.rename(from, to);
-    },
-  };
-}
 
 describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
   const tmp = new TmpDirs();
@@ -152,7 +134,7 @@ describe('MANIFEST (FORMAT §7, version 2 §20.2)', () => {
     const dir = tmp.make();
     for (const epoch of [7, 8]) {
       const calls: string[] = [];
-      writeManifest(recordingIo(calls), dir, { ...sample, epoch });
+      writeManifest(callLoggingIo(calls), dir, { ...sample, epoch });
       expect(calls).toEqual(['fsync', 'rename MANIFEST.tmp MANIFEST', 'fsyncDir']);
     }
     expect(readManifest(nodeFileIo, dir)?.epoch).toBe(8);
