@@ -269,7 +269,6 @@ export class LogStore {
     return this.#read(topic, maxBytes, this.#sizing.maxBatchEntries, checkpoint, consumerId);
   }
 
-  /** Entries appended but not yet consumed (checkpointed) on `topic` by the consumer. */
   /** The consumer's next seq to read on `topic` (0 for an unknown topic); seqs in a recorded gap are skipped when read. */
   position(topic: string, options?: ConsumerSelector): number {
     this.#ensureOpen();
@@ -279,6 +278,7 @@ export class LogStore {
     return topicId === undefined ? 0 : this.#cursors.position(consumerId, topicId);
   }
 
+  /** Entries appended and not yet consumed (checkpointed) on `topic` by the consumer; gaps are not entries. */
   count(topic: string, options?: ConsumerSelector): number {
     this.#ensureOpen();
     encodeTopic(topic);

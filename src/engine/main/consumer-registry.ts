@@ -49,17 +49,13 @@ export class ConsumerRegistry {
   open(name: unknown, options: unknown): number {
     const { cursors, topics } = this.#o;
     // Walked only when the name is new (a known name costs no walk of the topics).
-    const byId = new Map<number, TopicState>();
-    const topicIds = function* () {
-      for (const t of topics.values()) {
-        byId.set(t.id, t);
-        yield t.id;
-      }
-    };
-    const { id, registered } = registerConsumerByName(cursors, name, options, topicIds(), {
+    const topicIds = (function* () {
+      for (const t of topics.values()) yield t.id;
+    })();
+    const { id, registered } = registerConsumerByName(cursors, name, options, topicIds, {
       firstRetained: (topicId) => this.firstRetained(topicId),
       // 'latest': what the index holds now — every append that resolved before this call is in it.
-      end: (topicId) => this.#endNow(byId.get(topicId)!),
+      end: (topicId) => this.#endNow(topics.byId(topicId)!),
     });
     if (!registered) return id;
     const checked = name as string;

@@ -344,20 +344,22 @@ export class TopicReader {
     if (this.#reads.busy || this.#cursor >= floor) return; // a busy reader's next #peek or fetch sees the floor
     this.#cache = [];
     this.#head = 0;
-    this.#skipToFloor(this.#cursor);
+    this.#skipLost(this.#cursor, floor);
   }
 
-  /** Reading from `fromSeq` (below the floor): reports the lost seqs once and returns the floor. */
-  #skipToFloor(fromSeq: number): number {
-    const floor = this.#floor;
+  /**
+   * Reading from `fromSeq`, every seq below `to` is gone (below a raised floor, or in a recorded
+   * gap): reports them once, moves an uncached cursor there, and returns `to`.
+   */
+  #skipLost(fromSeq: number, to: number): number {
     const lostFrom = Math.max(fromSeq, this.#skippedTo);
-    if (lostFrom < floor) this.#path.options.onSkipped?.(this.#consumerId, this.#topicName, lostFrom, floor - 1);
-    this.#skippedTo = Math.max(this.#skippedTo, floor);
-    if (this.#cache.length === this.#head && this.#cursor < floor) {
-      this.#cursor = floor;
-      this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, floor, false);
+    if (lostFrom < to) this.#path.options.onSkipped?.(this.#consumerId, this.#topicName, lostFrom, to - 1);
+    this.#skippedTo = Math.max(this.#skippedTo, to);
+    if (this.#cache.length === this.#head && this.#cursor < to) {
+      this.#cursor = to;
+      this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, to, false);
     }
-    return floor;
+    return to;
   }
 
   /** The next unread entry, or null when there is none. */
@@ -560,22 +562,13 @@ export class TopicReader {
 
   /** Up to `maxBatchEntries` entries from `fromSeq` within `maxBytes` (at least one), read from the segment files. */
   #readSegments(fromSeq: number, maxBytes: number): Entry[] | Promise<void> {
-    if (fromSeq < this.#floor) {
-      // Cached entries keep the cursor contiguous (a consume moves it by the count it hands out):
-      // the batch ends before the gap, and the read after it, from an empty cache, skips it.
-      if (this.#cache.length > this.#head) return [];
-      fromSeq = this.#skipToFloor(fromSeq);
-    }
-    const past = afterGap(this.#path.options.gaps?.get(this.#topicId), fromSeq);
+    // Lost seqs: below the floor a retention limit raised, then in a recorded gap.
+    const past = afterGap(this.#path.options.gaps?.get(this.#topicId), Math.max(fromSeq, this.#floor));
     if (past > fromSeq) {
-      // As below the floor: the batch ends before the hole, and the read after it skips it.
+      // Cached entries keep the cursor contiguous (a consume moves it by the count it hands out):
+      // the batch ends before the lost seqs, and the read after it, from an empty cache, skips them.
       if (this.#cache.length > this.#head) return [];
-      this.#path.options.onSkipped?.(this.#consumerId, this.#topicName, fromSeq, past - 1);
-      if (this.#cursor < past) {
-        this.#cursor = past;
-        this.#path.options.cursors.setPosition(this.#consumerId, this.#topicId, past, false);
-      }
-      fromSeq = past;
+      fromSeq = this.#skipLost(fromSeq, past);
     }
     const { segments, maxBatchEntries } = this.#path.options;
     const batch = segments.read(
