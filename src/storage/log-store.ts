@@ -48,6 +48,7 @@ import { scanSegment, type DamageReport } from './segment-scanner.js';
 import { publishSummaries, removeSummaryFiles } from './summary-files.js';
 import { afterGap, namedGaps, unreadCount, type TopicGaps } from './seq-gaps.js';
 import { byteView } from './byte-view.js';
+import { ZERO_FILL_AHEAD_BYTES } from './zero-fill-ahead.js';
 
 export type { ConsumerOptions, ReadConsistency };
 
@@ -173,6 +174,7 @@ export class LogStore {
         timeFloorMs: recovery.timeFloorMs,
         v1TimeMs: ns.manifest.v1TimeMs,
         summaryDrafts: fsync === 'none' ? 'unsynced' : 'synced',
+        zeroFillAheadBytes: each ? ZERO_FILL_AHEAD_BYTES : 0,
         // Called inside the commit that creates the segment: under 'each' a failed directory
         // fsync fails (and rolls back) that commit.
         onSegmentCreated: () => (each ? this.#fsyncDir() : (this.#dirNeedsSync = true)),

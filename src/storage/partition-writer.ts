@@ -42,6 +42,7 @@ import { draftSummary } from './summary-files.js';
 import { listSegments, segmentFileName, type SegmentId } from './segment-name.js';
 import type { SegmentRef } from './topic-index.js';
 import { byteView } from './byte-view.js';
+import { zeroFillAhead } from './zero-fill-ahead.js';
 import type { ReadableTopic } from './partition-reader.js';
 
 export interface PartitionConfig {
@@ -73,6 +74,11 @@ export interface PartitionConfig {
    * 'unsynced' under 'none'. Absent: no summaries.
    */
   summaryDrafts?: 'synced' | 'unsynced';
+  /**
+   * Zeros kept ahead of the data, in bytes (zero-fill-ahead.ts): under fsync 'each', so a round's
+   * fdatasync does not also commit a new file size. Absent or 0: every write extends the file.
+   */
+  zeroFillAheadBytes?: number;
   /** After a write, once per topic it held: where that topic's entries of the write lie, and their time. */
   onRunWritten?: (
     topicId: number,
@@ -121,8 +127,12 @@ interface CurrentSegment {
   readonly ref: SegmentRef;
   fd: number;
   created: boolean;
-  /** Bytes in the file. */
+  /** Bytes of data in the file (frames and padding). */
   sizeBytes: number;
+  /** The file's length: sizeBytes, or more while zeros are kept ahead of the data. */
+  fileBytes: number;
+  /** A zero fill failed (a full disk): this segment's writes extend the file from now on. */
+  zeroFillFailed: boolean;
   /** Where the next frame may start (past sizeBytes after a frame larger than a block). */
   tailOffset: number;
   /** Bound into every header checksum of the segment (FORMAT §13.2). */
@@ -290,6 +300,7 @@ export class PartitionWriter {
     segment.sizeBytes = this.stageBase + this.stageLength;
     segment.tailOffset = this.stagedTail;
     segment.dirty = true;
+    if (segment.sizeBytes > segment.fileBytes) this.extended(segment);
     this.indexStagedRuns(segment);
     this.clearStaging();
   }
@@ -399,7 +410,8 @@ export class PartitionWriter {
     const layout: FrameLayout = { version: WRITTEN_FORMAT_VERSION, salt };
     const ref = this.owner.segmentRef(path.join(this.config.dir, segmentFileName(id)), id, this.blockBytes, layout);
     return {
-      ...{ ref, fd: -1, created: false, sizeBytes: 0, tailOffset: 0, salt, dirty: false, lastSeqs: new Map() },
+      ...{ ref, fd: -1, created: false, sizeBytes: 0, fileBytes: 0, zeroFillFailed: false, tailOffset: 0, salt },
+      ...{ dirty: false, lastSeqs: new Map() },
       ...{ createdAtMs: 0, maxTimeMs: 0, lastTimes: new Map() },
     };
   }
@@ -423,7 +435,26 @@ export class PartitionWriter {
     const segment = this.current;
     if (segment === null || !segment.created || segment.sizeBytes === 0 || this.failure !== null) return;
     this.clearStaging();
+    if (segment.fileBytes > segment.sizeBytes) {
+      // A summary's sizeBytes is the file's length (FORMAT §15.1): the zeros ahead go first.
+      try {
+        this.io.ftruncate(segment.fd, segment.sizeBytes);
+      } catch (err) {
+        throw WalError.fromSystem(err, 'truncating the zeros ahead of the data', segment.ref.path);
+      }
+      segment.fileBytes = segment.sizeBytes;
+    }
     this.seal(segment);
+  }
+
+  /** A write extended the file: zeros ahead again, so the next rounds' fdatasyncs commit no new size. */
+  private extended(segment: CurrentSegment): void {
+    segment.fileBytes = segment.sizeBytes;
+    const aheadBytes = this.config.zeroFillAheadBytes ?? 0;
+    if (aheadBytes <= 0 || segment.zeroFillFailed) return;
+    const fill = zeroFillAhead(this.io, segment.fd, segment.sizeBytes, this.config.segmentBytes, aheadBytes);
+    segment.fileBytes = fill.endOffset;
+    segment.zeroFillFailed = fill.failed;
   }
 
   /** Segments whose summary was drafted since the last call (the caller publishes them). */
@@ -607,6 +638,7 @@ export class PartitionWriter {
     if (segment.fd < 0) return;
     try {
       this.io.ftruncate(segment.fd, segment.sizeBytes);
+      segment.fileBytes = segment.sizeBytes;
     } catch (err) {
       // Bytes of the failed write may remain after the committed end and would be read back as
       // entries whose appends were rejected; refuse every further write instead.

@@ -155,7 +155,8 @@ describe('LogStore', () => {
     const store = open({ dir: tmp.make(), fsync: 'each', io: each.io, ...SMALL });
     each.take();
     store.append('t', 'one');
-    expect(each.take()).toEqual(['fsyncDir', 'fdatasync']); // new segment's directory entry, then the write
+    // The new segment's directory entry, the write, then the zeros written ahead of it (FORMAT §3.1).
+    expect(each.take()).toEqual(['fsyncDir', 'fdatasync', 'fdatasync']);
     store.append('t', 'two');
     store.batchAppend('t', ['three', 'four']);
     expect(each.take()).toEqual(['fdatasync', 'fdatasync']);

@@ -32,6 +32,7 @@ import {
   ring,
   writerBase,
 } from '../shared/progress-cells.js';
+import { ZERO_FILL_AHEAD_BYTES } from '../../storage/zero-fill-ahead.js';
 import { RingConsumer } from '../shared/ring-buffer.js';
 import { RunLogProducer } from '../shared/run-log.js';
 import {
@@ -108,6 +109,7 @@ export class WriterService implements WriterControl {
         v1TimeMs: init.v1TimeMs,
         // The flusher publishes each draft once it fdatasynced the segment (FORMAT §15.3).
         summaryDrafts: init.fsync === 'none' ? 'unsynced' : 'synced',
+        zeroFillAheadBytes: init.fsync === 'each' ? ZERO_FILL_AHEAD_BYTES : 0,
         onSegmentSealed: (summary) => this.#post({ type: 'sealed', summary }),
         // Published before #publish moves the written-ops counter: a resolved append is findable.
         onRunWritten: (topicId, segment, firstSeq, count, start, end, timeMs, points) =>
