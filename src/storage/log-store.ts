@@ -9,7 +9,9 @@
  * snapshot; here nothing can run in between, so the call itself waits), `deleteConsumer` likewise.
  * Reads take `consumer` in their options; each consumer has its own CheckpointPolicy, so
  * at-least-once counts its reads per consumer and topic. Reclaim keeps what any consumer has not
- * consumed.
+ * consumed, unless a retention limit (`retention`, rule D22; log-store-reclaim.ts) takes it: then
+ * the seqs given up are durable before any unlink, and a consumer behind continues from the first
+ * retained entry.
  *
  * Durability (docs/SEMANTICS.md rules 5–7):
  * - 'each': a write is synced inside the write itself (see `syncingWrites`), so a failed fdatasync
