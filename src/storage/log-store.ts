@@ -9,7 +9,9 @@
  * snapshot; here nothing can run in between, so the call itself waits), `deleteConsumer` likewise.
  * Reads take `consumer` in their options; each consumer has its own CheckpointPolicy, so
  * at-least-once counts its reads per consumer and topic. Reclaim keeps what any consumer has not
- * consumed.
+ * consumed, unless a retention limit (`retention`, rule D22; log-store-reclaim.ts) takes it: then
+ * the seqs given up are durable before any unlink, and a consumer behind continues from the first
+ * retained entry.
  *
  * Durability (docs/SEMANTICS.md rules 5–7):
  * - 'each': a write is synced inside the write itself (see `syncingWrites`), so a failed fdatasync
@@ -42,10 +44,11 @@ import {
 import { finishRecovery, openNamespace, recordCleanShutdown, type OpenedNamespace } from './namespace-opening.js';
 import type { CleanShutdownCheck } from './clean-shutdown.js';
 import { Partition, type ReadBatch } from './partition.js';
-import { deletableSegments } from './reclaim.js';
+import { reclaimSegments } from './log-store-reclaim.js';
+import { parseRetention, type RetentionPolicy } from './retention.js';
 import type { SegmentSummary } from './recover.js';
 import { scanSegment, type DamageReport } from './segment-scanner.js';
-import { publishSummaries, removeSummaryFiles } from './summary-files.js';
+import { publishSummaries } from './summary-files.js';
 import { afterGap, namedGaps, unreadCount, type TopicGaps } from './seq-gaps.js';
 import { byteView } from './byte-view.js';
 import { ZERO_FILL_AHEAD_BYTES } from './zero-fill-ahead.js';
@@ -71,6 +74,8 @@ export interface LogStoreOptions {
   blockBytes?: number;
   maxEntryBytes?: number;
   maxBatchEntries?: number;
+  /** What reclaim() keeps (docs/SEMANTICS.md rule D22), validated as `Walrus.open`'s. */
+  retention?: { maxBytes?: number; maxAgeMs?: number; keepConsumed?: boolean };
 }
 
 export interface StoredEntry {
@@ -105,6 +110,7 @@ const KNOWN_OPTIONS = new Set([
   'blockBytes',
   'maxEntryBytes',
   'maxBatchEntries',
+  'retention',
 ]);
 
 export class LogStore {
@@ -118,6 +124,7 @@ export class LogStore {
   readonly #consistency: ReadConsistency;
   readonly #fsync: FsyncMode;
   readonly #sizing: ResolvedSizing;
+  readonly #retention: RetentionPolicy;
   readonly #idsByName = new Map<string, number>();
   #nextTopicId: number;
   /** Segments of earlier epochs that still exist: sealed, and reclaimable once consumed. */
@@ -135,12 +142,14 @@ export class LogStore {
     fsync: FsyncMode,
     sizing: ResolvedSizing,
     policy: CheckpointPolicy,
+    retention: RetentionPolicy,
   ) {
     this.#io = io;
     this.#ns = ns;
     this.#cursors = ns.cursors;
     this.#fsync = fsync;
     this.#sizing = sizing;
+    this.#retention = retention;
     this.#consistency = policy.consistency;
     this.#policies.set(DEFAULT_CONSUMER_ID, policy);
     const recovery = finishRecovery(
@@ -198,9 +207,10 @@ export class LogStore {
     const policy = new CheckpointPolicy(parseReadConsistency(options.readConsistency));
     const fsync = parseFsyncMode(options.fsync);
     const sizing = validateSizing(options);
+    const retention = parseRetention(options.retention);
     const ns = openNamespace(io, path.resolve(options.dir), fsync !== 'none');
     try {
-      return new LogStore(io, ns, fsync, sizing, policy);
+      return new LogStore(io, ns, fsync, sizing, policy, retention);
     } catch (err) {
       ns.close();
       throw err;
@@ -368,34 +378,26 @@ export class LogStore {
   }
 
   /**
-   * Snapshots the cursors, then deletes every sealed segment whose entries are all consumed
-   * according to that snapshot (FORMAT §9). Returns the deleted paths.
+   * One reclaim round (log-store-reclaim.ts, FORMAT §9 and §19.2): snapshots the cursors, then
+   * deletes every sealed segment consumed according to that snapshot (unless `retention.keepConsumed`)
+   * and those a retention limit takes, consumed or not, after making the seqs they give up durable.
+   * A consumer behind continues from the first retained entry. Returns the deleted paths.
    */
   reclaim(): string[] {
     this.#ensureOpen();
-    this.#cursors.snapshot();
     const current = this.#partition.currentSegment?.path;
-    const candidates = [...this.#olderSegments, ...this.#partition.segmentSummaries()];
-    // Every consumer's position in the snapshot just written holds space (rule 12).
-    const doomed = deletableSegments(
-      candidates,
-      (topicId) => this.#cursors.durableConsumedBelow(topicId),
-      (s) => s.path !== current,
-    );
-    if (doomed.length === 0) return [];
-    const paths = doomed.map((s) => s.path);
-    this.#partition.forgetSegments(paths);
-    this.#olderSegments = this.#olderSegments.filter((s) => !paths.includes(s.path));
-    for (const segmentPath of paths) {
-      try {
-        this.#io.unlink(segmentPath);
-        removeSummaryFiles(this.#io, segmentPath);
-      } catch (err) {
-        throw WalError.fromSystem(err, 'deleting a consumed segment', segmentPath);
-      }
-    }
-    if (this.#fsync !== 'none') this.#fsyncDir();
-    return paths;
+    const doomed = reclaimSegments({
+      ...{ io: this.#io, dir: this.#ns.dir, cursors: this.#cursors, policy: this.#retention },
+      segments: [...this.#olderSegments, ...this.#partition.segmentSummaries()],
+      isSealed: (s) => s.path !== current,
+      maxTimeMs: (s) => s.maxTimeMs ?? this.#partition.sealedMaxTimeMs(s.path),
+      forget: (paths) => {
+        this.#partition.forgetSegments(paths);
+        this.#olderSegments = this.#olderSegments.filter((s) => !paths.includes(s.path));
+      },
+      fsyncDir: this.#fsync === 'none' ? null : () => this.#fsyncDir(),
+    });
+    return doomed.map((s) => s.path);
   }
 
   /** Persists pending at-least-once cursors, snapshots, syncs (unless 'none') and unlocks. Idempotent. */

@@ -169,6 +169,8 @@ export class PartitionWriter {
   private readonly owner: PartitionWriterOwner;
   private readonly unsynced = new Set<string>();
   private sealed: SegmentSummary[] = [];
+  /** The newest append time of each sealed segment's entries (retention.maxAgeMs), by path. */
+  private readonly sealedMaxTimes = new Map<string, number>();
   private readonly drafted: string[] = [];
   private current: CurrentSegment | null = null;
   private nextSegmentNo: number;
@@ -324,6 +326,12 @@ export class PartitionWriter {
     }
     for (const p of gone) this.unsynced.delete(p);
     this.sealed = this.sealed.filter((s) => !gone.has(s.path));
+    for (const p of gone) this.sealedMaxTimes.delete(p);
+  }
+
+  /** The newest append time of a sealed segment's entries (0 for one without any); undefined if not sealed here. */
+  sealedMaxTimeMs(segmentPath: string): number | undefined {
+    return this.sealedMaxTimes.get(segmentPath);
   }
 
   /** fdatasync of the current segment, and of sealed ones written since the last call. */
@@ -468,6 +476,7 @@ export class PartitionWriter {
       this.drafted.push(segment.ref.path);
     const summary = this.summaryOf(segment);
     this.sealed.push(summary);
+    this.sealedMaxTimes.set(segment.ref.path, segment.maxTimeMs);
     if (segment.dirty) this.unsynced.add(segment.ref.path);
     this.fds.adopt(segment.ref.path, segment.fd);
     this.current = null;

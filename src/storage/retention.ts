@@ -13,6 +13,7 @@
  *   newest time is unknown is never too old.
  */
 import { WalError } from '../errors.js';
+import type { CursorStore } from './cursor-store.js';
 import type { SegmentSummary } from './recover.js';
 import { compareSegmentIds } from './segment-name.js';
 import { describeArgument } from './limits.js';
@@ -107,4 +108,47 @@ export function retentionRound(
     }
   }
   return { doomed: sealed.filter((s) => doomed.has(s)), firstSeqs };
+}
+
+/** What a reclaim round deletes, and the firstSeqs it gave up (already raised in the cursors, in memory). */
+export interface ReclaimPlan {
+  /** Segments to delete, oldest first. */
+  readonly doomed: SegmentSummary[];
+  /** [topicId, firstSeq] of every topic whose firstSeq the round raised: durable before any unlink (§19.2 step 1). */
+  readonly raised: Array<[number, number]>;
+}
+
+/**
+ * One reclaim round's decision, shared by the engine's Reclaimer and the synchronous LogStore: the
+ * round of `retentionRound` over `segments` by the cursors' last durable snapshot, and every firstSeq
+ * it gives up raised in `cursors`. The caller snapshots the cursors durably when `raised` is not
+ * empty, and only then forgets and unlinks `doomed` (docs/FORMAT.md §19.2).
+ */
+export function planReclaim(
+  segments: readonly SegmentSummary[],
+  policy: RetentionPolicy,
+  cursors: Pick<CursorStore, 'durableConsumedBelow' | 'firstSeq' | 'raiseFirstSeq'>,
+  args: {
+    isSealed: (s: SegmentSummary) => boolean;
+    /** The namespace's segment bytes now (sealed and live); asked only under `maxBytes`. */
+    segmentBytes: () => number;
+    maxTimeMs?: (s: SegmentSummary) => number | undefined;
+    nowMs?: number;
+  },
+): ReclaimPlan {
+  const round = retentionRound(segments, policy, {
+    isSealed: args.isSealed,
+    consumedBelow: (topicId) => cursors.durableConsumedBelow(topicId),
+    totalBytes: policy.maxBytes !== undefined ? args.segmentBytes() : 0,
+    maxTimeMs: args.maxTimeMs,
+    nowMs: args.nowMs,
+  });
+  const raised: Array<[number, number]> = [];
+  if (round.doomed.length === 0) return { doomed: [], raised };
+  for (const [topicId, firstSeq] of round.firstSeqs) {
+    if (firstSeq <= cursors.firstSeq(topicId)) continue;
+    cursors.raiseFirstSeq(topicId, firstSeq);
+    raised.push([topicId, firstSeq]);
+  }
+  return { doomed: round.doomed, raised };
 }

@@ -119,3 +119,8 @@ export function listSegmentSizes(io: FileIo, dir: string): Array<{ id: SegmentId
   }
   return sized;
 }
+
+/** The bytes of every segment file in `dir` (what retention.maxBytes bounds). */
+export function totalSegmentBytes(io: FileIo, dir: string): number {
+  return listSegmentSizes(io, dir).reduce((n, f) => n + f.sizeBytes, 0);
+}

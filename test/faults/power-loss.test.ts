@@ -25,6 +25,11 @@
  * - named consumers (FORMAT §18, §21.1 W6–W7): one whose registration returned exists, one whose
  *   deletion returned does not (cut during either: it may or may not), and each consumer's
  *   position on each topic obeys the cursor checks above on its own (SEMANTICS rule 11).
+ * - retention (FORMAT §19.2, §21.1 W8; one configuration opens the store with retention.maxBytes):
+ *   after a cut inside a reclaim round from its first segment unlink on, every position is at least
+ *   the firstSeq the round gave up (no consumer gets an entry below it back); a position jumps past
+ *   what its consumer was handed only up to a firstSeq some round may have made durable; after each
+ *   round the segment files are within maxBytes, or only the live segment is left.
  *
  * Under fsync 'none' nothing is promised across a power cut, so only the structure is checked (every
  * state opens, holds a prefix of what was written, batches whole), and that no summary or
@@ -58,6 +63,7 @@ import {
   type MutationRecord,
 } from '../helpers/recording-file-io.js';
 import { afterGap, unreadCount, type SeqGap } from '../../src/storage/seq-gaps.js';
+import { CURSORS_FILE_NAME, decodeCursorSnapshot } from '../../src/storage/cursor-store.js';
 import { TmpDirs } from '../helpers/tmp-dir.js';
 
 const SEED = process.env.POWER_LOSS_SEED !== undefined ? Number(process.env.POWER_LOSS_SEED) : randomInt(2 ** 31);
@@ -75,6 +81,8 @@ const STEPS_PER_WORKLOAD = 400;
 const WORKLOADS = 3 * ROUNDS;
 /** Cut points per workload, roughly: each mutation is a cut with this probability. */
 const CUT_PROBABILITY = 0.18;
+/** Under a retention limit, inside a reclaim() (FORMAT §21.1 W8): most of its mutations are cut points. */
+const ROUND_CUT_PROBABILITY = 0.6;
 const STATES_PER_CUT = 14;
 /** One crash state in this many is recovered from a real directory through nodeFileIo, the rest in memory. */
 const DISK_STATE_EVERY = 10;
@@ -94,6 +102,8 @@ const DEFAULT = '';
 /** What a run must reach per round: states with a named consumer to check, and cuts inside a registration or deletion. */
 const MIN_NAMED_STATES_PER_ROUND = 5_000;
 const MIN_NAMED_IN_FLIGHT_PER_ROUND = 200;
+/** FORMAT §21.1 W8: a limit below what a workload writes (several segments), so rounds delete unconsumed segments. */
+const RETENTION_MAX_BYTES = 2 * SEGMENT_BYTES;
 
 type Consistency = NonNullable<LogStoreOptions['readConsistency']>;
 type Fsync = NonNullable<LogStoreOptions['fsync']>;
@@ -102,6 +112,7 @@ interface Config {
   name: string;
   fsync: Fsync;
   readConsistency: Consistency;
+  retention?: { maxBytes: number };
 }
 
 const CONFIGS: Config[] = [
@@ -120,6 +131,15 @@ const CONFIGS: Config[] = [
     name: `fsync { intervalMs: ${INTERVAL_MS} }, at-least-once ${ALO_EVERY}`,
     fsync: { intervalMs: INTERVAL_MS },
     readConsistency: { atLeastOnce: { persistEvery: ALO_EVERY } },
+  },
+  // FORMAT §21.1 W8: reclaim rounds delete the oldest sealed segments beyond maxBytes, consumed or
+  // not; every cut inside a round (before its firstSeq snapshot is durable, between it and the
+  // unlinks, between a segment's unlink and its summary's, before the unlinks are durable) is a cut point.
+  {
+    name: `fsync { intervalMs: ${INTERVAL_MS} }, strictly-at-once, retention.maxBytes ${RETENTION_MAX_BYTES}`,
+    fsync: { intervalMs: INTERVAL_MS },
+    readConsistency: 'strictly-at-once',
+    retention: { maxBytes: RETENTION_MAX_BYTES },
   },
   // Nothing is promised across a power cut, but what comes back must still be a log: every entry
   // one that was written, batches whole, no summary or clean-shutdown record written without fsync
@@ -166,6 +186,14 @@ interface TopicModel {
    * (FORMAT §7.3) may hold them; none above it may.
    */
   positionMax: number;
+  /**
+   * Retention (FORMAT §19.2, W8): the topic's firstSeq that must be durable — every position is at
+   * least it after recovery, so no consumer gets an entry below it back — and the highest one that
+   * may be (a reclaim round in flight): only entries below it may be lost to retention, and a
+   * position may jump up to it.
+   */
+  floorDurable: number;
+  floorMax: number;
 }
 
 /** One consumer's position on one topic. */
@@ -250,6 +278,7 @@ function storeOptions(dir: string, config: Config, io?: RecordingFileIo): LogSto
     maxBatchEntries: MAX_BATCH_ENTRIES,
   };
   if (io) options.io = io;
+  if (config.retention) options.retention = config.retention;
   return options;
 }
 
@@ -346,6 +375,9 @@ function checkCrashState(
       if (present.length > 0) namedStates.withNamed++;
       const readers = [DEFAULT, ...present];
       const stateGaps = gapsOf(store);
+      const cursorsFile = state.files.get(path.join(root, CURSORS_FILE_NAME));
+      if (cursorsFile !== undefined && [...firstSeqsIn(cursorsFile).values()].some((f) => f > 0))
+        retentionStats.statesWithFirstSeq++;
       for (const [topic, model] of exp.topics) {
         // Every consumer's position, count and unread entries, before the probe append moves the end.
         const reads = readers.map((name) => {
@@ -371,8 +403,16 @@ function checkCrashState(
             fail(`${where}: count() says ${count} unread, batchRead returned ${unread.length}`);
           checkEntriesAcrossGaps(unread, cursor, nextSeq, passed, model.attempted, where);
           const position = model.positions.get(name)!;
-          if (cursor > position.cursorMax)
-            fail(`${where}: cursor is past what was ever delivered (${position.cursorMax}): entries were skipped`);
+          // W8: a firstSeq that was durable holds every position at or above it after any cut.
+          if (cursor < model.floorDurable)
+            fail(`${where}: RETENTION: entries below the durable firstSeq ${model.floorDurable} are readable again`);
+          // Past what was delivered only up to a firstSeq some reclaim round may have made durable.
+          if (cursor > Math.max(position.cursorMax, model.floorMax)) {
+            fail(
+              `${where}: cursor is past what was ever delivered (${position.cursorMax}) and any retention firstSeq (${model.floorMax}): entries were skipped`,
+            );
+          }
+          if (cursor > position.cursorMax) retentionStats.positionsRaised++;
           // Counted in entries: seqs of a recorded gap between are not delivered again (none are stored).
           if (unreadCount(stateGaps.get(topic), cursor, position.durableCursor) > exp.slack) {
             fail(
@@ -430,6 +470,52 @@ function checkCrashState(
   } finally {
     if (onDisk) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * FORMAT §21.1 W8: states whose CURSORS had a firstSeq > 0 (retention had given seqs up), positions
+ * a retention firstSeq moved past what their consumer was delivered, and cuts inside a round that
+ * gave seqs up, by where in the round (§19.2's steps).
+ */
+const retentionStats = {
+  ...{ statesWithFirstSeq: 0, positionsRaised: 0, rounds: 0 },
+  cuts: {
+    'before the firstSeq snapshot was durable': 0,
+    'between the snapshot and the unlinks': 0,
+    "between a segment's unlink and its summary's": 0,
+    'unlinks not yet durable': 0,
+  } as Record<RoundCut, number>,
+};
+
+type RoundCut =
+  | 'before the firstSeq snapshot was durable'
+  | 'between the snapshot and the unlinks'
+  | "between a segment's unlink and its summary's"
+  | 'unlinks not yet durable';
+
+/** Each topic's firstSeq in a CURSORS file (by topic name). */
+function firstSeqsIn(bytes: Uint8Array): Map<string, number> {
+  const snapshot = decodeCursorSnapshot(bytes, CURSORS_FILE_NAME);
+  return new Map(snapshot.topics.map(([name, , firstSeq]) => [name, firstSeq]));
+}
+
+/**
+ * Where in a reclaim round that gave seqs up (its mutations `ms`) a cut after mutation `k` falls.
+ * §19.2: the firstSeq snapshot (its directory fsync the last before the first segment unlink), the
+ * unlinks (each segment, then its summary), one directory fsync; null after that.
+ */
+function roundCutOf(ms: readonly MutationRecord[], k: number): RoundCut | null {
+  const firstUnlink = ms.findIndex(isSegmentUnlink);
+  const durable = ms.slice(0, firstUnlink).findLastIndex((m) => m.op === 'fsyncDir');
+  if (k < durable) return 'before the firstSeq snapshot was durable';
+  if (k < firstUnlink) return 'between the snapshot and the unlinks';
+  if (isSegmentUnlink(ms[k]!)) return "between a segment's unlink and its summary's";
+  if (k === ms.length - 1 && ms[k]!.op === 'fsyncDir') return null;
+  return 'unlinks not yet durable';
+}
+
+function isSegmentUnlink(m: MutationRecord): boolean {
+  return m.op === 'unlink' && m.path.endsWith('.seg');
 }
 
 /** States with a named consumer to check, and registrations or deletions cut in flight by outcome. */
@@ -516,6 +602,12 @@ interface Cut {
   continueHere: boolean;
 }
 
+/** A reclaim() in progress: its mutations, and the cuts taken inside it (after mutation `at` of them). */
+interface ReclaimRound {
+  mutations: MutationRecord[];
+  cuts: Array<{ cut: Cut; at: number }>;
+}
+
 interface RunStats {
   cuts: number;
   states: number;
@@ -540,6 +632,7 @@ class Workload {
   #store: LogStore | null = null;
   /** The store's recorded gaps as of its open, by topic name (counts leave them out). */
   #gaps = new Map<string, SeqGap[]>();
+  #round: ReclaimRound | null = null;
   #clock = 1_700_000_000_000;
   #lastSyncClock = 0;
   #syncsThisCall = 0;
@@ -602,8 +695,7 @@ class Workload {
       this.#call(() => this.#store!.sync());
       this.#markAllDurable();
     } else if (r < 0.88) {
-      this.#action = 'reclaim()';
-      this.#call(() => this.#store!.reclaim());
+      this.#reclaim();
     } else if (r < 0.9) {
       this.#action = 'close() and reopen';
       this.#call(() => this.#store!.close());
@@ -769,6 +861,79 @@ class Workload {
     if (this.#config.fsync === 'each') position.durableCursor = position.cursor;
   }
 
+  /**
+   * reclaim(): under a retention limit it may give seqs up (FORMAT §19.2), which the model learns
+   * from CURSORS once it returned. The cuts taken inside the round are then told the bound: entries
+   * below the new firstSeq may be gone (and positions moved up to it); after the first segment
+   * unlink the firstSeq must be durable (step 1 comes before any unlink).
+   */
+  #reclaim(): void {
+    this.#action = 'reclaim()';
+    const round: ReclaimRound = { mutations: [], cuts: [] };
+    this.#round = round;
+    try {
+      this.#call(() => this.#store!.reclaim());
+    } finally {
+      this.#round = null;
+    }
+    const firstSeqs = this.#firstSeqsOnDisk();
+    const firstUnlink = round.mutations.findIndex(isSegmentUnlink);
+    let raised = false;
+    for (const [topic, m] of this.#topics) {
+      const firstSeq = firstSeqs.get(topic) ?? 0;
+      this.#expect(firstSeq >= m.floorDurable, `the firstSeq of ${topic} moved back to ${firstSeq}`);
+      if (firstSeq === m.floorDurable) continue;
+      this.#expect(this.#config.retention !== undefined, `the firstSeq of ${topic} rose without a retention limit`);
+      this.#expect(firstUnlink >= 0, `the firstSeq of ${topic} rose to ${firstSeq} and no segment was deleted`);
+      raised = true;
+      for (const { cut, at } of round.cuts) {
+        for (const exp of [cut.exp, cut.expAll]) {
+          const t = exp.topics.get(topic)!;
+          t.floorMax = Math.max(t.floorMax, firstSeq);
+          if (at >= firstUnlink) t.floorDurable = firstSeq;
+        }
+      }
+      m.floorDurable = m.floorMax = firstSeq;
+      for (const [name, p] of m.positions) {
+        // Rule D22: a consumer behind continues from the first retained entry (durably: CURSORS).
+        const cursor = Math.max(p.cursor, firstSeq);
+        const got = this.#store!.position(topic, selector(name));
+        this.#expect(got === cursor, `position(${topic}${ofConsumer(name)}) is ${got} after retention, not ${cursor}`);
+        p.cursor = cursor;
+        p.cursorMax = Math.max(p.cursorMax, cursor);
+        p.durableCursor = Math.max(p.durableCursor, cursor);
+      }
+    }
+    if (raised) {
+      retentionStats.rounds++;
+      for (const { at } of round.cuts) {
+        const where = roundCutOf(round.mutations, at);
+        if (where !== null) retentionStats.cuts[where]++;
+      }
+    }
+    if (this.#config.retention !== undefined) this.#checkWithinLimit(this.#config.retention.maxBytes);
+  }
+
+  /** After a round under maxBytes: the segment files are within it, or only the newest (live) one is left to delete. */
+  #checkWithinLimit(maxBytes: number): void {
+    const unreadable = new Set(this.#store!.recovery.skippedFiles.map((f) => path.basename(f)));
+    const names = this.#io
+      .readdir(this.#root)
+      .filter((name) => name.endsWith('.seg'))
+      .sort();
+    const total = names.reduce((n, name) => n + this.#io.readFile(path.join(this.#root, name)).byteLength, 0);
+    const sealed = names.slice(0, -1).filter((name) => !unreadable.has(name));
+    this.#expect(
+      total <= maxBytes || sealed.length === 0,
+      `after reclaim() ${total} segment bytes exceed retention.maxBytes ${maxBytes}, and ${sealed.length} sealed segments remain`,
+    );
+  }
+
+  /** Each topic's firstSeq in the workload's CURSORS. */
+  #firstSeqsOnDisk(): Map<string, number> {
+    return firstSeqsIn(this.#io.readFile(path.join(this.#root, CURSORS_FILE_NAME)));
+  }
+
   #afterAck(): void {
     if (this.#config.fsync === 'each') for (const model of this.#topics.values()) model.durable = model.acked;
   }
@@ -850,14 +1015,17 @@ class Workload {
 
   #onMutation(m: MutationRecord): void {
     if (TRACE) console.log(`  #${m.index} ${m.op} ${path.basename(m.path)} ${m.detail}`);
+    this.#round?.mutations.push(m);
     // Every LogStore.sync() fdatasyncs the cursor log (under { intervalMs } nothing else does):
     // that is how a call is seen to have synced.
     if (m.op === 'fdatasync' && /^cursors-[0-9a-f]{8}\.log$/.test(path.basename(m.path))) {
       this.#syncsThisCall++;
       this.#lastSyncClock = this.#clock;
     }
-    if (!this.#rng.chance(CUT_PROBABILITY)) return;
-    this.#cuts.push({
+    // W8: under a retention limit a reclaim round is cut much more often (a round is a few mutations).
+    const inRound = this.#round !== null && this.#config.retention !== undefined;
+    if (!this.#rng.chance(inRound ? ROUND_CUT_PROBABILITY : CUT_PROBABILITY)) return;
+    const cut: Cut = {
       snapshot: this.#io.snapshot(),
       mutation: m,
       step: this.#step,
@@ -865,7 +1033,9 @@ class Workload {
       exp: this.#expectations(false),
       expAll: this.#expectations(true),
       continueHere: this.#rng.chance(CONTINUE_PROBABILITY),
-    });
+    };
+    this.#cuts.push(cut);
+    if (this.#round !== null) this.#round.cuts.push({ cut, at: this.#round.mutations.length - 1 });
   }
 
   #expectations(everythingKept: boolean): Expectations {
@@ -877,6 +1047,8 @@ class Workload {
         durable: everythingKept ? m.acked : m.durable,
         batches: m.batches.slice(),
         positionMax: m.positionMax,
+        floorDurable: m.floorDurable,
+        floorMax: m.floorMax,
         positions: new Map(
           [...m.positions].map(([name, p]) => [
             name,
@@ -942,6 +1114,11 @@ class Workload {
       // the crashed store's fate does not matter
     }
     this.#io.resetTo(withoutLock(state.files, this.#root));
+    // A reclaim round cut in flight gave its seqs up or not: the state's CURSORS decides, before
+    // the reopen (whose own cuts are held to it). Recovery keeps each firstSeq as loaded.
+    const cursorsFile = state.files.get(path.join(this.#root, CURSORS_FILE_NAME));
+    const firstSeqs = cursorsFile === undefined ? new Map<string, number>() : firstSeqsIn(cursorsFile);
+    for (const [topic, model] of this.#topics) model.floorDurable = model.floorMax = firstSeqs.get(topic) ?? 0;
     this.#io.onMutation = hook;
     // A registration or deletion cut in flight went either way: the state decides.
     const present = [...recovered.values().next().value!.positions.keys()].filter((name) => name !== DEFAULT);
@@ -975,7 +1152,7 @@ class Workload {
 
 function newTopic(): TopicModel {
   const positions = new Map([[DEFAULT, { cursor: 0, cursorMax: 0, durableCursor: 0 }]]);
-  return { attempted: [], acked: 0, durable: 0, batches: [], positions, positionMax: 0 };
+  return { attempted: [], acked: 0, durable: 0, batches: [], positions, positionMax: 0, floorDurable: 0, floorMax: 0 };
 }
 
 /** The read options that name `consumer` (none for the default one). */
@@ -1160,5 +1337,16 @@ describe(`power loss (seed ${SEED})`, () => {
     ).toBeGreaterThanOrEqual(MIN_NAMED_IN_FLIGHT_PER_ROUND * ROUNDS);
     expect(namedStates.inFlightPresent, 'cut in flight, registered after recovery').toBeGreaterThan(0);
     expect(namedStates.inFlightAbsent, 'cut in flight, not registered after recovery').toBeGreaterThan(0);
+    // FORMAT §21.3 P4, W8: retention rounds that gave unconsumed seqs up, cut at every step of §19.2.
+    const roundCuts = Object.entries(retentionStats.cuts);
+    console.log(
+      `power-loss: retention (W8): ${retentionStats.rounds} rounds gave seqs up; ` +
+        `${roundCuts.reduce((n, [, c]) => n + c, 0)} cuts inside them (${roundCuts.map(([k, c]) => `${c} ${k}`).join(', ')}); ` +
+        `${retentionStats.statesWithFirstSeq} states had a firstSeq > 0, ${retentionStats.positionsRaised} positions were moved up to one`,
+    );
+    expect(retentionStats.rounds, 'retention rounds that gave seqs up').toBeGreaterThan(0);
+    for (const [where, count] of roundCuts) expect(count, `cuts inside a retention round, ${where}`).toBeGreaterThan(0);
+    expect(retentionStats.statesWithFirstSeq, 'states after retention gave seqs up').toBeGreaterThan(0);
+    expect(retentionStats.positionsRaised, 'positions moved up to a retention firstSeq').toBeGreaterThan(0);
   });
 });

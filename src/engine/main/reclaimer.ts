@@ -7,8 +7,8 @@
  */
 import type { CursorStore } from '../../storage/cursor-store.js';
 import { nodeFileIo } from '../../storage/file-io.js';
-import { DEFAULT_RETENTION, retentionRound, type RetentionPolicy } from '../../storage/retention.js';
-import { listSegmentSizes } from '../../storage/segment-name.js';
+import { DEFAULT_RETENTION, planReclaim, type RetentionPolicy } from '../../storage/retention.js';
+import { totalSegmentBytes } from '../../storage/segment-name.js';
 import type { SegmentSummary } from '../../storage/recover.js';
 import type { ControlClient, FlusherControl } from '../shared/control-protocol.js';
 import { CURSOR_LOG_GENERATION } from '../shared/progress-cells.js';
@@ -143,25 +143,13 @@ export class Reclaimer {
     await this.persistCursorSnapshot();
     const { epoch, cursors, channels, flusher } = this.#o;
     const sealed = (s: SegmentSummary): boolean => s.id.epoch < epoch || this.#segments.includes(s);
-    const policy = this.#policy;
-    const totalBytes =
-      policy.maxBytes !== undefined && this.#o.dir !== undefined
-        ? listSegmentSizes(nodeFileIo, this.#o.dir).reduce((n, f) => n + f.sizeBytes, 0)
-        : 0;
-    const round = retentionRound(this.#segments, policy, {
+    const { dir } = this.#o;
+    const { doomed, raised } = planReclaim(this.#segments, this.#policy, cursors, {
       isSealed: sealed,
-      consumedBelow: (topicId) => cursors.durableConsumedBelow(topicId),
-      totalBytes,
+      segmentBytes: () => (dir === undefined ? 0 : totalSegmentBytes(nodeFileIo, dir)),
       maxTimeMs: (s) => s.maxTimeMs ?? this.#o.segmentMaxTimeMs?.(s.path),
     });
-    const doomed = round.doomed;
     if (doomed.length === 0) return 0;
-    const raised: Array<[number, number]> = [];
-    for (const [topicId, firstSeq] of round.firstSeqs) {
-      if (firstSeq <= cursors.firstSeq(topicId)) continue;
-      cursors.raiseFirstSeq(topicId, firstSeq);
-      raised.push([topicId, firstSeq]);
-    }
     // FORMAT §19.2 step 1: the seqs a limit gives up are durable before any unlink.
     if (raised.length > 0) await this.persistCursorSnapshot();
     const paths = doomed.map((s) => s.path);
