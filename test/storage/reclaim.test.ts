@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { deletableSegments } from '../../src/storage/reclaim.js';
 import type { SegmentSummary } from '../../src/storage/recover.js';
+import { DEFAULT_RETENTION, retentionRound } from '../../src/storage/retention.js';
+
+/** Rule 12 without limits: retentionRound with the default policy. */
+function deletableSegments(
+  segments: SegmentSummary[],
+  consumedBelow: (topicId: number) => number,
+  isSealed: (s: SegmentSummary) => boolean,
+): SegmentSummary[] {
+  return retentionRound(segments, DEFAULT_RETENTION, { isSealed, consumedBelow, totalBytes: 0 }).doomed;
+}
 
 function summary(segmentNo: number, topics: Array<[number, number]>): SegmentSummary {
   return { path: `/wal/seg-${segmentNo}`, id: { epoch: 1, writerIndex: 0, segmentNo }, sizeBytes: 100, topics };
 }
 
-describe('deletableSegments', () => {
+describe('rule 12. Without limits a sealed segment goes once every consumer consumed all of its entries', () => {
   const cursors = new Map<number, number>([
     [1, 10],
     [2, 5],

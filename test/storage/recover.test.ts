@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeFileIo } from '../../src/storage/file-io.js';
 import { CODEC_RAW, KIND_ENTRY } from '../../src/storage/frame.js';
 import { Partition } from '../../src/storage/partition.js';
-import { deletableSegments } from '../../src/storage/reclaim.js';
+import { DEFAULT_RETENTION, retentionRound } from '../../src/storage/retention.js';
 import { mergeScans, type Fence, type RecoveredTopic, type RecoveryResult } from '../../src/storage/recover.js';
 import { listSegments, segmentFileName } from '../../src/storage/segment-name.js';
 import { scanSegment, type DamageReport, type SegmentScan } from '../../src/storage/segment-scanner.js';
@@ -474,11 +474,11 @@ describe('recovery of real segment files', () => {
       [A, 8],
       [B, 0],
     ]);
-    const deletable = deletableSegments(
-      r2.segments,
-      (id) => cursors.get(id) ?? 0,
-      () => true,
-    );
+    const deletable = retentionRound(r2.segments, DEFAULT_RETENTION, {
+      isSealed: () => true,
+      consumedBelow: (id) => cursors.get(id) ?? 0,
+      totalBytes: 0,
+    }).doomed;
     expect(deletable.map((s) => s.id.epoch)).toEqual([2]);
     fs.rmSync(deletable[0]!.path);
     const r3 = recoverDir([[A, 8]]);
