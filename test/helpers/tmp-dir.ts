@@ -46,3 +46,12 @@ export function copyDir(sourceDir: string, tmp: TmpDirs): string {
   fs.cpSync(sourceDir, copy, { recursive: true });
   return copy;
 }
+
+/** The segment files of a namespace directory, full paths in name (age) order. */
+export function segmentFilesOf(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.seg'))
+    .sort()
+    .map((n) => path.join(dir, n));
+}

@@ -10,7 +10,7 @@ import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import { readManifest, writeManifest } from '../../src/storage/manifest.js';
 import { summaryPathOf } from '../../src/storage/segment-summary.js';
-import { TmpDirs } from '../helpers/tmp-dir.js';
+import { TmpDirs, segmentFilesOf } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
 const SMALL = { segmentBytes: 64 * 1024, blockBytes: 4096 };
@@ -30,14 +30,6 @@ function writeLog(dir: string, n = 300, options: Partial<LogStoreOptions> = {}):
   store.close();
 }
 
-function segmentsOf(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.seg'))
-    .sort()
-    .map((n) => path.join(dir, n));
-}
-
 function readAll(store: LogStore): string[] {
   return store.batchRead('a', { maxBytes: 1 << 30, checkpoint: false }).map((e) => Buffer.from(e.data).toString());
 }
@@ -50,7 +42,7 @@ describe('a clean close writes the clean-shutdown record last (docs/FORMAT.md §
     const before = Date.now();
     writeLog(dir);
     const record = readManifest(nodeFileIo, dir)!.clean!;
-    const segments = segmentsOf(dir);
+    const segments = segmentFilesOf(dir);
     expect(segments.length).toBeGreaterThan(2);
     expect(record.epoch).toBe(readManifest(nodeFileIo, dir)!.epoch);
     expect(record.segments).toBe(segments.length);
@@ -133,7 +125,7 @@ describe('open checks the directory against the record and reports what differs 
   it('a segment that existed at the clean close and is gone is reported as damage', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const segments = segmentsOf(dir);
+    const segments = segmentFilesOf(dir);
     fs.rmSync(segments[segments.length - 1]!);
     fs.rmSync(summaryPathOf(segments[segments.length - 1]!));
     const store = open(dir);
@@ -151,7 +143,7 @@ describe('open checks the directory against the record and reports what differs 
   it('a record without its summaries: the segment is scanned, the mismatch reported, every entry read', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const segments = segmentsOf(dir);
+    const segments = segmentFilesOf(dir);
     fs.rmSync(summaryPathOf(segments[1]!));
     const store = open(dir);
     try {
@@ -170,7 +162,7 @@ describe('open checks the directory against the record and reports what differs 
   it('a segment grown after the close (its summary no longer trusted) does not match', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const last = segmentsOf(dir).at(-1)!;
+    const last = segmentFilesOf(dir).at(-1)!;
     fs.appendFileSync(last, Buffer.alloc(8));
     const store = open(dir);
     try {

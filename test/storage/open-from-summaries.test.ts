@@ -12,7 +12,7 @@ import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import { scanSegment } from '../../src/storage/segment-scanner.js';
 import { decodeSegmentSummary, summaryPathOf } from '../../src/storage/segment-summary.js';
 import { loadSummaryPoints, planRecovery, summaryDraftPathOf } from '../../src/storage/summary-files.js';
-import { TmpDirs } from '../helpers/tmp-dir.js';
+import { TmpDirs, segmentFilesOf } from '../helpers/tmp-dir.js';
 import { expectWalError } from '../helpers/wal-error-assert.js';
 
 const SMALL = { segmentBytes: 64 * 1024, blockBytes: 4096 };
@@ -20,14 +20,6 @@ const tmp = new TmpDirs();
 afterEach(() => tmp.removeAll());
 
 const payload = (i: number): string => `entry-${i}-`.padEnd(700, String.fromCharCode(97 + (i % 26)));
-
-function segmentsOf(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.seg'))
-    .sort()
-    .map((n) => path.join(dir, n));
-}
 
 /** Writes `n` entries over two topics (several segments) and closes cleanly. */
 function writeLog(dir: string, n = 300, options: Partial<LogStoreOptions> = {}): void {
@@ -56,7 +48,7 @@ describe('a sealed segment gets a summary once it is durable, equal to a scan of
   it('after a clean close every segment has a summary decoding to exactly its scan, and no draft is left', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const segments = segmentsOf(dir);
+    const segments = segmentFilesOf(dir);
     expect(segments.length).toBeGreaterThan(2);
     for (const segment of segments) {
       const decoded = decodeSegmentSummary(fs.readFileSync(summaryPathOf(segment)), segment);
@@ -72,7 +64,7 @@ describe('a sealed segment gets a summary once it is durable, equal to a scan of
   it("under fsync 'none' the summary says it was not synced and names this boot", () => {
     const dir = tmp.make();
     writeLog(dir, 300, { fsync: 'none' });
-    const segment = segmentsOf(dir)[0]!;
+    const segment = segmentFilesOf(dir)[0]!;
     const decoded = decodeSegmentSummary(fs.readFileSync(summaryPathOf(segment)), segment);
     expect(decoded.ok && decoded.meta.synced).toBe(false);
     expect(decoded.ok && decoded.meta.bootId).toBe(nodeFileIo.bootId() ?? undefined);
@@ -85,7 +77,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
     writeLog(dir);
     const { a, b, store } = readAll(dir);
     try {
-      expect(store.recovery.summarizedFiles).toBe(segmentsOf(dir).length);
+      expect(store.recovery.summarizedFiles).toBe(segmentFilesOf(dir).length);
       expect(store.recovery.scannedBytes).toBe(0);
       expect(store.recovery.distrustedSummaries).toEqual([]);
       expect({ a, b }).toEqual(expected());
@@ -97,7 +89,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
   it('a segment without a summary is scanned, and summarized for the next open', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const victim = segmentsOf(dir)[1]!;
+    const victim = segmentFilesOf(dir)[1]!;
     fs.unlinkSync(summaryPathOf(victim));
     const first = readAll(dir);
     expect(first.store.recovery.scannedBytes).toBe(fs.statSync(victim).size);
@@ -112,7 +104,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
   it('a draft never published is removed and its segment scanned', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const victim = segmentsOf(dir)[0]!;
+    const victim = segmentFilesOf(dir)[0]!;
     fs.renameSync(summaryPathOf(victim), summaryDraftPathOf(victim));
     const { a, b, store } = readAll(dir);
     try {
@@ -147,7 +139,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
     {
       name: "another segment's summary copied over this one's",
       damage: (dir, victim) => {
-        const other = segmentsOf(dir).find((s) => s !== victim)!;
+        const other = segmentFilesOf(dir).find((s) => s !== victim)!;
         const bytes = fs.readFileSync(summaryPathOf(other));
         fs.writeFileSync(summaryPathOf(victim), bytes);
       },
@@ -158,7 +150,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
     it(`${row.name}: not trusted, reported, scanned, and replaced`, () => {
       const dir = tmp.make();
       writeLog(dir);
-      const victim = segmentsOf(dir)[1]!;
+      const victim = segmentFilesOf(dir)[1]!;
       row.damage(dir, victim);
       const first = readAll(dir);
       try {
@@ -189,7 +181,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
     const afterReboot = readAll(dir, { fsync: 'none', io: rebooted });
     try {
       expect(afterReboot.store.recovery.summarizedFiles).toBe(0);
-      expect(afterReboot.store.recovery.distrustedSummaries.length).toBe(segmentsOf(dir).length);
+      expect(afterReboot.store.recovery.distrustedSummaries.length).toBe(segmentFilesOf(dir).length);
       expect(afterReboot.store.recovery.distrustedSummaries[0]!.why).toMatch(/another boot/);
       expect({ a: afterReboot.a, b: afterReboot.b }).toEqual(expected());
     } finally {
@@ -202,9 +194,9 @@ describe('open trusts a summary only when every check holds, and scans what it d
     writeLog(dir);
     const orphan = path.join(
       dir,
-      path.basename(summaryPathOf(segmentsOf(dir)[0]!)).replace(/^\d+/, (d) => '9'.repeat(d.length)),
+      path.basename(summaryPathOf(segmentFilesOf(dir)[0]!)).replace(/^\d+/, (d) => '9'.repeat(d.length)),
     );
-    fs.copyFileSync(summaryPathOf(segmentsOf(dir)[0]!), orphan);
+    fs.copyFileSync(summaryPathOf(segmentFilesOf(dir)[0]!), orphan);
     const { store } = readAll(dir);
     store.close();
     expect(fs.existsSync(orphan)).toBe(false);
@@ -213,7 +205,7 @@ describe('open trusts a summary only when every check holds, and scans what it d
   it('a summary of a newer format version is refused with ERR_UNSUPPORTED_FORMAT', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const victim = segmentsOf(dir)[0]!;
+    const victim = segmentFilesOf(dir)[0]!;
     const bytes = fs.readFileSync(summaryPathOf(victim));
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     view.setUint32(4, 3, true);
@@ -230,7 +222,7 @@ describe('a segment changed after its summary was made is scanned, so damage don
   it('a flipped payload byte: open distrusts the summary, scans, and each topic keeps its longest valid prefix', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const victim = segmentsOf(dir)[1]!;
+    const victim = segmentFilesOf(dir)[1]!;
     const scan = scanSegment(nodeFileIo, victim);
     const run = scan.runs[0]!;
     const bytes = fs.readFileSync(victim);
@@ -259,7 +251,7 @@ describe('reads of a segment open took from its summary check every payload (doc
     // A FileIo whose stamps never move: what a summary sees when bits rot under it.
     const rotting: FileIo = { ...nodeFileIo, changeStamp: () => 'unchanged' };
     writeLog(dir, 300, { io: rotting });
-    const victim = segmentsOf(dir)[0]!;
+    const victim = segmentFilesOf(dir)[0]!;
     const scan = scanSegment(nodeFileIo, victim);
     const run = scan.runs[0]!;
     const bytes = fs.readFileSync(victim);
@@ -267,7 +259,7 @@ describe('reads of a segment open took from its summary check every payload (doc
     fs.writeFileSync(victim, bytes);
     const store = LogStore.open({ dir, fsync: { intervalMs: 1000 }, ...SMALL, io: rotting });
     try {
-      expect(store.recovery.summarizedFiles).toBe(segmentsOf(dir).length);
+      expect(store.recovery.summarizedFiles).toBe(segmentFilesOf(dir).length);
       const topic = new Map(scan.topicNames).get(run.topicId)!;
       expectWalError(() => store.batchRead(topic, { maxBytes: 1 << 20, checkpoint: false }), 'ERR_CORRUPT');
     } finally {
@@ -280,7 +272,7 @@ describe('open may read only the heads of summaries; the points come from the wh
   it('a head-only plan gives each run its first point, and loadSummaryPoints the points a scan chose', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const segments = segmentsOf(dir);
+    const segments = segmentFilesOf(dir);
     const plan = planRecovery(nodeFileIo, dir, segments, { headsOnly: true });
     expect(plan.toScan).toEqual([]);
     for (const summarized of plan.trusted) {
@@ -298,7 +290,7 @@ describe('open may read only the heads of summaries; the points come from the wh
   it('points are not loaded from a summary whose segment changed since open', () => {
     const dir = tmp.make();
     writeLog(dir);
-    const victim = segmentsOf(dir)[0]!;
+    const victim = segmentFilesOf(dir)[0]!;
     fs.appendFileSync(victim, Buffer.alloc(8));
     expect(loadSummaryPoints(nodeFileIo, victim)).toBe('segment changed since it was summarized');
   });

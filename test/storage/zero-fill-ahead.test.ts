@@ -4,12 +4,11 @@
  * a failed zero write fails no append, and no other mode writes any.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeFileIo, type FileIo } from '../../src/storage/file-io.js';
 import { LogStore, type LogStoreOptions } from '../../src/storage/log-store.js';
 import { ZERO_FILL_AHEAD_BYTES } from '../../src/storage/zero-fill-ahead.js';
-import { TmpDirs, crashCopy } from '../helpers/tmp-dir.js';
+import { TmpDirs, crashCopy, segmentFilesOf } from '../helpers/tmp-dir.js';
 
 const tmp = new TmpDirs();
 afterEach(() => tmp.removeAll());
@@ -19,14 +18,6 @@ const written = (n: number): string[] => Array.from({ length: n }, (_, i) => pay
 
 function open(dir: string, options: Partial<LogStoreOptions> = {}): LogStore {
   return LogStore.open({ dir, fsync: 'each', blockBytes: 4096, ...options });
-}
-
-function segmentsOf(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.seg'))
-    .sort()
-    .map((n) => path.join(dir, n));
 }
 
 function readAll(store: LogStore): string[] {
@@ -46,7 +37,7 @@ describe("fsync 'each' keeps zeros ahead of the segment's data (docs/FORMAT.md Â
     const dir = tmp.make();
     const store = open(dir);
     for (let i = 0; i < 20; i++) store.append('a', payload(i));
-    const [segment] = segmentsOf(dir);
+    const [segment] = segmentFilesOf(dir);
     // Zeros were written once, after the first write; the next 19 wrote into them.
     expect(dataEnd(segment!)).toBeGreaterThan(20 * 700);
     expect(fs.statSync(segment!).size).toBeGreaterThan(ZERO_FILL_AHEAD_BYTES);
@@ -56,10 +47,10 @@ describe("fsync 'each' keeps zeros ahead of the segment's data (docs/FORMAT.md Â
     const small = tmp.make();
     const capped = open(small, { segmentBytes: 64 * 1024 });
     for (let i = 0; i < 300; i++) capped.append('a', payload(i));
-    const sizes = segmentsOf(small).map((s) => fs.statSync(s).size);
+    const sizes = segmentFilesOf(small).map((s) => fs.statSync(s).size);
     // Every file stops at segmentBytes plus the last write that crossed it: zeros never go past it.
     for (const size of sizes) expect(size).toBeLessThan(64 * 1024 + 8 * 1024);
-    expect(segmentsOf(small).length).toBeGreaterThan(2);
+    expect(segmentFilesOf(small).length).toBeGreaterThan(2);
     capped.close();
   });
 
@@ -69,7 +60,7 @@ describe("fsync 'each' keeps zeros ahead of the segment's data (docs/FORMAT.md Â
     for (let i = 0; i < 50; i++) store.append('a', payload(i));
     const copy = crashCopy(dir, tmp);
     store.close();
-    const [segment] = segmentsOf(copy);
+    const [segment] = segmentFilesOf(copy);
     expect(fs.statSync(segment!).size).toBeGreaterThan(dataEnd(segment!));
 
     const reopened = open(copy);
@@ -88,7 +79,7 @@ describe("fsync 'each' keeps zeros ahead of the segment's data (docs/FORMAT.md Â
     const store = open(dir);
     for (let i = 0; i < 50; i++) store.append('a', payload(i));
     store.close();
-    for (const segment of segmentsOf(dir)) expect(fs.statSync(segment).size).toBe(dataEnd(segment));
+    for (const segment of segmentFilesOf(dir)) expect(fs.statSync(segment).size).toBe(dataEnd(segment));
     const reopened = open(dir);
     expect(reopened.recovery.cleanShutdown).toMatchObject({ found: true, matched: true });
     expect(reopened.recovery.scannedBytes).toBe(0);
@@ -112,7 +103,7 @@ describe("fsync 'each' keeps zeros ahead of the segment's data (docs/FORMAT.md Â
     const store = open(dir, { io });
     for (let i = 0; i < 30; i++) store.append('a', payload(i));
     expect(zeroWrites).toBe(1);
-    const [segment] = segmentsOf(dir);
+    const [segment] = segmentFilesOf(dir);
     expect(fs.statSync(segment!).size).toBe(dataEnd(segment!));
     expect(readAll(store)).toEqual(written(30));
     store.close();
@@ -127,7 +118,7 @@ describe("fsync 'each' keeps zeros ahead of the segment's data (docs/FORMAT.md Â
       const store = open(dir, { fsync });
       for (let i = 0; i < 20; i++) store.append('a', payload(i));
       store.sync();
-      const [segment] = segmentsOf(dir);
+      const [segment] = segmentFilesOf(dir);
       expect(fs.statSync(segment!).size).toBe(dataEnd(segment!));
       store.close();
     }
