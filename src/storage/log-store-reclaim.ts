@@ -31,8 +31,6 @@ export interface LogStoreReclaim {
   /** The candidates: every segment known (older epochs' and this open's sealed ones, the live one). */
   readonly segments: readonly SegmentSummary[];
   readonly isSealed: (s: SegmentSummary) => boolean;
-  /** The newest append time of a segment's entries, when known (retention.maxAgeMs). */
-  readonly maxTimeMs: (s: SegmentSummary) => number | undefined;
   /** Step 2: drop the segments from every index and descriptor cache. */
   readonly forget: (paths: string[]) => void;
   /** Step 4, or null under fsync 'none'. */
@@ -45,7 +43,7 @@ export function reclaimSegments(r: LogStoreReclaim): SegmentSummary[] {
   const { doomed, raised } = planReclaim(r.segments, r.policy, r.cursors, {
     isSealed: r.isSealed,
     segmentBytes: () => totalSegmentBytes(r.io, r.dir),
-    maxTimeMs: r.maxTimeMs,
+    maxTimeMs: (s) => s.maxTimeMs,
     nowMs: Date.now(),
   });
   if (doomed.length === 0) return [];

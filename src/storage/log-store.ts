@@ -390,7 +390,6 @@ export class LogStore {
       ...{ io: this.#io, dir: this.#ns.dir, cursors: this.#cursors, policy: this.#retention },
       segments: [...this.#olderSegments, ...this.#partition.segmentSummaries()],
       isSealed: (s) => s.path !== current,
-      maxTimeMs: (s) => s.maxTimeMs ?? this.#partition.sealedMaxTimeMs(s.path),
       forget: (paths) => {
         this.#partition.forgetSegments(paths);
         this.#olderSegments = this.#olderSegments.filter((s) => !paths.includes(s.path));

@@ -169,8 +169,6 @@ export class PartitionWriter {
   private readonly owner: PartitionWriterOwner;
   private readonly unsynced = new Set<string>();
   private sealed: SegmentSummary[] = [];
-  /** The newest append time of each sealed segment's entries (retention.maxAgeMs), by path. */
-  private readonly sealedMaxTimes = new Map<string, number>();
   private readonly drafted: string[] = [];
   private current: CurrentSegment | null = null;
   private nextSegmentNo: number;
@@ -326,12 +324,6 @@ export class PartitionWriter {
     }
     for (const p of gone) this.unsynced.delete(p);
     this.sealed = this.sealed.filter((s) => !gone.has(s.path));
-    for (const p of gone) this.sealedMaxTimes.delete(p);
-  }
-
-  /** The newest append time of a sealed segment's entries (0 for one without any); undefined if not sealed here. */
-  sealedMaxTimeMs(segmentPath: string): number | undefined {
-    return this.sealedMaxTimes.get(segmentPath);
   }
 
   /** fdatasync of the current segment, and of sealed ones written since the last call. */
@@ -476,7 +468,6 @@ export class PartitionWriter {
       this.drafted.push(segment.ref.path);
     const summary = this.summaryOf(segment);
     this.sealed.push(summary);
-    this.sealedMaxTimes.set(segment.ref.path, segment.maxTimeMs);
     if (segment.dirty) this.unsynced.add(segment.ref.path);
     this.fds.adopt(segment.ref.path, segment.fd);
     this.current = null;
@@ -515,7 +506,15 @@ export class PartitionWriter {
 
   private summaryOf(segment: CurrentSegment): SegmentSummary {
     const topics = [...segment.lastSeqs].sort((a, b) => a[0] - b[0]);
-    return { path: segment.ref.path, id: segment.ref.id, sizeBytes: segment.sizeBytes, topics };
+    const summary: SegmentSummary = {
+      path: segment.ref.path,
+      id: segment.ref.id,
+      sizeBytes: segment.sizeBytes,
+      topics,
+    };
+    // retention.maxAgeMs: the newest entry's time, known only once the segment holds an entry.
+    if (topics.length > 0) summary.maxTimeMs = segment.maxTimeMs;
+    return summary;
   }
 
   /** The segment header is checked with salt 0 at offset 0: a reader learns the salt from it (FORMAT §13.1.1). */

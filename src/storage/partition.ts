@@ -171,11 +171,6 @@ export class Partition {
     return this.writer.segmentSummaries();
   }
 
-  /** The newest append time of a segment this partition sealed (retention.maxAgeMs); undefined for others. */
-  sealedMaxTimeMs(segmentPath: string): number | undefined {
-    return this.writer.sealedMaxTimeMs(segmentPath);
-  }
-
   /** Drops every run in these segments (about to be deleted) and closes their descriptors. */
   forgetSegments(paths: string[]): void {
     this.assertOpen();
