@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { callLoggingIo } from '../helpers/call-log-io.js';
 import { CheckpointPolicy, parseReadConsistency } from '../../src/storage/checkpoint-policy.js';
 import {
   CURSOR_RECORD_BYTES,
@@ -34,22 +35,10 @@ function writeCursorsFile(dir: string, fields: Record<string, unknown>): void {
   );
 }
 
-/** A FileIo that logs durability calls and can be told to fail renames. */
+/** A FileIo that logs durability calls (not renames) and can be told to fail renames. */
 function instrumentedIo(calls: string[], failRename = { on: false }): FileIo {
   return {
-    ...nodeFileIo,
-    fdatasync: (fd) => {
-      calls.push('fdatasync');
-      nodeFileIo.fdatasync(fd);
-    },
-    fsync: (fd) => {
-      calls.push('fsync');
-      nodeFileIo.fsync(fd);
-    },
-    fsyncDir: (dir) => {
-      calls.push('fsyncDir');
-      nodeFileIo.fsyncDir(dir);
-    },
+    ...callLoggingIo(calls),
     rename: (from, to) => {
       if (failRename.on)
         throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'rename' });
