@@ -31,6 +31,7 @@ import { ReadWindow, corruptSegment } from './read-window.js';
 import { continuesAt, hintApplies, leaveHint, walkStartOf, type ReadHint } from './read-hint.js';
 import type { IndexedRun, SegmentRef, TopicIndex } from './topic-index.js';
 import { byteView } from './byte-view.js';
+import { SpanCrcCheck } from './crc32-span.js';
 
 const READ_WINDOW_BYTES = 1024 * 1024;
 /** What an in-place read takes beyond its payload budget, for the frames' headers and padding. */
@@ -59,6 +60,8 @@ export class PartitionReader {
   private readonly v1TimeMs: number;
   private readonly loadPoints: (segment: SegmentRef) => void;
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
+  /** Payload checks of an in-place read of a segment open did not verify (reused from read to read). */
+  private readonly spanCheck = new SpanCrcCheck();
 
   /**
    * `verifyPayloads: false` is for a reader whose index only holds frames already verified (by the
@@ -162,12 +165,20 @@ export class PartitionReader {
     const start = walkStartOf(run, fromSeq, hint);
     // From a point (not where the last read stopped) the entry lies up to an index interval further.
     const walkBytes = hinted && start === hint.hintOffset ? 0 : DEFAULT_INDEX_INTERVAL_BYTES;
-    const spanBytes = Math.min(run.endOffset - start, maxBytes + (maxBytes >>> 3) + IN_PLACE_SLACK_BYTES + walkBytes);
+    // The entry cap binds small entries (2,000 of 100 B are a fifth of a 1 MiB budget): the span is
+    // also bounded by what that many entries take on average in this run, other topics' frames in
+    // between included. A guess short of the cap only costs a second read.
+    const endSeq = run.firstSeq + run.count;
+    const wantedEntries = Math.min(maxEntries, endSeq - fromSeq);
+    const capBytes = Math.ceil(wantedEntries * ((run.endOffset - run.startOffset) / run.count) * 1.125);
+    const spanBytes = Math.min(
+      run.endOffset - start,
+      Math.min(maxBytes + (maxBytes >>> 3), capBytes) + IN_PLACE_SLACK_BYTES + walkBytes,
+    );
     // A short run (a sparse topic among busy ones) is read through the window, which reads ahead
     // into the runs after it: one positional read per entry would cost more than the copy.
     if (spanBytes < IN_PLACE_MIN_SPAN_BYTES && spanBytes < maxBytes)
       return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
-    const endSeq = run.firstSeq + run.count;
     // A short read (a get, a seek's step) reads into the reader's scratch buffer and copies its
     // entries out: allocating its span each time cost more than the read.
     const scratch = spanBytes <= SCRATCH_BYTES;
@@ -178,11 +189,14 @@ export class PartitionReader {
     let i = 0;
     /** Bytes of other topics' frames stepped or jumped over: over half of the walk makes the topic sparse. */
     let otherBytes = 0;
+    const check = this.spanCheck;
+    check.reset();
+    let headerBytes = 0;
     try {
       const fd = this.fdOf(segment);
       const blockBytes = this.blockBytesOf(segment, fd);
       const layout = segment.layout!;
-      const headerBytes = frameHeaderBytes(layout.version);
+      headerBytes = frameHeaderBytes(layout.version);
       const n = preadFull(this.io, fd, buf, start, spanBytes);
       const version = layout.version;
       const timeOfV1 = version === FRAME_VERSION_1 ? this.v1TimeMs : -1;
@@ -199,10 +213,10 @@ export class PartitionReader {
             if (followingSeq === seq) {
               if (i + headerBytes + length > n || (entries.length > 0 && used + length > maxBytes)) break;
               const payloadAt = i + headerBytes;
-              if (checkPayloads && crc32Of(buf, payloadAt, payloadAt + length) !== entryPayloadCrcAt(buf, i, version))
-                break;
               const timeMs = timeOfV1 >= 0 ? timeOfV1 : entryTimeMsAt(buf, i);
               entries.push({ seq, codec: entryCodecAt(buf, i), offset: payloadAt, length, timeMs });
+              // Last: it zeroes the bytes before the payload, this frame's header included.
+              if (checkPayloads) check.add(buf, payloadAt, length, entryPayloadCrcAt(buf, i, version));
               used += length;
               seq++;
             }
@@ -236,6 +250,16 @@ export class PartitionReader {
       }
     } catch (err) {
       throw WalError.fromSystem(err, 'read', segment.path);
+    }
+    // Some payload is damaged: the batch ends before the first that is (read() reports it). Each is
+    // checked on its own to find it, so the span's check only ever saves work.
+    const bad = checkPayloads && !check.matches(buf) ? check.firstMismatch(buf) : -1;
+    if (bad >= 0) {
+      seq = entries[bad]!.seq;
+      i = entries[bad]!.offset - headerBytes;
+      entries.length = bad;
+      used = 0;
+      for (const e of entries) used += e.length;
     }
     if (entries.length === 0) return this.read(topic, fromSeq, maxBytes, maxEntries, hint);
     leaveHint(hint, segment, seq, start + i, otherBytes * 2 > i);

@@ -194,8 +194,12 @@ describe('reads of a segment open took from a summary check each payload (docs/F
       log.flip(offset + FRAME_HEADER_BYTES_V2 + 20);
       // Scanned at open: trusted, all 400 in one batch (the damage is the medium's, for verify() to find).
       expect(log.readInPlace(false, 0, 4 * MIB, 1000).entries.length).toBe(400);
-      const first = log.readInPlace(true, 0, 4 * MIB, 1000).entries;
+      const batch = log.readInPlace(true, 0, 4 * MIB, 1000);
+      const first = batch.entries;
       expect(first.map((e) => e.seq)).toEqual(Array.from({ length: damaged }, (_, i) => i));
+      // The one-pass check zeroes what lies between payloads, never a payload.
+      for (const e of first)
+        expect(Buffer.from(batch.data.subarray(e.offset, e.offset + e.length))).toEqual(Buffer.from(payload(e.seq)));
       expectWalError(() => log.readInPlace(true, damaged, 4 * MIB, 1000), 'ERR_CORRUPT');
     } finally {
       log.close();
