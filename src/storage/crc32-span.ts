@@ -88,7 +88,8 @@ function tablesFor(bytes: number): ByteTables | null {
 
 /** The raw register `c` after `bytes` zero bytes. */
 export function shiftZeros(c: number, bytes: number): number {
-  if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes >= 2 ** MAX_SHIFT_BITS) throw new RangeError(`bad length ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes >= 2 ** MAX_SHIFT_BITS)
+    throw new RangeError(`bad length ${bytes}`);
   const whole = tablesFor(bytes);
   if (whole !== null) return applyTables(whole, c);
   if (POWER_TABLES.length === 0) buildPowers();
@@ -150,7 +151,8 @@ export class SpanCrcCheck {
         this.#strideBytes = stride;
         this.#strideTables = tablesFor(stride);
       }
-      const shifted = this.#strideTables !== null ? applyTables(this.#strideTables, this.#raw) : shiftZeros(this.#raw, stride);
+      const shifted =
+        this.#strideTables !== null ? applyTables(this.#strideTables, this.#raw) : shiftZeros(this.#raw, stride);
       this.#raw = (shifted ^ payloadRaw) >>> 0;
     }
     this.#end = at + length;
