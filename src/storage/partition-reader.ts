@@ -167,10 +167,12 @@ export class PartitionReader {
     const walkBytes = hinted && start === hint.hintOffset ? 0 : DEFAULT_INDEX_INTERVAL_BYTES;
     // The entry cap binds small entries (2,000 of 100 B are a fifth of a 1 MiB budget): the span is
     // also bounded by what that many entries take on average in this run, other topics' frames in
-    // between included. A guess short of the cap only costs a second read.
+    // between included (a guess short of the cap only costs a second read; the slack covers a
+    // single entry larger than the average).
+    const strideBytes = (run.endOffset - run.startOffset) / run.count;
     const endSeq = run.firstSeq + run.count;
     const wantedEntries = Math.min(maxEntries, endSeq - fromSeq);
-    const capBytes = Math.ceil(wantedEntries * ((run.endOffset - run.startOffset) / run.count) * 1.125);
+    const capBytes = Math.ceil(wantedEntries * strideBytes * 1.125);
     const spanBytes = Math.min(
       run.endOffset - start,
       Math.min(maxBytes + (maxBytes >>> 3), capBytes) + IN_PLACE_SLACK_BYTES + walkBytes,
