@@ -86,11 +86,15 @@ function tablesFor(bytes: number): ByteTables | null {
   return tables;
 }
 
-/** The raw register `c` after `bytes` zero bytes. */
-export function shiftZeros(c: number, bytes: number): number {
+/**
+ * The raw register `c` after `bytes` zero bytes. `keep`: the length recurs (an entry size, a
+ * frame stride), so its map is built whole and kept; a span's length rarely does, and composes from
+ * the powers of two instead.
+ */
+export function shiftZeros(c: number, bytes: number, keep = true): number {
   if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes >= 2 ** MAX_SHIFT_BITS)
     throw new RangeError(`bad length ${bytes}`);
-  const whole = tablesFor(bytes);
+  const whole = keep ? tablesFor(bytes) : null;
   if (whole !== null) return applyTables(whole, c);
   if (POWER_TABLES.length === 0) buildPowers();
   for (let k = 0, n = bytes; n > 0; k++, n = Math.floor(n / 2)) if (n % 2 === 1) c = applyTables(POWER_TABLES[k]!, c);
@@ -163,7 +167,7 @@ export class SpanCrcCheck {
     if (this.#from < 0) return true;
     const spanBytes = this.#end - this.#from;
     // crc32 = ~R(~0, span) and R(~0, span) = S_span(~0) ^ R(0, span).
-    const actualRaw = (~crc32(buf, this.#from, this.#end) ^ shiftZeros(0xffffffff, spanBytes)) >>> 0;
+    const actualRaw = (~crc32(buf, this.#from, this.#end) ^ shiftZeros(0xffffffff, spanBytes, false)) >>> 0;
     return actualRaw === this.#raw;
   }
 

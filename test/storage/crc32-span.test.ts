@@ -67,6 +67,7 @@ describe('what is verified when (docs/DURABILITY.md): one pass checks every payl
     for (const bytes of [0, 1, 2, 3, 7, 8, 28, 100, 1024, 4099, 65536, 1_000_003]) {
       const c = Math.floor(random() * 2 ** 32) >>> 0;
       expect(shiftZeros(c, bytes)).toBe(rawBitwise(c, new Uint8Array(bytes)));
+      expect(shiftZeros(c, bytes, false)).toBe(rawBitwise(c, new Uint8Array(bytes)));
     }
   });
 
