@@ -14,6 +14,7 @@ import {
   WRAP_MARKER,
 } from '../../src/engine/shared/ring-layout.js';
 import { waitForChange } from '../../src/engine/shared/wait.js';
+import { xorshift32 } from '../helpers/xorshift.js';
 
 const CAPACITY_BYTES = 4096;
 const MAX_PAYLOAD_BYTES = CAPACITY_BYTES / 2 - 8;
@@ -64,17 +65,6 @@ function readExpecting(consumer: RingConsumer, payloadBytes: number, tag: number
     }
   }
   return at;
-}
-
-/** xorshift32: deterministic, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>>= 0);
-  };
 }
 
 type Settled<T> = { done: false } | { done: true; value: T };
@@ -237,7 +227,7 @@ describe('RingProducer / RingConsumer, one thread', () => {
     seed: number,
   ): { producer: RingProducer; cells: Int32Array } {
     const { producer, consumer, cells } = makeRing(CAPACITY_BYTES, initialPosition);
-    const random = rng(seed);
+    const random = xorshift32(seed);
     const reserved: Array<{ tag: number; payloadBytes: number }> = [];
     let published = 0;
     let read = 0;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/storage/crc32.js';
 import { SpanCrcCheck, shiftZeros } from '../../src/storage/crc32-span.js';
+import { xorshift32 } from '../helpers/xorshift.js';
 
 /** The raw register (no inversions) after the bytes, one bit at a time: the definition. */
 function rawBitwise(c: number, bytes: Uint8Array): number {
@@ -16,15 +17,10 @@ function rawBitwise(c: number, bytes: Uint8Array): number {
   return c >>> 0;
 }
 
-/** A deterministic generator, so a failure names its case. */
+/** Uniform in [0, 1), deterministic, so a failure names its case. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 2 ** 32;
 }
 
 interface Layout {
