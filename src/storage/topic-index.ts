@@ -177,6 +177,8 @@ export class TopicIndex {
 
   removeSegments(paths: ReadonlySet<string>): void {
     this.runs = this.runs.filter((run) => !paths.has(run.segment.path));
+    // A removed run in the middle with one appended since keeps the count and the first run.
+    this.tailMemo = null;
   }
 }
 
