@@ -10,7 +10,7 @@
  * The span's check is all or nothing: a mismatch says some payload in it is damaged, and the
  * caller finds which with per-entry checks.
  */
-import { crc32 } from './crc32.js';
+import { CRC32_POLYNOMIAL, crc32 } from './crc32.js';
 
 /** A map 32 bits → 32 bits as four 256-entry tables, one per input byte. */
 type ByteTables = Uint32Array;
@@ -20,7 +20,7 @@ function oneZeroByte(): Uint32Array {
   const columns = new Uint32Array(32);
   for (let j = 0; j < 32; j++) {
     let c = (1 << j) >>> 0;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? CRC32_POLYNOMIAL ^ (c >>> 1) : c >>> 1;
     columns[j] = c >>> 0;
   }
   return columns;
@@ -116,19 +116,13 @@ export class SpanCrcCheck {
   #lengthBytes = -1;
   #lengthTerm = 0;
 
-  /** Each added payload's offset, length and stored CRC, to find the damaged one on a mismatch. */
-  readonly #offsets: number[] = [];
-  readonly #lengths: number[] = [];
+  /** Each added payload's stored CRC, to find the damaged one on a mismatch. */
   readonly #crcs: number[] = [];
 
   reset(): void {
     this.#raw = 0;
     this.#from = this.#end = -1;
-    this.#offsets.length = this.#lengths.length = this.#crcs.length = 0;
-  }
-
-  get empty(): boolean {
-    return this.#from < 0;
+    this.#crcs.length = 0;
   }
 
   /**
@@ -142,8 +136,6 @@ export class SpanCrcCheck {
       this.#lengthTerm = shiftZeros(0xffffffff, length);
     }
     const payloadRaw = (~storedCrc ^ this.#lengthTerm) >>> 0;
-    this.#offsets.push(at);
-    this.#lengths.push(length);
     this.#crcs.push(storedCrc);
     if (this.#from < 0) {
       this.#from = at;
@@ -171,11 +163,17 @@ export class SpanCrcCheck {
     return actualRaw === this.#raw;
   }
 
-  /** The index (in order added) of the first payload that does not match its stored CRC; -1 if none. */
-  firstMismatch(buf: Uint8Array): number {
+  /**
+   * The index of the first payload that does not match its stored CRC, -1 if none: `payloads` are
+   * the ones added since `reset`, in order (the caller's entries).
+   */
+  firstMismatch(
+    buf: Uint8Array,
+    payloads: ReadonlyArray<{ readonly offset: number; readonly length: number }>,
+  ): number {
     for (let k = 0; k < this.#crcs.length; k++) {
-      const at = this.#offsets[k]!;
-      if (crc32(buf, at, at + this.#lengths[k]!) !== this.#crcs[k]) return k;
+      const { offset, length } = payloads[k]!;
+      if (crc32(buf, offset, offset + length) !== this.#crcs[k]) return k;
     }
     return -1;
   }

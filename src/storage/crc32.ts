@@ -13,13 +13,16 @@ type NativeCrc32 = (data: Uint8Array, value?: number) => number;
 const zlibCrc32 = (zlib as { crc32?: NativeCrc32 }).crc32;
 const NATIVE_MIN_BYTES = zlibCrc32 ? 192 : Number.POSITIVE_INFINITY;
 
+/** The reflected CRC-32 polynomial. */
+export const CRC32_POLYNOMIAL = 0xedb88320;
+
 const TABLES = buildTables();
 
 function buildTables(): Uint32Array {
   const t = new Uint32Array(8 * 256);
   for (let i = 0; i < 256; i++) {
     let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? CRC32_POLYNOMIAL ^ (c >>> 1) : c >>> 1;
     t[i] = c >>> 0;
   }
   for (let i = 0; i < 256; i++) {

@@ -255,7 +255,7 @@ export class PartitionReader {
     }
     // Some payload is damaged: the batch ends before the first that is (read() reports it). Each is
     // checked on its own to find it, so the span's check only ever saves work.
-    const bad = checkPayloads && !check.matches(buf) ? check.firstMismatch(buf) : -1;
+    const bad = checkPayloads && !check.matches(buf) ? check.firstMismatch(buf, entries) : -1;
     if (bad >= 0) {
       seq = entries[bad]!.seq;
       i = entries[bad]!.offset - headerBytes;

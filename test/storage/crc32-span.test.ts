@@ -51,6 +51,11 @@ function layout(seed: number, count: number, maxLength: number, maxGap: number):
   return { buf, payloads };
 }
 
+/** The payloads as a reader's entries name them. */
+function asRefs({ payloads }: Layout): Array<{ offset: number; length: number }> {
+  return payloads.map((p) => ({ offset: p.at, length: p.length }));
+}
+
 function checkAll(check: SpanCrcCheck, { buf, payloads }: Layout): boolean {
   check.reset();
   for (const p of payloads) check.add(buf, p.at, p.length, p.crc);
@@ -73,7 +78,7 @@ describe('what is verified when (docs/DURABILITY.md): one pass checks every payl
       const l = layout(seed, 1 + (seed % 50), seed % 3 === 0 ? 3000 : 300, 64);
       const copies = l.payloads.map((p) => Buffer.from(l.buf.subarray(p.at, p.at + p.length)));
       expect(checkAll(check, l), `seed ${seed}`).toBe(true);
-      expect(check.firstMismatch(l.buf)).toBe(-1);
+      expect(check.firstMismatch(l.buf, asRefs(l))).toBe(-1);
       l.payloads.forEach((p, k) => expect(Buffer.from(l.buf.subarray(p.at, p.at + p.length))).toEqual(copies[k]));
     }
   });
@@ -87,7 +92,7 @@ describe('what is verified when (docs/DURABILITY.md): one pass checks every payl
       const [victim, index] = candidates[Math.floor(random() * candidates.length)]!;
       l.buf[victim.at + Math.floor(random() * victim.length)] ^= 1 << Math.floor(random() * 8);
       expect(checkAll(check, l), `seed ${seed}`).toBe(false);
-      expect(check.firstMismatch(l.buf)).toBe(index);
+      expect(check.firstMismatch(l.buf, asRefs(l))).toBe(index);
     }
   });
 
@@ -98,7 +103,7 @@ describe('what is verified when (docs/DURABILITY.md): one pass checks every payl
     expect(checkAll(check, l)).toBe(true);
     l.payloads[350]!.crc ^= 0x80;
     expect(checkAll(check, l)).toBe(false);
-    expect(check.firstMismatch(l.buf)).toBe(350);
+    expect(check.firstMismatch(l.buf, asRefs(l))).toBe(350);
   });
 
   it('an empty check passes; empty payloads count as payloads', () => {
